@@ -1,0 +1,230 @@
+"""Running a connector: the one code path for `_execute`, the admin's Test tab and queued runs.
+
+`execute()` mirrors Kibana's ActionExecutor: log `execute-start`, check the type is enabled, open and
+validate secrets and config, validate params, run the type, log `execute` with the outcome, and return
+a Kibana-shaped result. Connector failures are results, never exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from connectors import registry
+from connectors.base import ExecutionContext, ExecutionResult
+from connectors.conf import get_config
+from connectors.exceptions import ActionTypeDisabled, ConfigurationError, ConnectorError, SecretsUnreadable
+from connectors.models import Connector
+from eventlog.services import iso, record
+
+logger = logging.getLogger("actions")
+
+UNEXPECTED_ERROR_MESSAGE = "an error occurred while running the action"
+
+
+@dataclass
+class RuleContext:
+    """Set when a rule triggered the run: adds the rule's saved object and fields to the events."""
+
+    rule_id: str
+    rule_type_id: str
+    consumer: str = "alerts"
+    execution_uuid: str = ""
+    space_id: str = "default"
+
+
+@dataclass
+class RunInfo:
+    """Where a run came from and which attempt it is (our extension to Kibana's event)."""
+
+    source: str = "http_request"
+    execution_uuid: str = ""
+    user: str | None = None
+    attempt: int = 1
+    max_attempts: int = 1
+    rule: RuleContext | None = None
+    scheduled_at: datetime | None = None
+    final: bool | None = None  # None: decided from the result
+
+
+def type_enabled(connector: Connector) -> bool:
+    if connector.is_preconfigured:
+        return True  # preconfigured connectors run even when their type is disabled in config
+    return registry.is_enabled_in_config(connector.connector_type_id, get_config())
+
+
+def _space_of(connector: Connector, run: RunInfo) -> str:
+    if connector.is_preconfigured:
+        return run.rule.space_id if run.rule else getattr(connector, "run_space_id", "default")
+    return connector.space_id
+
+
+def _base_document(connector: Connector, run: RunInfo, action: str, space_id: str) -> dict:
+    saved_object = {
+        "rel": "primary",
+        "type": "action",
+        "id": connector.id,
+        "type_id": connector.connector_type_id,
+    }
+    if space_id != "default":
+        saved_object["namespace"] = space_id
+    if connector.is_preconfigured or connector.is_system_action:
+        saved_object["space_agnostic"] = True
+    saved_objects = [saved_object]
+    kibana: dict = {
+        "saved_objects": saved_objects,
+        "space_ids": [space_id],
+        "action": {
+            "name": connector.name,
+            "id": connector.id,
+            "type_id": connector.connector_type_id,
+            "execution": {"uuid": run.execution_uuid, "source": run.source},
+        },
+    }
+    if run.rule:
+        rule_object = {
+            "rel": "primary",
+            "type": "alert",
+            "id": run.rule.rule_id,
+            "type_id": run.rule.rule_type_id,
+        }
+        if run.rule.space_id != "default":
+            rule_object["namespace"] = run.rule.space_id
+        saved_objects.append(rule_object)
+        kibana["alert"] = {
+            "rule": {
+                "consumer": run.rule.consumer,
+                "execution": {"uuid": run.rule.execution_uuid},
+                "rule_type_id": run.rule.rule_type_id,
+            }
+        }
+    if run.scheduled_at:
+        kibana["task"] = {
+            "scheduled": iso(run.scheduled_at),
+            "schedule_delay": int((datetime.now(UTC) - run.scheduled_at).total_seconds() * 1e9),
+        }
+    document = {"event": {"action": action, "kind": "action"}, "kibana": kibana}
+    if run.user:
+        document["user"] = {"name": run.user}
+    return document
+
+
+def _error_text(result: ExecutionResult) -> str:
+    text = result.message or ""
+    if result.service_message:
+        text += f": {result.service_message}"
+    if isinstance(result.retry, datetime):
+        text += f"; retry at {iso(result.retry)}"
+    elif result.retry is not None:
+        text += f"; retry: {'true' if result.retry else 'false'}"
+    return text
+
+
+def _run_type(connector: Connector, params: dict, run: RunInfo, space_id: str) -> ExecutionResult:
+    config = get_config()
+    connector_type = registry.get(connector.connector_type_id)
+    if not type_enabled(connector):
+        return ExecutionResult.from_error(ActionTypeDisabled(connector.connector_type_id))
+    if connector.is_missing_secrets and not connector.is_preconfigured:
+        return ExecutionResult(
+            status="error",
+            message=f'Unable to execute action because no secrets are defined for the "{connector.name}" connector.',
+            retry=False,
+            error_source="user",
+        )
+    try:
+        secrets = connector.get_secrets()
+        validated_config = connector_type.validate_config(connector.config, config)
+        validated_secrets = connector_type.validate_secrets(secrets, config)
+        connector_type.validate_connector(validated_config, validated_secrets)
+    except ConfigurationError as exc:
+        exc.error_source = "framework"
+        return ExecutionResult.from_error(exc)
+    except SecretsUnreadable as exc:
+        return ExecutionResult.from_error(exc)
+    try:
+        validated_params = connector_type.validate_params(params, config)
+    except ConfigurationError as exc:
+        result = ExecutionResult.from_error(exc)
+        result.retry = run.source != "http_request"  # Kibana: retry as a task, not over HTTP
+        result.error_source = "user"
+        return result
+    ctx = ExecutionContext(
+        connector_id=connector.id,
+        connector_name=connector.name,
+        config=validated_config,
+        secrets=validated_secrets,
+        params=validated_params,
+        settings=config,
+        space_id=space_id,
+        execution_id=run.execution_uuid,
+        source=run.source,
+    )
+    try:
+        result = connector_type.run(ctx)
+    except ConnectorError as exc:
+        return ExecutionResult.from_error(exc)
+    except Exception as exc:  # a bug in a type: still a result, and a traceback in the log
+        logger.exception("connector %s (%s) raised", connector.id, connector.connector_type_id)
+        return ExecutionResult(
+            status="error",
+            message=UNEXPECTED_ERROR_MESSAGE,
+            service_message=str(exc),
+            retry=True,
+            error_source="framework",
+        )
+    return result if result is not None else ExecutionResult.success()
+
+
+def execute(connector: Connector, params: dict, run: RunInfo | None = None) -> ExecutionResult:
+    """Run `connector` once with `params`; log both events; update the connector's health."""
+    run = run or RunInfo()
+    if not run.execution_uuid:
+        run.execution_uuid = str(uuid.uuid4())
+    space_id = _space_of(connector, run)
+    label = f"{connector.connector_type_id}:{connector.id}: {connector.name}"
+
+    start_doc = _base_document(connector, run, "execute-start", space_id)
+    start_doc["message"] = f"action started: {label}"
+    started_at = datetime.now(UTC)
+    start_doc["event"]["start"] = iso(started_at)
+    record(start_doc)
+
+    clock = time.monotonic_ns()
+    result = _run_type(connector, params, run, space_id)
+    duration_ns = time.monotonic_ns() - clock
+
+    doc = _base_document(connector, run, "execute", space_id)
+    doc["event"].update(
+        {
+            "start": iso(started_at),
+            "end": iso(datetime.now(UTC)),
+            "duration": str(duration_ns),
+            "outcome": "success" if result.ok else "failure",
+        }
+    )
+    execution = doc["kibana"]["action"]["execution"]
+    execution["attempt"] = run.attempt
+    execution["max_attempts"] = run.max_attempts
+    if result.ok:
+        doc["message"] = f"action executed: {label}"
+        execution["final"] = True
+    else:
+        doc["message"] = f"action execution failure: {label}"
+        doc["error"] = {"message": _error_text(result)}
+        will_retry = bool(result.retry) and run.attempt < run.max_attempts
+        execution["final"] = run.final if run.final is not None else not will_retry
+    record(doc)
+    if not connector.is_preconfigured and connector.pk:
+        _update_health(connector, result, started_at)
+    return result
+
+
+def _update_health(connector: Connector, result: ExecutionResult, started_at: datetime) -> None:
+    error = "" if result.ok else (result.message or "")[:500]
+    Connector.objects.filter(pk=connector.pk).update(
+        last_run_at=started_at, last_outcome="success" if result.ok else "failure", last_error=error
+    )

@@ -1,0 +1,61 @@
+"""The base of every Kibana-compatible API view: space from the `/s/{space}` prefix, privilege checks
+with Kibana's 403 messages, and request-body validation with Kibana's messages."""
+
+from typing import Any
+
+from rest_framework.views import APIView
+
+from connectors import privileges
+from connectors.api.errors import BadRequest, Forbidden, NotFound
+from connectors.models import Space
+from connectors.schemas import Object, SchemaError
+
+
+class KibanaView(APIView):
+    """Subclasses call `self.require("get")` (or create/update/delete/execute) before touching data."""
+
+    feature_noun = "actions"
+
+    def initial(self, request, *args, **kwargs):
+        kwargs.pop("space_id", None)
+        super().initial(request, *args, **kwargs)
+        self.space_id = (
+            getattr(request._request, "space_id", None) or self.kwargs.get("space_id") or "default"
+        )
+        self.space = Space.objects.filter(pk=self.space_id).first()
+        if self.space is None:
+            raise NotFound("Not Found")
+
+    def dispatch(self, request, *args, **kwargs):
+        kwargs.pop("space_id", None)
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def privilege(self) -> str:
+        if not hasattr(self, "_privilege"):
+            self._privilege = privileges.privilege_for(self.request.user, self.space_id)
+        return self._privilege
+
+    def require(self, operation: str, message: str | None = None) -> None:
+        if not privileges.allows(self.privilege, operation):
+            raise Forbidden(message or f"Unauthorized to {operation} {self.feature_noun}")
+
+    def username(self) -> str:
+        user = self.request.user
+        return user.get_username() if user is not None else ""
+
+
+def validate_body(schema: Object, data: Any) -> dict:
+    """Validate a JSON body; messages read `[request body.name]: expected value of type [string] ...`."""
+    if not isinstance(data, dict):
+        raise BadRequest(f"[request body]: expected a plain object value, but found [{_name(data)}] instead.")
+    try:
+        return schema.validate(data, "request body")
+    except SchemaError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def _name(value: Any) -> str:
+    from connectors.schemas import type_name
+
+    return type_name(value)

@@ -1,0 +1,9 @@
+"""Access to the parsed `kibana.yml`-style settings. Read at call time so tests can override it."""
+
+from django.conf import settings
+
+from connectors_project.kibana_config import KibanaConfig
+
+
+def get_config() -> KibanaConfig:
+    return settings.KIBANA_CONFIG

@@ -1,0 +1,495 @@
+"""The one outbound HTTP seam. Only this module imports `requests`.
+
+`send()` applies `xpack.actions.responseTimeout`, checks `allowedHosts` on the URL and on every
+redirect, refuses non-public addresses (checked on the *resolved* address at connect time, so DNS
+rebinding and redirects cannot slip through), caps the body at `maxResponseContentLength`, applies
+proxy and TLS settings, maps library exceptions into ConnectorTimeout / ConnectorUnreachable and
+returns non-2xx responses for the type to classify. It logs one line per call, never headers or
+body. No retries here: retries are the executor's business.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from connectors.exceptions import ConnectorTimeout, ConnectorUnreachable, EgressDenied, ResponseTooLarge
+from connectors_project.kibana_config import KibanaConfig
+
+logger = logging.getLogger("connectors.http")
+# verificationMode "none" is the operator's explicit choice; it is said once in the docs, not per call.
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+USER_AGENT = "Connectors/1.0 (Kibana-compatible actions)"
+MAX_REDIRECTS = 10
+PRIVATE_ADDRESSES_SETTING = "connectors.network.allowPrivateAddresses"
+
+
+# ---- egress policy ----------------------------------------------------------------------------
+
+
+def hostname_allowed(hostname: str, settings: KibanaConfig) -> bool:
+    allowed = settings["xpack.actions.allowedHosts"]
+    return "*" in allowed or (hostname or "").lower() in {h.lower() for h in allowed}
+
+
+def ensure_uri_allowed(url: str, settings: KibanaConfig) -> None:
+    """Kibana's `ensureUriAllowed`, with its exact message."""
+    hostname = urlsplit(url).hostname or ""
+    if not hostname_allowed(hostname, settings):
+        raise EgressDenied(f'target url "{url}" is not added to the Kibana config xpack.actions.allowedHosts')
+
+
+def ensure_hostname_allowed(hostname: str, settings: KibanaConfig) -> None:
+    if not hostname_allowed(hostname, settings):
+        raise EgressDenied(
+            f'target hostname "{hostname}" is not added to the Kibana config xpack.actions.allowedHosts'
+        )
+
+
+def _unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return address.ipv4_mapped
+        if address.sixtofour:
+            return address.sixtofour
+    return address
+
+
+def address_permitted(ip: str, settings: KibanaConfig) -> bool:
+    """Public addresses always; others only when connectors.network.allowPrivateAddresses says so."""
+    address = _unmapped(ipaddress.ip_address(ip.split("%", 1)[0]))
+    if address.is_global and not address.is_multicast:
+        return True
+    policy = settings[PRIVATE_ADDRESSES_SETTING]
+    if policy is True:
+        return True
+    if policy is False:
+        return False
+    return any(address in network for network in policy)
+
+
+def egress_denied_message(hostname: str, ip: str) -> str:
+    return (
+        f'target "{hostname}" resolves to {ip}, which is not a public address; connections to private, '
+        f"loopback, link-local and metadata addresses are refused unless the setting "
+        f"{PRIVATE_ADDRESSES_SETTING} allows them"
+    )
+
+
+def resolve_permitted(host: str, port: int, settings: KibanaConfig) -> list[tuple]:
+    """getaddrinfo, keeping only the addresses the egress policy permits (raises if none)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise ConnectorUnreachable(
+            "request failed", service_message=f"[ENOTFOUND] getaddrinfo ENOTFOUND {host}"
+        ) from None
+    permitted = [info for info in infos if address_permitted(info[4][0], settings)]
+    if not permitted:
+        raise EgressDenied(egress_denied_message(host, infos[0][4][0]))
+    return permitted
+
+
+# ---- connections that check the resolved address ------------------------------------------------
+
+_local = threading.local()
+
+
+def _current_settings() -> KibanaConfig:
+    return _local.settings
+
+
+class _GuardedConnectionMixin:
+    def _new_conn(self):  # urllib3 calls this to open the TCP connection
+        if getattr(self, "_tunnel_host", None) or getattr(self, "proxy", None):
+            # Connecting to the configured proxy: that is the operator's choice, not the user's.
+            return super()._new_conn()
+        settings = _current_settings()
+        host = self._dns_host
+        last_error: OSError | None = None
+        for family, socktype, proto, _name, address in resolve_permitted(host, self.port, settings):
+            sock = socket.socket(family, socktype, proto)
+            try:
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                timeout = self.timeout if isinstance(self.timeout, int | float) else None
+                sock.settimeout(timeout)
+                sock.connect(address)
+                return sock
+            except OSError as exc:
+                sock.close()
+                last_error = exc
+        raise requests.exceptions.ConnectionError(last_error or OSError("no address to connect to"))
+
+
+class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, check_hostname: bool = True, **kwargs):
+        self._ssl_context = ssl_context
+        self._check_hostname = check_hostname
+        super().__init__(pool_connections=32, pool_maxsize=64, **kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        if self._ssl_context is not None:
+            kwargs["ssl_context"] = self._ssl_context
+        if not self._check_hostname:
+            kwargs["assert_hostname"] = False  # verificationMode "certificate": chain yes, name no
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": GuardedHTTPConnectionPool,
+            "https": GuardedHTTPSConnectionPool,
+        }
+        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        if self._ssl_context is not None:
+            proxy_kwargs.setdefault("ssl_context", self._ssl_context)
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+
+# ---- TLS ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TLSOptions:
+    """Per-request TLS: verification mode, extra CA PEM, and a client certificate."""
+
+    verification_mode: str = "full"
+    ca_pem: str | None = None
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+    client_key_password: str | None = None
+
+    def __repr__(self) -> str:
+        return f"TLSOptions(verification_mode={self.verification_mode!r})"
+
+
+def _custom_host(url: str, settings: KibanaConfig) -> dict[str, Any] | None:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    key = f"https://{parts.hostname.lower()}:{parts.port or 443}"
+    for entry in settings["xpack.actions.customHostSettings"]:
+        if entry["url"] == key:
+            return entry
+    return None
+
+
+def tls_for(url: str, settings: KibanaConfig, override: TLSOptions | None = None) -> TLSOptions:
+    """Global ssl.verificationMode, then customHostSettings for this host, then a per-connector override."""
+    mode = settings["xpack.actions.ssl.verificationMode"]
+    if settings["xpack.actions.rejectUnauthorized"] is False and mode == "full":
+        mode = "none"
+    ca_parts: list[str] = []
+    host = _custom_host(url, settings)
+    if host:
+        mode = host["ssl.verificationMode"]
+        for path in host["ssl.certificateAuthoritiesFiles"]:
+            with open(path, encoding="utf-8") as handle:
+                ca_parts.append(handle.read())
+        if host["ssl.certificateAuthoritiesData"]:
+            ca_parts.append(host["ssl.certificateAuthoritiesData"])
+    options = TLSOptions(verification_mode=mode, ca_pem="\n".join(ca_parts) or None)
+    if override:
+        options = TLSOptions(
+            verification_mode=override.verification_mode or options.verification_mode,
+            ca_pem="\n".join(p for p in (options.ca_pem, override.ca_pem) if p) or None,
+            client_cert_file=override.client_cert_file,
+            client_key_file=override.client_key_file,
+            client_key_password=override.client_key_password,
+        )
+    return options
+
+
+def build_ssl_context(options: TLSOptions) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if options.ca_pem:
+        context.load_verify_locations(cadata=options.ca_pem)
+    if options.verification_mode == "certificate":
+        context.check_hostname = False
+    elif options.verification_mode == "none":
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if options.client_cert_file:
+        context.load_cert_chain(
+            options.client_cert_file, options.client_key_file, password=options.client_key_password
+        )
+    return context
+
+
+def _session(options: TLSOptions) -> requests.Session:
+    """One pooled keep-alive session per thread and TLS configuration."""
+    sessions = getattr(_local, "sessions", None)
+    if sessions is None:
+        sessions = _local.sessions = {}
+    session = sessions.get(options)
+    if session is None or options.client_cert_file:
+        session = requests.Session()
+        session.trust_env = False
+        adapter = GuardedAdapter(
+            ssl_context=build_ssl_context(options), check_hostname=options.verification_mode == "full"
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        if not options.client_cert_file:  # per-run temporary files: never cache those sessions
+            sessions[options] = session
+    return session
+
+
+# ---- proxy ----------------------------------------------------------------------------------------
+
+
+def proxies_for(url: str, settings: KibanaConfig) -> dict[str, str]:
+    proxy_url = settings["xpack.actions.proxyUrl"]
+    if not proxy_url:
+        return {}
+    hostname = (urlsplit(url).hostname or "").lower()
+    bypass = settings["xpack.actions.proxyBypassHosts"]
+    only = settings["xpack.actions.proxyOnlyHosts"]
+    if bypass and hostname in {h.lower() for h in bypass}:
+        return {}
+    if only and hostname not in {h.lower() for h in only}:
+        return {}
+    return {"http": proxy_url, "https": proxy_url}
+
+
+# ---- the call -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    """What a type sees of a response: status, headers, the capped body."""
+
+    status_code: int
+    reason: str
+    headers: dict[str, str]
+    content: bytes
+    url: str
+    elapsed: float = 0.0
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.content or b"null")
+
+    def json_or_none(self) -> Any:
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+def _network_error(exc: Exception, url: str) -> ConnectorUnreachable:
+    """Name the failure as Node does (`[ECONNREFUSED] connect ECONNREFUSED host:port`)."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            reason = getattr(cause, "reason", None) or str(cause)
+            return ConnectorUnreachable(
+                "request failed", service_message=f"[CERT] TLS handshake failed: {reason}"
+            )
+        if isinstance(cause, OSError) and cause.errno:
+            code = errno.errorcode.get(cause.errno, str(cause.errno))
+            verb = "connect" if code in ("ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH") else "read"
+            return ConnectorUnreachable("request failed", service_message=f"[{code}] {verb} {code} {where}")
+        cause = (
+            cause.__cause__
+            or cause.__context__
+            or (cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None)
+        )
+    text = str(exc)
+    if "RemoteDisconnected" in text or "Connection aborted" in text or "reset" in text.lower():
+        return ConnectorUnreachable("request failed", service_message=f"[ECONNRESET] socket hang up {where}")
+    return ConnectorUnreachable(
+        "request failed", service_message=f"[ECONNERROR] connection to {where} failed"
+    )
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    settings: KibanaConfig,
+    headers: dict[str, str] | None = None,
+    data: bytes | str | dict | None = None,
+    json: Any = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float | None = None,
+    tls: TLSOptions | None = None,
+    follow_redirects: bool = True,
+    stream_callback=None,
+) -> Response:
+    """Send one request through every egress check. Returns the response, 2xx or not."""
+    ensure_uri_allowed(url, settings)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EgressDenied(f"unable to parse url: {url}", error_source="user")
+    request_timeout = max(settings["xpack.actions.responseTimeout"], timeout or 0)
+    max_bytes = settings["xpack.actions.maxResponseContentLength"]
+    merged_headers = {"User-Agent": USER_AGENT}
+    merged_headers.update(headers or {})
+
+    _local.settings = settings
+    history: list[str] = []
+    started = time.monotonic()
+    current_url, current_method, body, json_body = url, method.upper(), data, json
+    for _hop in range(MAX_REDIRECTS + 1):
+        options = tls_for(current_url, settings, tls)
+        session = _session(options)
+        try:
+            raw = session.request(
+                current_method,
+                current_url,
+                headers=merged_headers,
+                data=body,
+                json=json_body,
+                auth=auth,
+                timeout=request_timeout,
+                allow_redirects=False,
+                stream=True,
+                verify=options.verification_mode != "none",
+                proxies=proxies_for(current_url, settings),
+            )
+        except EgressDenied:
+            raise
+        except ConnectorUnreachable:
+            raise
+        except requests.exceptions.Timeout as exc:
+            raise ConnectorTimeout(
+                "request failed",
+                service_message=f"[ETIMEDOUT] timeout of {int(request_timeout * 1000)}ms exceeded",
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            inner = exc.args[0] if exc.args else None
+            found = _find_connector_error(exc)
+            if found is not None:
+                raise found from None
+            raise _network_error(
+                exc if not isinstance(inner, BaseException) else inner, current_url
+            ) from None
+        try:
+            content = _read_capped(raw, max_bytes, stream_callback)
+        except requests.exceptions.Timeout as exc:
+            raise ConnectorTimeout(
+                "request failed",
+                service_message=f"[ETIMEDOUT] timeout of {int(request_timeout * 1000)}ms exceeded",
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            raise _network_error(exc, current_url) from None
+        finally:
+            raw.close()
+        location = raw.headers.get("Location")
+        if follow_redirects and raw.status_code in (301, 302, 303, 307, 308) and location:
+            next_url = urljoin(current_url, location)
+            ensure_hostname_allowed(urlsplit(next_url).hostname or "", settings)
+            history.append(current_url)
+            if raw.status_code in (301, 302, 303) and current_method not in ("GET", "HEAD"):
+                current_method, body, json_body = "GET", None, None
+            current_url = next_url
+            continue
+        response = Response(
+            status_code=raw.status_code,
+            reason=raw.reason or "",
+            headers=dict(raw.headers),
+            content=content,
+            url=current_url,
+            elapsed=time.monotonic() - started,
+            history=history,
+        )
+        logger.info(
+            "%s %s://%s%s -> %s in %.0f ms",
+            method.upper(),
+            parts.scheme,
+            parts.netloc,
+            parts.path or "/",
+            raw.status_code,
+            response.elapsed * 1000,
+        )
+        return response
+    raise ConnectorUnreachable("request failed", service_message=f"more than {MAX_REDIRECTS} redirects")
+
+
+def _find_connector_error(exc: BaseException):
+    seen = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, EgressDenied | ConnectorUnreachable):
+            return cause
+        for arg in getattr(cause, "args", ()):
+            if isinstance(arg, EgressDenied | ConnectorUnreachable):
+                return arg
+            if isinstance(arg, BaseException):
+                found = _find_connector_error(arg)
+                if found is not None:
+                    return found
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _read_capped(raw: requests.Response, max_bytes: int, stream_callback=None) -> bytes:
+    declared = raw.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise ResponseTooLarge(
+            "request failed", service_message=f"maxContentLength size of {max_bytes} exceeded"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in raw.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > max_bytes:
+            raise ResponseTooLarge(
+                "request failed", service_message=f"maxContentLength size of {max_bytes} exceeded"
+            )
+        if stream_callback is not None:
+            stream_callback(chunk)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,130 @@
+"""Connector life cycle, shared by the API, the admin and saved-object import: one place validates."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from connectors import registry
+from connectors.conf import get_config
+from connectors.exceptions import ActionTypeDisabled
+from connectors.models import Connector, Space
+from connectors.preconfigured import get_preconfigured, is_preconfigured, preconfigured_connectors
+
+
+class ConnectorNotFound(Exception):
+    def __init__(self, connector_id: str):
+        super().__init__(f"Saved object [action/{connector_id}] not found")
+        self.connector_id = connector_id
+
+
+class ConnectorConflict(Exception):
+    def __init__(self, connector_id: str):
+        super().__init__(f"Saved object [action/{connector_id}] conflict")
+
+
+class PreconfiguredConflict(Exception):
+    """Create with a preconfigured id, or update/delete of a preconfigured connector (HTTP 400)."""
+
+
+def find_connector(space_id: str, connector_id: str) -> Connector:
+    """A preconfigured connector (any space) or a row of this space. Another space's row is 'not found'."""
+    preconfigured = get_preconfigured(connector_id)
+    if preconfigured is not None:
+        preconfigured.run_space_id = space_id
+        return preconfigured
+    connector = Connector.objects.filter(pk=connector_id, space_id=space_id).first()
+    if connector is None:
+        raise ConnectorNotFound(connector_id)
+    return connector
+
+
+def ensure_type_enabled(type_id: str) -> None:
+    if not registry.is_enabled_in_config(type_id, get_config()):
+        raise ActionTypeDisabled(type_id)
+
+
+def validate_connector(type_id: str, config, secrets) -> tuple[dict, dict]:
+    """Validate config and secrets with the type's schemas; raises ConfigurationError."""
+    connector_type = registry.get(type_id)  # raises UnknownConnectorType
+    settings = get_config()
+    cleaned_config = connector_type.validate_config(config, settings)
+    cleaned_secrets = connector_type.validate_secrets(secrets, settings)
+    connector_type.validate_connector(cleaned_config, cleaned_secrets)
+    return cleaned_config, cleaned_secrets
+
+
+def create_connector(
+    space: Space,
+    *,
+    name: str,
+    type_id: str,
+    config: dict,
+    secrets: dict,
+    connector_id: str | None = None,
+    user: str = "",
+) -> Connector:
+    if connector_id and is_preconfigured(connector_id):
+        raise PreconfiguredConflict(f"This {connector_id} already exists in a preconfigured action.")
+    connector_type = registry.get(type_id)
+    if connector_type.is_system_action_type:
+        raise PreconfiguredConflict(f"System action creation is forbidden. Action type: {type_id}.")
+    ensure_type_enabled(type_id)
+    cleaned_config, cleaned_secrets = validate_connector(type_id, config, secrets)
+    connector = Connector(
+        space=space,
+        name=name,
+        connector_type_id=type_id,
+        config=cleaned_config,
+        created_by=user,
+        updated_by=user,
+    )
+    if connector_id:
+        connector.id = connector_id
+    connector.set_secrets(cleaned_secrets)
+    try:
+        with transaction.atomic():
+            if Connector.objects.filter(pk=connector.id).exists():
+                raise ConnectorConflict(connector.id)
+            connector.save(force_insert=True)
+    except IntegrityError:
+        raise ConnectorConflict(connector.id) from None
+    return connector
+
+
+def update_connector(
+    connector: Connector, *, name: str, config: dict, secrets: dict, user: str = ""
+) -> Connector:
+    """Secrets are replaced wholesale; the connector is no longer missing secrets; tokens are dropped."""
+    if connector.is_preconfigured:
+        raise PreconfiguredConflict(f"Preconfigured action {connector.id} is not allowed to update.")
+    ensure_type_enabled(connector.connector_type_id)
+    cleaned_config, cleaned_secrets = validate_connector(connector.connector_type_id, config, secrets)
+    connector.name = name
+    connector.config = cleaned_config
+    connector.set_secrets(cleaned_secrets)
+    connector.is_missing_secrets = False
+    connector.updated_by = user
+    with transaction.atomic():
+        connector.save()
+        connector.tokens.all().delete()
+    return connector
+
+
+def delete_connector(connector: Connector) -> None:
+    if connector.is_preconfigured:
+        raise PreconfiguredConflict(f"Preconfigured action {connector.id} is not allowed to delete.")
+    connector.delete()
+
+
+def list_connectors(space_id: str) -> list[Connector]:
+    """The space's connectors and every preconfigured one, sorted by name as Kibana sorts them."""
+    rows = list(Connector.objects.filter(space_id=space_id))
+    merged = list(preconfigured_connectors().values()) + rows
+    return sorted(merged, key=lambda c: (c.name.lower(), c.name))
+
+
+def referenced_by_counts(space_id: str, connector_ids: list[str]) -> dict[str, int]:
+    """How many rules reference each connector (0 for preconfigured, as in Kibana)."""
+    from actions.references import referenced_by_counts as count_rule_references
+
+    return count_rule_references(space_id, connector_ids)

@@ -1,0 +1,60 @@
+"""Keys for the embedded default: generated once into var/ so `make run` works out of the box.
+
+Production sets SECRET_KEY and CONNECTORS_ENCRYPTION_KEYS; the warning says so every start-up.
+"""
+
+import base64
+import hashlib
+import secrets
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+
+def _read_or_create(path: Path, make) -> tuple[str, bool]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip(), False
+    value = make()
+    path.write_text(value + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return value, True
+
+
+def generated_secret_key(var_dir: Path) -> str:
+    value, _ = _read_or_create(var_dir / "secret.key", lambda: secrets.token_urlsafe(50))
+    return value
+
+
+def generated_encryption_key(var_dir: Path) -> str:
+    path = var_dir / "encryption.key"
+    value, created = _read_or_create(path, lambda: Fernet.generate_key().decode())
+    verb = "generated" if created else "using the generated"
+    print(  # noqa: T201 -- a start-up warning must reach the console before logging is configured
+        f"WARNING: CONNECTORS_ENCRYPTION_KEYS is not set; {verb} key in {path}. "
+        "Set CONNECTORS_ENCRYPTION_KEYS in production and keep the key safe: without it, "
+        "stored connector secrets cannot be read.",
+        file=sys.stderr,
+    )
+    return value
+
+
+def normalise_fernet_keys(keys: list[str], variable: str) -> list[str]:
+    """Accept Fernet keys as they are, and any other string of 32+ characters (a Kibana-style
+    encryption key) by deriving a Fernet key from it with SHA-256."""
+    result = []
+    for key in keys:
+        try:
+            Fernet(key)
+            result.append(key)
+            continue
+        except ValueError:
+            pass
+        if len(key) < 32:
+            raise ImproperlyConfigured(
+                f"{variable}: every key must be a Fernet key or a string of at least 32 characters"
+            )
+        result.append(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()).decode())
+    return result

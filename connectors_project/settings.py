@@ -1,0 +1,188 @@
+"""Django settings: wiring only. Every value comes from the environment (see README) or the
+`kibana.yml`-style settings file named by CONNECTORS_CONFIG."""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from connectors_project.env import env_bool, env_int, env_list, env_secret, env_str, env_url
+from connectors_project.kibana_config import load_config_file
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("CONNECTORS_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_secret("SECRET_KEY")
+if not SECRET_KEY:
+    from connectors_project.keyfiles import generated_secret_key
+
+    SECRET_KEY = generated_secret_key(VAR_DIR)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+
+# ---- the kibana.yml-style settings file: parsed once, fails loudly on unknown keys --------------
+CONNECTORS_CONFIG = env_str("CONNECTORS_CONFIG")
+KIBANA_CONFIG = load_config_file(CONNECTORS_CONFIG)
+
+# ---- secrets encryption: first key encrypts, every key decrypts ---------------------------------
+_encryption_keys = env_list("CONNECTORS_ENCRYPTION_KEYS", [])
+if not _encryption_keys:
+    from connectors_project.keyfiles import generated_encryption_key
+
+    _encryption_keys = [generated_encryption_key(VAR_DIR)]
+from connectors_project.keyfiles import normalise_fernet_keys  # noqa: E402
+
+FIELD_ENCRYPTION_KEY = normalise_fernet_keys(_encryption_keys, "CONNECTORS_ENCRYPTION_KEYS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "django_q",
+    "drf_spectacular",
+    "connectors",
+    "actions",
+    "eventlog",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "connectors.api.middleware.KibanaApiMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "connectors_project.urls"
+WSGI_APPLICATION = "connectors_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ---- database: SQLite file under var/ by default, anything dj-database-url reads otherwise -------
+DATABASE_URL = env_url(
+    "DATABASE_URL", f"sqlite:///{VAR_DIR / 'connectors.sqlite3'}", ("sqlite", "postgres", "postgresql")
+)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and workers write concurrently: WAL lets readers run beside the writer, IMMEDIATE
+    # transactions take the write lock up front (no deadlock-prone lock upgrades), and the busy
+    # timeout makes a writer wait instead of failing with "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"),
+    }
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---- background work: django-q2, ORM broker by default, Redis when REDIS_URL is set -------------
+REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
+Q_WORKERS = env_int("CONNECTORS_WORKERS", 2, minimum=1, maximum=64)
+Q_CLUSTER = {
+    "name": "connectors",
+    "workers": Q_WORKERS,
+    # A task may run for at most `timeout` seconds (above the 60 s HTTP timeout and Kibana's 5 min
+    # action timeout); a broker re-delivers a task not acknowledged after `retry` seconds.
+    "timeout": 330,
+    "retry": 360,
+    # Our own ActionRun rows carry retries; django-q2 must never re-run a task on its own forever.
+    "max_attempts": 1,
+    # save_limit=0 keeps every result and so never trims results inside a write transaction (the
+    # cause of "database is locked" on SQLite); we do not store successful results at all.
+    "save_limit": 0,
+    "ack_failures": True,
+    "catch_up": False,
+    "label": "Background tasks",
+    "poll": 0.2,
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+Q_CLUSTER["sync"] = env_bool("CONNECTORS_TASKS_SYNC", False)
+
+# ---- REST framework ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "connectors.api.errors.kibana_exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "connectors.api.authentication.BasicAuthentication",
+        "connectors.api.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Connectors API",
+    "DESCRIPTION": "Kibana-compatible connectors API.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# ---- connector types: one explicit list, loaded at start-up --------------------------------------
+CONNECTOR_TYPES = [
+    "connectors.types.server_log.ServerLogConnector",
+    "connectors.types.index.IndexConnector",
+    "connectors.types.webhook.WebhookConnector",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+LOGIN_URL = "/admin/login/"
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {LOG_LEVEL!r}"
+    )
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "connectors": {"level": LOG_LEVEL},
+        "actions": {"level": LOG_LEVEL},
+        "eventlog": {"level": LOG_LEVEL},
+        # `.server-log` connectors write here; `make run` shows these lines on its console.
+        "connectors.server_log": {"level": "DEBUG"},
+    },
+}

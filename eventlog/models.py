@@ -1,0 +1,29 @@
+from django.db import models
+
+
+class Event(models.Model):
+    """One Kibana-shaped event-log document, with the fields we filter on pulled out and indexed."""
+
+    timestamp = models.DateTimeField(db_index=True)
+    provider = models.CharField(max_length=32, default="actions")
+    action = models.CharField(max_length=32, db_index=True)  # execute-start, execute, execute-timeout, ...
+    outcome = models.CharField(max_length=16, blank=True, default="", db_index=True)
+    space_id = models.CharField(max_length=255, db_index=True)
+    connector_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    connector_type_id = models.CharField(max_length=128, blank=True, default="", db_index=True)
+    execution_uuid = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    source = models.CharField(max_length=32, blank=True, default="")
+    rule_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    duration_ns = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True, default="")
+    document = models.JSONField()
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        indexes = [
+            models.Index(fields=["space_id", "action", "timestamp"]),
+            models.Index(fields=["connector_id", "timestamp"]),
+        ]
+
+    def __str__(self):
+        return f"{self.timestamp.isoformat()} {self.action} {self.connector_id}"
