@@ -16,13 +16,17 @@ from datetime import UTC, datetime
 from connectors import registry
 from connectors.base import ExecutionContext, ExecutionResult
 from connectors.conf import get_config
-from connectors.exceptions import ActionTypeDisabled, ConfigurationError, ConnectorError, SecretsUnreadable
+from connectors.exceptions import (
+    UNEXPECTED_ERROR_MESSAGE,
+    ActionTypeDisabled,
+    ConfigurationError,
+    ConnectorError,
+    SecretsUnreadable,
+)
 from connectors.models import Connector
 from eventlog.services import iso, record
 
 logger = logging.getLogger("actions")
-
-UNEXPECTED_ERROR_MESSAGE = "an error occurred while running the action"
 
 
 @dataclass

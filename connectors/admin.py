@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from connectors.models import ApiKey, Connector, Space, SpacePrivilege
+from connectors import admin_access  # noqa: F401 -- API keys and privileges live there
+from connectors.models import Connector, Space
 
 
 @admin.register(Space)
@@ -16,14 +17,3 @@ class ConnectorAdmin(admin.ModelAdmin):
     search_fields = ("name", "connector_type_id")
     exclude = ("secrets_sealed",)
     readonly_fields = ("last_run_at", "last_outcome", "last_error", "created_at", "updated_at")
-
-
-@admin.register(SpacePrivilege)
-class SpacePrivilegeAdmin(admin.ModelAdmin):
-    list_display = ("space", "user", "group", "privilege")
-
-
-@admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "user", "created_at", "expires_at", "revoked_at")
-    exclude = ("key_hash",)

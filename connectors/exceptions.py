@@ -6,6 +6,9 @@ turns them into Kibana-shaped results. Messages use Kibana's wording, and never 
 
 from datetime import datetime
 
+# Kibana's framework message when an executor throws.
+UNEXPECTED_ERROR_MESSAGE = "an error occurred while running the action"
+
 
 class ConnectorError(Exception):
     """A failed run: `message` is Kibana's sentence, `service_message` the remote service's detail."""
