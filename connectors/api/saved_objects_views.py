@@ -1,0 +1,183 @@
+"""Kibana's saved-objects export and import routes, for the types `connectors.saved_objects` handles.
+
+Privileges (Kibana's saved-objects management asks the type's own privileges): export needs `read`
+in the space (`all` when a passphrase asks for the secrets too, since that hands them over);
+import needs `all` (it creates and may overwrite). See docs/saved-objects.md.
+"""
+
+from typing import Any
+
+from django.http import HttpResponse, JsonResponse
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+
+from connectors.api.base import KibanaView
+from connectors.api.errors import BadRequest, envelope
+from connectors.saved_objects import (
+    ImportOptions,
+    SavedObjectsRequestError,
+    export_objects,
+    import_objects,
+    payload_too_large,
+    to_ndjson,
+)
+from connectors.schemas import type_name
+
+EXPORT_KEYS = {"type", "objects", "includeReferencesDeep", "excludeExportDetails", "search", "passphrase"}
+IMPORT_QUERY_KEYS = {"overwrite", "createNewCopies", "compatibilityMode"}
+IMPORT_EXTENSIONS = (".ndjson", ".json")
+
+
+def request_error_response(exc: SavedObjectsRequestError) -> JsonResponse:
+    body = envelope(exc.status_code, exc.message)
+    if exc.attributes is not None:
+        body["attributes"] = exc.attributes
+    return JsonResponse(body, status=exc.status_code)
+
+
+def ndjson_response(text: str, filename: str = "export.ndjson") -> HttpResponse:
+    response = HttpResponse(text, content_type="application/ndjson")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _boolean(body: dict, key: str, where: str = "request body") -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"[{where}.{key}]: expected value of type [boolean] but got [{type_name(value)}]")
+    return value
+
+
+def parse_export_body(body: Any) -> dict:
+    if not isinstance(body, dict):
+        raise BadRequest(
+            f"[request body]: expected a plain object value, but found [{type_name(body)}] instead."
+        )
+    for key in body:
+        if key not in EXPORT_KEYS:
+            raise BadRequest(f"[request body.{key}]: definition for this key is missing")
+    types = body.get("type")
+    if types is not None:
+        if isinstance(types, str):
+            types = [types]
+        elif not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+            raise BadRequest(
+                f"[request body.type]: expected value of type [string] or [array] of strings "
+                f"but got [{type_name(body.get('type'))}]"
+            )
+    objects = body.get("objects")
+    if objects is not None:
+        if not isinstance(objects, list):
+            raise BadRequest(
+                f"[request body.objects]: expected value of type [array] but got [{type_name(objects)}]"
+            )
+        for index, item in enumerate(objects):
+            if not isinstance(item, dict):
+                raise BadRequest(
+                    f"[request body.objects.{index}]: expected a plain object value, but found "
+                    f"[{type_name(item)}] instead."
+                )
+            for key in ("type", "id"):
+                if not isinstance(item.get(key), str):
+                    raise BadRequest(
+                        f"[request body.objects.{index}.{key}]: expected value of type [string] but got "
+                        f"[{type_name(item.get(key, None)) if key in item else 'undefined'}]"
+                    )
+            extra = set(item) - {"type", "id"}
+            if extra:
+                raise BadRequest(
+                    f"[request body.objects.{index}.{sorted(extra)[0]}]: definition for this key is missing"
+                )
+    search = body.get("search")
+    if search is not None and not isinstance(search, str):
+        raise BadRequest(
+            f"[request body.search]: expected value of type [string] but got [{type_name(search)}]"
+        )
+    passphrase = body.get("passphrase")
+    if passphrase is not None and (not isinstance(passphrase, str) or not passphrase):
+        raise BadRequest("[request body.passphrase]: expected a non-empty string")
+    return {
+        "types": types,
+        "objects": objects,
+        "include_references_deep": _boolean(body, "includeReferencesDeep"),
+        "exclude_export_details": _boolean(body, "excludeExportDetails"),
+        "passphrase": passphrase,
+    }
+
+
+def _query_boolean(params, key: str) -> bool:
+    value = params.get(key)
+    if value is None:
+        return False
+    if value in ("true", ""):
+        return True
+    if value == "false":
+        return False
+    raise BadRequest(f"[request query.{key}]: expected value of type [boolean] but got [string]")
+
+
+class SavedObjectsExportView(KibanaView):
+    parser_classes = [JSONParser]
+
+    def post(self, request):
+        options = parse_export_body(request.data)
+        if options["passphrase"]:
+            self.require(
+                "update", "Unable to export action secrets: exporting secrets needs the `all` privilege"
+            )
+        else:
+            self.require("get", "Unable to export action")
+        try:
+            lines = export_objects(
+                self.space,
+                types=options["types"],
+                objects=options["objects"],
+                include_references_deep=options["include_references_deep"],
+                exclude_export_details=options["exclude_export_details"],
+                passphrase=options["passphrase"],
+            )
+        except SavedObjectsRequestError as exc:
+            return request_error_response(exc)
+        return ndjson_response(to_ndjson(lines))
+
+
+class SavedObjectsImportView(KibanaView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request):
+        unknown = set(request.query_params) - IMPORT_QUERY_KEYS
+        if unknown:
+            raise BadRequest(f"[request query.{sorted(unknown)[0]}]: definition for this key is missing")
+        options = ImportOptions(
+            overwrite=_query_boolean(request.query_params, "overwrite"),
+            create_new_copies=_query_boolean(request.query_params, "createNewCopies"),
+            compatibility_mode=_query_boolean(request.query_params, "compatibilityMode"),
+        )
+        try:
+            options.check()
+        except SavedObjectsRequestError as exc:
+            return request_error_response(exc)
+        self.require("create", "Unable to bulk_create action")
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        too_large = payload_too_large(declared)
+        if too_large:
+            return request_error_response(too_large)
+        upload = request.data.get("file") if hasattr(request.data, "get") else None
+        if upload is None or not hasattr(upload, "read"):
+            raise BadRequest("[request body.file]: expected value of type [Stream] but got [undefined]")
+        name = (upload.name or "").lower()
+        if not name.endswith(IMPORT_EXTENSIONS):
+            extension = "." + name.rsplit(".", 1)[1] if "." in name else ""
+            raise BadRequest(f"Invalid file extension {extension}")
+        too_large = payload_too_large(upload.size or 0)
+        if too_large:
+            return request_error_response(too_large)
+        passphrase = request.data.get("passphrase") or None
+        options.passphrase = passphrase if isinstance(passphrase, str) else None
+        try:
+            body = import_objects(self.space, upload.read(), options, user=self.username())
+        except SavedObjectsRequestError as exc:
+            return request_error_response(exc)
+        return JsonResponse(body)
