@@ -1,0 +1,246 @@
+"""Admin pages for saved objects: Import (file, conflict mode, passphrase → per-object results) and
+Export (space, types, passphrase → NDJSON download), plus `export_connectors_response()` for the
+connector list's "Export" bulk action. Mounted at `admin/saved-objects/` behind the admin login; the
+same per-space privileges as the API apply (import needs `all`, export `read`, secrets `all`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+
+from connectors import privileges
+from connectors.models import Connector, Space
+from connectors.saved_objects import (
+    ConnectorHandler,
+    ExportContext,
+    ImportOptions,
+    PassphraseBox,
+    SavedObjectsRequestError,
+    export_objects,
+    import_objects,
+    payload_too_large,
+    supported_types,
+    to_ndjson,
+)
+
+MODES = [
+    ("check", "Check for existing objects: report conflicts, import nothing over them"),
+    ("overwrite", "Check for existing objects and overwrite them"),
+    ("copies", "Create new objects with random IDs"),
+]
+
+
+def export_connectors_response(connectors, passphrase: str | None = None) -> HttpResponse:
+    """An NDJSON download of these connectors (any spaces), Kibana's export format, with the summary
+    line. With a passphrase their secrets travel encrypted; without one, as in Kibana, never."""
+    handler = ConnectorHandler()
+    ctx = ExportContext(
+        space=None,
+        exported_at=datetime.now(UTC),
+        passphrase_box=PassphraseBox(passphrase) if passphrase else None,
+    )
+    lines = [
+        handler.to_export_line(c, ctx)
+        for c in sorted(connectors, key=lambda c: (c.name, c.id))
+        if not getattr(c, "is_preconfigured", False)
+    ]
+    lines.append(
+        {
+            "excludedObjects": [],
+            "excludedObjectsCount": 0,
+            "exportedCount": len(lines),
+            "missingRefCount": 0,
+            "missingReferences": [],
+        }
+    )
+    response = HttpResponse(to_ndjson(lines), content_type="application/ndjson")
+    response["Content-Disposition"] = 'attachment; filename="export.ndjson"'
+    return response
+
+
+def _spaces_with(user, minimum: str) -> list[Space]:
+    wanted = {"all"} if minimum == "all" else {"all", "read"}
+    return [s for s in Space.objects.order_by("name") if privileges.privilege_for(user, s.id) in wanted]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="An .ndjson export from Kibana or from here.")
+    space = forms.ChoiceField()
+    mode = forms.ChoiceField(choices=MODES, initial="check", widget=forms.RadioSelect)
+    compatibility_mode = forms.BooleanField(
+        required=False, help_text="Kibana's compatibilityMode; cannot be combined with new copies."
+    )
+    passphrase = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput,
+        help_text="Only if the file was exported with a passphrase: restores the connectors' secrets.",
+    )
+
+    def __init__(self, *args, spaces, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["space"].choices = [(s.id, f"{s.name} ({s.id})") for s in spaces]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("mode") == "copies" and cleaned.get("compatibility_mode"):
+            raise forms.ValidationError("Compatibility mode cannot be combined with new copies.")
+        return cleaned
+
+
+class ExportForm(forms.Form):
+    space = forms.ChoiceField()
+    types = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
+    include_references_deep = forms.BooleanField(required=False, label="Include related objects")
+    passphrase = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput,
+        help_text="Optional. With a passphrase the connectors' secrets travel in the file, encrypted; "
+        "without one they stay here, as in Kibana. Needs the `all` privilege.",
+    )
+
+    def __init__(self, *args, spaces, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["space"].choices = [(s.id, f"{s.name} ({s.id})") for s in spaces]
+        self.fields["types"].choices = [(t, t) for t in supported_types()]
+        self.fields["types"].initial = supported_types()
+
+
+def _connector_url(connector_id: str) -> str | None:
+    try:
+        return reverse("admin:connectors_connector_change", args=[connector_id])
+    except NoReverseMatch:
+        return None
+
+
+def _connectors_list_url() -> str | None:
+    try:
+        return reverse("admin:connectors_connector_changelist")
+    except NoReverseMatch:
+        return None
+
+
+def _rows(result: dict) -> list[dict]:
+    """Per-object rows for the results table."""
+    rows = []
+    for item in result.get("successResults", []):
+        target = item.get("destinationId") or item["id"]
+        rows.append(
+            {
+                "ok": True,
+                "type": item["type"],
+                "id": item["id"],
+                "title": item.get("meta", {}).get("title", ""),
+                "outcome": "Overwritten" if item.get("overwrite") else "Created",
+                "destination_id": item.get("destinationId", ""),
+                "url": _connector_url(target) if item["type"] == "action" else None,
+            }
+        )
+    for item in result.get("errors", []):
+        error = item["error"]
+        if error["type"] == "unsupported_type":
+            detail = f"Unsupported type: {item['type']} objects cannot be imported here."
+        elif error["type"] == "conflict":
+            detail = "Conflict: an object with this id already exists" + (
+                f" ({error['destinationId']})." if error.get("destinationId") else "."
+            )
+        elif error["type"] == "ambiguous_conflict":
+            detail = "Ambiguous conflict: several objects were copied from this one."
+        elif error["type"] == "missing_references":
+            refs = ", ".join(f"{r['type']}/{r['id']}" for r in error["references"])
+            detail = f"Missing references: {refs}"
+        else:
+            detail = error.get("message", "")
+        rows.append(
+            {
+                "ok": False,
+                "type": item["type"],
+                "id": item["id"],
+                "title": item.get("meta", {}).get("title", ""),
+                "outcome": error["type"],
+                "detail": detail,
+            }
+        )
+    return rows
+
+
+def import_view(request):
+    spaces = _spaces_with(request.user, "all")
+    if not spaces:
+        raise PermissionDenied("Importing saved objects needs the `all` privilege in a space.")
+    context = {
+        **admin.site.each_context(request),
+        "title": "Import saved objects",
+        "connectors_url": _connectors_list_url(),
+    }
+    form = ImportForm(request.POST or None, request.FILES or None, spaces=spaces)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        space = Space.objects.get(pk=form.cleaned_data["space"])
+        mode = form.cleaned_data["mode"]
+        options = ImportOptions(
+            overwrite=mode == "overwrite",
+            create_new_copies=mode == "copies",
+            compatibility_mode=form.cleaned_data["compatibility_mode"],
+            passphrase=form.cleaned_data["passphrase"] or None,
+        )
+        problem = payload_too_large(upload.size or 0)
+        if problem is None:
+            try:
+                result = import_objects(space, upload.read(), options, user=request.user.get_username())
+            except SavedObjectsRequestError as exc:
+                problem = exc
+        if problem is not None:
+            form.add_error("file", problem.message)
+        else:
+            context.update({"result": result, "rows": _rows(result), "space": space})
+    context["form"] = form
+    return TemplateResponse(request, "admin/saved_objects/import.html", context)
+
+
+def export_view(request):
+    spaces = _spaces_with(request.user, "read")
+    if not spaces:
+        raise PermissionDenied("Exporting saved objects needs the `read` privilege in a space.")
+    form = ExportForm(request.POST or None, spaces=spaces)
+    if request.method == "POST" and form.is_valid():
+        space = Space.objects.get(pk=form.cleaned_data["space"])
+        passphrase = form.cleaned_data["passphrase"] or None
+        if passphrase and privileges.privilege_for(request.user, space.id) != "all":
+            form.add_error("passphrase", "Exporting secrets needs the `all` privilege in this space.")
+        else:
+            try:
+                lines = export_objects(
+                    space,
+                    types=form.cleaned_data["types"],
+                    include_references_deep=form.cleaned_data["include_references_deep"],
+                    passphrase=passphrase,
+                )
+            except SavedObjectsRequestError as exc:
+                form.add_error(None, exc.message)
+            else:
+                response = HttpResponse(to_ndjson(lines), content_type="application/ndjson")
+                response["Content-Disposition"] = 'attachment; filename="export.ndjson"'
+                return response
+    context = {
+        **admin.site.each_context(request),
+        "title": "Export saved objects",
+        "form": form,
+        "connector_count": Connector.objects.filter(space_id__in=[s.id for s in spaces]).count(),
+    }
+    return TemplateResponse(request, "admin/saved_objects/export.html", context)
+
+
+app_name = "saved_objects"
+urlpatterns = [
+    path("import/", admin.site.admin_view(import_view), name="import"),
+    path("export/", admin.site.admin_view(export_view), name="export"),
+]
