@@ -220,6 +220,10 @@ class SavedObjectHandler:
     def export_references(self, obj: Any) -> list[dict]:
         return []
 
+    def title_of(self, obj: Any) -> str:
+        """What `search` matches and what the admin shows."""
+        return str(getattr(obj, "name", "") or "")
+
     # -- import --
     def prepare(self, raw: dict, line: int, ctx: ImportContext) -> ImportedObject:
         raise NotImplementedError(".prepare() must be overridden")
@@ -515,6 +519,27 @@ def _as_type_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def _search_terms(search: str | None) -> list[str]:
+    """Kibana's `search` is a simple_query_string on the title; we match each word (a trailing `*`
+    is a prefix, as there) case-insensitively against the words of the title."""
+    if not search:
+        return []
+    return [t.strip('"').lower() for t in search.split() if t.strip('"*')]
+
+
+def _matches(title: str, terms: list[str]) -> bool:
+    if not terms:
+        return True
+    words = title.lower().split()
+    for term in terms:
+        if term.endswith("*"):
+            if not any(word.startswith(term.rstrip("*")) for word in words):
+                return False
+        elif term not in words:
+            return False
+    return True
+
+
 def export_objects(
     space: Space,
     *,
@@ -523,6 +548,7 @@ def export_objects(
     include_references_deep: bool = False,
     exclude_export_details: bool = False,
     passphrase: str | None = None,
+    search: str | None = None,
 ) -> list[dict]:
     """The export lines (objects, then the summary unless excluded). Raises SavedObjectsRequestError."""
     type_list = _as_type_list(types)
@@ -531,6 +557,8 @@ def export_objects(
         raise SavedObjectsRequestError("Either `type` or `objects` are required.")
     if type_list and objects:
         raise SavedObjectsRequestError('Can\'t specify both "types" and "objects" properties when exporting')
+    if search is not None and objects:
+        raise SavedObjectsRequestError('Can\'t specify both "search" and "objects" properties when exporting')
     limit = max_import_export_size()
     ctx = ExportContext(
         space=space,
@@ -575,9 +603,12 @@ def export_objects(
             raise SavedObjectsRequestError(
                 f"Trying to export non-exportable type(s): {', '.join(invalid_types)}"
             )
+        terms = _search_terms(search)
         for type_name in dict.fromkeys(type_list):
             handler = handler_for(type_name)
-            roots.extend((handler, obj) for obj in handler.find(space))
+            roots.extend(
+                (handler, obj) for obj in handler.find(space) if _matches(handler.title_of(obj), terms)
+            )
             if len(roots) > limit:
                 raise SavedObjectsRequestError(
                     f"Can't export more than {limit} objects. If your server has enough memory, this limit "
@@ -590,7 +621,12 @@ def export_objects(
     queue = list(roots)
     while queue:
         handler, obj = queue.pop(0)
-        line = handler.to_export_line(obj, ctx)
+        try:
+            line = handler.to_export_line(obj, ctx)
+        except SecretsUnreadable as exc:
+            raise SavedObjectsRequestError(
+                f"Unable to export the secrets of [{handler.type}/{getattr(obj, 'id', '')}]: {exc.message}"
+            ) from None
         key = (line["type"], line["id"])
         if key in seen:
             continue

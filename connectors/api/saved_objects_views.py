@@ -101,6 +101,7 @@ def parse_export_body(body: Any) -> dict:
         "include_references_deep": _boolean(body, "includeReferencesDeep"),
         "exclude_export_details": _boolean(body, "excludeExportDetails"),
         "passphrase": passphrase,
+        "search": search,
     }
 
 
@@ -134,6 +135,7 @@ class SavedObjectsExportView(KibanaView):
                 include_references_deep=options["include_references_deep"],
                 exclude_export_details=options["exclude_export_details"],
                 passphrase=options["passphrase"],
+                search=options["search"],
             )
         except SavedObjectsRequestError as exc:
             return request_error_response(exc)

@@ -107,3 +107,9 @@ def export(api, body: dict, prefix: str = ""):
 def export_lines(response) -> list[dict]:
     assert response.status_code == 200, response.content
     return [json.loads(line) for line in response.content.decode().splitlines()]
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Basic auth checks the password on every request; a fast hasher keeps these tests quick."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -216,3 +216,20 @@ def test_export_needs_the_kbn_xsrf_header(api, connectors):
     response = export(api, {"type": "action"})
     assert response.status_code == 400
     assert response.json()["message"] == "Request must contain a kbn-xsrf header."
+
+
+def test_search_narrows_a_type_export_by_title_words(api, connectors):
+    lines = export_lines(export(api, {"type": "action", "search": "hook*", "excludeExportDetails": True}))
+    assert sorted(line["attributes"]["name"] for line in lines) == ["hook with auth", "hook without auth"]
+    exact = export_lines(export(api, {"type": "action", "search": "index", "excludeExportDetails": True}))
+    assert [line["id"] for line in exact] == [connectors["index"].id]
+    partial = export_lines(export(api, {"type": "action", "search": "ind", "excludeExportDetails": True}))
+    assert partial == []  # without `*` a word must match whole
+
+
+def test_search_cannot_be_combined_with_objects(api, connectors):
+    response = export(api, {"objects": [{"type": "action", "id": connectors["log"].id}], "search": "x"})
+    assert response.status_code == 400
+    assert (
+        response.json()["message"] == 'Can\'t specify both "search" and "objects" properties when exporting'
+    )

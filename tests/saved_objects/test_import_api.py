@@ -306,3 +306,43 @@ def test_a_json_body_is_not_an_import(api):
     response = api.post("/api/saved_objects/_import", {"file": "x"}, format="json")
     assert response.status_code == 415
     assert json.loads(response.content)["statusCode"] == 415
+
+
+def test_a_preconfigured_connectors_id_is_never_overwritten_by_an_import(api, kibana_settings):
+    kibana_settings.set(
+        {
+            "xpack.actions.preconfigured": {
+                "my-log": {"actionTypeId": ".server-log", "name": "preconfigured log"}
+            }
+        }
+    )
+    body = upload(api, ndjson(connector_line("my-log"), connector_line(ID_B))).json()
+    assert body["errors"][0]["error"]["message"] == "This my-log already exists in a preconfigured action."
+    assert not Connector.objects.filter(pk="my-log").exists()
+
+
+def test_plaintext_secrets_written_into_a_file_are_stored_sealed_and_never_echoed(api, httpserver):
+    marker = "handwritten-secret-3e1d"
+    line = connector_line(
+        ID_A,
+        name="hook",
+        type_id=".webhook",
+        config={"url": httpserver.url_for("/h"), "hasAuth": True},
+        missing=False,
+    )
+    line["attributes"]["secrets"] = {"user": "u", "password": marker}
+
+    response = upload(api, ndjson(line))
+
+    assert marker not in response.content.decode()
+    connector = Connector.objects.get(pk=ID_A)
+    assert marker not in connector.secrets_sealed
+    assert connector.get_secrets()["password"] == marker
+
+
+def test_invalid_secrets_written_into_a_file_are_a_per_object_error(api):
+    line = connector_line(ID_A, type_id=".webhook", config={"url": "https://h.example", "hasAuth": True})
+    line["attributes"]["secrets"] = {"user": "only-a-user"}
+    body = upload(api, ndjson(line)).json()
+    assert body["errors"][0]["error"]["message"].startswith("error validating action type secrets:")
+    assert "only-a-user" not in json.dumps(body)
