@@ -947,9 +947,31 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
             for ref in obj.references
         ]
 
-    # Write: one savepoint per object, so a failure leaves nothing of that object behind.
+    # Write: one savepoint per object, so a failure leaves nothing of that object behind, inside one
+    # transaction for the file (one commit; a crash half-way leaves nothing of the import).
     success_results: list[dict] = []
     written: list[ImportedObject] = []
+    with transaction.atomic():
+        _write_all(to_write, handlers, ctx, errors, success_results, written)
+
+    warnings: list[dict] = []
+    for type_name, handler in handlers.items():
+        warnings.extend(handler.import_warnings([obj for obj in written if obj.type == type_name]))
+
+    ordered_errors = [entry for _, entry in sorted(errors, key=lambda pair: pair[0])]
+    body: dict = {
+        "successCount": len(success_results),
+        "success": not ordered_errors,
+        "warnings": warnings,
+    }
+    if success_results:
+        body["successResults"] = success_results
+    if ordered_errors:
+        body["errors"] = ordered_errors
+    return body
+
+
+def _write_all(to_write, handlers, ctx, errors, success_results, written) -> None:
     for obj in to_write:
         handler = handlers[obj.type]
         try:
@@ -990,19 +1012,3 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
             result["createNewCopy"] = True
         result["managed"] = obj.managed
         success_results.append(result)
-
-    warnings: list[dict] = []
-    for type_name, handler in handlers.items():
-        warnings.extend(handler.import_warnings([obj for obj in written if obj.type == type_name]))
-
-    ordered_errors = [entry for _, entry in sorted(errors, key=lambda pair: pair[0])]
-    body: dict = {
-        "successCount": len(success_results),
-        "success": not ordered_errors,
-        "warnings": warnings,
-    }
-    if success_results:
-        body["successResults"] = success_results
-    if ordered_errors:
-        body["errors"] = ordered_errors
-    return body
