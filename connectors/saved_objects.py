@@ -221,8 +221,13 @@ class SavedObjectHandler:
         return []
 
     def title_of(self, obj: Any) -> str:
-        """What `search` matches and what the admin shows."""
+        """What `search` matches."""
         return str(getattr(obj, "name", "") or "")
+
+    def import_title(self, attributes: Any) -> str | None:
+        """`meta.title` in import results: Kibana's management `getTitle`, else `attributes.title`."""
+        title = attributes.get("title") if isinstance(attributes, dict) else None
+        return title if isinstance(title, str) else None
 
     # -- import --
     def prepare(self, raw: dict, line: int, ctx: ImportContext) -> ImportedObject:
@@ -366,6 +371,10 @@ class ConnectorHandler(SavedObjectHandler):
                 )
         return line
 
+    def import_title(self, attributes):
+        name = attributes.get("name") if isinstance(attributes, dict) else None
+        return f"Connector: [{name}]" if isinstance(name, str) else None
+
     def _aad(self, object_id: str, type_id: str) -> str:
         return f"{self.type}:{object_id}:{type_id}"
 
@@ -422,7 +431,7 @@ class ConnectorHandler(SavedObjectHandler):
             line=line,
             type=self.type,
             id=str(raw["id"]),
-            title=name,
+            title=self.import_title(attributes),
             attributes={
                 "actionTypeId": type_id,
                 "config": cleaned_config,
@@ -829,7 +838,7 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
                     _error_entry(
                         raw["type"],
                         raw["id"],
-                        None,
+                        handler.import_title(raw.get("attributes")),
                         {
                             "type": "unknown",
                             "message": f"Non-unique import objects detected: [{raw['type']}:{raw['id']}]",
@@ -842,9 +851,7 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
         try:
             obj = handler.prepare(raw, entry.line, ctx)
         except ObjectError as exc:
-            title = (
-                (raw.get("attributes") or {}).get("name") if isinstance(raw.get("attributes"), dict) else None
-            )
+            title = handler.import_title(raw.get("attributes"))
             errors.append((entry.line, _error_entry(raw["type"], raw["id"], title, exc.error)))
             continue
         prepared.append(obj)

@@ -29,7 +29,9 @@ def test_a_new_object_is_created_with_its_own_id(api):
         "successCount": 1,
         "success": True,
         "warnings": [],
-        "successResults": [{"type": "action", "id": ID_A, "meta": {"title": "new"}, "managed": False}],
+        "successResults": [
+            {"type": "action", "id": ID_A, "meta": {"title": "Connector: [new]"}, "managed": False}
+        ],
     }
     assert Connector.objects.get(pk=ID_A).name == "new"
 
@@ -41,7 +43,7 @@ def test_by_default_an_existing_id_is_a_conflict_and_nothing_changes(api, defaul
 
     assert body["success"] is False
     assert body["errors"] == [
-        {"id": ID_A, "type": "action", "meta": {"title": "new"}, "error": {"type": "conflict"}}
+        {"id": ID_A, "type": "action", "meta": {"title": "Connector: [new]"}, "error": {"type": "conflict"}}
     ]
     assert [r["id"] for r in body["successResults"]] == [ID_B]
     assert Connector.objects.get(pk=ID_A).name == "old name"
@@ -55,7 +57,13 @@ def test_overwrite_replaces_the_existing_object_and_says_so(api, default_space):
 
     assert body["success"] is True
     assert body["successResults"] == [
-        {"type": "action", "id": ID_A, "meta": {"title": "new"}, "overwrite": True, "managed": False}
+        {
+            "type": "action",
+            "id": ID_A,
+            "meta": {"title": "Connector: [new]"},
+            "overwrite": True,
+            "managed": False,
+        }
     ]
     connector = Connector.objects.get(pk=ID_A)
     assert connector.name == "new"
@@ -280,7 +288,9 @@ def test_the_export_summary_line_is_skipped(api):
         "successCount": 1,
         "success": True,
         "warnings": [],
-        "successResults": [{"type": "action", "id": ID_A, "meta": {"title": "log"}, "managed": False}],
+        "successResults": [
+            {"type": "action", "id": ID_A, "meta": {"title": "Connector: [log]"}, "managed": False}
+        ],
     }
 
 

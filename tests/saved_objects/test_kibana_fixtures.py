@@ -77,7 +77,7 @@ def test_the_archiver_connector_of_an_unregistered_type_gets_kibanas_unknown_typ
             {
                 "id": "e6dca811-c3c1-4eca-8eb0-54c792c0b662",
                 "type": "action",
-                "meta": {"title": "Invalid connector"},
+                "meta": {"title": "Connector: [Invalid connector]"},
                 "error": {
                     "type": "unknown",
                     "message": 'Action type ".invalid-type" is not registered.',
