@@ -733,6 +733,10 @@ def parse_import_file(data: bytes) -> list[ParsedLine]:
     return parsed
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _is_export_summary(value: Any) -> bool:
     return isinstance(value, dict) and "exportedCount" in value and "type" not in value
 
@@ -794,8 +798,8 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
                 (
                     entry.line,
                     _error_entry(
-                        value.get("type", "") if isinstance(value, dict) else "",
-                        value.get("id", "") if isinstance(value, dict) else "",
+                        _text(value.get("type")) if isinstance(value, dict) else "",
+                        _text(value.get("id")) if isinstance(value, dict) else "",
                         f"Line {entry.line}",
                         {
                             "type": "unknown",

@@ -356,3 +356,77 @@ def test_invalid_secrets_written_into_a_file_are_a_per_object_error(api):
     body = upload(api, ndjson(line)).json()
     assert body["errors"][0]["error"]["message"].startswith("error validating action type secrets:")
     assert "only-a-user" not in json.dumps(body)
+
+
+ODD_LINES = [
+    {"type": "action", "id": "odd-1", "attributes": None},
+    {"type": "action", "id": "odd-2", "attributes": []},
+    {"type": "action", "id": "odd-3", "attributes": {"name": "x", "actionTypeId": ".index", "config": "x"}},
+    {"type": "action", "id": "odd-4", "attributes": {"name": "x", "actionTypeId": ".index", "config": []}},
+    {"type": "action", "id": "odd-5", "attributes": {"name": 5, "actionTypeId": ".server-log"}},
+    {"type": "action", "id": "odd-6", "attributes": {"name": "x", "actionTypeId": None}},
+    {
+        "type": "action",
+        "id": "odd-7",
+        "attributes": {"name": "x", "actionTypeId": ".server-log", "secrets": "x"},
+    },
+    {
+        "type": "action",
+        "id": "odd-8",
+        "attributes": {"name": "x", "actionTypeId": ".server-log"},
+        "migrationVersion": "x",
+    },
+    {
+        "type": "action",
+        "id": "odd-9",
+        "attributes": {"name": "x", "actionTypeId": ".server-log"},
+        "migrationVersion": {"action": 5},
+    },
+    {
+        "type": "action",
+        "id": "odd-10",
+        "attributes": {"name": "x", "actionTypeId": ".server-log"},
+        "originId": 5,
+        "references": "x",
+    },
+    {
+        "type": "action",
+        "id": "odd-11",
+        "attributes": {"name": "x", "actionTypeId": ".server-log"},
+        "encryptedSecrets": "garbage",
+    },
+    {
+        "type": "action",
+        "id": "odd-12",
+        "attributes": {"name": "x", "actionTypeId": ".server-log"},
+        "encryptedSecrets": {
+            "v": 1,
+            "kdf": {"name": "scrypt", "n": 2**30, "r": 8, "p": 1, "salt": "AA=="},
+            "alg": "AES-256-GCM",
+            "nonce": "AA==",
+            "ciphertext": "AA==",
+        },
+    },
+    {"type": "action", "id": "x" * 5000, "attributes": {"name": "x", "actionTypeId": ".server-log"}},
+    {
+        "type": "action",
+        "id": "odd-14",
+        "attributes": {"name": "x", "actionTypeId": ".server-log", "isMissingSecrets": "yes"},
+    },
+    {"type": 5, "id": "odd-15"},
+    "just a string",
+    None,
+]
+
+
+@pytest.mark.parametrize("query", ["", "overwrite=true", "createNewCopies=true", "compatibilityMode=true"])
+def test_odd_lines_never_make_a_500_and_valid_objects_still_import(api, query):
+    data = ndjson(*ODD_LINES, connector_line(ID_A)) + b"\x00\x01 not json\n{]\n"
+
+    response = upload(api, data, query=query, passphrase="some passphrase")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["id"] for r in body["successResults"]][-1] == ID_A
+    assert body["successCount"] + len(body["errors"]) == len(ODD_LINES) + 3
+    assert all(isinstance(e["type"], str) and isinstance(e["id"], str) for e in body["errors"])
