@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.views.decorators.debug import sensitive_post_parameters
 
 from connectors import privileges
 from connectors.models import Connector, Space
@@ -172,6 +173,7 @@ def _rows(result: dict) -> list[dict]:
     return rows
 
 
+@sensitive_post_parameters("passphrase")
 def import_view(request):
     spaces = _spaces_with(request.user, "all")
     if not spaces:
@@ -206,6 +208,7 @@ def import_view(request):
     return TemplateResponse(request, "admin/saved_objects/import.html", context)
 
 
+@sensitive_post_parameters("passphrase")
 def export_view(request):
     spaces = _spaces_with(request.user, "read")
     if not spaces:

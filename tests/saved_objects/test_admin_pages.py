@@ -115,3 +115,30 @@ def test_export_connectors_response_is_kibanas_export_of_the_selection(default_s
     assert lines[-1]["exportedCount"] == 2
     assert SECRET not in response.content.decode()
     assert response["Content-Disposition"] == 'attachment; filename="export.ndjson"'
+
+
+def test_a_passphrase_carries_secrets_through_the_admin_pages(client, superuser, default_space, other_space):
+    hook = make_hook(default_space)
+    client.force_login(superuser)
+
+    exported = client.post(
+        "/admin/saved-objects/export/",
+        {"space": "default", "types": ["action"], "passphrase": "admin pass phrase"},
+    )
+    assert SECRET not in exported.content.decode()
+    html = client.post(
+        "/admin/saved-objects/import/",
+        {
+            "file": file_of(exported.content),
+            "space": "marketing",
+            "mode": "copies",
+            "passphrase": "admin pass phrase",
+        },
+    ).content.decode()
+
+    assert "Imported 1 object." in html
+    assert "admin pass phrase" not in html
+    copy = Connector.objects.get(space_id="marketing")
+    assert copy.id != hook.id
+    assert copy.get_secrets()["password"] == SECRET
+    assert copy.is_missing_secrets is False
