@@ -208,11 +208,45 @@ def import_view(request):
     return TemplateResponse(request, "admin/saved_objects/import.html", context)
 
 
+class SelectionExportForm(forms.Form):
+    passphrase = ExportForm.base_fields["passphrase"]
+
+
+def export_selection_url(connectors) -> str:
+    """The Export page for these connectors (for a bulk action that wants the passphrase option)."""
+    ids = ",".join(c.id for c in connectors)
+    return reverse("saved_objects:export") + f"?ids={ids}"
+
+
+def _selection_view(request, ids: list[str], spaces: list[Space]):
+    readable = {s.id for s in spaces}
+    selection = list(Connector.objects.filter(pk__in=ids, space_id__in=readable).order_by("name", "id"))
+    form = SelectionExportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        passphrase = form.cleaned_data["passphrase"] or None
+        if passphrase and any(privileges.privilege_for(request.user, c.space_id) != "all" for c in selection):
+            form.add_error(
+                "passphrase", "Exporting secrets needs the `all` privilege in every space involved."
+            )
+        else:
+            return export_connectors_response(selection, passphrase=passphrase)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Export selected connectors",
+        "form": form,
+        "selection": selection,
+    }
+    return TemplateResponse(request, "admin/saved_objects/export.html", context)
+
+
 @sensitive_post_parameters("passphrase")
 def export_view(request):
     spaces = _spaces_with(request.user, "read")
     if not spaces:
         raise PermissionDenied("Exporting saved objects needs the `read` privilege in a space.")
+    ids = [i for i in request.GET.get("ids", "").split(",") if i]
+    if ids:
+        return _selection_view(request, ids, spaces)
     form = ExportForm(request.POST or None, spaces=spaces)
     if request.method == "POST" and form.is_valid():
         space = Space.objects.get(pk=form.cleaned_data["space"])

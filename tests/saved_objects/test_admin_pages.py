@@ -142,3 +142,21 @@ def test_a_passphrase_carries_secrets_through_the_admin_pages(client, superuser,
     assert copy.id != hook.id
     assert copy.get_secrets()["password"] == SECRET
     assert copy.is_missing_secrets is False
+
+
+def test_the_export_page_exports_a_selection_with_a_passphrase(client, superuser, default_space):
+    from connectors.admin_saved_objects import export_selection_url
+
+    hook = make_hook(default_space)
+    other = make_hook(default_space)
+    client.force_login(superuser)
+    url = export_selection_url([hook])
+
+    page = client.get(url).content.decode()
+    assert "1 connector selected" in page and hook.id in page and other.id not in page
+
+    response = client.post(url, {"passphrase": "selection pass"})
+    lines = [json.loads(line) for line in response.content.decode().splitlines()]
+    assert [line["id"] for line in lines[:-1]] == [hook.id]
+    assert "encryptedSecrets" in lines[0]
+    assert SECRET not in response.content.decode()

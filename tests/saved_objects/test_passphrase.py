@@ -96,3 +96,16 @@ def test_connectors_without_secrets_export_no_envelope(api):
     api.post("/api/actions/connector", {"name": "log", "connector_type_id": ".server-log"}, format="json")
     [line, _] = export_lines(export(api, {"type": "action", "passphrase": PASSPHRASE}))
     assert "encryptedSecrets" not in line
+
+
+def test_neither_secrets_nor_the_passphrase_reach_the_logs(api, caplog):
+    caplog.set_level("DEBUG")
+    hook_id = make_hook(api, "https://example.com/hook")
+    exported = export(api, {"type": "action", "passphrase": PASSPHRASE})
+    api.delete(f"/api/actions/connector/{hook_id}")
+    upload(api, exported.content, passphrase=PASSPHRASE)
+    upload(api, exported.content, passphrase="wrong one")
+
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert SECRET not in logged
+    assert PASSPHRASE not in logged and "wrong one" not in logged
