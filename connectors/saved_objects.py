@@ -233,6 +233,9 @@ class SavedObjectHandler:
     def prepare(self, raw: dict, line: int, ctx: ImportContext) -> ImportedObject:
         raise NotImplementedError(".prepare() must be overridden")
 
+    def check_id(self, object_id: str) -> None:
+        """Raise ObjectError when an object may not keep this id (not called for new copies)."""
+
     def locate(self, space: Space, object_id: str) -> str | None:
         """`"here"` when the id exists in `space`, `"elsewhere"` when in another space, else None."""
         raise NotImplementedError(".locate() must be overridden")
@@ -424,6 +427,8 @@ class ConnectorHandler(SavedObjectHandler):
             missing = False  # restored with the passphrase: ready to run
         elif isinstance(attributes.get("isMissingSecrets"), bool):
             missing = attributes["isMissingSecrets"]
+        elif secrets is not None:
+            missing = False  # secrets written into the file, and no flag saying otherwise
         else:
             probe = Connector(connector_type_id=type_id, config=cleaned_config)
             missing = is_missing_secrets_for_export(probe)
@@ -894,10 +899,8 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
             obj.destination_id = str(uuid.uuid4())
             to_write.append(obj)
             continue
-        check_id = getattr(handler, "check_id", None)
         try:
-            if check_id is not None:
-                check_id(obj.id)
+            handler.check_id(obj.id)
         except ObjectError as exc:
             errors.append((obj.line, _error_entry(obj.type, obj.id, obj.title, exc.error)))
             continue
