@@ -965,6 +965,9 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
     # transaction for the file (one commit; a crash half-way leaves nothing of the import).
     success_results: list[dict] = []
     written: list[ImportedObject] = []
+    # Types are written in registration order (connectors before the rules that reference them).
+    order = {type_name: index for index, type_name in enumerate(_handlers)}
+    to_write.sort(key=lambda obj: (order.get(obj.type, len(order)), obj.line))
     with transaction.atomic():
         _write_all(to_write, handlers, ctx, errors, success_results, written)
 

@@ -164,3 +164,10 @@ def test_rules_are_unsupported_until_their_handler_is_registered(api):
     rule = {"type": "alert", "id": "r1", "attributes": {"name": "rule"}, "references": []}
     body = upload(api, ndjson(rule)).json()
     assert body["errors"][0]["error"] == {"type": "unsupported_type"}
+
+
+def test_objects_are_written_in_handler_registration_order(api, notes):
+    body = upload(
+        api, ndjson(note("n1", references=[("action", CONNECTOR_ID)]), connector_line(CONNECTOR_ID))
+    ).json()
+    assert [r["type"] for r in body["successResults"]] == ["action", "note"]
