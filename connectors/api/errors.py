@@ -65,7 +65,7 @@ def kibana_exception_handler(exc, context):
         return Response(
             envelope(401, "Unauthorized"),
             status=401,
-            headers={"WWW-Authenticate": 'Basic realm="connectors"'},
+            headers={"WWW-Authenticate": 'Basic realm="connectors", ApiKey'},
         )
     if isinstance(exc, drf_exceptions.PermissionDenied):
         return Response(envelope(403, str(exc.detail)), status=403)
@@ -76,7 +76,8 @@ def kibana_exception_handler(exc, context):
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
         return Response(envelope(415, str(exc.detail)), status=415)
     if isinstance(exc, drf_exceptions.ParseError):
-        return Response(envelope(400, f"[request body]: {exc.detail}"), status=400)
+        # hapi's answer to a body that is not JSON.
+        return Response(envelope(400, "Invalid request payload JSON format"), status=400)
     if isinstance(exc, drf_exceptions.Throttled):
         return Response(envelope(429, str(exc.detail)), status=429)
     if isinstance(exc, drf_exceptions.APIException):

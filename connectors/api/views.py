@@ -1,5 +1,6 @@
 """Kibana's public connectors API: `/api/actions/connector*` and `/api/actions/connector_types`."""
 
+from django.core.exceptions import ValidationError
 from rest_framework.response import Response
 
 from actions.services import RunInfo, execute
@@ -9,7 +10,7 @@ from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.conf import get_config
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError, UnknownConnectorType
 from connectors.models import Connector, validate_connector_id
-from connectors.schemas import Object, String
+from connectors.schemas import Any_, Object, Record, String
 from connectors.services import (
     ConnectorConflict,
     ConnectorNotFound,
@@ -22,23 +23,44 @@ from connectors.services import (
     update_connector,
 )
 
+
+def _empty_string_problem(value) -> str | None:
+    """Kibana's validateEmptyStrings: an empty or whitespace-only string anywhere inside the value."""
+    if isinstance(value, str):
+        return "value '' is not valid" if not value.strip() else None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        problem = _empty_string_problem(item)
+        if problem:
+            return problem
+    return None
+
+
+def _non_empty_string() -> String:
+    return String(validator=_empty_string_problem)
+
+
+def _record_without_empty_strings() -> Record:
+    """`schema.recordOf(schema.string(), schema.any({validate: validateEmptyStrings}), {defaultValue: {}})`."""
+    return Record(Any_(validator=_empty_string_problem), default=dict)
+
+
 CREATE_BODY = Object(
     {
-        "name": String(),
-        "connector_type_id": String(),
-        "config": Object({}, strict=False, default=dict),
-        "secrets": Object({}, strict=False, default=dict),
+        "name": _non_empty_string(),
+        "connector_type_id": _non_empty_string(),
+        "config": _record_without_empty_strings(),
+        "secrets": _record_without_empty_strings(),
     }
 )
 UPDATE_BODY = Object(
     {
-        "name": String(),
-        "config": Object({}, strict=False, default=dict),
-        "secrets": Object({}, strict=False, default=dict),
+        "name": _non_empty_string(),
+        "config": _record_without_empty_strings(),
+        "secrets": _record_without_empty_strings(),
     }
 )
-EXECUTE_BODY = Object({"params": Object({}, strict=False)})
-FEATURE_ID_BODY = Object({"feature_id": String(max_length=100, default=None)})
+EXECUTE_BODY = Object({"params": Record(Any_())})
 
 
 def connector_to_api(connector: Connector, referenced_by_count: int | None = None) -> dict:
@@ -62,16 +84,6 @@ def is_connector_deprecated(connector: Connector) -> bool:
     return connector.config.get("usesTableApi", True) is not False
 
 
-def reject_empty_strings(data: dict, prefix: str = "request body") -> None:
-    """Kibana's validateEmptyStrings: empty or whitespace-only strings are invalid everywhere."""
-    for key, value in data.items():
-        path = f"{prefix}.{key}"
-        if isinstance(value, str) and not value.strip():
-            raise BadRequest(f"[{path}]: value '{value}' is not valid")
-        if isinstance(value, dict):
-            reject_empty_strings(value, path)
-
-
 def _connector_or_404(space_id: str, connector_id: str) -> Connector:
     try:
         return find_connector(space_id, connector_id)
@@ -93,23 +105,24 @@ def _raise_for_validation(exc: Exception):
     raise exc
 
 
-class ConnectorCreateView(KibanaView):
-    def post(self, request, connector_id=None):
-        body = validate_body(CREATE_BODY, request.data)
-        reject_empty_strings(body)
-        self.require("create", f'Unauthorized to create a "{body["connector_type_id"]}" action')
+class ConnectorOperations(KibanaView):
+    """The connector operations, each with its privilege check; the 8.x routes and the legacy 7.x
+    routes (connectors.api.legacy) differ only in how bodies are spelled."""
+
+    def create(self, *, name, type_id, config, secrets, connector_id=None) -> Connector:
+        self.require("create", f'Unauthorized to create a "{type_id}" action')
         if connector_id is not None:
             try:
                 validate_connector_id(connector_id)
-            except Exception as exc:
+            except ValidationError as exc:
                 raise BadRequest(exc.messages[0]) from None
         try:
-            connector = create_connector(
+            return create_connector(
                 self.space,
-                name=body["name"],
-                type_id=body["connector_type_id"],
-                config=body["config"],
-                secrets=body["secrets"],
+                name=name,
+                type_id=type_id,
+                config=config,
+                secrets=secrets,
                 connector_id=connector_id,
                 user=self.username(),
             )
@@ -121,6 +134,55 @@ class ConnectorCreateView(KibanaView):
             ConnectorConflict,
         ) as exc:
             _raise_for_validation(exc)
+
+    def get_connector(self, connector_id) -> Connector:
+        self.require("get")
+        return _connector_or_404(self.space_id, connector_id)
+
+    def update(self, connector_id, *, name, config, secrets) -> Connector:
+        self.require("update")
+        connector = _connector_or_404(self.space_id, connector_id)
+        try:
+            return update_connector(
+                connector, name=name, config=config, secrets=secrets, user=self.username()
+            )
+        except (ActionTypeDisabled, ConfigurationError, PreconfiguredConflict) as exc:
+            _raise_for_validation(exc)
+
+    def destroy(self, connector_id) -> None:
+        self.require("delete")
+        connector = _connector_or_404(self.space_id, connector_id)
+        try:
+            delete_connector(connector)
+        except PreconfiguredConflict as exc:
+            raise BadRequest(str(exc)) from None
+
+    def list_with_counts(self) -> list[tuple[Connector, int]]:
+        self.require("get")
+        connectors = list_connectors(self.space_id)
+        counts = referenced_by_counts(self.space_id, [c.id for c in connectors if not c.is_preconfigured])
+        return [(c, counts.get(c.id, 0)) for c in connectors]
+
+    def run(self, connector_id, params):
+        self.require("execute")
+        connector = _connector_or_404(self.space_id, connector_id)
+        if not connector.is_preconfigured and not registry.is_enabled_in_config(
+            connector.connector_type_id, get_config()
+        ):
+            raise Forbidden(ActionTypeDisabled(connector.connector_type_id).message)
+        return connector, execute(connector, params, RunInfo(source="http_request", user=self.username()))
+
+
+class ConnectorCreateView(ConnectorOperations):
+    def post(self, request, connector_id=None):
+        body = validate_body(CREATE_BODY, request.data)
+        connector = self.create(
+            name=body["name"],
+            type_id=body["connector_type_id"],
+            config=body["config"],
+            secrets=body["secrets"],
+            connector_id=connector_id,
+        )
         return Response(connector_to_api(connector))
 
 
@@ -128,58 +190,35 @@ class ConnectorView(ConnectorCreateView):
     """`/connector/{id}`: POST (inherited) creates with that id; GET, PUT, DELETE."""
 
     def get(self, request, connector_id):
-        self.require("get")
-        return Response(connector_to_api(_connector_or_404(self.space_id, connector_id)))
+        return Response(connector_to_api(self.get_connector(connector_id)))
 
     def put(self, request, connector_id):
         body = validate_body(UPDATE_BODY, request.data)
-        reject_empty_strings(body)
-        self.require("update")
-        connector = _connector_or_404(self.space_id, connector_id)
-        try:
-            update_connector(
-                connector,
-                name=body["name"],
-                config=body["config"],
-                secrets=body["secrets"],
-                user=self.username(),
-            )
-        except (ActionTypeDisabled, ConfigurationError, PreconfiguredConflict) as exc:
-            _raise_for_validation(exc)
+        connector = self.update(
+            connector_id, name=body["name"], config=body["config"], secrets=body["secrets"]
+        )
         return Response(connector_to_api(connector))
 
     def delete(self, request, connector_id):
-        self.require("delete")
-        connector = _connector_or_404(self.space_id, connector_id)
-        try:
-            delete_connector(connector)
-        except PreconfiguredConflict as exc:
-            raise BadRequest(str(exc)) from None
+        self.destroy(connector_id)
         return Response(status=204)
 
 
-class ConnectorListView(KibanaView):
+class ConnectorListView(ConnectorOperations):
     def get(self, request):
-        self.require("get")
-        connectors = list_connectors(self.space_id)
-        counts = referenced_by_counts(self.space_id, [c.id for c in connectors if not c.is_preconfigured])
-        return Response([connector_to_api(c, counts.get(c.id, 0)) for c in connectors])
+        return Response([connector_to_api(c, count) for c, count in self.list_with_counts()])
 
 
-class ConnectorExecuteView(KibanaView):
+class ConnectorExecuteView(ConnectorOperations):
     def post(self, request, connector_id):
         body = validate_body(EXECUTE_BODY, request.data)
-        self.require("execute")
-        connector = _connector_or_404(self.space_id, connector_id)
-        if not connector.is_preconfigured and not registry.is_enabled_in_config(
-            connector.connector_type_id, get_config()
-        ):
-            raise Forbidden(ActionTypeDisabled(connector.connector_type_id).message)
-        result = execute(connector, body["params"], RunInfo(source="http_request", user=self.username()))
+        connector, result = self.run(connector_id, body["params"])
         return Response(result.to_api(connector.id))
 
 
 class ConnectorTypesView(KibanaView):
+    needs_space = False
+
     def get(self, request):
         feature_id = request.query_params.get("feature_id")
         if feature_id is not None and len(feature_id) > 100:
@@ -189,7 +228,7 @@ class ConnectorTypesView(KibanaView):
         unknown = set(request.query_params) - {"feature_id"}
         if unknown:
             raise BadRequest(f"[request query.{sorted(unknown)[0]}]: definition for this key is missing")
-        self.require("get")
+        # Listing types needs no feature privilege (Kibana's client runs no authorization check here).
         return Response(
             [
                 connector_type_to_api(t)
