@@ -8,9 +8,11 @@ Same operations, privileges and errors as the 8.x routes; bodies are camelCase (
 
 from datetime import datetime
 
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 
 from connectors import registry
+from connectors.api import openapi as oas
 from connectors.api.base import KibanaView, validate_body
 from connectors.api.views import (
     EXECUTE_BODY,
@@ -121,3 +123,14 @@ class LegacyTypesView(KibanaView):
         return Response(
             [_camel(connector_type_to_api(t)) for t in registry.all_types() if not t.is_system_action_type]
         )
+
+
+# The legacy routes are documented as deprecated, with free-form bodies.
+for _view in (LegacyCreateView, LegacyActionView, LegacyListView, LegacyExecuteView, LegacyTypesView):
+    extend_schema_view(
+        **{
+            method: extend_schema(deprecated=True, request={"application/json": oas.OBJECT}, responses={200: oas.OBJECT})
+            for method in ("get", "post", "put", "delete")
+            if hasattr(_view, method)
+        }
+    )(_view)

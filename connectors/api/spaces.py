@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.response import Response
 
 from connectors import privileges
+from connectors.api import openapi as oas
 from connectors.api.base import KibanaView, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.models import Space
@@ -109,6 +110,15 @@ class SpaceViewBase(KibanaView):
 
 
 class SpaceListView(SpaceViewBase):
+    @oas.operation(
+        "List spaces",
+        response={"type": "array", "items": oas.SPACE},
+        error_codes=(400, 403),
+        parameters=[
+            oas.OpenApiParameter("purpose", str, enum=PURPOSES),
+            oas.OpenApiParameter("include_authorized_purposes", bool),
+        ],
+    )
     def get(self, request):
         purpose = request.query_params.get("purpose", "any")
         if purpose not in PURPOSES:
@@ -140,6 +150,9 @@ class SpaceListView(SpaceViewBase):
             raise Forbidden("Forbidden")
         return Response(result)
 
+    @oas.operation(
+        "Create a space", request=oas.SPACE, response=oas.SPACE, error_codes=(400, 403, 409), xsrf=True
+    )
     def post(self, request):
         body = _validate(request.data, "create")
         self.require_manage("create")
@@ -156,6 +169,7 @@ class SpaceListView(SpaceViewBase):
 
 
 class SpaceView(SpaceViewBase):
+    @oas.operation("Get a space", response=oas.SPACE, error_codes=(403, 404))
     def get(self, request, space_ref):
         if privileges.privilege_for(request.user, space_ref) == privileges.NONE:
             raise Forbidden(f"Unauthorized to get {space_ref} space")
@@ -164,6 +178,9 @@ class SpaceView(SpaceViewBase):
             raise NotFound("Not Found")
         return Response(space_to_api(space))
 
+    @oas.operation(
+        "Update a space", request=oas.SPACE, response=oas.SPACE, error_codes=(400, 403, 404), xsrf=True
+    )
     def put(self, request, space_ref):
         body = _validate(request.data, "update")
         self.require_manage("update")
@@ -174,6 +191,7 @@ class SpaceView(SpaceViewBase):
         space.save()
         return Response(space_to_api(space))
 
+    @oas.operation("Delete a space and everything in it", status=204, error_codes=(400, 403, 404), xsrf=True)
     def delete(self, request, space_ref):
         self.require_manage("delete")
         space = Space.objects.filter(pk=space_ref).first()

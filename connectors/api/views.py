@@ -5,6 +5,7 @@ from rest_framework.response import Response
 
 from actions.services import RunInfo, execute
 from connectors import registry
+from connectors.api import openapi as oas
 from connectors.api.base import KibanaView, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.conf import get_config
@@ -174,6 +175,13 @@ class ConnectorOperations(KibanaView):
 
 
 class ConnectorCreateView(ConnectorOperations):
+    @oas.operation(
+        "Create a connector",
+        request=oas.CREATE_REQUEST,
+        response=oas.CONNECTOR,
+        error_codes=(400, 403, 404, 409),
+        xsrf=True,
+    )
     def post(self, request, connector_id=None):
         body = validate_body(CREATE_BODY, request.data)
         connector = self.create(
@@ -189,9 +197,17 @@ class ConnectorCreateView(ConnectorOperations):
 class ConnectorView(ConnectorCreateView):
     """`/connector/{id}`: POST (inherited) creates with that id; GET, PUT, DELETE."""
 
+    @oas.operation("Get a connector", response=oas.CONNECTOR, error_codes=(403, 404))
     def get(self, request, connector_id):
         return Response(connector_to_api(self.get_connector(connector_id)))
 
+    @oas.operation(
+        "Update a connector",
+        request=oas.UPDATE_REQUEST,
+        response=oas.CONNECTOR,
+        error_codes=(400, 403, 404),
+        xsrf=True,
+    )
     def put(self, request, connector_id):
         body = validate_body(UPDATE_BODY, request.data)
         connector = self.update(
@@ -199,17 +215,30 @@ class ConnectorView(ConnectorCreateView):
         )
         return Response(connector_to_api(connector))
 
+    @oas.operation("Delete a connector", status=204, error_codes=(400, 403, 404), xsrf=True)
     def delete(self, request, connector_id):
         self.destroy(connector_id)
         return Response(status=204)
 
 
 class ConnectorListView(ConnectorOperations):
+    @oas.operation(
+        "List the space's connectors",
+        response={"type": "array", "items": oas.CONNECTOR_IN_LIST},
+        error_codes=(403, 404),
+    )
     def get(self, request):
         return Response([connector_to_api(c, count) for c, count in self.list_with_counts()])
 
 
 class ConnectorExecuteView(ConnectorOperations):
+    @oas.operation(
+        "Run a connector",
+        request=oas.EXECUTE_REQUEST,
+        response=oas.EXECUTE_RESPONSE,
+        error_codes=(400, 403, 404),
+        xsrf=True,
+    )
     def post(self, request, connector_id):
         body = validate_body(EXECUTE_BODY, request.data)
         connector, result = self.run(connector_id, body["params"])
@@ -219,6 +248,12 @@ class ConnectorExecuteView(ConnectorOperations):
 class ConnectorTypesView(KibanaView):
     needs_space = False
 
+    @oas.operation(
+        "List connector types",
+        response={"type": "array", "items": oas.CONNECTOR_TYPE},
+        error_codes=(400,),
+        parameters=[oas.OpenApiParameter("feature_id", str, description="e.g. alerting, cases, siem")],
+    )
     def get(self, request):
         feature_id = request.query_params.get("feature_id")
         if feature_id is not None and len(feature_id) > 100:
