@@ -32,6 +32,10 @@ class KibanaView(APIView):
         if self.space is None and self.needs_space and self.privilege != privileges.NONE:
             raise NotFound("Not Found")
 
+    def dispatch(self, request, *args, **kwargs):
+        kwargs.pop("space_id", None)  # taken from the request by the middleware
+        return super().dispatch(request, *args, **kwargs)
+
     @property
     def privilege(self) -> str:
         if not hasattr(self, "_privilege"):

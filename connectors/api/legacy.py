@@ -129,7 +129,9 @@ class LegacyTypesView(KibanaView):
 for _view in (LegacyCreateView, LegacyActionView, LegacyListView, LegacyExecuteView, LegacyTypesView):
     extend_schema_view(
         **{
-            method: extend_schema(deprecated=True, request={"application/json": oas.OBJECT}, responses={200: oas.OBJECT})
+            method: extend_schema(
+                deprecated=True, request={"application/json": oas.OBJECT}, responses={200: oas.OBJECT}
+            )
             for method in ("get", "post", "put", "delete")
             if hasattr(_view, method)
         }
