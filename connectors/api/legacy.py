@@ -108,6 +108,10 @@ class LegacyListView(ConnectorOperations):
     def get(self, request):
         return Response([legacy_connector(c, count) for c, count in self.list_with_counts()])
 
+    def post(self, request):
+        """Kibana's 8.x OpenAPI file lists the legacy create at `POST /api/actions` as well."""
+        return LegacyCreateView.post(self, request)
+
 
 class LegacyExecuteView(ConnectorOperations):
     def post(self, request, connector_id):

@@ -84,3 +84,9 @@ def test_legacy_routes_apply_the_same_privileges(spaces):
     assert client.post(
         "/api/actions/action", {"name": "x", "actionTypeId": ".server-log"}, format="json"
     ).json() == (error(403, 'Unauthorized to create a ".server-log" action'))
+
+
+def test_legacy_create_is_also_accepted_at_the_collection_path(admin):
+    response = admin.post("/api/actions", {"name": "x", "actionTypeId": ".server-log"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["actionTypeId"] == ".server-log"

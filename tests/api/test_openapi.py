@@ -123,11 +123,8 @@ def test_our_answers_conform_to_kibanas_openapi_file(live_server, default_space)
             path_parameters = {}
             if "{spaceId}" in operation.path:
                 path_parameters["spaceId"] = "marketing"
-            if (
-                (target
-                and "{connectorId}" in operation.path
-                and operation.method != "post")
-                or (target and operation.path.endswith("_execute"))
+            if (target and "{connectorId}" in operation.path and operation.method != "post") or (
+                target and operation.path.endswith("_execute")
             ):
                 path_parameters["connectorId"] = target
             elif target:
