@@ -72,7 +72,8 @@ def kibana_exception_handler(exc, context):
     if isinstance(exc, Http404 | drf_exceptions.NotFound):
         return Response(envelope(404, "Not Found"), status=404)
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
-        return Response(envelope(405, str(exc.detail)), status=405)
+        # hapi has no route for that method and path: a 404, as for an unknown path.
+        return Response(envelope(404, "Not Found"), status=404)
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
         return Response(envelope(415, str(exc.detail)), status=415)
     if isinstance(exc, drf_exceptions.ParseError):

@@ -491,3 +491,28 @@ def test_secrets_never_appear_in_any_response(admin):
     assert bad.status_code == 400
     for response in responses:
         assert MARKER_SECRET not in response.content.decode()
+
+
+def test_an_unknown_api_path_or_method_is_kibanas_json_404(admin):
+    for response in (
+        admin.get("/api/actions/nothing-here"),
+        admin.get("/s/marketing/api/nothing"),
+        admin.patch("/api/actions/connectors", {}, format="json"),
+        admin.patch("/api/actions/connector/x", {}, format="json"),
+    ):
+        assert response.status_code == 404
+        assert response.json() == error(404, "Not Found")
+
+
+def test_an_unexpected_error_is_a_500_envelope_that_tells_nothing(admin, monkeypatch):
+    from connectors.api import views
+
+    def explode(*args, **kwargs):
+        raise RuntimeError(f"boom {MARKER_SECRET}")
+
+    monkeypatch.setattr(views, "list_connectors", explode)
+    admin.raise_request_exception = False
+    response = admin.get("/api/actions/connectors")
+    assert response.status_code == 500
+    assert response.json() == error(500, "An internal server error occurred.")
+    assert MARKER_SECRET not in response.content.decode()
