@@ -85,6 +85,18 @@ def is_connector_deprecated(connector: Connector) -> bool:
     return connector.config.get("usesTableApi", True) is not False
 
 
+SYSTEM_CONNECTOR_PREFIX = "system-connector-"
+
+
+def _is_system_connector(connector_id: str) -> bool:
+    """Kibana gives each system action type an in-memory connector `system-connector-<typeId>`;
+    the public API hides them."""
+    if not connector_id.startswith(SYSTEM_CONNECTOR_PREFIX):
+        return False
+    type_id = connector_id[len(SYSTEM_CONNECTOR_PREFIX) :]
+    return registry.is_registered(type_id) and registry.get(type_id).is_system_action_type
+
+
 def _connector_or_404(space_id: str, connector_id: str) -> Connector:
     try:
         return find_connector(space_id, connector_id)
@@ -138,10 +150,14 @@ class ConnectorOperations(KibanaView):
 
     def get_connector(self, connector_id) -> Connector:
         self.require("get")
+        if _is_system_connector(connector_id):
+            raise NotFound(f"Connector {connector_id} not found")
         return _connector_or_404(self.space_id, connector_id)
 
     def update(self, connector_id, *, name, config, secrets) -> Connector:
         self.require("update")
+        if _is_system_connector(connector_id):
+            raise BadRequest(f"System action {connector_id} can not be updated.")
         connector = _connector_or_404(self.space_id, connector_id)
         try:
             return update_connector(
@@ -152,6 +168,8 @@ class ConnectorOperations(KibanaView):
 
     def destroy(self, connector_id) -> None:
         self.require("delete")
+        if _is_system_connector(connector_id):
+            raise BadRequest(f"System action {connector_id} is not allowed to delete.")
         connector = _connector_or_404(self.space_id, connector_id)
         try:
             delete_connector(connector)
@@ -166,6 +184,8 @@ class ConnectorOperations(KibanaView):
 
     def run(self, connector_id, params):
         self.require("execute")
+        if _is_system_connector(connector_id):
+            raise BadRequest("Execution of system action is not allowed")
         connector = _connector_or_404(self.space_id, connector_id)
         if not connector.is_preconfigured and not registry.is_enabled_in_config(
             connector.connector_type_id, get_config()

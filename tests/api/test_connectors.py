@@ -516,3 +516,41 @@ def test_an_unexpected_error_is_a_500_envelope_that_tells_nothing(admin, monkeyp
     assert response.status_code == 500
     assert response.json() == error(500, "An internal server error occurred.")
     assert MARKER_SECRET not in response.content.decode()
+
+
+@pytest.fixture
+def system_type():
+    """A system action type, registered for the test only."""
+    from connectors import registry
+    from connectors.base import ConnectorType
+
+    class SystemThing(ConnectorType):
+        type_id = ".test-system"
+        name = "Test system action"
+        is_system_action_type = True
+
+    registry.register(SystemThing)
+    yield SystemThing
+    registry._types.pop(".test-system")
+
+
+def test_system_connectors_are_hidden_from_the_public_api(admin, system_type):
+    system_id = "system-connector-.test-system"
+    assert admin.get(f"/api/actions/connector/{system_id}").json() == error(
+        404, f"Connector {system_id} not found"
+    )
+    assert admin.put(f"/api/actions/connector/{system_id}", {"name": "x"}, format="json").json() == error(
+        400, f"System action {system_id} can not be updated."
+    )
+    assert admin.delete(f"/api/actions/connector/{system_id}").json() == error(
+        400, f"System action {system_id} is not allowed to delete."
+    )
+    assert admin.post(
+        f"/api/actions/connector/{system_id}/_execute", {"params": {}}, format="json"
+    ).json() == (error(400, "Execution of system action is not allowed"))
+    created = admin.post(
+        "/api/actions/connector", {"name": "x", "connector_type_id": ".test-system"}, format="json"
+    )
+    assert created.json() == error(400, "System action creation is forbidden. Action type: .test-system.")
+    assert ".test-system" not in [t["id"] for t in admin.get("/api/actions/connector_types").json()]
+    assert admin.get("/api/actions/connectors").json() == []
