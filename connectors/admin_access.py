@@ -6,7 +6,7 @@ immediate and cannot be undone). Staff who are not superusers see and create onl
 nobody can mint a key that acts as someone with more rights.
 
 Space privileges: `all` or `read` for a user or a group in one space; no row means `none`.
-Superusers have `all` everywhere without rows.
+Superusers have `all` everywhere without rows, and only superusers may grant or change privileges.
 """
 
 from django import forms
@@ -36,6 +36,17 @@ class SpacePrivilegeAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    # Granting privileges is itself a privilege: only superusers may, whatever model permissions
+    # a staff user holds, so nobody can raise their own access.
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 class ApiKeyAddForm(forms.ModelForm):

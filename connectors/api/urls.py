@@ -30,4 +30,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # The names drf-spectacular's documentation uses, for people who guess them.
+    path("api/schema/swagger-ui/", SpectacularSwaggerView.as_view(url_name="api-schema")),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema")),
 ]

@@ -110,3 +110,15 @@ def test_a_privilege_for_both_a_user_and_a_group_is_refused(root):
     )
     assert response.status_code == 200
     assert not SpacePrivilege.objects.exists()
+
+
+def test_staff_cannot_grant_privileges_even_with_the_model_permissions(root):
+    staff = make_user("staff")
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.add(*Permission.objects.filter(codename__endswith="_spaceprivilege"))
+    response = logged_in(staff).post(
+        "/admin/connectors/spaceprivilege/add/", {"space": "marketing", "user": staff.pk, "privilege": "all"}
+    )
+    assert response.status_code == 403
+    assert not SpacePrivilege.objects.exists()

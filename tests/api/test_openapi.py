@@ -60,7 +60,9 @@ def test_the_schema_is_readable_without_signing_in(db, client):
     assert client.get("/api/schema/?format=json").status_code == 200
 
 
-@pytest.mark.parametrize("page", ["/api/schema/docs/", "/api/schema/redoc/"])
+@pytest.mark.parametrize(
+    "page", ["/api/schema/docs/", "/api/schema/redoc/", "/api/schema/swagger-ui/", "/api/docs/"]
+)
 def test_the_interactive_docs_pages_render_from_local_assets(db, client, page):
     response = client.get(page)
     assert response.status_code == 200
