@@ -75,7 +75,7 @@ def kibana_exception_handler(exc, context):
         # hapi has no route for that method and path: a 404, as for an unknown path.
         return Response(envelope(404, "Not Found"), status=404)
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
-        return Response(envelope(415, str(exc.detail)), status=415)
+        return Response(envelope(415, "Unsupported Media Type"), status=415)
     if isinstance(exc, drf_exceptions.ParseError):
         # hapi's answer to a body that is not JSON.
         return Response(envelope(400, "Invalid request payload JSON format"), status=400)

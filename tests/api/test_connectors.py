@@ -554,3 +554,12 @@ def test_system_connectors_are_hidden_from_the_public_api(admin, system_type):
     assert created.json() == error(400, "System action creation is forbidden. Action type: .test-system.")
     assert ".test-system" not in [t["id"] for t in admin.get("/api/actions/connector_types").json()]
     assert admin.get("/api/actions/connectors").json() == []
+
+
+def test_a_body_that_is_not_declared_json_is_a_415(admin):
+    response = admin.post(
+        "/api/actions/connector", "name=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415
+    assert response.json() == error(415, "Unsupported Media Type")
+    assert not Connector.objects.exists()
