@@ -120,10 +120,18 @@ def _raise_for_validation(exc: Exception):
 
 class ConnectorOperations(KibanaView):
     """The connector operations, each with its privilege check; the 8.x routes and the legacy 7.x
-    routes (connectors.api.legacy) differ only in how bodies are spelled."""
+    routes (connectors.api.legacy) differ only in how bodies are spelled.
+
+    As in Kibana, a space that does not exist holds no connectors: reads answer "not found" (or only
+    the preconfigured connectors), but nothing can be created there.
+    """
+
+    needs_space = False
 
     def create(self, *, name, type_id, config, secrets, connector_id=None) -> Connector:
         self.require("create", f'Unauthorized to create a "{type_id}" action')
+        if self.space is None:
+            raise NotFound("Not Found")
         if connector_id is not None:
             try:
                 validate_connector_id(connector_id)

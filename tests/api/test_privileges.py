@@ -140,9 +140,22 @@ def test_superusers_have_all_in_every_space(spaces):
         assert Connector.objects.get(pk=created.json()["id"]).space_id == space_id
 
 
-def test_a_space_that_does_not_exist_is_404_for_superusers_and_403_for_others(spaces):
+def test_a_space_that_does_not_exist_holds_nothing_for_superusers_and_is_403_for_others(
+    spaces, kibana_settings
+):
+    kibana_settings.set(
+        {"xpack.actions.preconfigured": {"pre": {"actionTypeId": ".server-log", "name": "pre"}}}
+    )
+    elsewhere = create_connector("default", name="elsewhere")
     admin = client_for(make_user("root", superuser=True), "basic")
-    assert admin.get("/s/nowhere/api/actions/connectors").json() == error(404, "Not Found")
+    assert [c["id"] for c in admin.get("/s/nowhere/api/actions/connectors").json()] == ["pre"]
+    assert admin.get(f"/s/nowhere/api/actions/connector/{elsewhere.id}").json() == error(
+        404, f"Saved object [action/{elsewhere.id}] not found"
+    )
+    created = admin.post(
+        "/s/nowhere/api/actions/connector", {"name": "x", "connector_type_id": ".server-log"}, format="json"
+    )
+    assert created.json() == error(404, "Not Found")
     user = make_user("someone")
     grant(user, "marketing", "all")
     other = client_for(user, "basic")
