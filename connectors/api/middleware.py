@@ -27,7 +27,9 @@ class KibanaApiMiddleware:
                 # Kibana checks the header after authentication: a caller with no credentials at
                 # all hears 401 first.
                 if not _has_credentials(request):
-                    return error_response(401, "Unauthorized")
+                    response = error_response(401, "Unauthorized")
+                    response["WWW-Authenticate"] = 'Basic realm="connectors", ApiKey'
+                    return response
                 # A custom header is CSRF protection by itself while CORS stays closed, so API calls
                 # from the admin's session need only this header, as in Kibana.
                 return error_response(400, "Request must contain a kbn-xsrf header.")
