@@ -22,6 +22,7 @@ from connectors.services import (
     list_connectors,
     referenced_by_counts,
     update_connector,
+    validate_connector,
 )
 
 
@@ -97,6 +98,13 @@ def _is_system_connector(connector_id: str) -> bool:
     return registry.is_registered(type_id) and registry.get(type_id).is_system_action_type
 
 
+def _validate_before_enabled_check(type_id: str, config: dict, secrets: dict) -> None:
+    """Kibana validates config and secrets before it checks `enabledActionTypes`, so a disabled type
+    with a bad config is a 400, not a 403."""
+    if registry.is_registered(type_id) and not registry.is_enabled_in_config(type_id, get_config()):
+        validate_connector(type_id, config, secrets)
+
+
 def _connector_or_404(space_id: str, connector_id: str) -> Connector:
     try:
         return find_connector(space_id, connector_id)
@@ -138,6 +146,7 @@ class ConnectorOperations(KibanaView):
             except ValidationError as exc:
                 raise BadRequest(exc.messages[0]) from None
         try:
+            _validate_before_enabled_check(type_id, config, secrets)
             return create_connector(
                 self.space,
                 name=name,
@@ -168,6 +177,8 @@ class ConnectorOperations(KibanaView):
             raise BadRequest(f"System action {connector_id} can not be updated.")
         connector = _connector_or_404(self.space_id, connector_id)
         try:
+            if not connector.is_preconfigured:
+                _validate_before_enabled_check(connector.connector_type_id, config, secrets)
             return update_connector(
                 connector, name=name, config=config, secrets=secrets, user=self.username()
             )

@@ -563,3 +563,21 @@ def test_a_body_that_is_not_declared_json_is_a_415(admin):
     assert response.status_code == 415
     assert response.json() == error(415, "Unsupported Media Type")
     assert not Connector.objects.exists()
+
+
+def test_a_disabled_type_with_a_bad_config_is_a_400_as_kibana_validates_first(admin, kibana_settings):
+    connector = create_connector("default", name="idx", type_id=".index", config={"index": "i"})
+    kibana_settings.set({"xpack.actions.enabledActionTypes": [".server-log"]})
+    message = (
+        "error validating action type config: [index]: expected value of type [string] but got [undefined]"
+    )
+    created = admin.post(
+        "/api/actions/connector", {"name": "x", "connector_type_id": ".index"}, format="json"
+    )
+    assert created.json() == error(400, message)
+    updated = admin.put(f"/api/actions/connector/{connector.id}", {"name": "x", "config": {}}, format="json")
+    assert updated.json() == error(400, message)
+    valid = admin.put(
+        f"/api/actions/connector/{connector.id}", {"name": "x", "config": {"index": "j"}}, format="json"
+    )
+    assert valid.status_code == 403
