@@ -1,4 +1,10 @@
 from django.urls import path
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from connectors.api import legacy, spaces, views
@@ -27,7 +33,19 @@ urlpatterns = [
     path("api/actions", legacy.LegacyListView.as_view(), name="legacy-action-list"),
     path("api/actions/list_action_types", legacy.LegacyTypesView.as_view(), name="legacy-action-types"),
     # Our own OpenAPI schema and its interactive pages.
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # JSON unless YAML is asked for (`?format=yaml` or an OpenAPI YAML Accept header).
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(
+            renderer_classes=[
+                OpenApiJsonRenderer,
+                OpenApiJsonRenderer2,
+                OpenApiYamlRenderer,
+                OpenApiYamlRenderer2,
+            ]
+        ),
+        name="api-schema",
+    ),
     path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     # The names drf-spectacular's documentation uses, for people who guess them.

@@ -56,8 +56,12 @@ def test_our_schema_lists_every_route_with_both_prefixes(api):
     assert {"basicAuth", "apiKeyAuth", "sessionAuth"} <= set(schema["components"]["securitySchemes"])
 
 
-def test_the_schema_is_readable_without_signing_in(db, client):
-    assert client.get("/api/schema/?format=json").status_code == 200
+def test_the_schema_is_readable_without_signing_in_as_json_or_yaml(db, client):
+    as_json = client.get("/api/schema/")
+    assert as_json.status_code == 200
+    assert as_json.json()["info"]["title"] == "Connectors API"
+    as_yaml = client.get("/api/schema/?format=yaml")
+    assert yaml.safe_load(as_yaml.content)["openapi"].startswith("3.")
 
 
 @pytest.mark.parametrize(
