@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_q",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "connectors",
     "actions",
     "eventlog",
@@ -134,6 +135,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "connectors.api.errors.kibana_exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "connectors.api.authentication.BasicAuthentication",
+        "connectors.api.authentication.ApiKeyAuthentication",
         "connectors.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -146,6 +148,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Kibana-compatible connectors API.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # ---- connector types: one explicit list, loaded at start-up --------------------------------------

@@ -1,21 +1,38 @@
-"""How API callers prove who they are: HTTP Basic (cached), the admin's session, and API keys.
+"""How API callers prove who they are: HTTP Basic (cached), API keys, and the admin's session.
 
-Django's password hasher costs about 0.3 s of CPU per check, so a verified Basic credential is
-remembered for a short time, keyed by a salted fast hash of the credential and dropped when the
-password changes (the stored hash is part of the key).
+- Basic: Django's password hasher costs about 0.3 s of CPU per check, so a verified credential is
+  remembered for a short time, keyed by a salted fast hash of the credential. The cached entry holds
+  the user's stored password hash, so changing the password (or deactivating the user) drops it.
+- ApiKey: `Authorization: ApiKey base64(<id>:<key>)`, as Elasticsearch API keys are sent to Kibana.
+  Keys carry 256 random bits, so one SHA-256 (compared in constant time) is a safe and cheap check.
+  Revoked and expired keys are refused; `last_used_at` is written at most once a minute per key.
+- Session: the admin's login. CSRF is covered by the required `kbn-xsrf` header (see the middleware).
+
+Every failure is the same 401 (`Unauthorized`), whatever went wrong, so the answer tells nothing.
 """
 
+from __future__ import annotations
+
 import base64
+import binascii
 import hashlib
 import hmac
+import secrets
 import threading
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.utils import timezone
 from rest_framework import authentication
+from rest_framework.exceptions import AuthenticationFailed
 
 BASIC_CACHE_SECONDS = 60
+BASIC_CACHE_MAX_ENTRIES = 10_000
+API_KEY_LAST_USED_GRANULARITY = timedelta(seconds=60)
+WWW_AUTHENTICATE = 'Basic realm="connectors", ApiKey'
+
 _basic_cache: dict[str, tuple[float, int, str]] = {}
 _basic_lock = threading.Lock()
 
@@ -26,17 +43,29 @@ def _credential_digest(username: str, password: str) -> str:
     ).hexdigest()
 
 
+def _decode_pair(encoded: str) -> tuple[str, str]:
+    """`base64(a:b)` -> (a, b); anything malformed is a plain 401."""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise AuthenticationFailed("Unauthorized") from None
+    first, sep, second = decoded.partition(":")
+    if not sep:
+        raise AuthenticationFailed("Unauthorized")
+    return first, second
+
+
+def clear_basic_cache() -> None:
+    with _basic_lock:
+        _basic_cache.clear()
+
+
 class BasicAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
         header = request.headers.get("Authorization", "")
-        if not header.lower().startswith("basic "):
+        if header[:6].lower() != "basic ":
             return None
-        try:
-            username, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            from rest_framework.exceptions import AuthenticationFailed
-
-            raise AuthenticationFailed("Unauthorized") from None
+        username, password = _decode_pair(header[6:])
         digest = _credential_digest(username, password)
         now = time.monotonic()
         cached = _basic_cache.get(digest)
@@ -44,19 +73,65 @@ class BasicAuthentication(authentication.BaseAuthentication):
             user = get_user_model().objects.filter(pk=cached[1], is_active=True).first()
             if user is not None and hmac.compare_digest(user.password, cached[2]):
                 return (user, None)
+            with _basic_lock:
+                _basic_cache.pop(digest, None)
         user = authenticate(request=request._request, username=username, password=password)
         if user is None or not user.is_active:
-            from rest_framework.exceptions import AuthenticationFailed
-
             raise AuthenticationFailed("Unauthorized")
         with _basic_lock:
-            if len(_basic_cache) > 10000:
+            if len(_basic_cache) >= BASIC_CACHE_MAX_ENTRIES:
                 _basic_cache.clear()
             _basic_cache[digest] = (now + BASIC_CACHE_SECONDS, user.pk, user.password)
         return (user, None)
 
     def authenticate_header(self, request):
-        return 'Basic realm="connectors"'
+        return WWW_AUTHENTICATE
+
+
+# ---- API keys ------------------------------------------------------------------------------------
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def generate_api_key() -> tuple[str, str]:
+    """A new (id, key) pair. The id is public; the key is shown once and stored only as a hash."""
+    return secrets.token_hex(10), secrets.token_urlsafe(32)
+
+
+def encode_api_key(key_id: str, key: str) -> str:
+    """The value clients send after `ApiKey ` (Elasticsearch calls it `encoded`)."""
+    return base64.b64encode(f"{key_id}:{key}".encode()).decode()
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "apikey "
+
+    def authenticate(self, request):
+        header = request.headers.get("Authorization", "")
+        if header[: len(self.keyword)].lower() != self.keyword:
+            return None
+        key_id, key = _decode_pair(header[len(self.keyword) :])
+        from connectors.models import ApiKey
+
+        api_key = ApiKey.objects.select_related("user").filter(pk=key_id).first()
+        # Hash even when the id is unknown, so timing does not tell which ids exist.
+        presented = hash_api_key(key)
+        stored = api_key.key_hash if api_key is not None else "0" * 64
+        if api_key is None or not hmac.compare_digest(presented, stored):
+            raise AuthenticationFailed("Unauthorized")
+        now = timezone.now()
+        if api_key.revoked_at is not None or (api_key.expires_at is not None and api_key.expires_at <= now):
+            raise AuthenticationFailed("Unauthorized")
+        if not api_key.user.is_active:
+            raise AuthenticationFailed("Unauthorized")
+        if api_key.last_used_at is None or now - api_key.last_used_at >= API_KEY_LAST_USED_GRANULARITY:
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        return (api_key.user, api_key)
+
+    def authenticate_header(self, request):
+        return WWW_AUTHENTICATE
 
 
 class SessionAuthentication(authentication.SessionAuthentication):

@@ -12,9 +12,15 @@ from connectors.schemas import Object, SchemaError
 
 
 class KibanaView(APIView):
-    """Subclasses call `self.require("get")` (or create/update/delete/execute) before touching data."""
+    """Subclasses call `self.require("get")` (or create/update/delete/execute) before touching data.
+
+    `self.space` is the space of the `/s/{space}` prefix (`default` without one). A space that does
+    not exist is a 404 for a caller who could read it (superusers) and a 403 from `require()` for
+    everyone else, so nobody learns which spaces exist from a space they have no access to.
+    """
 
     feature_noun = "actions"
+    needs_space = True
 
     def initial(self, request, *args, **kwargs):
         kwargs.pop("space_id", None)
@@ -23,11 +29,11 @@ class KibanaView(APIView):
             getattr(request._request, "space_id", None) or self.kwargs.get("space_id") or "default"
         )
         self.space = Space.objects.filter(pk=self.space_id).first()
-        if self.space is None:
+        if self.space is None and self.needs_space and self.privilege != privileges.NONE:
             raise NotFound("Not Found")
 
     def dispatch(self, request, *args, **kwargs):
-        kwargs.pop("space_id", None)
+        kwargs.pop("space_id", None)  # taken from the request by the middleware
         return super().dispatch(request, *args, **kwargs)
 
     @property

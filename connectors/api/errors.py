@@ -65,18 +65,20 @@ def kibana_exception_handler(exc, context):
         return Response(
             envelope(401, "Unauthorized"),
             status=401,
-            headers={"WWW-Authenticate": 'Basic realm="connectors"'},
+            headers={"WWW-Authenticate": 'Basic realm="connectors", ApiKey'},
         )
     if isinstance(exc, drf_exceptions.PermissionDenied):
         return Response(envelope(403, str(exc.detail)), status=403)
     if isinstance(exc, Http404 | drf_exceptions.NotFound):
         return Response(envelope(404, "Not Found"), status=404)
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
-        return Response(envelope(405, str(exc.detail)), status=405)
+        # hapi has no route for that method and path: a 404, as for an unknown path.
+        return Response(envelope(404, "Not Found"), status=404)
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
-        return Response(envelope(415, str(exc.detail)), status=415)
+        return Response(envelope(415, "Unsupported Media Type"), status=415)
     if isinstance(exc, drf_exceptions.ParseError):
-        return Response(envelope(400, f"[request body]: {exc.detail}"), status=400)
+        # hapi's answer to a body that is not JSON.
+        return Response(envelope(400, "Invalid request payload JSON format"), status=400)
     if isinstance(exc, drf_exceptions.Throttled):
         return Response(envelope(429, str(exc.detail)), status=429)
     if isinstance(exc, drf_exceptions.APIException):

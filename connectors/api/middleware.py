@@ -1,11 +1,15 @@
-"""API-wide rules that come before any view: the `/s/{space}` prefix and the `kbn-xsrf` header."""
+"""API-wide rules: the `/s/{space}` prefix, the `kbn-xsrf` header, and Kibana's envelope for answers
+no view gives (an unknown path or method is a JSON 404, an unexpected error a JSON 500 that tells
+nothing about the error)."""
 
+import logging
 import re
 
 from connectors.api.errors import error_response
 
 API_PATH = re.compile(r"^(?:/s/(?P<space>[^/]+))?/(?:api|internal)/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+logger = logging.getLogger("connectors.api")
 
 
 class KibanaApiMiddleware:
@@ -20,8 +24,34 @@ class KibanaApiMiddleware:
             if request.method not in SAFE_METHODS and not (
                 "kbn-xsrf" in request.headers or "kbn-version" in request.headers
             ):
+                # Kibana checks the header after authentication: a caller with no credentials at
+                # all hears 401 first.
+                if not _has_credentials(request):
+                    response = error_response(401, "Unauthorized")
+                    response["WWW-Authenticate"] = 'Basic realm="connectors", ApiKey'
+                    return response
                 # A custom header is CSRF protection by itself while CORS stays closed, so API calls
                 # from the admin's session need only this header, as in Kibana.
                 return error_response(400, "Request must contain a kbn-xsrf header.")
             request._dont_enforce_csrf_checks = True
-        return self.get_response(request)
+        response = self.get_response(request)
+        if match and response.status_code in (404, 405) and not _is_json(response):
+            # hapi answers an unknown path, or a method the path does not have, with a JSON 404.
+            return error_response(404, "Not Found")
+        return response
+
+    def process_exception(self, request, exception):
+        if not getattr(request, "kibana_api", False):
+            return None
+        logger.exception("Unexpected error answering %s %s", request.method, request.path)
+        return error_response(500, "An internal server error occurred.")
+
+
+def _has_credentials(request) -> bool:
+    from django.conf import settings
+
+    return bool(request.headers.get("Authorization")) or settings.SESSION_COOKIE_NAME in request.COOKIES
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")

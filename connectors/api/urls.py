@@ -1,6 +1,13 @@
 from django.urls import path
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from connectors.api import views
+from connectors.api import legacy, spaces, views
 
 urlpatterns = [
     path("api/actions/connector", views.ConnectorCreateView.as_view(), name="connector-create"),
@@ -12,4 +19,36 @@ urlpatterns = [
     ),
     path("api/actions/connectors", views.ConnectorListView.as_view(), name="connector-list"),
     path("api/actions/connector_types", views.ConnectorTypesView.as_view(), name="connector-types"),
+    # Kibana's spaces API.
+    path("api/spaces/space", spaces.SpaceListView.as_view(), name="space-list"),
+    path("api/spaces/space/<str:space_ref>", spaces.SpaceView.as_view(), name="space"),
+    # The legacy 7.x routes (camelCase bodies), still called by 8.x clients.
+    path("api/actions/action", legacy.LegacyCreateView.as_view(), name="legacy-action-create"),
+    path("api/actions/action/<str:connector_id>", legacy.LegacyActionView.as_view(), name="legacy-action"),
+    path(
+        "api/actions/action/<str:connector_id>/_execute",
+        legacy.LegacyExecuteView.as_view(),
+        name="legacy-action-execute",
+    ),
+    path("api/actions", legacy.LegacyListView.as_view(), name="legacy-action-list"),
+    path("api/actions/list_action_types", legacy.LegacyTypesView.as_view(), name="legacy-action-types"),
+    # Our own OpenAPI schema and its interactive pages.
+    # JSON unless YAML is asked for (`?format=yaml` or an OpenAPI YAML Accept header).
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(
+            renderer_classes=[
+                OpenApiJsonRenderer,
+                OpenApiJsonRenderer2,
+                OpenApiYamlRenderer,
+                OpenApiYamlRenderer2,
+            ]
+        ),
+        name="api-schema",
+    ),
+    path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # The names drf-spectacular's documentation uses, for people who guess them.
+    path("api/schema/swagger-ui/", SpectacularSwaggerView.as_view(url_name="api-schema")),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema")),
 ]

@@ -1,15 +1,17 @@
 """Kibana's public connectors API: `/api/actions/connector*` and `/api/actions/connector_types`."""
 
+from django.core.exceptions import ValidationError
 from rest_framework.response import Response
 
 from actions.services import RunInfo, execute
 from connectors import registry
+from connectors.api import openapi as oas
 from connectors.api.base import KibanaView, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.conf import get_config
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError, UnknownConnectorType
 from connectors.models import Connector, validate_connector_id
-from connectors.schemas import Object, String
+from connectors.schemas import Any_, Object, Record, String
 from connectors.services import (
     ConnectorConflict,
     ConnectorNotFound,
@@ -20,25 +22,47 @@ from connectors.services import (
     list_connectors,
     referenced_by_counts,
     update_connector,
+    validate_connector,
 )
+
+
+def _empty_string_problem(value) -> str | None:
+    """Kibana's validateEmptyStrings: an empty or whitespace-only string anywhere inside the value."""
+    if isinstance(value, str):
+        return "value '' is not valid" if not value.strip() else None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        problem = _empty_string_problem(item)
+        if problem:
+            return problem
+    return None
+
+
+def _non_empty_string() -> String:
+    return String(validator=_empty_string_problem)
+
+
+def _record_without_empty_strings() -> Record:
+    """`schema.recordOf(schema.string(), schema.any({validate: validateEmptyStrings}), {defaultValue: {}})`."""
+    return Record(Any_(validator=_empty_string_problem), default=dict)
+
 
 CREATE_BODY = Object(
     {
-        "name": String(),
-        "connector_type_id": String(),
-        "config": Object({}, strict=False, default=dict),
-        "secrets": Object({}, strict=False, default=dict),
+        "name": _non_empty_string(),
+        "connector_type_id": _non_empty_string(),
+        "config": _record_without_empty_strings(),
+        "secrets": _record_without_empty_strings(),
     }
 )
 UPDATE_BODY = Object(
     {
-        "name": String(),
-        "config": Object({}, strict=False, default=dict),
-        "secrets": Object({}, strict=False, default=dict),
+        "name": _non_empty_string(),
+        "config": _record_without_empty_strings(),
+        "secrets": _record_without_empty_strings(),
     }
 )
-EXECUTE_BODY = Object({"params": Object({}, strict=False)})
-FEATURE_ID_BODY = Object({"feature_id": String(max_length=100, default=None)})
+EXECUTE_BODY = Object({"params": Record(Any_())})
 
 
 def connector_to_api(connector: Connector, referenced_by_count: int | None = None) -> dict:
@@ -62,14 +86,23 @@ def is_connector_deprecated(connector: Connector) -> bool:
     return connector.config.get("usesTableApi", True) is not False
 
 
-def reject_empty_strings(data: dict, prefix: str = "request body") -> None:
-    """Kibana's validateEmptyStrings: empty or whitespace-only strings are invalid everywhere."""
-    for key, value in data.items():
-        path = f"{prefix}.{key}"
-        if isinstance(value, str) and not value.strip():
-            raise BadRequest(f"[{path}]: value '{value}' is not valid")
-        if isinstance(value, dict):
-            reject_empty_strings(value, path)
+SYSTEM_CONNECTOR_PREFIX = "system-connector-"
+
+
+def _is_system_connector(connector_id: str) -> bool:
+    """Kibana gives each system action type an in-memory connector `system-connector-<typeId>`;
+    the public API hides them."""
+    if not connector_id.startswith(SYSTEM_CONNECTOR_PREFIX):
+        return False
+    type_id = connector_id[len(SYSTEM_CONNECTOR_PREFIX) :]
+    return registry.is_registered(type_id) and registry.get(type_id).is_system_action_type
+
+
+def _validate_before_enabled_check(type_id: str, config: dict, secrets: dict) -> None:
+    """Kibana validates config and secrets before it checks `enabledActionTypes`, so a disabled type
+    with a bad config is a 400, not a 403."""
+    if registry.is_registered(type_id) and not registry.is_enabled_in_config(type_id, get_config()):
+        validate_connector(type_id, config, secrets)
 
 
 def _connector_or_404(space_id: str, connector_id: str) -> Connector:
@@ -93,23 +126,33 @@ def _raise_for_validation(exc: Exception):
     raise exc
 
 
-class ConnectorCreateView(KibanaView):
-    def post(self, request, connector_id=None):
-        body = validate_body(CREATE_BODY, request.data)
-        reject_empty_strings(body)
-        self.require("create", f'Unauthorized to create a "{body["connector_type_id"]}" action')
+class ConnectorOperations(KibanaView):
+    """The connector operations, each with its privilege check; the 8.x routes and the legacy 7.x
+    routes (connectors.api.legacy) differ only in how bodies are spelled.
+
+    As in Kibana, a space that does not exist holds no connectors: reads answer "not found" (or only
+    the preconfigured connectors), but nothing can be created there.
+    """
+
+    needs_space = False
+
+    def create(self, *, name, type_id, config, secrets, connector_id=None) -> Connector:
+        self.require("create", f'Unauthorized to create a "{type_id}" action')
+        if self.space is None:
+            raise NotFound("Not Found")
         if connector_id is not None:
             try:
                 validate_connector_id(connector_id)
-            except Exception as exc:
+            except ValidationError as exc:
                 raise BadRequest(exc.messages[0]) from None
         try:
-            connector = create_connector(
+            _validate_before_enabled_check(type_id, config, secrets)
+            return create_connector(
                 self.space,
-                name=body["name"],
-                type_id=body["connector_type_id"],
-                config=body["config"],
-                secrets=body["secrets"],
+                name=name,
+                type_id=type_id,
+                config=config,
+                secrets=secrets,
                 connector_id=connector_id,
                 user=self.username(),
             )
@@ -121,65 +164,135 @@ class ConnectorCreateView(KibanaView):
             ConnectorConflict,
         ) as exc:
             _raise_for_validation(exc)
+
+    def get_connector(self, connector_id) -> Connector:
+        self.require("get")
+        if _is_system_connector(connector_id):
+            raise NotFound(f"Connector {connector_id} not found")
+        return _connector_or_404(self.space_id, connector_id)
+
+    def update(self, connector_id, *, name, config, secrets) -> Connector:
+        self.require("update")
+        if _is_system_connector(connector_id):
+            raise BadRequest(f"System action {connector_id} can not be updated.")
+        connector = _connector_or_404(self.space_id, connector_id)
+        try:
+            if not connector.is_preconfigured:
+                _validate_before_enabled_check(connector.connector_type_id, config, secrets)
+            return update_connector(
+                connector, name=name, config=config, secrets=secrets, user=self.username()
+            )
+        except (ActionTypeDisabled, ConfigurationError, PreconfiguredConflict) as exc:
+            _raise_for_validation(exc)
+
+    def destroy(self, connector_id) -> None:
+        self.require("delete")
+        if _is_system_connector(connector_id):
+            raise BadRequest(f"System action {connector_id} is not allowed to delete.")
+        connector = _connector_or_404(self.space_id, connector_id)
+        try:
+            delete_connector(connector)
+        except PreconfiguredConflict as exc:
+            raise BadRequest(str(exc)) from None
+
+    def list_with_counts(self) -> list[tuple[Connector, int]]:
+        self.require("get")
+        connectors = list_connectors(self.space_id)
+        counts = referenced_by_counts(self.space_id, [c.id for c in connectors if not c.is_preconfigured])
+        return [(c, counts.get(c.id, 0)) for c in connectors]
+
+    def run(self, connector_id, params):
+        self.require("execute")
+        if _is_system_connector(connector_id):
+            raise BadRequest("Execution of system action is not allowed")
+        connector = _connector_or_404(self.space_id, connector_id)
+        if not connector.is_preconfigured and not registry.is_enabled_in_config(
+            connector.connector_type_id, get_config()
+        ):
+            raise Forbidden(ActionTypeDisabled(connector.connector_type_id).message)
+        return connector, execute(connector, params, RunInfo(source="http_request", user=self.username()))
+
+
+class ConnectorCreateView(ConnectorOperations):
+    @oas.operation(
+        "Create a connector",
+        request=oas.CREATE_REQUEST,
+        response=oas.CONNECTOR,
+        error_codes=(400, 403, 404, 409),
+        xsrf=True,
+    )
+    def post(self, request, connector_id=None):
+        body = validate_body(CREATE_BODY, request.data)
+        connector = self.create(
+            name=body["name"],
+            type_id=body["connector_type_id"],
+            config=body["config"],
+            secrets=body["secrets"],
+            connector_id=connector_id,
+        )
         return Response(connector_to_api(connector))
 
 
 class ConnectorView(ConnectorCreateView):
     """`/connector/{id}`: POST (inherited) creates with that id; GET, PUT, DELETE."""
 
+    @oas.operation("Get a connector", response=oas.CONNECTOR, error_codes=(403, 404))
     def get(self, request, connector_id):
-        self.require("get")
-        return Response(connector_to_api(_connector_or_404(self.space_id, connector_id)))
+        return Response(connector_to_api(self.get_connector(connector_id)))
 
+    @oas.operation(
+        "Update a connector",
+        request=oas.UPDATE_REQUEST,
+        response=oas.CONNECTOR,
+        error_codes=(400, 403, 404),
+        xsrf=True,
+    )
     def put(self, request, connector_id):
         body = validate_body(UPDATE_BODY, request.data)
-        reject_empty_strings(body)
-        self.require("update")
-        connector = _connector_or_404(self.space_id, connector_id)
-        try:
-            update_connector(
-                connector,
-                name=body["name"],
-                config=body["config"],
-                secrets=body["secrets"],
-                user=self.username(),
-            )
-        except (ActionTypeDisabled, ConfigurationError, PreconfiguredConflict) as exc:
-            _raise_for_validation(exc)
+        connector = self.update(
+            connector_id, name=body["name"], config=body["config"], secrets=body["secrets"]
+        )
         return Response(connector_to_api(connector))
 
+    @oas.operation("Delete a connector", status=204, error_codes=(400, 403, 404), xsrf=True)
     def delete(self, request, connector_id):
-        self.require("delete")
-        connector = _connector_or_404(self.space_id, connector_id)
-        try:
-            delete_connector(connector)
-        except PreconfiguredConflict as exc:
-            raise BadRequest(str(exc)) from None
+        self.destroy(connector_id)
         return Response(status=204)
 
 
-class ConnectorListView(KibanaView):
+class ConnectorListView(ConnectorOperations):
+    @oas.operation(
+        "List the space's connectors",
+        response={"type": "array", "items": oas.CONNECTOR_IN_LIST},
+        error_codes=(403, 404),
+    )
     def get(self, request):
-        self.require("get")
-        connectors = list_connectors(self.space_id)
-        counts = referenced_by_counts(self.space_id, [c.id for c in connectors if not c.is_preconfigured])
-        return Response([connector_to_api(c, counts.get(c.id, 0)) for c in connectors])
+        return Response([connector_to_api(c, count) for c, count in self.list_with_counts()])
 
 
-class ConnectorExecuteView(KibanaView):
+class ConnectorExecuteView(ConnectorOperations):
+    @oas.operation(
+        "Run a connector",
+        request=oas.EXECUTE_REQUEST,
+        response=oas.EXECUTE_RESPONSE,
+        error_codes=(400, 403, 404),
+        xsrf=True,
+    )
     def post(self, request, connector_id):
         body = validate_body(EXECUTE_BODY, request.data)
-        self.require("execute")
-        connector = _connector_or_404(self.space_id, connector_id)
-        if not connector.is_preconfigured and not registry.is_enabled_in_config(
-            connector.connector_type_id, get_config()
-        ):
-            raise Forbidden(ActionTypeDisabled(connector.connector_type_id).message)
-        result = execute(connector, body["params"], RunInfo(source="http_request", user=self.username()))
+        connector, result = self.run(connector_id, body["params"])
         return Response(result.to_api(connector.id))
 
 
 class ConnectorTypesView(KibanaView):
+    needs_space = False
+
+    @oas.operation(
+        "List connector types",
+        response={"type": "array", "items": oas.CONNECTOR_TYPE},
+        error_codes=(400,),
+        parameters=[oas.OpenApiParameter("feature_id", str, description="e.g. alerting, cases, siem")],
+    )
     def get(self, request):
         feature_id = request.query_params.get("feature_id")
         if feature_id is not None and len(feature_id) > 100:
@@ -189,7 +302,7 @@ class ConnectorTypesView(KibanaView):
         unknown = set(request.query_params) - {"feature_id"}
         if unknown:
             raise BadRequest(f"[request query.{sorted(unknown)[0]}]: definition for this key is missing")
-        self.require("get")
+        # Listing types needs no feature privilege (Kibana's client runs no authorization check here).
         return Response(
             [
                 connector_type_to_api(t)
