@@ -143,24 +143,38 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
     if kind in ("textarea", "lines", "json"):
         css = "vLargeTextField code" if kind == "json" or node.widget == "code" else "vLargeTextField"
         rows = 6 if kind == "json" else 4
-        if spec.secret:
-            attrs["autocomplete"] = "off"
+        textarea = NoEchoTextarea if spec.secret else forms.Textarea
         return forms.CharField(
             label=label,
             help_text=help_text,
             required=required,
             strip=False,
             initial=initial_text,
-            widget=forms.Textarea(attrs={**attrs, "rows": rows, "class": css, "spellcheck": "false"}),
+            widget=textarea(
+                attrs={**attrs, "rows": rows, "class": css, "spellcheck": "false", "autocomplete": "off"}
+            ),
         )
+    text_input = NoEchoTextInput if spec.secret else forms.TextInput
     return forms.CharField(
         label=label,
         help_text=help_text,
         required=required,
         strip=False,
         initial=initial_text,
-        widget=forms.TextInput(attrs={**attrs, "class": "vTextField", "autocomplete": "off"}),
+        widget=text_input(attrs={**attrs, "class": "vTextField", "autocomplete": "off"}),
     )
+
+
+class NoEchoTextInput(forms.TextInput):
+    """A text input that never renders a value: part of a secrets object, even when not masked."""
+
+    def format_value(self, value):
+        return None
+
+
+class NoEchoTextarea(forms.Textarea):
+    def format_value(self, value):
+        return None
 
 
 class InputError(ValueError):

@@ -148,6 +148,12 @@ def test_a_person_creates_a_webhook_in_the_wizard_tests_it_and_reads_its_log(ses
     assert page.locator("#cx-logs tbody tr[data-outcome=success]").count() == 1
     tab.shot("logs-tab")
 
+    page.click("a.cx-tab:has-text('Configuration')")
+    page.wait_for_selector("#cx-connector-form")
+    assert page.input_value("#id_config__url") == httpserver.url_for("/hook")
+    assert page.input_value("#id_secrets__password") == ""
+    assert page.input_value("#id_secrets__user") == ""
+    tab.shot("edit")
     assert SECRET not in page.content()
     assert tab.problems == []
 
