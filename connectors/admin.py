@@ -13,10 +13,6 @@ from connectors.admin_ui import views
 from connectors.admin_ui.spaces import space_access
 from connectors.models import Connector, Space
 
-admin.site.site_header = "Connectors"
-admin.site.site_title = "Connectors"
-admin.site.index_title = "Stack Management"
-
 
 @admin.register(Space)
 class SpaceAdmin(admin.ModelAdmin):

@@ -258,7 +258,7 @@ def test_a_read_user_cannot_edit(session, default_space, django_user_model):
     connector = create_connector(
         default_space, name="Audit log", type_id=".server-log", config={}, secrets={}
     )
-    reader = django_user_model.objects.create_user("reader", "", "reader-password-1", is_staff=True)
+    reader = django_user_model.objects.create_user("reader", "", "reader-password-1")  # not staff
     SpacePrivilege.objects.create(space=default_space, user=reader, privilege="read")
     tab = session()
     page = tab.page

@@ -521,3 +521,34 @@ def test_an_unknown_space_falls_back_to_the_default(admin_client, default_space)
     page = admin_client.get(LIST, {"space": "no-such-space"}).content.decode()
 
     assert "Audit log" in page
+
+
+def test_a_user_with_a_privilege_may_log_in_without_staff_status(client, default_space, django_user_model):
+    from connectors.models import SpacePrivilege
+
+    granted = django_user_model.objects.create_user("granted", "", "granted-password-1")
+    SpacePrivilege.objects.create(space=default_space, user=granted, privilege="read")
+    django_user_model.objects.create_user("stranger", "", "stranger-password-1")
+
+    allowed = client.post("/admin/login/", {"username": "granted", "password": "granted-password-1"})
+    client.logout()
+    refused = client.post("/admin/login/", {"username": "stranger", "password": "stranger-password-1"})
+
+    assert allowed.status_code == 302
+    assert refused.status_code == 200
+    assert "Please enter the correct username and password" in refused.content.decode()
+
+
+def test_a_privileged_non_staff_user_sees_connectors_but_nothing_else(default_space, django_user_model):
+    from connectors.models import SpacePrivilege
+
+    user = django_user_model.objects.create_user("granted", "", "granted-password-1")
+    SpacePrivilege.objects.create(space=default_space, user=user, privilege="all")
+    client = login(user)
+
+    index = client.get("/admin/").content.decode()
+
+    assert LIST in index
+    assert "/admin/auth/user/" not in index
+    assert client.get("/admin/auth/user/").status_code == 403
+    assert client.get(url("add")).status_code == 200
