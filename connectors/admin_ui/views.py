@@ -322,14 +322,18 @@ def type_grid(request, model_admin):
 # ---- one connector: details/edit, fix, test, logs, rules ------------------------------------------
 
 
-def _tabs(connector: Connector, active: str, used_by: int) -> list[dict]:
-    tabs = [("change", "Configuration"), ("test", "Test")]
+def _tabs(connector: Connector, active: str, used_by: int, editable: bool) -> list[dict]:
+    """Configuration is the form for those who may edit, the read-only view for everyone else."""
+    tabs = [("change" if editable else "view", "Configuration"), ("test", "Test"), ("logs", "Logs")]
     if not connector.is_preconfigured:
-        tabs += [("logs", "Logs"), ("rules", f"Rules ({used_by})")]
-    else:
-        tabs += [("logs", "Logs")]
+        tabs.append(("rules", f"Rules ({used_by})"))
     return [
-        {"key": key, "label": label, "url": _url(key, connector.id), "active": key == active}
+        {
+            "key": key,
+            "label": label,
+            "url": _url(key, connector.id),
+            "active": key == active or (key == "view" and active == "change"),
+        }
         for key, label in tabs
     ]
 
@@ -349,34 +353,47 @@ def _connector_context(request, model_admin, connector: Connector, active: str, 
         type=TypeInfo.of(connector.connector_type_id),
         deprecated=is_connector_deprecated(connector),
         used_by=used_by,
-        tabs=_tabs(connector, active, used_by),
+        tabs=_tabs(connector, active, used_by, _editable(access, connector)),
         active_tab=active,
         editable=access.can_write and not connector.is_preconfigured,
         **extra,
     )
 
 
-def connector_change(request, model_admin, connector_id: str):
-    access = _require_read(request)
-    connector = _connector(access, connector_id)
-    editable = (
+def _editable(access, connector: Connector) -> bool:
+    return (
         access.can_write
         and not connector.is_preconfigured
         and registry.is_registered(connector.connector_type_id)
     )
-    if not editable:
+
+
+def connector_view(request, model_admin, connector_id: str):
+    """The read-only Configuration tab: for `read` users, preconfigured connectors and unknown types."""
+    access = _require_read(request)
+    connector = _connector(access, connector_id)
+    if _editable(access, connector):
+        return HttpResponseRedirect(_url("change", connector.id))
+    config_items = []
+    if not connector.is_preconfigured or getattr(connector, "expose_config", False):
+        config_items = [
+            (key, json.dumps(value) if not isinstance(value, str) else value)
+            for key, value in connector.config.items()
+        ]
+    context = _connector_context(
+        request, model_admin, connector, "change", connector.name, config_items=config_items
+    )
+    return _render(request, "detail.html", context)
+
+
+def connector_change(request, model_admin, connector_id: str):
+    """The editable Configuration tab; 403 for `read` users."""
+    access = _require_write(request)
+    connector = _connector(access, connector_id)
+    if not _editable(access, connector):
         if request.method == "POST":
-            raise PermissionDenied("This connector cannot be edited here.")
-        config_items = []
-        if not connector.is_preconfigured or getattr(connector, "expose_config", False):
-            config_items = [
-                (key, json.dumps(value) if not isinstance(value, str) else value)
-                for key, value in connector.config.items()
-            ]
-        context = _connector_context(
-            request, model_admin, connector, "change", connector.name, config_items=config_items
-        )
-        return _render(request, "detail.html", context)
+            raise PermissionDenied("This connector cannot be edited.")
+        return HttpResponseRedirect(_url("view", connector.id))
     connector_type = registry.get(connector.connector_type_id)
     specs = _specs(connector_type)
     stored = _stored_secrets(connector)

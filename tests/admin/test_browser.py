@@ -271,7 +271,7 @@ def test_a_read_user_cannot_edit(session, default_space, django_user_model):
     page.click("text=Audit log")
     assert page.locator("#cx-connector-form").count() == 0
     assert "your privilege in this space is read" in page.inner_text(".cx-panel")
-    for path in ("add/", f"{connector.id}/fix/", f"{connector.id}/delete/"):
+    for path in ("add/", f"{connector.id}/change/", f"{connector.id}/fix/", f"{connector.id}/delete/"):
         assert page.request.get(f"/admin/connectors/connector/{path}").status == 403
     assert tab.problems == []
 

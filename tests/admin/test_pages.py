@@ -113,13 +113,15 @@ def test_preconfigured_connectors_are_listed_apart_and_read_only(
     )
 
     page = admin_client.get(LIST).content.decode()
-    detail = admin_client.get(url("change", "my-log"))
+    detail = admin_client.get(url("view", "my-log"))
+    redirected = admin_client.get(url("change", "my-log"))
     edit_attempt = admin_client.post(url("change", "my-log"), {"name": "renamed"})
     delete_attempt = admin_client.post(url("delete", "my-log"), {"confirm": "yes"}, follow=True)
 
     assert 'id="cx-preconfigured"' in page and "Preset log" in page
     assert detail.status_code == 200 and "cannot be edited or deleted" in detail.content.decode()
     assert 'id="cx-connector-form"' not in detail.content.decode()
+    assert redirected.status_code == 302 and redirected["Location"] == url("view", "my-log")
     assert edit_attempt.status_code == 403
     assert "Preconfigured connectors cannot be deleted" in delete_attempt.content.decode()
 
@@ -467,7 +469,10 @@ def test_a_read_user_sees_no_edit_controls_and_cannot_reach_them(default_space, 
     assert "Create connector" not in listing
     assert url("delete", connector.id) not in listing
     assert 'name="ids"' not in listing
-    assert 'id="cx-connector-form"' not in reader.get(url("change", connector.id)).content.decode()
+    view = reader.get(url("view", connector.id)).content.decode()
+    assert 'id="cx-connector-form"' not in view
+    assert "your privilege in this space is <strong>read</strong>" in view
+    assert reader.get(url("change", connector.id)).status_code == 403
     assert reader.get(url("add")).status_code == 403
     assert reader.post(url("change", connector.id), {"name": "x"}).status_code == 403
     assert reader.post(url("delete", connector.id), {"confirm": "yes"}).status_code == 403
