@@ -27,6 +27,7 @@ class FieldSpec:
     key: str
     node: schemas.Field
     input: str  # text, password, textarea, checkbox, tristate, select, number, lines, json
+    choices: tuple = ()  # for a select: the schema's Enum values, or known values of a free string
 
     @property
     def name(self) -> str:
@@ -53,8 +54,17 @@ def input_kind(node: schemas.Field, group: str) -> str:
     return "json"  # Record, Object, OneOf, Any, arrays of objects
 
 
-def specs_for(schema: schemas.Object, group: str) -> list[FieldSpec]:
-    return [FieldSpec(group, key, node, input_kind(node, group)) for key, node in schema.fields.items()]
+def specs_for(schema: schemas.Object, group: str, known_values: dict | None = None) -> list[FieldSpec]:
+    """`known_values` turns a string key into a select (a sub-action type's `subAction`)."""
+    specs = []
+    for key, node in schema.fields.items():
+        if known_values and key in known_values and isinstance(node, schemas.String):
+            specs.append(FieldSpec(group, key, node, "select", tuple(known_values[key])))
+        else:
+            kind = input_kind(node, group)
+            choices = tuple(node.values) if kind == "select" else ()
+            specs.append(FieldSpec(group, key, node, kind, choices))
+    return specs
 
 
 def _label(spec: FieldSpec) -> str:
@@ -124,7 +134,7 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
             label=label, help_text=help_text, required=False, choices=choices, initial=initial_text
         )
     if kind == "select":
-        choices = [(_enum_text(v), str(v)) for v in node.values]
+        choices = [(_enum_text(v), str(v)) for v in spec.choices]
         if not node.required:
             default = node.default if node.default is not MISSING else None
             blank_label = f"(default: {default})" if default is not None else "(none)"
@@ -191,7 +201,7 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
     if kind == "tristate":
         return raw == "true"
     if kind == "select":
-        for value in spec.node.values:
+        for value in spec.choices:
             if _enum_text(value) == raw:
                 return value
         raise InputError("Choose one of the listed values.")

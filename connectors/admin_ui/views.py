@@ -490,8 +490,11 @@ def connector_test(request, model_admin, connector_id: str):
         specs = []
     else:
         connector_type = registry.get(connector.connector_type_id)
+        sub_actions = getattr(connector_type, "sub_actions", None)
         specs = schema_forms.specs_for(
-            connector_type.test_params_schema or connector_type.params_schema, "params"
+            connector_type.test_params_schema or connector_type.params_schema,
+            "params",
+            known_values={"subAction": sorted(sub_actions)} if sub_actions else None,
         )
     form = schema_forms.SchemaForm(request.POST or None, specs=specs)
     if request.method == "POST":

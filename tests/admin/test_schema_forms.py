@@ -189,3 +189,17 @@ def test_a_cross_field_message_goes_on_the_one_field_it_names():
 
     assert named.errors["config__title"][-1] == "title must not shout"
     assert unnamed.non_field_errors() == ["the pair is wrong"]
+
+
+def test_a_sub_action_is_chosen_from_the_types_sub_actions():
+    from connectors.subactions import SubActionConnectorType
+
+    specs = specs_for(
+        SubActionConnectorType.params_schema, "params", known_values={"subAction": ["pushToService", "test"]}
+    )
+    built = SchemaForm({"params__subAction": "test", "params__subActionParams": '{"a": 1}'}, specs=specs)
+    built.is_valid()
+
+    assert specs[0].input == "select"
+    assert built.values("params") == {"subAction": "test", "subActionParams": {"a": 1}}
+    assert '<option value="pushToService">' in str(built["params__subAction"])
