@@ -6,6 +6,8 @@ per-space privileges (`connectors.privileges`), not from Django model permission
 """
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.urls import path
 
 from connectors import admin_access  # noqa: F401 -- API keys and privileges live there
@@ -46,7 +48,10 @@ class ConnectorAdmin(admin.ModelAdmin):
     def get_urls(self):
         def page(route, view, name):
             def wrapper(request, *args, **kwargs):
-                return view(request, self, *args, **kwargs)
+                try:
+                    return view(request, self, *args, **kwargs)
+                except (PermissionDenied, Http404) as exc:
+                    return views.refusal(request, self, exc)
 
             return path(route, self.admin_site.admin_view(wrapper), name=f"connectors_connector_{name}")
 

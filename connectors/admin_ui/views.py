@@ -166,6 +166,17 @@ def _type_or_404(type_id: str) -> ConnectorType:
         raise Http404(f'Connector type "{type_id}" is not registered.') from None
 
 
+def refusal(request, model_admin, exc: Exception) -> TemplateResponse:
+    """403 and 404 as admin pages (header, space switcher, favicon) with the reason in words."""
+    forbidden = isinstance(exc, PermissionDenied)
+    title = "You cannot do this here" if forbidden else "Not found"
+    reason = (
+        str(exc) if exc.args else ("Your privilege in this space does not allow it." if forbidden else "")
+    )
+    context = _context(request, model_admin, title, reason=reason, forbidden=forbidden)
+    return _render(request, "refusal.html", context, status=403 if forbidden else 404)
+
+
 # ---- the list -------------------------------------------------------------------------------------
 
 

@@ -451,7 +451,9 @@ def test_the_trash_icon_deletes_one_after_confirmation(admin_client, default_spa
 def test_another_spaces_connector_cannot_be_reached(admin_client, default_space, other_space):
     foreign = server_log(other_space)
 
-    assert admin_client.get(url("change", foreign.id)).status_code == 404
+    missing = admin_client.get(url("change", foreign.id))
+    assert missing.status_code == 404
+    assert f"No connector {foreign.id} in the space “Default”." in missing.content.decode()
     admin_client.post(url("bulk_delete"), {"ids": [foreign.id], "confirm": "yes"})
     assert Connector.objects.filter(pk=foreign.id).exists()
 
@@ -473,7 +475,10 @@ def test_a_read_user_sees_no_edit_controls_and_cannot_reach_them(default_space, 
     assert 'id="cx-connector-form"' not in view
     assert "your privilege in this space is <strong>read</strong>" in view
     assert reader.get(url("change", connector.id)).status_code == 403
-    assert reader.get(url("add")).status_code == 403
+    refused = reader.get(url("add"))
+    assert refused.status_code == 403
+    assert "You may only read connectors in the space “Default”." in refused.content.decode()
+    assert 'rel="icon"' in refused.content.decode()
     assert reader.post(url("change", connector.id), {"name": "x"}).status_code == 403
     assert reader.post(url("delete", connector.id), {"confirm": "yes"}).status_code == 403
     assert reader.post(url("bulk_delete"), {"ids": [connector.id], "confirm": "yes"}).status_code == 403
