@@ -562,3 +562,16 @@ def test_a_privileged_non_staff_user_sees_connectors_but_nothing_else(default_sp
     assert "/admin/auth/user/" not in index
     assert client.get("/admin/auth/user/").status_code == 403
     assert client.get(url("add")).status_code == 200
+
+
+def test_other_areas_can_add_buttons_to_the_list(admin_client, settings, tmp_path):
+    folder = tmp_path / "admin" / "saved_objects"
+    folder.mkdir(parents=True)
+    (folder / "connectors_list_actions.html").write_text(
+        '<a class="button" id="import">Import {{ space.name }}</a>'
+    )
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+
+    page = admin_client.get(LIST).content.decode()
+
+    assert '<a class="button" id="import">Import Default</a>' in page

@@ -33,6 +33,10 @@
       });
     });
 
+    // After a rejected submit, put the keyboard on the first field with a problem.
+    var invalid = document.querySelector(".cx-field--error input, .cx-field--error select, .cx-field--error textarea");
+    if (invalid) invalid.focus();
+
     // Select-all and the selected count on the connectors list.
     var bulk = document.getElementById("cx-bulk");
     if (bulk) {
