@@ -220,6 +220,16 @@ def test_search_type_filter_sort_and_bulk_delete(session, default_space, httpser
     assert "Deleted 2 connectors." in page.inner_text(".messagelist")
     assert not Connector.objects.filter(pk__in=[hook.id, audit.id]).exists()
     assert Connector.objects.filter(pk=broken.id).exists()
+
+    # the trash icon, by keyboard alone
+    page.focus(f"tr[data-connector-id='{broken.id}'] a[aria-label='Delete Billing webhook']")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Delete 1 connector?" in page.inner_text("h1")
+    page.focus("#cx-confirm-delete")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert not Connector.objects.filter(pk=broken.id).exists()
     assert tab.problems == []
 
 

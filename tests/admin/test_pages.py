@@ -126,6 +126,23 @@ def test_preconfigured_connectors_are_listed_apart_and_read_only(
     assert "Preconfigured connectors cannot be deleted" in delete_attempt.content.decode()
 
 
+def test_a_preconfigured_connector_can_be_tested_from_any_space(
+    admin_client, default_space, other_space, kibana_settings
+):
+    kibana_settings.set(
+        {"xpack.actions.preconfigured": {"my-log": {"actionTypeId": ".server-log", "name": "Preset log"}}}
+    )
+
+    page = admin_client.post(
+        url("test", "my-log") + "?space=marketing", {"params__message": "hi", "params__level": "info"}
+    ).content.decode()
+
+    assert "Test was successful" in page
+    event = Event.objects.get(connector_id="my-log", action="execute")
+    assert event.space_id == "marketing"
+    assert event.document["kibana"]["saved_objects"][0]["space_agnostic"] is True
+
+
 def test_deprecated_connectors_are_flagged(admin_client, default_space):
     # Only ServiceNow instances can be deprecated; the row is created directly since that type is
     # registered by another module.
