@@ -54,8 +54,14 @@ def input_kind(node: schemas.Field, group: str) -> str:
     return "json"  # Record, Object, OneOf, Any, arrays of objects
 
 
-def specs_for(schema: schemas.Object, group: str, known_values: dict | None = None) -> list[FieldSpec]:
-    """`known_values` turns a string key into a select (a sub-action type's `subAction`)."""
+WHOLE = "__whole__"  # the key of the single JSON input used when a schema is not an Object
+
+
+def specs_for(schema: schemas.Field, group: str, known_values: dict | None = None) -> list[FieldSpec]:
+    """One input per key of an Object schema; any other schema (say a top-level OneOf) is edited
+    as one JSON object. `known_values` turns a string key into a select (a sub-action's `subAction`)."""
+    if not isinstance(schema, schemas.Object):
+        return [FieldSpec(group, WHOLE, schema, "json")]
     specs = []
     for key, node in schema.fields.items():
         if known_values and key in known_values and isinstance(node, schemas.String):
@@ -68,6 +74,8 @@ def specs_for(schema: schemas.Object, group: str, known_values: dict | None = No
 
 
 def _label(spec: FieldSpec) -> str:
+    if spec.key == WHOLE:
+        return spec.node.label or spec.group.capitalize()
     return spec.node.label or spec.key
 
 
@@ -342,8 +350,11 @@ class SchemaForm(forms.Form):
             )
         initial_values = initial_values or {}
         for spec in specs:
-            stored = spec.secret and spec.key in self.stored_secret_keys
-            initial = initial_values.get(spec.group, {}).get(spec.key, MISSING)
+            stored = spec.secret and (
+                spec.key in self.stored_secret_keys or (spec.key == WHOLE and bool(self.stored_secret_keys))
+            )
+            group_initial = initial_values.get(spec.group, {})
+            initial = group_initial if spec.key == WHOLE else group_initial.get(spec.key, MISSING)
             self.fields[spec.name] = django_field(spec, initial=initial, has_stored_secret=stored)
             if stored:
                 self.fields[f"{spec.name}__clear"] = forms.BooleanField(
@@ -385,6 +396,14 @@ class SchemaForm(forms.Form):
                 and not self.cleaned_data.get(f"{spec.name}__clear")
             ):
                 value = stored.get(spec.key, MISSING)
+            if spec.key == WHOLE:
+                if value is MISSING:
+                    keep = spec.secret and stored and not self.cleaned_data.get(f"{spec.name}__clear")
+                    return dict(stored) if keep else {}
+                if not isinstance(value, dict):
+                    self.add_error(spec.name, "Enter a JSON object.")
+                    return {}
+                return value
             if value is not MISSING:
                 result[spec.key] = value
         return result

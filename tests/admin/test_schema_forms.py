@@ -203,3 +203,16 @@ def test_a_sub_action_is_chosen_from_the_types_sub_actions():
     assert specs[0].input == "select"
     assert built.values("params") == {"subAction": "test", "subActionParams": {"a": 1}}
     assert '<option value="pushToService">' in str(built["params__subAction"])
+
+
+def test_a_schema_that_is_not_an_object_is_edited_as_one_json_object():
+    schema = OneOf([Object({"a": String()}), Object({"b": Number()})])
+    specs = specs_for(schema, "config")
+    built = SchemaForm({"config____whole__": '{"b": 2}'}, specs=specs)
+    built.is_valid()
+    stored = SchemaForm({}, specs=specs_for(schema, "secrets"), stored_secret_keys={"b"})
+    stored.is_valid()
+
+    assert [spec.input for spec in specs] == ["json"]
+    assert built.values("config") == {"b": 2}
+    assert stored.values("secrets", stored={"b": 3}) == {"b": 3}
