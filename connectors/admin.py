@@ -1,6 +1,18 @@
+"""The admin: Kibana's Stack Management > Connectors on top of the Django admin.
+
+`ConnectorAdmin` keeps the Django admin's URL names (changelist, add, change, delete) but serves
+Kibana-like pages from `connectors.admin_ui.views`. What a user may see and do comes from the
+per-space privileges (`connectors.privileges`), not from Django model permissions.
+"""
+
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.urls import path
 
 from connectors import admin_access  # noqa: F401 -- API keys and privileges live there
+from connectors.admin_ui import views
+from connectors.admin_ui.spaces import space_access
 from connectors.models import Connector, Space
 
 
@@ -12,8 +24,46 @@ class SpaceAdmin(admin.ModelAdmin):
 
 @admin.register(Connector)
 class ConnectorAdmin(admin.ModelAdmin):
-    list_display = ("name", "connector_type_id", "space", "last_run_at", "last_outcome")
-    list_filter = ("connector_type_id", "space")
-    search_fields = ("name", "connector_type_id")
-    exclude = ("secrets_sealed",)
-    readonly_fields = ("last_run_at", "last_outcome", "last_error", "created_at", "updated_at")
+    """Connectors of the current space, with the type grid, schema-built forms and Test/Logs/Rules tabs."""
+
+    # ---- permissions: the space privilege decides -------------------------------------------
+
+    def has_module_permission(self, request):
+        return bool(space_access(request).readable)
+
+    def has_view_permission(self, request, obj=None):
+        return space_access(request).can_read
+
+    def has_add_permission(self, request):
+        return space_access(request).can_write
+
+    def has_change_permission(self, request, obj=None):
+        return space_access(request).can_write
+
+    def has_delete_permission(self, request, obj=None):
+        return space_access(request).can_write
+
+    # ---- pages ---------------------------------------------------------------------------------
+
+    def get_urls(self):
+        def page(route, view, name):
+            def wrapper(request, *args, **kwargs):
+                try:
+                    return view(request, self, *args, **kwargs)
+                except (PermissionDenied, Http404) as exc:
+                    return views.refusal(request, self, exc)
+
+            return path(route, self.admin_site.admin_view(wrapper), name=f"connectors_connector_{name}")
+
+        return [
+            page("", views.connector_list, "changelist"),
+            page("add/", views.connector_add, "add"),
+            page("delete/", views.connector_bulk_delete, "bulk_delete"),
+            page("<str:connector_id>/", views.connector_view, "view"),
+            page("<str:connector_id>/change/", views.connector_change, "change"),
+            page("<str:connector_id>/fix/", views.connector_fix, "fix"),
+            page("<str:connector_id>/test/", views.connector_test, "test"),
+            page("<str:connector_id>/logs/", views.connector_logs, "logs"),
+            page("<str:connector_id>/rules/", views.connector_rules, "rules"),
+            page("<str:connector_id>/delete/", views.connector_delete, "delete"),
+        ]

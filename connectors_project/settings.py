@@ -38,7 +38,7 @@ from connectors_project.keyfiles import normalise_fernet_keys  # noqa: E402
 FIELD_ENCRYPTION_KEY = normalise_fernet_keys(_encryption_keys, "CONNECTORS_ENCRYPTION_KEYS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "connectors.admin_ui.apps.ConnectorsAdminConfig",  # django.contrib.admin with our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

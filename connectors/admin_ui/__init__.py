@@ -1,0 +1,1 @@
+"""Kibana's Stack Management > Connectors, built on the Django admin (see docs/admin.md)."""

@@ -1,0 +1,654 @@
+"""The pages of Stack Management > Connectors. Every write goes through `connectors.services` and
+every run through `actions.services.execute`, so the admin obeys the same rules as the API."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+from actions.services import RunInfo, execute
+from connectors import registry
+from connectors.admin_ui import forms as schema_forms
+from connectors.admin_ui.icons import icon_url
+from connectors.admin_ui.spaces import space_access
+from connectors.api.views import is_connector_deprecated
+from connectors.base import ConnectorType, ExecutionResult
+from connectors.conf import get_config
+from connectors.exceptions import (
+    ActionTypeDisabled,
+    ConfigurationError,
+    SecretsUnreadable,
+    UnknownConnectorType,
+)
+from connectors.models import Connector
+from connectors.preconfigured import preconfigured_connectors
+from connectors.services import (
+    ConnectorConflict,
+    ConnectorNotFound,
+    PreconfiguredConflict,
+    create_connector,
+    delete_connector,
+    find_connector,
+    referenced_by_counts,
+    update_connector,
+)
+from eventlog.models import Event
+
+PAGE_SIZE = 50
+LOG_PAGE_SIZE = 50
+SORT_KEYS = {
+    "name": lambda row: (row.connector.name.lower(), row.connector.name),
+    "type": lambda row: (row.type_name.lower(), row.connector.name.lower()),
+    "rules": lambda row: (row.used_by, row.connector.name.lower()),
+    "last_run": lambda row: (row.connector.last_run_at is not None, row.connector.last_run_at or 0),
+    "outcome": lambda row: (row.connector.last_outcome or "~", row.connector.name.lower()),
+}
+COLUMNS = [
+    ("name", "Name"),
+    ("type", "Type"),
+    ("space", "Space"),
+    ("rules", "Used by"),
+    ("last_run", "Last run"),
+    ("outcome", "Last outcome"),
+]
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TypeInfo:
+    type_id: str
+    name: str
+    description: str
+    icon: str
+    registered: bool
+    enabled: bool
+
+    @classmethod
+    def of(cls, type_id: str) -> TypeInfo:
+        if registry.is_registered(type_id):
+            t = registry.get(type_id)
+            return cls(
+                type_id,
+                t.name,
+                t.description,
+                icon_url(type_id, t.icon),
+                True,
+                registry.is_enabled_in_config(type_id, get_config()),
+            )
+        return cls(type_id, type_id, "This connector type is not available.", icon_url(type_id), False, False)
+
+
+@dataclass
+class Row:
+    connector: Connector
+    type: TypeInfo
+    used_by: int
+    deprecated: bool
+
+    @property
+    def type_name(self) -> str:
+        return self.type.name
+
+
+def _context(request, model_admin, title: str, **extra) -> dict:
+    access = space_access(request)
+    return {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": Connector._meta,
+        "access": access,
+        "space": access.space,
+        "can_write": access.can_write,
+        **extra,
+    }
+
+
+def _render(request, template: str, context: dict, status: int = 200) -> TemplateResponse:
+    return TemplateResponse(request, f"admin/connectors/connector/{template}", context, status=status)
+
+
+def _require_read(request):
+    access = space_access(request)
+    if not access.can_read:
+        raise PermissionDenied("You have no access to connectors in any space.")
+    return access
+
+
+def _require_write(request):
+    access = _require_read(request)
+    if not access.can_write:
+        raise PermissionDenied(f"You may only read connectors in the space “{access.space.name}”.")
+    return access
+
+
+def _connector(access, connector_id: str) -> Connector:
+    try:
+        return find_connector(access.space.id, connector_id)
+    except ConnectorNotFound:
+        raise Http404(f"No connector {connector_id} in the space “{access.space.name}”.") from None
+
+
+def _url(name: str, *args, **query) -> str:
+    url = reverse(f"admin:connectors_connector_{name}", args=args)
+    query = {k: v for k, v in query.items() if v not in (None, "")}
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def _user(request) -> str:
+    return request.user.get_username()
+
+
+def _stored_secrets(connector: Connector) -> dict:
+    if connector.is_missing_secrets:
+        return {}
+    try:
+        return connector.get_secrets()
+    except SecretsUnreadable:
+        return {}
+
+
+def _type_or_404(type_id: str) -> ConnectorType:
+    try:
+        return registry.get(type_id)
+    except UnknownConnectorType:
+        raise Http404(f'Connector type "{type_id}" is not registered.') from None
+
+
+def refusal(request, model_admin, exc: Exception) -> TemplateResponse:
+    """403 and 404 as admin pages (header, space switcher, favicon) with the reason in words."""
+    forbidden = isinstance(exc, PermissionDenied)
+    title = "You cannot do this here" if forbidden else "Not found"
+    reason = (
+        str(exc) if exc.args else ("Your privilege in this space does not allow it." if forbidden else "")
+    )
+    context = _context(request, model_admin, title, reason=reason, forbidden=forbidden)
+    return _render(request, "refusal.html", context, status=403 if forbidden else 404)
+
+
+# ---- the list -------------------------------------------------------------------------------------
+
+
+def _matches(connector: Connector, type_info: TypeInfo, query: str, type_filter: str) -> bool:
+    if type_filter and connector.connector_type_id != type_filter:
+        return False
+    if not query:
+        return True
+    query = query.lower()
+    return any(
+        query in text.lower() for text in (connector.name, connector.connector_type_id, type_info.name)
+    )
+
+
+def connector_list(request, model_admin):
+    access = space_access(request)
+    if not access.can_read:
+        return _render(request, "no_access.html", _context(request, model_admin, "Connectors"), status=403)
+    query = request.GET.get("q", "").strip()
+    type_filter = request.GET.get("type", "")
+    sort = request.GET.get("sort", "name")
+    descending = sort.startswith("-")
+    sort_key = sort.lstrip("-") if sort.lstrip("-") in SORT_KEYS else "name"
+
+    types: dict[str, TypeInfo] = {t.type_id: TypeInfo.of(t.type_id) for t in registry.all_types()}
+    connectors = list(Connector.objects.filter(space=access.space))
+    for connector in connectors:
+        types.setdefault(connector.connector_type_id, TypeInfo.of(connector.connector_type_id))
+    counts = referenced_by_counts(access.space.id, [c.id for c in connectors])
+    rows = [
+        Row(c, types[c.connector_type_id], counts.get(c.id, 0), is_connector_deprecated(c))
+        for c in connectors
+        if _matches(c, types[c.connector_type_id], query, type_filter)
+    ]
+    rows.sort(key=SORT_KEYS[sort_key], reverse=descending)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+
+    preconfigured = []
+    for connector in preconfigured_connectors().values():
+        info = types.get(connector.connector_type_id) or TypeInfo.of(connector.connector_type_id)
+        if _matches(connector, info, query, type_filter):
+            preconfigured.append(Row(connector, info, 0, is_connector_deprecated(connector)))
+    preconfigured.sort(key=SORT_KEYS["name"])
+
+    columns = []
+    for key, label in COLUMNS:
+        column = {"key": key, "label": label, "sortable": key in SORT_KEYS, "active": key == sort_key}
+        if column["sortable"]:
+            next_sort = f"-{key}" if key == sort_key and not descending else key
+            column["url"] = "?" + urlencode(
+                {k: v for k, v in (("q", query), ("type", type_filter), ("sort", next_sort)) if v}
+            )
+            column["direction"] = ("descending" if descending else "ascending") if key == sort_key else "none"
+        columns.append(column)
+
+    context = _context(
+        request,
+        model_admin,
+        "Connectors",
+        rows=page.object_list,
+        page=page,
+        total=len(connectors),
+        matched=len(rows),
+        preconfigured=preconfigured,
+        query=query,
+        type_filter=type_filter,
+        type_choices=sorted(types.values(), key=lambda t: t.name.lower()),
+        columns=columns,
+        sort=sort,
+        filter_query=urlencode({k: v for k, v in (("q", query), ("type", type_filter), ("sort", sort)) if v}),
+    )
+    return _render(request, "list.html", context)
+
+
+# ---- create: the type grid, then the form ---------------------------------------------------------
+
+
+def _specs(connector_type: ConnectorType, groups=("config", "secrets")) -> list[schema_forms.FieldSpec]:
+    specs = []
+    if "config" in groups:
+        specs += schema_forms.specs_for(connector_type.config_schema, "config")
+    if "secrets" in groups:
+        specs += schema_forms.specs_for(connector_type.secrets_schema, "secrets")
+    return specs
+
+
+def _save_errors(form, exc: Exception, specs) -> None:
+    if isinstance(exc, ConfigurationError):
+        message = exc.message
+        group = "secrets" if "action type secrets" in message else "config"
+        schema_forms.attach_error(form, group, message, specs)
+    elif isinstance(exc, ActionTypeDisabled):
+        form.add_error(None, exc.message)
+    else:
+        form.add_error(None, str(exc))
+
+
+def connector_add(request, model_admin):
+    access = _require_write(request)
+    type_id = request.GET.get("type") or request.POST.get("type")
+    if not type_id:
+        return type_grid(request, model_admin)
+    connector_type = _type_or_404(type_id)
+    if connector_type.is_system_action_type:
+        raise Http404("System connectors cannot be created.")
+    specs = _specs(connector_type)
+    form = schema_forms.SchemaForm(request.POST or None, specs=specs, with_name=True)
+    if request.method == "POST":
+        form.is_valid()
+        config = form.values("config")
+        secrets = form.values("secrets")
+        if not form.errors:
+            try:
+                connector = create_connector(
+                    access.space,
+                    name=form.cleaned_data["name"],
+                    type_id=type_id,
+                    config=config,
+                    secrets=secrets,
+                    user=_user(request),
+                )
+            except (ConfigurationError, ActionTypeDisabled, PreconfiguredConflict, ConnectorConflict) as exc:
+                _save_errors(form, exc, specs)
+            else:
+                model_admin.log_addition(request, connector, [{"added": {}}])
+                messages.success(request, f"Created “{connector.name}”.")
+                if "_test" in request.POST:
+                    return HttpResponseRedirect(_url("test", connector.id))
+                return HttpResponseRedirect(_url("changelist"))
+    context = _context(
+        request,
+        model_admin,
+        f"Create a {connector_type.name} connector",
+        form=form,
+        type=TypeInfo.of(type_id),
+        mode="create",
+        config_rows=form.bound_rows("config"),
+        secret_rows=form.bound_rows("secrets"),
+    )
+    return _render(request, "form.html", context, status=400 if form.errors else 200)
+
+
+def type_grid(request, model_admin):
+    query = request.GET.get("q", "").strip().lower()
+    types = [TypeInfo.of(t.type_id) for t in registry.all_types() if not t.is_system_action_type]
+    types.sort(key=lambda t: t.name.lower())
+    for info in types:
+        info.visible = not query or query in f"{info.name} {info.type_id} {info.description}".lower()
+        info.url = _url("add", type=info.type_id)
+    context = _context(request, model_admin, "Select a connector", types=types, query=query)
+    return _render(request, "type_grid.html", context)
+
+
+# ---- one connector: details/edit, fix, test, logs, rules ------------------------------------------
+
+
+def _tabs(connector: Connector, active: str, used_by: int, editable: bool) -> list[dict]:
+    """Configuration is the form for those who may edit, the read-only view for everyone else."""
+    tabs = [("change" if editable else "view", "Configuration"), ("test", "Test"), ("logs", "Logs")]
+    if not connector.is_preconfigured:
+        tabs.append(("rules", f"Rules ({used_by})"))
+    return [
+        {
+            "key": key,
+            "label": label,
+            "url": _url(key, connector.id),
+            "active": key == active or (key == "view" and active == "change"),
+        }
+        for key, label in tabs
+    ]
+
+
+def _connector_context(request, model_admin, connector: Connector, active: str, title: str, **extra) -> dict:
+    access = space_access(request)
+    used_by = (
+        0
+        if connector.is_preconfigured
+        else referenced_by_counts(access.space.id, [connector.id]).get(connector.id, 0)
+    )
+    return _context(
+        request,
+        model_admin,
+        title,
+        connector=connector,
+        type=TypeInfo.of(connector.connector_type_id),
+        deprecated=is_connector_deprecated(connector),
+        used_by=used_by,
+        tabs=_tabs(connector, active, used_by, _editable(access, connector)),
+        active_tab=active,
+        editable=access.can_write and not connector.is_preconfigured,
+        **extra,
+    )
+
+
+def _editable(access, connector: Connector) -> bool:
+    return (
+        access.can_write
+        and not connector.is_preconfigured
+        and registry.is_registered(connector.connector_type_id)
+    )
+
+
+def connector_view(request, model_admin, connector_id: str):
+    """The read-only Configuration tab: for `read` users, preconfigured connectors and unknown types."""
+    access = _require_read(request)
+    connector = _connector(access, connector_id)
+    if _editable(access, connector):
+        return HttpResponseRedirect(_url("change", connector.id))
+    config_items = []
+    if not connector.is_preconfigured or getattr(connector, "expose_config", False):
+        config_items = [
+            (key, json.dumps(value) if not isinstance(value, str) else value)
+            for key, value in connector.config.items()
+        ]
+    context = _connector_context(
+        request, model_admin, connector, "change", connector.name, config_items=config_items
+    )
+    return _render(request, "detail.html", context)
+
+
+def connector_change(request, model_admin, connector_id: str):
+    """The editable Configuration tab; 403 for `read` users."""
+    access = _require_write(request)
+    connector = _connector(access, connector_id)
+    if not _editable(access, connector):
+        if request.method == "POST":
+            raise PermissionDenied("This connector cannot be edited.")
+        return HttpResponseRedirect(_url("view", connector.id))
+    connector_type = registry.get(connector.connector_type_id)
+    specs = _specs(connector_type)
+    stored = _stored_secrets(connector)
+    stored_keys = {key for key, value in stored.items() if value not in (None, "", {}, [])}
+    form = schema_forms.SchemaForm(
+        request.POST or None,
+        specs=specs,
+        initial_values={"config": connector.config},
+        stored_secret_keys=stored_keys,
+        with_name=True,
+        name_initial=connector.name,
+    )
+    if request.method == "POST":
+        form.is_valid()
+        config = form.values("config")
+        secrets = form.values("secrets", stored=stored)
+        if not form.errors:
+            try:
+                update_connector(
+                    connector,
+                    name=form.cleaned_data["name"],
+                    config=config,
+                    secrets=secrets,
+                    user=_user(request),
+                )
+            except (ConfigurationError, ActionTypeDisabled, PreconfiguredConflict) as exc:
+                _save_errors(form, exc, specs)
+            else:
+                model_admin.log_change(request, connector, [{"changed": {}}])
+                messages.success(request, f"Saved “{connector.name}”.")
+                if "_test" in request.POST:
+                    return HttpResponseRedirect(_url("test", connector.id))
+                return HttpResponseRedirect(_url("change", connector.id))
+    context = _connector_context(
+        request,
+        model_admin,
+        connector,
+        "change",
+        f"Edit {connector.name}",
+        form=form,
+        mode="edit",
+        config_rows=form.bound_rows("config"),
+        secret_rows=form.bound_rows("secrets"),
+    )
+    return _render(request, "form.html", context, status=400 if form.errors else 200)
+
+
+def connector_fix(request, model_admin, connector_id: str):
+    """Re-enter the secrets of a connector imported without them (Kibana's Fix button)."""
+    access = _require_write(request)
+    connector = _connector(access, connector_id)
+    if connector.is_preconfigured:
+        raise PermissionDenied("Preconfigured connectors cannot be edited.")
+    connector_type = _type_or_404(connector.connector_type_id)
+    specs = _specs(connector_type, groups=("secrets",))
+    form = schema_forms.SchemaForm(request.POST or None, specs=specs)
+    if request.method == "POST":
+        form.is_valid()
+        secrets = form.values("secrets")
+        if not form.errors:
+            try:
+                update_connector(
+                    connector,
+                    name=connector.name,
+                    config=connector.config,
+                    secrets=secrets,
+                    user=_user(request),
+                )
+            except (ConfigurationError, ActionTypeDisabled) as exc:
+                _save_errors(form, exc, specs)
+            else:
+                model_admin.log_change(request, connector, [{"changed": {"fields": ["secrets"]}}])
+                messages.success(request, f"Secrets saved: “{connector.name}” can run again.")
+                return HttpResponseRedirect(_url("change", connector.id))
+    context = _connector_context(
+        request,
+        model_admin,
+        connector,
+        "change",
+        f"Fix {connector.name}",
+        form=form,
+        mode="fix",
+        config_rows=[],
+        secret_rows=form.bound_rows("secrets"),
+    )
+    return _render(request, "form.html", context, status=400 if form.errors else 200)
+
+
+def connector_test(request, model_admin, connector_id: str):
+    access = _require_read(request)  # Kibana lets `read` execute connectors
+    connector = _connector(access, connector_id)
+    result: ExecutionResult | None = None
+    if not registry.is_registered(connector.connector_type_id):
+        specs = []
+    else:
+        connector_type = registry.get(connector.connector_type_id)
+        sub_actions = getattr(connector_type, "sub_actions", None)
+        specs = schema_forms.specs_for(
+            connector_type.test_params_schema or connector_type.params_schema,
+            "params",
+            known_values={"subAction": sorted(sub_actions)} if sub_actions else None,
+        )
+    form = schema_forms.SchemaForm(request.POST or None, specs=specs)
+    if request.method == "POST":
+        form.is_valid()
+        params = form.values("params")
+        if not form.errors and registry.is_registered(connector.connector_type_id):
+            try:
+                connector_type.validate_params(params, get_config())
+            except ConfigurationError as exc:
+                schema_forms.attach_error(form, "params", exc.message, specs)
+            else:
+                result = execute(connector, params, RunInfo(source="admin_test", user=_user(request)))
+    result_data = None
+    if result is not None and result.ok and result.data is not None:
+        result_data = result.data if isinstance(result.data, str) else json.dumps(result.data, indent=2)
+    context = _connector_context(
+        request,
+        model_admin,
+        connector,
+        "test",
+        f"Test {connector.name}",
+        form=form,
+        param_rows=form.bound_rows("params"),
+        result=result,
+        result_data=result_data,
+        can_run=registry.is_registered(connector.connector_type_id) and not connector.is_missing_secrets,
+    )
+    return _render(request, "test.html", context)
+
+
+def _parse_day(text: str):
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except (TypeError, ValueError):
+        return None
+
+
+def connector_logs(request, model_admin, connector_id: str):
+    """The connector's runs from the event log. (A richer execution-log query is being built for
+    the API; this is a direct query on the indexed columns.)"""
+    access = _require_read(request)
+    connector = _connector(access, connector_id)
+    outcome = request.GET.get("outcome", "")
+    start, end = _parse_day(request.GET.get("from")), _parse_day(request.GET.get("to"))
+    events = Event.objects.filter(connector_id=connector.id, space_id=access.space.id, action="execute")
+    if outcome in ("success", "failure"):
+        events = events.filter(outcome=outcome)
+    tz = timezone.get_current_timezone()
+    if start:
+        events = events.filter(timestamp__gte=datetime.combine(start, time.min, tzinfo=tz))
+    if end:
+        events = events.filter(timestamp__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz))
+    page = Paginator(events, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    entries = []
+    for event in page.object_list:
+        document = event.document or {}
+        execution = document.get("kibana", {}).get("action", {}).get("execution", {})
+        entries.append(
+            {
+                "event": event,
+                "error": (document.get("error") or {}).get("message", ""),
+                "duration_ms": round(event.duration_ns / 1e6, 1) if event.duration_ns is not None else None,
+                "attempt": execution.get("attempt"),
+                "user": (document.get("user") or {}).get("name", ""),
+            }
+        )
+    filters = {"outcome": outcome, "from": request.GET.get("from", ""), "to": request.GET.get("to", "")}
+    context = _connector_context(
+        request,
+        model_admin,
+        connector,
+        "logs",
+        f"Logs of {connector.name}",
+        entries=entries,
+        page=page,
+        filters=filters,
+        filter_query=urlencode({k: v for k, v in filters.items() if v}),
+    )
+    return _render(request, "logs.html", context)
+
+
+def connector_rules(request, model_admin, connector_id: str):
+    access = _require_read(request)
+    connector = _connector(access, connector_id)
+    context = _connector_context(request, model_admin, connector, "rules", f"Rules using {connector.name}")
+    return _render(request, "rules.html", context)
+
+
+# ---- delete: one (trash icon) or several (bulk) ---------------------------------------------------
+
+
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+def _delete(request, model_admin, ids: list[str]):
+    access = _require_write(request)
+    preconfigured_ids = set(preconfigured_connectors())
+    skipped = [i for i in ids if i in preconfigured_ids]
+    rows = list(
+        Connector.objects.filter(space=access.space, pk__in=[i for i in ids if i not in preconfigured_ids])
+    )
+    back = _safe_next(request, _url("changelist"))
+    if skipped:
+        names = ", ".join(preconfigured_connectors()[i].name for i in skipped)
+        messages.warning(request, f"Preconfigured connectors cannot be deleted and were skipped: {names}.")
+    if not rows:
+        if not skipped:
+            messages.info(request, "Select at least one connector to delete.")
+        return HttpResponseRedirect(back)
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        model_admin.log_deletions(request, Connector.objects.filter(pk__in=[c.pk for c in rows]))
+        for connector in rows:
+            delete_connector(connector)
+        noun = "connector" if len(rows) == 1 else "connectors"
+        messages.success(request, f"Deleted {len(rows)} {noun}.")
+        return HttpResponseRedirect(_url("changelist"))
+    counts = referenced_by_counts(access.space.id, [c.id for c in rows])
+    items = [
+        {"connector": c, "used_by": counts.get(c.id, 0), "type": TypeInfo.of(c.connector_type_id)}
+        for c in rows
+    ]
+    in_use = sum(1 for item in items if item["used_by"])
+    noun = "connector" if len(rows) == 1 else "connectors"
+    context = _context(
+        request,
+        model_admin,
+        f"Delete {len(rows)} {noun}?",
+        items=items,
+        in_use=in_use,
+        back=back,
+    )
+    return _render(request, "delete_confirm.html", context)
+
+
+def connector_delete(request, model_admin, connector_id: str):
+    return _delete(request, model_admin, [connector_id])
+
+
+def connector_bulk_delete(request, model_admin):
+    if request.method != "POST":
+        return HttpResponseRedirect(_url("changelist"))
+    return _delete(request, model_admin, request.POST.getlist("ids"))
