@@ -51,6 +51,7 @@ class Field:
         *,
         default: Any = MISSING,
         nullable: bool = False,
+        optional: bool = False,
         label: str = "",
         help: str = "",
         secret: bool = False,
@@ -59,6 +60,7 @@ class Field:
     ):
         self.default = default
         self.nullable = nullable
+        self.optional = optional  # schema.maybe(): an absent key stays absent
         self.label = label
         self.help = help
         self.secret = secret
@@ -67,12 +69,14 @@ class Field:
 
     @property
     def required(self) -> bool:
-        return self.default is MISSING and not self.nullable
+        return self.default is MISSING and not self.nullable and not self.optional
 
     def validate(self, value: Any, path: str = "") -> Any:
         if value is MISSING:
             if self.default is not MISSING:
                 return self.default() if callable(self.default) else self.default
+            if self.optional:
+                return MISSING
             if self.nullable:
                 return None
             raise SchemaError(f"{_prefix(path)}expected value of type [{self.expected}] but got [undefined]")

@@ -62,16 +62,16 @@ class WebhookConnector(ConnectorType):
                 (AUTH_BASIC, AUTH_SSL, AUTH_OAUTH2), nullable=True, default=AUTH_BASIC, label="Authentication"
             ),
             "certType": Enum(
-                ("ssl-crt-key", "ssl-pfx"), nullable=True, default=None, label="Certificate type"
+                ("ssl-crt-key", "ssl-pfx"), nullable=True, optional=True, label="Certificate type"
             ),
-            "ca": String(nullable=True, default=None, label="CA certificate (base64 PEM)"),
+            "ca": String(nullable=True, optional=True, label="CA certificate (base64 PEM)"),
             "verificationMode": Enum(
-                ("none", "certificate", "full"), nullable=True, default=None, label="Verification mode"
+                ("none", "certificate", "full"), nullable=True, optional=True, label="Verification mode"
             ),
-            "accessTokenUrl": String(nullable=True, default=None, label="Access token URL"),
-            "clientId": String(nullable=True, default=None, label="Client ID"),
-            "scope": String(nullable=True, default=None, label="Scope"),
-            "additionalFields": String(nullable=True, default=None, label="Additional fields (JSON)"),
+            "accessTokenUrl": String(nullable=True, optional=True, label="Access token URL"),
+            "clientId": String(nullable=True, optional=True, label="Client ID"),
+            "scope": String(nullable=True, optional=True, label="Scope"),
+            "additionalFields": String(nullable=True, optional=True, label="Additional fields (JSON)"),
         }
     )
     secrets_schema = Object(

@@ -230,3 +230,18 @@ def test_invalid_params_fail_with_kibanas_message(default_space, httpserver):
         "- [body.0]: expected value of type [string] but got [number]\n- [body.1]: expected value to equal [null]"
     )
     assert result.retry is False
+
+
+def test_unset_optional_config_keys_are_left_out_as_kibana_leaves_them_out(api, httpserver):
+    created = api.post(
+        "/api/actions/connector",
+        {"name": "hook", "connector_type_id": ".webhook", "config": {"url": httpserver.url_for("/x")}},
+        format="json",
+    ).json()
+    assert created["config"] == {
+        "url": httpserver.url_for("/x"),
+        "method": "post",
+        "headers": None,
+        "hasAuth": True,
+        "authType": "webhook-authentication-basic",
+    }
