@@ -122,6 +122,7 @@ class _Client(smtplib.SMTP):
         super().__init__(timeout=timeout)
 
     def _get_socket(self, host, port, timeout):
+        self._host = host  # starttls() names the server by it (SNI and the hostname check)
         if self._plan.proxy is not None:
             sock = _tunnel(self._plan.proxy, host, port, timeout)
         else:
@@ -175,6 +176,18 @@ def _tunnel(proxy: http.ProxyPlan, host: str, port: int, timeout: float) -> sock
             "request failed", service_message=f"Proxy refused the connection: {status_line or 'no reply'}"
         )
     return sock
+
+
+def _authenticate(client: _Client, user: str, password: str) -> None:
+    """One attempt, as nodemailer makes it: AUTH PLAIN when offered, else AUTH LOGIN."""
+    if not client.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    offered = client.esmtp_features["auth"].upper().split()
+    client.user, client.password = user, password
+    if "PLAIN" in offered or "LOGIN" not in offered:
+        client.auth("PLAIN", client.auth_plain)
+    else:
+        client.auth("LOGIN", client.auth_login, initial_response_ok=False)
 
 
 # ---- the message ----------------------------------------------------------------------------------
@@ -250,7 +263,7 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
                 raise SmtpRejected("Failed to upgrade connection: STARTTLS is required", 530)
         if smtp_plan.user is not None:
             try:
-                client.login(smtp_plan.user, smtp_plan.password or "")
+                _authenticate(client, smtp_plan.user, smtp_plan.password or "")
             except smtplib.SMTPAuthenticationError as exc:
                 raise SmtpRejected(
                     f"Invalid login: {_reply_text(exc.smtp_code, exc.smtp_error)}", 535
