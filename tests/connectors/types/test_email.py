@@ -524,3 +524,57 @@ def test_a_refused_token_request_fails_without_leaking_the_client_secret(default
     assert "invalid_client" in result.service_message
     assert not [r for r, _ in graph.log if r.path.endswith("/sendMail")]
     assert_no_secret(result)
+
+
+@pytest.mark.django_db
+def test_secure_defaults_to_whether_the_port_is_465(default_space, smtp_server, kibana_settings, ca):
+    server = smtp_server(tls="implicit")
+    kibana_settings.set({"xpack.actions.responseTimeout": "500ms"})
+    connector = smtp_connector(
+        default_space, server.port, config={"hasAuth": False, "secure": None}, secrets={}
+    )
+    # Not 465, not secure: plain first, and the implicit-TLS server does not answer plain text.
+    result = execute(connector, PARAMS, RULE_RUN)
+    assert result.status == "error"
+    assert result.retry is True
+    plan = registry.get(".email")._plan({**connector.config, "port": 465}, {}, kibana_settings.set({}))
+    assert plan.secure is True
+
+
+def test_the_api_refuses_an_email_connector_without_host_with_kibanas_message(api):
+    response = api.post(
+        "/api/actions/connector",
+        {"name": "mail", "connector_type_id": ".email", "config": {"from": "a@example.com"}, "secrets": {}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": "error validating action type config: [host]/[port] is required",
+    }
+
+
+def test_the_api_executes_an_email_connector_and_answers_200_with_the_result(api, smtp_server):
+    server = smtp_server()
+    created = api.post(
+        "/api/actions/connector",
+        {
+            "name": "mail",
+            "connector_type_id": ".email",
+            "config": {"from": "a@example.com", "host": "127.0.0.1", "port": server.port, "hasAuth": False},
+            "secrets": {},
+        },
+        format="json",
+    )
+    assert created.status_code == 200, created.content
+    response = api.post(
+        f"/api/actions/connector/{created.json()['id']}/_execute",
+        {"params": {"to": ["b@example.com"], "subject": "s", "message": "m"}},
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["data"]["accepted"] == ["b@example.com"]
+    assert server.last["message"]["Subject"] == "This is a test email from Kibana"
