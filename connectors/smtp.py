@@ -118,8 +118,9 @@ class _Client(smtplib.SMTP):
     def __init__(self, smtp_plan: SmtpPlan, settings: KibanaConfig, timeout: float):
         self._plan = smtp_plan
         self._settings = settings
-        self._context = http.build_ssl_context(smtp_plan.tls)
-        super().__init__(timeout=timeout)
+        self._context = http.ssl_context_for(smtp_plan.tls)
+        # nodemailer greets with os.hostname(); smtplib's default getfqdn() costs a DNS lookup per send.
+        super().__init__(timeout=timeout, local_hostname=socket.gethostname() or "localhost")
 
     def _get_socket(self, host, port, timeout):
         self._host = host  # starttls() names the server by it (SNI and the hostname check)
@@ -155,7 +156,7 @@ def _tunnel(proxy: http.ProxyPlan, host: str, port: int, timeout: float) -> sock
     proxy_port = parts.port or (443 if parts.scheme == "https" else 80)
     sock = socket.create_connection((parts.hostname, proxy_port), timeout=timeout)
     if parts.scheme == "https":
-        context = http.build_ssl_context(http.TLSOptions(verification_mode=proxy.verification_mode))
+        context = http.ssl_context_for(http.TLSOptions(verification_mode=proxy.verification_mode))
         sock = context.wrap_socket(sock, server_hostname=parts.hostname)
     lines = [f"CONNECT {host}:{port} HTTP/1.1", f"Host: {host}:{port}"]
     lines += [f"{name}: {value}" for name, value in proxy.headers]
