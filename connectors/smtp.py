@@ -161,14 +161,13 @@ def _tunnel(proxy: http.ProxyPlan, host: str, port: int, timeout: float) -> sock
     lines = [f"CONNECT {host}:{port} HTTP/1.1", f"Host: {host}:{port}"]
     lines += [f"{name}: {value}" for name, value in proxy.headers]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    # Byte by byte: the SMTP greeting may follow the proxy's reply at once and must stay unread.
     reply = b""
-    while b"\r\n\r\n" not in reply:
-        chunk = sock.recv(4096)
+    while not reply.endswith(b"\r\n\r\n") and len(reply) < 65536:
+        chunk = sock.recv(1)
         if not chunk:
             break
         reply += chunk
-        if len(reply) > 65536:
-            break
     status_line = reply.split(b"\r\n", 1)[0].decode("latin-1", "replace")
     fields = status_line.split(" ", 2)
     if len(fields) < 2 or fields[1] != "200":
