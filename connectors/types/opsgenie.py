@@ -110,7 +110,7 @@ class OpsgenieConnector(SubActionConnectorType):
         try:
             http.ensure_uri_allowed(config["apiUrl"], settings)
         except EgressDenied as exc:
-            return exc.message
+            return f"error validating url: {exc.message}"  # the sub-action framework's urlAllowListValidator
         return None
 
     def dedup_key(self, params: dict) -> str | None:

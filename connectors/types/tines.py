@@ -59,7 +59,7 @@ class TinesConnector(SubActionConnectorType):
         try:
             http.ensure_uri_allowed(config["url"], settings)
         except EgressDenied as exc:
-            return exc.message
+            return f"error validating url: {exc.message}"  # the sub-action framework's urlAllowListValidator
         return None
 
     def response_error_message(self, response: http.Response) -> str:

@@ -18,7 +18,7 @@ class TorqConnector(ConnectorType):
     name = "Torq"
     description = "Trigger a Torq workflow."
     icon = "torq"
-    escape = "json"
+    escape = "none"  # Kibana renders the body with renderMustacheObject, no escaping
     config_schema = Object({"webhookIntegrationUrl": String(label="Torq integration URL")})
     secrets_schema = Object({"token": String(label="Torq integration token", secret=True)})
     params_schema = Object({"body": String(label="Body", widget="code")})

@@ -5,7 +5,7 @@ import base64
 from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
-from connectors.schemas import Boolean, Object, String
+from connectors.schemas import Boolean, Enum, Object, String
 from connectors.types.common import parses
 
 PAYLOAD_KEYS = ("alertActionGroupName", "signalId", "ruleName", "date", "severity", "spaceId", "tags")
@@ -44,7 +44,7 @@ class XMattersConnector(ConnectorType):
     )
     test_params_schema = Object(
         {
-            "severity": String(label="Severity", help="critical, high, medium, low or minimal"),
+            "severity": Enum(SEVERITIES, default="high", label="Severity"),
             "tags": String(nullable=True, label="Tags"),
         }
     )

@@ -119,3 +119,16 @@ def test_the_alias_is_the_dedup_key():
     opsgenie_type = registry.get(".opsgenie")
     assert opsgenie_type.dedup_key({"subAction": "createAlert", "subActionParams": {"alias": "a:b"}}) == "a:b"
     assert opsgenie_type.dedup_key({"subAction": "createAlert", "subActionParams": {"message": "x"}}) is None
+
+
+def test_an_api_url_outside_allowed_hosts_is_refused_as_the_framework_words_it(kibana_settings):
+    from connectors.exceptions import ConfigurationError
+
+    settings = kibana_settings.set({"xpack.actions.allowedHosts": ["api.opsgenie.com"]})
+    registry.get(".opsgenie").validate_config({"apiUrl": "https://api.opsgenie.com"}, settings)
+    with pytest.raises(ConfigurationError) as caught:
+        registry.get(".opsgenie").validate_config({"apiUrl": "https://evil.example.com"}, settings)
+    assert caught.value.message == (
+        'error validating action type config: error validating url: target url "https://evil.example.com" '
+        "is not added to the Kibana config xpack.actions.allowedHosts"
+    )
