@@ -153,37 +153,34 @@ class SlackApiConnector(ConnectorType):
 
     @staticmethod
     def _channel(config: dict, params: dict) -> str:
+        """Kibana's getChannelToUse: names, then ids, then the legacy list; every given name or id must
+        be in allowedChannels when that list is set (a leading `#` does not count)."""
         names = params.get("channelNames") or []
         ids = params.get("channelIds") or []
         legacy = params.get("channels") or []
         for name in names:
             if not name.startswith("#"):
                 raise ValueError("Unsupported channel name. Must start with #")
-        if names:
-            chosen, by = names[0], "name"
-        elif ids:
-            chosen, by = ids[0], "id"
-        elif legacy:
-            chosen, by = legacy[0], "legacy"
-        else:
+        if not (names or ids or legacy):
             raise ValueError("One of channels, channelIds, or channelNames is required and cannot be empty")
         allowed = config.get("allowedChannels") or []
-        if allowed:
-            allowed_names = {a["name"].lstrip("#") for a in allowed}
-            allowed_ids = {a.get("id") for a in allowed if a.get("id")}
-            bare = chosen.lstrip("#")
-            permitted = (
-                bare in allowed_names
-                if by == "name"
-                else (chosen in allowed_ids)
-                if by == "id"
-                else (chosen in allowed_ids or bare in allowed_names)
-            )
-            if not permitted:
+
+        def check(channels: list[str], allowed_list: list[str]) -> None:
+            if not channels or not allowed_list:
+                return
+            permitted = {a.lstrip("#") for a in allowed_list}
+            if any(channel.lstrip("#") not in permitted for channel in channels):
                 raise ValueError(
                     "One or more provided channels are not included in the allowed channels list"
                 )
-        return chosen
+
+        if names:
+            check(names, [a["name"] for a in allowed])
+            return names[0]
+        if ids:
+            check(ids, [a["id"] for a in allowed if a.get("id")])
+            return ids[0]
+        return legacy[0]
 
     def _call(
         self, ctx: ExecutionContext, method: str, path: str, body: dict | None = None
