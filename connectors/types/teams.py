@@ -45,17 +45,14 @@ class TeamsConnector(ConnectorType):
                 if retry_at is not None:
                     raise ConnectorError(
                         f"error posting a Microsoft Teams message, retry at {http.iso_ms(retry_at)}",
+                        service_message=message,  # Kibana puts the message being sent here
                         retry=retry_at,
                     )
                 raise ConnectorError("error posting a Microsoft Teams message, retry later", retry=True)
             return ExecutionResult.success({"text": message})
         service_message = f"[{status}] {response.reason}"
-        if status >= 500:
-            raise ConnectorError(
-                "error posting a Microsoft Teams message, retry later",
-                service_message=service_message,
-                retry=True,
-            )
+        if status >= 500:  # Kibana's retryResult carries no service message
+            raise ConnectorError("error posting a Microsoft Teams message, retry later", retry=True)
         if status == 429:
             retry_at = http.retry_after(response)
             raise ConnectorError(
