@@ -11,6 +11,7 @@ from connectors.schemas import Array, Enum, Object, OneOf, Record, String
 from connectors.subactions import SubAction, SubActionConnectorType
 
 MAX_MESSAGE = 130
+PATH_SAFE = "!$&'()*+,;=:@~%[]|^"  # what WHATWG URL parsing leaves unescaped in a path segment
 MAX_ALIAS = 512
 
 
@@ -119,9 +120,10 @@ class OpsgenieConnector(SubActionConnectorType):
 
     def response_error_message(self, response: http.Response) -> str:
         body = response.json_or_none()
+        axios_message = f"Request failed with status code {response.status_code}"
         if not isinstance(body, dict):
-            return response.reason or "unknown error"
-        message = body.get("message") or response.reason or "unknown error"
+            return axios_message
+        message = body["message"] if body.get("message") is not None else axios_message
         if body.get("errors"):
             message += f": {json.dumps(body['errors'], separators=(',', ':'))}"
         return message
@@ -131,9 +133,7 @@ class OpsgenieConnector(SubActionConnectorType):
 
     def _result(self, response: http.Response) -> dict:
         body = response.json_or_none()
-        if not isinstance(body, dict):
-            return {}
-        return {key: body.get(key) for key in ("took", "requestId", "result") if key in body}
+        return body if isinstance(body, dict) else {}
 
     def create_alert(self, ctx: ExecutionContext, params: dict) -> dict:
         body = {key: value for key, value in params.items() if value is not None}
@@ -150,6 +150,6 @@ class OpsgenieConnector(SubActionConnectorType):
     def close_alert(self, ctx: ExecutionContext, params: dict) -> dict:
         alias = hashed_alias(params["alias"])
         body = {key: value for key, value in params.items() if key != "alias" and value is not None}
-        url = urljoin(ctx.config["apiUrl"], f"v2/alerts/{quote(alias, safe='')}/close?identifierType=alias")
+        url = urljoin(ctx.config["apiUrl"], f"v2/alerts/{quote(alias, safe=PATH_SAFE)}/close?identifierType=alias")
         response = self.request(ctx, "post", url, json=body, headers=self._headers(ctx))
         return self._result(response)

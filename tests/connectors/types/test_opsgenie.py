@@ -132,3 +132,12 @@ def test_an_api_url_outside_allowed_hosts_is_refused_as_the_framework_words_it(k
         'error validating action type config: error validating url: target url "https://evil.example.com" '
         "is not added to the Kibana config xpack.actions.allowedHosts"
     )
+
+
+def test_a_reply_without_a_message_falls_back_to_the_http_error_text(default_space, httpserver):
+    httpserver.expect_request("/v2/alerts").respond_with_data("<html>bad gateway</html>", status=502)
+    result = execute(
+        opsgenie(default_space, httpserver), {"subAction": "createAlert", "subActionParams": {"message": "x"}}
+    )
+    assert result.service_message == "Status code: 502. Message: Request failed with status code 502"
+    assert result.retry is True
