@@ -65,6 +65,14 @@ class TinesConnector(SubActionConnectorType):
     def response_error_message(self, response: http.Response) -> str:
         return f"API Error: {response.reason}"
 
+    def request(self, ctx: ExecutionContext, *args, **kwargs) -> http.Response:
+        """Kibana's Tines wrapError: only a 429 is the user's error; everything else the framework's."""
+        try:
+            return super().request(ctx, *args, **kwargs)
+        except SubActionError as exc:
+            exc.error_source = "user" if exc.status_code == 429 else "framework"
+            raise
+
     def _auth(self, ctx: ExecutionContext) -> dict[str, str]:
         return {"x-user-email": ctx.secrets["email"], "x-user-token": ctx.secrets["token"]}
 
