@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import functools
 import ipaddress
+import json as _json
 import logging
 import socket
 import ssl
@@ -465,6 +466,12 @@ def send(
     _local.settings = settings
     history: list[str] = []
     started = time.monotonic()
+    if json is not None:
+        # JSON.stringify's bytes, as axios sends them: no spaces, non-ASCII left as UTF-8.
+        data = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        json = None
+        if not any(name.lower() == "content-type" for name in merged_headers):
+            merged_headers["Content-Type"] = "application/json"
     current_url, current_method, body, json_body = url, method.upper(), data, json
     for _hop in range(MAX_REDIRECTS + 1):
         options = tls_for(current_url, settings, tls)

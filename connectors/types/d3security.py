@@ -54,11 +54,11 @@ class D3SecurityConnector(SubActionConnectorType):
 
     @staticmethod
     def payload(params: dict) -> dict:
-        body = params.get("body")
+        body = params.get("body") or ""
         try:
-            raw = json.loads(body) if body else body
+            raw = json.loads(body)
         except ValueError:
-            raw = body
+            raw = body  # Kibana sends a body that is not JSON as a string
         return {
             "hits": {
                 "hits": {

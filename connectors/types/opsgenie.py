@@ -150,6 +150,8 @@ class OpsgenieConnector(SubActionConnectorType):
     def close_alert(self, ctx: ExecutionContext, params: dict) -> dict:
         alias = hashed_alias(params["alias"])
         body = {key: value for key, value in params.items() if key != "alias" and value is not None}
-        url = urljoin(ctx.config["apiUrl"], f"v2/alerts/{quote(alias, safe=PATH_SAFE)}/close?identifierType=alias")
+        url = urljoin(
+            ctx.config["apiUrl"], f"v2/alerts/{quote(alias, safe=PATH_SAFE)}/close?identifierType=alias"
+        )
         response = self.request(ctx, "post", url, json=body, headers=self._headers(ctx))
         return self._result(response)

@@ -195,7 +195,7 @@ class SlackApiConnector(ConnectorType):
                 self.api_url(ctx.settings) + path,
                 settings=ctx.settings,
                 headers=headers,
-                data=json.dumps(body).encode("utf-8") if body is not None else None,
+                json=body,
             )
         except EgressDenied as exc:
             raise SlackApiError(

@@ -55,7 +55,7 @@ class TorqConnector(ConnectorType):
                 ctx.config["webhookIntegrationUrl"],
                 settings=ctx.settings,
                 headers={"X-Torq-Token": ctx.secrets["token"], "Content-Type": "application/json"},
-                data=json.dumps(body).encode("utf-8"),
+                json=body,  # None (an empty body) sends no body, as axios does with `data: null`
             )
         except EgressDenied as exc:
             raise ConnectorError(

@@ -154,3 +154,10 @@ def test_an_api_url_outside_allowed_hosts_is_refused(kibana_settings):
         "error validating action type config: error configuring pagerduty action: target url "
         '"https://evil.example.com/x" is not added to the Kibana config xpack.actions.allowedHosts'
     )
+
+
+def test_the_body_is_sent_as_javascript_would_serialise_it(default_space, httpserver):
+    httpserver.expect_request("/v2/enqueue").respond_with_json({}, status=202)
+    connector = pagerduty(default_space, httpserver)
+    execute(connector, {"eventAction": "resolve", "dedupKey": "clé 1"})
+    assert httpserver.log[0][0].get_data() == '{"event_action":"resolve","dedup_key":"clé 1"}'.encode()
