@@ -29,8 +29,18 @@ def check_webhook_url(url: str, settings: KibanaConfig, action: str) -> str | No
     try:
         http.ensure_uri_allowed(url, settings)
     except EgressDenied as exc:
-        return f"error configuring {action} action: {exc.message}"
+        return f"error configuring {action} action: {without_secret_url(exc.message, url)}"
     return None
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def without_secret_url(text: str, url: str) -> str:
+    """A webhook URL is itself the credential: messages name only its origin (Kibana names it all)."""
+    return text.replace(url, origin(url)) if url else text
 
 
 def thrown_user_error(response: http.Response) -> ConnectorError:

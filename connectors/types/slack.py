@@ -4,7 +4,12 @@ from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Object, String
-from connectors.types.common import USER_ERROR_STATUSES, check_webhook_url, thrown_user_error
+from connectors.types.common import (
+    USER_ERROR_STATUSES,
+    check_webhook_url,
+    thrown_user_error,
+    without_secret_url,
+)
 
 
 class SlackConnector(ConnectorType):
@@ -33,7 +38,10 @@ class SlackConnector(ConnectorType):
             )
         except EgressDenied as exc:
             raise ConnectorError(
-                "error posting slack message", service_message=exc.message, retry=False, error_source="user"
+                "error posting slack message",
+                service_message=without_secret_url(exc.message, ctx.secrets["webhookUrl"]),
+                retry=False,
+                error_source="user",
             ) from None
         except ConnectorError as exc:
             raise ConnectorError(

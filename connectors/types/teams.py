@@ -4,7 +4,7 @@ from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Object, String
-from connectors.types.common import check_webhook_url
+from connectors.types.common import check_webhook_url, without_secret_url
 
 
 class TeamsConnector(ConnectorType):
@@ -28,7 +28,7 @@ class TeamsConnector(ConnectorType):
         except EgressDenied as exc:
             raise ConnectorError(
                 "error posting to Microsoft Teams, unexpected error",
-                service_message=exc.message,
+                service_message=without_secret_url(exc.message, ctx.secrets["webhookUrl"]),
                 retry=False,
                 error_source="user",
             ) from None

@@ -6,7 +6,7 @@ from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Boolean, Enum, Object, String
-from connectors.types.common import parses
+from connectors.types.common import parses, without_secret_url
 
 PAYLOAD_KEYS = ("alertActionGroupName", "signalId", "ruleName", "date", "severity", "spaceId", "tags")
 SEVERITIES = ("critical", "high", "medium", "low", "minimal")
@@ -76,7 +76,7 @@ class XMattersConnector(ConnectorType):
             try:
                 http.ensure_uri_allowed(secrets_url, settings)
             except EgressDenied as exc:
-                return exc.message
+                return without_secret_url(exc.message, secrets_url)
             return None
         if not user or not password:
             return "Both user and password must be specified."
@@ -125,7 +125,7 @@ class XMattersConnector(ConnectorType):
         except EgressDenied as exc:
             raise ConnectorError(
                 "Error triggering xMatters workflow",
-                service_message=exc.message,
+                service_message=_without(exc.message, url) if not uses_basic else exc.message,
                 retry=False,
                 error_source="user",
             ) from None
@@ -147,4 +147,4 @@ class XMattersConnector(ConnectorType):
 
 def _without(text: str, secret_url: str) -> str:
     """The secretsUrl carries the API key: never let it into a message."""
-    return text.replace(secret_url, "<secretsUrl>") if secret_url else text
+    return without_secret_url(text, secret_url)

@@ -108,10 +108,13 @@ def test_the_webhook_url_must_parse_and_be_allowed(kibana_settings):
     )
     settings = kibana_settings.set({"xpack.actions.allowedHosts": ["hooks.slack.com"]})
     with pytest.raises(ConfigurationError) as caught:
-        slack_type.validate_secrets({"webhookUrl": "https://evil.example.com/x"}, settings)
+        slack_type.validate_secrets(
+            {"webhookUrl": "https://evil.example.com/services/s3cr3t-marker-7f1c"}, settings
+        )
+    # The webhook URL is the credential: the message names its origin only.
     assert caught.value.message == (
         "error validating action type secrets: error configuring slack action: target url "
-        '"https://evil.example.com/x" is not added to the Kibana config xpack.actions.allowedHosts'
+        '"https://evil.example.com" is not added to the Kibana config xpack.actions.allowedHosts'
     )
 
 
