@@ -578,3 +578,39 @@ def test_the_api_executes_an_email_connector_and_answers_200_with_the_result(api
     assert body["status"] == "ok"
     assert body["data"]["accepted"] == ["b@example.com"]
     assert server.last["message"]["Subject"] == "This is a test email from Kibana"
+
+
+@pytest.mark.django_db
+def test_updating_or_deleting_the_connector_drops_its_cached_token(default_space, graph):
+    from connectors import services
+
+    graph.expect_request("/login/tenant-1/oauth2/v2.0/token").respond_with_json(
+        {"token_type": "Bearer", "access_token": SECRET_2, "expires_in": 3600}
+    )
+    graph.expect_request("/graph/v1.0/users/alerts@example.com/sendMail").respond_with_data("", status=202)
+    connector = exchange_connector(default_space, graph)
+    assert execute(connector, PARAMS, RULE_RUN).status == "ok"
+    assert ConnectorToken.objects.filter(connector=connector).count() == 1
+    services.update_connector(
+        connector, name="renamed", config=dict(connector.config), secrets={"clientSecret": SECRET}
+    )
+    assert ConnectorToken.objects.filter(connector=connector).count() == 0
+    assert execute(connector, PARAMS, RULE_RUN).status == "ok"
+    assert ConnectorToken.objects.filter(connector_id=connector.id).count() == 1
+    connector_id = connector.id
+    services.delete_connector(connector)
+    assert ConnectorToken.objects.filter(connector_id=connector_id).count() == 0
+
+
+@pytest.mark.django_db
+def test_the_json_service_returns_the_message_without_sending(default_space):
+    connector = make_connector(
+        default_space, ".email", config={"service": "__json", "from": "a@example.com", "hasAuth": False}
+    )
+    result = execute(connector, PARAMS, RunInfo(source="http_request"))
+    assert result.status == "ok"
+    assert result.data["envelope"] == {
+        "from": "a@example.com",
+        "to": ["ops@example.com", "lead@example.com", "audit@example.com"],
+    }
+    assert result.data["message"]["subject"] == "CPU high"  # __json keeps the given content
