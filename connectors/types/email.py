@@ -22,6 +22,7 @@ TEST_MESSAGE = "This is a test email from Kibana"
 FOOTER_DIVIDER = "\n\n---\n\n"
 NO_RECIPIENTS = "At least one entry in [to], [cc], or [bcc] is required"
 MAX_BODY_LENGTH = 25 * 1024 * 1024
+MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 
 # nodemailer's well-known services that people use with Kibana: name -> (host, port, secure).
 WELL_KNOWN = {
@@ -368,12 +369,20 @@ class EmailConnector(ConnectorType):
             },
         }
 
+    def _login_base(self, settings) -> str:
+        """xpack.actions.microsoftExchangeUrl when set; else `connectors.serviceUrls[".email"]`, so one
+        override points both Graph and its token endpoint at a private or test server."""
+        configured = settings["xpack.actions.microsoftExchangeUrl"]
+        if configured != MICROSOFT_LOGIN:
+            return configured
+        return settings.service_url(self.type_id, MICROSOFT_LOGIN)
+
     def _send_graph(self, ctx: ExecutionContext, mail: smtp.Mail) -> Any:
         from connectors.oauth import client_credentials_header, drop_tokens
 
         config, settings = ctx.config, ctx.settings
         token_url = config.get("oauthTokenUrl") or (
-            f"{settings['xpack.actions.microsoftExchangeUrl']}/{config['tenantId']}/oauth2/v2.0/token"
+            f"{self._login_base(settings)}/{config['tenantId']}/oauth2/v2.0/token"
         )
         authorization = client_credentials_header(
             connector_id=ctx.connector_id,

@@ -614,3 +614,20 @@ def test_the_json_service_returns_the_message_without_sending(default_space):
         "to": ["ops@example.com", "lead@example.com", "audit@example.com"],
     }
     assert result.data["message"]["subject"] == "CPU high"  # __json keeps the given content
+
+
+@pytest.mark.django_db
+def test_one_service_url_points_graph_and_its_token_endpoint_at_one_server(
+    default_space, httpserver, kibana_settings
+):
+    kibana_settings.set({"connectors.serviceUrls": {".email": httpserver.url_for("/ms")}})
+    httpserver.expect_request("/ms/tenant-1/oauth2/v2.0/token").respond_with_json(
+        {"token_type": "Bearer", "access_token": SECRET_2, "expires_in": 3600}
+    )
+    httpserver.expect_request("/ms/users/alerts@example.com/sendMail").respond_with_data("", status=202)
+    result = execute(exchange_connector(default_space, httpserver), PARAMS, RULE_RUN)
+    assert result.status == "ok", result
+    assert [r.path for r, _ in httpserver.log] == [
+        "/ms/tenant-1/oauth2/v2.0/token",
+        "/ms/users/alerts@example.com/sendMail",
+    ]
