@@ -171,7 +171,8 @@ class ForwardProxy:
     """HTTP forward proxy on 127.0.0.1:0: CONNECT tunnels and absolute-URI plain HTTP requests.
     It records each request line and its headers."""
 
-    def __init__(self):
+    def __init__(self, tls_context=None):
+        self.tls_context = tls_context
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(16)
@@ -183,7 +184,7 @@ class ForwardProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_context else 'http'}://127.0.0.1:{self.port}"
 
     def _serve(self):
         self.listener.settimeout(0.2)
@@ -206,6 +207,9 @@ class ForwardProxy:
 
     def _handle(self, client):
         try:
+            if self.tls_context is not None:
+                client.settimeout(5)
+                client = self.tls_context.wrap_socket(client, server_side=True)
             head = self._read_head(client)
             header_blob, _, rest = head.partition(b"\r\n\r\n")
             lines = header_blob.decode("latin-1").split("\r\n")
@@ -266,5 +270,13 @@ class ForwardProxy:
 @pytest.fixture
 def forward_proxy():
     proxy = ForwardProxy()
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def tls_forward_proxy(server_tls):
+    """The same proxy, spoken to over TLS (`https://` proxy URL) with a trustme certificate."""
+    proxy = ForwardProxy(tls_context=server_tls)
     yield proxy
     proxy.close()

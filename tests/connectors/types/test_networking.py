@@ -241,3 +241,18 @@ def test_retry_after_is_read_as_whole_seconds(httpserver, kibana_settings):
     assert http.retry_for_status(http.send("get", httpserver.url_for("/a"), settings=settings)) is True
     assert http.retry_for_status(http.send("get", httpserver.url_for("/a"), settings=settings)) is True
     assert http.retry_for_status(http.send("get", httpserver.url_for("/a"), settings=settings)) is False
+
+
+def test_an_https_proxy_is_verified_by_the_proxy_verification_mode(
+    httpserver, tls_forward_proxy, kibana_settings
+):
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    target = f"http://127.0.0.1:{httpserver.port}/hook"
+    full = kibana_settings.set({"xpack.actions.proxyUrl": tls_forward_proxy.url})
+    with pytest.raises(ConnectorUnreachable):  # the proxy's certificate comes from an unknown CA
+        http.send("get", target, settings=full)
+    relaxed = kibana_settings.set(
+        {"xpack.actions.proxyUrl": tls_forward_proxy.url, "xpack.actions.ssl.proxyVerificationMode": "none"}
+    )
+    assert http.send("get", target, settings=relaxed).text == "ok"
+    assert tls_forward_proxy.requests[-1][0] == f"GET {target} HTTP/1.1"
