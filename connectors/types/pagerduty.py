@@ -70,6 +70,8 @@ class PagerDutyConnector(ConnectorType):
         }
     )
 
+    test_params_schema = params_schema  # the Test tab asks for every param (spec §7)
+
     def api_url(self, config: dict, settings) -> str:
         return config.get("apiUrl") or settings.service_url(self.type_id, DEFAULT_API_URL)
 

@@ -23,6 +23,8 @@ class SlackConnector(ConnectorType):
     )
     params_schema = Object({"message": String(min_length=1, label="Message", widget="textarea")})
 
+    test_params_schema = params_schema  # the Test tab asks for every param (spec §7)
+
     def check_secrets(self, secrets, settings):
         return check_webhook_url(secrets["webhookUrl"], settings, "slack")
 

@@ -16,6 +16,8 @@ class TeamsConnector(ConnectorType):
     secrets_schema = Object({"webhookUrl": String(label="Webhook URL", secret=True)})
     params_schema = Object({"message": String(min_length=1, label="Message", widget="textarea")})
 
+    test_params_schema = params_schema  # the Test tab asks for every param (spec §7)
+
     def check_secrets(self, secrets, settings):
         return check_webhook_url(secrets["webhookUrl"], settings, "teams")
 

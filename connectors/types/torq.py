@@ -23,6 +23,8 @@ class TorqConnector(ConnectorType):
     secrets_schema = Object({"token": String(label="Torq integration token", secret=True)})
     params_schema = Object({"body": String(label="Body", widget="code")})
 
+    test_params_schema = params_schema  # the Test tab asks for every param (spec §7)
+
     def check_config(self, config, settings):
         url = config["webhookIntegrationUrl"]
         try:
