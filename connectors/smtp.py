@@ -315,6 +315,8 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
         text = f"connect ECONNREFUSED {where}"
         raise ConnectorUnreachable(text, service_message=text) from None
     except smtplib.SMTPServerDisconnected as exc:
+        if "timed out" in str(exc):  # smtplib reports a read timeout as a disconnect
+            raise ConnectorTimeout("Connection timeout", service_message="Connection timeout") from None
         text = f"Connection closed unexpectedly ({exc})" if str(exc) else "Connection closed unexpectedly"
         raise ConnectorUnreachable(text, service_message=text) from None
     except smtplib.SMTPException as exc:

@@ -536,6 +536,7 @@ def test_secure_defaults_to_whether_the_port_is_465(default_space, smtp_server, 
     # Not 465, not secure: plain first, and the implicit-TLS server does not answer plain text.
     result = execute(connector, PARAMS, RULE_RUN)
     assert result.status == "error"
+    assert result.service_message == "Connection timeout"
     assert result.retry is True
     plan = registry.get(".email")._plan({**connector.config, "port": 465}, {}, kibana_settings.set({}))
     assert plan.secure is True
