@@ -316,6 +316,7 @@ SETTINGS: dict[str, Setting] = {
     "connectors.worker.concurrency": Setting(_int_range(1, 4096), 64),
     "connectors.email.services": Setting(_email_services, MappingProxyType({})),
     "connectors.email.fixedTestMessage": Setting(_bool, True),
+    "xpack.actions.email.services.enabled": Setting(_str_list, ("*",), "email services connectors may use"),
 }
 
 # Keys whose value is itself a map: flattening stops there.

@@ -23,6 +23,15 @@ FOOTER_DIVIDER = "\n\n---\n\n"
 NO_RECIPIENTS = "At least one entry in [to], [cc], or [bcc] is required"
 MAX_BODY_LENGTH = 25 * 1024 * 1024
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
+# `service` value -> its name in xpack.actions.email.services.enabled
+SERVICE_SETTING_NAMES = {
+    "gmail": "google-mail",
+    "outlook365": "microsoft-outlook",
+    "ses": "amazon-ses",
+    ELASTIC_CLOUD: "elastic-cloud",
+    EXCHANGE: "microsoft-exchange",
+    OTHER: "other",
+}
 
 # nodemailer's well-known services that people use with Kibana: name -> (host, port, secure).
 WELL_KNOWN = {
@@ -193,6 +202,10 @@ class EmailConnector(ConnectorType):
         return super().validate_config(config, settings)
 
     def check_config(self, config, settings):
+        enabled = settings["xpack.actions.email.services.enabled"]
+        setting_name = SERVICE_SETTING_NAMES.get(config["service"])
+        if "*" not in enabled and setting_name and setting_name not in enabled:
+            return f'[service]: "{setting_name}" is not in the list of enabled email services: {",".join(enabled)}'
         problem = invalid_emails_message([config["from"]], settings)
         if problem:
             return f"[from]: {problem}"

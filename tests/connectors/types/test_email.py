@@ -632,3 +632,14 @@ def test_one_service_url_points_graph_and_its_token_endpoint_at_one_server(
         "/ms/tenant-1/oauth2/v2.0/token",
         "/ms/users/alerts@example.com/sendMail",
     ]
+
+
+def test_services_can_be_limited_to_an_enabled_list(kibana_settings):
+    settings = kibana_settings.set({"xpack.actions.email.services.enabled": ["microsoft-exchange", "other"]})
+    email_type().validate_config({"from": "a@example.com", "host": "h", "port": 25}, settings)
+    with pytest.raises(ConfigurationError) as caught:
+        email_type().validate_config({"from": "a@example.com", "service": "gmail"}, settings)
+    assert caught.value.message == (
+        'error validating action type config: [service]: "google-mail" is not in the list of enabled '
+        "email services: microsoft-exchange,other"
+    )
