@@ -136,7 +136,8 @@ class EmailConnector(ConnectorType):
     name = "Email"
     description = "Send email from your server."
     icon = "email"
-    supported_feature_ids = ("alerting", "uptime", "siem", "workflows")
+    # Kibana 8.x; the newest versions add "workflows" and "agentBuilder".
+    supported_feature_ids = ("alerting", "uptime", "siem")
     config_schema = Object(
         {
             "service": String(default=OTHER, label="Service", help="other, gmail, outlook365, ses, ..."),
@@ -199,7 +200,10 @@ class EmailConnector(ConnectorType):
     def validate_config(self, config, settings):
         if isinstance(config, dict) and isinstance(config.get("port"), str) and config["port"].isdigit():
             config = {**config, "port": int(config["port"])}  # Kibana coerces a numeric string
-        return super().validate_config(config, settings)
+        cleaned = super().validate_config(config, settings)
+        if cleaned.get("allowHtml") is None:
+            cleaned.pop("allowHtml", None)  # schema.maybe: absent unless given
+        return cleaned
 
     def check_config(self, config, settings):
         enabled = settings["xpack.actions.email.services.enabled"]

@@ -78,7 +78,8 @@ class OpsgenieConnector(SubActionConnectorType):
     description = "Create or close an alert in Opsgenie."
     icon = "opsgenie"
     minimum_license = "platinum"
-    supported_feature_ids = ("alerting", "uptime", "siem", "workflows")
+    # Kibana 8.x; the newest versions add "workflows" and "agentBuilder".
+    supported_feature_ids = ("alerting", "uptime", "siem")
     config_schema = Object(
         {"apiUrl": String(label="URL", help="https://api.opsgenie.com or https://api.eu.opsgenie.com")}
     )

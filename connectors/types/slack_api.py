@@ -106,6 +106,12 @@ class SlackApiConnector(ConnectorType):
         }
     )
 
+    def validate_config(self, config, settings):
+        cleaned = super().validate_config(config, settings)
+        if cleaned.get("allowedChannels") is None:
+            cleaned.pop("allowedChannels", None)  # schema.maybe: absent unless given
+        return cleaned
+
     def api_url(self, settings) -> str:
         base = settings.service_url(self.type_id, DEFAULT_API_URL)
         return base if base.endswith("/") else base + "/"

@@ -12,7 +12,8 @@ class TeamsConnector(ConnectorType):
     name = "Microsoft Teams"
     description = "Send a message to a Microsoft Teams channel."
     icon = "teams"
-    supported_feature_ids = ("alerting", "uptime", "siem", "workflows")
+    # Kibana 8.x; the newest versions add "workflows" and "agentBuilder".
+    supported_feature_ids = ("alerting", "uptime", "siem")
     secrets_schema = Object({"webhookUrl": String(label="Webhook URL", secret=True)})
     params_schema = Object({"message": String(min_length=1, label="Message", widget="textarea")})
 

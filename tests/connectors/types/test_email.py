@@ -643,3 +643,20 @@ def test_services_can_be_limited_to_an_enabled_list(kibana_settings):
         'error validating action type config: [service]: "google-mail" is not in the list of enabled '
         "email services: microsoft-exchange,other"
     )
+
+
+def test_the_saved_config_has_kibanas_defaults_and_no_unset_optional_keys(kibana_settings):
+    config = email_type().validate_config(
+        {"from": "a@example.com", "host": "smtp.example.com", "port": 587}, kibana_settings.set({})
+    )
+    assert config == {
+        "service": "other",
+        "host": "smtp.example.com",
+        "port": 587,
+        "secure": None,
+        "from": "a@example.com",
+        "hasAuth": True,
+        "tenantId": None,
+        "clientId": None,
+        "oauthTokenUrl": None,
+    }
