@@ -200,6 +200,9 @@ class EmailConnector(ConnectorType):
     def validate_config(self, config, settings):
         if isinstance(config, dict) and isinstance(config.get("port"), str) and config["port"].isdigit():
             config = {**config, "port": int(config["port"])}  # Kibana coerces a numeric string
+        if isinstance(config, dict) and "service" in config and config["service"] is None:
+            # 7.x saved `service: null`; Kibana's 7.16 migration made that "other".
+            config = {**config, "service": OTHER}
         cleaned = super().validate_config(config, settings)
         if cleaned.get("allowHtml") is None:
             cleaned.pop("allowHtml", None)  # schema.maybe: absent unless given

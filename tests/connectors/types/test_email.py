@@ -660,3 +660,18 @@ def test_the_saved_config_has_kibanas_defaults_and_no_unset_optional_keys(kibana
         "clientId": None,
         "oauthTokenUrl": None,
     }
+
+
+def test_a_7x_config_with_a_null_service_reads_as_other(kibana_settings):
+    config = email_type().validate_config(
+        {
+            "from": "user2@company.com",
+            "hasAuth": True,
+            "host": "securehost",
+            "port": 465,
+            "secure": None,
+            "service": None,
+        },
+        kibana_settings.set({}),
+    )
+    assert config["service"] == "other"
