@@ -307,7 +307,9 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
     except smtplib.SMTPResponseException as exc:
         raise SmtpRejected(_reply_text(exc.smtp_code, exc.smtp_error), exc.smtp_code) from None
     except (ssl.SSLError, ssl.CertificateError) as exc:
-        reason = getattr(exc, "reason", None) or getattr(exc, "verify_message", None) or str(exc)
+        reason = getattr(exc, "reason", None) or str(exc)
+        if getattr(exc, "verify_message", None):
+            reason = f"{reason}: {exc.verify_message}"
         raise ConnectorUnreachable(f"[CERT] TLS handshake failed: {reason}", retry=False) from None
     except TimeoutError:
         raise ConnectorTimeout("Connection timeout", service_message="Connection timeout") from None
