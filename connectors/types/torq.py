@@ -30,9 +30,9 @@ class TorqConnector(ConnectorType):
         try:
             parts = urlsplit(url)
             if not parts.scheme or not parts.hostname:
-                raise ValueError(f"Invalid URL: {url}")
-        except ValueError as exc:
-            return f"{PREFIX}unable to parse url: {exc}"
+                raise ValueError("Invalid URL")
+        except ValueError:
+            return f"{PREFIX}unable to parse url: TypeError: Invalid URL"  # Node's err.toString()
         try:
             http.ensure_uri_allowed(url, settings)
         except EgressDenied as exc:
@@ -46,10 +46,10 @@ class TorqConnector(ConnectorType):
     def run(self, ctx: ExecutionContext) -> ExecutionResult:
         raw = ctx.params["body"]
         try:
-            body = json.loads(raw) if raw.strip() else None
-        except ValueError:
+            body = json.loads(raw or "null")  # Kibana: JSON.parse(data || 'null')
+        except ValueError as exc:
             raise ConnectorError(
-                "error triggering Torq workflow, invalid body", retry=False, error_source="user"
+                "error triggering Torq workflow, invalid body", service_message=str(exc), retry=False
             ) from None
         try:
             response = http.send(
@@ -57,7 +57,8 @@ class TorqConnector(ConnectorType):
                 ctx.config["webhookIntegrationUrl"],
                 settings=ctx.settings,
                 headers={"X-Torq-Token": ctx.secrets["token"], "Content-Type": "application/json"},
-                json=body,  # None (an empty body) sends no body, as axios does with `data: null`
+                # axios with a JSON content type sends `null` for an empty body
+                data=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
             )
         except EgressDenied as exc:
             raise ConnectorError(
@@ -73,7 +74,7 @@ class TorqConnector(ConnectorType):
                 retry=True,
             ) from None
         if response.ok:
-            return ExecutionResult.success(response.text)
+            return ExecutionResult.success(raw)  # Kibana returns the body it sent
         status = response.status_code
         detail = f"[{status}] {response.reason}"
         body_json = response.json_or_none()
@@ -91,7 +92,6 @@ class TorqConnector(ConnectorType):
                 else "error triggering Torq workflow, retry later",
                 service_message=detail,
                 retry=retry_at or True,
-                error_source="user",
             )
         messages = {
             405: "error triggering Torq workflow, method is not supported",
@@ -102,5 +102,4 @@ class TorqConnector(ConnectorType):
             messages.get(status, "error triggering Torq workflow, invalid response"),
             service_message=detail,
             retry=False,
-            error_source="user",
         )

@@ -54,7 +54,7 @@ class XMattersConnector(ConnectorType):
         if not config["usesBasic"] or not url:
             return None
         if not parses(url):
-            return f"Error configuring xMatters action: unable to parse url: Invalid URL: {url}"
+            return "Error configuring xMatters action: unable to parse url: Invalid URL"
         try:
             http.ensure_uri_allowed(url, settings)
         except EgressDenied as exc:

@@ -26,7 +26,7 @@ def test_it_posts_the_parsed_body_with_the_torq_token(default_space, httpserver)
     httpserver.expect_request("/v1/webhooks/abc", method="POST").respond_with_data("accepted")
     result = execute(torq(default_space, httpserver), {"body": '{"alert": {"id": "a1"}}'})
     assert result.status == "ok"
-    assert result.data == "accepted"
+    assert result.data == '{"alert": {"id": "a1"}}'  # Kibana returns the body it sent
     request, _ = httpserver.log[0]
     assert request.headers["X-Torq-Token"] == SECRET
     assert request.headers["Content-Type"] == "application/json"
@@ -36,6 +36,7 @@ def test_it_posts_the_parsed_body_with_the_torq_token(default_space, httpserver)
 def test_an_invalid_body_is_refused_without_a_request(default_space, httpserver):
     result = execute(torq(default_space, httpserver), {"body": "{not json"})
     assert result.message == "error triggering Torq workflow, invalid body"
+    assert result.service_message
     assert httpserver.log == []
 
 
@@ -79,3 +80,9 @@ def test_only_torq_hosts_are_accepted(kibana_settings):
     registry.get(".torq").validate_config(
         {"webhookIntegrationUrl": "https://hooks.eu.torq.io/v1/webhooks/x"}, kibana_settings.set({})
     )
+
+
+def test_an_empty_body_is_sent_as_json_null(default_space, httpserver):
+    httpserver.expect_request("/v1/webhooks/abc").respond_with_data("ok")
+    execute(torq(default_space, httpserver), {"body": ""})
+    assert httpserver.log[0][0].get_data() == b"null"
