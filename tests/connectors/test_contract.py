@@ -23,6 +23,7 @@ import pytest
 from actions.services import RunInfo, execute
 from connectors import registry
 from connectors.base import LICENSES
+from connectors.exceptions import ConfigurationError
 from connectors.models import Connector
 from eventlog.models import Event
 
@@ -236,16 +237,17 @@ def test_the_minimal_case_validates(type_id, kibana_settings):
     base = "http://127.0.0.1:9"
     settings = kibana_settings.set(case.settings(base))
     connector_type = registry.get(type_id)
-    config = connector_type.validate_config(case.config(base), settings)
-    secrets = connector_type.validate_secrets(case.secrets(base), settings)
-    connector_type.validate_connector(config, secrets)
-    connector_type.validate_params(case.params, settings)
+    try:
+        config = connector_type.validate_config(case.config(base), settings)
+        secrets = connector_type.validate_secrets(case.secrets(base), settings)
+        connector_type.validate_connector(config, secrets)
+        connector_type.validate_params(case.params, settings)
+    except ConfigurationError as exc:
+        pytest.fail(f"the CASES row for {type_id} does not validate; fix the row: {exc.message}")
 
 
 @pytest.mark.parametrize("type_id", ALL_TYPES)
 def test_bad_config_is_refused_with_kibanas_prefix(type_id, kibana_settings):
-    from connectors.exceptions import ConfigurationError
-
     settings = kibana_settings.set({})
     connector_type = registry.get(type_id)
     with pytest.raises(ConfigurationError) as caught:
