@@ -23,7 +23,7 @@ class D3SecurityConnector(SubActionConnectorType):
     description = "Create an event or trigger a playbook workflow in D3 SOAR."
     icon = "d3security"
     escape = "json"
-    supported_feature_ids = ("alerting", "siem", "workflows", "agentBuilder")
+    supported_feature_ids = ("alerting", "siem")  # 9.x adds "workflows" and "agentBuilder"
     config_schema = Object({"url": String(label="D3 Security URL")})
     secrets_schema = Object({"token": String(label="Token", secret=True)})
     sub_actions = {"run": SubAction("send", RUN_PARAMS), "test": SubAction("send", RUN_PARAMS)}
