@@ -30,6 +30,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from connectors.base import iso_ms  # noqa: F401 -- types format retry dates with http.iso_ms
 from connectors.exceptions import ConnectorTimeout, ConnectorUnreachable, EgressDenied, ResponseTooLarge
 from connectors_project.kibana_config import KibanaConfig
 
@@ -601,11 +602,6 @@ def retry_after(response: Response) -> datetime | None:
     except ValueError:
         return None
     return datetime.now(UTC) + timedelta(seconds=seconds)
-
-
-def iso_ms(moment: datetime) -> str:
-    """JavaScript's `Date.toISOString()`: milliseconds and a `Z`."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def retry_for_status(response: Response) -> bool | datetime:
