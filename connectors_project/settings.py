@@ -153,6 +153,10 @@ CONNECTOR_TYPES = [
     "connectors.types.server_log.ServerLogConnector",
     "connectors.types.index.IndexConnector",
     "connectors.types.webhook.WebhookConnector",
+    "connectors.types.jira.JiraConnector",
+    "connectors.types.servicenow.itsm.ServiceNowITSMConnector",
+    "connectors.types.servicenow.sir.ServiceNowSecOpsConnector",
+    "connectors.types.servicenow.itom.ServiceNowITOMConnector",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,0 +1,202 @@
+"""Pieces shared by the ITSM and case-management types (Jira, ServiceNow, Swimlane, cases webhook).
+
+These types predate Kibana's sub-action framework: their params are a union on `subAction` validated
+by the params schema itself (so a bad push fails with `error validating action params: ...`), and
+their failures are thrown as `[Action][<name>]: <what>. Error: <HTTP client message>. Reason: ...`,
+which the framework reports as "an error occurred while running the action".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from connectors import http
+from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
+from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError
+from connectors.schemas import Any_, Array, Field, Object, OneOf, SchemaError, String, _prefix
+
+
+class Literal(Field):
+    """`schema.literal(value)`."""
+
+    kind = "literal"
+
+    def __init__(self, value: Any, **kwargs):
+        super().__init__(**kwargs)
+        self.value = value
+
+    @property
+    def expected(self) -> str:  # for a missing value: "expected value to equal [x]" reads better
+        return str(self.value)
+
+    def validate(self, value: Any, path: str = "") -> Any:
+        if value == self.value and type(value) is type(self.value):
+            return value
+        raise SchemaError(f"{_prefix(path)}expected value to equal [{self.value}]")
+
+    def describe(self):
+        return {**super().describe(), "choices": [self.value]}
+
+
+def sub_action_union(options: dict[str, Field | None]) -> OneOf:
+    """Kibana's `schema.oneOf([schema.object({subAction: literal(x), subActionParams: ...}), ...])`."""
+    objects = []
+    for name, params in options.items():
+        fields: dict[str, Field] = {"subAction": Literal(name)}
+        fields["subActionParams"] = params if params is not None else Object({}, strict=False)
+        objects.append(Object(fields))
+    return OneOf(objects)
+
+
+def comments_schema() -> Array:
+    """`comments: [{comment, commentId}] | null`; commentId may be a number (Kibana's doc examples)."""
+    return Array(
+        Object({"comment": String(), "commentId": OneOf([String(), Any_()])}, strict=False),
+        nullable=True,
+        default=None,
+        label="Additional comments",
+    )
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso(value: str | None) -> str:
+    """`new Date(value).toISOString()` for the timestamps Jira and friends return."""
+    if not value:
+        return now_iso()
+    text = value.strip().replace(" ", "T", 1)
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # +0000 -> +00:00
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---- one HTTP call, failing as axios does -----------------------------------------------------------
+
+
+class RemoteCallFailed(Exception):
+    """A failed call: `message` is what axios' error message would be; `response` when there is one."""
+
+    def __init__(self, message: str, response: http.Response | None = None, *, retry: bool = True):
+        super().__init__(message)
+        self.message = message
+        self.response = response
+        self.retry = retry
+
+    @property
+    def status_code(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+    def body(self) -> Any:
+        return self.response.json_or_none() if self.response is not None else None
+
+
+def call(
+    ctx: ExecutionContext,
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    tls: http.TLSOptions | None = None,
+    timeout: float | None = None,
+) -> http.Response:
+    """Send through the seam; non-2xx becomes `Request failed with status code N`."""
+    try:
+        response = http.send(
+            method,
+            url,
+            settings=ctx.settings,
+            headers=headers,
+            json=json,
+            data=data,
+            auth=auth,
+            tls=tls,
+            timeout=timeout,
+        )
+    except ConnectorError as exc:
+        detail = exc.service_message or exc.message
+        raise RemoteCallFailed(re.sub(r"^\[[A-Z_]+\] ", "", detail), retry=bool(exc.retry)) from None
+    if not response.ok:
+        raise RemoteCallFailed(f"Request failed with status code {response.status_code}", response)
+    return response
+
+
+def ensure_valid_response(
+    response: http.Response, method: str, url: str, required: Iterable[str] = ()
+) -> Any:
+    """Kibana's `throwIfResponseIsNotValid`; returns the parsed body."""
+    if response.status_code == 204:
+        return response.json_or_none()
+    content_type = response.header("content-type") or ""
+    if "application/json" not in content_type:
+        raise RemoteCallFailed(
+            f"Unsupported content type: {content_type} in {method} {url}. "
+            "Supported content types: application/json"
+        )
+    body = response.json_or_none()
+    if not isinstance(body, dict):
+        raise RemoteCallFailed("Response is not a valid JSON")
+    required = list(required)
+    if required and not all(key in body for key in required):
+        raise RemoteCallFailed(
+            f"Response is missing at least one of the expected fields: {','.join(required)}"
+        )
+    return body
+
+
+def action_error(connector_name: str, text: str, *, status_code: int | None = None) -> ConnectorError:
+    """`[Action][<name>]: <text>`, reported as Kibana reports an executor that throws."""
+    return ConnectorError(
+        UNEXPECTED_ERROR_MESSAGE,
+        service_message=f"[Action][{connector_name}]: {text}",
+        retry=True,
+        error_source="user" if status_code == 429 else "framework",
+        status_code=status_code,
+    )
+
+
+class UnionSubActionType(ConnectorType):
+    """A type whose params are a union on `subAction`; `handlers` maps each to a method name.
+    Sub-actions in the schema but not in `handlers` (`handshake`) fail as Kibana's do."""
+
+    handlers: ClassVar[dict[str, str]] = {}
+
+    def run(self, ctx: ExecutionContext) -> ExecutionResult:
+        name = ctx.params["subAction"]
+        method_name = self.handlers.get(name)
+        if method_name is None:
+            raise ConnectorError(
+                UNEXPECTED_ERROR_MESSAGE,
+                service_message=f"[Action][ExternalService] Unsupported subAction type {name}.",
+                retry=True,
+            )
+        method: Callable[[ExecutionContext, dict], Any] = getattr(self, method_name)
+        data = method(ctx, ctx.params.get("subActionParams") or {})
+        return ExecutionResult.success({} if data is None else data)
+
+
+def push_comments(comments: list[dict] | None, create: Callable[[dict], dict]) -> list[dict[str, Any]] | None:
+    """Kibana's pushToService tail: one call per non-empty comment, `[{commentId, pushedDate}]`."""
+    if not comments:
+        return None
+    results = []
+    for comment in comments:
+        if not comment.get("comment"):
+            continue
+        created = create(comment)
+        results.append({"commentId": comment["commentId"], "pushedDate": created["pushedDate"]})
+    return results
