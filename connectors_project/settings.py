@@ -157,6 +157,7 @@ CONNECTOR_TYPES = [
     "connectors.types.servicenow.itsm.ServiceNowITSMConnector",
     "connectors.types.servicenow.sir.ServiceNowSecOpsConnector",
     "connectors.types.servicenow.itom.ServiceNowITOMConnector",
+    "connectors.types.cases_webhook.CasesWebhookConnector",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -141,7 +141,7 @@ def ensure_valid_response(
     """Kibana's `throwIfResponseIsNotValid`; returns the parsed body."""
     if response.status_code == 204:
         return response.json_or_none()
-    content_type = response.header("content-type") or ""
+    content_type = response.header("content-type") or "undefined"
     if "application/json" not in content_type:
         raise RemoteCallFailed(
             f"Unsupported content type: {content_type} in {method} {url}. "

@@ -150,7 +150,7 @@ class JiraConnector(UnionSubActionType):
                 headers={"Content-Type": "application/json"} if json is not None else None,
                 auth=(ctx.secrets["email"], ctx.secrets["apiToken"]),
             )
-            return ensure_valid_response(response, method.upper(), url, required)
+            return ensure_valid_response(response, method.lower(), url, required)
         except RemoteCallFailed as exc:
             raise action_error(
                 NAME,
