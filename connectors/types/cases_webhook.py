@@ -211,9 +211,9 @@ class CasesWebhookConnector(UnionSubActionType):
         headers.update(secrets.get("secretHeaders") or {})
         auth = None
         auth_type = config.get("authType") if config.get("hasAuth", True) else None
+        user_auth_header = any(name.lower() == "authorization" for name in headers)
         if config.get("hasAuth", True) and auth_type in (AUTH_BASIC, None) and secrets.get("user"):
-            if not any(name.lower() == "authorization" for name in headers):
-                auth = (secrets["user"], secrets.get("password") or "")
+            auth = None if user_auth_header else (secrets["user"], secrets.get("password") or "")
         data = body.encode() if body is not None else None
         with WebhookConnector()._tls(config, secrets, auth_type) as tls:
             response = call(ctx, method, url, data=data, headers=headers, auth=auth, tls=tls)
