@@ -158,6 +158,7 @@ CONNECTOR_TYPES = [
     "connectors.types.servicenow.sir.ServiceNowSecOpsConnector",
     "connectors.types.servicenow.itom.ServiceNowITOMConnector",
     "connectors.types.cases_webhook.CasesWebhookConnector",
+    "connectors.types.gen_ai.OpenAIConnector",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
