@@ -159,6 +159,8 @@ CONNECTOR_TYPES = [
     "connectors.types.servicenow.itom.ServiceNowITOMConnector",
     "connectors.types.cases_webhook.CasesWebhookConnector",
     "connectors.types.gen_ai.OpenAIConnector",
+    "connectors.types.bedrock.BedrockConnector",
+    "connectors.types.gemini.GeminiConnector",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -15,13 +15,12 @@ from cryptography.hazmat.primitives import serialization
 from connectors import http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
-from connectors.models import Connector, ConnectorToken
 from connectors.schemas import Boolean, Object, String
+from connectors.types import token_cache
 from connectors.types.case_utils import RemoteCallFailed, action_error, call, iso
 
 NAME = "ServiceNow"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-TOKEN_MARGIN = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -121,24 +120,9 @@ def jwt_assertion(config: dict, secrets: dict, now: int | None = None) -> str:
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": config["jwtKeyId"]})
 
 
-def _cached_token(connector_id: str) -> str | None:
-    token = (
-        ConnectorToken.objects.filter(connector_id=connector_id, token_type="access_token")
-        .order_by("-expires_at")
-        .first()
-    )
-    if token and token.expires_at - TOKEN_MARGIN > datetime.now(UTC):
-        return token.get_token()
-    return None
-
-
-def drop_token(connector_id: str) -> None:
-    ConnectorToken.objects.filter(connector_id=connector_id).delete()
-
-
 def access_token(ctx: ExecutionContext) -> str:
     """`<token_type> <access_token>` from `<apiUrl>/oauth_token.do`, cached per connector."""
-    cached = _cached_token(ctx.connector_id)
+    cached = token_cache.cached(ctx.connector_id)
     if cached:
         return cached
     failure = RemoteCallFailed(f"Unable to retrieve access token for connectorId: {ctx.connector_id}")
@@ -170,13 +154,8 @@ def access_token(ctx: ExecutionContext) -> str:
         )
         raise failure
     header = f"{body.get('token_type', 'Bearer')} {body['access_token']}"
-    if Connector.objects.filter(pk=ctx.connector_id).exists():
-        token = ConnectorToken(
-            connector_id=ctx.connector_id,
-            expires_at=datetime.now(UTC) + timedelta(seconds=int(body.get("expires_in") or 3600)),
-        )
-        token.set_token(header)
-        token.save()
+    expires_in = int(body.get("expires_in") or 3600)
+    token_cache.store(ctx.connector_id, header, datetime.now(UTC) + timedelta(seconds=expires_in))
     return header
 
 
@@ -221,7 +200,7 @@ class ServiceNowClient:
             response = call(self.ctx, method, url, json=json, headers=headers, auth=auth)
         except RemoteCallFailed as exc:
             if self.ctx.config.get("isOAuth") and exc.status_code and 400 <= exc.status_code < 500:
-                drop_token(self.ctx.connector_id)
+                token_cache.drop(self.ctx.connector_id)
             raise
         body = response.json_or_none()
         if response.status_code < 400 and (not isinstance(body, dict) or body.get("result") is None):

@@ -1,0 +1,222 @@
+"""`.bedrock`: Amazon Bedrock's InvokeModel API, SigV4-signed by botocore (no hand-written crypto)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from connectors import http
+from connectors.base import ExecutionContext
+from connectors.exceptions import EgressDenied
+from connectors.schemas import Any_, Array, Boolean, Number, Object, SchemaError, String
+from connectors.subactions import SubAction, SubActionConnectorType, SubActionError, normalise_url
+
+DEFAULT_URL = "https://bedrock-runtime.us-east-1.amazonaws.com"
+DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_TIMEOUT_MS = 200_000
+DEFAULT_TOKEN_LIMIT = 8191
+ANTHROPIC_VERSION = "bedrock-2023-05-31"
+NOT_RECOGNIZED = "The requested operation is not recognized by the service."
+TEST_BODY = json.dumps(
+    {
+        "anthropic_version": ANTHROPIC_VERSION,
+        "messages": [{"content": "Hello world", "role": "user"}],
+        "max_tokens": DEFAULT_TOKEN_LIMIT,
+        "stop_sequences": ["\n\nHuman:"],
+    }
+)
+
+RUN_PARAMS = Object(
+    {
+        "body": String(label="Body", widget="code"),
+        "model": String(nullable=True, default=None),
+        "signal": Any_(nullable=True, default=None),
+        "timeout": Number(nullable=True, default=None),
+        "raw": Boolean(nullable=True, default=None),
+        "telemetryMetadata": Any_(nullable=True, default=None),
+    }
+)
+INVOKE_PARAMS = Object(
+    {
+        "messages": Array(Object({"role": String(), "content": Any_()}, strict=False)),
+        "model": String(nullable=True, default=None),
+        "temperature": Number(nullable=True, default=None),
+        "stopSequences": Array(String(), nullable=True, default=None),
+        "system": String(nullable=True, default=None),
+        "maxTokens": Number(nullable=True, default=None),
+        "anthropicVersion": String(nullable=True, default=None),
+        "tools": Any_(nullable=True, default=None),
+        "toolChoice": Any_(nullable=True, default=None),
+        "signal": Any_(nullable=True, default=None),
+        "timeout": Number(nullable=True, default=None),
+        "telemetryMetadata": Any_(nullable=True, default=None),
+    }
+)
+LATEST_RESPONSE = Object(
+    {
+        "content": Array(
+            Object({"type": String(), "text": String(nullable=True, default=None)}, strict=False)
+        ),
+        "stop_reason": String(nullable=True, default=None),
+        "usage": Object({}, strict=False, nullable=True, default=None),
+    },
+    strict=False,
+)
+
+
+def region_of(config: dict) -> str:
+    if config.get("region"):
+        return config["region"]
+    match = re.search(r"bedrock-runtime\.([a-z0-9-]+)\.amazonaws\.com", config["apiUrl"])
+    return match.group(1) if match else DEFAULT_REGION
+
+
+class BedrockConnector(SubActionConnectorType):
+    type_id = ".bedrock"
+    name = "Amazon Bedrock"
+    description = "Send requests to Amazon Bedrock."
+    icon = "logoAWS"
+    minimum_license = "enterprise"
+    supported_feature_ids = (
+        "generativeAIForSecurity",
+        "generativeAIForObservability",
+        "generativeAIForSearchPlayground",
+        "workflows",
+    )
+    config_schema = Object(
+        {
+            "apiUrl": String(default=DEFAULT_URL, label="URL"),
+            "defaultModel": String(default=DEFAULT_MODEL, label="Default model"),
+            "region": String(nullable=True, default=None, label="Region"),
+            "contextWindowLength": Number(nullable=True, default=None, label="Context window length"),
+        }
+    )
+    secrets_schema = Object(
+        {"accessKey": String(secret=True, label="Access key"), "secret": String(secret=True, label="Secret")}
+    )
+    test_params_schema = Object(
+        {
+            "subAction": String(default="test", widget="hidden"),
+            "subActionParams": Object({"body": String(label="Body", widget="code", default=TEST_BODY)}),
+        }
+    )
+    sub_actions = {
+        "run": SubAction("run_api", RUN_PARAMS),
+        "test": SubAction("run_api", RUN_PARAMS),
+        "invokeAI": SubAction("invoke_ai", INVOKE_PARAMS),
+        "invokeAIRaw": SubAction("invoke_ai_raw", INVOKE_PARAMS),
+        "getDashboard": SubAction("get_dashboard", Object({"dashboardId": String()})),
+    }
+
+    def check_config(self, config, settings):
+        parts = urlsplit(config["apiUrl"])
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return f"Error configuring Amazon Bedrock action: Error: Invalid URL: {config['apiUrl']}"
+        try:
+            http.ensure_uri_allowed(config["apiUrl"], settings)
+        except EgressDenied as exc:
+            return f"Error configuring Amazon Bedrock action: Error: error configuring connector action: {exc.message}"
+        return None
+
+    def response_error_message(self, response: http.Response) -> str:
+        body = response.json_or_none()
+        message = body.get("message") if isinstance(body, dict) else None
+        if response.status_code == 400 and message == NOT_RECOGNIZED:
+            return (
+                f"API Error: {message} The Kibana Connector in use may need to be reconfigured with an updated "
+                "Amazon Bedrock endpoint, like `bedrock-runtime`."
+            )
+        if response.status_code == 401:
+            return f"Unauthorized API Error{f': {message}' if message else ''}"
+        return f"API Error: {response.reason}{f' - {message}' if message else ''}"
+
+    # ---- signing ----------------------------------------------------------------------------------
+
+    def signed_post(
+        self, ctx: ExecutionContext, path: str, body: str, accept: str, timeout_ms
+    ) -> http.Response:
+        url = normalise_url(f"{ctx.config['apiUrl']}{path}")
+        headers = {"Content-Type": "application/json", "Accept": accept}
+        aws_request = AWSRequest(method="POST", url=url, data=body.encode("utf-8"), headers=headers)
+        credentials = Credentials(ctx.secrets["accessKey"], ctx.secrets["secret"])
+        SigV4Auth(credentials, "bedrock", region_of(ctx.config)).add_auth(aws_request)
+        signed = {key: value for key, value in aws_request.headers.items()}
+        return self.request(
+            ctx,
+            "post",
+            url,
+            data=body.encode("utf-8"),
+            headers=signed,
+            timeout=(timeout_ms or DEFAULT_TIMEOUT_MS) / 1000,
+        )
+
+    @staticmethod
+    def model_path(model: str) -> str:
+        return quote(unquote(model), safe="")
+
+    # ---- sub-actions --------------------------------------------------------------------------------
+
+    def run_api(self, ctx: ExecutionContext, params: dict) -> Any:
+        model = params.get("model") or ctx.config["defaultModel"]
+        response = self.signed_post(
+            ctx, f"/model/{self.model_path(model)}/invoke", params["body"], "*/*", params.get("timeout")
+        )
+        data = response.json_or_none()
+        if params.get("raw"):
+            return data
+        try:
+            LATEST_RESPONSE.validate(data if data is not None else {}, "")
+        except SchemaError as exc:
+            raise SubActionError(f"Response validation failed ({exc})") from None
+        text = "".join(part.get("text") or "" for part in data["content"] if part.get("type") == "text")
+        return {"completion": text, "stop_reason": data.get("stop_reason"), "usage": data.get("usage")}
+
+    @staticmethod
+    def invoke_body(params: dict) -> str:
+        body: dict[str, Any] = {
+            "anthropic_version": params.get("anthropicVersion") or ANTHROPIC_VERSION,
+            "max_tokens": params.get("maxTokens") or DEFAULT_TOKEN_LIMIT,
+            "messages": params["messages"],
+        }
+        for source, target in (
+            ("stopSequences", "stop_sequences"),
+            ("system", "system"),
+            ("temperature", "temperature"),
+            ("tools", "tools"),
+            ("toolChoice", "tool_choice"),
+        ):
+            if params.get(source) is not None:
+                body[target] = params[source]
+        return json.dumps(body)
+
+    def invoke_ai(self, ctx: ExecutionContext, params: dict) -> dict:
+        result = self.run_api(
+            ctx,
+            {
+                "body": self.invoke_body(params),
+                "model": params.get("model"),
+                "timeout": params.get("timeout"),
+            },
+        )
+        return {"message": result["completion"].strip(), "usage": result.get("usage")}
+
+    def invoke_ai_raw(self, ctx: ExecutionContext, params: dict) -> Any:
+        return self.run_api(
+            ctx,
+            {
+                "body": self.invoke_body(params),
+                "model": params.get("model"),
+                "timeout": params.get("timeout"),
+                "raw": True,
+            },
+        )
+
+    def get_dashboard(self, ctx: ExecutionContext, params: dict) -> dict:
+        return {"available": False}

@@ -1,0 +1,146 @@
+"""`.bedrock` against a local server playing Bedrock's InvokeModel API; the SigV4 signature is checked
+by an independent verifier written from AWS's published algorithm."""
+
+import hashlib
+import hmac
+import json
+from urllib.parse import quote
+
+ACCESS_KEY = "AKIDEXAMPLE"
+SECRET = "bedrock-secret-marker-6d0e"
+CLAUDE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "content": [{"type": "text", "text": " Hi! "}],
+    "stop_reason": "end_turn",
+    "usage": {"input_tokens": 10, "output_tokens": 3},
+}
+
+
+def bedrock(make_connector, server, **config):
+    return make_connector(
+        ".bedrock",
+        {
+            "apiUrl": server.url_for("/"),
+            "region": "eu-west-3",
+            "defaultModel": "anthropic.claude-3-haiku:0",
+            **config,
+        },
+        {"accessKey": ACCESS_KEY, "secret": SECRET},
+    )
+
+
+def expected_signature(request, body: bytes) -> str:
+    """Recompute AWS SigV4 for what the server received."""
+    auth = request.headers["Authorization"]
+    signed_headers = auth.split("SignedHeaders=")[1].split(",")[0]
+    amz_date = request.headers["X-Amz-Date"]
+    day = amz_date[:8]
+    path = quote(quote(request.path, safe="/~"), safe="/~")  # non-S3 services double-encode the path
+    canonical_headers = "".join(
+        f"{name}:{request.headers[name].strip()}\n" for name in signed_headers.split(";")
+    )
+    canonical = "\n".join(
+        ["POST", path, "", canonical_headers, signed_headers, hashlib.sha256(body).hexdigest()]
+    )
+    scope = f"{day}/eu-west-3/bedrock/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + SECRET).encode()
+    for part in (day, "eu-west-3", "bedrock", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def test_run_signs_the_request_with_sigv4(make_connector, run, httpserver):
+    httpserver.expect_request("/model/anthropic.claude-3-haiku:0/invoke", method="POST").respond_with_json(
+        CLAUDE
+    )
+    body = json.dumps(
+        {"anthropic_version": "bedrock-2023-05-31", "messages": [{"role": "user", "content": "Hi"}]}
+    )
+
+    result = run(
+        bedrock(make_connector, httpserver),
+        {"subAction": "test", "subActionParams": {"body": body}},
+        secrets=[SECRET],
+    )
+
+    assert result.status == "ok", result
+    assert result.data == {
+        "completion": " Hi! ",
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 10, "output_tokens": 3},
+    }
+    request = httpserver.log[0][0]
+    assert request.get_data() == body.encode()
+    assert request.headers["Accept"] == "*/*"
+    assert request.headers["Content-Type"] == "application/json"
+    auth = request.headers["Authorization"]
+    assert auth.startswith(
+        f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{request.headers['X-Amz-Date'][:8]}/eu-west-3/bedrock/aws4_request"
+    )
+    assert auth.endswith("Signature=" + expected_signature(request, request.get_data()))
+
+
+def test_invoke_ai_builds_the_claude_body_and_returns_usage(make_connector, run, httpserver):
+    httpserver.expect_request("/model/my-model/invoke").respond_with_json(CLAUDE)
+    result = run(
+        bedrock(make_connector, httpserver),
+        {
+            "subAction": "invokeAI",
+            "subActionParams": {
+                "messages": [{"role": "user", "content": "Hi"}],
+                "model": "my-model",
+                "system": "be brief",
+                "temperature": 0,
+            },
+        },
+    )
+    assert result.data == {"message": "Hi!", "usage": {"input_tokens": 10, "output_tokens": 3}}
+    assert httpserver.log[0][0].get_json() == {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 8191,
+        "messages": [{"role": "user", "content": "Hi"}],
+        "system": "be brief",
+        "temperature": 0,
+    }
+
+
+def test_a_wrong_endpoint_gets_kibanas_hint(make_connector, run, httpserver):
+    httpserver.expect_request("/model/anthropic.claude-3-haiku:0/invoke").respond_with_json(
+        {"message": "The requested operation is not recognized by the service."}, status=400
+    )
+    result = run(
+        bedrock(make_connector, httpserver),
+        {"subAction": "run", "subActionParams": {"body": "{}"}},
+        secrets=[SECRET],
+    )
+    assert result.service_message == (
+        "Status code: 400. Message: API Error: The requested operation is not recognized by the service. "
+        "The Kibana Connector in use may need to be reconfigured with an updated Amazon Bedrock endpoint, like `bedrock-runtime`."
+    )
+
+
+def test_a_403_names_the_status_text_and_message(make_connector, run, httpserver):
+    httpserver.expect_request("/model/anthropic.claude-3-haiku:0/invoke").respond_with_json(
+        {"message": "The security token included in the request is invalid."}, status=403
+    )
+    result = run(
+        bedrock(make_connector, httpserver),
+        {"subAction": "run", "subActionParams": {"body": "{}"}},
+        secrets=[SECRET],
+    )
+    assert result.service_message == (
+        "Status code: 403. Message: API Error: FORBIDDEN - The security token included in the request is invalid."
+    )
+    assert result.error_source == "user"
+
+
+def test_raw_returns_the_response_unchanged(make_connector, run, httpserver):
+    httpserver.expect_request("/model/anthropic.claude-3-haiku:0/invoke").respond_with_json({"anything": 1})
+    result = run(
+        bedrock(make_connector, httpserver),
+        {"subAction": "run", "subActionParams": {"body": "{}", "raw": True}},
+    )
+    assert result.data == {"anything": 1}
