@@ -161,6 +161,9 @@ CONNECTOR_TYPES = [
     "connectors.types.gen_ai.OpenAIConnector",
     "connectors.types.bedrock.BedrockConnector",
     "connectors.types.gemini.GeminiConnector",
+    "connectors.types.swimlane.SwimlaneConnector",
+    "connectors.types.resilient.ResilientConnector",
+    "connectors.types.thehive.TheHiveConnector",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

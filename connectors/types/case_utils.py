@@ -200,3 +200,36 @@ def push_comments(comments: list[dict] | None, create: Callable[[dict], dict]) -
         created = create(comment)
         results.append({"commentId": comment["commentId"], "pushedDate": created["pushedDate"]})
     return results
+
+
+class CaseConnectorMixin:
+    """Kibana's `CaseConnector` (Resilient, TheHive): `pushToService` updates when `externalId` is set,
+    else creates, then adds each comment; comments carry the push date."""
+
+    def push_to_service(self, ctx: ExecutionContext, params: dict) -> dict:
+        incident = dict(params["incident"])
+        external_id = incident.pop("externalId", None)
+        if external_id is not None:
+            result = self.update_incident(ctx, external_id, incident)
+        else:
+            result = self.create_incident(ctx, incident)
+        comments = params.get("comments")
+        if comments:
+            result["comments"] = []
+            for comment in comments:
+                self.add_comment(ctx, result["id"], comment["comment"])
+                result["comments"].append(
+                    {"commentId": comment["commentId"], "pushedDate": result["pushedDate"]}
+                )
+        return result
+
+
+def epoch_ms_iso(value: Any) -> str:
+    """ISO-8601 for a JavaScript timestamp in milliseconds (or any date string `iso()` reads)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (
+            datetime.fromtimestamp(value / 1000, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+    return iso(value)
