@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError
-from connectors.schemas import Any_, Array, Field, Object, OneOf, SchemaError, String, _prefix
+from connectors.schemas import Any_, Array, Enum, Field, Object, OneOf, SchemaError, String, _prefix
 
 
 class Literal(Field):
@@ -41,14 +41,34 @@ class Literal(Field):
         return {**super().describe(), "choices": [self.value]}
 
 
-def sub_action_union(options: dict[str, Field | None]) -> OneOf:
-    """Kibana's `schema.oneOf([schema.object({subAction: literal(x), subActionParams: ...}), ...])`."""
-    objects = []
-    for name, params in options.items():
-        fields: dict[str, Field] = {"subAction": Literal(name)}
-        fields["subActionParams"] = params if params is not None else Object({}, strict=False)
-        objects.append(Object(fields))
-    return OneOf(objects)
+class SubActionUnion(Object):
+    """Kibana's `schema.oneOf([schema.object({subAction: literal(x), subActionParams: ...}), ...])`.
+
+    An Object (so forms and start-up checks see `subAction` / `subActionParams`) that validates as the
+    union does: the first alternative that fits wins, else every alternative's first error is listed."""
+
+    def __init__(self, options: dict[str, Field | None]):
+        super().__init__(
+            {
+                "subAction": Enum(tuple(options), label="Sub action"),
+                "subActionParams": Object(
+                    {}, strict=False, nullable=True, default=None, label="Sub action params"
+                ),
+            }
+        )
+        alternatives = []
+        for name, params in options.items():
+            fields: dict[str, Field] = {"subAction": Literal(name)}
+            fields["subActionParams"] = params if params is not None else Object({}, strict=False)
+            alternatives.append(Object(fields))
+        self.union = OneOf(alternatives)
+
+    def check(self, value: Any, path: str) -> Any:
+        return self.union.check(value, path)
+
+
+def sub_action_union(options: dict[str, Field | None]) -> SubActionUnion:
+    return SubActionUnion(options)
 
 
 def comments_schema() -> Array:

@@ -82,3 +82,10 @@ def test_a_deprecated_servicenow_connector_is_flagged(api):
         format="json",
     )
     assert fresh.json()["is_deprecated"] is False
+
+
+def test_the_start_up_checks_accept_every_catalog_ii_type():
+    from django.core import checks
+
+    errors = [e for e in checks.run_checks(tags=["connectors"]) if e.id == "connectors.E001"]
+    assert errors == []
