@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import quote, unquote, urlsplit
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.eventstream import EventStreamBuffer, ParserError
 
 from connectors import http
 from connectors.base import ExecutionContext
@@ -112,6 +114,7 @@ class BedrockConnector(SubActionConnectorType):
         "test": SubAction("run_api", RUN_PARAMS),
         "invokeAI": SubAction("invoke_ai", INVOKE_PARAMS),
         "invokeAIRaw": SubAction("invoke_ai_raw", INVOKE_PARAMS),
+        "invokeStream": SubAction("invoke_stream", INVOKE_PARAMS),
         "getDashboard": SubAction("get_dashboard", Object({"dashboardId": String()})),
     }
 
@@ -140,7 +143,7 @@ class BedrockConnector(SubActionConnectorType):
     # ---- signing ----------------------------------------------------------------------------------
 
     def signed_post(
-        self, ctx: ExecutionContext, path: str, body: str, accept: str, timeout_ms
+        self, ctx: ExecutionContext, path: str, body: str, accept: str, timeout_ms, stream_callback=None
     ) -> http.Response:
         url = normalise_url(f"{ctx.config['apiUrl']}{path}")
         headers = {"Content-Type": "application/json", "Accept": accept}
@@ -155,6 +158,7 @@ class BedrockConnector(SubActionConnectorType):
             data=body.encode("utf-8"),
             headers=signed,
             timeout=(timeout_ms or DEFAULT_TIMEOUT_MS) / 1000,
+            stream_callback=stream_callback,
         )
 
     @staticmethod
@@ -217,6 +221,37 @@ class BedrockConnector(SubActionConnectorType):
                 "raw": True,
             },
         )
+
+    def invoke_stream(self, ctx: ExecutionContext, params: dict) -> str:
+        """`/invoke-with-response-stream`: the AWS event stream is decoded (botocore's parser) and each
+        chunk handed back as one server-sent event, `data: <chunk JSON>`."""
+        model = params.get("model") or ctx.config["defaultModel"]
+        buffer = EventStreamBuffer()
+        events: list[str] = []
+
+        def feed(data: bytes) -> None:
+            buffer.add_data(data)
+            for message in buffer:
+                if message.headers.get(":message-type") == "exception":
+                    raise SubActionError(
+                        f"API Error: {message.headers.get(':exception-type')} - {message.payload.decode(errors='replace')}"
+                    )
+                payload = json.loads(message.payload or b"{}")
+                if "bytes" in payload:
+                    events.append(f"data: {base64.b64decode(payload['bytes']).decode('utf-8')}\n\n")
+
+        try:
+            self.signed_post(
+                ctx,
+                f"/model/{self.model_path(model)}/invoke-with-response-stream",
+                self.invoke_body(params),
+                "application/vnd.amazon.eventstream",
+                params.get("timeout"),
+                stream_callback=feed,
+            )
+        except ParserError as exc:
+            raise SubActionError(f"Unable to read the Amazon Bedrock event stream: {exc}") from None
+        return "".join(events)
 
     def get_dashboard(self, ctx: ExecutionContext, params: dict) -> dict:
         return {"available": False}

@@ -144,3 +144,60 @@ def test_raw_returns_the_response_unchanged(make_connector, run, httpserver):
         {"subAction": "run", "subActionParams": {"body": "{}", "raw": True}},
     )
     assert result.data == {"anything": 1}
+
+
+def event_frame(payload: dict, message_type="event", event_type="chunk") -> bytes:
+    """One AWS event-stream message, encoded from the published wire format."""
+    import struct
+    import zlib
+
+    headers = b""
+    for name, value in (
+        (":event-type", event_type),
+        (":content-type", "application/json"),
+        (":message-type", message_type),
+    ):
+        headers += (
+            bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value)) + value.encode()
+        )
+    body = json.dumps(payload).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = struct.pack(">II", total, len(headers))
+    prelude += struct.pack(">I", zlib.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + headers + body
+    return message + struct.pack(">I", zlib.crc32(message) & 0xFFFFFFFF)
+
+
+def test_invoke_stream_decodes_the_event_stream_into_server_sent_events(make_connector, run, httpserver):
+    import base64
+
+    from werkzeug import Response
+
+    chunks = [
+        {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hel"}},
+        {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "lo"}},
+        {
+            "type": "message_stop",
+            "amazon-bedrock-invocationMetrics": {"inputTokenCount": 5, "outputTokenCount": 2},
+        },
+    ]
+
+    def stream():
+        for chunk in chunks:
+            yield event_frame({"bytes": base64.b64encode(json.dumps(chunk).encode()).decode()})
+
+    httpserver.expect_request(
+        "/model/anthropic.claude-3-haiku:0/invoke-with-response-stream", method="POST"
+    ).respond_with_response(Response(stream(), mimetype="application/vnd.amazon.eventstream"))
+    result = run(
+        bedrock(make_connector, httpserver),
+        {"subAction": "invokeStream", "subActionParams": {"messages": [{"role": "user", "content": "Hi"}]}},
+        secrets=[SECRET],
+    )
+    assert result.status == "ok", result
+    assert result.data == "".join(f"data: {json.dumps(c)}\n\n" for c in chunks)
+    request = httpserver.log[0][0]
+    assert request.headers["Accept"] == "application/vnd.amazon.eventstream"
+    assert request.headers["Authorization"].endswith(
+        "Signature=" + expected_signature(request, request.get_data())
+    )
