@@ -139,7 +139,7 @@ class JiraConnector(UnionSubActionType):
         return f"{self._url(ctx)}/rest/api/2"
 
     def _request(
-        self, ctx: ExecutionContext, what: str, method: str, url: str, json=None, required=()
+        self, ctx: ExecutionContext, what: str, method: str, url: str, json=None, required=(), stop="."
     ) -> Any:
         try:
             response = call(
@@ -154,7 +154,7 @@ class JiraConnector(UnionSubActionType):
         except RemoteCallFailed as exc:
             raise action_error(
                 NAME,
-                f"{what}. Error: {exc.message}. Reason: {jira_reason(exc.body())}",
+                f"{what}. Error: {exc.message}{stop} Reason: {jira_reason(exc.body())}",
                 status_code=exc.status_code,
             ) from None
 
@@ -167,6 +167,7 @@ class JiraConnector(UnionSubActionType):
             "get",
             f"{self._base(ctx)}/issue/{incident_id}",
             required=("id", "key"),
+            stop="",  # Kibana's getIncident message has no full stop after the error
         )
         fields = body.get("fields") or {}
         return {
@@ -299,7 +300,7 @@ class JiraConnector(UnionSubActionType):
         merged: dict = {}
         for issue_type in self.issue_types(ctx, {}):
             fields = self.fields_by_issue_type(ctx, {"id": issue_type["id"]})
-            merged = fields if not merged else {key: fields[key] for key in merged if key in fields}
+            merged = fields if not merged else {key: merged[key] for key in merged if key in fields}
         return merged
 
     def issues(self, ctx, params):

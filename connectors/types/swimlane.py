@@ -72,11 +72,9 @@ def js_number(value: str) -> float | int:
 
 
 def swimlane_reason(body: Any) -> str:
-    if not isinstance(body, dict):
-        return ""
-    if body.get("Argument") is not None:
-        return f"{body['Argument']} ({body.get('ErrorCode')})"
-    return ""
+    if isinstance(body, dict) and body.get("Argument") is not None and body.get("ErrorCode") is not None:
+        return f"{body['Argument']} ({body['ErrorCode']})"
+    return "unknown"
 
 
 class SwimlaneConnector(UnionSubActionType):
@@ -118,7 +116,7 @@ class SwimlaneConnector(UnionSubActionType):
         url = self._url(ctx)
         return url if url.endswith("api") else f"{url}/api"
 
-    def _send(self, ctx, what: str, method: str, url: str, payload: dict, required=()) -> dict:
+    def _send(self, ctx, what: str, method: str, url: str, payload: dict, required=(), validate=True) -> Any:
         try:
             response = call(
                 ctx,
@@ -127,9 +125,9 @@ class SwimlaneConnector(UnionSubActionType):
                 json=payload,
                 headers={"Content-Type": "application/json", "Private-Token": ctx.secrets["apiToken"]},
             )
-            return ensure_valid_response(response, method, url, required)
+            return ensure_valid_response(response, method, url, required) if validate else None
         except RemoteCallFailed as exc:
-            status = exc.status_code if exc.status_code is not None else "undefined"
+            status = exc.status_code if exc.status_code is not None else 500
             raise action_error(
                 NAME,
                 f"{what}. Status: {status}. Error: {exc.message}. Reason: {swimlane_reason(exc.body())}",
@@ -194,7 +192,7 @@ class SwimlaneConnector(UnionSubActionType):
                 created = now_iso()
                 self._send(
                     ctx,
-                    f"Unable to create comment in application with id {app_id} and record with id {data['id']}",
+                    f"Unable to create comment in application with id {app_id}",
                     "post",
                     f"{records}/{data['id']}/{comments_field['id']}/comment",
                     {
@@ -203,6 +201,7 @@ class SwimlaneConnector(UnionSubActionType):
                         "isRichText": True,
                         "message": comment["comment"],
                     },
+                    validate=False,  # Swimlane answers comments without a body
                 )
                 result["comments"].append({"commentId": comment["commentId"], "pushedDate": created})
         return result

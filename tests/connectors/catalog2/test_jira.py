@@ -134,7 +134,7 @@ def test_a_non_json_answer_is_rejected(make_connector, run, httpserver):
     url = httpserver.url_for("/rest/api/2/issue/SEC-1")
     assert result.service_message == (
         f"[Action][Jira]: Unable to get incident with id SEC-1. Error: Unsupported content type: text/html in get {url}. "
-        "Supported content types: application/json. Reason: unknown: errorResponse was null"
+        "Supported content types: application/json Reason: unknown: errorResponse was null"
     )
 
 

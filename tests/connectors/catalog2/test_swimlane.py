@@ -108,6 +108,6 @@ def test_a_response_missing_fields_is_rejected(make_connector, run, httpserver):
     httpserver.expect_request("/api/app/aNcL2xniGHGpa2AHb/record").respond_with_json({"id": "x"})
     result = run(swimlane(make_connector, httpserver), FIXTURE_PARAMS)
     assert result.service_message == (
-        "[Action][Swimlane]: Unable to create record in application with id aNcL2xniGHGpa2AHb. Status: undefined. "
-        "Error: Response is missing at least one of the expected fields: id,name,createdDate. Reason: "
+        "[Action][Swimlane]: Unable to create record in application with id aNcL2xniGHGpa2AHb. Status: 500. "
+        "Error: Response is missing at least one of the expected fields: id,name,createdDate. Reason: unknown"
     )
