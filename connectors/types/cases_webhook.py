@@ -36,10 +36,7 @@ URL_FIELDS = (
     "getIncidentUrl",
     "updateIncidentUrl",
 )
-INVALID_AUTH = (
-    "must specify one of the following schemas: user and password; crt and key (with optional password); "
-    "or pfx (with optional password)"
-)
+INVALID_AUTH = "must specify a secrets configuration"
 
 
 def render(template: str, view: dict) -> str:
@@ -163,7 +160,9 @@ class CasesWebhookConnector(UnionSubActionType):
             if not url:
                 continue
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            if (
+                not parts.scheme or not parts.netloc
+            ):  # what `new URL()` rejects; the protocol is checked at run time
                 return f"error configuring cases webhook action: unable to parse url: TypeError: Invalid URL: {url}"
             try:
                 http.ensure_uri_allowed(url, settings)
@@ -183,16 +182,27 @@ class CasesWebhookConnector(UnionSubActionType):
     # ---- plumbing -----------------------------------------------------------------------------
 
     def _url(self, ctx: ExecutionContext, template: str, view: dict, name: str) -> str:
+        """Kibana's validateAndNormalizeUrl: `Invalid <name>: Error: <why>`."""
         url = render(template, view)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise RemoteCallFailed(f"Invalid {name}: TypeError: Invalid URL: {url}", retry=False)
         try:
-            http.ensure_uri_allowed(url, ctx.settings)
-        except EgressDenied as exc:
-            raise RemoteCallFailed(
-                f"Invalid {name}: Error: error configuring connector action: {exc.message}", retry=False
-            ) from None
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a bad port
+            problem = None
+            if not parts.scheme or not parts.netloc:
+                problem = "Invalid URL"
+            elif parts.scheme not in ("http", "https"):
+                problem = "Invalid protocol"
+            elif not parts.hostname:
+                problem = "URL must contain hostname"
+        except ValueError:
+            problem = "Invalid URL"
+        if problem is None:
+            try:
+                http.ensure_uri_allowed(url, ctx.settings)
+            except EgressDenied as exc:
+                problem = exc.message
+        if problem is not None:
+            raise RemoteCallFailed(f"Invalid {name}: Error: {problem}", retry=False)
         return normalise_url(url)
 
     @staticmethod
@@ -242,22 +252,21 @@ class CasesWebhookConnector(UnionSubActionType):
             raise RemoteCallFailed(f"Response is missing the expected field{plural}: {', '.join(missing)}")
         return data
 
-    def _fail(self, exc: RemoteCallFailed, what: str):
-        server = None
+    @staticmethod
+    def _fail(exc: RemoteCallFailed, what: str) -> RemoteCallFailed:
+        """Kibana's createServiceError: `[Action][...]: <what>. Error: <msg>. <response JSON> Reason: <statusText>`.
+        Still a RemoteCallFailed (without a response), so a failed inner call nests as Kibana's does."""
+        server = ""
         status_text = ""
         if exc.response is not None:
             status_text = exc.response.reason
             if exc.response.content:
                 body = exc.response.json_or_none()
-                server = (
-                    json.dumps(body, separators=(",", ":"))
-                    if body is not None
-                    else json.dumps(exc.response.text)
-                )
+                server = json.dumps(body if body is not None else exc.response.text, separators=(",", ":"))
         reason = f"Reason: {status_text}" if status_text else ""
-        return action_error(
-            NAME, f"{what}. Error: {exc.message}. {server or ''} {reason}", status_code=exc.status_code
-        )
+        failure = RemoteCallFailed(f"[Action][{NAME}]: {what}. Error: {exc.message}. {server} {reason}")
+        failure.status = exc.status_code
+        return failure
 
     # ---- the service --------------------------------------------------------------------------
 
@@ -272,8 +281,10 @@ class CasesWebhookConnector(UnionSubActionType):
             )
             body = None
             if config.get("getIncidentMethod") == "post" and config.get("getIncidentJson"):
-                body = render(
-                    config["getIncidentJson"], {"external": {"system": {"id": json.dumps(incident_id)}}}
+                body = self._json(
+                    config["getIncidentJson"],
+                    {"external": {"system": {"id": json.dumps(incident_id)}}},
+                    "Get case JSON body",
                 )
             data = self._send(
                 ctx,
@@ -358,6 +369,15 @@ class CasesWebhookConnector(UnionSubActionType):
         return {"commentId": comment["commentId"]}
 
     def push_to_service(self, ctx, params):
+        try:
+            return self._push(ctx, params)
+        except RemoteCallFailed as exc:
+            status = getattr(exc, "status", None)
+            raise action_error(
+                NAME, exc.message.removeprefix(f"[Action][{NAME}]: "), status_code=status
+            ) from None
+
+    def _push(self, ctx, params):
         incident = dict(params["incident"])
         external_id = incident.pop("externalId", None)
         if external_id is not None:

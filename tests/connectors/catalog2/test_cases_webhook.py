@@ -162,3 +162,37 @@ def test_only_push_to_service_is_accepted(make_connector, run, httpserver):
     assert result.message.startswith(
         "error validating action params: [subAction]: expected value to equal [pushToService]"
     )
+
+
+def test_a_failed_get_after_create_nests_the_messages_as_kibana_does(make_connector, run, httpserver):
+    httpserver.expect_request("/rest/api/2/issue", method="POST").respond_with_json({"id": "123"})
+    connector = hook(
+        make_connector,
+        httpserver,
+        getIncidentMethod="post",
+        getIncidentUrl=httpserver.url_for("/rest/api/2/issue"),
+        getIncidentJson='{"id": "{{{external.system.id}}}" }',
+    )
+    result = run(connector, FIXTURE_PARAMS)
+    assert result.service_message == (
+        "[Action][Webhook - Case Management]: Unable to create case. Error: [Action][Webhook - Case Management]: "
+        "Unable to get case with id 123. Error: JSON Error: Get case JSON body must be valid JSON.  .  "
+    )
+    assert result.retry is True
+
+
+def test_a_bad_url_protocol_is_reported_before_any_request(make_connector, run, httpserver):
+    connector = hook(make_connector, httpserver, createIncidentUrl="https" + httpserver.url_for("/x"))
+    result = run(connector, FIXTURE_PARAMS)
+    assert result.service_message == (
+        "[Action][Webhook - Case Management]: Unable to create case. Error: Invalid Create case URL: Error: Invalid protocol.  "
+    )
+    assert len(httpserver.log) == 0
+
+
+def test_auth_without_secrets_is_rejected(httpserver):
+    with pytest.raises(ConfigurationError) as caught:
+        registry.get(".cases-webhook").validate_connector(config(httpserver), {})
+    assert (
+        caught.value.message == "error validating action type connector: must specify a secrets configuration"
+    )

@@ -3,6 +3,7 @@ result (never an exception), and no marker secret appears in the result, the eve
 
 import functools
 import json
+import threading
 import time
 
 import pytest
@@ -162,12 +163,16 @@ def test_a_slow_service_times_out_into_an_error_result(
     kibana_settings.set({"xpack.actions.responseTimeout": "0.3s"})
     _serve_token(httpserver)
 
+    answered = threading.Event()
+
     def slow(request):
         time.sleep(0.6)
+        answered.set()
         return Response("{}", content_type="application/json")
 
     httpserver.expect_request("").respond_with_handler(slow)
     config, secrets, params = cases(httpserver)[type_id]
     result = run(make_connector(type_id, config, secrets), params, secrets=[MARK])
+    answered.wait(5)  # let the server finish, so the late request does not reach the next test
     assert result.status == "error"
     assert "timeout" in (result.service_message or "")

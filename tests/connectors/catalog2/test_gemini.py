@@ -70,7 +70,7 @@ def test_it_mints_a_token_from_the_service_account_and_caches_it(
     assert first.data == {"completion": "Hello!", "usageMetadata": ANSWER["usageMetadata"]}
     assert second.status == "ok"
     token_calls = [r for r, _ in httpserver.log if r.path == "/token"]
-    assert len(token_calls) == 1
+    assert len(token_calls) == 1, [(r.path, r.get_data(), resp.status) for r, resp in httpserver.log]
     form = parse_qs(token_calls[0].get_data(as_text=True))
     assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
     claims = jwt.decode(
