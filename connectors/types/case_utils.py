@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError
-from connectors.schemas import Any_, Array, Enum, Field, Object, OneOf, SchemaError, String, _prefix
+from connectors.schemas import Array, Enum, Field, Object, OneOf, SchemaError, String, _prefix
 
 
 class Literal(Field):
@@ -71,14 +71,42 @@ def sub_action_union(options: dict[str, Field | None]) -> SubActionUnion:
     return SubActionUnion(options)
 
 
-def comments_schema() -> Array:
-    """`comments: [{comment, commentId}] | null`; commentId may be a number (Kibana's doc examples)."""
-    return Array(
-        Object({"comment": String(), "commentId": OneOf([String(), Any_()])}, strict=False),
-        nullable=True,
-        default=None,
-        label="Additional comments",
-    )
+class CommentId(String):
+    """`schema.string()`, but a number is let through: Kibana's own docs examples send `commentId: 1`."""
+
+    def check(self, value: Any, path: str) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        return super().check(value, path)
+
+
+class NullableComments(Field):
+    """`schema.nullable(schema.arrayOf(schema.object({comment, commentId})))` with config-schema's
+    nested wording: `[3.subActionParams.comments]: types that failed validation:\n - [...0.0.commentId]: ...`."""
+
+    kind = "array"
+    expected = "array"
+
+    def __init__(self, **kwargs):
+        super().__init__(nullable=True, default=None, label="Additional comments", **kwargs)
+        self.item = Object({"comment": String(), "commentId": CommentId()}, strict=False)
+
+    def check(self, value: Any, path: str) -> Any:
+        inner = re.sub(r"^\d+\.", "", path)
+        try:
+            return Array(self.item).validate(value, f"{inner}.0")
+        except SchemaError as exc:
+            raise SchemaError(
+                f"{_prefix(path)}types that failed validation:\n - {exc}\n - [{inner}.1]: expected value to equal [null]"
+            ) from None
+
+    def describe(self):
+        return {**super().describe(), "item": self.item.describe()}
+
+
+def comments_schema() -> NullableComments:
+    """`comments: [{comment, commentId}] | null`."""
+    return NullableComments()
 
 
 def now_iso() -> str:

@@ -354,3 +354,25 @@ def test_secrets_must_come_in_pairs(kibana_settings):
         caught.value.message
         == "error validating action type secrets: username and password must both be specified"
     )
+
+
+def test_a_comment_without_id_fails_with_the_nested_union_message(make_connector, run, httpserver):
+    result = run(itsm(make_connector, httpserver), push({"short_description": "x"}, [{"comment": "boo"}]))
+    assert result.message == (
+        "error validating action params: types that failed validation:\n"
+        "- [0.subAction]: expected value to equal [getFields]\n"
+        "- [1.subAction]: expected value to equal [getIncident]\n"
+        "- [2.subAction]: expected value to equal [handshake]\n"
+        "- [3.subActionParams.comments]: types that failed validation:\n"
+        " - [subActionParams.comments.0.0.commentId]: expected value of type [string] but got [undefined]\n"
+        " - [subActionParams.comments.1]: expected value to equal [null]\n"
+        "- [4.subAction]: expected value to equal [getChoices]\n"
+        "- [5.subAction]: expected value to equal [closeIncident]"
+    )
+
+
+def test_get_choices_without_fields_names_the_missing_array(make_connector, run, httpserver):
+    result = run(itsm(make_connector, httpserver), {"subAction": "getChoices", "subActionParams": {}})
+    assert (
+        "- [4.subActionParams.fields]: expected value of type [array] but got [undefined]" in result.message
+    )
