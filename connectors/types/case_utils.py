@@ -80,16 +80,16 @@ class CommentId(String):
         return super().check(value, path)
 
 
-class NullableComments(Field):
-    """`schema.nullable(schema.arrayOf(schema.object({comment, commentId})))` with config-schema's
-    nested wording: `[3.subActionParams.comments]: types that failed validation:\n - [...0.0.commentId]: ...`."""
+class NullableArray(Field):
+    """`schema.nullable(schema.arrayOf(item))` inside a sub-action union, worded as config-schema nests
+    it: `[3.subActionParams.comments]: types that failed validation:\n - [subActionParams.comments.0.0.x]: ...`."""
 
     kind = "array"
     expected = "array"
 
-    def __init__(self, **kwargs):
-        super().__init__(nullable=True, default=None, label="Additional comments", **kwargs)
-        self.item = Object({"comment": String(), "commentId": CommentId()}, strict=False)
+    def __init__(self, item: Field, **kwargs):
+        super().__init__(nullable=True, default=None, **kwargs)
+        self.item = item
 
     def check(self, value: Any, path: str) -> Any:
         inner = re.sub(r"^\d+\.", "", path)
@@ -104,9 +104,11 @@ class NullableComments(Field):
         return {**super().describe(), "item": self.item.describe()}
 
 
-def comments_schema() -> NullableComments:
+def comments_schema() -> NullableArray:
     """`comments: [{comment, commentId}] | null`."""
-    return NullableComments()
+    return NullableArray(
+        Object({"comment": String(), "commentId": CommentId()}, strict=False), label="Additional comments"
+    )
 
 
 def now_iso() -> str:

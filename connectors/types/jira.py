@@ -9,8 +9,9 @@ from urllib.parse import quote
 from connectors import http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
-from connectors.schemas import Any_, Array, Object, Record, String
+from connectors.schemas import Any_, Object, Record, String
 from connectors.types.case_utils import (
+    NullableArray,
     RemoteCallFailed,
     UnionSubActionType,
     action_error,
@@ -48,7 +49,7 @@ INCIDENT = Object(
         "externalId": String(nullable=True, default=None, label="Issue key (update)"),
         "issueType": String(nullable=True, default=None, label="Issue type id"),
         "priority": String(nullable=True, default=None, label="Priority"),
-        "labels": Array(String(validator=_label), nullable=True, default=None, label="Labels"),
+        "labels": NullableArray(String(validator=_label), label="Labels"),
         "parent": String(nullable=True, default=None, label="Parent issue key"),
         "otherFields": Record(
             Any_(), nullable=True, default=None, validator=_other_fields, label="Additional fields (JSON)"

@@ -204,7 +204,11 @@ def test_a_label_with_spaces_is_rejected(make_connector, run, httpserver):
         jira(make_connector, httpserver),
         {"subAction": "pushToService", "subActionParams": {"incident": {"summary": "s", "labels": ["a b"]}}},
     )
-    assert "The label a b cannot contain spaces" in result.message
+    assert (
+        "- [3.subActionParams.incident.labels]: types that failed validation:\n"
+        " - [subActionParams.incident.labels.0.0]: The label a b cannot contain spaces\n"
+        " - [subActionParams.incident.labels.1]: expected value to equal [null]\n"
+    ) in result.message
 
 
 def test_a_refused_connection_is_reported_without_the_token(make_connector, run, httpserver):
