@@ -6,7 +6,7 @@ import base64
 import json
 import re
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -15,9 +15,9 @@ from botocore.eventstream import EventStreamBuffer, ParserError
 
 from connectors import http
 from connectors.base import ExecutionContext
-from connectors.exceptions import EgressDenied
 from connectors.schemas import Any_, Array, Boolean, Number, Object, SchemaError, String
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError, normalise_url
+from connectors.types.case_utils import check_ai_url
 
 DEFAULT_URL = "https://bedrock-runtime.us-east-1.amazonaws.com"
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -119,14 +119,7 @@ class BedrockConnector(SubActionConnectorType):
     }
 
     def check_config(self, config, settings):
-        parts = urlsplit(config["apiUrl"])
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return f"Error configuring Amazon Bedrock action: Error: Invalid URL: {config['apiUrl']}"
-        try:
-            http.ensure_uri_allowed(config["apiUrl"], settings)
-        except EgressDenied as exc:
-            return f"Error configuring Amazon Bedrock action: Error: error configuring connector action: {exc.message}"
-        return None
+        return check_ai_url("Amazon Bedrock", config["apiUrl"], settings)
 
     def response_error_message(self, response: http.Response) -> str:
         body = response.json_or_none()

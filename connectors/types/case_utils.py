@@ -12,10 +12,11 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
-from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError
+from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
 from connectors.schemas import Array, Enum, Field, Object, OneOf, SchemaError, String, _prefix
 
 
@@ -283,3 +284,30 @@ def epoch_ms_iso(value: Any) -> str:
             .replace("+00:00", "Z")
         )
     return iso(value)
+
+
+def assert_url(url: str) -> str | None:
+    """Kibana's sub-action `assertURL`: the problem with `url`, worded as Kibana words it, or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return f"URL Error: Invalid URL: {url}"
+    if not parts.scheme or not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*$", parts.scheme) or "://" not in url:
+        return f"URL Error: Invalid URL: {url}"
+    if not parts.hostname:
+        return "URL Error: URL must contain hostname"
+    if parts.scheme not in ("http", "https"):
+        return "URL Error: Invalid protocol"
+    return None
+
+
+def check_ai_url(product: str, url: str, settings) -> str | None:
+    """The generative-AI config validator: `Error configuring <product> action: Error: <problem>`."""
+    problem = assert_url(url)
+    if problem is None:
+        try:
+            http.ensure_uri_allowed(url, settings)
+        except EgressDenied as exc:
+            problem = f"error validating url: {exc.message}"
+    return f"Error configuring {product} action: Error: {problem}" if problem else None

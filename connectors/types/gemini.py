@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import google.auth.exceptions
 import google.auth.transport
@@ -18,10 +17,11 @@ from google.oauth2 import service_account
 
 from connectors import http
 from connectors.base import ExecutionContext
-from connectors.exceptions import ConnectorError, EgressDenied
+from connectors.exceptions import ConnectorError
 from connectors.schemas import Any_, Array, Boolean, Number, Object, SchemaError, String
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
 from connectors.types import token_cache
+from connectors.types.case_utils import check_ai_url
 
 DEFAULT_URL = "https://us-central1-aiplatform.googleapis.com"
 DEFAULT_MODEL = "gemini-2.5-pro"
@@ -147,14 +147,7 @@ class GeminiConnector(SubActionConnectorType):
     }
 
     def check_config(self, config, settings):
-        parts = urlsplit(config["apiUrl"])
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return f"Error configuring Google Gemini action: Error: Invalid URL: {config['apiUrl']}"
-        try:
-            http.ensure_uri_allowed(config["apiUrl"], settings)
-        except EgressDenied as exc:
-            return f"Error configuring Google Gemini action: Error: error configuring connector action: {exc.message}"
-        return None
+        return check_ai_url("Google Gemini", config["apiUrl"], settings)
 
     def response_error_message(self, response: http.Response) -> str:
         body = response.json_or_none()

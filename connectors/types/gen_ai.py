@@ -18,7 +18,6 @@ from typing import Any
 
 from connectors import http
 from connectors.base import ExecutionContext
-from connectors.exceptions import EgressDenied
 from connectors.schemas import (
     Any_,
     Array,
@@ -32,6 +31,7 @@ from connectors.schemas import (
     String,
 )
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
+from connectors.types.case_utils import check_ai_url
 
 OPENAI = "OpenAI"
 AZURE = "Azure OpenAI"
@@ -197,18 +197,14 @@ class OpenAIConnector(SubActionConnectorType):
         return cleaned
 
     def check_config(self, config, settings):
-        url = config["apiUrl"]
-        if not re.match(r"^https?://[^/\s]+", url):
-            return f"Error configuring OpenAI action: Error: Invalid URL: {url}"
-        try:
-            http.ensure_uri_allowed(url, settings)
-        except EgressDenied as exc:
-            return (
-                f"Error configuring OpenAI action: Error: error configuring connector action: {exc.message}"
-            )
-        if config["apiProvider"] not in PROVIDERS:
-            return f"Error configuring OpenAI action: Error: API Provider is not supported: {config['apiProvider']}"
-        if config["apiProvider"] == OTHER and not config.get("defaultModel"):
+        problem = check_ai_url("OpenAI", config["apiUrl"], settings)
+        if problem:
+            return problem
+        provider = config["apiProvider"]
+        if provider not in PROVIDERS:
+            suffix = f": {provider}" if provider else ""
+            return f"Error configuring OpenAI action: Error: API Provider is not supported{suffix}"
+        if provider == OTHER and not config.get("defaultModel"):
             return "[defaultModel]: expected value of type [string] but got [undefined]"
         return None
 

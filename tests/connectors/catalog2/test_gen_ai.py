@@ -225,3 +225,32 @@ def test_a_missing_api_key_is_rejected(kibana_settings):
         )
     else:
         raise AssertionError("expected a ConfigurationError")
+
+
+def test_config_url_problems_are_worded_as_kibana_does(kibana_settings):
+    from connectors import registry
+    from connectors.exceptions import ConfigurationError
+
+    openai = registry.get(".gen-ai")
+    cases = [
+        ({"apiUrl": "example.com/do-something"}, "Error: URL Error: Invalid URL: example.com/do-something"),
+        (
+            {"apiUrl": "http://genAi.mynonexistent.com"},
+            'Error: error validating url: target url "http://genAi.mynonexistent.com" is not added to the Kibana config xpack.actions.allowedHosts',
+        ),
+        (
+            {"apiUrl": "https://api.openai.com/v1/chat/completions", "apiProvider": ""},
+            "Error: API Provider is not supported",
+        ),
+    ]
+    settings = kibana_settings.set({"xpack.actions.allowedHosts": ["api.openai.com", "example.com"]})
+    for config, detail in cases:
+        try:
+            openai.validate_config({"apiProvider": "OpenAI", **config}, settings)
+        except ConfigurationError as exc:
+            assert (
+                exc.message
+                == f"error validating action type config: Error configuring OpenAI action: {detail}"
+            )
+        else:
+            raise AssertionError(config)
