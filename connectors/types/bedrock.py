@@ -17,7 +17,7 @@ from connectors import http
 from connectors.base import ExecutionContext
 from connectors.schemas import Any_, Array, Boolean, Number, Object, SchemaError, String
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError, normalise_url
-from connectors.types.case_utils import check_ai_url
+from connectors.types.case_utils import absent, check_ai_url
 
 DEFAULT_URL = "https://bedrock-runtime.us-east-1.amazonaws.com"
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -96,8 +96,8 @@ class BedrockConnector(SubActionConnectorType):
         {
             "apiUrl": String(default=DEFAULT_URL, label="URL"),
             "defaultModel": String(default=DEFAULT_MODEL, label="Default model"),
-            "region": String(nullable=True, default=None, label="Region"),
-            "contextWindowLength": Number(nullable=True, default=None, label="Context window length"),
+            "region": String(nullable=True, default=absent, label="Region"),
+            "contextWindowLength": Number(nullable=True, default=absent, label="Context window length"),
         }
     )
     secrets_schema = Object(

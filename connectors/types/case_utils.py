@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
-from connectors.schemas import Array, Enum, Field, Object, OneOf, SchemaError, String, _prefix
+from connectors.schemas import MISSING, Array, Enum, Field, Object, OneOf, SchemaError, String, _prefix
 
 
 class Literal(Field):
@@ -110,6 +110,11 @@ def comments_schema() -> NullableArray:
     return NullableArray(
         Object({"comment": String(), "commentId": CommentId()}, strict=False), label="Additional comments"
     )
+
+
+def absent():
+    """A schema default meaning `schema.maybe(...)`: a missing key stays missing (not stored as null)."""
+    return MISSING
 
 
 def now_iso() -> str:

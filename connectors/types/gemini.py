@@ -21,7 +21,7 @@ from connectors.exceptions import ConnectorError
 from connectors.schemas import Any_, Array, Boolean, Number, Object, SchemaError, String
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
 from connectors.types import token_cache
-from connectors.types.case_utils import check_ai_url
+from connectors.types.case_utils import absent, check_ai_url
 
 DEFAULT_URL = "https://us-central1-aiplatform.googleapis.com"
 DEFAULT_MODEL = "gemini-2.5-pro"
@@ -124,8 +124,8 @@ class GeminiConnector(SubActionConnectorType):
             "defaultModel": String(default=DEFAULT_MODEL, label="Default model"),
             "gcpRegion": String(label="GCP region"),
             "gcpProjectID": String(label="GCP project ID"),
-            "contextWindowLength": Number(nullable=True, default=None, label="Context window length"),
-            "temperature": Number(nullable=True, default=None, label="Temperature"),
+            "contextWindowLength": Number(nullable=True, default=absent, label="Context window length"),
+            "temperature": Number(nullable=True, default=absent, label="Temperature"),
         }
     )
     secrets_schema = Object(

@@ -31,7 +31,7 @@ from connectors.schemas import (
     String,
 )
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
-from connectors.types.case_utils import check_ai_url
+from connectors.types.case_utils import absent, check_ai_url
 
 OPENAI = "OpenAI"
 AZURE = "Azure OpenAI"
@@ -147,17 +147,17 @@ class OpenAIConnector(SubActionConnectorType):
         {
             "apiProvider": String(label="Select an OpenAI provider", help="OpenAI, Azure OpenAI or Other"),
             "apiUrl": String(label="URL"),
-            "organizationId": String(nullable=True, default=None, label="OpenAI Organization"),
-            "projectId": String(nullable=True, default=None, label="OpenAI Project"),
-            "defaultModel": String(nullable=True, default=None, label="Default model"),
-            "headers": Record(String(), nullable=True, default=None, label="Headers"),
-            "contextWindowLength": Number(nullable=True, default=None, label="Context window length"),
-            "temperature": Number(nullable=True, default=None, label="Temperature"),
+            "organizationId": String(nullable=True, default=absent, label="OpenAI Organization"),
+            "projectId": String(nullable=True, default=absent, label="OpenAI Project"),
+            "defaultModel": String(nullable=True, default=absent, label="Default model"),
+            "headers": Record(String(), nullable=True, default=absent, label="Headers"),
+            "contextWindowLength": Number(nullable=True, default=absent, label="Context window length"),
+            "temperature": Number(nullable=True, default=absent, label="Temperature"),
             "verificationMode": Enum(
-                ("full", "certificate", "none"), nullable=True, default=None, label="Verification mode"
+                ("full", "certificate", "none"), nullable=True, default=absent, label="Verification mode"
             ),
             "enableNativeFunctionCalling": Boolean(
-                nullable=True, default=None, label="Native function calling"
+                nullable=True, default=absent, label="Native function calling"
             ),
         }
     )

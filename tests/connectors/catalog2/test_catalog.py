@@ -89,3 +89,23 @@ def test_the_start_up_checks_accept_every_catalog_ii_type():
 
     errors = [e for e in checks.run_checks(tags=["connectors"]) if e.id == "connectors.E001"]
     assert errors == []
+
+
+def test_an_openai_connector_stores_only_the_given_config_plus_the_default_model(api):
+    response = api.post(
+        "/api/actions/connector",
+        {
+            "name": "A genAi action",
+            "connector_type_id": ".gen-ai",
+            "config": {"apiProvider": "OpenAI", "apiUrl": "https://api.openai.com/v1/chat/completions"},
+            "secrets": {"apiKey": "sk-catalog-marker"},
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["config"] == {
+        "apiProvider": "OpenAI",
+        "apiUrl": "https://api.openai.com/v1/chat/completions",
+        "defaultModel": "gpt-4.1",
+    }
+    assert "sk-catalog-marker" not in response.content.decode()
