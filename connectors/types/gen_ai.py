@@ -137,6 +137,7 @@ class OpenAIConnector(SubActionConnectorType):
     name = "OpenAI"
     description = "Send requests to OpenAI, Azure OpenAI or another OpenAI-compatible service."
     icon = "logoOpenAI"
+    escape = "json"  # rule runs render `run`/`test` bodies as JSON
     minimum_license = "enterprise"
     supported_feature_ids = (
         "generativeAIForSecurity",
