@@ -149,6 +149,7 @@ class RemoteCallFailed(Exception):
         self.message = message
         self.response = response
         self.retry = retry
+        self.code: str | None = None
 
     @property
     def status_code(self) -> int | None:
@@ -185,7 +186,10 @@ def call(
         )
     except ConnectorError as exc:
         detail = exc.service_message or exc.message
-        raise RemoteCallFailed(re.sub(r"^\[[A-Z_]+\] ", "", detail), retry=bool(exc.retry)) from None
+        failure = RemoteCallFailed(re.sub(r"^\[[A-Z_]+\] ", "", detail), retry=bool(exc.retry))
+        code = re.match(r"^\[([A-Z_]+)\] ", detail)
+        failure.code = code.group(1) if code else None  # axios' error.code (ECONNREFUSED, ...)
+        raise failure from None
     if not response.ok:
         raise RemoteCallFailed(f"Request failed with status code {response.status_code}", response)
     return response

@@ -167,15 +167,28 @@ def base_url(ctx: ExecutionContext) -> str:
     return url[:-1] if url.endswith("/") else url
 
 
-def reason(body: Any) -> str:
+def reason(exc: RemoteCallFailed) -> str:
+    """ServiceNow's `error.message[: detail]`; a plain error (no response body) has no reason."""
+    body = exc.body() if exc.response is not None and exc.response.content else None
     if body is None:
-        return "unknown: errorResponse was null"
+        return ""
     error = body.get("error") if isinstance(body, dict) else None
-    if error is None:
+    message = error.get("message") if isinstance(error, dict) else None
+    if not message:
         return "unknown: no error in error response"
-    if isinstance(error, dict):
-        return f"{error.get('message')}: {error.get('detail')}"
-    return f"{error}: undefined"
+    detail = error.get("detail")
+    return f"{message}: {detail}" if detail else message
+
+
+def endpoint_kind(url: str) -> str:
+    path = url.split("?", 1)[0]
+    if "/api/now/import/" in path:
+        return "import_set"
+    if path.endswith("/elastic_api/health"):
+        return "health"
+    if "/api/now/table/" in path or "/api/now/v2/table/" in path:
+        return "table"
+    return "other"
 
 
 class ServiceNowClient:
@@ -190,6 +203,7 @@ class ServiceNowClient:
     # plumbing
 
     def send(self, method: str, url: str, *, json: Any = None) -> Any:
+        self.context = {"method": method, "endpoint": endpoint_kind(url), "status": None}
         headers = {"Content-Type": "application/json"} if json is not None else {}
         auth = None
         if self.ctx.config.get("isOAuth"):
@@ -199,9 +213,11 @@ class ServiceNowClient:
         try:
             response = call(self.ctx, method, url, json=json, headers=headers, auth=auth)
         except RemoteCallFailed as exc:
+            self.context["status"] = exc.status_code or exc.code
             if self.ctx.config.get("isOAuth") and exc.status_code and 400 <= exc.status_code < 500:
                 token_cache.drop(self.ctx.connector_id)
             raise
+        self.context["status"] = response.status_code
         body = response.json_or_none()
         if response.status_code < 400 and (not isinstance(body, dict) or body.get("result") is None):
             host = self.url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
@@ -209,9 +225,17 @@ class ServiceNowClient:
         return body
 
     def fail(self, exc: RemoteCallFailed, what: str):
-        return action_error(
-            NAME, f"{what}. Error: {exc.message} Reason: {reason(exc.body())}", status_code=exc.status_code
-        )
+        """`[Action][ServiceNow]: <what>. Error: <error> [Reason: <reason>] [status=..] [method=..] [endpoint=..]`."""
+        parts = [f"{what}.", "Error:", exc.message]
+        why = reason(exc)
+        if why:
+            parts += ["Reason:", why]
+        context = getattr(self, "context", None)
+        if context:
+            parts.append(f"[status={context['status'] or 'none'}]")
+            parts.append(f"[method={context['method']}]")
+            parts.append(f"[endpoint={context['endpoint']}]")
+        return action_error(NAME, " ".join(parts), status_code=exc.status_code)
 
     @property
     def table_url(self) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 from connectors.schemas import Array, Object, String
 from connectors.types.case_utils import UnionSubActionType, sub_action_union
 from connectors.types.servicenow import core
@@ -28,6 +31,29 @@ ADD_EVENT = Object(
         "time_of_event": String(nullable=True, default=None, label="Time of event"),
     }
 )
+
+
+def format_time_of_event(value: str | None) -> str | None:
+    """Epoch milliseconds or an ISO date, as `yyyy-MM-dd HH:mm:ss` in GMT; anything else is dropped."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        if re.fullmatch(r"-?\d+", text):
+            moment = datetime.fromtimestamp(int(text) / 1000, UTC)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def prepare_event(params: dict) -> dict:
+    """Kibana's prepareParams: the time of event formatted, then every null left out."""
+    event = {**params, "time_of_event": format_time_of_event(params.get("time_of_event"))}
+    return {key: value for key, value in event.items() if value is not None}
 
 
 class ServiceNowITOMConnector(UnionSubActionType):
@@ -59,7 +85,9 @@ class ServiceNowITOMConnector(UnionSubActionType):
 
     def add_event(self, ctx, params):
         client = core.ServiceNowClient(ctx, self.product)
-        client.post("Unable to add event", f"{client.url}/api/global/em/jsonv2", {"records": [params]})
+        client.post(
+            "Unable to add event", f"{client.url}/api/global/em/jsonv2", {"records": [prepare_event(params)]}
+        )
         return {}
 
     def get_choices(self, ctx, params):

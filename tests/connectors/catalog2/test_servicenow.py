@@ -118,7 +118,7 @@ def test_an_import_set_error_is_reported(make_connector, run, httpserver):
     )
     result = run(itsm(make_connector, httpserver), push({"short_description": "x"}))
     assert result.service_message == (
-        "[Action][ServiceNow]: Unable to create incident. Error: Bad field Reason: unknown: errorResponse was null"
+        "[Action][ServiceNow]: Unable to create incident. Error: Bad field [status=200] [method=post] [endpoint=import_set]"
     )
 
 
@@ -134,7 +134,7 @@ def test_an_http_error_carries_servicenows_message_and_detail(make_connector, ru
     )
     assert result.service_message == (
         "[Action][ServiceNow]: Unable to get incident with id nope. Error: Request failed with status code 404 "
-        "Reason: No Record found: Record doesn't exist"
+        "Reason: No Record found: Record doesn't exist [status=404] [method=get] [endpoint=table]"
     )
 
 
@@ -199,15 +199,29 @@ def test_itom_adds_an_event(make_connector, run, httpserver):
     )
     result = run(
         itsm(make_connector, httpserver, type_id=".servicenow-itom"),
-        {"subAction": "addEvent", "subActionParams": {"source": "Elastic", "severity": "1", "node": "db-1"}},
+        {
+            "subAction": "addEvent",
+            "subActionParams": {
+                "source": "Elastic",
+                "severity": "1",
+                "node": "db-1",
+                "time_of_event": "1634122304000",
+            },
+        },
     )
     assert result.status == "ok", result
     assert result.data == {}
-    record = httpserver.log[0][0].get_json()["records"][0]
-    assert record["source"] == "Elastic"
-    assert record["node"] == "db-1"
-    assert record["message_key"] == "{{rule.id}}:{{alert.id}}"
-    assert record["description"] is None
+    assert httpserver.log[0][0].get_json() == {
+        "records": [
+            {
+                "source": "Elastic",
+                "severity": "1",
+                "node": "db-1",
+                "message_key": "{{rule.id}}:{{alert.id}}",
+                "time_of_event": "2021-10-13 10:51:44",
+            }
+        ]
+    }
 
 
 def test_secops_posts_observables_after_the_import(make_connector, run, httpserver):
@@ -314,7 +328,9 @@ def test_a_4xx_drops_the_cached_token(make_connector, run, httpserver, rsa_key):
     )
     connector = oauth_connector(make_connector, httpserver, pem)
     result = run(connector, {"subAction": "getIncident", "subActionParams": {"externalId": "abc"}})
-    assert "Error: Request failed with status code 401 Reason: expired: x" in result.service_message
+    assert (
+        "Error: Request failed with status code 401 Reason: expired: x [status=401]" in result.service_message
+    )
     assert not ConnectorToken.objects.filter(connector_id=connector.id).exists()
 
 
@@ -325,7 +341,7 @@ def test_a_refused_token_request_names_the_connector(make_connector, run, httpse
     result = run(connector, {"subAction": "getFields", "subActionParams": {}}, secrets=[CLIENT_SECRET])
     assert result.service_message == (
         f"[Action][ServiceNow]: Unable to get fields. Error: Unable to retrieve access token for connectorId: {connector.id} "
-        "Reason: unknown: errorResponse was null"
+        "[status=none] [method=get] [endpoint=table]"
     )
 
 
