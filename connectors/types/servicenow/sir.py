@@ -71,9 +71,9 @@ class ServiceNowSecOpsConnector(ServiceNowBase):
     def prepare_push(self, client, incident):
         incident = dict(incident)
         for field in OBSERVABLE_FIELDS:
-            if client.use_table_api:
+            if client.use_table_api:  # the Table API takes one delimited string per field
                 value = incident.get(field)
-                incident[field] = ",".join(_unique(values_of(value))) if value is not None else None
+                incident[field] = ",".join(value) if isinstance(value, list) else value
             else:
                 incident[field] = None
         return incident

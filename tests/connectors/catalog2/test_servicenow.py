@@ -392,3 +392,26 @@ def test_get_choices_without_fields_names_the_missing_array(make_connector, run,
     assert (
         "- [4.subActionParams.fields]: expected value of type [array] but got [undefined]" in result.message
     )
+
+
+def test_secops_on_the_table_api_sends_observables_as_strings(make_connector, run, httpserver):
+    httpserver.expect_request("/api/now/v2/table/sn_si_incident", method="POST").respond_with_json(
+        {"result": INCIDENT}
+    )
+    httpserver.expect_request("/api/now/v2/table/sn_si_incident/abc").respond_with_json({"result": INCIDENT})
+    result = run(
+        itsm(make_connector, httpserver, type_id=".servicenow-sir", usesTableApi=True),
+        push(
+            {
+                "short_description": "x",
+                "dest_ip": ["10.0.0.1", "10.0.0.2"],
+                "malware_url": "https://a|https://b",
+            }
+        ),
+    )
+    assert result.status == "ok", result
+    sent = httpserver.log[0][0].get_json()
+    assert sent["dest_ip"] == "10.0.0.1,10.0.0.2"
+    assert sent["malware_url"] == "https://a|https://b"
+    assert sent["source_ip"] is None
+    assert all("observables" not in r.path for r, _ in httpserver.log)
