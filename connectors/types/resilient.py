@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import Any
 
 from connectors import http
@@ -78,6 +79,8 @@ class ResilientConnector(CaseConnectorMixin, SubActionConnectorType):
     def response_error_message(self, response: http.Response) -> str:
         if response.status_code == 401:
             return "Unauthorized API Error"
+        if not response.status_code:
+            return "Unknown API Error"
         body = response.json_or_none()
         message = body.get("message") if isinstance(body, dict) else None
         return f"API Error: {message or response.reason}"
@@ -98,78 +101,123 @@ class ResilientConnector(CaseConnectorMixin, SubActionConnectorType):
         return f"{self._url(ctx)}/#incidents/{incident_id}"
 
     # ---- the case connector ---------------------------------------------------------------------
+    # Each call is wrapped as Kibana's: `[Action][IBM Resilient]: <what>. Error: <framework error>.`
+
+    @contextmanager
+    def _failing_as(self, what: str):
+        try:
+            yield
+        except SubActionError as exc:
+            raise SubActionError(
+                f"[Action][{self.name}]: {what}. Error: {exc.service_message}.",
+                retry=bool(exc.retry),
+                error_source=exc.error_source,
+                status_code=exc.status_code,
+            ) from None
 
     def create_incident(self, ctx, incident: dict) -> dict:
-        payload: dict[str, Any] = {"name": incident["name"], "discovered_date": int(time.time() * 1000)}
-        if incident.get("description"):
-            payload["description"] = {"format": "html", "content": incident["description"]}
-        if incident.get("incidentTypes"):
-            payload["incident_type_ids"] = [{"id": t} for t in incident["incidentTypes"]]
-        if incident.get("severityCode") is not None:
-            payload["severity_code"] = {"id": incident["severityCode"]}
-        payload.update(incident.get("additionalFields") or {})
-        data = self._call(
-            ctx, "post", f"{self._org(ctx)}/incidents?text_content_output_format=objects_convert", payload
-        )
-        incident_id = str(data["id"])
-        return {
-            "title": incident_id,
-            "id": incident_id,
-            "pushedDate": epoch_ms_iso(data.get("create_date")),
-            "url": self._view(ctx, incident_id),
-        }
+        with self._failing_as("Unable to create incident"):
+            payload: dict[str, Any] = {"name": incident["name"], "discovered_date": int(time.time() * 1000)}
+            if incident.get("description"):
+                payload["description"] = {"format": "html", "content": incident["description"]}
+            if incident.get("incidentTypes"):
+                payload["incident_type_ids"] = [{"id": int(t)} for t in incident["incidentTypes"]]
+            if incident.get("severityCode"):
+                payload["severity_code"] = {"id": int(incident["severityCode"])}
+            payload.update(incident.get("additionalFields") or {})
+            data = self._call(
+                ctx, "post", f"{self._org(ctx)}/incidents?text_content_output_format=objects_convert", payload
+            )
+            if not isinstance(data, dict) or data.get("id") is None or data.get("create_date") is None:
+                raise SubActionError("Response validation failed (id and create_date are required)")
+            incident_id = js_id(data["id"])
+            return {
+                "title": incident_id,
+                "id": incident_id,
+                "pushedDate": epoch_ms_iso(data.get("create_date")),
+                "url": self._view(ctx, incident_id),
+            }
+
+    def get_incident(self, ctx, incident_id: str) -> dict:
+        with self._failing_as(f"Unable to get incident with id {incident_id}"):
+            data = self._call(
+                ctx,
+                "get",
+                f"{self._org(ctx)}/incidents/{incident_id}?text_content_output_format=objects_convert",
+            )
+            return data if isinstance(data, dict) else {}
 
     def update_incident(self, ctx, incident_id: str, incident: dict) -> dict:
-        current = self._call(
-            ctx, "get", f"{self._org(ctx)}/incidents/{incident_id}?text_content_output_format=objects_convert"
-        )
-        changes = []
-        present = {k: v for k, v in incident.items() if v is not None and k != "additionalFields"}
-        for key, value in present.items():
-            name = FIELD_NAMES.get(key, key)
-            changes.append(
-                {
-                    "field": {"name": name},
-                    "old_value": _old_value(name, current.get(name)),
-                    "new_value": _new_value(name, value),
-                }
+        with self._failing_as(f"Unable to update incident with id {incident_id}"):
+            current = self.get_incident(ctx, incident_id)
+            changes = []
+            present = {k: v for k, v in incident.items() if v is not None and k != "additionalFields"}
+            for key, value in present.items():
+                name = FIELD_NAMES.get(key, key)
+                changes.append(
+                    {
+                        "field": {"name": name},
+                        "old_value": _old_value(name, current.get(name)),
+                        "new_value": _new_value(name, value),
+                    }
+                )
+            for key, value in (incident.get("additionalFields") or {}).items():
+                changes.append(
+                    {
+                        "field": {"name": key},
+                        "old_value": {"text": current.get(key)},
+                        "new_value": {"text": value},
+                    }
+                )
+            result = self._call(
+                ctx, "patch", f"{self._org(ctx)}/incidents/{incident_id}", {"changes": changes}
             )
-        for key, value in (incident.get("additionalFields") or {}).items():
-            changes.append(
-                {
-                    "field": {"name": key},
-                    "old_value": {"text": current.get(key)},
-                    "new_value": {"text": value},
-                }
-            )
-        result = self._call(ctx, "patch", f"{self._org(ctx)}/incidents/{incident_id}", {"changes": changes})
-        if isinstance(result, dict) and result.get("success") is False:
-            raise SubActionError(str(result.get("message") or "Unable to update the incident"))
-        updated = self._call(ctx, "get", f"{self._org(ctx)}/incidents/{incident_id}")
-        return {
-            "title": str(incident_id),
-            "id": str(incident_id),
-            "pushedDate": epoch_ms_iso(updated.get("inc_last_modified_date")),
-            "url": self._view(ctx, incident_id),
-        }
+            if not isinstance(result, dict) or not result.get("success"):
+                message = result.get("message") if isinstance(result, dict) else None
+                raise SubActionError(
+                    f"Error while updating incident: {message if message is not None else 'null'}"
+                )
+            updated = self.get_incident(ctx, incident_id)
+            updated_id = js_id(updated.get("id", incident_id))
+            return {
+                "title": updated_id,
+                "id": updated_id,
+                "pushedDate": epoch_ms_iso(updated.get("inc_last_modified_date")),
+                "url": self._view(ctx, updated_id),
+            }
 
     def add_comment(self, ctx, incident_id: str, comment: str) -> None:
-        self._call(
-            ctx,
-            "post",
-            f"{self._org(ctx)}/incidents/{incident_id}/comments",
-            {"text": {"format": "text", "content": comment}},
-        )
+        with self._failing_as(f"Unable to create comment at incident with id {incident_id}"):
+            self._call(
+                ctx,
+                "post",
+                f"{self._org(ctx)}/incidents/{incident_id}/comments",
+                {"text": {"format": "text", "content": comment}},
+            )
 
     def _values(self, ctx, field: str) -> list[dict]:
         data = self._call(ctx, "get", f"{self._org(ctx)}/types/incident/fields/{field}")
-        return [{"id": str(v.get("value")), "name": v.get("label")} for v in (data or {}).get("values") or []]
+        return [
+            {"id": js_id(v.get("value")), "name": v.get("label")} for v in (data or {}).get("values") or []
+        ]
 
     def incident_types(self, ctx, params):
-        return self._values(ctx, "incident_type_ids")
+        with self._failing_as("Unable to get incident types"):
+            return self._values(ctx, "incident_type_ids")
 
     def severity(self, ctx, params):
-        return self._values(ctx, "severity_code")
+        with self._failing_as("Unable to get severity"):
+            return self._values(ctx, "severity_code")
 
     def get_fields(self, ctx, params):
-        return self._call(ctx, "get", f"{self._org(ctx)}/types/incident/fields")
+        with self._failing_as("Unable to get fields"):
+            data = self._call(ctx, "get", f"{self._org(ctx)}/types/incident/fields")
+            keys = ("name", "input_type", "read_only", "required", "text", "prefix", "values")
+            return [{key: field.get(key) for key in keys} for field in data or [] if isinstance(field, dict)]
+
+
+def js_id(value: Any) -> str:
+    """`${id}` in JavaScript: numbers without a trailing `.0`."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

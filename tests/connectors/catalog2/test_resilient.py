@@ -101,7 +101,9 @@ def test_a_401_is_unauthorized(make_connector, run, httpserver):
         {"subAction": "getFields", "subActionParams": {}},
         secrets=[SECRET],
     )
-    assert result.service_message == "Status code: 401. Message: Unauthorized API Error"
+    assert result.service_message == (
+        "[Action][IBM Resilient]: Unable to get fields. Error: Status code: 401. Message: Unauthorized API Error."
+    )
 
 
 def test_other_errors_carry_the_message(make_connector, run, httpserver):
@@ -109,4 +111,52 @@ def test_other_errors_carry_the_message(make_connector, run, httpserver):
         {"message": "Org not found"}, status=404
     )
     result = run(resilient(make_connector, httpserver), {"subAction": "getFields", "subActionParams": {}})
-    assert result.service_message == "Status code: 404. Message: API Error: Org not found"
+    assert result.service_message == (
+        "[Action][IBM Resilient]: Unable to get fields. Error: Status code: 404. Message: API Error: Org not found."
+    )
+
+
+def test_an_update_the_service_refuses_is_an_error(make_connector, run, httpserver):
+    httpserver.expect_request("/rest/orgs/201/incidents/7", method="GET").respond_with_json(
+        {"id": 7, "name": "Old"}
+    )
+    httpserver.expect_request("/rest/orgs/201/incidents/7", method="PATCH").respond_with_json(
+        {"success": False, "message": "field is read only"}
+    )
+    result = run(
+        resilient(make_connector, httpserver),
+        {"subAction": "pushToService", "subActionParams": {"incident": {"name": "New", "externalId": "7"}}},
+    )
+    assert result.message == "an error occurred while running the action"
+    assert result.service_message == (
+        "[Action][IBM Resilient]: Unable to update incident with id 7. Error: Error while updating incident: field is read only."
+    )
+
+
+def test_get_fields_keeps_kibanas_field_keys(make_connector, run, httpserver):
+    httpserver.expect_request("/rest/orgs/201/types/incident/fields").respond_with_json(
+        [
+            {
+                "name": "severity_code",
+                "input_type": "select",
+                "read_only": False,
+                "required": "always",
+                "text": "Severity",
+                "prefix": None,
+                "values": [],
+                "uuid": "x",
+            }
+        ]
+    )
+    result = run(resilient(make_connector, httpserver), {"subAction": "getFields", "subActionParams": {}})
+    assert result.data == [
+        {
+            "name": "severity_code",
+            "input_type": "select",
+            "read_only": False,
+            "required": "always",
+            "text": "Severity",
+            "prefix": None,
+            "values": [],
+        }
+    ]
