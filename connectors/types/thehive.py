@@ -70,9 +70,12 @@ class TheHiveConnector(CaseConnectorMixin, SubActionConnectorType):
 
     def response_error_message(self, response: http.Response) -> str:
         body = response.json_or_none()
-        if isinstance(body, dict) and (body.get("type") or body.get("message")):
-            return f"API Error: {body.get('type')} - {body.get('message')}"
-        return f"API Error: {response.reason}"
+        body = body if isinstance(body, dict) else {}
+
+        def js(value):
+            return "undefined" if value is None else value
+
+        return f"API Error: {js(body.get('type'))} - {js(body.get('message'))}"
 
     def _url(self, ctx: ExecutionContext) -> str:
         return ctx.config["url"].rstrip("/")
@@ -89,7 +92,7 @@ class TheHiveConnector(CaseConnectorMixin, SubActionConnectorType):
         return f"{self._url(ctx)}/cases/{case_id}/details"
 
     def _payload(self, incident: dict) -> dict:
-        return {key: value for key, value in incident.items() if value is not None}
+        return dict(incident)  # as validated, nulls included, as Kibana sends it
 
     def create_incident(self, ctx, incident: dict) -> dict:
         data = self._call(ctx, "post", "/api/v1/case", self._payload(incident))
@@ -114,7 +117,7 @@ class TheHiveConnector(CaseConnectorMixin, SubActionConnectorType):
 
     def create_alert(self, ctx, params):
         body = params.pop("body", None)
-        alert = {key: value for key, value in params.items() if value is not None}
+        alert = dict(params)
         if body:
             try:
                 extra = json.loads(body)

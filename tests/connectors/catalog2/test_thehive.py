@@ -34,7 +34,13 @@ def test_it_creates_a_case_with_defaults_and_comments(make_connector, run, https
     create = httpserver.log[0][0]
     assert create.headers["Authorization"] == f"Bearer {API_KEY}"
     assert create.headers["X-Organisation"] == "soc"
-    assert create.get_json() == {"title": "Disk", "description": "full", "severity": 2, "tlp": 2}
+    assert create.get_json() == {
+        "title": "Disk",
+        "description": "full",
+        "severity": 2,
+        "tlp": 2,
+        "tags": None,
+    }
     assert httpserver.log[1][0].get_json() == {"message": "hi"}
 
 
@@ -52,7 +58,13 @@ def test_it_updates_a_case(make_connector, run, httpserver):
     assert result.status == "ok", result
     assert result.data["id"] == "~9"
     assert "X-Organisation" not in httpserver.log[0][0].headers
-    assert httpserver.log[0][0].get_json() == {"title": "t", "description": "d", "severity": 4, "tlp": 2}
+    assert httpserver.log[0][0].get_json() == {
+        "title": "t",
+        "description": "d",
+        "severity": 4,
+        "tlp": 2,
+        "tags": None,
+    }
 
 
 def test_create_alert_merges_the_body_over_the_fields(make_connector, run, httpserver):
@@ -82,6 +94,7 @@ def test_create_alert_merges_the_body_over_the_fields(make_connector, run, https
         "severity": 2,
         "tlp": 2,
         "template": 1,
+        "tags": None,
         "customFields": {"a": 1},
     }
 
