@@ -54,6 +54,7 @@ INVOKE_PARAMS = Object(
         "systemInstruction": String(nullable=True, default=None),
         "maxOutputTokens": Number(nullable=True, default=None),
         "toolConfig": Any_(nullable=True, default=None),
+        "tools": Any_(nullable=True, default=None),
         "signal": Any_(nullable=True, default=None),
         "timeout": Number(nullable=True, default=None),
         "telemetryMetadata": Any_(nullable=True, default=None),
@@ -151,13 +152,21 @@ class GeminiConnector(SubActionConnectorType):
 
     def response_error_message(self, response: http.Response) -> str:
         body = response.json_or_none()
-        error = body.get("error") if isinstance(body, dict) else None
+        body = body if isinstance(body, dict) else {}
+        error = body.get("error")
+        message = body.get("message")
+        if error:
+            error = error if isinstance(error, dict) else {}
+            status = f"{error['status']}: " if error.get("status") else ""
+            return f"API Error: {status}{error.get('message') or ''}"
+        if (
+            response.status_code == 400
+            and message == "The requested operation is not recognized by the service."
+        ):
+            return f"API Error: {message}"
         if response.status_code == 401:
-            message = error.get("message") if isinstance(error, dict) else None
             return f"Unauthorized API Error{f': {message}' if message else ''}"
-        if isinstance(error, dict):
-            return f"API Error: {error.get('status')}: {error.get('message')}"
-        return f"API Error: {response.reason}"
+        return f"API Error: {response.reason}{f' - {message}' if message else ''}"
 
     # ---- auth ---------------------------------------------------------------------------------------
 
@@ -229,34 +238,39 @@ class GeminiConnector(SubActionConnectorType):
             "usageMetadata": data.get("usageMetadata"),
         }
 
-    def invoke_body(self, ctx: ExecutionContext, params: dict) -> str:
-        contents: list[dict] = []
-        for message in params["messages"]:
-            role = "model" if message["role"] in ("assistant", "model") else "user"
-            text = (
-                message["content"] if isinstance(message["content"], str) else json.dumps(message["content"])
-            )
-            if contents and contents[-1]["role"] == role == "user":
-                contents[-1]["parts"].append({"text": text})  # consecutive user messages are merged
-            else:
-                contents.append({"role": role, "parts": [{"text": text}]})
-        temperature = params.get("temperature")
-        body: dict[str, Any] = {
-            "contents": contents,
-            "generation_config": {
-                "temperature": temperature if temperature is not None else ctx.config.get("temperature") or 0,
-                "maxOutputTokens": params.get("maxOutputTokens") or 8192,
-                **({"stopSequences": params["stopSequences"]} if params.get("stopSequences") else {}),
-            },
-            "safety_settings": [
-                {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "threshold": "BLOCK_ONLY_HIGH"}
-            ],
+    def invoke_body(self, ctx: ExecutionContext, params: dict, with_tools: bool = False) -> str:
+        """Kibana's formatGeminiPayload: roles mapped (assistant -> model), consecutive user turns
+        joined into one, pre-formatted `parts` rows passed through."""
+        payload: dict[str, Any] = {
+            "contents": [],
+            "generation_config": {"temperature": params.get("temperature") or 0},
         }
+        if params.get("maxOutputTokens") is not None:
+            payload["generation_config"]["maxOutputTokens"] = params["maxOutputTokens"]
         if params.get("systemInstruction"):
-            body["system_instruction"] = {"role": "user", "parts": [{"text": params["systemInstruction"]}]}
-        if params.get("toolConfig"):
-            body["tool_config"] = params["toolConfig"]
-        return json.dumps(body)
+            payload["system_instruction"] = {"parts": [{"text": params["systemInstruction"]}]}
+        tool_config = params.get("toolConfig")
+        if tool_config:
+            calling = {"mode": tool_config.get("mode")}
+            if tool_config.get("allowedFunctionNames") is not None:
+                calling["allowed_function_names"] = tool_config["allowedFunctionNames"]
+            payload["tool_config"] = {"function_calling_config": calling}
+        payload["safety_settings"] = [
+            {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "threshold": "BLOCK_ONLY_HIGH"}
+        ]
+        previous = None
+        for row in params["messages"]:
+            role = "model" if row["role"] == "assistant" else "user"
+            if row.get("parts"):
+                payload["contents"].append(row)
+            elif role == "user" and previous == "user":
+                payload["contents"][-1]["parts"][0]["text"] += f" {row.get('content')}"
+            else:
+                payload["contents"].append({"role": role, "parts": [{"text": row.get("content")}]})
+            previous = role
+        if with_tools and params.get("tools") is not None:
+            payload["tools"] = params["tools"]
+        return json.dumps(payload)
 
     def invoke_ai(self, ctx: ExecutionContext, params: dict) -> dict:
         result = self.run_api(
@@ -273,7 +287,7 @@ class GeminiConnector(SubActionConnectorType):
         return self.run_api(
             ctx,
             {
-                "body": self.invoke_body(ctx, params),
+                "body": self.invoke_body(ctx, params, with_tools=True),
                 "model": params.get("model"),
                 "timeout": params.get("timeout"),
                 "raw": True,

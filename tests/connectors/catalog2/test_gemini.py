@@ -119,10 +119,10 @@ def test_invoke_ai_merges_consecutive_user_messages(make_connector, run, httpser
     assert result.data == {"message": "Hello!", "usageMetadata": ANSWER["usageMetadata"]}
     sent = next(r for r, _ in httpserver.log if r.path == GENERATE).get_json()
     assert sent["contents"] == [
-        {"role": "user", "parts": [{"text": "a"}, {"text": "b"}]},
+        {"role": "user", "parts": [{"text": "a b"}]},
         {"role": "model", "parts": [{"text": "c"}]},
     ]
-    assert sent["generation_config"] == {"temperature": 0.5, "maxOutputTokens": 8192}
+    assert sent["generation_config"] == {"temperature": 0.5}
     assert sent["safety_settings"] == [
         {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "threshold": "BLOCK_ONLY_HIGH"}
     ]
