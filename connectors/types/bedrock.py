@@ -80,6 +80,21 @@ def region_of(config: dict) -> str:
     return match.group(1) if match else DEFAULT_REGION
 
 
+def uses_deprecated_arguments(body: str) -> bool:
+    """A Claude 2 style body (`prompt`) gets the raw completion response back."""
+    try:
+        return "prompt" in json.loads(body)
+    except (ValueError, TypeError):
+        return False
+
+
+def parse_content(content: list[dict]) -> str:
+    texts = [part.get("text") for part in content]
+    if len(content) == 1 and content[0].get("type") == "text" and texts[0]:
+        return texts[0]
+    return "".join(f"\n{text}" for text in texts if text) if len(content) > 1 else ""
+
+
 class BedrockConnector(SubActionConnectorType):
     type_id = ".bedrock"
     name = "Amazon Bedrock"
@@ -126,7 +141,7 @@ class BedrockConnector(SubActionConnectorType):
         message = body.get("message") if isinstance(body, dict) else None
         if response.status_code == 400 and message == NOT_RECOGNIZED:
             return (
-                f"API Error: {message} The Kibana Connector in use may need to be reconfigured with an updated "
+                f"API Error: {message}\n\nThe Kibana Connector in use may need to be reconfigured with an updated "
                 "Amazon Bedrock endpoint, like `bedrock-runtime`."
             )
         if response.status_code == 401:
@@ -140,6 +155,8 @@ class BedrockConnector(SubActionConnectorType):
     ) -> http.Response:
         url = normalise_url(f"{ctx.config['apiUrl']}{path}")
         headers = {"Content-Type": "application/json", "Accept": accept}
+        if accept != "*/*":  # streams, as Kibana signs them
+            headers["x-amzn-bedrock-accept"] = "*/*"
         aws_request = AWSRequest(method="POST", url=url, data=body.encode("utf-8"), headers=headers)
         credentials = Credentials(ctx.secrets["accessKey"], ctx.secrets["secret"])
         SigV4Auth(credentials, "bedrock", region_of(ctx.config)).add_auth(aws_request)
@@ -166,32 +183,67 @@ class BedrockConnector(SubActionConnectorType):
             ctx, f"/model/{self.model_path(model)}/invoke", params["body"], "*/*", params.get("timeout")
         )
         data = response.json_or_none()
-        if params.get("raw"):
+        if params.get("raw") or uses_deprecated_arguments(params["body"]):
             return data
         try:
             LATEST_RESPONSE.validate(data if data is not None else {}, "")
         except SchemaError as exc:
             raise SubActionError(f"Response validation failed ({exc})") from None
-        text = "".join(part.get("text") or "" for part in data["content"] if part.get("type") == "text")
-        return {"completion": text, "stop_reason": data.get("stop_reason"), "usage": data.get("usage")}
+        return {
+            "completion": parse_content(data["content"]),
+            "stop_reason": data.get("stop_reason"),
+            "usage": data.get("usage"),
+        }
 
     @staticmethod
     def invoke_body(params: dict) -> str:
-        body: dict[str, Any] = {
-            "anthropic_version": params.get("anthropicVersion") or ANTHROPIC_VERSION,
-            "max_tokens": params.get("maxTokens") or DEFAULT_TOKEN_LIMIT,
-            "messages": params["messages"],
-        }
-        for source, target in (
-            ("stopSequences", "stop_sequences"),
-            ("system", "system"),
-            ("temperature", "temperature"),
-            ("tools", "tools"),
-            ("toolChoice", "tool_choice"),
-        ):
-            if params.get(source) is not None:
-                body[target] = params[source]
+        """Kibana's formatBedrockBody: `system` messages lifted out, consecutive same-role string
+        messages joined with a newline, temperature 0 and 8191 tokens unless given."""
+        system = params.get("system") or ""
+        messages: list[dict] = []
+        for message in params["messages"]:
+            role, content = message.get("role"), message.get("content")
+            if role == "system":
+                system = f"{system}\n{content}" if system else str(content)
+                continue
+            last = messages[-1] if messages else None
+            if (
+                last
+                and last["role"] == role
+                and isinstance(last["content"], str)
+                and isinstance(content, str)
+            ):
+                last["content"] = f"{last['content']}\n{content}"
+            elif role in ("user", "assistant"):
+                messages.append({"content": content, "role": role})
+        body: dict[str, Any] = {"anthropic_version": ANTHROPIC_VERSION}
+        if system:
+            body["system"] = system
+        body["messages"] = messages
+        body["max_tokens"] = params.get("maxTokens") or DEFAULT_TOKEN_LIMIT
+        if params.get("stopSequences") is not None:
+            body["stop_sequences"] = params["stopSequences"]
+        body["temperature"] = params.get("temperature") or 0
+        if params.get("tools") is not None:
+            body["tools"] = params["tools"]
+        if params.get("toolChoice") is not None:
+            body["tool_choice"] = params["toolChoice"]
         return json.dumps(body)
+
+    @staticmethod
+    def raw_body(params: dict) -> str:
+        """invokeAIRaw sends the messages untouched."""
+        body = {
+            "messages": params["messages"],
+            "stop_sequences": params.get("stopSequences"),
+            "system": params.get("system"),
+            "temperature": params.get("temperature"),
+            "max_tokens": params.get("maxTokens") or DEFAULT_TOKEN_LIMIT,
+            "tools": params.get("tools"),
+            "tool_choice": params.get("toolChoice"),
+            "anthropic_version": params.get("anthropicVersion"),
+        }
+        return json.dumps({key: value for key, value in body.items() if value is not None})
 
     def invoke_ai(self, ctx: ExecutionContext, params: dict) -> dict:
         result = self.run_api(

@@ -117,7 +117,7 @@ def test_a_wrong_endpoint_gets_kibanas_hint(make_connector, run, httpserver):
         secrets=[SECRET],
     )
     assert result.service_message == (
-        "Status code: 400. Message: API Error: The requested operation is not recognized by the service. "
+        "Status code: 400. Message: API Error: The requested operation is not recognized by the service.\n\n"
         "The Kibana Connector in use may need to be reconfigured with an updated Amazon Bedrock endpoint, like `bedrock-runtime`."
     )
 
@@ -201,3 +201,38 @@ def test_invoke_stream_decodes_the_event_stream_into_server_sent_events(make_con
     assert request.headers["Authorization"].endswith(
         "Signature=" + expected_signature(request, request.get_data())
     )
+
+
+def test_consecutive_messages_are_joined_and_system_messages_lifted(make_connector, run, httpserver):
+    httpserver.expect_request("/model/anthropic.claude-3-haiku:0/invoke").respond_with_json(CLAUDE)
+    run(
+        bedrock(make_connector, httpserver),
+        {
+            "subAction": "invokeAI",
+            "subActionParams": {
+                "messages": [
+                    {"role": "system", "content": "be brief"},
+                    {"role": "user", "content": "a"},
+                    {"role": "user", "content": "b"},
+                ]
+            },
+        },
+    )
+    assert httpserver.log[0][0].get_json() == {
+        "anthropic_version": "bedrock-2023-05-31",
+        "system": "be brief",
+        "messages": [{"content": "a\nb", "role": "user"}],
+        "max_tokens": 8191,
+        "temperature": 0,
+    }
+
+
+def test_a_claude_2_prompt_body_gets_the_raw_answer(make_connector, run, httpserver):
+    httpserver.expect_request("/model/anthropic.claude-3-haiku:0/invoke").respond_with_json(
+        {"completion": "Hi", "stop_reason": "stop_sequence"}
+    )
+    result = run(
+        bedrock(make_connector, httpserver),
+        {"subAction": "run", "subActionParams": {"body": '{"prompt": "\\n\\nHuman: hi\\n\\nAssistant:"}'}},
+    )
+    assert result.data == {"completion": "Hi", "stop_reason": "stop_sequence"}
