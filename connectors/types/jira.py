@@ -24,7 +24,16 @@ from connectors.types.case_utils import (
 )
 
 NAME = "Jira"
-INCIDENT_KEYS = ("summary", "description", "externalId", "issueType", "priority", "labels", "parent")
+INCIDENT_KEYS = (
+    "summary",
+    "description",
+    "externalId",
+    "issueType",
+    "priority",
+    "labels",
+    "parent",
+    "otherFields",
+)
 MAX_OTHER_FIELDS = 20
 JQL_SPECIAL = re.compile(r"[-!^+&*()\[\]/{}|:?~]")
 
@@ -35,7 +44,7 @@ def _label(value: str) -> str | None:
 
 def _other_fields(value: dict) -> str | None:
     if len(value) > MAX_OTHER_FIELDS:
-        return f"A maximum of {MAX_OTHER_FIELDS} fields in otherFields can be defined at a time."
+        return f"A maximum of {MAX_OTHER_FIELDS} otherFields can be defined at a time."
     clashes = [key for key in value if key in INCIDENT_KEYS]
     if clashes:
         return f"The following properties cannot be defined inside otherFields: {', '.join(clashes)}."

@@ -20,11 +20,28 @@ INCIDENT = Object(
         "externalId": String(nullable=True, default=None, label="Incident id (update)"),
         "incidentTypes": Array(Number(), nullable=True, default=None, label="Incident types"),
         "severityCode": Number(nullable=True, default=None, label="Severity"),
-        "additionalFields": Record(Any_(), nullable=True, default=None, label="Additional fields (JSON)"),
+        "additionalFields": Record(
+            Any_(),
+            nullable=True,
+            default=None,
+            validator=lambda v: _check_additional(v),
+            label="Additional fields (JSON)",
+        ),
     }
 )
 PUSH_PARAMS = Object({"incident": INCIDENT, "comments": comments_schema()})
 FIELD_NAMES = {"incidentTypes": "incident_type_ids", "severityCode": "severity_code"}
+MAX_ADDITIONAL_FIELDS = 50
+RESERVED_KEYS = ("name", "description", "externalId", "incidentTypes", "severityCode", "additionalFields")
+
+
+def _check_additional(fields: dict) -> str | None:
+    if len(fields) > MAX_ADDITIONAL_FIELDS:
+        return f"A maximum of {MAX_ADDITIONAL_FIELDS} additionalFields can be defined at a time."
+    clashes = [key for key in fields if key in RESERVED_KEYS]
+    if clashes:
+        return f"The following properties cannot be defined inside additionalFields: {', '.join(clashes)}."
+    return None
 
 
 def _old_value(name: str, value: Any) -> dict:

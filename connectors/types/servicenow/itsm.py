@@ -48,7 +48,7 @@ class AdditionalFields(Field):
             raise self.type_error(value, path)
         if len(value) > MAX_ADDITIONAL_FIELDS:
             raise SchemaError(
-                f"{_prefix(path)}A maximum of {MAX_ADDITIONAL_FIELDS} additional fields can be defined at a time."
+                f"{_prefix(path)}A maximum of {MAX_ADDITIONAL_FIELDS} additional_fields can be defined at a time."
             )
         clashes = [key for key in value if key in self.reserved]
         if clashes:
