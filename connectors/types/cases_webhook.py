@@ -17,7 +17,6 @@ from connectors.exceptions import EgressDenied
 from connectors.schemas import Array, Boolean, Enum, Object, Record, String
 from connectors.subactions import normalise_url
 from connectors.types.case_utils import (
-    Literal,
     RemoteCallFailed,
     UnionSubActionType,
     action_error,
@@ -25,6 +24,7 @@ from connectors.types.case_utils import (
     comments_schema,
     now_iso,
     push_comments,
+    sub_action_union,
 )
 from connectors.types.webhook import AUTH_BASIC, AUTH_OAUTH2, AUTH_SSL, WebhookConnector
 
@@ -148,7 +148,7 @@ class CasesWebhookConnector(UnionSubActionType):
             ),
         }
     )
-    params_schema = Object({"subAction": Literal("pushToService"), "subActionParams": PUSH_PARAMS})
+    params_schema = sub_action_union({"pushToService": PUSH_PARAMS})
     test_params_schema = Object(
         {"subAction": String(default="pushToService", widget="hidden"), "subActionParams": PUSH_PARAMS}
     )

@@ -9,7 +9,6 @@ from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Enum, Object, String
 from connectors.types.case_utils import (
-    Literal,
     RemoteCallFailed,
     UnionSubActionType,
     action_error,
@@ -18,6 +17,7 @@ from connectors.types.case_utils import (
     ensure_valid_response,
     iso,
     now_iso,
+    sub_action_union,
 )
 
 NAME = "Swimlane"
@@ -93,7 +93,7 @@ class SwimlaneConnector(UnionSubActionType):
         }
     )
     secrets_schema = Object({"apiToken": String(secret=True, label="API token")})
-    params_schema = Object({"subAction": Literal("pushToService"), "subActionParams": PUSH_PARAMS})
+    params_schema = sub_action_union({"pushToService": PUSH_PARAMS})
     test_params_schema = Object(
         {"subAction": String(default="pushToService", widget="hidden"), "subActionParams": PUSH_PARAMS}
     )

@@ -159,8 +159,9 @@ def test_config_urls_must_be_allowed(kibana_settings, httpserver):
 
 def test_only_push_to_service_is_accepted(make_connector, run, httpserver):
     result = run(hook(make_connector, httpserver), {"subAction": "getFields", "subActionParams": {}})
-    assert result.message.startswith(
-        "error validating action params: [subAction]: expected value to equal [pushToService]"
+    assert result.message == (
+        "error validating action params: types that failed validation:\n"
+        "- [0.subAction]: expected value to equal [pushToService]"
     )
 
 
