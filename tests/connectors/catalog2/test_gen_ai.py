@@ -254,3 +254,61 @@ def test_config_url_problems_are_worded_as_kibana_does(kibana_settings):
             )
         else:
             raise AssertionError(config)
+
+
+def test_other_provider_authenticates_with_a_client_certificate(make_connector, run):
+    """PKI: the server asks for a client certificate signed by its CA; the connector presents one."""
+    import base64
+    import ssl
+
+    import trustme
+    from pytest_httpserver import HTTPServer
+
+    ca = trustme.CA()
+    client = ca.issue_cert("elastic-client")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    ca.configure_trust(context)
+    context.verify_mode = ssl.CERT_REQUIRED
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.start()
+    try:
+        server.expect_request("/v1/chat/completions").respond_with_json(COMPLETION)
+        from cryptography.hazmat.primitives import serialization
+
+        key = serialization.load_pem_private_key(client.private_key_pem.bytes(), password=None)
+        key_pem = key.private_bytes(  # Kibana wants PKCS#8 ("BEGIN PRIVATE KEY")
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        connector = make_connector(
+            ".gen-ai",
+            {
+                "apiProvider": "Other",
+                "apiUrl": server.url_for("/v1/chat/completions").replace("127.0.0.1", "localhost"),
+                "defaultModel": "local-model",
+                "verificationMode": "full",
+            },
+            {
+                "certificateData": base64.b64encode(client.cert_chain_pems[0].bytes()).decode(),
+                "privateKeyData": base64.b64encode(key_pem).decode(),
+                "caData": base64.b64encode(ca.cert_pem.bytes()).decode(),
+            },
+        )
+        result = run(connector, {"subAction": "test", "subActionParams": {"body": '{"messages": []}'}})
+        assert result.status == "ok", result
+        assert len(server.log) == 1
+
+        without_certificate = make_connector(
+            ".gen-ai",
+            {**connector.config, "verificationMode": "none"},
+            {"apiKey": API_KEY},
+            name="no client certificate",
+        )
+        refused = run(
+            without_certificate, {"subAction": "test", "subActionParams": {"body": "{}"}}, secrets=[API_KEY]
+        )
+        assert refused.status == "error"
+        assert len(server.log) == 1  # the TLS handshake failed before any request
+    finally:
+        server.clear()
+        server.stop()
