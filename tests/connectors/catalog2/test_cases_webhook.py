@@ -197,3 +197,26 @@ def test_auth_without_secrets_is_rejected(httpserver):
     assert (
         caught.value.message == "error validating action type connector: must specify a secrets configuration"
     )
+
+
+def test_get_case_by_post_sends_the_rendered_json(make_connector, run, httpserver):
+    httpserver.expect_request("/rest/api/2/issue", method="POST", json={"title": "t"}).respond_with_json(
+        {"id": "9"}
+    )
+    httpserver.expect_request("/search", method="POST", json={"id": "9"}).respond_with_json(
+        {"data": {"key": ["K-9"]}}
+    )
+    connector = hook(
+        make_connector,
+        httpserver,
+        createIncidentJson='{"title": {{{case.title}}}}',
+        getIncidentMethod="post",
+        getIncidentUrl=httpserver.url_for("/search"),
+        getIncidentJson='{"id": {{{external.system.id}}}}',
+        getIncidentResponseExternalTitleKey="data.key[0]",
+        createCommentUrl=None,
+    )
+    result = run(connector, {"subAction": "pushToService", "subActionParams": {"incident": {"title": "t"}}})
+    assert result.status == "ok", result
+    assert result.data["title"] == "K-9"
+    assert result.data["url"] == httpserver.url_for("/browse/K-9")
