@@ -188,8 +188,8 @@ class SwimlaneConnector(UnionSubActionType):
         comments = params.get("comments")
         if comments and comments_field:
             result["comments"] = []
+            created = now_iso()  # one date for the whole push, as Kibana's
             for comment in comments:
-                created = now_iso()
                 self._send(
                     ctx,
                     f"Unable to create comment in application with id {app_id}",
