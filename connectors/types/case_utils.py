@@ -63,6 +63,7 @@ class SubActionUnion(Object):
             fields["subActionParams"] = params if params is not None else Object({}, strict=False)
             alternatives.append(Object(fields))
         self.union = OneOf(alternatives)
+        self.names = tuple(options)
 
     def check(self, value: Any, path: str) -> Any:
         return self.union.check(value, path)
@@ -238,11 +239,11 @@ class UnionSubActionType(ConnectorType):
     def run(self, ctx: ExecutionContext) -> ExecutionResult:
         name = ctx.params["subAction"]
         method_name = self.handlers.get(name)
-        if method_name is None:
+        if method_name is None:  # in the schema (handshake) but not run, as in Kibana
+            known = name in getattr(self.params_schema, "names", ())
+            detail = f"subAction {name} not implemented." if known else f"Unsupported subAction type {name}."
             raise ConnectorError(
-                UNEXPECTED_ERROR_MESSAGE,
-                service_message=f"[Action][ExternalService] Unsupported subAction type {name}.",
-                retry=True,
+                UNEXPECTED_ERROR_MESSAGE, service_message=f"[Action][ExternalService] {detail}", retry=True
             )
         method: Callable[[ExecutionContext, dict], Any] = getattr(self, method_name)
         data = method(ctx, ctx.params.get("subActionParams") or {})

@@ -224,3 +224,10 @@ def test_a_refused_connection_is_reported_without_the_token(make_connector, run,
     )
     assert result.retry is True
     assert json.dumps(result.to_api(connector.id)).count(SECRET) == 0
+
+
+def test_handshake_is_in_the_schema_but_not_implemented(make_connector, run, httpserver):
+    result = run(jira(make_connector, httpserver), {"subAction": "handshake", "subActionParams": {}})
+    assert result.message == "an error occurred while running the action"
+    assert result.service_message == "[Action][ExternalService] subAction handshake not implemented."
+    assert len(httpserver.log) == 0
