@@ -235,7 +235,10 @@ class ServiceNowClient:
             parts.append(f"[status={context['status'] or 'none'}]")
             parts.append(f"[method={context['method']}]")
             parts.append(f"[endpoint={context['endpoint']}]")
-        return action_error(NAME, " ".join(parts), status_code=exc.status_code)
+        error = action_error(NAME, " ".join(parts), status_code=exc.status_code)
+        if "maxContentLength" in exc.message:  # an oversized answer is the user's to fix
+            error.error_source = "user"
+        return error
 
     @property
     def table_url(self) -> str:

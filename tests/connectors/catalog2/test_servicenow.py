@@ -415,3 +415,13 @@ def test_secops_on_the_table_api_sends_observables_as_strings(make_connector, ru
     assert sent["malware_url"] == "https://a|https://b"
     assert sent["source_ip"] is None
     assert all("observables" not in r.path for r, _ in httpserver.log)
+
+
+def test_an_oversized_answer_is_a_user_error(make_connector, run, httpserver, kibana_settings):
+    kibana_settings.set({"xpack.actions.maxResponseContentLength": "1kb"})
+    httpserver.expect_request("/api/now/table/sys_dictionary").respond_with_json({"result": ["x" * 2000]})
+    result = run(itsm(make_connector, httpserver), {"subAction": "getFields", "subActionParams": {}})
+    assert result.service_message.startswith(
+        "[Action][ServiceNow]: Unable to get fields. Error: maxContentLength size of 1024 exceeded"
+    )
+    assert result.error_source == "user"
