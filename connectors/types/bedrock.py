@@ -61,6 +61,21 @@ INVOKE_PARAMS = Object(
         "telemetryMetadata": Any_(nullable=True, default=None),
     }
 )
+CONVERSE_PARAMS = Object(
+    {
+        "messages": Array(Any_()),
+        "model": String(nullable=True, default=None),
+        "stopSequences": Array(String(), nullable=True, default=None),
+        "system": Any_(nullable=True, default=None),
+        "temperature": Number(nullable=True, default=None),
+        "maxTokens": Number(nullable=True, default=None),
+        "tools": Any_(nullable=True, default=None),
+        "toolChoice": Any_(nullable=True, default=None),
+        "signal": Any_(nullable=True, default=None),
+        "timeout": Number(nullable=True, default=None),
+        "telemetryMetadata": Any_(nullable=True, default=None),
+    }
+)
 LATEST_RESPONSE = Object(
     {
         "content": Array(
@@ -130,6 +145,8 @@ class BedrockConnector(SubActionConnectorType):
         "invokeAI": SubAction("invoke_ai", INVOKE_PARAMS),
         "invokeAIRaw": SubAction("invoke_ai_raw", INVOKE_PARAMS),
         "invokeStream": SubAction("invoke_stream", INVOKE_PARAMS),
+        "converse": SubAction("converse", CONVERSE_PARAMS),
+        "converseStream": SubAction("converse_stream", CONVERSE_PARAMS),
         "getDashboard": SubAction("get_dashboard", Object({"dashboardId": String()})),
     }
 
@@ -267,10 +284,8 @@ class BedrockConnector(SubActionConnectorType):
             },
         )
 
-    def invoke_stream(self, ctx: ExecutionContext, params: dict) -> str:
-        """`/invoke-with-response-stream`: the AWS event stream is decoded (botocore's parser) and each
-        chunk handed back as one server-sent event, `data: <chunk JSON>`."""
-        model = params.get("model") or ctx.config["defaultModel"]
+    def _event_stream(self, ctx: ExecutionContext, path: str, body: str, timeout_ms, to_event) -> str:
+        """POST and read an AWS event stream (botocore's parser), one `data:` event per message."""
         buffer = EventStreamBuffer()
         events: list[str] = []
 
@@ -281,22 +296,84 @@ class BedrockConnector(SubActionConnectorType):
                     raise SubActionError(
                         f"API Error: {message.headers.get(':exception-type')} - {message.payload.decode(errors='replace')}"
                     )
-                payload = json.loads(message.payload or b"{}")
-                if "bytes" in payload:
-                    events.append(f"data: {base64.b64decode(payload['bytes']).decode('utf-8')}\n\n")
+                event = to_event(message)
+                if event is not None:
+                    events.append(f"data: {event}\n\n")
 
         try:
             self.signed_post(
-                ctx,
-                f"/model/{self.model_path(model)}/invoke-with-response-stream",
-                self.invoke_body(params),
-                "application/vnd.amazon.eventstream",
-                params.get("timeout"),
-                stream_callback=feed,
+                ctx, path, body, "application/vnd.amazon.eventstream", timeout_ms, stream_callback=feed
             )
         except ParserError as exc:
             raise SubActionError(f"Unable to read the Amazon Bedrock event stream: {exc}") from None
         return "".join(events)
+
+    def invoke_stream(self, ctx: ExecutionContext, params: dict) -> str:
+        """`/invoke-with-response-stream`: each chunk's `bytes` handed back as `data: <chunk JSON>`."""
+        model = params.get("model") or ctx.config["defaultModel"]
+
+        def chunk(message):
+            payload = json.loads(message.payload or b"{}")
+            return base64.b64decode(payload["bytes"]).decode("utf-8") if "bytes" in payload else None
+
+        return self._event_stream(
+            ctx,
+            f"/model/{self.model_path(model)}/invoke-with-response-stream",
+            self.invoke_body(params),
+            params.get("timeout"),
+            chunk,
+        )
+
+    @staticmethod
+    def converse_body(params: dict, model: str) -> str:
+        body = {
+            "messages": params["messages"],
+            "inferenceConfig": {
+                key: value
+                for key, value in (
+                    ("temperature", params.get("temperature")),
+                    ("stopSequences", params.get("stopSequences")),
+                    ("maxTokens", params.get("maxTokens")),
+                )
+                if value is not None
+            },
+            "toolConfig": {
+                key: value
+                for key, value in (("tools", params.get("tools")), ("toolChoice", params.get("toolChoice")))
+                if value is not None
+            },
+            "system": params.get("system"),
+            "modelId": model,
+        }
+        return json.dumps({key: value for key, value in body.items() if value is not None})
+
+    def converse(self, ctx: ExecutionContext, params: dict) -> Any:
+        """Bedrock's Converse API, `POST /model/<id>/converse`; the answer is returned as is."""
+        model = params.get("model") or ctx.config["defaultModel"]
+        response = self.signed_post(
+            ctx,
+            f"/model/{self.model_path(model)}/converse",
+            self.converse_body(params, model),
+            "application/vnd.amazon.eventstream",  # Kibana signs converse with its stream headers
+            params.get("timeout") or DEFAULT_TIMEOUT_MS,
+        )
+        return response.json_or_none()
+
+    def converse_stream(self, ctx: ExecutionContext, params: dict) -> str:
+        """`/converse-stream`: each event as `data: {"<eventType>": <payload>}`, the SDK's shape."""
+        model = params.get("model") or ctx.config["defaultModel"]
+
+        def typed(message):
+            kind = message.headers.get(":event-type") or "event"
+            return json.dumps({kind: json.loads(message.payload or b"{}")})
+
+        return self._event_stream(
+            ctx,
+            f"/model/{self.model_path(model)}/converse-stream",
+            self.converse_body(params, model),
+            params.get("timeout") or DEFAULT_TIMEOUT_MS,
+            typed,
+        )
 
     def get_dashboard(self, ctx: ExecutionContext, params: dict) -> dict:
         return {"available": False}

@@ -236,3 +236,63 @@ def test_a_claude_2_prompt_body_gets_the_raw_answer(make_connector, run, httpser
         {"subAction": "run", "subActionParams": {"body": '{"prompt": "\\n\\nHuman: hi\\n\\nAssistant:"}'}},
     )
     assert result.data == {"completion": "Hi", "stop_reason": "stop_sequence"}
+
+
+def test_converse_posts_the_converse_request_signed(make_connector, run, httpserver):
+    answer = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Hi"}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4},
+    }
+    httpserver.expect_request("/model/anthropic.claude-3-haiku:0/converse", method="POST").respond_with_json(
+        answer
+    )
+    messages = [{"role": "user", "content": [{"text": "Hello"}]}]
+    result = run(
+        bedrock(make_connector, httpserver),
+        {
+            "subAction": "converse",
+            "subActionParams": {"messages": messages, "maxTokens": 100, "temperature": 0.1},
+        },
+        secrets=[SECRET],
+    )
+    assert result.status == "ok", result
+    assert result.data == answer
+    request = httpserver.log[0][0]
+    assert request.get_json() == {
+        "messages": messages,
+        "inferenceConfig": {"temperature": 0.1, "maxTokens": 100},
+        "toolConfig": {},
+        "modelId": "anthropic.claude-3-haiku:0",
+    }
+    assert request.headers["Authorization"].endswith(
+        "Signature=" + expected_signature(request, request.get_data())
+    )
+
+
+def test_converse_stream_hands_back_typed_events(make_connector, run, httpserver):
+    from werkzeug import Response
+
+    frames = [
+        event_frame({"role": "assistant"}, event_type="messageStart"),
+        event_frame({"contentBlockIndex": 0, "delta": {"text": "Hi"}}, event_type="contentBlockDelta"),
+        event_frame(
+            {"usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4}}, event_type="metadata"
+        ),
+    ]
+    httpserver.expect_request("/model/anthropic.claude-3-haiku:0/converse-stream").respond_with_response(
+        Response(iter(frames), mimetype="application/vnd.amazon.eventstream")
+    )
+    result = run(
+        bedrock(make_connector, httpserver),
+        {
+            "subAction": "converseStream",
+            "subActionParams": {"messages": [{"role": "user", "content": [{"text": "Hi"}]}]},
+        },
+    )
+    assert result.status == "ok", result
+    assert result.data == (
+        'data: {"messageStart": {"role": "assistant"}}\n\n'
+        'data: {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "Hi"}}}\n\n'
+        'data: {"metadata": {"usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4}}}\n\n'
+    )
