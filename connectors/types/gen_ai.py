@@ -186,6 +186,8 @@ class OpenAIConnector(SubActionConnectorType):
         "stream": SubAction("stream_api", STREAM_PARAMS),
         "invokeAI": SubAction("invoke_ai", INVOKE_PARAMS),
         "invokeStream": SubAction("invoke_stream", INVOKE_PARAMS),
+        # Kibana hands back the OpenAI SDK's async iterator; over HTTP the same SSE text is all there is.
+        "invokeAsyncIterator": SubAction("invoke_stream", INVOKE_PARAMS),
         "getDashboard": SubAction("get_dashboard", Object({"dashboardId": String()})),
     }
 
