@@ -312,3 +312,21 @@ def test_other_provider_authenticates_with_a_client_certificate(make_connector, 
     finally:
         server.clear()
         server.stop()
+
+
+def test_invoke_async_iterator_streams_like_invoke_stream(make_connector, run, httpserver, kibana_settings):
+    httpserver.expect_request("/v1/chat/completions").respond_with_response(
+        Response(
+            iter([b'data: {"choices": [{"delta": {"content": "x"}}]}\n\n', b"data: [DONE]\n\n"]),
+            mimetype="text/event-stream",
+        )
+    )
+    result = run(
+        openai(make_connector, kibana_settings, httpserver),
+        {
+            "subAction": "invokeAsyncIterator",
+            "subActionParams": {"messages": [{"role": "user", "content": "Hi"}]},
+        },
+    )
+    assert result.data.endswith("data: [DONE]\n\n")
+    assert httpserver.log[0][0].get_json()["stream"] is True
