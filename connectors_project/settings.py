@@ -168,6 +168,17 @@ CONNECTOR_TYPES = [
     "connectors.types.tines.TinesConnector",
     "connectors.types.torq.TorqConnector",
     "connectors.types.d3security.D3SecurityConnector",
+    "connectors.types.jira.JiraConnector",
+    "connectors.types.servicenow.itsm.ServiceNowITSMConnector",
+    "connectors.types.servicenow.sir.ServiceNowSecOpsConnector",
+    "connectors.types.servicenow.itom.ServiceNowITOMConnector",
+    "connectors.types.cases_webhook.CasesWebhookConnector",
+    "connectors.types.gen_ai.OpenAIConnector",
+    "connectors.types.bedrock.BedrockConnector",
+    "connectors.types.gemini.GeminiConnector",
+    "connectors.types.swimlane.SwimlaneConnector",
+    "connectors.types.resilient.ResilientConnector",
+    "connectors.types.thehive.TheHiveConnector",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
