@@ -15,6 +15,8 @@ class Event(models.Model):
     source = models.CharField(max_length=32, blank=True, default="")
     rule_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
     duration_ns = models.BigIntegerField(null=True, blank=True)
+    schedule_delay_ns = models.BigIntegerField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(null=True, blank=True)
     message = models.TextField(blank=True, default="")
     document = models.JSONField()
 
@@ -23,6 +25,11 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["space_id", "action", "timestamp"]),
             models.Index(fields=["connector_id", "timestamp"]),
+            # The execution log, KPI, health and metrics read `execute` events by time.
+            models.Index(fields=["action", "timestamp"], name="eventlog_action_time_idx"),
+            models.Index(
+                fields=["connector_id", "action", "timestamp"], name="eventlog_conn_action_time_idx"
+            ),
         ]
 
     def __str__(self):
