@@ -225,7 +225,7 @@ def _observed_instances() -> int:
 
 def _recent_executes(now: datetime) -> list[dict]:
     return list(
-        Event.objects.filter(action="execute", timestamp__gte=now - RUNTIME_LOOKBACK, timestamp__lte=now)
+        Event.objects.filter(action="execute", timestamp__gte=now - RUNTIME_LOOKBACK)
         .order_by("-timestamp", "-id")
         .values(
             "connector_type_id",

@@ -131,7 +131,7 @@ def connector_health(connector_ids, now: datetime | None = None) -> dict[str, di
         return health
     executes = Event.objects.filter(action="execute", connector_id__in=ids)
     failures = (
-        executes.filter(outcome="failure", timestamp__gte=now - timedelta(hours=24), timestamp__lte=now)
+        executes.filter(outcome="failure", timestamp__gte=now - timedelta(hours=24))
         .values("connector_id")
         .annotate(n=Count("id"))
     )
