@@ -52,9 +52,10 @@ def parse_date(text: str, now: datetime | None = None) -> datetime | None:
 
 @dataclass
 class LogQuery:
-    """What to read. `space_ids` is already authorised; `connector_id` narrows to one connector."""
+    """What to read. `space_ids` is already authorised (None: every space, for callers that checked
+    access themselves); `connector_id` narrows to one connector."""
 
-    space_ids: list[str]
+    space_ids: list[str] | None
     date_start: datetime
     date_end: datetime
     filter: str | None = None
@@ -65,11 +66,10 @@ class LogQuery:
 
     def base(self) -> QuerySet:
         qs = Event.objects.filter(
-            provider="actions",
-            space_id__in=self.space_ids,
-            timestamp__gte=self.date_start,
-            timestamp__lte=self.date_end,
+            provider="actions", timestamp__gte=self.date_start, timestamp__lte=self.date_end
         )
+        if self.space_ids is not None:
+            qs = qs.filter(space_id__in=self.space_ids)
         if self.connector_id is not None:
             qs = qs.filter(connector_id=self.connector_id)
         return qs.filter(kql.to_q(self.filter)) if self.filter else qs

@@ -25,7 +25,7 @@ def run_events(
     timed_out=False,
 ):
     """Record the `execute-start` and `execute` pair of one run; returns the execution uuid."""
-    at = at or datetime.now(UTC)
+    at = at or datetime.now(UTC) - timedelta(milliseconds=duration_ms + 1)  # ended just now
     execution_uuid = execution_uuid or str(uuid.uuid4())
     end = at + timedelta(milliseconds=duration_ms)
     label = f"{type_id}:{connector_id}: {name}"
