@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _django  # noqa: E402
+import _django
 
 TYPES = [".webhook", ".server-log", ".email", ".slack", ".pagerduty"]
 SPACES = ["default", "marketing", "ops"]
@@ -41,7 +41,9 @@ def fill(total_events: int, batch: int = 20000) -> float:
     from eventlog.services import KIBANA_VERSION, server_uuid
 
     rng = random.Random(7)
-    connectors = [(f"c-{i:04d}", TYPES[i % len(TYPES)], SPACES[i % len(SPACES)], f"Connector {i}") for i in range(200)]
+    connectors = [
+        (f"c-{i:04d}", TYPES[i % len(TYPES)], SPACES[i % len(SPACES)], f"Connector {i}") for i in range(200)
+    ]
     now = datetime.now(UTC)
     span = 90 * 86400
     server = server_uuid()
@@ -69,13 +71,23 @@ def fill(total_events: int, batch: int = 20000) -> float:
             kibana = {
                 "saved_objects": [saved],
                 "space_ids": [space],
-                "action": {"name": name, "id": cid, "type_id": type_id, "execution": {"uuid": run_id, "source": source}},
+                "action": {
+                    "name": name,
+                    "id": cid,
+                    "type_id": type_id,
+                    "execution": {"uuid": run_id, "source": source},
+                },
                 "server_uuid": server,
                 "version": KIBANA_VERSION,
             }
             if delay is not None:
                 kibana["task"] = {"scheduled": iso(start), "schedule_delay": delay}
-            base_event = {"action": "execute-start", "kind": "action", "start": iso(start), "provider": "actions"}
+            base_event = {
+                "action": "execute-start",
+                "kind": "action",
+                "start": iso(start),
+                "provider": "actions",
+            }
             start_doc = {
                 "@timestamp": iso(start),
                 "ecs": {"version": "1.8.0"},
@@ -84,8 +96,23 @@ def fill(total_events: int, batch: int = 20000) -> float:
                 "message": f"action started: {label}",
             }
             rows.append(
-                (start, "actions", "execute-start", "", space, cid, type_id, run_id, source, "", None, delay, None,
-                 start_doc["message"], json.dumps(start_doc))
+                (
+                    start,
+                    "actions",
+                    "execute-start",
+                    "",
+                    space,
+                    cid,
+                    type_id,
+                    run_id,
+                    source,
+                    "",
+                    None,
+                    delay,
+                    None,
+                    start_doc["message"],
+                    json.dumps(start_doc),
+                )
             )
             done_kibana = json.loads(json.dumps(kibana))
             done_kibana["action"]["execution"].update({"attempt": 1, "max_attempts": 3, "final": not failed})
@@ -93,16 +120,36 @@ def fill(total_events: int, batch: int = 20000) -> float:
             done_doc = {
                 "@timestamp": iso(end),
                 "ecs": {"version": "1.8.0"},
-                "event": {**base_event, "action": "execute", "end": iso(end), "duration": str(duration_ns),
-                          "outcome": outcome},
+                "event": {
+                    **base_event,
+                    "action": "execute",
+                    "end": iso(end),
+                    "duration": str(duration_ns),
+                    "outcome": outcome,
+                },
                 "kibana": done_kibana,
                 "message": f"action execution failure: {label}" if failed else f"action executed: {label}",
             }
             if failed:
                 done_doc["error"] = {"message": rng.choice(ERRORS)}
             rows.append(
-                (end, "actions", "execute", outcome, space, cid, type_id, run_id, source, "", duration_ns, delay, 1,
-                 done_doc["message"], json.dumps(done_doc))
+                (
+                    end,
+                    "actions",
+                    "execute",
+                    outcome,
+                    space,
+                    cid,
+                    type_id,
+                    run_id,
+                    source,
+                    "",
+                    duration_ns,
+                    delay,
+                    1,
+                    done_doc["message"],
+                    json.dumps(done_doc),
+                )
             )
             if len(rows) >= batch:
                 with transaction.atomic():
@@ -162,21 +209,35 @@ def main():
     timed("last 24 h, newest first", lambda: log(date_start=day), args.repeat)
     result = timed("90 days, newest first, page 1", lambda: log(), args.repeat)
     print(f"    (total {result['total']:,} executions in range)")
-    timed("90 days, page 1000 of 100 rows (Kibana's deepest page)", lambda: log(page=1000, per_page=100), args.repeat)
+    timed(
+        "90 days, page 1000 of 100 rows (Kibana's deepest page)",
+        lambda: log(page=1000, per_page=100),
+        args.repeat,
+    )
     timed("90 days, all three spaces, newest first", lambda: log(space_ids=SPACES), args.repeat)
-    timed("90 days, outcome failure (Kibana UI KQL)", lambda: log(
-        filter="kibana.alerting.outcome:failure OR (event.outcome: failure AND NOT kibana.alerting.outcome:*)"
-    ), args.repeat)
-    timed('90 days, message search "Service Unavailable"', lambda: log(
-        filter='message: "Service Unavailable" OR error.message: "Service Unavailable"'
-    ), args.repeat)
+    timed(
+        "90 days, outcome failure (Kibana UI KQL)",
+        lambda: log(
+            filter="kibana.alerting.outcome:failure OR (event.outcome: failure AND NOT kibana.alerting.outcome:*)"
+        ),
+        args.repeat,
+    )
+    timed(
+        '90 days, message search "Service Unavailable"',
+        lambda: log(filter='message: "Service Unavailable" OR error.message: "Service Unavailable"'),
+        args.repeat,
+    )
     timed("90 days, sorted by duration desc", lambda: log(sort=[("execution_duration", "desc")]), args.repeat)
     timed("90 days, one connector (per-connector route)", lambda: log(connector_id="c-0000"), args.repeat)
     print("KPI:")
     timed("90 days, one space", lambda: kpi(), args.repeat)
     timed("24 h, one connector", lambda: kpi(date_start=day, connector_id="c-0000"), args.repeat)
     print("health and metrics:")
-    timed("connector_health(50 connectors)", lambda: connector_health([f"c-{i:04d}" for i in range(50)]), args.repeat)
+    timed(
+        "connector_health(50 connectors)",
+        lambda: connector_health([f"c-{i:04d}" for i in range(50)]),
+        args.repeat,
+    )
     timed("GET /api/task_manager/_health (computation)", health.task_manager_health, args.repeat)
     timed("GET /metrics (render)", metrics.render, args.repeat)
 

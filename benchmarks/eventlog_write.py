@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _django  # noqa: E402
+import _django
 
 
 def timed(fn, runs: int) -> list[float]:
@@ -29,7 +29,9 @@ def timed(fn, runs: int) -> list[float]:
 def summary(samples: list[float]) -> str:
     ordered = sorted(samples)
     p95 = ordered[int(len(ordered) * 0.95) - 1]
-    return f"mean {statistics.mean(samples):.3f} ms  p50 {statistics.median(samples):.3f} ms  p95 {p95:.3f} ms"
+    return (
+        f"mean {statistics.mean(samples):.3f} ms  p50 {statistics.median(samples):.3f} ms  p95 {p95:.3f} ms"
+    )
 
 
 def main():
@@ -94,9 +96,18 @@ def main():
         )
     one = timed(
         lambda: record(
-            {"event": {"action": "execute", "outcome": "success", "duration": "1000"}, "message": "x",
-             "kibana": {"space_ids": ["default"], "action": {"id": "c", "type_id": ".server-log",
-                                                            "execution": {"uuid": "u", "source": "http_request"}}}}
+            {
+                "event": {"action": "execute", "outcome": "success", "duration": "1000"},
+                "message": "x",
+                "kibana": {
+                    "space_ids": ["default"],
+                    "action": {
+                        "id": "c",
+                        "type_id": ".server-log",
+                        "execution": {"uuid": "u", "source": "http_request"},
+                    },
+                },
+            }
         ),
         args.runs,
     )

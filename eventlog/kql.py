@@ -38,6 +38,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "kibana.action.execution.attempt": ("attempt", "number"),
     "@timestamp": ("timestamp", "date"),
 }
+# Fields the actions provider never writes (rule-execution fields Kibana's UI also asks about): they
+# match nothing, without reading every stored document to find that out.
+NEVER_SET = {"kibana.alerting.outcome", "kibana.alerting.status"}
 FIELD_RE = re.compile(r"^[A-Za-z0-9_@.\-]+$")
 TOKEN_RE = re.compile(
     r"""\s*(?:
@@ -190,6 +193,8 @@ def _lookup(field: str) -> tuple[str, str]:
 
 
 def match_q(field: str, value: str, *, quoted: bool = False) -> Q:
+    if field in NEVER_SET:
+        return Q(pk__in=[])
     lookup, kind = _lookup(field)
     if value == "*" and not quoted:
         if lookup.startswith("document__"):

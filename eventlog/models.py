@@ -34,3 +34,35 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.timestamp.isoformat()} {self.action} {self.connector_id}"
+
+
+class RunRollup(models.Model):
+    """Running totals of `execute` events per connector type and outcome, for /metrics. Advanced at
+    scrape time from the events after `RollupWatermark` (see eventlog/metrics.py); retention does not
+    lower them, so they are true Prometheus counters."""
+
+    connector_type_id = models.CharField(max_length=128)
+    outcome = models.CharField(max_length=16)
+    runs = models.BigIntegerField(default=0)
+    retries = models.BigIntegerField(default=0)
+    duration_count = models.BigIntegerField(default=0)
+    duration_sum_ns = models.BigIntegerField(default=0)
+    duration_buckets = models.JSONField(default=list)  # counts at or below each DURATION_BUCKETS bound
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connector_type_id", "outcome"], name="eventlog_rollup_key")
+        ]
+
+    def __str__(self):
+        return f"{self.connector_type_id} {self.outcome}: {self.runs}"
+
+
+class RollupWatermark(models.Model):
+    """The id of the last event folded into `RunRollup` (one row, pk 1)."""
+
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"rolled up to event {self.last_event_id}"

@@ -239,6 +239,19 @@ def test_metrics_see_runs_from_every_process_because_they_read_the_database(db, 
     )
 
 
+def test_metric_counters_do_not_drop_when_retention_deletes_events(db, kibana_settings):
+    kibana_settings.set({"connectors.eventLog.retention": "1d"})
+    run_events(type_id=".webhook", at=NOW - timedelta(days=2))
+    first = samples(Client().get("/metrics").content.decode())
+    purge_expired_events()
+    run_events(type_id=".webhook")
+    second = samples(Client().get("/metrics").content.decode())
+    key = ("connectors_action_runs_total", (("connector_type", ".webhook"), ("outcome", "success")))
+    assert (first[key], second[key]) == (1, 2)
+    third = samples(Client().get("/metrics").content.decode())
+    assert third[key] == 2  # a scrape with no new runs counts nothing twice
+
+
 # ---- probes ------------------------------------------------------------------------------------------
 
 
