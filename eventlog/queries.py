@@ -65,9 +65,9 @@ class LogQuery:
     sort: list[tuple[str, str]] = field(default_factory=lambda: [("timestamp", "desc")])
 
     def base(self) -> QuerySet:
-        qs = Event.objects.filter(
-            provider="actions", timestamp__gte=self.date_start, timestamp__lte=self.date_end
-        )
+        # Every event is the `actions` provider's (record()'s only caller is the executor), so the
+        # provider is not filtered on: that would read each row instead of the covering index.
+        qs = Event.objects.filter(timestamp__gte=self.date_start, timestamp__lte=self.date_end)
         if self.space_ids is not None:
             qs = qs.filter(space_id__in=self.space_ids)
         if self.connector_id is not None:
@@ -110,11 +110,19 @@ def execution_log(query: LogQuery) -> dict:
     executes = query.base().filter(action="execute")
     total = executes.count()
     offset = (query.page - 1) * query.per_page
-    page = list(
-        executes.order_by(*_order_by(query.sort)).values("document", "duration_ns", "schedule_delay_ns")[
+    # Two steps: order and page on the covering index alone, then read just this page's documents.
+    ids = list(
+        executes.order_by(*_order_by(query.sort)).values_list("id", flat=True)[
             offset : offset + query.per_page
         ]
     )
+    by_id = {
+        row["id"]: row
+        for row in Event.objects.filter(id__in=ids).values(
+            "id", "document", "duration_ns", "schedule_delay_ns"
+        )
+    }
+    page = [by_id[i] for i in ids if i in by_id]
     uuids = [
         ((e["document"].get("kibana") or {}).get("action") or {}).get("execution", {}).get("uuid")
         for e in page
