@@ -49,9 +49,9 @@ def fill(total_events: int, batch: int = 20000) -> float:
     server = server_uuid()
     columns = (
         "timestamp, provider, action, outcome, space_id, connector_id, connector_type_id, execution_uuid, "
-        "source, rule_id, duration_ns, schedule_delay_ns, attempt, message, document"
+        "source, rule_id, duration_ns, schedule_delay_ns, attempt, message, error_message, document"
     )
-    sql = f"INSERT INTO eventlog_event ({columns}) VALUES ({', '.join(['%s'] * 15)})"
+    sql = f"INSERT INTO eventlog_event ({columns}) VALUES ({', '.join(['%s'] * 16)})"
     started = time.perf_counter()
     rows = []
     with connection.cursor() as cursor:
@@ -111,6 +111,7 @@ def fill(total_events: int, batch: int = 20000) -> float:
                     delay,
                     None,
                     start_doc["message"],
+                    "",
                     json.dumps(start_doc),
                 )
             )
@@ -148,6 +149,7 @@ def fill(total_events: int, batch: int = 20000) -> float:
                     delay,
                     1,
                     done_doc["message"],
+                    (done_doc.get("error") or {}).get("message", ""),
                     json.dumps(done_doc),
                 )
             )

@@ -71,6 +71,7 @@ class EventAdmin(admin.ModelAdmin):
     )
     list_filter = (SpaceFilter, ConnectorFilter, "action", "outcome", PeriodFilter)
     search_fields = ("message", "execution_uuid", "=connector_id")
+    ordering = ("-id",)  # insertion order: newest first without sorting the whole log
     show_full_result_count = False  # no second COUNT(*) over a large log
     list_per_page = 50
     fields = (

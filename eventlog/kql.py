@@ -32,7 +32,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "kibana.action.execution.source": ("source", "keyword"),
     "kibana.space_ids": ("space_id", "keyword"),
     "message": ("message", "text"),
-    "error.message": ("document__error__message", "text"),
+    "error.message": ("error_message", "text"),
     "event.duration": ("duration_ns", "number"),
     "kibana.task.schedule_delay": ("schedule_delay_ns", "number"),
     "kibana.action.execution.attempt": ("attempt", "number"),
@@ -233,7 +233,7 @@ def range_q(field: str, operator: str, value: str) -> Q:
 
 
 def free_text_q(value: str) -> Q:
-    return Q(message__icontains=value) | Q(document__error__message__icontains=value)
+    return Q(message__icontains=value) | Q(error_message__icontains=value)
 
 
 def to_q(text: str | None) -> Q:

@@ -6,7 +6,7 @@ class Event(models.Model):
 
     Few indexes, each for a read we serve: every insert pays for each one (see docs/eventlog.md)."""
 
-    timestamp = models.DateTimeField(db_index=True)
+    timestamp = models.DateTimeField()  # indexed after `action`/`space_id`/`connector_id` below
     provider = models.CharField(max_length=32, default="actions")
     action = models.CharField(max_length=32)  # execute-start, execute, execute-timeout, ...
     outcome = models.CharField(max_length=16, blank=True, default="")
@@ -20,6 +20,7 @@ class Event(models.Model):
     schedule_delay_ns = models.BigIntegerField(null=True, blank=True)
     attempt = models.PositiveIntegerField(null=True, blank=True)
     message = models.TextField(blank=True, default="")
+    error_message = models.TextField(blank=True, default="")  # `error.message`, searched as text
     document = models.JSONField()
 
     class Meta:

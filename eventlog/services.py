@@ -84,6 +84,7 @@ def record(document: dict) -> Event | None:
         schedule_delay_ns=_int_or_none((kibana.get("task") or {}).get("schedule_delay")),
         attempt=_int_or_none(execution.get("attempt")),
         message=document.get("message", ""),
+        error_message=(document.get("error") or {}).get("message") or "",
         document=document,
     )
     try:
@@ -141,7 +142,7 @@ def connector_health(connector_ids, now: datetime | None = None) -> dict[str, di
         last = (
             executes.filter(connector_id=cid)
             .order_by("-timestamp", "-id")
-            .values("outcome", "document__event__start", "timestamp", "document__error__message")
+            .values("outcome", "document__event__start", "timestamp", "error_message")
             .first()
         )
         if last is None:
@@ -149,7 +150,7 @@ def connector_health(connector_ids, now: datetime | None = None) -> dict[str, di
         health[cid]["last_run_at"] = last["document__event__start"] or iso(last["timestamp"])
         health[cid]["last_outcome"] = last["outcome"] or None
         if last["outcome"] == "failure":
-            health[cid]["last_error"] = _short_error(_error_head(last["document__error__message"] or ""))
+            health[cid]["last_error"] = _short_error(_error_head(last["error_message"]))
     return health
 
 
@@ -167,14 +168,20 @@ def purge_expired_events(now: datetime | None = None, batch_size: int = 5000) ->
     SQLite). Returns how many were deleted."""
     cutoff = (now or datetime.now(UTC)) - timedelta(seconds=retention_seconds())
     deleted = 0
-    while True:
-        ids = list(Event.objects.filter(timestamp__lt=cutoff).values_list("id", flat=True)[:batch_size])
-        if not ids:
-            break
-        count, _ = Event.objects.filter(id__in=ids).delete()
-        deleted += count
-        if len(ids) < batch_size:
-            break
+    # Per event action, so each batch is a range on the (action, timestamp, ...) index.
+    for action in list(Event.objects.order_by().values_list("action", flat=True).distinct()):
+        while True:
+            ids = list(
+                Event.objects.filter(action=action, timestamp__lt=cutoff).values_list("id", flat=True)[
+                    :batch_size
+                ]
+            )
+            if not ids:
+                break
+            count, _ = Event.objects.filter(id__in=ids).delete()
+            deleted += count
+            if len(ids) < batch_size:
+                break
     if deleted:
         logger.info("event log retention: deleted %d events older than %s", deleted, iso(cutoff))
     return deleted
