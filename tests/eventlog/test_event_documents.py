@@ -220,3 +220,31 @@ def test_a_failure_without_retry_has_no_retry_suffix_as_in_kibana(default_space)
     assert done.document["error"]["message"] == (
         "error validating action params: [message]: expected value of type [string] but got [undefined]"
     )
+
+
+def test_a_run_that_times_out_is_a_failed_run_with_the_timeout_in_the_error(
+    default_space, httpserver, kibana_settings
+):
+    import time
+
+    from werkzeug import Response
+
+    kibana_settings.set({"xpack.actions.responseTimeout": "200ms"})
+
+    def slow(request):
+        time.sleep(0.6)
+        return Response("late")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    connector = webhook(default_space, httpserver.url_for("/slow"))
+
+    result = execute(connector, {"body": "x"}, RunInfo(source="alert", attempt=1, max_attempts=3))
+
+    assert result.status == "error"
+    start, done = events_of(connector)
+    assert done.outcome == "failure"
+    assert done.duration_ns < 600_000_000  # gave up at the timeout, not when the server answered
+    assert done.document["error"]["message"] == (
+        "error calling webhook, request failed: [ETIMEDOUT] timeout of 200ms exceeded; retry: true"
+    )
+    assert done.document["kibana"]["action"]["execution"]["final"] is False
