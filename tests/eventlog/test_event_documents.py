@@ -242,6 +242,7 @@ def test_a_run_that_times_out_is_a_failed_run_with_the_timeout_in_the_error(
 
     assert result.status == "error"
     start, done = events_of(connector)
+    assert start.action == "execute-start"
     assert done.outcome == "failure"
     assert done.duration_ns < 600_000_000  # gave up at the timeout, not when the server answered
     assert done.document["error"]["message"] == (
