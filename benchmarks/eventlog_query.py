@@ -4,7 +4,7 @@ Fills a scratch SQLite database with `execute-start` + `execute` pairs (500,000 
 connectors of 5 types in 3 spaces, 10 % failures, half with a schedule delay) in bulk, then times each
 query the API serves (median of --repeat runs, after one warm-up).
 
-    .venv/bin/python benchmarks/eventlog_query.py [--events 1000000] [--repeat 5] [--keep DIR]
+    .venv/bin/python benchmarks/eventlog_query.py [--events 1000000] [--repeat 5] [--keep DIR] [--purge]
 
 --keep DIR reuses (or creates and keeps) the database in DIR, so a second run skips the fill.
 """
@@ -180,6 +180,7 @@ def main():
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", default=None)
+    parser.add_argument("--purge", action="store_true", help="finally time retention (deletes 1/3)")
     args = parser.parse_args()
     database = _django.setup("eventlog-query", args.keep)
 
@@ -259,6 +260,18 @@ def main():
     elapsed = (time.perf_counter() - started) * 1000
     print(f"  {f'GET /metrics after {fill_more:,} new events':58} {elapsed:8.1f} ms")
     Event.objects.filter(id__gt=top).delete()
+
+    if args.purge:
+        from django.conf import settings
+
+        from connectors_project.kibana_config import parse_config_dict
+        from eventlog.services import purge_expired_events
+
+        settings.KIBANA_CONFIG = parse_config_dict({"connectors.eventLog.retention": "60d"})
+        started = time.perf_counter()
+        deleted = purge_expired_events()
+        elapsed = time.perf_counter() - started
+        print(f"retention: deleted {deleted:,} events older than 60 days in {elapsed:.1f} s")
 
 
 if __name__ == "__main__":

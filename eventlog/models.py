@@ -26,7 +26,6 @@ class Event(models.Model):
     class Meta:
         ordering = ["-timestamp", "-id"]
         indexes = [
-            models.Index(fields=["connector_id", "timestamp"]),
             # The execution log, KPI, health and metrics read `execute` events by time; these cover
             # what they count, sort and filter on, so only the rows of the page are read from the table.
             models.Index(
