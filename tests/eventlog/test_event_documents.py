@@ -249,3 +249,26 @@ def test_a_run_that_times_out_is_a_failed_run_with_the_timeout_in_the_error(
         "error calling webhook, request failed: [ETIMEDOUT] timeout of 200ms exceeded; retry: true"
     )
     assert done.document["kibana"]["action"]["execution"]["final"] is False
+
+
+def test_record_redacts_secret_values_a_service_echoed(default_space):
+    from eventlog.services import record
+
+    event = record(
+        {
+            "event": {"action": "execute", "outcome": "failure"},
+            "message": "action execution failure: .webhook:c: hook",
+            "error": {
+                "message": f"error calling webhook: [401] Unauthorized: bad password {SECRET}; retry: false"
+            },
+            "kibana": {"space_ids": ["default"], "action": {"id": "c", "type_id": ".webhook"}},
+        },
+        secrets={"user": "elastic", "password": SECRET, "nested": {"token": ["abc"]}},
+    )
+    stored = Event.objects.get(pk=event.pk)
+    assert SECRET not in json.dumps(stored.document)
+    assert SECRET not in stored.error_message
+    assert stored.document["error"]["message"] == (
+        "error calling webhook: [401] Unauthorized: bad password [REDACTED]; retry: false"
+    )
+    assert stored.message == "action execution failure: .webhook:c: abc hook"  # "abc" is too short to redact
