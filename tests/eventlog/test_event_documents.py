@@ -257,7 +257,7 @@ def test_record_redacts_secret_values_a_service_echoed(default_space):
     event = record(
         {
             "event": {"action": "execute", "outcome": "failure"},
-            "message": "action execution failure: .webhook:c: hook",
+            "message": "action execution failure: .webhook:c: abc hook",
             "error": {
                 "message": f"error calling webhook: [401] Unauthorized: bad password {SECRET}; retry: false"
             },
