@@ -232,6 +232,25 @@ def main():
     )
     timed("90 days, sorted by duration desc", lambda: log(sort=[("execution_duration", "desc")]), args.repeat)
     timed("90 days, one connector (per-connector route)", lambda: log(connector_id="c-0000"), args.repeat)
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    from connectors.models import Space
+
+    Space.ensure_default()
+    user = get_user_model().objects.filter(
+        username="bench"
+    ).first() or get_user_model().objects.create_superuser("bench", "", "bench-password")
+    client = APIClient()
+    client.force_authenticate(user)
+    path = "/internal/actions/_global_connector_execution_logs"
+
+    def over_http():
+        response = client.post(path, {"date_start": "90d"}, format="json", HTTP_KBN_XSRF="x")
+        assert response.status_code == 200, response.content
+        return response
+
+    timed("POST _global_connector_execution_logs (90 days, whole request)", over_http, args.repeat)
     print("KPI:")
     timed("90 days, one space", lambda: kpi(), args.repeat)
     timed("24 h, one connector", lambda: kpi(date_start=day, connector_id="c-0000"), args.repeat)
