@@ -246,7 +246,9 @@ def main():
     path = "/internal/actions/_global_connector_execution_logs"
 
     def over_http():
-        response = client.post(path, {"date_start": "90d"}, format="json", HTTP_KBN_XSRF="x")
+        response = client.post(
+            path, {"date_start": "90d"}, format="json", HTTP_KBN_XSRF="x", HTTP_HOST="127.0.0.1"
+        )
         assert response.status_code == 200, response.content
         return response
 
