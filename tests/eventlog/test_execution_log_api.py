@@ -245,3 +245,19 @@ def test_the_export_can_emit_bulk_lines_for_elasticsearch(api, three_runs):
     assert len(lines) == 6
     assert json.loads(lines[0]) == {"create": {"_index": ".kibana-event-log-ds"}}
     assert json.loads(lines[1])["event"]["action"] == "execute"
+
+
+def test_the_get_form_takes_repeated_namespaces(api, other_space):
+    run_events(connector_id="d")
+    run_events(connector_id="m", space="marketing")
+    body = api.get(LOGS, {"date_start": "1d", "namespaces": ["default", "marketing"]}).json()
+    assert sorted(row["connector_id"] for row in body["data"]) == ["d", "m"]
+
+
+def test_the_export_covers_only_the_space_of_the_path(api, other_space):
+    run_events(connector_id="d")
+    run_events(connector_id="m", space="marketing")
+    response = api.get("/s/marketing/internal/actions/_event_log/_export")
+    documents = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+    assert {d["kibana"]["action"]["id"] for d in documents} == {"m"}
+    assert response["Content-Disposition"].startswith('attachment; filename="event-log-marketing-')

@@ -347,3 +347,17 @@ def test_the_scheduled_task_runs_the_purge(db, kibana_settings):
     task_id = async_task(RETENTION_TASK, sync=True)
     assert result(task_id) == 2
     assert Event.objects.count() == 0
+
+
+def test_drift_comes_from_the_schedule_delay_of_task_runs(api):
+    for delay in (100, 200, 300, 400):
+        run_events(type_id=".email", schedule_delay_ms=delay, source="alert")
+    run_events(type_id=".email")  # an HTTP run has no schedule delay and no drift sample
+    runtime = api.get(HEALTH).json()["stats"]["runtime"]["value"]
+    assert runtime["drift_by_type"]["actions:.email"] == {
+        "p50": 200.0,
+        "p90": 400.0,
+        "p95": 400.0,
+        "p99": 400.0,
+    }
+    assert runtime["drift"]["p50"] == 200.0
