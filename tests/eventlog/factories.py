@@ -55,7 +55,10 @@ def run_events(
     if timed_out:
         cancelled = base("execute-timeout")
         cancelled["@timestamp"] = iso(end)
-        cancelled["message"] = f"action: {label}' execution cancelled due to timeout"
+        cancelled["message"] = (
+            f"action: {type_id}:{connector_id}: '{name}' execution cancelled due to timeout - "
+            'exceeded default timeout of "5m"'
+        )
         record(cancelled)
     done = base("execute")
     done["@timestamp"] = iso(end)
