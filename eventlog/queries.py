@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from eventlog import kql
 from eventlog.models import Event
@@ -63,13 +63,17 @@ class LogQuery:
     page: int = 1
     per_page: int = 10
     sort: list[tuple[str, str]] = field(default_factory=lambda: [("timestamp", "desc")])
+    space_agnostic_ids: list[str] = field(default_factory=list)
 
     def base(self) -> QuerySet:
         # Every event is the `actions` provider's (record()'s only caller is the executor), so the
         # provider is not filtered on: that would read each row instead of the covering index.
         qs = Event.objects.filter(timestamp__gte=self.date_start, timestamp__lte=self.date_end)
         if self.space_ids is not None:
-            qs = qs.filter(space_id__in=self.space_ids)
+            in_spaces = Q(space_id__in=self.space_ids)
+            if self.space_agnostic_ids:  # preconfigured connectors' runs show in every space, as in Kibana
+                in_spaces |= Q(connector_id__in=self.space_agnostic_ids)
+            qs = qs.filter(in_spaces)
         if self.connector_id is not None:
             qs = qs.filter(connector_id=self.connector_id)
         return qs.filter(kql.to_q(self.filter)) if self.filter else qs

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from connectors import privileges
 from connectors.api.base import KibanaView
 from connectors.api.errors import BadRequest, NotFound
+from connectors.conf import get_config
 from connectors.schemas import Array, Enum, Field, Number, Object, OneOf, SchemaError, String, type_name
 from connectors.services import ConnectorNotFound, find_connector
 from eventlog import kql, queries
@@ -135,6 +136,7 @@ class _LogView(KibanaView):
             page=int(params.get("page") or 1),
             per_page=int(params.get("per_page") or 10),
             sort=sort or [("timestamp", "desc")],
+            space_agnostic_ids=list(get_config()["xpack.actions.preconfigured"]),
         )
 
     def connector_or_404(self, connector_id: str) -> str:

@@ -261,3 +261,15 @@ def test_the_export_covers_only_the_space_of_the_path(api, other_space):
     documents = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
     assert {d["kibana"]["action"]["id"] for d in documents} == {"m"}
     assert response["Content-Disposition"].startswith('attachment; filename="event-log-marketing-')
+
+
+def test_runs_of_a_preconfigured_connector_show_in_every_space_as_kibanas_space_agnostic_events(
+    api, other_space, kibana_settings
+):
+    kibana_settings.set(
+        {"xpack.actions.preconfigured": {"shared-log": {"actionTypeId": ".server-log", "name": "Shared"}}}
+    )
+    run_events(connector_id="shared-log", name="Shared", space="marketing")
+    run_events(connector_id="marketing-own", space="marketing")
+    body = post(api, LOGS, {"date_start": "1d"}).json()
+    assert [row["connector_id"] for row in body["data"]] == ["shared-log"]
