@@ -104,3 +104,11 @@ def test_the_logs_fragment_pages(connector):
     assert len(context["log_rows"]) == 2
     assert context["log_previous"] == "?log_page=1"
     assert context["log_next"] == "?log_page=3"
+
+
+def test_the_sidebar_offers_event_types_and_outcomes_without_reading_the_log(
+    admin_client_logged_in, connector
+):
+    page = admin_client_logged_in.get("/admin/eventlog/event/").content.decode()
+    for value in ("?action=execute-timeout", "?outcome=failure", "?period=24h", f"?connector={connector.id}"):
+        assert value in page
