@@ -82,17 +82,36 @@ def secret_strings(secrets) -> list[str]:
     return sorted(set(found), key=len, reverse=True)
 
 
+def _secrets_of_connector(document: dict):
+    """The secrets of the connector a failure event names, to redact them from its error text.
+    Only failure events pay for this (one row read and one decryption)."""
+    connector_id = ((document.get("kibana") or {}).get("action") or {}).get("id")
+    if not connector_id:
+        return None
+    from connectors.models import Connector
+    from connectors.preconfigured import get_preconfigured
+
+    try:
+        connector = get_preconfigured(connector_id) or Connector.objects.filter(pk=connector_id).first()
+        return connector.get_secrets() if connector is not None else None
+    except Exception:  # unreadable secrets cannot be echoed by a service that never received them
+        return None
+
+
 def record(document: dict, *, secrets=None) -> Event | None:
     """Store one event document, adding what Kibana's event-log service adds (`@timestamp`,
     `ecs.version`, `event.provider`, `kibana.server_uuid`, `kibana.version`).
 
-    `secrets` (the connector's secrets mapping, or a list of strings): every occurrence of one of
-    its values in the document is replaced by `[REDACTED]`, so a service that echoes a credential in
-    its error text cannot put it in the log.
+    Secret values (strings of 4+ characters) found in the document are replaced by `[REDACTED]`, so
+    a service that echoes a credential in its error text cannot put it in the log. `secrets` is the
+    connector's secrets mapping (or a list of strings) when the caller has it open; otherwise, for
+    failure events only, record() opens the named connector's secrets itself.
 
     One INSERT, no read: measured in benchmarks/eventlog_write.py. A failing write is logged and
     swallowed, as Kibana's event logger never fails the action it describes.
     """
+    if secrets is None and document.get("error"):
+        secrets = _secrets_of_connector(document)
     if secrets:
         document = _redact(document, secret_strings(secrets))
     now = datetime.now(UTC)

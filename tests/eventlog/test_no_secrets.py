@@ -1,6 +1,5 @@
 """No output of the event-log area shows a connector secret (marker strings searched in every output)."""
 
-import pytest
 from django.test import Client
 
 from actions.services import RunInfo, execute
@@ -57,13 +56,9 @@ def test_a_failed_run_leaves_no_secret_in_any_event_log_output(api, superuser, d
     assert SECRET not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="actions.services.execute does not yet pass the connector's secrets to "
-    "eventlog.services.record(document, secrets=...), which redacts them (see docs/eventlog.md)",
-)
 def test_a_secret_the_service_echoes_is_redacted_in_every_output(api, superuser, default_space, httpserver):
     connector = failing_webhook(default_space, httpserver, {"message": f"bad credentials svc-user:{SECRET}"})
     text = every_output(api, superuser, connector)
     assert "bad credentials" in text
     assert SECRET not in text
+    assert "bad credentials [REDACTED]:[REDACTED]" in text  # the user name is a secret field too
