@@ -102,7 +102,7 @@ def record(document: dict, *, secrets=None) -> Event | None:
     """Store one event document, adding what Kibana's event-log service adds (`@timestamp`,
     `ecs.version`, `event.provider`, `kibana.server_uuid`, `kibana.version`).
 
-    Secret values (strings of 4+ characters) found in the document are replaced by `[REDACTED]`, so
+    Secret values (strings of 4+ characters) found in `error` are replaced by `[REDACTED]`, so
     a service that echoes a credential in its error text cannot put it in the log. `secrets` is the
     connector's secrets mapping (or a list of strings) when the caller has it open; otherwise, for
     failure events only, record() opens the named connector's secrets itself.
@@ -112,8 +112,10 @@ def record(document: dict, *, secrets=None) -> Event | None:
     """
     if secrets is None and document.get("error"):
         secrets = _secrets_of_connector(document)
-    if secrets:
-        document = _redact(document, secret_strings(secrets))
+    if secrets and document.get("error"):
+        # Only the error text carries what a service sent back; the rest is built from our own data
+        # (and a Kibana user named like a connector's basic-auth user must keep `user.name`).
+        document = {**document, "error": _redact(document["error"], secret_strings(secrets))}
     now = datetime.now(UTC)
     if "@timestamp" in document:
         timestamp = _parse_iso(document["@timestamp"])

@@ -262,6 +262,7 @@ def test_record_redacts_secret_values_a_service_echoed(default_space):
                 "message": f"error calling webhook: [401] Unauthorized: bad password {SECRET}; retry: false"
             },
             "kibana": {"space_ids": ["default"], "action": {"id": "c", "type_id": ".webhook"}},
+            "user": {"name": "elastic"},
         },
         secrets={"user": "elastic", "password": SECRET, "nested": {"token": ["abc"]}},
     )
@@ -271,4 +272,5 @@ def test_record_redacts_secret_values_a_service_echoed(default_space):
     assert stored.document["error"]["message"] == (
         "error calling webhook: [401] Unauthorized: bad password [REDACTED]; retry: false"
     )
-    assert stored.message == "action execution failure: .webhook:c: abc hook"  # "abc" is too short to redact
+    assert stored.message == "action execution failure: .webhook:c: abc hook"
+    assert stored.document["user"] == {"name": "elastic"}  # only the error text is redacted
