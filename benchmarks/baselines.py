@@ -143,7 +143,7 @@ class Alertmanager:
         config_path = os.path.join(self.directory, "alertmanager.yml")
         with open(config_path, "w") as handle:
             json.dump(config, handle)  # JSON is YAML
-        self.log = open(os.path.join(self.directory, "alertmanager.log"), "w")  # noqa: SIM115
+        self.log = open(os.path.join(self.directory, "alertmanager.log"), "w")
         self.process = subprocess.Popen(
             [
                 ALERTMANAGER,

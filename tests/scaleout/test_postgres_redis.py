@@ -1,0 +1,186 @@
+"""The same code on PostgreSQL and django-q2's Redis broker, served by gunicorn, with real worker
+clusters: migrations, the API, `_execute`, and tasks flowing through Redis to one or two clusters."""
+
+import json
+
+import pytest
+import requests
+from picklefield.fields import dbsafe_decode
+
+from benchmarks.sink import Sink
+from tests.scaleout.conftest import SUPERUSER
+
+pytestmark = [pytest.mark.scaleout, pytest.mark.slow, pytest.mark.timeout(240)]
+
+SECRET_MARKER = "scaleout-secret-3f9c1e7a"
+TASK = "tests.scaleout.tasks.execute_connector"
+HEADERS = {"kbn-xsrf": "true"}
+
+
+def _create_webhook(web: str, url: str, name: str = "scale-out hook") -> dict:
+    response = requests.post(
+        f"{web}/api/actions/connector",
+        auth=SUPERUSER,
+        headers=HEADERS,
+        json={
+            "name": name,
+            "connector_type_id": ".webhook",
+            "config": {"url": url, "method": "post", "hasAuth": True},
+            "secrets": {"user": "hook-user", "password": SECRET_MARKER},
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert SECRET_MARKER not in response.text
+    return response.json()
+
+
+def test_migrations_leave_nothing_unapplied_on_a_fresh_postgresql_database(deployment):
+    tables = {row[0] for row in deployment.sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert {
+        "connectors_connector",
+        "connectors_space",
+        "eventlog_event",
+        "django_q_task",
+        "django_q_ormq",
+    } <= tables
+    deployment.manage("migrate", "--check")  # exits non-zero when a migration is unapplied
+    assert deployment.sql("SELECT id FROM connectors_space") == [("default",)]
+
+
+def test_the_settings_pick_postgresql_with_health_checks_and_the_redis_broker(deployment):
+    out = deployment.manage(
+        "shell",
+        "-c",
+        "import json; from django.db import connection; from django_q.brokers import get_broker;"
+        "connection.ensure_connection();"
+        "print(json.dumps({'vendor': connection.vendor, 'health': connection.settings_dict['CONN_HEALTH_CHECKS'],"
+        " 'max_age': connection.settings_dict['CONN_MAX_AGE'], 'broker': type(get_broker()).__name__,"
+        " 'queue': get_broker().list_key}))",
+    )
+    facts = json.loads(out.strip().splitlines()[-1])
+    assert facts == {
+        "vendor": "postgresql",
+        "health": True,
+        "max_age": 60,
+        "broker": "Redis",
+        "queue": deployment.queue_key,
+    }
+
+
+def test_gunicorn_on_postgresql_creates_lists_and_executes_a_webhook_connector(deployment, web, httpserver):
+    httpserver.expect_request("/hook", method="POST").respond_with_json({"ok": True})
+    connector = _create_webhook(web, httpserver.url_for("/hook"))
+
+    listed = requests.get(f"{web}/api/actions/connectors", auth=SUPERUSER, timeout=30)
+    assert listed.status_code == 200
+    assert connector["id"] in [item["id"] for item in listed.json()]
+    assert SECRET_MARKER not in listed.text
+
+    executed = requests.post(
+        f"{web}/api/actions/connector/{connector['id']}/_execute",
+        auth=SUPERUSER,
+        headers=HEADERS,
+        json={"params": {"body": '{"hello": "from gunicorn"}'}},
+        timeout=30,
+    )
+    assert executed.status_code == 200, executed.text
+    assert executed.json()["status"] == "ok"
+    assert len(httpserver.log) == 1
+    received, _ = httpserver.log[0]
+    assert json.loads(received.get_data()) == {"hello": "from gunicorn"}
+    assert received.authorization.username == "hook-user"
+    assert received.authorization.password == SECRET_MARKER
+
+    # The rows are in PostgreSQL: the sealed secrets hold no plaintext, the run is in the event log.
+    sealed = deployment.sql(
+        "SELECT secrets_sealed FROM connectors_connector WHERE id = %s", (connector["id"],)
+    )
+    assert sealed and SECRET_MARKER not in sealed[0][0]
+    actions = sorted(
+        row[0]
+        for row in deployment.sql(
+            "SELECT action FROM eventlog_event WHERE connector_id = %s", (connector["id"],)
+        )
+    )
+    assert actions == ["execute", "execute-start"]
+    documents = deployment.sql(
+        "SELECT document::text FROM eventlog_event WHERE connector_id = %s", (connector["id"],)
+    )
+    assert all(SECRET_MARKER not in row[0] for row in documents)
+
+
+def test_tasks_wait_in_redis_until_a_worker_cluster_runs_them_against_postgresql(
+    deployment, web, clusters, httpserver
+):
+    httpserver.expect_request("/queued", method="POST").respond_with_json({"ok": True})
+    connector = _create_webhook(web, httpserver.url_for("/queued"), name="queued hook")
+    redis = deployment.redis()
+    redis.delete(deployment.queue_key)
+
+    calls = [[connector["id"], {"body": json.dumps({"n": n})}] for n in range(5)]
+    task_ids = deployment.enqueue(TASK, calls)
+
+    # No cluster runs yet: the five tasks sit in the Redis list, none in the database queue.
+    assert redis.llen(deployment.queue_key) == 5
+    assert deployment.sql("SELECT count(*) FROM django_q_ormq") == [(0,)]
+    assert all(
+        SECRET_MARKER not in payload.decode("latin-1")
+        for payload in redis.lrange(deployment.queue_key, 0, -1)
+    )
+
+    cluster = clusters.start("only")
+    deployment.wait_until(lambda: len(httpserver.log) >= 5, cluster, "five webhook deliveries", timeout=60)
+    deployment.wait_until(
+        lambda: (
+            deployment.sql("SELECT count(*) FROM django_q_task WHERE id = ANY(%s)", (task_ids,))[0][0] == 5
+        ),
+        cluster,
+        "five task results in PostgreSQL",
+        timeout=30,
+    )
+
+    assert redis.llen(deployment.queue_key) == 0
+    assert sorted(json.loads(request.get_data())["n"] for request, _ in httpserver.log) == [0, 1, 2, 3, 4]
+    rows = deployment.sql("SELECT success FROM django_q_task WHERE id = ANY(%s)", (task_ids,))
+    assert [row[0] for row in rows] == [True] * 5
+    sources = deployment.sql(
+        "SELECT source FROM eventlog_event WHERE connector_id = %s AND action = 'execute'", (connector["id"],)
+    )
+    assert [row[0] for row in sources] == ["background_task"] * 5
+    assert SECRET_MARKER not in cluster.output()
+
+
+def test_two_worker_clusters_sharing_the_redis_queue_run_every_task_once(deployment, web, clusters):
+    """django-q2's Redis list hands each task to exactly one cluster. (The same property for durable
+    ActionRun rows, through `actions.services.enqueue`, belongs with the rules issue's tests.)"""
+    total = 120
+    with Sink(latency_ms=20, track_path="key") as sink:
+        connector = _create_webhook(web, sink.url + "/shared", name="shared queue hook")
+        clusters.start("a")
+        clusters.start("b")
+        calls = [[connector["id"], {"body": json.dumps({"key": f"task-{n}"})}] for n in range(total)]
+        task_ids = deployment.enqueue(TASK, calls)
+        stats = sink.wait_for(total, timeout=90)
+        assert stats["deliveries"] == total
+        assert stats["distinct"] == total
+        assert stats["duplicates"] == 0
+        deployment.wait_until(
+            lambda: (
+                deployment.sql("SELECT count(*) FROM django_q_task WHERE id = ANY(%s)", (task_ids,))[0][0]
+                == total
+            ),
+            None,
+            "every task result in PostgreSQL",
+            timeout=30,
+        )
+    results = [
+        row[0] for row in deployment.sql("SELECT result FROM django_q_task WHERE id = ANY(%s)", (task_ids,))
+    ]
+    assert deployment.redis().llen(deployment.queue_key) == 0
+    assert len(results) == total
+    decoded = [dbsafe_decode(result) for result in results]  # django-q2 stores results pickled
+    assert {item["status"] for item in decoded} == {"ok"}
+    by_cluster = {label: sum(1 for item in decoded if item["cluster"] == label) for label in ("a", "b")}
+    assert by_cluster["a"] > 0 and by_cluster["b"] > 0, by_cluster
+    assert by_cluster["a"] + by_cluster["b"] == total
