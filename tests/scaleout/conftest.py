@@ -190,6 +190,8 @@ class Deployment:
         """gunicorn on 127.0.0.1, on a port the kernel picks (the bound socket is handed over)."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # gunicorn sets TCP_NODELAY only on sockets it creates; accepted sockets inherit it from here.
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         listener.bind(("127.0.0.1", 0))
         listener.listen(128)
         listener.set_inheritable(True)
