@@ -28,7 +28,10 @@ CONNECTORS_CONFIG = env_str("CONNECTORS_CONFIG")
 KIBANA_CONFIG = load_config_file(CONNECTORS_CONFIG)
 
 # ---- secrets encryption: first key encrypts, every key decrypts ---------------------------------
-_encryption_keys = env_list("CONNECTORS_ENCRYPTION_KEYS", [])
+# CONNECTORS_ENCRYPTION_KEYS_FILE (a Docker secret, a systemd credential) is read like the variable.
+_encryption_keys = [
+    k.strip() for k in (env_secret("CONNECTORS_ENCRYPTION_KEYS") or "").split(",") if k.strip()
+]
 if not _encryption_keys:
     from connectors_project.keyfiles import generated_encryption_key
 
