@@ -107,6 +107,18 @@ def _rss_mib(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
+def _pss_mib(pid: int) -> float:
+    """Proportional set size: shared (copy-on-write) pages split between the processes sharing them."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def _descendants(pid: int) -> list[int]:
     found, frontier = [], [pid]
     while frontier:
@@ -214,6 +226,29 @@ def in_process(repeat: int, search: str) -> list[tuple[str, list[float], int, in
     return rows
 
 
+def profile_list_api(top: int = 15) -> None:
+    """cProfile one in-process `GET /api/actions/connectors`; print the costliest functions."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.test import Client
+
+    token = base64.b64encode(f"{ADMIN[0]}:{ADMIN[1]}".encode()).decode()
+    client = Client(HTTP_AUTHORIZATION=f"Basic {token}")
+    client.get("/api/actions/connectors")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    client.get("/api/actions/connectors")
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    print("  profile of GET /api/actions/connectors (sorted by own time):")
+    for line in lines[2:]:
+        print("    " + line)
+
+
 class Web:
     """One gunicorn worker (gthread, 4 threads) on 127.0.0.1, on a port the kernel picks."""
 
@@ -308,6 +343,7 @@ def cluster_memory(env: dict, settle: float) -> dict:
         return {
             "cluster_processes": len(pids),
             "cluster_rss_total_mib": round(sum(per_process), 1),
+            "cluster_pss_total_mib": round(sum(_pss_mib(pid) for pid in pids), 1),
             "cluster_rss_per_process_mib": per_process,
         }
     finally:
@@ -327,6 +363,7 @@ def main(argv=None):
     parser.add_argument("--postgres", help="a PostgreSQL URL; a fresh database is created beside it")
     parser.add_argument("--redis", help="REDIS_URL for the worker-cluster memory figure")
     parser.add_argument("--settle", type=float, default=6.0, help="seconds before reading cluster memory")
+    parser.add_argument("--profile", action="store_true", help="print where the list API's time goes")
     args = parser.parse_args(argv)
 
     env, cleanup = _prepare_environment(args)
@@ -354,6 +391,8 @@ def main(argv=None):
         search = "connector 04242"
         for label, times, status, size, queries in in_process(args.repeat, search):
             print(f"  {label:<40} {_fmt(times)}  status {status}, {size / 1024:,.0f} KiB, {queries} queries")
+        if args.profile:
+            profile_list_api()
         rows, memory = over_http(env, args.repeat, search)
         for label, times, status, size in rows:
             print(f"  {label:<40} {_fmt(times)}  status {status}, {size / 1024:,.0f} KiB")
