@@ -266,7 +266,8 @@ def main(argv=None):
     skip = {x.strip() for x in args.skip.split(",") if x.strip()}
     print(
         f"baselines: {args.count} deliveries per run (at most {args.max_seconds:.0f} s), "
-        f"sink latencies {latencies} ms, {os.cpu_count()} CPUs"
+        f"sink latencies {latencies} ms, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} (other processes share this machine)"
     )
     report(run(args.count, latencies, args.max_seconds, args.threads, args.batch, skip))
 

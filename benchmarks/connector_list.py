@@ -216,13 +216,16 @@ def in_process(repeat: int, search: str) -> list[tuple[str, list[float], int, in
         queries = []
 
         def count(execute, sql, params, many, context, queries=queries):
-            queries.append(sql)
-            return execute(sql, params, many, context)
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                queries.append(time.perf_counter() - started)
 
         with connection.execute_wrapper(count):
             client.get(path)
         times, response = _timed(lambda client=client, path=path: client.get(path), repeat)
-        rows.append((label, times, response.status_code, len(response.content), len(queries)))
+        rows.append((label, times, response.status_code, len(response.content), queries))
     return rows
 
 
@@ -380,7 +383,8 @@ def main(argv=None):
         get_user_model().objects.create_superuser(ADMIN[0], "", ADMIN[1])
         print(
             f"connector_list: {args.connectors} connectors, import of {args.import_count}, "
-            f"{connection.vendor}, {os.cpu_count()} CPUs, repeat {args.repeat}",
+            f"{connection.vendor}, {os.cpu_count()} CPUs, repeat {args.repeat}, "
+            f"load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         seconds = populate(args.connectors)
@@ -390,7 +394,10 @@ def main(argv=None):
                 cursor.execute("ANALYZE")
         search = "connector 04242"
         for label, times, status, size, queries in in_process(args.repeat, search):
-            print(f"  {label:<40} {_fmt(times)}  status {status}, {size / 1024:,.0f} KiB, {queries} queries")
+            print(
+                f"  {label:<40} {_fmt(times)}  status {status}, {size / 1024:,.0f} KiB, "
+                f"{len(queries)} queries taking {sum(queries) * 1000:.1f} ms"
+            )
         if args.profile:
             profile_list_api()
         rows, memory = over_http(env, args.repeat, search)
