@@ -252,6 +252,20 @@ def profile_list_api(top: int = 15) -> None:
     profiler.enable()
     client.get("/api/actions/connectors")
     profiler.disable()
+    import gc
+
+    timings = {}
+    for label in ("collector on", "collector off"):
+        if label == "collector off":
+            gc.disable()
+        try:
+            started = time.perf_counter()
+            client.get("/api/actions/connectors")
+            timings[label] = f"{(time.perf_counter() - started) * 1000:.0f} ms"
+        finally:
+            gc.enable()
+            gc.collect()
+    print(f"  GET /api/actions/connectors with Python's cyclic garbage collector on and off: {timings}")
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
     lines = [line for line in out.getvalue().splitlines() if line.strip()]
