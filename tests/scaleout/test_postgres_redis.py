@@ -184,3 +184,34 @@ def test_two_worker_clusters_sharing_the_redis_queue_run_every_task_once(deploym
     by_cluster = {label: sum(1 for item in decoded if item["cluster"] == label) for label in ("a", "b")}
     assert by_cluster["a"] > 0 and by_cluster["b"] > 0, by_cluster
     assert by_cluster["a"] + by_cluster["b"] == total
+
+
+def _terminate_backends(deployment) -> int:
+    rows = deployment.sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (deployment.database,),
+    )
+    return sum(1 for row in rows if row[0])
+
+
+def test_the_web_and_a_cluster_reconnect_after_postgresql_drops_their_connections(
+    deployment, web, clusters, httpserver
+):
+    httpserver.expect_request("/after-drop", method="POST").respond_with_json({"ok": True})
+    connector = _create_webhook(web, httpserver.url_for("/after-drop"), name="survives a drop")
+    cluster = clusters.start("reconnects")
+    deployment.enqueue(TASK, [[connector["id"], {"body": '{"n": "before"}'}]])
+    deployment.wait_until(lambda: len(httpserver.log) == 1, cluster, "the first delivery", timeout=60)
+    for _ in range(4):  # open persistent connections in the web's threads
+        assert requests.get(f"{web}/api/actions/connector/{connector['id']}", auth=SUPERUSER, timeout=30).ok
+
+    assert _terminate_backends(deployment) >= 1  # what a PostgreSQL restart or failover does to them
+
+    for _ in range(4):
+        response = requests.get(f"{web}/api/actions/connector/{connector['id']}", auth=SUPERUSER, timeout=30)
+        assert response.status_code == 200, response.text
+    deployment.enqueue(TASK, [[connector["id"], {"body": '{"n": "after"}'}]])
+    deployment.wait_until(
+        lambda: len(httpserver.log) == 2, cluster, "the delivery after the drop", timeout=60
+    )
+    assert [json.loads(request.get_data())["n"] for request, _ in httpserver.log] == ["before", "after"]
