@@ -12,6 +12,7 @@ the first request to the last delivery the sink saw. Everything listens on loopb
 
     .venv/bin/python -m benchmarks.baselines                       # 0, 50, 200 ms; 3,000 each
     .venv/bin/python -m benchmarks.baselines --count 5000 --latencies 0,200 --max-seconds 20
+    .venv/bin/python -m benchmarks.baselines --django-q2 orm:2,redis:8   # plus stock django-q2
 """
 
 from __future__ import annotations
@@ -214,8 +215,17 @@ def alertmanager(sink: Sink, count: int, max_seconds: float, batch: int) -> tupl
 
 
 def run(
-    count: int, latencies: list[float], max_seconds: float, threads: int, batch: int, skip: set[str]
+    count: int,
+    latencies: list[float],
+    max_seconds: float,
+    threads: int,
+    batch: int,
+    skip: set[str],
+    django_q2: list[tuple[str, int]] = (),
+    redis_url: str | None = None,
 ) -> list[Result]:
+    from benchmarks import django_q_plain
+
     results: list[Result] = []
     with Sink(track_path="alerts.0.labels.id") as sink:
         for latency in latencies:
@@ -224,7 +234,18 @@ def run(
                 (f"{threads} threads (keep-alive)", lambda: threaded(sink, count, max_seconds, threads)),
                 ("Alertmanager 0.25 webhook", lambda: alertmanager(sink, count, max_seconds, batch)),
             ]
-            for (name, job), key in zip(runs, ("bare", "threads", "alertmanager"), strict=True):
+            keys = ["bare", "threads", "alertmanager"]
+            for broker, workers in django_q2:
+                runs.append(
+                    (
+                        f"django-q2 {broker}, {workers} workers",
+                        lambda broker=broker, workers=workers: django_q_plain.run(
+                            sink, count, max_seconds, broker, workers, redis_url
+                        ),
+                    )
+                )
+                keys.append("django-q2")
+            for (name, job), key in zip(runs, keys, strict=True):
                 if key in skip:
                     continue
                 sink.reset(latency_ms=latency)
@@ -261,7 +282,23 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--batch", type=int, default=500, help="alerts per Alertmanager API call")
     parser.add_argument("--skip", default="", help="comma-separated: bare, threads, alertmanager")
+    parser.add_argument(
+        "--django-q2",
+        default="",
+        help="also plain django-q2, one POST per task: comma-separated broker:workers, e.g. orm:2,redis:8",
+    )
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("CONNECTORS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis for --django-q2 redis:N",
+    )
     args = parser.parse_args(argv)
+    django_q2 = []
+    for item in filter(None, (x.strip() for x in args.django_q2.split(","))):
+        broker, _, workers = item.partition(":")
+        if broker not in ("orm", "redis") or not workers.isdigit():
+            parser.error(f"--django-q2 takes broker:workers with broker orm or redis, got {item!r}")
+        django_q2.append((broker, int(workers)))
     latencies = [float(x) for x in args.latencies.split(",") if x.strip()]
     skip = {x.strip() for x in args.skip.split(",") if x.strip()}
     print(
@@ -269,7 +306,9 @@ def main(argv=None):
         f"sink latencies {latencies} ms, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f} (other processes share this machine)"
     )
-    report(run(args.count, latencies, args.max_seconds, args.threads, args.batch, skip))
+    report(
+        run(args.count, latencies, args.max_seconds, args.threads, args.batch, skip, django_q2, args.redis)
+    )
 
 
 if __name__ == "__main__":
