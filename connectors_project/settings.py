@@ -129,9 +129,12 @@ Q_CLUSTER = {
     "retry": 360,
     # Our own ActionRun rows carry retries; django-q2 must never re-run a task on its own forever.
     "max_attempts": 1,
-    # save_limit=0 keeps every result and so never trims results inside a write transaction (the
-    # cause of "database is locked" on SQLite); we do not store successful results at all.
-    "save_limit": 0,
+    # save_limit=-1: successful task results are not stored at all (execution rows and the event
+    # log are the record), so results are never trimmed inside a write transaction (the cause of
+    # "database is locked" on SQLite) and workers never wait on the monitor: with every result
+    # stored (0), each worker recycled after 500 tasks blocked until the monitor had written its
+    # backlog, stalling 8 workers for 23 s after 4,000 tasks (docs/benchmarks.md). Failures are kept.
+    "save_limit": -1,
     "ack_failures": True,
     "catch_up": False,
     "label": "Background tasks",
