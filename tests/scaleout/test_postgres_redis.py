@@ -212,3 +212,37 @@ def test_the_web_and_a_cluster_reconnect_after_postgresql_drops_their_connection
         lambda: len(httpserver.log) == 2, cluster, "the delivery after the drop", timeout=60
     )
     assert [json.loads(request.get_data())["n"] for request, _ in httpserver.log] == ["before", "after"]
+
+
+def test_a_cluster_stopped_with_sigterm_finishes_what_it_took_and_leaves_the_rest_in_redis(
+    deployment, web, clusters, httpserver
+):
+    """The upgrade procedure in docs/deploy.md relies on this: stopping workers loses no task."""
+    import time
+
+    total = 24
+
+    def slow(request):
+        time.sleep(0.2)
+        from werkzeug import Response
+
+        return Response('{"ok": true}', content_type="application/json")
+
+    httpserver.expect_request("/graceful", method="POST").respond_with_handler(slow)
+    connector = _create_webhook(web, httpserver.url_for("/graceful"), name="graceful stop")
+    redis = deployment.redis()
+    stopping = clusters.start("stopping")
+    deployment.enqueue(
+        LABELLED_TASK, [[connector["id"], {"body": json.dumps({"key": n})}] for n in range(total)]
+    )
+    deployment.wait_until(lambda: len(httpserver.log) >= 3, stopping, "the first deliveries", timeout=60)
+    assert stopping.stop(timeout=60) == 0  # SIGTERM; the cluster exits on its own, not killed
+    delivered_before = len(httpserver.log)
+    left_in_redis = redis.llen(deployment.queue_key)
+    assert 0 < delivered_before < total
+    assert delivered_before + left_in_redis == total, (delivered_before, left_in_redis)
+
+    clusters.start("after")
+    deployment.wait_until(lambda: len(httpserver.log) >= total, None, "every delivery", timeout=90)
+    keys = [json.loads(request.get_data())["key"] for request, _ in httpserver.log]
+    assert sorted(keys) == list(range(total))
