@@ -99,6 +99,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"),
     }
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Tests run a real worker cluster in a subprocess: it must see the test database, so the test
+    # database is a file (beside the real one), never SQLite's private in-memory database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_{Path(DATABASES['default']['NAME']).name}")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -114,9 +117,13 @@ Q_CLUSTER = {
     "retry": 360,
     # Our own ActionRun rows carry retries; django-q2 must never re-run a task on its own forever.
     "max_attempts": 1,
-    # save_limit=0 keeps every result and so never trims results inside a write transaction (the
-    # cause of "database is locked" on SQLite); we do not store successful results at all.
-    "save_limit": 0,
+    # save_limit=-1 stores no successful result at all, so the monitor never trims results inside a
+    # write transaction (the cause of "database is locked" on SQLite). Our ActionRun rows are the
+    # record of every run; failures are still kept by django-q2.
+    "save_limit": -1,
+    # A worker process runs actions on its own thread pool (actions.worker); recycling it rarely keeps
+    # in-flight runs undisturbed (they finish before the process exits anyway).
+    "recycle": 10000,
     "ack_failures": True,
     "catch_up": False,
     "label": "Background tasks",
@@ -153,6 +160,13 @@ CONNECTOR_TYPES = [
     "connectors.types.server_log.ServerLogConnector",
     "connectors.types.index.IndexConnector",
     "connectors.types.webhook.WebhookConnector",
+]
+
+# ---- rule types: one explicit list, like connector types ------------------------------------------
+RULE_TYPES = [
+    "actions.rule_types.index_threshold.IndexThresholdRuleType",
+    "actions.rule_types.connector_failures.ConnectorFailuresRuleType",
+    "actions.rule_types.external.ExternalRuleType",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
