@@ -210,7 +210,8 @@ def test_find_pages_searches_and_filters_by_connector_reference(api, hook, defau
     page = api.get("/api/alerting/rules/_find?per_page=2&page=1&sort_field=name&sort_order=asc").json()
     assert page["total"] == 4 and page["per_page"] == 2 and len(page["data"]) == 2
     assert [r["name"] for r in page["data"]] == ["cpu 0", "cpu 1"]
-    found = api.get('/api/alerting/rules/_find?has_reference={"type":"action","id":"%s"}' % other.id).json()
+    reference = '{"type":"action","id":"' + other.id + '"}'
+    found = api.get(f"/api/alerting/rules/_find?has_reference={reference}").json()
     assert [r["name"] for r in found["data"]] == ["disk"]
     tagged = api.get('/api/alerting/rules/_find?filter=alert.attributes.tags:"disk"').json()
     assert tagged["total"] == 1
