@@ -121,6 +121,7 @@ class _Scalar(str):
     """Booleans and numbers become strings that print as JavaScript would, but keep their value."""
 
     value: Any
+    _CHEVRON_return_scope_when_falsy = True  # 0 and false still print
 
     def __new__(cls, value):
         obj = super().__new__(cls, _js_string(value))
