@@ -74,7 +74,7 @@ class Cluster:
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.send_signal(signal.SIGTERM)  # the cluster stops its own workers
         for process in self.processes:
             try:
                 process.wait(timeout=15)

@@ -51,7 +51,9 @@ def test_a_rule_fires_and_the_cluster_delivers_the_rendered_body(cluster, client
     assert body["text"].startswith("alert 'cpu high' is active for group 'all documents':")
     rule.refresh_from_db()
     assert rule.execution_status["status"] == "active"
-    run = wait_for(lambda: ActionRun.objects.filter(status="succeeded").first(), 10, message="the run to finish")
+    run = wait_for(
+        lambda: ActionRun.objects.filter(status="succeeded").first(), 10, message="the run to finish"
+    )
     assert run.rule_id == rule.id
     assert "database is locked" not in cluster.log_text()
     assert SECRET not in cluster.log_text()
@@ -61,7 +63,10 @@ def test_each_frequency_mode_over_several_runs(cluster, client, space, httpserve
     for path in ("/active", "/change", "/throttle", "/summary"):
         httpserver.expect_request(path).respond_with_data("ok")
     add_documents("metrics", [{"host": "a"}] * 3)
-    hooks = {p: make_webhook(space, httpserver.url_for(f"/{p}"), name=p) for p in ("active", "change", "throttle", "summary")}
+    hooks = {
+        p: make_webhook(space, httpserver.url_for(f"/{p}"), name=p)
+        for p in ("active", "change", "throttle", "summary")
+    }
     modes = {
         "active": {"summary": False, "notify_when": "onActiveAlert", "throttle": None},
         "change": {"summary": False, "notify_when": "onActionGroupChange", "throttle": None},
@@ -91,17 +96,23 @@ def test_an_action_is_retried_until_the_server_succeeds(cluster, client, space, 
     httpserver.expect_ordered_request("/hook").respond_with_data("ok")
     hook = make_webhook(space, httpserver.url_for("/hook"))
     cluster.start()
-    response = client.post(f"/api/actions/connector/{hook.id}/_enqueue", {"params": {"body": "hi"}}, format="json")
+    response = client.post(
+        f"/api/actions/connector/{hook.id}/_enqueue", {"params": {"body": "hi"}}, format="json"
+    )
     assert response.status_code == 202
     run_id = int(response.json()["id"])
 
     run = wait_for(
-        lambda: ActionRun.objects.filter(pk=run_id, status="succeeded").first(), 30, message="the third attempt"
+        lambda: ActionRun.objects.filter(pk=run_id, status="succeeded").first(),
+        30,
+        message="the third attempt",
     )
     assert run.attempts == 3
     assert [r.get_data(as_text=True) for r, _ in httpserver.log] == ["hi", "hi", "hi"]
     outcomes = list(
-        Event.objects.filter(action="execute", provider="actions").order_by("id").values_list("outcome", flat=True)
+        Event.objects.filter(action="execute", provider="actions")
+        .order_by("id")
+        .values_list("outcome", flat=True)
     )
     assert outcomes == ["failure", "failure", "success"]
 
@@ -181,7 +192,9 @@ def test_a_killed_worker_is_followed_by_delivery(cluster, client, space, httpser
     httpserver.expect_request("/hook").respond_with_handler(handler)
     hook = make_webhook(space, httpserver.url_for("/hook"))
     first = cluster.start()
-    response = client.post(f"/api/actions/connector/{hook.id}/_enqueue", {"params": {"body": "x"}}, format="json")
+    response = client.post(
+        f"/api/actions/connector/{hook.id}/_enqueue", {"params": {"body": "x"}}, format="json"
+    )
     run_id = int(response.json()["id"])
     assert arrived.wait(30), "the first delivery never started"
     cluster.kill(first)
@@ -189,7 +202,9 @@ def test_a_killed_worker_is_followed_by_delivery(cluster, client, space, httpser
 
     cluster.start()
     run = wait_for(
-        lambda: ActionRun.objects.filter(pk=run_id, status="succeeded").first(), 40, message="delivery after the kill"
+        lambda: ActionRun.objects.filter(pk=run_id, status="succeeded").first(),
+        40,
+        message="delivery after the kill",
     )
     assert len(calls) >= 2
     assert run.attempts == 2
@@ -213,7 +228,9 @@ def test_web_and_workers_write_concurrently_without_database_locks(cluster, clie
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=basic_auth("elastic", "changeme-please"), HTTP_KBN_XSRF="true")
         for i in range(count):
-            response = api.post(f"/api/actions/connector/{hook.id}/_enqueue", {"params": {"body": str(i)}}, format="json")
+            response = api.post(
+                f"/api/actions/connector/{hook.id}/_enqueue", {"params": {"body": str(i)}}, format="json"
+            )
             statuses.append(response.status_code)
             if i % 20 == 0:
                 api.get("/api/alerting/rules/_find")
@@ -225,6 +242,10 @@ def test_web_and_workers_write_concurrently_without_database_locks(cluster, clie
         thread.join(60)
 
     assert statuses == [202] * total
-    wait_for(lambda: ActionRun.objects.filter(status="succeeded").count() == total, 60, message="all runs delivered")
+    wait_for(
+        lambda: ActionRun.objects.filter(status="succeeded").count() == total,
+        60,
+        message="all runs delivered",
+    )
     assert len(httpserver.log) == total
     assert "database is locked" not in cluster.log_text()

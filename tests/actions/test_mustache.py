@@ -39,7 +39,10 @@ def test_objects_print_as_json_and_arrays_comma_joined_with_as_json():
 
 
 def test_scalars_print_as_javascript_does():
-    assert render_string("{{context.value}} {{context.ok}} {{context.zero}} {{context.none}}", VARIABLES) == "3 true 0 "
+    assert (
+        render_string("{{context.value}} {{context.ok}} {{context.zero}} {{context.none}}", VARIABLES)
+        == "3 true 0 "
+    )
 
 
 def test_dotted_variable_names_are_expanded():
@@ -48,18 +51,21 @@ def test_dotted_variable_names_are_expanded():
 
 def test_lambdas_format_dates_numbers_math_and_hjson():
     variables = {"d": "2024-01-02T03:04:05.000Z", "n": 1234.5}
-    assert render_string("{{#FormatDate}}{{d}}; America/New_York; dddd MMM Do YYYY HH:mm{{/FormatDate}}", variables) == (
-        "Monday Jan 1st 2024 22:04"
-    )
+    assert render_string(
+        "{{#FormatDate}}{{d}}; America/New_York; dddd MMM Do YYYY HH:mm{{/FormatDate}}", variables
+    ) == ("Monday Jan 1st 2024 22:04")
     assert render_string("{{#FormatDate}}{{d}}{{/FormatDate}}", variables) == "2024-01-02 03:04am"
-    assert render_string("{{#FormatNumber}}{{n}}; en-US; maximumFractionDigits: 0{{/FormatNumber}}", variables) == (
-        "1,234"
-    )
-    assert render_string("{{#FormatNumber}}{{n}}; de-DE; style: currency, currency: EUR{{/FormatNumber}}", variables) == (
-        "1.234,50\xa0€"
-    )
+    assert render_string(
+        "{{#FormatNumber}}{{n}}; en-US; maximumFractionDigits: 0{{/FormatNumber}}", variables
+    ) == ("1,234")
+    assert render_string(
+        "{{#FormatNumber}}{{n}}; de-DE; style: currency, currency: EUR{{/FormatNumber}}", variables
+    ) == ("1.234,50\xa0€")
     assert render_string("{{#EvalMath}}round(n / 100, 1){{/EvalMath}}", variables) == "12.3"
-    assert render_string('{{#ParseHjson}}{a: 1, b: ["x", "y"]}{{/ParseHjson}}', variables) == '{"a":1,"b":["x","y"]}'
+    assert (
+        render_string('{{#ParseHjson}}{a: 1, b: ["x", "y"]}{{/ParseHjson}}', variables)
+        == '{"a":1,"b":["x","y"]}'
+    )
 
 
 def test_a_broken_template_renders_an_error_string_instead_of_raising():
