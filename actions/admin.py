@@ -73,7 +73,9 @@ class RuleForm(forms.ModelForm):
             "notify_when": cleaned.get("notify_when") or None,
             "throttle": cleaned.get("throttle") or None,
         }
-        rule_type_id = self.instance.rule_type_id if not self.instance._state.adding else cleaned["rule_type_id"]
+        rule_type_id = (
+            self.instance.rule_type_id if not self.instance._state.adding else cleaned["rule_type_id"]
+        )
         consumer = self.instance.consumer if not self.instance._state.adding else cleaned["consumer"]
         try:
             self.prepared = prepare(
