@@ -44,7 +44,7 @@ class Sink(ThreadingHTTPServer):
 class SinkHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
         if self.server.latency:
             time.sleep(self.server.latency)
