@@ -10,6 +10,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -97,19 +98,34 @@ def create_runs(runs: list[ActionRun]) -> list[ActionRun]:
         return []
     created = ActionRun.objects.bulk_create(runs)
     ids = [run.pk for run in created]
-    transaction.on_commit(lambda: queue_tasks(ids))
+    if _broker_shares_the_database() and not transaction.get_autocommit():
+        # django-q2's ORM broker writes its queue row in our database: inside this transaction the
+        # run rows and their tasks commit (or roll back) together, in one write transaction.
+        _push(ids)
+    else:
+        transaction.on_commit(lambda: queue_tasks(ids))
     return created
 
 
-def queue_tasks(ids: list[int]) -> None:
-    """Hand run ids to django-q2. A failure here loses nothing: polling picks the rows up later."""
+def _broker_shares_the_database() -> bool:
+    cluster = settings.Q_CLUSTER
+    return bool(cluster.get("orm")) and not cluster.get("sync")
+
+
+def _push(ids: list[int]) -> None:
     from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
+    broker = get_broker()
+    for run_id in ids:
+        async_task(TASK, run_id, q_options={"broker": broker, "task_name": f"action-run-{run_id}"})
+
+
+def queue_tasks(ids: list[int]) -> None:
+    """Hand run ids to django-q2 after commit. A failure here loses nothing: polling picks the rows
+    up after `connectors.actions.lostTaskGrace`."""
     try:
-        broker = get_broker()
-        for run_id in ids:
-            async_task(TASK, run_id, q_options={"broker": broker, "task_name": f"action-run-{run_id}"})
+        _push(ids)
     except Exception:
         logger.exception("could not queue action runs %s; polling will pick them up", ids[:10])
 

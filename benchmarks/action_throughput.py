@@ -1,6 +1,6 @@
 """Action throughput on the embedded default (SQLite + django-q2's ORM broker).
 
-Enqueues N `.webhook` runs with `actions.services.enqueue()` against a local sink whose latency is a
+Enqueues N `.webhook` runs with `actions.services.enqueue()` (from a few application threads) against a local sink whose latency is a
 parameter, with a real `manage.py qcluster` draining them, and prints the drain throughput and the
 enqueue-to-delivery latency percentiles. Everything lives in a throw-away directory.
 
@@ -65,7 +65,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[index]
 
 
-def run_one(n: int, latency_ms: int, workers: int, concurrency: int, workdir: Path) -> dict:
+def run_one(n: int, latency_ms: int, workers: int, enqueue_threads: int, workdir: Path) -> dict:
     from django.db import connection
 
     from actions.models import ActionRun
@@ -96,11 +96,22 @@ def run_one(n: int, latency_ms: int, workers: int, concurrency: int, workdir: Pa
     )
     time.sleep(3)  # let the cluster spawn its workers
     enqueued: dict[str, float] = {}
+
+    def producer(offset: int) -> None:
+        try:
+            for i in range(offset, n, enqueue_threads):
+                token = f"{latency_ms}-{i}"
+                enqueued[token] = time.monotonic()
+                enqueue(connector.id, {"body": token})
+        finally:
+            connection.close()
+
     started = time.monotonic()
-    for i in range(n):
-        token = f"{latency_ms}-{i}"
-        enqueued[token] = time.monotonic()
-        enqueue(connector.id, {"body": token})
+    producers = [threading.Thread(target=producer, args=(k,)) for k in range(enqueue_threads)]
+    for thread in producers:
+        thread.start()
+    for thread in producers:
+        thread.join()
     enqueue_seconds = time.monotonic() - started
     deadline = time.monotonic() + max(120, n * (latency_ms / 1000) + 60)
     while len(sink.arrivals) < n and time.monotonic() < deadline:
@@ -137,6 +148,9 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 50, 200])
     parser.add_argument("--workers", type=int, default=2, help="django-q2 worker processes (default 2)")
     parser.add_argument("--concurrency", type=int, default=64, help="threads per worker process (default 64)")
+    parser.add_argument(
+        "--enqueue-threads", type=int, default=4, help="application threads calling enqueue()"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="connectors-bench-"))
@@ -161,13 +175,14 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     print(
         f"embedded default: SQLite (WAL) + django-q2 ORM broker, {args.workers} worker processes x "
-        f"{args.concurrency} threads; {args.actions} .webhook actions per row; work dir {workdir}"
+        f"{args.concurrency} threads; {args.actions} .webhook actions per row from {args.enqueue_threads} enqueue threads; "
+        f"work dir {workdir}"
     )
     print(
         f"{'latency':>8} {'delivered':>10} {'enqueue/s':>10} {'drain/s':>9} {'sink/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'locked':>7}"
     )
     for latency in args.latency_ms:
-        r = run_one(args.actions, latency, args.workers, args.concurrency, workdir)
+        r = run_one(args.actions, latency, args.workers, args.enqueue_threads, workdir)
         print(
             f"{r['latency_ms']:>6}ms {r['delivered']:>6}/{r['actions']:<4}{r['enqueue_per_s']:>9.0f} "
             f"{r['drain_per_s']:>9.0f} {r['deliver_per_s']:>8.0f} {r['p50']:>9.0f} {r['p95']:>9.0f} {r['p99']:>9.0f} {r['locked']:>7}",
