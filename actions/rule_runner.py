@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from actions import mustache, queue, rule_types
+from actions.dblock import serialized_writes
 from actions.models import Alert, Rule
 from actions.rules import interval_seconds, iso
 from connectors import registry
@@ -78,7 +79,7 @@ def run_rule(rule_id: str, now: datetime | None = None) -> RunReport | None:
         _finish(rule, now, started, execution_uuid, report, error=("execute", str(exc)))
         return report
     try:
-        with transaction.atomic():
+        with serialized_writes(), transaction.atomic():
             _process(rule, rule_type, outcome, now, execution_uuid, report)
     except RuleRunError as exc:
         logger.error("rule %s run failed: %s", rule.id, exc.message)

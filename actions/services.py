@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from actions.dblock import serialized_writes
 from connectors import registry
 from connectors.base import ExecutionContext, ExecutionResult
 from connectors.conf import get_config
@@ -221,7 +222,8 @@ def execute(connector: Connector, params: dict, run: RunInfo | None = None) -> E
     start_doc["message"] = f"action started: {label}"
     started_at = datetime.now(UTC)
     start_doc["event"]["start"] = iso(started_at)
-    record(start_doc)
+    with serialized_writes():
+        record(start_doc)
 
     clock = time.monotonic_ns()
     result = _run_type(connector, params, run, space_id)
@@ -247,9 +249,10 @@ def execute(connector: Connector, params: dict, run: RunInfo | None = None) -> E
         doc["error"] = {"message": _error_text(result)}
         will_retry = bool(result.retry) and run.attempt < run.max_attempts
         execution["final"] = run.final if run.final is not None else not will_retry
-    record(doc)
-    if not connector.is_preconfigured and connector.pk:
-        _update_health(connector, result, started_at)
+    with serialized_writes():
+        record(doc)
+        if not connector.is_preconfigured and connector.pk:
+            _update_health(connector, result, started_at)
     return result
 
 

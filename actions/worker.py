@@ -23,6 +23,7 @@ from django.db import close_old_connections
 from django.db.models import F, Q
 from django.utils import timezone
 
+from actions.dblock import serialized_writes
 from actions.models import ActionRun, Rule
 from connectors.conf import get_config
 
@@ -71,9 +72,10 @@ def claim(run_id: int) -> str | None:
     """Take a due queued run: queued -> running with a lease. Returns the claim token, or None."""
     token = str(uuid.uuid4())
     now = timezone.now()
-    claimed = ActionRun.objects.filter(pk=run_id, status=ActionRun.QUEUED, due_at__lte=now).update(
-        status=ActionRun.RUNNING, claim=token, lease_until=now + _lease(), attempts=F("attempts") + 1
-    )
+    with serialized_writes():
+        claimed = ActionRun.objects.filter(pk=run_id, status=ActionRun.QUEUED, due_at__lte=now).update(
+            status=ActionRun.RUNNING, claim=token, lease_until=now + _lease(), attempts=F("attempts") + 1
+        )
     return token if claimed else None
 
 
@@ -165,7 +167,8 @@ def _finish(run: ActionRun, token: str, result, *, final: bool, due_at=None) -> 
             "claim": "",
             "last_error": error,
         }
-    updated = ActionRun.objects.filter(pk=run.pk, claim=token).update(**fields)
+    with serialized_writes():
+        updated = ActionRun.objects.filter(pk=run.pk, claim=token).update(**fields)
     if not updated:
         logger.warning("action run %s was taken over while it ran; its result is not recorded", run.pk)
     for key, value in fields.items():
