@@ -400,3 +400,32 @@ def make_index_connector(space):
     connector.set_secrets({})
     connector.save()
     return connector
+
+
+def test_the_task_carries_only_the_run_id(default_space, hook, httpserver):
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+
+    from actions.services import enqueue
+
+    run = enqueue(hook.id, {"body": "x"})
+    (queued,) = OrmQ.objects.all()
+    task = SignedPackage.loads(queued.payload)
+    assert task["func"] == "actions.tasks.run_action"
+    assert task["args"] == (run.pk,) and task["kwargs"] == {}
+    assert SECRET not in repr(task)
+
+
+def test_the_queue_command_shows_counts_and_runs_due_runs(default_space, hook, httpserver):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from actions.services import enqueue
+
+    enqueue(hook.id, {"body": "x"})
+    out = StringIO()
+    call_command("actions_queue", "--run-due", stdout=out)
+    assert "ran 1 due run(s)" in out.getvalue()
+    assert " succeeded: 1" in out.getvalue()
+    assert len(httpserver.log) == 1
