@@ -65,7 +65,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[index]
 
 
-def run_one(n: int, latency_ms: int, workers: int, enqueue_threads: int, workdir: Path) -> dict:
+def run_one(
+    n: int, latency_ms: int, workers: int, enqueue_threads: int, workdir: Path, rate: float = 0
+) -> dict:
     from django.db import connection
 
     from actions.models import ActionRun
@@ -100,6 +102,8 @@ def run_one(n: int, latency_ms: int, workers: int, enqueue_threads: int, workdir
     def producer(offset: int) -> None:
         try:
             for i in range(offset, n, enqueue_threads):
+                if rate:  # paced: action i is due at started + i / rate
+                    time.sleep(max(0.0, started + i / rate - time.monotonic()))
                 token = f"{latency_ms}-{i}"
                 enqueued[token] = time.monotonic()
                 enqueue(connector.id, {"body": token})
@@ -175,14 +179,15 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     print(
         f"embedded default: SQLite (WAL) + django-q2 ORM broker, {args.workers} worker processes x "
-        f"{args.concurrency} threads; {args.actions} .webhook actions per row from {args.enqueue_threads} enqueue threads; "
+        f"{args.concurrency} threads; {args.actions} .webhook actions per row from {args.enqueue_threads} enqueue threads "
+        f"({'at ' + str(args.rate) + '/s' if args.rate else 'flat out'}); "
         f"work dir {workdir}"
     )
     print(
         f"{'latency':>8} {'delivered':>10} {'enqueue/s':>10} {'drain/s':>9} {'sink/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'locked':>7}"
     )
     for latency in args.latency_ms:
-        r = run_one(args.actions, latency, args.workers, args.enqueue_threads, workdir)
+        r = run_one(args.actions, latency, args.workers, args.enqueue_threads, workdir, args.rate)
         print(
             f"{r['latency_ms']:>6}ms {r['delivered']:>6}/{r['actions']:<4}{r['enqueue_per_s']:>9.0f} "
             f"{r['drain_per_s']:>9.0f} {r['deliver_per_s']:>8.0f} {r['p50']:>9.0f} {r['p95']:>9.0f} {r['p99']:>9.0f} {r['locked']:>7}",
