@@ -155,6 +155,9 @@ def main() -> None:
     parser.add_argument(
         "--enqueue-threads", type=int, default=4, help="application threads calling enqueue()"
     )
+    parser.add_argument(
+        "--rate", type=float, default=0, help="enqueue at this many actions/s (default: flat out)"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="connectors-bench-"))
