@@ -429,3 +429,48 @@ def test_the_queue_command_shows_counts_and_runs_due_runs(default_space, hook, h
     assert "ran 1 due run(s)" in out.getvalue()
     assert " succeeded: 1" in out.getvalue()
     assert len(httpserver.log) == 1
+
+
+def test_a_run_of_a_type_disabled_after_queueing_fails_without_retry(
+    default_space, hook, httpserver, kibana_settings
+):
+    from actions.services import enqueue
+
+    run = enqueue(hook.id, {"body": "x"})
+    kibana_settings.set({"xpack.actions.enabledActionTypes": [".server-log"]})
+    worker.run_pending()
+    run.refresh_from_db()
+    assert run.status == "failed" and run.attempts == 1
+    assert (
+        run.last_error
+        == 'action type ".webhook" is not enabled in the Kibana config xpack.actions.enabledActionTypes'
+    )
+    assert httpserver.log == []
+
+
+def test_enqueue_refuses_disabled_types_missing_secrets_and_a_full_queue(api, hook, kibana_settings):
+    url = f"/api/actions/connector/{hook.id}/_enqueue"
+    kibana_settings.set({"xpack.actions.queued.max": 1})
+    assert api.post(url, {"params": {"body": "1"}}, format="json").status_code == 202
+    full = api.post(url, {"params": {"body": "2"}}, format="json")
+    assert full.status_code == 429
+    assert (
+        full.json()["message"]
+        == "The maximum number of queued actions was reached; excess actions were not triggered."
+    )
+    kibana_settings.set({"xpack.actions.enabledActionTypes": [".server-log"]})
+    disabled = api.post(url, {"params": {}}, format="json")
+    assert disabled.status_code == 403
+    kibana_settings.set({})
+    hook.is_missing_secrets = True
+    hook.save()
+    ActionRun.objects.all().delete()
+    missing = api.post(url, {"params": {}}, format="json")
+    assert missing.status_code == 400
+    assert (
+        missing.json()["message"]
+        == 'Unable to execute action because no secrets are defined for the "Hook" connector.'
+    )
+    assert api.post(url, {}, format="json").json()["message"] == (
+        "[request body.params]: expected value of type [object] but got [undefined]"
+    )
