@@ -81,6 +81,8 @@ def test_each_frequency_mode_over_several_runs(cluster, client, space, httpserve
     ]
     cluster.start()
     create(client, body)
+    # Count from the first run on (a loaded machine may take a while to spawn the workers).
+    wait_for(lambda: any(r.path == "/change" for r, _ in httpserver.log), 30, message="the first run")
     time.sleep(6.5)
 
     counts = {name: sum(1 for r, _ in httpserver.log if r.path == f"/{name}") for name in modes}
