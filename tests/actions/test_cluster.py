@@ -251,3 +251,28 @@ def test_web_and_workers_write_concurrently_without_database_locks(cluster, clie
     )
     assert len(httpserver.log) == total
     assert "database is locked" not in cluster.log_text()
+
+
+def test_a_pending_retry_survives_a_restart_of_the_cluster(cluster, client, space, httpserver):
+    httpserver.expect_ordered_request("/hook").respond_with_data("down", status=503)
+    httpserver.expect_ordered_request("/hook").respond_with_data("ok")
+    hook = make_webhook(space, httpserver.url_for("/hook"))
+    first = cluster.start({"connectors.actions.firstRetryDelay": "4s"})
+    response = client.post(
+        f"/api/actions/connector/{hook.id}/_enqueue", {"params": {"body": "x"}}, format="json"
+    )
+    run_id = int(response.json()["id"])
+    wait_for(
+        lambda: ActionRun.objects.filter(pk=run_id, status="queued", attempts=1).exists(),
+        30,
+        message="a failure",
+    )
+    first.send_signal(15)
+    first.wait(timeout=20)
+    assert len(httpserver.log) == 1
+
+    cluster.start({"connectors.actions.firstRetryDelay": "4s"})
+    run = wait_for(
+        lambda: ActionRun.objects.filter(pk=run_id, status="succeeded").first(), 30, message="the retry"
+    )
+    assert run.attempts == 2 and len(httpserver.log) == 2
