@@ -24,6 +24,8 @@ class Rule(models.Model):
     enabled = models.BooleanField(default=True)
     notify_when = models.CharField(max_length=32, null=True, blank=True)
     throttle = models.CharField(max_length=32, null=True, blank=True)
+    alert_delay = models.JSONField(null=True, blank=True)  # {"active": n}: notify after n matching runs
+    flapping = models.JSONField(null=True, blank=True)  # stored and returned; not applied
     mute_all = models.BooleanField(default=False)
     muted_alert_ids = models.JSONField(default=list, blank=True)
     created_by = models.CharField(max_length=150, null=True, blank=True)

@@ -113,6 +113,10 @@ def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str,
         row.consecutive_matches += 1
     for alert_id, row in rows.items():
         if row.status == Alert.ACTIVE and alert_id not in reported and not report.warning:
+            delay = int((rule.alert_delay or {}).get("active") or 1)
+            if row.consecutive_matches < delay:
+                row.delete()  # never reported as active (alert_delay), so it does not recover either
+                continue
             row.status = Alert.RECOVERED
             row.context = outcome.recovery_context.get(alert_id, {})
             row.consecutive_matches = 0
@@ -147,8 +151,10 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
         return []
     muted = set(rule.muted_alert_ids or [])
     planned: list[Planned] = []
-    active = [*new_alerts, *ongoing]
-    new_ids = {id(a) for a in new_alerts}
+    # alert_delay: an alert is notified only once it has matched `active` runs in a row.
+    delay = int((rule.alert_delay or {}).get("active") or 1)
+    active = [a for a in (*new_alerts, *ongoing) if a.consecutive_matches >= delay]
+    new_ids = {id(a) for a in new_alerts} | {id(a) for a in active if a.consecutive_matches == delay}
     for action in rule.actions:
         frequency = action.get("frequency")
         notify_when = (frequency or {}).get("notify_when") or rule.notify_when or "onActiveAlert"

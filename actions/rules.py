@@ -177,6 +177,8 @@ def prepare(space_id: str, body: dict, *, rule_type_id: str, consumer: str, oper
     if notify_when is None and throttle:
         notify_when = "onThrottleInterval"
     return {
+        "alert_delay": body.get("alert_delay"),
+        "flapping": body.get("flapping"),
         "name": body["name"],
         "tags": body.get("tags", []),
         "schedule_interval": body["schedule"]["interval"],
@@ -221,7 +223,17 @@ def create_rule(space, body: dict, *, rule_id: str | None = None, user: str | No
     return rule
 
 
-DEFINITION_FIELDS = ("name", "tags", "schedule_interval", "params", "actions", "notify_when", "throttle")
+DEFINITION_FIELDS = (
+    "name",
+    "tags",
+    "schedule_interval",
+    "params",
+    "actions",
+    "notify_when",
+    "throttle",
+    "alert_delay",
+    "flapping",
+)
 
 
 def update_rule(rule: Rule, body: dict, *, user: str | None = None) -> Rule:
@@ -321,6 +333,10 @@ def rule_to_api(rule: Rule, type_cache: dict | None = None) -> dict:
         "revision": rule.revision,
         "running": rule.running,
     }
+    if rule.alert_delay:
+        body["alert_delay"] = rule.alert_delay
+    if rule.flapping is not None:
+        body["flapping"] = rule.flapping
     if rule.enabled:
         body["scheduled_task_id"] = rule.id
     if rule.last_run is not None:

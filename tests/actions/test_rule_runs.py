@@ -474,3 +474,15 @@ def test_enqueue_refuses_disabled_types_missing_secrets_and_a_full_queue(api, ho
     assert api.post(url, {}, format="json").json()["message"] == (
         "[request body.params]: expected value of type [object] but got [undefined]"
     )
+
+
+def test_alert_delay_notifies_only_after_consecutive_matches(api, hook, httpserver):
+    body = threshold_rule_body(hook.id, alert_delay={"active": 2})
+    response = api.post("/api/alerting/rule", body, format="json")
+    assert response.json()["alert_delay"] == {"active": 2}
+    rule = Rule.objects.get(pk=response.json()["id"])
+    add_documents("metrics", [{}] * 3)
+    fire(rule)
+    assert httpserver.log == []
+    fire(rule, minutes=1)
+    assert len(httpserver.log) == 1
