@@ -202,10 +202,13 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
             )
             alert.last_scheduled_group_next = alert.action_group
             if notify_when == "onThrottleInterval":
-                alert.throttles = {**alert.throttles, key: now.isoformat()}
+                # Applied after every action has been decided: legacy actions share one throttle.
+                alert.pending_throttles = {**getattr(alert, "pending_throttles", {}), key: now.isoformat()}
     for alert in active:
         if getattr(alert, "last_scheduled_group_next", None):
             alert.last_scheduled_group = alert.last_scheduled_group_next
+        if getattr(alert, "pending_throttles", None):
+            alert.throttles = {**alert.throttles, **alert.pending_throttles}
     return planned
 
 

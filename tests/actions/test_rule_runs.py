@@ -486,3 +486,17 @@ def test_alert_delay_notifies_only_after_consecutive_matches(api, hook, httpserv
     assert httpserver.log == []
     fire(rule, minutes=1)
     assert len(httpserver.log) == 1
+
+
+def test_a_legacy_rule_throttle_is_shared_by_all_its_actions(default_space, hook, httpserver):
+    body = threshold_rule_body(hook.id, throttle="10m")
+    body["actions"][0].pop("frequency")
+    body["actions"].append({"group": "threshold met", "id": hook.id, "params": {"body": '{"second": true}'}})
+    rule = create_rule(default_space, body, user="elastic")
+    assert rule.notify_when == "onThrottleInterval"
+    add_documents("metrics", [{}] * 3)
+    fire(rule)
+    assert len(httpserver.log) == 2  # both actions on the first run
+    add_documents("metrics", [{}] * 3, at=timezone.now() + timedelta(minutes=4))
+    fire(rule, minutes=5)
+    assert len(httpserver.log) == 2
