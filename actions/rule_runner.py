@@ -132,8 +132,9 @@ def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str,
     planned = _plan_actions(rule, rule_type, new_alerts, ongoing, recovered, now)
     for row in (*new_alerts, *ongoing, *recovered):
         row.save()
-    runs = _build_runs(rule, planned, now, execution_uuid, report)
+    runs, scheduled = _build_runs(rule, planned, now, execution_uuid, report)
     queue.create_runs(runs)
+    _record_alert_events(rule, execution_uuid, new_alerts, recovered, scheduled)
     report.queued = len(runs)
     fresh_state = rule.state or {}
     rule.state = rule_type.merge_state(fresh_state, outcome.state)
@@ -308,6 +309,7 @@ def _build_runs(rule: Rule, planned: list[Planned], now, execution_uuid: str, re
 
     config = get_config()
     runs = []
+    scheduled = []
     connectors = {}
     per_type = {
         o["id"]: o.get("max") for o in config["xpack.alerting.rules.run.actions.connectorTypeOverrides"]
@@ -349,12 +351,73 @@ def _build_runs(rule: Rule, planned: list[Planned], now, execution_uuid: str, re
             )
         )
         counts[type_id] = counts.get(type_id, 0) + 1
+        alert = item.variables.get("alert") or {}
+        scheduled.append(
+            (alert.get("id", ""), alert.get("actionGroup") or item.action.get("group"), type_id, connector_id)
+        )
     allowed = queue.free_slots(len(runs))
     if allowed < len(runs):
-        runs = runs[:allowed]
+        runs, scheduled = runs[:allowed], scheduled[:allowed]
         if not report.warning:
             report.warning = ("maxQueuedActions", MAX_QUEUED_MESSAGE)
-    return runs
+    return runs, scheduled
+
+
+def _alerting_event(rule: Rule, execution_uuid: str, action: str, message: str, **extra) -> dict:
+    return {
+        "event": {"provider": "alerting", "action": action, "kind": "alert", "category": [rule.consumer]},
+        "message": message,
+        "kibana": {
+            "saved_objects": [
+                {"rel": "primary", "type": "alert", "id": rule.id, "type_id": rule.rule_type_id}
+            ],
+            "space_ids": [rule.space_id],
+            "alert": {
+                "rule": {
+                    "consumer": rule.consumer,
+                    "execution": {"uuid": execution_uuid},
+                    "rule_type_id": rule.rule_type_id,
+                }
+            },
+            **extra,
+        },
+        "rule": {"id": rule.id, "name": rule.name, "category": rule.rule_type_id},
+    }
+
+
+def _record_alert_events(rule: Rule, execution_uuid: str, new_alerts, recovered, scheduled) -> None:
+    """The alerting provider's events: new and recovered alerts, and each scheduled action."""
+    label = f"{rule.rule_type_id}:{rule.id}: '{rule.name}'"
+    for alert in new_alerts:
+        record(
+            _alerting_event(
+                rule,
+                execution_uuid,
+                "new-instance",
+                f"{label} created new alert: '{alert.alert_id}'",
+                alerting={"instance_id": alert.alert_id, "action_group_id": alert.action_group},
+            )
+        )
+    for alert in recovered:
+        record(
+            _alerting_event(
+                rule,
+                execution_uuid,
+                "recovered-instance",
+                f"{label} alert '{alert.alert_id}' has recovered",
+                alerting={"instance_id": alert.alert_id, "action_group_id": "recovered"},
+            )
+        )
+    for alert_id, group, type_id, connector_id in scheduled:
+        record(
+            _alerting_event(
+                rule,
+                execution_uuid,
+                "execute-action",
+                f"alert: {label} instanceId: '{alert_id}' scheduled actionGroup: '{group}' action: {type_id}:{connector_id}",
+                alerting={"instance_id": alert_id, "action_group_id": group},
+            )
+        )
 
 
 def _finish(rule: Rule, now, started: float, execution_uuid: str, report: RunReport, error=None) -> None:

@@ -500,3 +500,17 @@ def test_a_legacy_rule_throttle_is_shared_by_all_its_actions(default_space, hook
     add_documents("metrics", [{}] * 3, at=timezone.now() + timedelta(minutes=4))
     fire(rule, minutes=5)
     assert len(httpserver.log) == 2
+
+
+def test_a_rule_run_logs_new_alerts_and_scheduled_actions(default_space, hook, httpserver):
+    rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
+    add_documents("metrics", [{}] * 3)
+    fire(rule)
+    label = f".index-threshold:{rule.id}: 'cpu high'"
+    messages = set(Event.objects.filter(provider="alerting").values_list("message", flat=True))
+    assert f"{label} created new alert: 'all documents'" in messages
+    assert (
+        f"alert: {label} instanceId: 'all documents' scheduled actionGroup: 'threshold met' action: .webhook:{hook.id}"
+        in messages
+    )
+    assert f"rule executed: {label}" in messages
