@@ -31,17 +31,19 @@ logger = logging.getLogger("actions")
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+_rule_pool: ThreadPoolExecutor | None = None  # rule runs never wait behind slow actions
 _slots: threading.BoundedSemaphore | None = None
 _poller: threading.Thread | None = None
 _pid: int | None = None
 
 
 def _ensure_pool() -> tuple[ThreadPoolExecutor, threading.BoundedSemaphore]:
-    global _pool, _slots, _pid
+    global _pool, _rule_pool, _slots, _pid
     with _lock:
         if _pool is None or _pid != os.getpid():
             size = get_config()["connectors.worker.concurrency"]
             _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="action")
+            _rule_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rule")
             _slots = threading.BoundedSemaphore(size)
             _pid = os.getpid()
         return _pool, _slots
@@ -256,10 +258,10 @@ def claim_due_rules(now=None) -> list[str]:
 def poll_once() -> None:
     from actions.rule_runner import run_rule
 
-    pool, slots = _ensure_pool()
+    _, slots = _ensure_pool()
     recover_expired()
     for rule_id in claim_due_rules():
-        pool.submit(_rule_in_thread, run_rule, rule_id)
+        _rule_pool.submit(_rule_in_thread, run_rule, rule_id)
     free = getattr(slots, "_value", 1)
     for run_id in due_runs(max(0, free)):
         dispatch(run_id, wait=0)
