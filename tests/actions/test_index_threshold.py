@@ -7,7 +7,7 @@ import pytest
 from actions.rule_types.index_threshold import IndexThresholdRuleType, validate_threshold_params
 from tests.actions.helpers import add_documents
 
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC)  # documents are stamped with it, so the window does not depend on test order
 
 
 def params(**overrides):
@@ -27,11 +27,11 @@ def params(**overrides):
 @pytest.fixture
 def documents(db):
     add_documents(
-        "web-1", [{"host": "a", "bytes": 10}, {"host": "a", "bytes": 30}, {"host": "b", "bytes": 5}]
+        "web-1", [{"host": "a", "bytes": 10}, {"host": "a", "bytes": 30}, {"host": "b", "bytes": 5}], at=NOW
     )
-    add_documents("web-2", [{"host": "c", "bytes": 100, "status": 500}])
+    add_documents("web-2", [{"host": "c", "bytes": 100, "status": 500}], at=NOW)
     add_documents("web-1", [{"host": "a", "bytes": 1000}], at=NOW - timedelta(hours=1))  # outside the window
-    add_documents("other", [{"host": "a", "bytes": 1}])
+    add_documents("other", [{"host": "a", "bytes": 1}], at=NOW)
 
 
 def evaluate(p):
