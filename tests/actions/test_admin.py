@@ -28,6 +28,7 @@ def form_data(space, body, **overrides):
 
 def test_an_admin_creates_a_rule_validated_like_the_api(client, superuser, default_space):
     client.force_login(superuser)
+    assert client.get("/admin/actions/rule/add/").status_code == 200
     hook = make_webhook(default_space, "http://127.0.0.1:9/hook")
     body = threshold_rule_body(hook.id)
     response = client.post("/admin/actions/rule/add/", form_data(default_space, body))
