@@ -162,17 +162,32 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
         throttle = (frequency or {}).get("throttle") if frequency else rule.throttle
         key = action.get("uuid") if frequency else "__rule__"
         if frequency and frequency.get("summary"):
-            if notify_when == "onThrottleInterval" and _throttled(
-                rule.summary_throttles.get(action["uuid"]), throttle, now
-            ):
-                continue
             summary = _summary(
                 rule_type, [a for a in active if a.alert_id not in muted], new_ids, recovered, muted
             )
+            if notify_when == "onThrottleInterval":
+                # A throttled summary covers the alerts of its whole window: what the skipped runs saw
+                # is kept and added when it fires.
+                pending_key = f"{action['uuid']}:window"
+                window = rule.summary_throttles.get(pending_key) or {"new": [], "recovered": []}
+                if _throttled(rule.summary_throttles.get(action["uuid"]), throttle, now):
+                    rule.summary_throttles = {
+                        **rule.summary_throttles,
+                        pending_key: {
+                            "new": _merge_docs(window["new"], summary["new"]["data"]),
+                            "recovered": _merge_docs(window["recovered"], summary["recovered"]["data"]),
+                        },
+                    }
+                    continue
+                summary = _with_window(summary, window)
             if summary["all"]["count"] == 0:
                 continue
             if notify_when == "onThrottleInterval":
-                rule.summary_throttles = {**rule.summary_throttles, action["uuid"]: now.isoformat()}
+                rule.summary_throttles = {
+                    **rule.summary_throttles,
+                    action["uuid"]: now.isoformat(),
+                    f"{action['uuid']}:window": {"new": [], "recovered": []},
+                }
             planned.append(Planned(action, None, _variables(rule, rule_type, None, None, {}, now, summary)))
             continue
         if action.get("group") == "recovered":
@@ -211,6 +226,30 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
         if getattr(alert, "pending_throttles", None):
             alert.throttles = {**alert.throttles, **alert.pending_throttles}
     return planned
+
+
+def _merge_docs(first: list[dict], second: list[dict]) -> list[dict]:
+    seen = {doc["_id"] for doc in first}
+    return [*first, *[doc for doc in second if doc["_id"] not in seen]]
+
+
+def _with_window(summary: dict, window: dict) -> dict:
+    new = _merge_docs(window["new"], summary["new"]["data"])
+    new_ids = {doc["_id"] for doc in new}
+    active_ids = {doc["_id"] for doc in summary["new"]["data"] + summary["ongoing"]["data"]}
+    recovered = [
+        d
+        for d in _merge_docs(window["recovered"], summary["recovered"]["data"])
+        if d["_id"] not in active_ids
+    ]
+    ongoing = [doc for doc in summary["ongoing"]["data"] if doc["_id"] not in new_ids]
+    every = new + ongoing + recovered
+    return {
+        "new": {"count": len(new), "data": new},
+        "ongoing": {"count": len(ongoing), "data": ongoing},
+        "recovered": {"count": len(recovered), "data": recovered},
+        "all": {"count": len(every), "data": every},
+    }
 
 
 def _alert_doc(alert: Alert, status: str) -> dict:

@@ -514,3 +514,21 @@ def test_a_rule_run_logs_new_alerts_and_scheduled_actions(default_space, hook, h
         in messages
     )
     assert f"rule executed: {label}" in messages
+
+
+def test_a_throttled_summary_covers_the_alerts_of_its_whole_window(default_space, hook, httpserver):
+    frequency = {"summary": True, "notify_when": "onThrottleInterval", "throttle": "10m"}
+    message = '{"new": {{alerts.new.count}}, "ongoing": {{alerts.ongoing.count}}, "recovered": {{alerts.recovered.count}}}'
+    body = threshold_rule_body(hook.id, frequency=frequency, group_by="host", threshold=0, message=message)
+    rule = create_rule(default_space, body, user="elastic")
+    start = timezone.now()
+    add_documents("metrics", [{"host": "a"}, {"host": "c"}], at=start)
+    fire(rule)  # a and c are new: the summary fires
+    add_documents("metrics", [{"host": "a"}, {"host": "b"}], at=start + timedelta(minutes=4))
+    fire(rule, minutes=5)  # b is new, c recovers: throttled, kept for the window
+    add_documents("metrics", [{"host": "a"}, {"host": "b"}], at=start + timedelta(minutes=10))
+    fire(rule, minutes=11)  # fires again: b new in the window, a ongoing, c recovered in the window
+    assert bodies(httpserver) == [
+        {"new": 2, "ongoing": 0, "recovered": 0},
+        {"new": 1, "ongoing": 1, "recovered": 1},
+    ]
