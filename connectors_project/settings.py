@@ -101,13 +101,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web and workers write concurrently: WAL lets readers run beside the writer, IMMEDIATE
     # transactions take the write lock up front (no deadlock-prone lock upgrades), and the busy
     # timeout makes a writer wait instead of failing with "database is locked".
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections persist: django-q2's ORM broker calls close_old_connections() on every enqueue
+    # and dequeue, and closing a WAL database's connection costs a checkpoint each time.
+    DATABASES["default"]["CONN_MAX_AGE"] = 600
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
         "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"),
     }
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Tests run a real worker cluster in a subprocess: it must see the test database, so the test
+    # database is a file (beside the real one), never SQLite's private in-memory database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_{Path(DATABASES['default']['NAME']).name}")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -136,10 +141,15 @@ Q_CLUSTER = {
     # stored (0), each worker recycled after 500 tasks blocked until the monitor had written its
     # backlog, stalling 8 workers for 23 s after 4,000 tasks (docs/benchmarks.md). Failures are kept.
     "save_limit": -1,
+    # A worker process runs actions on its own thread pool (actions.worker); recycling it rarely keeps
+    # in-flight runs undisturbed (they finish before the process exits anyway).
+    "recycle": 10000,
     "ack_failures": True,
     "catch_up": False,
     "label": "Background tasks",
     "poll": 0.2,
+    # Dequeue several tasks per broker round trip; our tasks only hand a row id to a thread pool.
+    "bulk": 10,
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -197,6 +207,13 @@ CONNECTOR_TYPES = [
     "connectors.types.swimlane.SwimlaneConnector",
     "connectors.types.resilient.ResilientConnector",
     "connectors.types.thehive.TheHiveConnector",
+]
+
+# ---- rule types: one explicit list, like connector types ------------------------------------------
+RULE_TYPES = [
+    "actions.rule_types.index_threshold.IndexThresholdRuleType",
+    "actions.rule_types.connector_failures.ConnectorFailuresRuleType",
+    "actions.rule_types.external.ExternalRuleType",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
