@@ -18,6 +18,7 @@ from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
 from connectors.schemas import MISSING, Array, Enum, Field, Object, OneOf, SchemaError, String, _prefix
+from connectors.subactions import USER_ERROR_STATUSES
 
 
 class Literal(Field):
@@ -220,12 +221,14 @@ def ensure_valid_response(
 
 
 def action_error(connector_name: str, text: str, *, status_code: int | None = None) -> ConnectorError:
-    """`[Action][<name>]: <text>`, reported as Kibana reports an executor that throws."""
+    """`[Action][<name>]: <text>`, reported as Kibana reports an executor that throws. The shared
+    retry rule applies: 5xx, 429 and network failures retry; any other 4xx is final."""
+    final = status_code is not None and 400 <= status_code < 500 and status_code != 429
     return ConnectorError(
         UNEXPECTED_ERROR_MESSAGE,
         service_message=f"[Action][{connector_name}]: {text}",
-        retry=True,
-        error_source="user" if status_code == 429 else "framework",
+        retry=not final,
+        error_source="user" if status_code in USER_ERROR_STATUSES else "framework",
         status_code=status_code,
     )
 

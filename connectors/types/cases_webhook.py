@@ -265,7 +265,7 @@ class CasesWebhookConnector(UnionSubActionType):
                 server = json.dumps(body if body is not None else exc.response.text, separators=(",", ":"))
         reason = f"Reason: {status_text}" if status_text else ""
         failure = RemoteCallFailed(f"[Action][{NAME}]: {what}. Error: {exc.message}. {server} {reason}")
-        failure.status = exc.status_code
+        failure.status = exc.status_code if exc.status_code is not None else getattr(exc, "status", None)
         return failure
 
     # ---- the service --------------------------------------------------------------------------

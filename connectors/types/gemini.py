@@ -195,7 +195,15 @@ class GeminiConnector(SubActionConnectorType):
             ) from None
         except google.auth.exceptions.GoogleAuthError as exc:
             detail = exc.args[0] if exc.args else type(exc).__name__
-            raise SubActionError(f"Unable to retrieve access token: {detail}") from None
+            # Network failures and 5xx are worth a retry; a refused grant (401/400) is final.
+            retry = isinstance(exc, google.auth.exceptions.TransportError) or bool(
+                getattr(exc, "retryable", False)
+            )
+            raise SubActionError(
+                f"Unable to retrieve access token: {detail}",
+                retry=retry,
+                error_source="framework" if retry else "user",
+            ) from None
         expiry = credentials.expiry.replace(tzinfo=UTC) if credentials.expiry else None
         token_cache.store(
             ctx.connector_id, credentials.token, expiry or datetime.now(UTC) + timedelta(seconds=3000)

@@ -185,12 +185,13 @@ CASES: dict[str, Case] = {
     ".gen-ai": Case(
         lambda b: {"apiProvider": "OpenAI", "apiUrl": f"{b}/v1/chat/completions"},
         lambda b: {"apiKey": SECRET},
-        _sub("run", {"body": json.dumps({"messages": [{"role": "user", "content": "hi"}]})}),
+        # A per-call timeout (ms) as Kibana's params allow; the type's default would be minutes.
+        _sub("run", {"body": json.dumps({"messages": [{"role": "user", "content": "hi"}]}), "timeout": 300}),
     ),
     ".bedrock": Case(
         lambda b: {"apiUrl": b, "defaultModel": "anthropic.claude-3-sonnet"},
         lambda b: {"accessKey": "AKIA", "secret": SECRET},
-        _sub("run", {"body": json.dumps({"messages": [{"role": "user", "content": "hi"}]})}),
+        _sub("run", {"body": json.dumps({"messages": [{"role": "user", "content": "hi"}]}), "timeout": 300}),
     ),
     ".gemini": Case(
         lambda b: {"apiUrl": b, "defaultModel": "gemini-2.5-pro", "gcpRegion": "r", "gcpProjectID": "p"},
