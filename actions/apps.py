@@ -10,7 +10,10 @@ class ActionsConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from actions import rule_types, worker
+        from actions.health import action_run_workload
+        from eventlog.health import register_workload_provider
 
         rule_types.load_from_settings()
+        register_workload_provider(action_run_workload)
         # Every django-q2 worker process starts its action thread pool and poller when it spawns.
         post_spawn.connect(worker.on_worker_spawn, dispatch_uid="actions-worker-spawn")

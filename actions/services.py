@@ -99,13 +99,10 @@ def _base_document(connector: Connector, run: RunInfo, action: str, space_id: st
         if run.rule.space_id != "default":
             rule_object["namespace"] = run.rule.space_id
         saved_objects.append(rule_object)
-        kibana["alert"] = {
-            "rule": {
-                "consumer": run.rule.consumer,
-                "execution": {"uuid": run.rule.execution_uuid},
-                "rule_type_id": run.rule.rule_type_id,
-            }
-        }
+        rule_fields = {"consumer": run.rule.consumer, "rule_type_id": run.rule.rule_type_id}
+        if run.rule.execution_uuid:
+            rule_fields["execution"] = {"uuid": run.rule.execution_uuid}
+        kibana["alert"] = {"rule": rule_fields}
     if run.scheduled_at:
         kibana["task"] = {
             "scheduled": iso(run.scheduled_at),
@@ -118,13 +115,14 @@ def _base_document(connector: Connector, run: RunInfo, action: str, space_id: st
 
 
 def _error_text(result: ExecutionResult) -> str:
-    text = result.message or ""
+    """Kibana's actionErrorToMessage: the retry suffix appears only when a retry is asked for."""
+    text = result.message or "unknown error running action"
     if result.service_message:
         text += f": {result.service_message}"
     if isinstance(result.retry, datetime):
         text += f"; retry at {iso(result.retry)}"
-    elif result.retry is not None:
-        text += f"; retry: {'true' if result.retry else 'false'}"
+    elif result.retry:
+        text += "; retry: true"
     return text
 
 

@@ -177,9 +177,7 @@ def test_a_queued_run_whose_connector_was_deleted_fails_and_is_logged(default_sp
     assert run.last_error == f"Saved object [action/{connector_id}] not found"
     event = Event.objects.get(action="execute", provider="actions")
     assert event.outcome == "failure"
-    assert (
-        event.document["error"]["message"] == f"Saved object [action/{connector_id}] not found; retry: false"
-    )
+    assert event.document["error"]["message"] == f"Saved object [action/{connector_id}] not found"
 
 
 def test_a_connector_without_secrets_fails_the_rule_run(default_space, hook, httpserver):

@@ -4,7 +4,6 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-import pytest
 from pytest_httpserver import HTTPServer
 
 from actions.services import RuleContext, RunInfo, execute
@@ -208,11 +207,6 @@ def test_a_params_validation_failure_is_logged_as_a_failed_run(default_space):
     assert done.document["kibana"]["action"]["execution"]["final"] is False  # a task retries it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="actions/services.py _error_text appends '; retry: false'; Kibana's actionErrorToMessage "
-    "appends the retry suffix only when retry is truthy (see docs/eventlog.md). Owner: actions.",
-)
 def test_a_failure_without_retry_has_no_retry_suffix_as_in_kibana(default_space):
     connector = server_log(default_space)
     execute(connector, {"level": "info"})  # over HTTP: retry false
