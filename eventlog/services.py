@@ -263,3 +263,15 @@ def ensure_retention_schedule() -> bool:
         repeats=-1,
     )
     return True
+
+
+def failures_last_24h(connector_ids=None, now: datetime | None = None) -> dict[str, int]:
+    """Failed runs per connector in the last 24 hours, in one grouped query (all connectors when
+    `connector_ids` is None, which is cheaper than a huge IN list for whole-space listings)."""
+    now = now or datetime.now(UTC)
+    failures = Event.objects.filter(
+        action="execute", outcome="failure", timestamp__gte=now - timedelta(hours=24)
+    )
+    if connector_ids is not None:
+        failures = failures.filter(connector_id__in=list(connector_ids))
+    return {row["connector_id"]: row["n"] for row in failures.values("connector_id").annotate(n=Count("id"))}

@@ -8,6 +8,7 @@ from connectors import registry
 from connectors.api import openapi as oas
 from connectors.api.base import KibanaView, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
+from connectors.base import iso_ms
 from connectors.conf import get_config
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError, UnknownConnectorType
 from connectors.models import Connector, validate_connector_id
@@ -24,6 +25,7 @@ from connectors.services import (
     update_connector,
     validate_connector,
 )
+from eventlog.services import failures_last_24h as failures_in_last_day
 
 
 def _empty_string_problem(value) -> str | None:
@@ -65,8 +67,16 @@ UPDATE_BODY = Object(
 EXECUTE_BODY = Object({"params": Record(Any_())})
 
 
-def connector_to_api(connector: Connector, referenced_by_count: int | None = None) -> dict:
-    """Kibana's `transformConnectorResponse`. Secrets never appear."""
+def connector_to_api(
+    connector: Connector,
+    referenced_by_count: int | None = None,
+    failures_last_24h: int | None = None,
+    *,
+    with_health: bool = False,
+) -> dict:
+    """Kibana's `transformConnectorResponse`. Secrets never appear. With `with_health` (the GET
+    routes with `?include_health=true`, our extension), stored connectors also carry health fields;
+    without it every body is exactly Kibana's."""
     body = {"id": connector.id, "name": connector.name, "connector_type_id": connector.connector_type_id}
     if not connector.is_preconfigured or getattr(connector, "expose_config", False):
         body["config"] = connector.config
@@ -77,7 +87,19 @@ def connector_to_api(connector: Connector, referenced_by_count: int | None = Non
     body["is_system_action"] = connector.is_system_action
     if referenced_by_count is not None:
         body["referenced_by_count"] = referenced_by_count
+    if with_health and not connector.is_preconfigured and connector.pk:
+        if failures_last_24h is None:
+            failures_last_24h = failures_in_last_day([connector.id]).get(connector.id, 0)
+        body["last_run_at"] = iso_ms(connector.last_run_at) if connector.last_run_at else None
+        body["last_outcome"] = connector.last_outcome or None
+        body["last_error"] = connector.last_error or None
+        body["failures_last_24h"] = failures_last_24h
     return body
+
+
+def wants_health(request) -> bool:
+    """`?include_health=true`: our extension, so Kibana clients get exactly Kibana's bodies."""
+    return request.query_params.get("include_health") == "true"
 
 
 def is_connector_deprecated(connector: Connector) -> bool:
@@ -238,7 +260,8 @@ class ConnectorView(ConnectorCreateView):
 
     @oas.operation("Get a connector", response=oas.CONNECTOR, error_codes=(403, 404))
     def get(self, request, connector_id):
-        return Response(connector_to_api(self.get_connector(connector_id)))
+        connector = self.get_connector(connector_id)
+        return Response(connector_to_api(connector, with_health=wants_health(request)))
 
     @oas.operation(
         "Update a connector",
@@ -267,7 +290,14 @@ class ConnectorListView(ConnectorOperations):
         error_codes=(403, 404),
     )
     def get(self, request):
-        return Response([connector_to_api(c, count) for c, count in self.list_with_counts()])
+        listed = self.list_with_counts()
+        if not wants_health(request):
+            return Response([connector_to_api(c, count) for c, count in listed])
+        # One grouped query; for a large space, grouping over every failure is cheaper than an IN list.
+        failures = failures_in_last_day([c.id for c, _ in listed] if len(listed) <= 500 else None)
+        return Response(
+            [connector_to_api(c, count, failures.get(c.id, 0), with_health=True) for c, count in listed]
+        )
 
 
 class ConnectorExecuteView(ConnectorOperations):
