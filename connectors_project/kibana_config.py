@@ -299,6 +299,15 @@ SETTINGS: dict[str, Setting] = {
     # Kibana's own saved-objects limits (import/export), under Kibana's names.
     "savedObjects.maxImportPayloadBytes": Setting(parse_byte_size, 26214400, "largest import file"),
     "savedObjects.maxImportExportSize": Setting(_int_range(1, 10**7), 10000, "most objects per file"),
+    # Login rate limiting (admin login, API Basic and ApiKey failures): see docs/security.md.
+    "connectors.security.login.maxFailures": Setting(
+        _int_range(1, 10000), 5, "failures per username (or API key id) and client address before a lockout"
+    ),
+    "connectors.security.login.maxFailuresPerAddress": Setting(
+        _int_range(1, 1000000), 50, "failures from one client address, any username, before a lockout"
+    ),
+    "connectors.security.login.window": Setting(parse_duration, 900.0, "how long failures are counted"),
+    "connectors.security.login.lockout": Setting(parse_duration, 900.0, "how long a lockout lasts"),
 }
 
 # Keys whose value is itself a map: flattening stops there.
