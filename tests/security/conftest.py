@@ -64,3 +64,8 @@ def webhook(space, url: str, name: str = "hook") -> Connector:
     connector.set_secrets({})
     connector.save()
     return connector
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
