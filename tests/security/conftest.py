@@ -69,3 +69,8 @@ def webhook(space, url: str, name: str = "hook") -> Connector:
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def spaces(db, default_space, other_space):
+    return {"default": default_space, "marketing": other_space}
