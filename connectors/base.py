@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from connectors.exceptions import ConfigurationError, ConnectorError
 from connectors.schemas import Object, SchemaError, validate_object
 from connectors_project.kibana_config import KibanaConfig
+
+
+def iso_ms(moment: datetime) -> str:
+    """JavaScript's `Date.toISOString()`: milliseconds and a `Z`, as Kibana prints dates."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
 
 LICENSES = ("basic", "standard", "gold", "platinum", "enterprise", "trial")
 
@@ -54,7 +60,7 @@ class ExecutionResult:
         if self.service_message is not None:
             body["service_message"] = self.service_message
         if self.retry is not None and self.status == "error":
-            body["retry"] = self.retry.isoformat() if isinstance(self.retry, datetime) else self.retry
+            body["retry"] = iso_ms(self.retry) if isinstance(self.retry, datetime) else self.retry
         if self.error_source is not None and self.status == "error":
             body["errorSource"] = self.error_source
         return body

@@ -11,13 +11,16 @@ body. No retries here: retries are the executor's business.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
+import json as _json
 import logging
 import socket
 import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -27,6 +30,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from connectors.base import iso_ms  # noqa: F401 -- types format retry dates with http.iso_ms
 from connectors.exceptions import ConnectorTimeout, ConnectorUnreachable, EgressDenied, ResponseTooLarge
 from connectors_project.kibana_config import KibanaConfig
 
@@ -154,9 +158,16 @@ class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
 
 
 class GuardedAdapter(HTTPAdapter):
-    def __init__(self, ssl_context: ssl.SSLContext | None = None, check_hostname: bool = True, **kwargs):
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        check_hostname: bool = True,
+        proxy: ProxyPlan | None = None,
+        **kwargs,
+    ):
         self._ssl_context = ssl_context
         self._check_hostname = check_hostname
+        self._proxy = proxy
         super().__init__(pool_connections=32, pool_maxsize=64, **kwargs)
 
     def init_poolmanager(self, *args, **kwargs):
@@ -171,9 +182,24 @@ class GuardedAdapter(HTTPAdapter):
         }
         self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
 
+    def proxy_headers(self, proxy):
+        """xpack.actions.proxyHeaders go to the proxy (on CONNECT, or with each plain-HTTP request)."""
+        headers = super().proxy_headers(proxy)
+        if self._proxy is not None:
+            headers.update(dict(self._proxy.headers))
+        return headers
+
     def proxy_manager_for(self, proxy, **proxy_kwargs):
         if self._ssl_context is not None:
             proxy_kwargs.setdefault("ssl_context", self._ssl_context)
+            if not self._check_hostname:
+                proxy_kwargs.setdefault("assert_hostname", False)
+        if self._proxy is not None and urlsplit(proxy).scheme == "https":
+            # Talking TLS to the proxy itself: xpack.actions.ssl.proxyVerificationMode.
+            proxy_kwargs.setdefault(
+                "proxy_ssl_context",
+                build_ssl_context(TLSOptions(verification_mode=self._proxy.verification_mode)),
+            )
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
 
@@ -194,15 +220,31 @@ class TLSOptions:
         return f"TLSOptions(verification_mode={self.verification_mode!r})"
 
 
-def _custom_host(url: str, settings: KibanaConfig) -> dict[str, Any] | None:
+def custom_host(url: str, settings: KibanaConfig) -> dict[str, Any] | None:
+    """The customHostSettings entry for this target, matched on canonical `scheme://host:port`."""
     parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
+    if parts.scheme not in ("https", "smtp") or not parts.hostname:
         return None
-    key = f"https://{parts.hostname.lower()}:{parts.port or 443}"
+    default_port = 443 if parts.scheme == "https" else 25
+    key = f"{parts.scheme}://{parts.hostname.lower()}:{parts.port or default_port}"
     for entry in settings["xpack.actions.customHostSettings"]:
         if entry["url"] == key:
             return entry
     return None
+
+
+def custom_host_ca_pem(entry: dict[str, Any]) -> str | None:
+    """The extra CA certificates of one customHostSettings entry (files first, then inline data)."""
+    parts: list[str] = []
+    for path in entry["ssl.certificateAuthoritiesFiles"]:
+        with open(path, encoding="utf-8") as handle:
+            parts.append(handle.read())
+    if entry["ssl.certificateAuthoritiesData"]:
+        parts.append(entry["ssl.certificateAuthoritiesData"])
+    return "\n".join(parts) or None
+
+
+_custom_host = custom_host
 
 
 def tls_for(url: str, settings: KibanaConfig, override: TLSOptions | None = None) -> TLSOptions:
@@ -214,11 +256,9 @@ def tls_for(url: str, settings: KibanaConfig, override: TLSOptions | None = None
     host = _custom_host(url, settings)
     if host:
         mode = host["ssl.verificationMode"]
-        for path in host["ssl.certificateAuthoritiesFiles"]:
-            with open(path, encoding="utf-8") as handle:
-                ca_parts.append(handle.read())
-        if host["ssl.certificateAuthoritiesData"]:
-            ca_parts.append(host["ssl.certificateAuthoritiesData"])
+        pem = custom_host_ca_pem(host)
+        if pem:
+            ca_parts.append(pem)
     options = TLSOptions(verification_mode=mode, ca_pem="\n".join(ca_parts) or None)
     if override:
         options = TLSOptions(
@@ -247,40 +287,87 @@ def build_ssl_context(options: TLSOptions) -> ssl.SSLContext:
     return context
 
 
-def _session(options: TLSOptions) -> requests.Session:
-    """One pooled keep-alive session per thread and TLS configuration."""
+@functools.lru_cache(maxsize=64)
+def _cached_ssl_context(options: TLSOptions) -> ssl.SSLContext:
+    return build_ssl_context(options)
+
+
+def ssl_context_for(options: TLSOptions) -> ssl.SSLContext:
+    """A shared context per TLS configuration: loading the system CA store costs ~80 ms each time."""
+    if options.client_cert_file:
+        return build_ssl_context(options)  # per-run temporary key files: never cached
+    return _cached_ssl_context(options)
+
+
+def _session(options: TLSOptions, proxy: ProxyPlan | None = None) -> requests.Session:
+    """One pooled keep-alive session per thread, TLS configuration and proxy configuration."""
     sessions = getattr(_local, "sessions", None)
     if sessions is None:
         sessions = _local.sessions = {}
-    session = sessions.get(options)
+    key = (options, proxy)
+    session = sessions.get(key)
     if session is None or options.client_cert_file:
         session = requests.Session()
         session.trust_env = False
         adapter = GuardedAdapter(
-            ssl_context=build_ssl_context(options), check_hostname=options.verification_mode == "full"
+            ssl_context=build_ssl_context(options),
+            check_hostname=options.verification_mode == "full",
+            proxy=proxy,
         )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         if not options.client_cert_file:  # per-run temporary files: never cache those sessions
-            sessions[options] = session
+            sessions[key] = session
     return session
 
 
 # ---- proxy ----------------------------------------------------------------------------------------
 
 
-def proxies_for(url: str, settings: KibanaConfig) -> dict[str, str]:
-    proxy_url = settings["xpack.actions.proxyUrl"]
-    if not proxy_url:
-        return {}
-    hostname = (urlsplit(url).hostname or "").lower()
+@dataclass(frozen=True)
+class ProxyPlan:
+    """The proxy one request goes through: URL, extra headers (sent on CONNECT) and its TLS mode."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    verification_mode: str = "full"
+
+    def __repr__(self) -> str:  # proxy headers may carry credentials
+        return f"ProxyPlan({urlsplit(self.url).hostname!r})"
+
+
+def proxy_applies(hostname: str, settings: KibanaConfig) -> bool:
+    """Kibana's getUseProxy: bypass list first; else, with an only-list, only those hosts."""
+    if not settings["xpack.actions.proxyUrl"]:
+        return False
+    hostname = (hostname or "").lower()
     bypass = settings["xpack.actions.proxyBypassHosts"]
     only = settings["xpack.actions.proxyOnlyHosts"]
-    if bypass and hostname in {h.lower() for h in bypass}:
+    if bypass:  # Kibana ignores proxyOnlyHosts (with a warning) when both are set
+        return hostname not in {h.lower() for h in bypass}
+    if only:
+        return hostname in {h.lower() for h in only}
+    return True
+
+
+def proxy_plan_for(url: str, settings: KibanaConfig) -> ProxyPlan | None:
+    if not proxy_applies(urlsplit(url).hostname or "", settings):
+        return None
+    mode = settings["xpack.actions.ssl.proxyVerificationMode"]
+    if settings["xpack.actions.proxyRejectUnauthorizedCertificates"] is False and mode == "full":
+        mode = "none"
+    return ProxyPlan(
+        url=settings["xpack.actions.proxyUrl"],
+        headers=tuple(sorted((settings["xpack.actions.proxyHeaders"] or {}).items())),
+        verification_mode=mode,
+    )
+
+
+def proxies_for(url: str, settings: KibanaConfig) -> dict[str, str]:
+    plan = proxy_plan_for(url, settings)
+    if plan is None:
         return {}
-    if only and hostname not in {h.lower() for h in only}:
-        return {}
-    return {"http": proxy_url, "https": proxy_url}
+    return {"http": plan.url, "https": plan.url}
 
 
 # ---- the call -------------------------------------------------------------------------------------
@@ -380,10 +467,17 @@ def send(
     _local.settings = settings
     history: list[str] = []
     started = time.monotonic()
+    if json is not None:
+        # JSON.stringify's bytes, as axios sends them: no spaces, non-ASCII left as UTF-8.
+        data = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        json = None
+        if not any(name.lower() == "content-type" for name in merged_headers):
+            merged_headers["Content-Type"] = "application/json"
     current_url, current_method, body, json_body = url, method.upper(), data, json
     for _hop in range(MAX_REDIRECTS + 1):
         options = tls_for(current_url, settings, tls)
-        session = _session(options)
+        proxy = proxy_plan_for(current_url, settings)
+        session = _session(options, proxy)
         try:
             raw = session.request(
                 current_method,
@@ -396,7 +490,7 @@ def send(
                 allow_redirects=False,
                 stream=True,
                 verify=options.verification_mode != "none",
-                proxies=proxies_for(current_url, settings),
+                proxies={"http": proxy.url, "https": proxy.url} if proxy else {},
             )
         except EgressDenied:
             raise
@@ -493,3 +587,27 @@ def _read_capped(raw: requests.Response, max_bytes: int, stream_callback=None) -
             stream_callback(chunk)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# ---- retry rules shared by every type -------------------------------------------------------------
+
+
+def retry_after(response: Response) -> datetime | None:
+    """Kibana reads `Retry-After` as a base-10 whole number of seconds from now."""
+    value = response.header("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = int(value.strip(), 10)
+    except ValueError:
+        return None
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def retry_for_status(response: Response) -> bool | datetime:
+    """The shared rule: 5xx retry later, 429 at Retry-After (or later), any other status is final."""
+    if response.status_code >= 500:
+        return True
+    if response.status_code == 429:
+        return retry_after(response) or True
+    return False

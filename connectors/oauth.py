@@ -48,6 +48,8 @@ def request_client_credentials_token(
         raise ConnectorError(
             "error requesting OAuth token",
             service_message=json.dumps(body, sort_keys=True) if body is not None else response.text[:500],
+            status_code=response.status_code,
+            retry=http.retry_for_status(response),  # a 5xx token endpoint may recover; a 4xx will not
         )
     header = f"{body.get('token_type', 'Bearer')} {body['access_token']}"
     return header, int(body.get("expires_in") or 3600)

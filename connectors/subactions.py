@@ -31,7 +31,7 @@ class SubAction:
 class SubActionError(ConnectorError):
     """A failure inside a sub-action: Kibana's executor reports it as an unexpected error."""
 
-    def __init__(self, detail: str, *, retry: bool = True, error_source: str = "framework", status_code=None):
+    def __init__(self, detail: str, *, retry=True, error_source: str = "framework", status_code=None):
         super().__init__(
             UNEXPECTED_ERROR_MESSAGE,
             service_message=detail,
@@ -135,7 +135,7 @@ class SubActionConnectorType(ConnectorType):
                 exc.service_message or exc.message, retry=bool(exc.retry), error_source=exc.error_source
             ) from None
         if not response.ok:
-            retry = response.status_code >= 500 or response.status_code == 429
+            retry = http.retry_for_status(response)
             raise SubActionError(
                 f"Status code: {response.status_code}. Message: {self.response_error_message(response)}",
                 retry=retry,

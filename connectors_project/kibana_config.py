@@ -242,6 +242,24 @@ def _rate_limits(value: Any) -> Mapping[str, Mapping[str, Any]]:
     return MappingProxyType(result)
 
 
+def _email_services(value: Any) -> Mapping[str, Mapping[str, Any]]:
+    """`{gmail: {host, port, secure}}`: where a well-known email service is reached (tests, relays)."""
+    if not isinstance(value, dict):
+        raise SettingError(f"expected a map of email service to {{host, port, secure}}, got {value!r}")
+    result = {}
+    for service, entry in value.items():
+        if not isinstance(entry, dict) or set(entry) - {"host", "port", "secure"}:
+            raise SettingError(f"[{service}]: expected {{host, port, secure}}, got {entry!r}")
+        result[str(service)] = MappingProxyType(
+            {
+                "host": _str(entry.get("host")),
+                "port": _int_range(1, 65535)(entry.get("port")),
+                "secure": _bool(entry.get("secure", False)),
+            }
+        )
+    return MappingProxyType(result)
+
+
 def _anything(value: Any) -> Any:
     return value
 
@@ -299,6 +317,9 @@ SETTINGS: dict[str, Setting] = {
     # Kibana's own saved-objects limits (import/export), under Kibana's names.
     "savedObjects.maxImportPayloadBytes": Setting(parse_byte_size, 26214400, "largest import file"),
     "savedObjects.maxImportExportSize": Setting(_int_range(1, 10**7), 10000, "most objects per file"),
+    "connectors.email.services": Setting(_email_services, MappingProxyType({})),
+    "connectors.email.fixedTestMessage": Setting(_bool, True),
+    "xpack.actions.email.services.enabled": Setting(_str_list, ("*",), "email services connectors may use"),
     # Login rate limiting (admin login, API Basic and ApiKey failures): see docs/security.md.
     "connectors.security.login.maxFailures": Setting(
         _int_range(1, 10000), 5, "failures per username (or API key id) and client address before a lockout"

@@ -167,6 +167,16 @@ CONNECTOR_TYPES = [
     "connectors.types.server_log.ServerLogConnector",
     "connectors.types.index.IndexConnector",
     "connectors.types.webhook.WebhookConnector",
+    "connectors.types.email.EmailConnector",
+    "connectors.types.slack.SlackConnector",
+    "connectors.types.slack_api.SlackApiConnector",
+    "connectors.types.teams.TeamsConnector",
+    "connectors.types.pagerduty.PagerDutyConnector",
+    "connectors.types.opsgenie.OpsgenieConnector",
+    "connectors.types.xmatters.XMattersConnector",
+    "connectors.types.tines.TinesConnector",
+    "connectors.types.torq.TorqConnector",
+    "connectors.types.d3security.D3SecurityConnector",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

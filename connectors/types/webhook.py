@@ -6,7 +6,6 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from connectors import http
@@ -23,17 +22,6 @@ SECRETS_COMBINATIONS_MESSAGE = (
     "must specify one of the following schemas: user and password; crt and key (with optional password); "
     "pfx (with optional password); or clientSecret (for OAuth2)"
 )
-
-
-def retry_after_date(value: str | None) -> datetime | None:
-    """Kibana reads Retry-After as a base-10 number of seconds."""
-    if value is None:
-        return None
-    try:
-        seconds = int(value.strip(), 10)
-    except ValueError:
-        return None
-    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def status_service_message(response: http.Response) -> str:
@@ -190,9 +178,9 @@ class WebhookConnector(ConnectorType):
                 "error calling webhook, retry later", service_message=service_message, retry=True
             )
         if response.status_code == 429:
-            retry_at = retry_after_date(response.header("Retry-After"))
+            retry_at = http.retry_after(response)
             if retry_at is not None:
-                iso = retry_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                iso = http.iso_ms(retry_at)
                 raise ConnectorError(
                     f"error calling webhook, retry at {iso}", service_message=service_message, retry=retry_at
                 )

@@ -1,0 +1,348 @@
+"""The one SMTP seam: every email that leaves by SMTP goes through `send_mail()` here.
+
+It plans the connection as Kibana's email connector plans its nodemailer transport
+(`getTransportConfig`): implicit TLS when `secure`, otherwise STARTTLS whenever the server offers it;
+`customHostSettings` for `smtp://host:port` can add CA certificates, change the verification mode and
+set `smtp.ignoreTLS` / `smtp.requireTLS`; without a proxy, a server reached with `secure: false` and no
+credentials is not asked for a valid certificate (Kibana's special case for test relays). Through
+`xpack.actions.proxyUrl` the connection is tunnelled with HTTP CONNECT, as nodemailer's `proxy` does.
+
+Failures come back as ConnectorError with nodemailer's wording (`Invalid login: 535 ...`,
+`connect ECONNREFUSED host:port`); SMTP 4xx replies and network failures are retryable, 5xx are not.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import logging
+import smtplib
+import socket
+import ssl
+import time
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+from connectors import http
+from connectors.exceptions import ConnectorError, ConnectorTimeout, ConnectorUnreachable
+from connectors_project.kibana_config import KibanaConfig
+
+logger = logging.getLogger("connectors.smtp")
+
+
+@dataclass(frozen=True)
+class SmtpPlan:
+    """How to reach one SMTP server. Credentials are kept out of `repr`."""
+
+    host: str
+    port: int
+    secure: bool = False
+    ignore_tls: bool = False
+    require_tls: bool = False
+    tls: http.TLSOptions = field(default_factory=http.TLSOptions)
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    proxy: http.ProxyPlan | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"SmtpPlan({self.host}:{self.port}, secure={self.secure}, "
+            f"tls={self.tls.verification_mode}, auth={'yes' if self.user else 'no'})"
+        )
+
+
+@dataclass
+class Mail:
+    sender: str
+    to: list[str]
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    reply_to: list[str] = field(default_factory=list)
+    subject: str = ""
+    text: str = ""
+    html: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan(
+    *,
+    host: str,
+    port: int,
+    secure: bool,
+    user: str | None,
+    password: str | None,
+    has_auth: bool,
+    settings: KibanaConfig,
+) -> SmtpPlan:
+    """Kibana's getTransportConfig for a host/port transport."""
+    with_auth = has_auth and user is not None and password is not None
+    proxy = http.proxy_plan_for(f"smtp://{host}:{port}", settings)
+    if proxy is not None:
+        mode = proxy.verification_mode
+    elif not secure and user is None and password is None:
+        mode = "none"  # Kibana: simple relays without auth rarely have valid certificates
+    else:
+        mode = settings["xpack.actions.ssl.verificationMode"]
+        if settings["xpack.actions.rejectUnauthorized"] is False and mode == "full":
+            mode = "none"
+    ca_pem = None
+    ignore_tls = require_tls = False
+    entry = http.custom_host(f"smtp://{host}:{port}", settings)
+    if entry is not None:
+        mode = entry["ssl.verificationMode"]
+        ca_pem = http.custom_host_ca_pem(entry)
+        ignore_tls = entry["smtp.ignoreTLS"]
+        require_tls = not ignore_tls and entry["smtp.requireTLS"]
+    return SmtpPlan(
+        host=host,
+        port=int(port),
+        secure=bool(secure),
+        ignore_tls=ignore_tls,
+        require_tls=require_tls,
+        tls=http.TLSOptions(verification_mode=mode, ca_pem=ca_pem),
+        user=user if with_auth else None,
+        password=password if with_auth else None,
+        proxy=proxy,
+    )
+
+
+# ---- the connection -------------------------------------------------------------------------------
+
+
+class _Client(smtplib.SMTP):
+    """smtplib with our socket: egress-checked, optionally tunnelled, optionally TLS from the start."""
+
+    def __init__(self, smtp_plan: SmtpPlan, settings: KibanaConfig, timeout: float):
+        self._plan = smtp_plan
+        self._settings = settings
+        self._context = http.ssl_context_for(smtp_plan.tls)
+        # nodemailer greets with os.hostname(); smtplib's default getfqdn() costs a DNS lookup per send.
+        super().__init__(timeout=timeout, local_hostname=socket.gethostname() or "localhost")
+
+    def _get_socket(self, host, port, timeout):
+        self._host = host  # starttls() names the server by it (SNI and the hostname check)
+        if self._plan.proxy is not None:
+            sock = _tunnel(self._plan.proxy, host, port, timeout)
+        else:
+            sock = _connect_direct(host, port, timeout, self._settings)
+        if self._plan.secure:
+            sock = self._context.wrap_socket(sock, server_hostname=host)
+        return sock
+
+    def upgrade(self) -> None:
+        self.starttls(context=self._context)
+
+
+def _connect_direct(host: str, port: int, timeout: float, settings: KibanaConfig) -> socket.socket:
+    last_error: OSError | None = None
+    for family, socktype, proto, _name, address in http.resolve_permitted(host, port, settings):
+        sock = socket.socket(family, socktype, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+    raise last_error or OSError("no address to connect to")
+
+
+def _tunnel(proxy: http.ProxyPlan, host: str, port: int, timeout: float) -> socket.socket:
+    """HTTP CONNECT through xpack.actions.proxyUrl (nodemailer's `proxy` option)."""
+    parts = urlsplit(proxy.url)
+    proxy_port = parts.port or (443 if parts.scheme == "https" else 80)
+    sock = socket.create_connection((parts.hostname, proxy_port), timeout=timeout)
+    if parts.scheme == "https":
+        context = http.ssl_context_for(http.TLSOptions(verification_mode=proxy.verification_mode))
+        sock = context.wrap_socket(sock, server_hostname=parts.hostname)
+    lines = [f"CONNECT {host}:{port} HTTP/1.1", f"Host: {host}:{port}"]
+    lines += [f"{name}: {value}" for name, value in proxy.headers]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    # Byte by byte: the SMTP greeting may follow the proxy's reply at once and must stay unread.
+    reply = b""
+    while not reply.endswith(b"\r\n\r\n") and len(reply) < 65536:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        reply += chunk
+    status_line = reply.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+    fields = status_line.split(" ", 2)
+    if len(fields) < 2 or fields[1] != "200":
+        sock.close()
+        raise ConnectorUnreachable(
+            "request failed", service_message=f"Proxy refused the connection: {status_line or 'no reply'}"
+        )
+    return sock
+
+
+def _authenticate(client: _Client, user: str, password: str) -> None:
+    """One attempt, as nodemailer makes it: AUTH PLAIN when offered, else AUTH LOGIN."""
+    if not client.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    offered = client.esmtp_features["auth"].upper().split()
+    client.user, client.password = user, password
+    if "PLAIN" in offered or "LOGIN" not in offered:
+        client.auth("PLAIN", client.auth_plain)
+    else:
+        client.auth("LOGIN", client.auth_login, initial_response_ok=False)
+
+
+# ---- the message ----------------------------------------------------------------------------------
+
+
+def build_message(mail: Mail) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = mail.sender
+    if mail.to:
+        message["To"] = ", ".join(mail.to)
+    if mail.cc:
+        message["Cc"] = ", ".join(mail.cc)
+    if mail.reply_to:
+        message["Reply-To"] = ", ".join(mail.reply_to)
+    message["Subject"] = mail.subject
+    message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+    domain = email.utils.parseaddr(mail.sender)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = f"<{uuid.uuid4()}@{domain}>"
+    message.set_content(mail.text)
+    if mail.html is not None:
+        message.add_alternative(mail.html, subtype="html")
+    for attachment in mail.attachments:
+        content = attachment.get("content", "")
+        data = (
+            base64.b64decode(content)
+            if attachment.get("encoding") == "base64"
+            else str(content).encode("utf-8")
+        )
+        maintype, _, subtype = (attachment.get("contentType") or "application/octet-stream").partition("/")
+        message.add_attachment(
+            data, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.get("filename")
+        )
+    return message
+
+
+def _address(value: str) -> str:
+    return email.utils.parseaddr(value)[1] or value
+
+
+def _reply_text(code: int, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return f"{code} {text}".strip()
+
+
+class SmtpRejected(ConnectorError):
+    """The server answered with an error reply: 4xx is transient, 5xx is final."""
+
+    def __init__(self, text: str, code: int):
+        super().__init__(text, service_message=text, status_code=code, retry=400 <= code < 500)
+
+
+def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[str, Any]:
+    """Send one message. Returns nodemailer's SentMessageInfo shape; raises ConnectorError."""
+    http.ensure_hostname_allowed(smtp_plan.host, settings)
+    timeout = settings["xpack.actions.responseTimeout"]
+    message = build_message(mail)
+    envelope_from = _address(mail.sender)
+    recipients = [_address(r) for r in [*mail.to, *mail.cc, *mail.bcc]]
+    started = time.monotonic()
+    where = f"{smtp_plan.host}:{smtp_plan.port}"
+    client: _Client | None = None
+    try:
+        client = _Client(smtp_plan, settings, timeout)
+        code, reply = client.connect(smtp_plan.host, smtp_plan.port)
+        if code != 220:
+            raise SmtpRejected(f"Greeting never received: {_reply_text(code, reply)}", code)
+        client.ehlo_or_helo_if_needed()
+        if not smtp_plan.secure and not smtp_plan.ignore_tls:
+            if client.has_extn("starttls"):
+                client.upgrade()
+                client.ehlo()
+            elif smtp_plan.require_tls:
+                raise SmtpRejected("Failed to upgrade connection: STARTTLS is required", 530)
+        if smtp_plan.user is not None:
+            try:
+                _authenticate(client, smtp_plan.user, smtp_plan.password or "")
+            except smtplib.SMTPAuthenticationError as exc:
+                raise SmtpRejected(
+                    f"Invalid login: {_reply_text(exc.smtp_code, exc.smtp_error)}", 535
+                ) from None
+            except smtplib.SMTPNotSupportedError:
+                raise SmtpRejected("Invalid login: the server does not offer authentication", 530) from None
+        envelope_time = time.monotonic()
+        code, reply = client.mail(envelope_from)
+        if code != 250:
+            raise SmtpRejected(f"Mail command failed: {_reply_text(code, reply)}", code)
+        accepted, rejected, last_rejection = [], [], (550, b"")
+        for recipient in recipients:
+            code, reply = client.rcpt(recipient)
+            if code in (250, 251):
+                accepted.append(recipient)
+            else:
+                rejected.append(recipient)
+                last_rejection = (code, reply)
+        if not accepted:
+            raise SmtpRejected(
+                f"Can't send mail - all recipients were rejected: {_reply_text(*last_rejection)}",
+                last_rejection[0],
+            )
+        payload = message.as_bytes()
+        message_started = time.monotonic()
+        code, reply = client.data(payload)
+        if code != 250:
+            raise SmtpRejected(f"Message failed: {_reply_text(code, reply)}", code)
+        finished = time.monotonic()
+        response = _reply_text(code, reply)
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+    except ConnectorError:
+        raise
+    except smtplib.SMTPDataError as exc:
+        raise SmtpRejected(
+            f"Message failed: {_reply_text(exc.smtp_code, exc.smtp_error)}", exc.smtp_code
+        ) from None
+    except smtplib.SMTPResponseException as exc:
+        raise SmtpRejected(_reply_text(exc.smtp_code, exc.smtp_error), exc.smtp_code) from None
+    except (ssl.SSLError, ssl.CertificateError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc)
+        if getattr(exc, "verify_message", None):
+            reason = f"{reason}: {exc.verify_message}"
+        raise ConnectorUnreachable(f"[CERT] TLS handshake failed: {reason}", retry=False) from None
+    except TimeoutError:
+        raise ConnectorTimeout("Connection timeout", service_message="Connection timeout") from None
+    except ConnectionRefusedError:
+        text = f"connect ECONNREFUSED {where}"
+        raise ConnectorUnreachable(text, service_message=text) from None
+    except smtplib.SMTPServerDisconnected as exc:
+        if "timed out" in str(exc):  # smtplib reports a read timeout as a disconnect
+            raise ConnectorTimeout("Connection timeout", service_message="Connection timeout") from None
+        text = f"Connection closed unexpectedly ({exc})" if str(exc) else "Connection closed unexpectedly"
+        raise ConnectorUnreachable(text, service_message=text) from None
+    except smtplib.SMTPException as exc:
+        raise ConnectorError(str(exc), service_message=str(exc)) from None
+    except OSError as exc:
+        text = f"{exc.strerror or exc} {where}".strip()
+        raise ConnectorUnreachable(text, service_message=text) from None
+    finally:
+        if client is not None and client.sock is not None:
+            try:
+                client.close()
+            except OSError:
+                pass
+    logger.info("SMTP %s -> %s in %.0f ms", where, response.split(" ", 1)[0], (finished - started) * 1000)
+    return {
+        "accepted": accepted,
+        "rejected": rejected,
+        "envelopeTime": int((message_started - envelope_time) * 1000),
+        "messageTime": int((finished - message_started) * 1000),
+        "messageSize": len(payload),
+        "response": response,
+        "envelope": {"from": envelope_from, "to": recipients},
+        "messageId": message["Message-ID"],
+    }
+
+
+__all__ = ["Mail", "SmtpPlan", "SmtpRejected", "build_message", "plan", "send_mail"]
