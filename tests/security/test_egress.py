@@ -31,6 +31,8 @@ NON_PUBLIC_TARGETS = [
     ("IPv4-mapped IPv6 loopback", "[::ffff:127.0.0.1]"),
     ("IPv4-mapped IPv6 metadata", "[::ffff:169.254.169.254]"),
     ("6to4 wrapping loopback", "[2002:7f00:1::1]"),
+    ("NAT64 wrapping loopback", "[64:ff9b::7f00:1]"),
+    ("NAT64 local-use prefix", "[64:ff9b:1::a9fe:a9fe]"),
     ("decimal integer spelling of loopback", "2130706433"),
     ("short dotted spelling of loopback", "127.1"),
     ("DNS name that resolves to loopback", "localhost"),
@@ -61,9 +63,6 @@ def test_a_refused_target_is_not_contacted(no_private, default_space, listener):
     assert server.accepted == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="gap: connectors/http.py does not unwrap NAT64 (64:ff9b::/96); see docs/security.md"
-)
 @pytest.mark.django_db
 def test_nat64_wrapping_metadata_is_refused(no_private, default_space):
     """64:ff9b::/96 (RFC 6052) carries an IPv4 address; through a NAT64 gateway it reaches it."""
