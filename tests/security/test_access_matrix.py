@@ -330,3 +330,49 @@ def test_an_api_key_stops_working_at_once_when_revoked_expired_or_its_user_deact
         ).status_code
         == 401
     )
+
+
+def _api_routes() -> set[str]:
+    """Every `api/...` route the URL conf serves at the root, as `api/...` with `<x>` placeholders."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    found: set[str] = set()
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern) and route.startswith("api/"):
+                found.add(route)
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+# Routes whose access rules are not a connectors privilege: the schema pages (public) and the list
+# of spaces (checked on its own above).
+NOT_IN_THE_MATRIX = {
+    "api/schema/docs/",
+    "api/schema/redoc/",
+    "api/schema/swagger-ui/",
+    "api/docs/",
+    "api/spaces/space",
+}
+
+
+def test_every_api_route_is_in_the_access_matrix():
+    import re
+
+    covered = {
+        re.sub(r"\{[a-z]+\}", "<x>", path.replace("{p}/", "")) for _l, _n, _v, path, _b, _s in API_ROUTES
+    }
+    missing = sorted(
+        route
+        for route in _api_routes()
+        if re.sub(r"<[^>]+>", "<x>", route) not in covered and route not in NOT_IN_THE_MATRIX
+    )
+    assert not missing, (
+        f"API routes with no row in API_ROUTES (tests/security/test_access_matrix.py): {missing}. "
+        "Add one with the privilege it needs."
+    )
