@@ -119,6 +119,21 @@ def resolve_permitted(host: str, port: int, settings: KibanaConfig) -> list[tupl
     return permitted
 
 
+def ensure_proxied_target_permitted(url: str, settings: KibanaConfig) -> None:
+    """Through a proxy we never connect to the target ourselves, and the proxy would reach (and
+    resolve) anything: check the target here. An address literal is checked exactly; a name is
+    refused when it resolves here only to non-public addresses. A name that does not resolve here is
+    left to the proxy (split-horizon DNS behind a proxy is common); its own policy applies then."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return
+    if infos and not any(address_permitted(info[4][0], settings) for info in infos):
+        raise EgressDenied(egress_denied_message(host, infos[0][4][0]))
+
+
 # ---- connections that check the resolved address ------------------------------------------------
 
 _local = threading.local()
@@ -487,6 +502,8 @@ def send(
     for _hop in range(MAX_REDIRECTS + 1):
         options = tls_for(current_url, settings, tls)
         proxy = proxy_plan_for(current_url, settings)
+        if proxy is not None:
+            ensure_proxied_target_permitted(current_url, settings)
         session = _session(options, proxy)
         try:
             raw = session.request(

@@ -146,3 +146,50 @@ def test_the_execute_route_and_the_admin_test_tab_refuse_the_same_target(
     assert 'data-outcome="failure"' in html
     assert REFUSED in html
     assert server.accepted == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("target", ["169.254.169.254", "10.0.0.5", "[::ffff:127.0.0.1]", "localhost"])
+def test_a_non_public_target_is_refused_even_through_the_proxy(
+    target, kibana_settings, default_space, listener
+):
+    """The proxy is the operator's; the target is the user's. The proxy would reach (and resolve)
+    anything, so the target is checked here before the request goes to the proxy."""
+    proxy = listener("127.0.0.1")
+    kibana_settings.set(
+        {
+            "connectors.network.allowPrivateAddresses": False,
+            "xpack.actions.proxyUrl": f"http://127.0.0.1:{proxy.port}",
+        }
+    )
+    result = execute(webhook(default_space, f"http://{target}/hook"), {"body": "{}"}, RunInfo())
+    assert result.status == "error"
+    assert REFUSED in result.service_message, str(result)
+    assert proxy.accepted == [], "the request never reached the proxy"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "169.254.169.254"])
+def test_smtp_to_a_non_public_host_is_refused_before_connecting(host, no_private, default_space, listener):
+    from connectors.models import Connector
+
+    server = listener("127.0.0.1")
+    connector = Connector(
+        space=default_space,
+        name="mail",
+        connector_type_id=".email",
+        config={
+            "service": "other",
+            "from": "a@example.com",
+            "host": host,
+            "port": server.port,
+            "secure": False,
+            "hasAuth": False,
+        },
+    )
+    connector.set_secrets({})
+    connector.save()
+    result = execute(connector, {"to": ["b@example.com"], "subject": "s", "message": "m"}, RunInfo())
+    assert result.status == "error"
+    assert REFUSED in (result.service_message or ""), str(result)
+    assert server.accepted == []
