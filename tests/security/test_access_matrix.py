@@ -250,6 +250,9 @@ def test_admin_forms_need_a_csrf_token(spaces):
         (f"/admin/connectors/connector/{target.id}/test/", {"params.message": "hi"}),
         ("/admin/connectors/connector/add/?type=.server-log", {"name": "new"}),
         ("/admin/saved-objects/export/", {"space": "default"}),
+        ("/admin/saved-objects/import/", {"space": "default"}),
+        ("/admin/connectors/apikey/add/", {"name": "k"}),
+        ("/admin/logout/", {}),
     ):
         response = client.post(path, data)
         assert response.status_code == 403, path
