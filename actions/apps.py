@@ -5,3 +5,12 @@ class ActionsConfig(AppConfig):
     name = "actions"
     verbose_name = "Rules and actions"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django_q.signals import post_spawn
+
+        from actions import rule_types, worker
+
+        rule_types.load_from_settings()
+        # Every django-q2 worker process starts its action thread pool and poller when it spawns.
+        post_spawn.connect(worker.on_worker_spawn, dispatch_uid="actions-worker-spawn")

@@ -11,8 +11,9 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from actions.dblock import serialized_writes
 from connectors import registry
 from connectors.base import ExecutionContext, ExecutionResult
 from connectors.conf import get_config
@@ -128,11 +129,37 @@ def _error_text(result: ExecutionResult) -> str:
     return text
 
 
+def rate_limit_exceeded(type_id: str) -> bool:
+    """The per-type sliding window of `connectors.rateLimits` (and Kibana 9.1's
+    `xpack.actions.rateLimiter.<type>`), counted over `execute-start` events of all processes."""
+    config = get_config()
+    limit = config["connectors.rateLimits"].get(type_id) or config["xpack.actions.rateLimiter"].get(
+        type_id.lstrip(".")
+    )
+    if not limit:
+        return False
+    from eventlog.models import Event
+
+    since = datetime.now(UTC) - timedelta(seconds=limit["lookbackWindow"])
+    started = Event.objects.filter(
+        provider="actions", action="execute-start", connector_type_id=type_id, timestamp__gte=since
+    ).count()
+    # This run's own execute-start is already recorded, so it is over the limit only beyond it.
+    return started > limit["limit"]
+
+
 def _run_type(connector: Connector, params: dict, run: RunInfo, space_id: str) -> ExecutionResult:
     config = get_config()
     connector_type = registry.get(connector.connector_type_id)
     if not type_enabled(connector):
         return ExecutionResult.from_error(ActionTypeDisabled(connector.connector_type_id))
+    if run.source != "http_request" and rate_limit_exceeded(connector.connector_type_id):
+        return ExecutionResult(
+            status="error",
+            message=f"Action execution rate limit exceeded for connector: {connector.connector_type_id}",
+            retry=True,
+            error_source="framework",
+        )
     if connector.is_missing_secrets and not connector.is_preconfigured:
         return ExecutionResult(
             status="error",
@@ -197,7 +224,8 @@ def execute(connector: Connector, params: dict, run: RunInfo | None = None) -> E
     start_doc["message"] = f"action started: {label}"
     started_at = datetime.now(UTC)
     start_doc["event"]["start"] = iso(started_at)
-    record(start_doc)
+    with serialized_writes():
+        record(start_doc)
 
     clock = time.monotonic_ns()
     result = _run_type(connector, params, run, space_id)
@@ -223,14 +251,101 @@ def execute(connector: Connector, params: dict, run: RunInfo | None = None) -> E
         doc["error"] = {"message": _error_text(result)}
         will_retry = bool(result.retry) and run.attempt < run.max_attempts
         execution["final"] = run.final if run.final is not None else not will_retry
-    record(doc)
-    if not connector.is_preconfigured and connector.pk:
-        _update_health(connector, result, started_at)
+    with serialized_writes():
+        record(doc)
+        if not connector.is_preconfigured and connector.pk:
+            _update_health(connector, result, started_at)
     return result
 
 
 def _update_health(connector: Connector, result: ExecutionResult, started_at: datetime) -> None:
+    """Keep the row's health current. A write is skipped when nothing would change but a timestamp
+    less than a second old: under load this saves one database write per run (SQLite has one writer)."""
     error = "" if result.ok else (result.message or "")[:500]
-    Connector.objects.filter(pk=connector.pk).update(
-        last_run_at=started_at, last_outcome="success" if result.ok else "failure", last_error=error
+    outcome = "success" if result.ok else "failure"
+    current = (
+        Connector.objects.filter(pk=connector.pk).values("last_run_at", "last_outcome", "last_error").first()
     )
+    if (
+        current
+        and current["last_outcome"] == outcome
+        and current["last_error"] == error
+        and current["last_run_at"]
+        and started_at - current["last_run_at"] < timedelta(seconds=1)
+    ):
+        return
+    Connector.objects.filter(pk=connector.pk).update(
+        last_run_at=started_at, last_outcome=outcome, last_error=error
+    )
+
+
+def record_missing_connector(run: RunInfo, connector_id: str, type_id: str, space_id: str) -> ExecutionResult:
+    """A queued run whose connector was deleted: Kibana's not-found failure, logged like any run."""
+    placeholder = Connector(id=connector_id, connector_type_id=type_id, name="", space_id=space_id)
+    result = ExecutionResult(
+        status="error",
+        message=f"Saved object [action/{connector_id}] not found",
+        retry=False,
+        error_source="user",
+    )
+    if not run.execution_uuid:
+        run.execution_uuid = str(uuid.uuid4())
+    doc = _base_document(placeholder, run, "execute", space_id)
+    now = iso(datetime.now(UTC))
+    doc["event"].update({"start": now, "end": now, "duration": "0", "outcome": "failure"})
+    doc["kibana"]["action"]["execution"].update(
+        {"attempt": run.attempt, "max_attempts": run.max_attempts, "final": True}
+    )
+    doc["message"] = f"action execution failure: {type_id}:{connector_id}: "
+    doc["error"] = {"message": _error_text(result)}
+    record(doc)
+    logger.error("action %s:%s failed: %s", type_id, connector_id, result.message)
+    return result
+
+
+def record_timeout(connector: Connector, run: RunInfo, timeout_text: str) -> None:
+    """Kibana's `execute-timeout` event for a run that outlived its timeout (or whose worker died)."""
+    space_id = _space_of(connector, run)
+    doc = _base_document(connector, run, "execute-timeout", space_id)
+    doc["message"] = (
+        f"action: {connector.connector_type_id}:{connector.id}: '{connector.name}' execution cancelled "
+        f'due to timeout - exceeded default timeout of "{timeout_text}"'
+    )
+    record(doc)
+    logger.warning(doc["message"])
+
+
+class QueueFull(Exception):
+    """`xpack.actions.queued.max` reached."""
+
+    message = "The maximum number of queued actions was reached; excess actions were not triggered."
+
+    def __str__(self):
+        return self.message
+
+
+def enqueue(connector_id: str, params: dict, space: str = "default", *, user: str | None = None):
+    """Queue one background run of a connector for an application (our extension).
+
+    Raises `connectors.services.ConnectorNotFound` (Kibana's not-found message), `ActionTypeDisabled`,
+    `ConfigurationError` (missing secrets) or `QueueFull`. Returns the queued `ActionRun`.
+    """
+    from django.db import transaction
+
+    from actions import queue
+    from connectors.services import find_connector
+
+    connector = find_connector(space, connector_id)
+    if not type_enabled(connector):
+        raise ActionTypeDisabled(connector.connector_type_id)
+    if connector.is_missing_secrets and not connector.is_preconfigured:
+        raise ConfigurationError(
+            f'Unable to execute action because no secrets are defined for the "{connector.name}" connector.'
+        )
+    with transaction.atomic():
+        if queue.free_slots(1) < 1:
+            raise QueueFull()
+        (run,) = queue.create_runs(
+            [queue.new_run(connector, params, space_id=space, source="background_task")]
+        )
+    return run

@@ -320,6 +320,15 @@ SETTINGS: dict[str, Setting] = {
     "connectors.email.services": Setting(_email_services, MappingProxyType({})),
     "connectors.email.fixedTestMessage": Setting(_bool, True),
     "xpack.actions.email.services.enabled": Setting(_str_list, ("*",), "email services connectors may use"),
+    "xpack.alerting.rules.run.alerts.max": Setting(_int_range(1, 100000), 1000),
+    "connectors.actions.runTimeout": Setting(parse_duration, 300.0, "Kibana's 5m action task timeout"),
+    "connectors.actions.firstRetryDelay": Setting(parse_duration, 30.0, "delay before the first retry"),
+    "connectors.actions.backoffBase": Setting(parse_duration, 300.0, "randomized backoff base (x2 per try)"),
+    "connectors.actions.backoffMax": Setting(parse_duration, 3600.0, "backoff cap"),
+    "connectors.actions.pollInterval": Setting(parse_duration, 0.5, "how often workers look for due work"),
+    "connectors.actions.lostTaskGrace": Setting(
+        parse_duration, 15.0, "queued runs older than this are picked up by polling"
+    ),
     # Login rate limiting (admin login, API Basic and ApiKey failures): see docs/security.md.
     "connectors.security.login.maxFailures": Setting(
         _int_range(1, 10000), 5, "failures per username (or API key id) and client address before a lockout"

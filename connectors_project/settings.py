@@ -28,7 +28,10 @@ CONNECTORS_CONFIG = env_str("CONNECTORS_CONFIG")
 KIBANA_CONFIG = load_config_file(CONNECTORS_CONFIG)
 
 # ---- secrets encryption: first key encrypts, every key decrypts ---------------------------------
-_encryption_keys = env_list("CONNECTORS_ENCRYPTION_KEYS", [])
+# CONNECTORS_ENCRYPTION_KEYS_FILE (a Docker secret, a systemd credential) is read like the variable.
+_encryption_keys = [
+    k.strip() for k in (env_secret("CONNECTORS_ENCRYPTION_KEYS") or "").split(",") if k.strip()
+]
 if not _encryption_keys:
     from connectors_project.keyfiles import generated_encryption_key
 
@@ -88,26 +91,43 @@ TEMPLATES = [
 DATABASE_URL = env_url(
     "DATABASE_URL", f"sqlite:///{VAR_DIR / 'connectors.sqlite3'}", ("sqlite", "postgres", "postgresql")
 )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Persistent connections (reused for 60 s) are checked before reuse, so a PostgreSQL restart or a
+# connection dropped by a proxy costs a reconnect instead of a failed request or task.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Fail fast when the server is unreachable instead of hanging a web thread or a worker.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web and workers write concurrently: WAL lets readers run beside the writer, IMMEDIATE
     # transactions take the write lock up front (no deadlock-prone lock upgrades), and the busy
     # timeout makes a writer wait instead of failing with "database is locked".
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections persist: django-q2's ORM broker calls close_old_connections() on every enqueue
+    # and dequeue, and closing a WAL database's connection costs a checkpoint each time.
+    DATABASES["default"]["CONN_MAX_AGE"] = 600
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
         "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"),
     }
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Tests run a real worker cluster in a subprocess: it must see the test database, so the test
+    # database is a file (beside the real one), never SQLite's private in-memory database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_{Path(DATABASES['default']['NAME']).name}")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---- background work: django-q2, ORM broker by default, Redis when REDIS_URL is set -------------
 REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss", "unix"))
 Q_WORKERS = env_int("CONNECTORS_WORKERS", 2, minimum=1, maximum=64)
+# Every cluster of one deployment shares this name (it names the Redis list / ORM queue); give
+# deployments that share one Redis different names.
+Q_CLUSTER_NAME = env_str("CONNECTORS_CLUSTER_NAME", "connectors")
+if not all(ch.isascii() and (ch.isalnum() or ch in "_-.") for ch in Q_CLUSTER_NAME):
+    raise ImproperlyConfigured(
+        f"CONNECTORS_CLUSTER_NAME may hold only letters, digits, '_', '-' and '.', got {Q_CLUSTER_NAME!r}"
+    )
 Q_CLUSTER = {
-    "name": "connectors",
+    "name": Q_CLUSTER_NAME,
     "workers": Q_WORKERS,
     # A task may run for at most `timeout` seconds (above the 60 s HTTP timeout and Kibana's 5 min
     # action timeout); a broker re-delivers a task not acknowledged after `retry` seconds.
@@ -115,13 +135,21 @@ Q_CLUSTER = {
     "retry": 360,
     # Our own ActionRun rows carry retries; django-q2 must never re-run a task on its own forever.
     "max_attempts": 1,
-    # save_limit=0 keeps every result and so never trims results inside a write transaction (the
-    # cause of "database is locked" on SQLite); we do not store successful results at all.
-    "save_limit": 0,
+    # save_limit=-1: successful task results are not stored at all (execution rows and the event
+    # log are the record), so results are never trimmed inside a write transaction (the cause of
+    # "database is locked" on SQLite) and workers never wait on the monitor: with every result
+    # stored (0), each worker recycled after 500 tasks blocked until the monitor had written its
+    # backlog, stalling 8 workers for 23 s after 4,000 tasks (docs/benchmarks.md). Failures are kept.
+    "save_limit": -1,
+    # A worker process runs actions on its own thread pool (actions.worker); recycling it rarely keeps
+    # in-flight runs undisturbed (they finish before the process exits anyway).
+    "recycle": 10000,
     "ack_failures": True,
     "catch_up": False,
     "label": "Background tasks",
     "poll": 0.2,
+    # Dequeue several tasks per broker round trip; our tasks only hand a row id to a thread pool.
+    "bulk": 10,
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -177,6 +205,24 @@ CONNECTOR_TYPES = [
     "connectors.types.tines.TinesConnector",
     "connectors.types.torq.TorqConnector",
     "connectors.types.d3security.D3SecurityConnector",
+    "connectors.types.jira.JiraConnector",
+    "connectors.types.servicenow.itsm.ServiceNowITSMConnector",
+    "connectors.types.servicenow.sir.ServiceNowSecOpsConnector",
+    "connectors.types.servicenow.itom.ServiceNowITOMConnector",
+    "connectors.types.cases_webhook.CasesWebhookConnector",
+    "connectors.types.gen_ai.OpenAIConnector",
+    "connectors.types.bedrock.BedrockConnector",
+    "connectors.types.gemini.GeminiConnector",
+    "connectors.types.swimlane.SwimlaneConnector",
+    "connectors.types.resilient.ResilientConnector",
+    "connectors.types.thehive.TheHiveConnector",
+]
+
+# ---- rule types: one explicit list, like connector types ------------------------------------------
+RULE_TYPES = [
+    "actions.rule_types.index_threshold.IndexThresholdRuleType",
+    "actions.rule_types.connector_failures.ConnectorFailuresRuleType",
+    "actions.rule_types.external.ExternalRuleType",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,1 +1,52 @@
-urlpatterns = []
+"""Kibana's alerting routes plus our `_enqueue` and `_alerts` extensions. Paths are full (`api/...`)."""
+
+from django.urls import path
+
+from actions.api import views
+
+urlpatterns = [
+    path("api/alerting/rule", views.RuleCreateView.as_view(), name="rule-create"),
+    path("api/alerting/rule/<str:rule_id>", views.RuleDetailView.as_view(), name="rule"),
+    path(
+        "api/alerting/rule/<str:rule_id>/_enable",
+        views.RuleActionView.as_view(operation="enable"),
+        name="rule-enable",
+    ),
+    path(
+        "api/alerting/rule/<str:rule_id>/_disable",
+        views.RuleActionView.as_view(operation="disable"),
+        name="rule-disable",
+    ),
+    path(
+        "api/alerting/rule/<str:rule_id>/_mute_all",
+        views.RuleActionView.as_view(operation="muteAll"),
+        name="rule-mute-all",
+    ),
+    path(
+        "api/alerting/rule/<str:rule_id>/_unmute_all",
+        views.RuleActionView.as_view(operation="unmuteAll"),
+        name="rule-unmute-all",
+    ),
+    path(
+        "api/alerting/rule/<str:rule_id>/alert/<str:alert_id>/_mute",
+        views.AlertMuteView.as_view(mute=True),
+        name="rule-alert-mute",
+    ),
+    path(
+        "api/alerting/rule/<str:rule_id>/alert/<str:alert_id>/_unmute",
+        views.AlertMuteView.as_view(mute=False),
+        name="rule-alert-unmute",
+    ),
+    path(
+        "api/alerting/rule/<str:rule_id>/_alerts", views.ReportAlertsView.as_view(), name="rule-report-alerts"
+    ),
+    path("api/alerting/rules/_find", views.RuleFindView.as_view(), name="rule-find"),
+    path("api/alerting/rule_types", views.RuleTypesView.as_view(), name="rule-types"),
+    path("api/alerting/_health", views.HealthView.as_view(), name="alerting-health"),
+    path("internal/alerting/rule/<str:rule_id>/_run_soon", views.RunSoonView.as_view(), name="rule-run-soon"),
+    path(
+        "api/actions/connector/<str:connector_id>/_enqueue",
+        views.EnqueueView.as_view(),
+        name="connector-enqueue",
+    ),
+]

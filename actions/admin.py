@@ -1,0 +1,248 @@
+"""Admin for rules (validated by the same code as the API) and a read-only view of action runs."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils import timezone
+from django.utils.html import format_html
+
+from actions import queue, rule_types
+from actions.models import ActionRun, Alert, Rule
+from actions.rules import NOTIFY_WHEN, RuleError, disable_rule, enable_rule, iso, prepare
+
+
+def _rule_type_choices():
+    return [(t.type_id, f"{t.name} ({t.type_id})") for t in rule_types.all_types()]
+
+
+class RuleForm(forms.ModelForm):
+    rule_type_id = forms.ChoiceField(label="Rule type", choices=_rule_type_choices)
+    schedule_interval = forms.CharField(label="Check every", help_text="e.g. 10s, 1m, 1h, 1d", initial="1m")
+    notify_when = forms.ChoiceField(
+        required=False,
+        choices=[("", "— per action (frequency) —"), *[(v, v) for v in NOTIFY_WHEN]],
+        help_text="Legacy rule-level frequency; leave empty and give each action a frequency.",
+    )
+    params = forms.JSONField(
+        help_text="Rule-type params, e.g. for Index threshold: index, timeField, aggType, thresholdComparator, "
+        "threshold, timeWindowSize, timeWindowUnit.",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 90, "style": "font-family: monospace"}),
+    )
+    actions = forms.JSONField(
+        required=False,
+        help_text='Kibana\'s actions[]: [{"group": "threshold met", "id": "<connector id>", "params": {...}, '
+        '"frequency": {"summary": false, "notify_when": "onActiveAlert", "throttle": null}}]',
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 90, "style": "font-family: monospace"}),
+    )
+    tags = forms.JSONField(required=False, help_text='A JSON list, e.g. ["cpu"]')
+
+    class Meta:
+        model = Rule
+        fields = [
+            "name",
+            "space",
+            "rule_type_id",
+            "consumer",
+            "schedule_interval",
+            "enabled",
+            "params",
+            "actions",
+            "tags",
+            "notify_when",
+            "throttle",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        from actions.rules import duration_problem
+
+        problem = duration_problem(cleaned.get("schedule_interval"))
+        if problem:
+            self.add_error("schedule_interval", problem)
+            return cleaned
+        body = {
+            "name": cleaned["name"],
+            "schedule": {"interval": cleaned["schedule_interval"]},
+            "params": cleaned.get("params") or {},
+            "actions": cleaned.get("actions") or [],
+            "tags": cleaned.get("tags") or [],
+            "notify_when": cleaned.get("notify_when") or None,
+            "throttle": cleaned.get("throttle") or None,
+        }
+        rule_type_id = (
+            self.instance.rule_type_id if not self.instance._state.adding else cleaned["rule_type_id"]
+        )
+        consumer = self.instance.consumer if not self.instance._state.adding else cleaned["consumer"]
+        try:
+            self.prepared = prepare(
+                cleaned["space"].id, body, rule_type_id=rule_type_id, consumer=consumer, operation="create"
+            )
+        except RuleError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return cleaned
+
+
+class AlertInline(admin.TabularInline):
+    model = Alert
+    extra = 0
+    can_delete = False
+    fields = [
+        "alert_id",
+        "status",
+        "action_group",
+        "last_scheduled_group",
+        "active_since",
+        "consecutive_matches",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Rule)
+class RuleAdmin(admin.ModelAdmin):
+    form = RuleForm
+    list_display = [
+        "name",
+        "rule_type_id",
+        "space",
+        "enabled",
+        "status_badge",
+        "schedule_interval",
+        "next_run_at",
+    ]
+    list_filter = ["enabled", "rule_type_id", "space"]
+    search_fields = ["name", "id"]
+    readonly_fields = [
+        "id",
+        "status_badge",
+        "execution_status_json",
+        "last_run_json",
+        "next_run_at",
+        "revision",
+    ]
+    inlines = [AlertInline]
+    actions = ["enable_rules", "disable_rules", "run_soon"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "id",
+                    "name",
+                    "space",
+                    "rule_type_id",
+                    "consumer",
+                    "schedule_interval",
+                    "enabled",
+                    "tags",
+                ]
+            },
+        ),
+        ("Definition", {"fields": ["params", "actions", "notify_when", "throttle"]}),
+        (
+            "Last run",
+            {"fields": ["status_badge", "execution_status_json", "last_run_json", "next_run_at", "revision"]},
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ["rule_type_id", "consumer", "space"] if obj else []
+        return [*self.readonly_fields, *fixed]
+
+    @admin.display(description="Status")
+    def status_badge(self, obj):
+        status = (obj.execution_status or {}).get("status", "pending")
+        colour = {"ok": "#017d73", "active": "#bd271e", "error": "#bd271e", "warning": "#f5a700"}.get(
+            status, "#69707d"
+        )
+        return format_html('<strong style="color:{}">{}</strong>', colour, status)
+
+    @admin.display(description="Execution status")
+    def execution_status_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.execution_status, indent=2))
+
+    @admin.display(description="Last run")
+    def last_run_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.last_run, indent=2))
+
+    def save_model(self, request, obj, form, change):
+        for key, value in form.prepared.items():
+            setattr(obj, key, value)
+        user = request.user.get_username()
+        obj.updated_by = user
+        if not change:
+            obj.created_by = user
+            obj.execution_status = {"status": "pending", "last_execution_date": iso(timezone.now())}
+        if obj.enabled:
+            obj.api_key_owner = user
+            if not obj.next_run_at:
+                obj.next_run_at = timezone.now()
+        else:
+            obj.next_run_at = None
+        if change and "schedule_interval" in form.changed_data and obj.enabled:
+            obj.next_run_at = timezone.now()
+        obj.save()
+
+    @admin.action(description="Enable selected rules")
+    def enable_rules(self, request, queryset):
+        for rule in queryset:
+            enable_rule(rule, request.user.get_username())
+        messages.success(request, f"Enabled {queryset.count()} rule(s).")
+
+    @admin.action(description="Disable selected rules")
+    def disable_rules(self, request, queryset):
+        for rule in queryset:
+            disable_rule(rule, request.user.get_username())
+        messages.success(request, f"Disabled {queryset.count()} rule(s).")
+
+    @admin.action(description="Run selected rules soon")
+    def run_soon(self, request, queryset):
+        count = 0
+        with transaction.atomic():
+            for rule in queryset.filter(enabled=True):
+                queue.queue_rule_run(rule.id)
+                count += 1
+        messages.success(request, f"{count} rule(s) will run soon (disabled rules are skipped).")
+
+
+@admin.register(ActionRun)
+class ActionRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "connector_id",
+        "connector_type_id",
+        "status",
+        "attempts",
+        "max_attempts",
+        "due_at",
+        "rule_id",
+    ]
+    list_filter = ["status", "connector_type_id", "source"]
+    search_fields = ["connector_id", "rule_id", "execution_uuid"]
+    readonly_fields = [f.name for f in ActionRun._meta.fields]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Run selected failed or waiting runs now")
+    def retry_now(self, request, queryset):
+        runs = list(queryset.filter(status__in=[ActionRun.FAILED, ActionRun.QUEUED]))
+        with transaction.atomic():
+            for run in runs:
+                ActionRun.objects.filter(pk=run.pk).update(
+                    status=ActionRun.QUEUED,
+                    due_at=timezone.now(),
+                    max_attempts=max(run.max_attempts, run.attempts + 1),
+                )
+            transaction.on_commit(lambda: queue.queue_tasks([r.pk for r in runs]))
+        messages.success(request, f"{len(runs)} run(s) queued.")

@@ -1,0 +1,462 @@
+"""Kibana's alerting rule API (`/api/alerting/*`, `/internal/alerting/rule/{id}/_run_soon`), the
+external alert report route and `_enqueue` (our extensions)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.http import HttpResponse
+from rest_framework.response import Response
+
+from actions import queue, rule_types
+from actions.models import Rule
+from actions.rules import (
+    NOTIFY_WHEN,
+    RuleError,
+    check_consumer,
+    check_groups,
+    create_rule,
+    disable_rule,
+    duration_problem,
+    enable_rule,
+    get_rule_type,
+    rule_to_api,
+    rule_type_to_api,
+    update_rule,
+)
+from actions.services import QueueFull, enqueue
+from connectors import privileges
+from connectors.api.base import KibanaView, validate_body
+from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound
+from connectors.exceptions import ActionTypeDisabled, ConfigurationError
+from connectors.schemas import Array, Boolean, Enum, Number, Object, String
+from connectors.services import ConnectorNotFound
+
+
+def _notify_when_problem(value):
+    return None if value in NOTIFY_WHEN else f"string is not a valid RuleNotifyWhenType: {value}"
+
+
+ACTION = Object(
+    {
+        "group": String(nullable=True),
+        "id": String(),
+        "params": Object({}, strict=False, default=dict),
+        "frequency": Object(
+            {
+                "summary": Boolean(),
+                "notify_when": Enum(NOTIFY_WHEN),
+                "throttle": String(nullable=True, validator=duration_problem),
+            },
+            nullable=True,
+        ),
+        "uuid": String(nullable=True),
+        "alerts_filter": Object({}, strict=False, nullable=True),
+        "use_alert_data_for_template": Boolean(nullable=True),
+    }
+)
+COMMON = {
+    "name": String(),
+    "tags": Array(String(), default=list),
+    "schedule": Object({"interval": String(validator=duration_problem)}),
+    "params": Object({}, strict=False, default=dict),
+    "actions": Array(ACTION, default=list),
+    "throttle": String(nullable=True, validator=duration_problem),
+    "notify_when": String(nullable=True, validator=_notify_when_problem),
+    "alert_delay": Object({"active": Number(minimum=1)}, nullable=True),
+    "flapping": Object(
+        {
+            "look_back_window": Number(minimum=2, maximum=20),
+            "status_change_threshold": Number(minimum=2, maximum=20),
+        },
+        nullable=True,
+    ),
+}
+CREATE_BODY = Object(
+    {
+        "name": COMMON["name"],
+        "rule_type_id": String(),
+        "consumer": String(),
+        "enabled": Boolean(default=True),
+        **{k: v for k, v in COMMON.items() if k != "name"},
+    }
+)
+UPDATE_BODY = Object(COMMON)
+REPORT_BODY = Object(
+    {
+        "alerts": Array(
+            Object(
+                {
+                    "id": String(min_length=1),
+                    "action_group": String(nullable=True),
+                    "context": Object({}, strict=False, default=dict),
+                }
+            ),
+            min_size=1,
+        )
+    }
+)
+ENQUEUE_BODY = Object({"params": Object({}, strict=False)})
+
+# Rule operations and the connectors privilege they need (rules share the per-space privilege).
+NEEDS = {
+    "create": "create",
+    "update": "update",
+    "delete": "delete",
+    "enable": "update",
+    "disable": "update",
+    "muteAll": "update",
+    "unmuteAll": "update",
+    "muteAlert": "update",
+    "unmuteAlert": "update",
+    "get": "get",
+    "runSoon": "get",
+    "find": "get",
+}
+
+
+def _strip_absent(
+    cleaned: dict, raw: dict, keys=("throttle", "notify_when", "alert_delay", "flapping")
+) -> dict:
+    for key in keys:
+        if key not in raw:
+            cleaned.pop(key, None)
+    for action, raw_action in zip(cleaned.get("actions", []), raw.get("actions", []), strict=False):
+        for key in ("group", "frequency", "uuid", "alerts_filter", "use_alert_data_for_template"):
+            if key not in raw_action:
+                action.pop(key, None)
+    return cleaned
+
+
+class RuleView(KibanaView):
+    feature_noun = "rules"
+
+    def authorize(self, operation: str, rule_type_id: str, consumer: str) -> None:
+        if not privileges.allows(self.privilege, NEEDS[operation]):
+            raise Forbidden(f'Unauthorized by "{consumer}" to {operation} "{rule_type_id}" rule')
+
+    def load(self, rule_id: str) -> Rule:
+        rule = Rule.objects.filter(pk=rule_id, space_id=self.space_id).first()
+        if rule is None:
+            raise NotFound(f"Saved object [alert/{rule_id}] not found")
+        return rule
+
+    def handle_exception(self, exc):
+        if isinstance(exc, RuleError):
+            exc = KibanaError(exc.message, exc.status)
+        return super().handle_exception(exc)
+
+
+class RuleCreateView(RuleView):
+    def post(self, request, rule_id=None):
+        raw = request.data
+        body = _strip_absent(validate_body(CREATE_BODY, raw), raw if isinstance(raw, dict) else {})
+        check_groups(body["actions"])
+        rule_type = get_rule_type(body["rule_type_id"])
+        self.authorize("create", rule_type.type_id, body["consumer"])
+        check_consumer(rule_type, body["consumer"], "create")
+        rule = create_rule(self.space, body, rule_id=rule_id, user=self.username() or None)
+        return Response(rule_to_api(rule))
+
+
+class RuleDetailView(RuleCreateView):
+    """`/rule/{id}`: POST (inherited) creates with that id; GET, PUT, DELETE."""
+
+    def get(self, request, rule_id):
+        rule = self.load(rule_id)
+        self.authorize("get", rule.rule_type_id, rule.consumer)
+        return Response(rule_to_api(rule))
+
+    def put(self, request, rule_id):
+        raw = request.data
+        body = _strip_absent(validate_body(UPDATE_BODY, raw), raw if isinstance(raw, dict) else {})
+        check_groups(body["actions"])
+        rule = self.load(rule_id)
+        self.authorize("update", rule.rule_type_id, rule.consumer)
+        update_rule(rule, body, user=self.username() or None)
+        rule.refresh_from_db()
+        return Response(rule_to_api(rule))
+
+    def delete(self, request, rule_id):
+        rule = self.load(rule_id)
+        self.authorize("delete", rule.rule_type_id, rule.consumer)
+        rule.delete()
+        return Response(status=204)
+
+
+class RuleActionView(RuleView):
+    """`_enable`, `_disable`, `_mute_all`, `_unmute_all`."""
+
+    operation = ""
+
+    def post(self, request, rule_id):
+        rule = self.load(rule_id)
+        self.authorize(self.operation, rule.rule_type_id, rule.consumer)
+        user = self.username() or None
+        if self.operation == "enable":
+            enable_rule(rule, user)
+        elif self.operation == "disable":
+            data = request.data if isinstance(request.data, dict) else {}
+            unknown = [key for key in data if key != "untrack"]
+            if unknown:
+                raise BadRequest(f"[request body.{unknown[0]}]: definition for this key is missing")
+            disable_rule(rule, user)
+        elif self.operation in ("muteAll", "unmuteAll"):
+            Rule.objects.filter(pk=rule.pk).update(
+                mute_all=self.operation == "muteAll",
+                muted_alert_ids=[] if self.operation == "muteAll" else rule.muted_alert_ids,
+                updated_by=user,
+            )
+        return Response(status=204)
+
+
+class AlertMuteView(RuleView):
+    mute = True
+
+    def post(self, request, rule_id, alert_id):
+        rule = self.load(rule_id)
+        self.authorize("muteAlert" if self.mute else "unmuteAlert", rule.rule_type_id, rule.consumer)
+        with transaction.atomic():
+            rule = Rule.objects.select_for_update().get(pk=rule.pk)
+            muted = list(rule.muted_alert_ids or [])
+            if self.mute and alert_id not in muted:
+                muted.append(alert_id)
+            if not self.mute and alert_id in muted:
+                muted.remove(alert_id)
+            Rule.objects.filter(pk=rule.pk).update(muted_alert_ids=muted)
+        return Response(status=204)
+
+
+class RunSoonView(RuleView):
+    def post(self, request, rule_id):
+        rule = self.load(rule_id)
+        self.authorize("runSoon", rule.rule_type_id, rule.consumer)
+        if not rule.enabled:
+            return HttpResponse(
+                "Error running rule: rule is disabled", content_type="text/plain; charset=utf-8"
+            )
+        if rule.running:
+            return HttpResponse("Rule is already running", content_type="text/plain; charset=utf-8")
+        with transaction.atomic():
+            queue.queue_rule_run(rule.id)
+        return Response(status=204)
+
+
+FIND_KEYS = {
+    "per_page",
+    "page",
+    "search",
+    "default_search_operator",
+    "search_fields",
+    "sort_field",
+    "sort_order",
+    "has_reference",
+    "fields",
+    "filter",
+    "filter_consumers",
+}
+SORT_FIELDS = {
+    "name": "name",
+    "updatedAt": "updated_at",
+    "updated_at": "updated_at",
+    "createdAt": "created_at",
+    "created_at": "created_at",
+    "enabled": "enabled",
+    "alertTypeId": "rule_type_id",
+    "rule_type_id": "rule_type_id",
+    "consumer": "consumer",
+}
+ATTRIBUTES = {
+    "name": "name",
+    "tags": "tags",
+    "alertTypeId": "rule_type_id",
+    "consumer": "consumer",
+    "enabled": "enabled",
+    "muteAll": "mute_all",
+    "params": "params",
+    "createdBy": "created_by",
+    "updatedBy": "updated_by",
+    "notifyWhen": "notify_when",
+    "throttle": "throttle",
+    "schedule": "schedule",
+    "executionStatus": "execution_status",
+    "lastRun": "last_run",
+}
+
+
+def _int_param(name: str, value: str | None, default: int, minimum: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(
+            f"[request query.{name}]: expected value of type [number] but got [string]"
+        ) from None
+    if number < minimum:
+        raise BadRequest(f"[request query.{name}]: Value must be equal to or greater than [{minimum}].")
+    return number
+
+
+def _attributes(rule: Rule) -> dict:
+    api = rule_to_api(rule)
+    return {
+        "name": rule.name,
+        "tags": rule.tags,
+        "alertTypeId": rule.rule_type_id,
+        "consumer": rule.consumer,
+        "enabled": rule.enabled,
+        "muteAll": rule.mute_all,
+        "params": rule.params,
+        "createdBy": rule.created_by,
+        "updatedBy": rule.updated_by,
+        "notifyWhen": rule.notify_when,
+        "throttle": rule.throttle,
+        "schedule": api["schedule"],
+        "executionStatus": api["execution_status"],
+        "lastRun": rule.last_run,
+    }
+
+
+class RuleFindView(RuleView):
+    def get(self, request):
+        from actions import kql
+
+        query = request.query_params
+        unknown = sorted(set(query) - FIND_KEYS)
+        if unknown:
+            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+        per_page = _int_param("per_page", query.get("per_page"), 10, 0)
+        page = _int_param("page", query.get("page"), 1, 1)
+        if not privileges.allows(self.privilege, "get"):
+            raise Forbidden("Unauthorized to find rules for any rule types")
+        rules = list(Rule.objects.filter(space_id=self.space_id))
+        search = query.get("search")
+        if search:
+            fields = query.getlist("search_fields") or ["name", "tags"]
+            terms = [t for t in search.split() if t]
+            mode = all if query.get("default_search_operator", "OR").upper() == "AND" else any
+
+            def matches(rule, term):
+                pattern = term.strip('"').lower()
+                values = []
+                for field in fields:
+                    value = _attributes(rule).get(field.replace("alert.attributes.", ""), "")
+                    values.extend(value if isinstance(value, list) else [value])
+                texts = [str(v).lower() for v in values if v is not None]
+                if pattern.endswith("*"):
+                    return any(word.startswith(pattern[:-1]) for t in texts for word in [t, *t.split()])
+                return any(pattern == t or pattern in t.split() for t in texts)
+
+            rules = [r for r in rules if mode(matches(r, t) for t in terms)]
+        reference = query.get("has_reference")
+        if reference:
+            try:
+                ref = json.loads(reference)
+            except ValueError:
+                raise BadRequest(
+                    "[request query.has_reference]: could not parse object value from json input"
+                ) from None
+            if ref.get("type") == "action":
+                rules = [r for r in rules if ref.get("id") in r.connector_ids()]
+            else:
+                rules = []
+        if query.get("filter"):
+            try:
+                node = kql.parse(query["filter"].replace("alert.attributes.", ""))
+            except kql.KqlError as exc:
+                raise BadRequest(f"KQLSyntaxError: {exc}") from None
+            rules = [r for r in rules if kql.matches(node, _attributes(r))]
+        consumers = query.getlist("filter_consumers")
+        if consumers:
+            rules = [r for r in rules if r.consumer in consumers]
+        sort_field = query.get("sort_field")
+        if sort_field:
+            attr = SORT_FIELDS.get(sort_field, "name")
+            rules.sort(
+                key=lambda r: str(getattr(r, attr)).lower() if attr == "name" else getattr(r, attr),
+                reverse=query.get("sort_order") == "desc",
+            )
+        total = len(rules)
+        window = rules[(page - 1) * per_page : page * per_page]
+        cache: dict = {}
+        data = [rule_to_api(r, cache) for r in window]
+        fields = query.getlist("fields")
+        if fields:
+            data = [
+                {key: value for key, value in item.items() if key in fields or key == "id"} for item in data
+            ]
+        return Response({"page": page, "per_page": per_page, "total": total, "data": data})
+
+
+class RuleTypesView(RuleView):
+    def get(self, request):
+        self.require("get", "Unauthorized to get rule types")
+        return Response([rule_type_to_api(t) for t in rule_types.all_types()])
+
+
+class HealthView(RuleView):
+    def get(self, request):
+        if not privileges.allows(self.privilege, "get"):
+            raise Forbidden("Unauthorized to access alerting framework health")
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        health = {"status": "ok", "timestamp": now}
+        return Response(
+            {
+                "is_sufficiently_secure": True,
+                "has_permanent_encryption_key": True,
+                "alerting_framework_health": {
+                    "decryption_health": dict(health),
+                    "execution_health": dict(health),
+                    "read_health": dict(health),
+                },
+            }
+        )
+
+
+class ReportAlertsView(RuleView):
+    """`POST /api/alerting/rule/{id}/_alerts` (our extension): another system reports alerts."""
+
+    def post(self, request, rule_id):
+        from actions.rule_types.external import report_alerts
+
+        body = validate_body(REPORT_BODY, request.data)
+        rule = self.load(rule_id)
+        self.authorize("update", rule.rule_type_id, rule.consumer)
+        rule_type = rule_types.get(rule.rule_type_id)
+        if rule.rule_type_id != ".external":
+            raise BadRequest(f'Rule type "{rule.rule_type_id}" does not accept reported alerts.')
+        groups = {g["id"] for g in rule_type.all_action_groups()}
+        for alert in body["alerts"]:
+            alert["action_group"] = alert.get("action_group") or rule_type.default_action_group_id
+        bad = sorted({a["action_group"] for a in body["alerts"]} - groups)
+        if bad:
+            raise BadRequest(f"Invalid action groups: {', '.join(bad)}")
+        with transaction.atomic():
+            rule = Rule.objects.select_for_update().get(pk=rule.pk)
+            accepted = report_alerts(rule, body["alerts"])
+            Rule.objects.filter(pk=rule.pk).update(state=rule.state)
+            if rule.enabled:
+                queue.queue_rule_run(rule.id)
+        return Response({"rule_id": rule.id, "accepted": accepted}, status=202)
+
+
+class EnqueueView(KibanaView):
+    """`POST /api/actions/connector/{id}/_enqueue` (our extension): queue one background run."""
+
+    def post(self, request, connector_id):
+        body = validate_body(ENQUEUE_BODY, request.data)
+        self.require("execute")
+        try:
+            run = enqueue(connector_id, body["params"], space=self.space_id, user=self.username() or None)
+        except ConnectorNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except ActionTypeDisabled as exc:
+            raise Forbidden(exc.message) from None
+        except ConfigurationError as exc:
+            raise BadRequest(exc.message) from None
+        except QueueFull as exc:
+            raise KibanaError(str(exc), 429) from None
+        return Response({"id": str(run.pk), "connector_id": connector_id, "status": run.status}, status=202)

@@ -1,0 +1,23 @@
+"""One writer per process on SQLite.
+
+SQLite has a single write lock, and a connection that finds it taken sleeps in growing steps (1 ms up to
+100 ms) before trying again. With dozens of action threads per worker process that back-off, not the
+work, sets the pace. Queuing a process's writers on a Python lock hands the database over without sleeps
+(other processes still meet SQLite's own lock). On other databases this is a no-op.
+"""
+
+import threading
+from contextlib import contextmanager
+
+from django.db import connection
+
+_lock = threading.RLock()
+
+
+@contextmanager
+def serialized_writes():
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with _lock:
+        yield

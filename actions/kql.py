@@ -1,0 +1,213 @@
+"""A small KQL (Kibana Query Language) parser and matcher for documents in the local store.
+
+Supports `field: value`, `field: "a phrase"`, wildcards (`field: ab*`, `field: *`), ranges
+(`field > 5`, `>=`, `<`, `<=`), value lists (`field: (a or b)`), `and`, `or`, `not`, parentheses and
+free text (matches any field). Enough for `filterKuery` and the rules `_find` filter.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable
+from typing import Any
+
+_TOKEN = re.compile(r'\s*(?:(\()|(\))|(:)|(<=|>=|<|>)|"((?:[^"\\]|\\.)*)"|([^\s():<>"]+))')
+
+
+class KqlError(ValueError):
+    pass
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise KqlError(f"unexpected input at {pos}")
+        pos = match.end()
+        lpar, rpar, colon, op, quoted, word = match.groups()
+        if lpar:
+            tokens.append(("(", "("))
+        elif rpar:
+            tokens.append((")", ")"))
+        elif colon:
+            tokens.append((":", ":"))
+        elif op:
+            tokens.append(("op", op))
+        elif quoted is not None:
+            tokens.append(("quoted", re.sub(r"\\(.)", r"\1", quoted)))
+        else:
+            lowered = word.lower()
+            tokens.append((lowered, word) if lowered in ("and", "or", "not") else ("word", word))
+    return tokens
+
+
+Matcher = Callable[[Callable[[str], list[Any]], Callable[[], list[Any]]], bool]
+
+
+def lookup(document: Any, path: str) -> list[Any]:
+    """Values at a dotted path (literal dotted keys too); a `.keyword` suffix falls back to the field."""
+    found = _lookup(document, path.split("."))
+    if not found and path.endswith(".keyword"):
+        found = _lookup(document, path[: -len(".keyword")].split("."))
+    flat: list[Any] = []
+    for value in found:
+        flat.extend(value if isinstance(value, list) else [value])
+    return flat
+
+
+def _lookup(node: Any, parts: list[str]) -> list[Any]:
+    if not parts:
+        return [node]
+    if isinstance(node, list):
+        return [v for item in node for v in _lookup(item, parts)]
+    if not isinstance(node, dict):
+        return []
+    results = []
+    for i in range(len(parts), 0, -1):
+        key = ".".join(parts[:i])
+        if key in node:
+            results.extend(_lookup(node[key], parts[i:]))
+    return results
+
+
+def _all_values(document: Any) -> list[Any]:
+    if isinstance(document, dict):
+        return [v for value in document.values() for v in _all_values(value)]
+    if isinstance(document, list):
+        return [v for value in document for v in _all_values(value)]
+    return [document]
+
+
+def _value_matches(actual: Any, expected: str, quoted: bool) -> bool:
+    if actual is None:
+        return False
+    text = ("true" if actual else "false") if isinstance(actual, bool) else str(actual)
+    if not quoted and "*" in expected:
+        return fnmatch.fnmatchcase(text.lower(), expected.lower())
+    if isinstance(actual, int | float) and not isinstance(actual, bool):
+        try:
+            return float(expected) == float(actual)
+        except ValueError:
+            return False
+    if quoted:
+        return expected.lower() in text.lower() if " " in expected else text == expected
+    return text == expected or text.lower() == expected.lower()
+
+
+def _compare(actual: Any, op: str, expected: str) -> bool:
+    try:
+        a, b = float(actual), float(expected)
+    except (TypeError, ValueError):
+        a, b = str(actual), expected
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+class _Parser:
+    def __init__(self, tokens):
+        self.tokens, self.pos = tokens, 0
+
+    def peek(self, offset=0):
+        index = self.pos + offset
+        return self.tokens[index][0] if index < len(self.tokens) else None
+
+    def take(self, kind=None):
+        if self.pos >= len(self.tokens):
+            raise KqlError("unexpected end of query")
+        token = self.tokens[self.pos]
+        if kind and token[0] != kind:
+            raise KqlError(f"expected {kind}, got {token[1]!r}")
+        self.pos += 1
+        return token
+
+    def parse(self):
+        node = self.or_expr()
+        if self.pos != len(self.tokens):
+            raise KqlError(f"unexpected {self.tokens[self.pos][1]!r}")
+        return node
+
+    def or_expr(self):
+        nodes = [self.and_expr()]
+        while self.peek() == "or":
+            self.take()
+            nodes.append(self.and_expr())
+        return nodes[0] if len(nodes) == 1 else ("or", nodes)
+
+    def and_expr(self):
+        nodes = [self.not_expr()]
+        while self.peek() == "and":
+            self.take()
+            nodes.append(self.not_expr())
+        return nodes[0] if len(nodes) == 1 else ("and", nodes)
+
+    def not_expr(self):
+        if self.peek() == "not":
+            self.take()
+            return ("not", self.not_expr())
+        return self.primary()
+
+    def primary(self):
+        if self.peek() == "(":
+            self.take()
+            node = self.or_expr()
+            self.take(")")
+            return node
+        kind, text = self.take()
+        if kind not in ("word", "quoted"):
+            raise KqlError(f"unexpected {text!r}")
+        if kind == "word" and self.peek() == ":":
+            self.take()
+            return ("field", text, self.values())
+        if kind == "word" and self.peek() == "op":
+            _, op = self.take()
+            value_kind, value = self.take()
+            if value_kind not in ("word", "quoted"):
+                raise KqlError("expected a value")
+            return ("range", text, op, value)
+        return ("free", text, kind == "quoted")
+
+    def values(self):
+        if self.peek() == "(":
+            self.take()
+            options = [self.single_value()]
+            while self.peek() in ("or", "and"):
+                self.take()
+                options.append(self.single_value())
+            self.take(")")
+            return options
+        return [self.single_value()]
+
+    def single_value(self):
+        kind, text = self.take()
+        if kind not in ("word", "quoted"):
+            raise KqlError(f"expected a value, got {text!r}")
+        return (text, kind == "quoted")
+
+
+def parse(query: str):
+    """Parse a KQL string; raises KqlError. An empty query matches everything."""
+    if not query or not query.strip():
+        return None
+    return _Parser(_tokenize(query)).parse()
+
+
+def matches(node, document: Any) -> bool:
+    if node is None:
+        return True
+    kind = node[0]
+    if kind == "or":
+        return any(matches(child, document) for child in node[1])
+    if kind == "and":
+        return all(matches(child, document) for child in node[1])
+    if kind == "not":
+        return not matches(node[1], document)
+    if kind == "field":
+        values = lookup(document, node[1])
+        if node[2] == [("*", False)]:
+            return bool(values)
+        return any(_value_matches(v, text, quoted) for v in values for text, quoted in node[2])
+    if kind == "range":
+        return any(_compare(v, node[2], node[3]) for v in lookup(document, node[1]) if v is not None)
+    return any(_value_matches(v, node[1], node[2]) for v in _all_values(document))

@@ -1,0 +1,127 @@
+"""Rules, their alerts' state between runs, and durable action runs (Kibana's `action_task_params`)."""
+
+import uuid
+
+from django.db import models
+
+
+def new_rule_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Rule(models.Model):
+    """A rule (Kibana saved-object type `alert`). `actions` is stored in the API's snake_case shape."""
+
+    id = models.CharField(primary_key=True, max_length=36, default=new_rule_id)
+    space = models.ForeignKey("connectors.Space", on_delete=models.CASCADE, related_name="rules")
+    name = models.CharField(max_length=1024)
+    rule_type_id = models.CharField(max_length=128, db_index=True)
+    consumer = models.CharField(max_length=128, default="alerts")
+    schedule_interval = models.CharField(max_length=32, default="1m")
+    params = models.JSONField(default=dict, blank=True)
+    actions = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    notify_when = models.CharField(max_length=32, null=True, blank=True)
+    throttle = models.CharField(max_length=32, null=True, blank=True)
+    alert_delay = models.JSONField(null=True, blank=True)  # {"active": n}: notify after n matching runs
+    flapping = models.JSONField(null=True, blank=True)  # stored and returned; not applied
+    mute_all = models.BooleanField(default=False)
+    muted_alert_ids = models.JSONField(default=list, blank=True)
+    created_by = models.CharField(max_length=150, null=True, blank=True)
+    updated_by = models.CharField(max_length=150, null=True, blank=True)
+    api_key_owner = models.CharField(max_length=150, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    revision = models.IntegerField(default=0)
+    running = models.BooleanField(default=False)
+    execution_status = models.JSONField(default=dict, blank=True)
+    last_run = models.JSONField(null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Rule-type state kept between runs (Kibana's task state), e.g. reports of the external type.
+    state = models.JSONField(default=dict, blank=True)
+    # When summary actions with a throttle last ran, keyed by action uuid.
+    summary_throttles = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["enabled", "next_run_at"])]
+
+    def __str__(self):
+        return self.name
+
+    def connector_ids(self) -> list[str]:
+        return [action.get("id") for action in self.actions or [] if action.get("id")]
+
+
+class Alert(models.Model):
+    """One alert of a rule and what was last notified about it, so frequencies work across runs."""
+
+    ACTIVE = "active"
+    RECOVERED = "recovered"
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="alerts")
+    alert_id = models.CharField(max_length=1024)
+    uuid = models.CharField(max_length=36, default=new_rule_id)
+    status = models.CharField(max_length=16, default=ACTIVE)
+    action_group = models.CharField(max_length=128, blank=True, default="")
+    last_scheduled_group = models.CharField(max_length=128, blank=True, default="")
+    # {action uuid: ISO time it last ran} for per-action throttles; "__rule__" for the legacy one.
+    throttles = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    active_since = models.DateTimeField(null=True, blank=True)
+    consecutive_matches = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "alert_id"], name="unique_rule_alert")]
+
+    def __str__(self):
+        return f"{self.rule_id}/{self.alert_id} ({self.status})"
+
+
+class ActionRun(models.Model):
+    """One queued connector run. Created in the rule run's transaction; the task carries only its id.
+
+    Life cycle: queued -> running -> succeeded | failed, or back to queued with a later `due_at`
+    (a retry). A `running` row whose lease has expired belonged to a worker that died or hung: it is
+    logged as `execute-timeout` and run again (at least once).
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STATUSES = [(s, s) for s in (QUEUED, RUNNING, SUCCEEDED, FAILED)]
+
+    space_id = models.CharField(max_length=255, default="default")
+    connector_id = models.CharField(max_length=64, db_index=True)
+    connector_type_id = models.CharField(max_length=128, blank=True, default="")
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=STATUSES, default=QUEUED)
+    attempts = models.IntegerField(default=0)
+    max_attempts = models.IntegerField(default=3)
+    due_at = models.DateTimeField(db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=36, blank=True, default="")
+    source = models.CharField(max_length=32, default="alert")
+    execution_uuid = models.CharField(max_length=36, default=new_rule_id)
+    rule_id = models.CharField(max_length=36, blank=True, default="")
+    rule_type_id = models.CharField(max_length=128, blank=True, default="")
+    rule_consumer = models.CharField(max_length=128, blank=True, default="")
+    rule_execution_uuid = models.CharField(max_length=36, blank=True, default="")
+    dedup_key = models.CharField(max_length=255, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "due_at"])]
+        verbose_name = "action run"
+
+    def __str__(self):
+        return f"run {self.pk} of {self.connector_id} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.QUEUED, self.RUNNING)

@@ -1,0 +1,535 @@
+"""One rule execution: run the rule type, update alert state, decide which actions fire
+(notify_when / throttle / summary / recovered / muted), render their params and queue them as
+durable ActionRun rows in the same transaction; then report `execution_status` and `last_run`."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from actions import mustache, queue, rule_types
+from actions.dblock import serialized_writes
+from actions.models import Alert, Rule
+from actions.rules import interval_seconds, iso
+from connectors import registry
+from connectors.conf import get_config
+from eventlog.services import record
+
+logger = logging.getLogger("actions")
+
+MAX_ALERTS_MESSAGE = (
+    "Rule reported more than the maximum number of alerts in a single run. "
+    "Alerts may be missed and recovery notifications may be delayed"
+)
+MAX_ACTIONS_MESSAGE = (
+    "The maximum number of actions for this rule type was reached; excess actions were not triggered."
+)
+MAX_QUEUED_MESSAGE = "The maximum number of queued actions was reached; excess actions were not triggered."
+
+
+class RuleRunError(Exception):
+    """The run fails as a whole (deleted connector, connector without secrets)."""
+
+    def __init__(self, message: str, reason: str = "unknown"):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+@dataclass
+class Planned:
+    action: dict
+    connector: object
+    variables: dict
+
+
+@dataclass
+class RunReport:
+    new: int = 0
+    active: int = 0
+    recovered: int = 0
+    warning: tuple[str, str] | None = None
+    queued: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def run_rule(rule_id: str, now: datetime | None = None) -> RunReport | None:
+    rule = Rule.objects.filter(pk=rule_id).first()
+    if rule is None or not rule.enabled:
+        return None
+    Rule.objects.filter(pk=rule.pk).update(running=True)
+    now = now or timezone.now()
+    started = time.monotonic()
+    execution_uuid = str(uuid.uuid4())
+    report = RunReport()
+    try:
+        rule_type = rule_types.get(rule.rule_type_id)
+        params = rule_type.validate_params(rule.params)
+        outcome = rule_type.run(
+            rule_types.RunContext(rule=rule, params=params, now=now, state=rule.state or {})
+        )
+    except Exception as exc:
+        logger.warning("rule %s failed: %s", rule.id, exc)
+        _finish(rule, now, started, execution_uuid, report, error=("execute", str(exc)))
+        return report
+    try:
+        with serialized_writes(), transaction.atomic():
+            _process(rule, rule_type, outcome, now, execution_uuid, report)
+    except RuleRunError as exc:
+        logger.error("rule %s run failed: %s", rule.id, exc.message)
+        _finish(rule, now, started, execution_uuid, report, error=(exc.reason, exc.message))
+        return report
+    _finish(rule, now, started, execution_uuid, report)
+    return report
+
+
+def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str, report: RunReport) -> None:
+    rule = Rule.objects.select_for_update().get(pk=rule.pk)
+    rows = {alert.alert_id: alert for alert in Alert.objects.filter(rule=rule)}
+    max_alerts = get_config()["xpack.alerting.rules.run.alerts.max"]
+    reported = outcome.alerts
+    if len(reported) > max_alerts or outcome.limit_reached:
+        reported = dict(list(reported.items())[:max_alerts])
+        report.warning = ("maxAlerts", MAX_ALERTS_MESSAGE)
+    new_alerts, ongoing, recovered = [], [], []
+    for alert_id, reported_alert in reported.items():
+        row = rows.get(alert_id)
+        if row is None or row.status != Alert.ACTIVE:
+            if row is not None:
+                row.delete()
+            row = Alert(rule=rule, alert_id=alert_id, active_since=now, consecutive_matches=0)
+            new_alerts.append(row)
+        else:
+            ongoing.append(row)
+        row.status = Alert.ACTIVE
+        row.action_group = reported_alert.action_group
+        row.context = reported_alert.context
+        row.consecutive_matches += 1
+    for alert_id, row in rows.items():
+        if row.status == Alert.ACTIVE and alert_id not in reported and not report.warning:
+            delay = int((rule.alert_delay or {}).get("active") or 1)
+            if row.consecutive_matches < delay:
+                row.delete()  # never reported as active (alert_delay), so it does not recover either
+                continue
+            row.status = Alert.RECOVERED
+            row.context = outcome.recovery_context.get(alert_id, {})
+            row.consecutive_matches = 0
+            recovered.append(row)
+        elif row.status == Alert.RECOVERED:
+            row.delete()  # reported once as recovered; a later match is a new alert
+    report.new, report.active, report.recovered = (
+        len(new_alerts),
+        len(new_alerts) + len(ongoing),
+        len(recovered),
+    )
+
+    planned = _plan_actions(rule, rule_type, new_alerts, ongoing, recovered, now)
+    for row in (*new_alerts, *ongoing, *recovered):
+        row.save()
+    runs, scheduled = _build_runs(rule, planned, now, execution_uuid, report)
+    queue.create_runs(runs)
+    _record_alert_events(rule, execution_uuid, new_alerts, recovered, scheduled)
+    report.queued = len(runs)
+    fresh_state = rule.state or {}
+    rule.state = rule_type.merge_state(fresh_state, outcome.state)
+    Rule.objects.filter(pk=rule.pk).update(state=rule.state, summary_throttles=rule.summary_throttles)
+
+
+def _throttled(last: str | None, throttle: str | None, now: datetime) -> bool:
+    if not last or not throttle:
+        return False
+    return now - datetime.fromisoformat(last) < timedelta(seconds=interval_seconds(throttle))
+
+
+def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) -> list[Planned]:
+    if rule.mute_all:
+        return []
+    muted = set(rule.muted_alert_ids or [])
+    planned: list[Planned] = []
+    # alert_delay: an alert is notified only once it has matched `active` runs in a row.
+    delay = int((rule.alert_delay or {}).get("active") or 1)
+    active = [a for a in (*new_alerts, *ongoing) if a.consecutive_matches >= delay]
+    new_ids = {id(a) for a in new_alerts} | {id(a) for a in active if a.consecutive_matches == delay}
+    for action in rule.actions:
+        frequency = action.get("frequency")
+        notify_when = (frequency or {}).get("notify_when") or rule.notify_when or "onActiveAlert"
+        throttle = (frequency or {}).get("throttle") if frequency else rule.throttle
+        key = action.get("uuid") if frequency else "__rule__"
+        if frequency and frequency.get("summary"):
+            summary = _summary(
+                rule_type, [a for a in active if a.alert_id not in muted], new_ids, recovered, muted
+            )
+            if notify_when == "onThrottleInterval":
+                # A throttled summary covers the alerts of its whole window: what the skipped runs saw
+                # is kept and added when it fires.
+                pending_key = f"{action['uuid']}:window"
+                window = rule.summary_throttles.get(pending_key) or {"new": [], "recovered": []}
+                if _throttled(rule.summary_throttles.get(action["uuid"]), throttle, now):
+                    rule.summary_throttles = {
+                        **rule.summary_throttles,
+                        pending_key: {
+                            "new": _merge_docs(window["new"], summary["new"]["data"]),
+                            "recovered": _merge_docs(window["recovered"], summary["recovered"]["data"]),
+                        },
+                    }
+                    continue
+                summary = _with_window(summary, window)
+            if summary["all"]["count"] == 0:
+                continue
+            if notify_when == "onThrottleInterval":
+                rule.summary_throttles = {
+                    **rule.summary_throttles,
+                    action["uuid"]: now.isoformat(),
+                    f"{action['uuid']}:window": {"new": [], "recovered": []},
+                }
+            planned.append(Planned(action, None, _variables(rule, rule_type, None, None, {}, now, summary)))
+            continue
+        if action.get("group") == "recovered":
+            for alert in recovered:
+                if alert.alert_id not in muted:
+                    planned.append(
+                        Planned(
+                            action, None, _variables(rule, rule_type, alert, "recovered", alert.context, now)
+                        )
+                    )
+            continue
+        for alert in active:
+            if alert.alert_id in muted or alert.action_group != action.get("group"):
+                continue
+            changed = alert.last_scheduled_group != alert.action_group
+            if notify_when == "onActionGroupChange" and not changed:
+                continue
+            if (
+                notify_when == "onThrottleInterval"
+                and not changed
+                and _throttled(alert.throttles.get(key), throttle, now)
+            ):
+                continue
+            planned.append(
+                Planned(
+                    action, None, _variables(rule, rule_type, alert, alert.action_group, alert.context, now)
+                )
+            )
+            alert.last_scheduled_group_next = alert.action_group
+            if notify_when == "onThrottleInterval":
+                # Applied after every action has been decided: legacy actions share one throttle.
+                alert.pending_throttles = {**getattr(alert, "pending_throttles", {}), key: now.isoformat()}
+    for alert in active:
+        if getattr(alert, "last_scheduled_group_next", None):
+            alert.last_scheduled_group = alert.last_scheduled_group_next
+        if getattr(alert, "pending_throttles", None):
+            alert.throttles = {**alert.throttles, **alert.pending_throttles}
+    return planned
+
+
+def _merge_docs(first: list[dict], second: list[dict]) -> list[dict]:
+    seen = {doc["_id"] for doc in first}
+    return [*first, *[doc for doc in second if doc["_id"] not in seen]]
+
+
+def _with_window(summary: dict, window: dict) -> dict:
+    new = _merge_docs(window["new"], summary["new"]["data"])
+    new_ids = {doc["_id"] for doc in new}
+    active_ids = {doc["_id"] for doc in summary["new"]["data"] + summary["ongoing"]["data"]}
+    recovered = [
+        d
+        for d in _merge_docs(window["recovered"], summary["recovered"]["data"])
+        if d["_id"] not in active_ids
+    ]
+    ongoing = [doc for doc in summary["ongoing"]["data"] if doc["_id"] not in new_ids]
+    every = new + ongoing + recovered
+    return {
+        "new": {"count": len(new), "data": new},
+        "ongoing": {"count": len(ongoing), "data": ongoing},
+        "recovered": {"count": len(recovered), "data": recovered},
+        "all": {"count": len(every), "data": every},
+    }
+
+
+def _alert_doc(alert: Alert, status: str) -> dict:
+    return {
+        "_id": alert.uuid,
+        "kibana": {
+            "alert": {
+                "instance": {"id": alert.alert_id},
+                "uuid": alert.uuid,
+                "action_group": alert.action_group if status != "recovered" else "recovered",
+                "status": status,
+                "reason": (alert.context or {}).get("message", ""),
+                "flapping": False,
+            }
+        },
+        "context": alert.context,
+    }
+
+
+def _summary(rule_type, active, new_ids, recovered, muted) -> dict:
+    new = [_alert_doc(a, "active") for a in active if id(a) in new_ids]
+    ongoing = [_alert_doc(a, "active") for a in active if id(a) not in new_ids]
+    done = [_alert_doc(a, "recovered") for a in recovered if a.alert_id not in muted]
+    every = new + ongoing + done
+    return {
+        "new": {"count": len(new), "data": new},
+        "ongoing": {"count": len(ongoing), "data": ongoing},
+        "recovered": {"count": len(done), "data": done},
+        "all": {"count": len(every), "data": every},
+    }
+
+
+def _rule_url(rule: Rule) -> str:
+    base = get_config()["connectors.kibanaBaseUrl"]
+    if not base:
+        return ""
+    return f"{base}/admin/actions/rule/{rule.id}/change/"
+
+
+def _variables(
+    rule: Rule, rule_type, alert: Alert | None, group: str | None, context: dict, now, summary=None
+) -> dict:
+    base = get_config()["connectors.kibanaBaseUrl"] or ""
+    rule_vars = {
+        "id": rule.id,
+        "name": rule.name,
+        "type": rule.rule_type_id,
+        "spaceId": rule.space_id,
+        "tags": rule.tags,
+        "url": _rule_url(rule),
+        "params": rule.params,
+    }
+    variables = {
+        "alertId": rule.id,
+        "alertName": rule.name,
+        "spaceId": rule.space_id,
+        "tags": rule.tags,
+        "date": iso(now),
+        "kibanaBaseUrl": base,
+        "params": rule.params,
+        "rule": rule_vars,
+        "context": context or {},
+        "state": {},
+    }
+    if alert is not None:
+        variables["alert"] = {
+            "id": alert.alert_id,
+            "uuid": alert.uuid,
+            "actionGroup": group,
+            "actionGroupName": rule_type.group_name(group),
+            "flapping": False,
+            "consecutiveMatches": alert.consecutive_matches,
+        }
+        variables.update(
+            {
+                "alertInstanceId": alert.alert_id,
+                "alertActionGroup": group,
+                "alertActionGroupName": rule_type.group_name(group),
+            }
+        )
+    else:
+        variables["alert"] = {
+            "id": "",
+            "uuid": "",
+            "actionGroup": "",
+            "actionGroupName": "",
+            "flapping": False,
+        }
+    if summary is not None:
+        variables["alerts"] = summary
+    return variables
+
+
+def _build_runs(rule: Rule, planned: list[Planned], now, execution_uuid: str, report: RunReport) -> list:
+    from connectors.services import ConnectorNotFound, find_connector
+
+    config = get_config()
+    runs = []
+    scheduled = []
+    connectors = {}
+    per_type = {
+        o["id"]: o.get("max") for o in config["xpack.alerting.rules.run.actions.connectorTypeOverrides"]
+    }
+    counts: dict[str, int] = {}
+    limit = config["xpack.alerting.rules.run.actions.max"]
+    for item in planned:
+        connector_id = item.action["id"]
+        if connector_id not in connectors:
+            try:
+                connectors[connector_id] = find_connector(rule.space_id, connector_id)
+            except ConnectorNotFound as exc:
+                raise RuleRunError(str(exc)) from None
+        connector = connectors[connector_id]
+        if connector.is_missing_secrets and not connector.is_preconfigured:
+            raise RuleRunError(
+                f'Unable to execute action because no secrets are defined for the "{connector.name}" connector.'
+            )
+        type_id = connector.connector_type_id
+        if not connector.is_preconfigured and not registry.is_enabled_in_config(type_id, config):
+            logger.warning(
+                'Rule "%s" skipped scheduling action "%s" because it is disabled', rule.id, connector_id
+            )
+            report.skipped.append(connector_id)
+            continue
+        if len(runs) >= limit or (per_type.get(type_id) and counts.get(type_id, 0) >= per_type[type_id]):
+            report.warning = report.warning or ("maxExecutableActions", MAX_ACTIONS_MESSAGE)
+            continue
+        escape = registry.get(type_id).escape if registry.is_registered(type_id) else "none"
+        params = mustache.render_object(item.action.get("params", {}), item.variables, escape)
+        runs.append(
+            queue.new_run(
+                connector,
+                params,
+                space_id=rule.space_id,
+                source="alert",
+                rule=rule,
+                rule_execution_uuid=execution_uuid,
+            )
+        )
+        counts[type_id] = counts.get(type_id, 0) + 1
+        alert = item.variables.get("alert") or {}
+        scheduled.append(
+            (alert.get("id", ""), alert.get("actionGroup") or item.action.get("group"), type_id, connector_id)
+        )
+    allowed = queue.free_slots(len(runs))
+    if allowed < len(runs):
+        runs, scheduled = runs[:allowed], scheduled[:allowed]
+        if not report.warning:
+            report.warning = ("maxQueuedActions", MAX_QUEUED_MESSAGE)
+    return runs, scheduled
+
+
+def _alerting_event(rule: Rule, execution_uuid: str, action: str, message: str, **extra) -> dict:
+    return {
+        "event": {"provider": "alerting", "action": action, "kind": "alert", "category": [rule.consumer]},
+        "message": message,
+        "kibana": {
+            "saved_objects": [
+                {"rel": "primary", "type": "alert", "id": rule.id, "type_id": rule.rule_type_id}
+            ],
+            "space_ids": [rule.space_id],
+            "alert": {
+                "rule": {
+                    "consumer": rule.consumer,
+                    "execution": {"uuid": execution_uuid},
+                    "rule_type_id": rule.rule_type_id,
+                }
+            },
+            **extra,
+        },
+        "rule": {"id": rule.id, "name": rule.name, "category": rule.rule_type_id},
+    }
+
+
+def _record_alert_events(rule: Rule, execution_uuid: str, new_alerts, recovered, scheduled) -> None:
+    """The alerting provider's events: new and recovered alerts, and each scheduled action."""
+    label = f"{rule.rule_type_id}:{rule.id}: '{rule.name}'"
+    for alert in new_alerts:
+        record(
+            _alerting_event(
+                rule,
+                execution_uuid,
+                "new-instance",
+                f"{label} created new alert: '{alert.alert_id}'",
+                alerting={"instance_id": alert.alert_id, "action_group_id": alert.action_group},
+            )
+        )
+    for alert in recovered:
+        record(
+            _alerting_event(
+                rule,
+                execution_uuid,
+                "recovered-instance",
+                f"{label} alert '{alert.alert_id}' has recovered",
+                alerting={"instance_id": alert.alert_id, "action_group_id": "recovered"},
+            )
+        )
+    for alert_id, group, type_id, connector_id in scheduled:
+        record(
+            _alerting_event(
+                rule,
+                execution_uuid,
+                "execute-action",
+                f"alert: {label} instanceId: '{alert_id}' scheduled actionGroup: '{group}' action: {type_id}:{connector_id}",
+                alerting={"instance_id": alert_id, "action_group_id": group},
+            )
+        )
+
+
+def _finish(rule: Rule, now, started: float, execution_uuid: str, report: RunReport, error=None) -> None:
+    duration_ms = int((time.monotonic() - started) * 1000)
+    status = {"last_execution_date": iso(now), "last_duration": duration_ms}
+    counts = {"active": report.active, "new": report.new, "recovered": report.recovered, "ignored": 0}
+    if error:
+        reason, message = error
+        status.update({"status": "error", "error": {"reason": reason, "message": message}})
+        last_run = {
+            "outcome": "failed",
+            "outcome_order": 20,
+            "outcome_msg": [message],
+            "warning": reason,
+            "alerts_count": counts,
+        }
+    elif report.warning:
+        reason, message = report.warning
+        status.update({"status": "warning", "warning": {"reason": reason, "message": message}})
+        last_run = {
+            "outcome": "warning",
+            "outcome_order": 10,
+            "outcome_msg": [message],
+            "warning": reason,
+            "alerts_count": counts,
+        }
+    else:
+        status["status"] = "active" if report.active else "ok"
+        last_run = {
+            "outcome": "succeeded",
+            "outcome_order": 0,
+            "outcome_msg": None,
+            "warning": None,
+            "alerts_count": counts,
+        }
+    Rule.objects.filter(pk=rule.pk).update(execution_status=status, last_run=last_run, running=False)
+    document = {
+        "event": {
+            "provider": "alerting",
+            "action": "execute",
+            "kind": "alert",
+            "category": [rule.consumer],
+            "start": iso(now),
+            "end": iso(timezone.now()),
+            "duration": str(duration_ms * 1_000_000),
+            "outcome": "failure" if error else "success",
+        },
+        "message": (
+            f"rule execution failure: {rule.rule_type_id}:{rule.id}: '{rule.name}'"
+            if error
+            else f"rule executed: {rule.rule_type_id}:{rule.id}: '{rule.name}'"
+        ),
+        "kibana": {
+            "saved_objects": [
+                {"rel": "primary", "type": "alert", "id": rule.id, "type_id": rule.rule_type_id}
+            ],
+            "space_ids": [rule.space_id],
+            "alert": {
+                "rule": {
+                    "consumer": rule.consumer,
+                    "execution": {
+                        "uuid": execution_uuid,
+                        "metrics": {"number_of_triggered_actions": report.queued},
+                    },
+                    "rule_type_id": rule.rule_type_id,
+                }
+            },
+        },
+        "rule": {"id": rule.id, "name": rule.name, "category": rule.rule_type_id, "ruleset": "stackAlerts"},
+    }
+    if error:
+        document["error"] = {"message": error[1]}
+    try:
+        record(document)
+    except Exception:
+        logger.exception("could not record the rule execution event")

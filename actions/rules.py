@@ -1,0 +1,372 @@
+"""Rule life cycle shared by the API and the admin: validation with Kibana's messages, create,
+update, enable/disable, and the API representation."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from actions import rule_types
+from actions.models import Alert, Rule
+from connectors import registry
+from connectors.conf import get_config
+
+DURATION_RE = re.compile(r"^[1-9][0-9]*[smhd]$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+NOTIFY_WHEN = ("onActiveAlert", "onThrottleInterval", "onActionGroupChange")
+UUID_RE = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE
+)
+# Consumers (Kibana feature ids) that may own rules here; the rule type's producer is always allowed.
+CONSUMERS = {"alerts", "stackAlerts", "actions"}
+
+
+class RuleError(Exception):
+    """A Kibana-worded rule error with its HTTP status."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def interval_seconds(value: str) -> int:
+    if not value or not DURATION_RE.match(value):
+        return 60
+    return int(value[:-1]) * UNITS[value[-1]]
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def duration_problem(value: Any) -> str | None:
+    if isinstance(value, str) and DURATION_RE.match(value):
+        return None
+    return f"string is not a valid duration: {value}"
+
+
+# ---- validation after the route schema (Kibana's order, §4.2) -------------------------------------
+
+
+def check_groups(actions: list[dict]) -> None:
+    for action in actions:
+        if not action.get("group"):
+            raise RuleError(f"Group is not defined in action {action['id']}")
+
+
+def get_rule_type(type_id: str) -> rule_types.RuleType:
+    try:
+        return rule_types.get(type_id)
+    except rule_types.RuleTypeNotRegistered as exc:
+        raise RuleError(str(exc)) from None
+
+
+def check_consumer(rule_type: rule_types.RuleType, consumer: str, operation: str) -> None:
+    if consumer not in CONSUMERS and consumer != rule_type.producer:
+        raise RuleError(f'Unauthorized by "{consumer}" to {operation} "{rule_type.type_id}" rule', 403)
+
+
+def validate_params(rule_type: rule_types.RuleType, params: Any) -> dict:
+    try:
+        return rule_type.validate_params(params)
+    except rule_types.ParamsInvalid as exc:
+        raise RuleError(f"params invalid: {exc}") from None
+
+
+def validate_actions(
+    space_id: str,
+    rule_type: rule_types.RuleType,
+    actions: list[dict],
+    *,
+    interval: str,
+    notify_when: str | None,
+    throttle: str | None,
+) -> list[dict]:
+    """Kibana's validate_actions: connector lookup first (not wrapped), then every other problem
+    collected into one `Failed to validate actions ...` message. Returns actions with uuids."""
+    from connectors.services import ConnectorNotFound, find_connector
+
+    connectors = {}
+    for action in actions:
+        try:
+            connectors[action["id"]] = find_connector(space_id, action["id"])
+        except ConnectorNotFound as exc:
+            raise RuleError(f"Failed to load action {action['id']} (404): {exc}") from None
+    errors = []
+    missing = sorted({c.name for c in connectors.values() if c.is_missing_secrets and not c.is_preconfigured})
+    if missing:
+        errors.append(f"Invalid connectors: {', '.join(missing)}")
+    known_groups = {g["id"] for g in rule_type.all_action_groups()}
+    bad_groups = sorted({a["group"] for a in actions if a.get("group") and a["group"] not in known_groups})
+    if bad_groups:
+        errors.append(f"Invalid action groups: {', '.join(bad_groups)}")
+    rule_level = notify_when is not None or bool(throttle)
+    with_frequency = [a for a in actions if a.get("frequency")]
+    if rule_level and with_frequency:
+        groups = ", ".join(a.get("group", "") for a in with_frequency)
+        errors.append(
+            "Cannot specify per-action frequency params when notify_when or throttle are defined at the rule level: "
+            + groups
+        )
+    elif not rule_level:
+        without = [a for a in actions if not a.get("frequency")]
+        if without:
+            errors.append(
+                f"Actions missing frequency parameters: {', '.join(a.get('group', '') for a in without)}"
+            )
+    too_short = [
+        a
+        for a in with_frequency
+        if a["frequency"].get("notify_when") == "onThrottleInterval"
+        and a["frequency"].get("throttle")
+        and interval_seconds(a["frequency"]["throttle"]) < interval_seconds(interval)
+    ]
+    if too_short:
+        details = ", ".join(f"{a.get('group', '')} ({a['frequency']['throttle']})" for a in too_short)
+        errors.append(
+            f"Action frequency cannot be shorter than the schedule interval of {interval}: {details}"
+        )
+    if any(a.get("alerts_filter") for a in actions) and not rule_type.has_alerts:
+        uuids = ", ".join(a.get("uuid", "") for a in actions if a.get("alerts_filter"))
+        errors.append(
+            f"This ruleType ({rule_type.name}) can't have an action with Alerts Filter. Actions: [{uuids}]"
+        )
+    given = [a["uuid"] for a in actions if a.get("uuid")]
+    if len(given) != len(set(given)):
+        errors.append("Actions have duplicated UUIDs")
+    if len(errors) == 1:
+        raise RuleError(f"Failed to validate actions due to the following error: {errors[0]}")
+    if errors:
+        raise RuleError(
+            f"Failed to validate actions due to the following {len(errors)} errors:\n- " + "\n- ".join(errors)
+        )
+    cleaned = []
+    for action in actions:
+        item = dict(action)
+        item.setdefault("params", {})
+        item["uuid"] = item.get("uuid") or str(uuid.uuid4())
+        item.pop("connector_type_id", None)
+        cleaned.append(item)
+    return cleaned
+
+
+def prepare(space_id: str, body: dict, *, rule_type_id: str, consumer: str, operation: str) -> dict:
+    """Every check after the route schema, in Kibana's order. Returns the fields to store."""
+    check_groups(body.get("actions", []))
+    rule_type = get_rule_type(rule_type_id)
+    check_consumer(rule_type, consumer, operation)
+    params = validate_params(rule_type, body.get("params", {}))
+    notify_when = body.get("notify_when")
+    throttle = body.get("throttle")
+    actions = validate_actions(
+        space_id,
+        rule_type,
+        body.get("actions", []),
+        interval=body["schedule"]["interval"],
+        notify_when=notify_when,
+        throttle=throttle,
+    )
+    if notify_when is None and throttle:
+        notify_when = "onThrottleInterval"
+    return {
+        "alert_delay": body.get("alert_delay"),
+        "flapping": body.get("flapping"),
+        "name": body["name"],
+        "tags": body.get("tags", []),
+        "schedule_interval": body["schedule"]["interval"],
+        "params": params,
+        "actions": actions,
+        "notify_when": notify_when,
+        "throttle": throttle or None,
+    }
+
+
+def create_rule(space, body: dict, *, rule_id: str | None = None, user: str | None = None) -> Rule:
+    if rule_id is not None and not UUID_RE.match(rule_id):
+        raise RuleError(
+            "Predefined IDs are not allowed for saved objects with encrypted attributes unless the ID is a UUID.: Bad Request"
+        )
+    fields = prepare(
+        space.id, body, rule_type_id=body["rule_type_id"], consumer=body["consumer"], operation="create"
+    )
+    enabled = body.get("enabled", True)
+    now = timezone.now()
+    rule = Rule(
+        space=space,
+        rule_type_id=body["rule_type_id"],
+        consumer=body["consumer"],
+        enabled=enabled,
+        created_by=user,
+        updated_by=user,
+        api_key_owner=user if enabled else None,
+        execution_status={"status": "pending", "last_execution_date": iso(now)},
+        next_run_at=now if enabled else None,
+        **fields,
+    )
+    if rule_id:
+        rule.id = rule_id.lower()
+    try:
+        with transaction.atomic():
+            if Rule.objects.filter(pk=rule.id).exists():
+                raise RuleError(f"Saved object [alert/{rule.id}] conflict", 409)
+            rule.save(force_insert=True)
+    except IntegrityError:
+        raise RuleError(f"Saved object [alert/{rule.id}] conflict", 409) from None
+    return rule
+
+
+DEFINITION_FIELDS = (
+    "name",
+    "tags",
+    "schedule_interval",
+    "params",
+    "actions",
+    "notify_when",
+    "throttle",
+    "alert_delay",
+    "flapping",
+)
+
+
+def update_rule(rule: Rule, body: dict, *, user: str | None = None) -> Rule:
+    fields = prepare(
+        rule.space_id, body, rule_type_id=rule.rule_type_id, consumer=rule.consumer, operation="update"
+    )
+    changed = any(getattr(rule, key) != value for key, value in fields.items())
+    interval_changed = fields["schedule_interval"] != rule.schedule_interval
+    for key, value in fields.items():
+        setattr(rule, key, value)
+    if changed:
+        rule.revision += 1
+    rule.updated_by = user
+    if rule.enabled:
+        rule.api_key_owner = user
+        if interval_changed:
+            rule.next_run_at = timezone.now()
+    rule.save()
+    return rule
+
+
+def enable_rule(rule: Rule, user: str | None = None) -> None:
+    if rule.enabled:
+        return
+    now = timezone.now()
+    rule.enabled = True
+    rule.api_key_owner = user
+    rule.updated_by = user
+    rule.next_run_at = now
+    rule.execution_status = {"status": "pending", "last_execution_date": iso(now)}
+    rule.save()
+
+
+def disable_rule(rule: Rule, user: str | None = None) -> None:
+    if not rule.enabled:
+        return
+    with transaction.atomic():
+        rule.enabled = False
+        rule.updated_by = user
+        rule.next_run_at = None
+        rule.running = False
+        rule.save()
+        # Kibana clears the rule's alert state on disable: enabling again starts fresh.
+        Alert.objects.filter(rule=rule).delete()
+
+
+# ---- representation ---------------------------------------------------------------------------------
+
+
+def connector_type_of(space_id: str, connector_id: str) -> str | None:
+    from connectors.services import ConnectorNotFound, find_connector
+
+    try:
+        return find_connector(space_id, connector_id).connector_type_id
+    except ConnectorNotFound:
+        return None
+
+
+def action_to_api(space_id: str, action: dict, type_cache: dict) -> dict:
+    if action["id"] not in type_cache:
+        type_cache[action["id"]] = connector_type_of(space_id, action["id"])
+    body = {"group": action.get("group"), "id": action["id"], "params": action.get("params", {})}
+    body["connector_type_id"] = type_cache[action["id"]]
+    if action.get("frequency"):
+        body["frequency"] = action["frequency"]
+    body["uuid"] = action.get("uuid")
+    for key in ("alerts_filter", "use_alert_data_for_template"):
+        if key in action:
+            body[key] = action[key]
+    return body
+
+
+def rule_to_api(rule: Rule, type_cache: dict | None = None) -> dict:
+    type_cache = {} if type_cache is None else type_cache
+    body = {
+        "id": rule.id,
+        "name": rule.name,
+        "tags": rule.tags,
+        "enabled": rule.enabled,
+        "consumer": rule.consumer,
+        "rule_type_id": rule.rule_type_id,
+        "schedule": {"interval": rule.schedule_interval},
+        "params": rule.params,
+        "actions": [action_to_api(rule.space_id, a, type_cache) for a in rule.actions],
+        "created_by": rule.created_by,
+        "updated_by": rule.updated_by,
+        "created_at": iso(rule.created_at),
+        "updated_at": iso(rule.updated_at),
+        "api_key_owner": rule.api_key_owner,
+        "api_key_created_by_user": False if rule.api_key_owner else None,
+        "throttle": rule.throttle,
+        "notify_when": rule.notify_when,
+        "mute_all": rule.mute_all,
+        "muted_alert_ids": rule.muted_alert_ids,
+        "execution_status": rule.execution_status
+        or {"status": "pending", "last_execution_date": iso(rule.created_at)},
+        "revision": rule.revision,
+        "running": rule.running,
+    }
+    if rule.alert_delay:
+        body["alert_delay"] = rule.alert_delay
+    if rule.flapping is not None:
+        body["flapping"] = rule.flapping
+    if rule.enabled:
+        body["scheduled_task_id"] = rule.id
+    if rule.last_run is not None:
+        body["last_run"] = rule.last_run
+    body["next_run"] = iso(rule.next_run_at) if rule.enabled else None
+    return body
+
+
+def rule_type_to_api(rule_type: rule_types.RuleType) -> dict:
+    producer = rule_type.producer
+    consumers = sorted(CONSUMERS | {producer})
+    return {
+        "id": rule_type.type_id,
+        "name": rule_type.name,
+        "action_groups": rule_type.all_action_groups(),
+        "recovery_action_group": dict(rule_types.RECOVERED),
+        "default_action_group_id": rule_type.default_action_group_id,
+        "action_variables": rule_type.action_variables,
+        "minimum_license_required": rule_type.minimum_license,
+        "enabled_in_license": True,
+        "producer": producer,
+        "authorized_consumers": {c: {"read": True, "all": True} for c in consumers},
+        "rule_task_timeout": "5m",
+        "does_set_recovery_context": rule_type.does_set_recovery_context,
+        "is_exportable": rule_type.is_exportable,
+        "category": rule_type.category,
+        "has_alerts_mappings": rule_type.has_alerts,
+        "has_fields_for_a_a_d": False,
+    }
+
+
+def type_enabled_for_rules(type_id: str) -> bool:
+    return registry.is_enabled_in_config(type_id, get_config())

@@ -1,0 +1,202 @@
+"""Action throughput on the embedded default (SQLite + django-q2's ORM broker).
+
+Enqueues N `.webhook` runs with `actions.services.enqueue()` (from a few application threads) against a local sink whose latency is a
+parameter, with a real `manage.py qcluster` draining them, and prints the drain throughput and the
+enqueue-to-delivery latency percentiles. Everything lives in a throw-away directory.
+
+    .venv/bin/python benchmarks/action_throughput.py --actions 2000 --latency-ms 0 50 200
+
+Columns: enqueue/s (one `enqueue()` call after another while the cluster drains), drain/s (actions
+delivered / time from the first enqueue to the last delivery), sink/s (deliveries per second between
+the first and the last delivery), p50/p95/p99 (enqueue-to-delivery, ms), locked (`database is
+locked` lines in the cluster's log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+class Sink(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def __init__(self, latency: float):
+        self.latency = latency
+        self.arrivals: dict[str, float] = {}
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), SinkHandler)
+
+
+class SinkHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if self.server.latency:
+            time.sleep(self.server.latency)
+        with self.server.lock:
+            self.server.arrivals.setdefault(body, time.monotonic())
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def run_one(
+    n: int, latency_ms: int, workers: int, enqueue_threads: int, workdir: Path, rate: float = 0
+) -> dict:
+    from django.db import connection
+
+    from actions.models import ActionRun
+    from actions.services import enqueue
+    from connectors.models import Connector, Space
+
+    sink = Sink(latency_ms / 1000)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    space = Space.ensure_default()
+    connector = Connector(
+        space=space,
+        name=f"sink {latency_ms}ms",
+        connector_type_id=".webhook",
+        config={"url": f"http://127.0.0.1:{sink.server_address[1]}/", "method": "post", "hasAuth": False},
+    )
+    connector.set_secrets({})
+    connector.save()
+    ActionRun.objects.all().delete()
+    env = {**os.environ, "CONNECTORS_WORKERS": str(workers)}
+    log = (workdir / f"cluster-{latency_ms}.log").open("wb")
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    time.sleep(3)  # let the cluster spawn its workers
+    enqueued: dict[str, float] = {}
+
+    def producer(offset: int) -> None:
+        try:
+            for i in range(offset, n, enqueue_threads):
+                if rate:  # paced: action i is due at started + i / rate
+                    time.sleep(max(0.0, started + i / rate - time.monotonic()))
+                token = f"{latency_ms}-{i}"
+                enqueued[token] = time.monotonic()
+                enqueue(connector.id, {"body": token})
+        finally:
+            connection.close()
+
+    started = time.monotonic()
+    producers = [threading.Thread(target=producer, args=(k,)) for k in range(enqueue_threads)]
+    for thread in producers:
+        thread.start()
+    for thread in producers:
+        thread.join()
+    enqueue_seconds = time.monotonic() - started
+    deadline = time.monotonic() + max(120, n * (latency_ms / 1000) + 60)
+    while len(sink.arrivals) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    drained = time.monotonic()
+    cluster.send_signal(signal.SIGTERM)
+    try:
+        cluster.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(cluster.pid, signal.SIGKILL)
+    sink.shutdown()
+    connection.close()
+    delivered = len(sink.arrivals)
+    latencies = [(sink.arrivals[t] - enqueued[t]) * 1000 for t in sink.arrivals if t in enqueued]
+    last = max(sink.arrivals.values()) if sink.arrivals else drained
+    locked = (workdir / f"cluster-{latency_ms}.log").read_text(errors="replace").count("database is locked")
+    return {
+        "latency_ms": latency_ms,
+        "actions": n,
+        "delivered": delivered,
+        "enqueue_per_s": n / enqueue_seconds,
+        "drain_per_s": delivered / (last - started) if delivered else 0.0,
+        "deliver_per_s": delivered / (last - min(sink.arrivals.values())) if delivered > 1 else 0.0,
+        "p50": statistics.median(latencies) if latencies else float("nan"),
+        "p95": percentile(latencies, 95) if latencies else float("nan"),
+        "p99": percentile(latencies, 99) if latencies else float("nan"),
+        "locked": locked,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--actions", type=int, default=1000, help="actions per latency (default 1000)")
+    parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 50, 200])
+    parser.add_argument("--workers", type=int, default=2, help="django-q2 worker processes (default 2)")
+    parser.add_argument("--concurrency", type=int, default=64, help="threads per worker process (default 64)")
+    parser.add_argument(
+        "--enqueue-threads", type=int, default=4, help="application threads calling enqueue()"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=0, help="enqueue at this many actions/s (default: flat out)"
+    )
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="connectors-bench-"))
+    config = workdir / "kibana.yml"
+    config.write_text(
+        "connectors.network.allowPrivateAddresses: true\n"
+        f"connectors.worker.concurrency: {args.concurrency}\n"
+        "xpack.actions.queued.max: 10000000\n"
+    )
+    os.environ.update(
+        {
+            "CONNECTORS_VAR_DIR": str(workdir),
+            "CONNECTORS_CONFIG": str(config),
+            "DJANGO_SETTINGS_MODULE": "connectors_project.settings",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    print(
+        f"embedded default: SQLite (WAL) + django-q2 ORM broker, {args.workers} worker processes x "
+        f"{args.concurrency} threads; {args.actions} .webhook actions per row from {args.enqueue_threads} enqueue threads "
+        f"({'at ' + str(args.rate) + '/s' if args.rate else 'flat out'}); "
+        f"work dir {workdir}"
+    )
+    print(
+        f"{'latency':>8} {'delivered':>10} {'enqueue/s':>10} {'drain/s':>9} {'sink/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'locked':>7}"
+    )
+    for latency in args.latency_ms:
+        r = run_one(args.actions, latency, args.workers, args.enqueue_threads, workdir, args.rate)
+        print(
+            f"{r['latency_ms']:>6}ms {r['delivered']:>6}/{r['actions']:<4}{r['enqueue_per_s']:>9.0f} "
+            f"{r['drain_per_s']:>9.0f} {r['deliver_per_s']:>8.0f} {r['p50']:>9.0f} {r['p95']:>9.0f} {r['p99']:>9.0f} {r['locked']:>7}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

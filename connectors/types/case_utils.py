@@ -1,0 +1,323 @@
+"""Pieces shared by the ITSM and case-management types (Jira, ServiceNow, Swimlane, cases webhook).
+
+These types predate Kibana's sub-action framework: their params are a union on `subAction` validated
+by the params schema itself (so a bad push fails with `error validating action params: ...`), and
+their failures are thrown as `[Action][<name>]: <what>. Error: <HTTP client message>. Reason: ...`,
+which the framework reports as "an error occurred while running the action".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from connectors import http
+from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
+from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
+from connectors.schemas import MISSING, Array, Enum, Field, Object, OneOf, SchemaError, String, _prefix
+
+
+class Literal(Field):
+    """`schema.literal(value)`."""
+
+    kind = "literal"
+
+    def __init__(self, value: Any, **kwargs):
+        super().__init__(**kwargs)
+        self.value = value
+
+    @property
+    def expected(self) -> str:  # for a missing value: "expected value to equal [x]" reads better
+        return str(self.value)
+
+    def validate(self, value: Any, path: str = "") -> Any:
+        if value == self.value and type(value) is type(self.value):
+            return value
+        raise SchemaError(f"{_prefix(path)}expected value to equal [{self.value}]")
+
+    def describe(self):
+        return {**super().describe(), "choices": [self.value]}
+
+
+class SubActionUnion(Object):
+    """Kibana's `schema.oneOf([schema.object({subAction: literal(x), subActionParams: ...}), ...])`.
+
+    An Object (so forms and start-up checks see `subAction` / `subActionParams`) that validates as the
+    union does: the first alternative that fits wins, else every alternative's first error is listed."""
+
+    def __init__(self, options: dict[str, Field | None]):
+        super().__init__(
+            {
+                "subAction": Enum(tuple(options), label="Sub action"),
+                "subActionParams": Object(
+                    {}, strict=False, nullable=True, default=None, label="Sub action params"
+                ),
+            }
+        )
+        alternatives = []
+        for name, params in options.items():
+            fields: dict[str, Field] = {"subAction": Literal(name)}
+            fields["subActionParams"] = params if params is not None else Object({}, strict=False)
+            alternatives.append(Object(fields))
+        self.union = OneOf(alternatives)
+        self.names = tuple(options)
+
+    def check(self, value: Any, path: str) -> Any:
+        return self.union.check(value, path)
+
+
+def sub_action_union(options: dict[str, Field | None]) -> SubActionUnion:
+    return SubActionUnion(options)
+
+
+class CommentId(String):
+    """`schema.string()`, but a number is let through: Kibana's own docs examples send `commentId: 1`."""
+
+    def check(self, value: Any, path: str) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        return super().check(value, path)
+
+
+class NullableArray(Field):
+    """`schema.nullable(schema.arrayOf(item))` inside a sub-action union, worded as config-schema nests
+    it: `[3.subActionParams.comments]: types that failed validation:\n - [subActionParams.comments.0.0.x]: ...`."""
+
+    kind = "array"
+    expected = "array"
+
+    def __init__(self, item: Field, **kwargs):
+        super().__init__(nullable=True, default=None, **kwargs)
+        self.item = item
+
+    def check(self, value: Any, path: str) -> Any:
+        inner = re.sub(r"^\d+\.", "", path)
+        try:
+            return Array(self.item).validate(value, f"{inner}.0")
+        except SchemaError as exc:
+            raise SchemaError(
+                f"{_prefix(path)}types that failed validation:\n - {exc}\n - [{inner}.1]: expected value to equal [null]"
+            ) from None
+
+    def describe(self):
+        return {**super().describe(), "item": self.item.describe()}
+
+
+def comments_schema() -> NullableArray:
+    """`comments: [{comment, commentId}] | null`."""
+    return NullableArray(
+        Object({"comment": String(), "commentId": CommentId()}, strict=False), label="Additional comments"
+    )
+
+
+def absent():
+    """A schema default meaning `schema.maybe(...)`: a missing key stays missing (not stored as null)."""
+    return MISSING
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso(value: str | None) -> str:
+    """`new Date(value).toISOString()` for the timestamps Jira and friends return."""
+    if not value:
+        return now_iso()
+    text = value.strip().replace(" ", "T", 1)
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # +0000 -> +00:00
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---- one HTTP call, failing as axios does -----------------------------------------------------------
+
+
+class RemoteCallFailed(Exception):
+    """A failed call: `message` is what axios' error message would be; `response` when there is one."""
+
+    def __init__(self, message: str, response: http.Response | None = None, *, retry: bool = True):
+        super().__init__(message)
+        self.message = message
+        self.response = response
+        self.retry = retry
+        self.code: str | None = None
+
+    @property
+    def status_code(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+    def body(self) -> Any:
+        return self.response.json_or_none() if self.response is not None else None
+
+
+def call(
+    ctx: ExecutionContext,
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    tls: http.TLSOptions | None = None,
+    timeout: float | None = None,
+) -> http.Response:
+    """Send through the seam; non-2xx becomes `Request failed with status code N`."""
+    try:
+        response = http.send(
+            method,
+            url,
+            settings=ctx.settings,
+            headers=headers,
+            json=json,
+            data=data,
+            auth=auth,
+            tls=tls,
+            timeout=timeout,
+        )
+    except ConnectorError as exc:
+        detail = exc.service_message or exc.message
+        failure = RemoteCallFailed(re.sub(r"^\[[A-Z_]+\] ", "", detail), retry=bool(exc.retry))
+        code = re.match(r"^\[([A-Z_]+)\] ", detail)
+        failure.code = code.group(1) if code else None  # axios' error.code (ECONNREFUSED, ...)
+        raise failure from None
+    if not response.ok:
+        raise RemoteCallFailed(f"Request failed with status code {response.status_code}", response)
+    return response
+
+
+def ensure_valid_response(
+    response: http.Response, method: str, url: str, required: Iterable[str] = ()
+) -> Any:
+    """Kibana's `throwIfResponseIsNotValid`; returns the parsed body."""
+    if response.status_code == 204:
+        return response.json_or_none()
+    content_type = response.header("content-type") or "undefined"
+    if "application/json" not in content_type:
+        raise RemoteCallFailed(
+            f"Unsupported content type: {content_type} in {method} {url}. "
+            "Supported content types: application/json"
+        )
+    body = response.json_or_none()
+    if not isinstance(body, dict):
+        raise RemoteCallFailed("Response is not a valid JSON")
+    required = list(required)
+    if required and not all(key in body for key in required):
+        raise RemoteCallFailed(
+            f"Response is missing at least one of the expected fields: {','.join(required)}"
+        )
+    return body
+
+
+def action_error(connector_name: str, text: str, *, status_code: int | None = None) -> ConnectorError:
+    """`[Action][<name>]: <text>`, reported as Kibana reports an executor that throws."""
+    return ConnectorError(
+        UNEXPECTED_ERROR_MESSAGE,
+        service_message=f"[Action][{connector_name}]: {text}",
+        retry=True,
+        error_source="user" if status_code == 429 else "framework",
+        status_code=status_code,
+    )
+
+
+class UnionSubActionType(ConnectorType):
+    """A type whose params are a union on `subAction`; `handlers` maps each to a method name.
+    Sub-actions in the schema but not in `handlers` (`handshake`) fail as Kibana's do."""
+
+    handlers: ClassVar[dict[str, str]] = {}
+
+    def run(self, ctx: ExecutionContext) -> ExecutionResult:
+        name = ctx.params["subAction"]
+        method_name = self.handlers.get(name)
+        if method_name is None:  # in the schema (handshake) but not run, as in Kibana
+            known = name in getattr(self.params_schema, "names", ())
+            detail = f"subAction {name} not implemented." if known else f"Unsupported subAction type {name}."
+            raise ConnectorError(
+                UNEXPECTED_ERROR_MESSAGE, service_message=f"[Action][ExternalService] {detail}", retry=True
+            )
+        method: Callable[[ExecutionContext, dict], Any] = getattr(self, method_name)
+        data = method(ctx, ctx.params.get("subActionParams") or {})
+        return ExecutionResult.success({} if data is None else data)
+
+
+def push_comments(comments: list[dict] | None, create: Callable[[dict], dict]) -> list[dict[str, Any]] | None:
+    """Kibana's pushToService tail: one call per non-empty comment, `[{commentId, pushedDate}]`."""
+    if not comments:
+        return None
+    results = []
+    for comment in comments:
+        if not comment.get("comment"):
+            continue
+        created = create(comment)
+        results.append({"commentId": comment["commentId"], "pushedDate": created["pushedDate"]})
+    return results
+
+
+class CaseConnectorMixin:
+    """Kibana's `CaseConnector` (Resilient, TheHive): `pushToService` updates when `externalId` is set,
+    else creates, then adds each comment; comments carry the push date."""
+
+    def push_to_service(self, ctx: ExecutionContext, params: dict) -> dict:
+        incident = dict(params["incident"])
+        external_id = incident.pop("externalId", None)
+        if external_id is not None:
+            result = self.update_incident(ctx, external_id, incident)
+        else:
+            result = self.create_incident(ctx, incident)
+        comments = params.get("comments")
+        if comments:
+            result["comments"] = []
+            for comment in comments:
+                self.add_comment(ctx, result["id"], comment["comment"])
+                result["comments"].append(
+                    {"commentId": comment["commentId"], "pushedDate": result["pushedDate"]}
+                )
+        return result
+
+
+def epoch_ms_iso(value: Any) -> str:
+    """ISO-8601 for a JavaScript timestamp in milliseconds (or any date string `iso()` reads)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (
+            datetime.fromtimestamp(value / 1000, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+    return iso(value)
+
+
+def assert_url(url: str) -> str | None:
+    """Kibana's sub-action `assertURL`: the problem with `url`, worded as Kibana words it, or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return f"URL Error: Invalid URL: {url}"
+    if not parts.scheme or not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*$", parts.scheme) or "://" not in url:
+        return f"URL Error: Invalid URL: {url}"
+    if not parts.hostname:
+        return "URL Error: URL must contain hostname"
+    if parts.scheme not in ("http", "https"):
+        return "URL Error: Invalid protocol"
+    return None
+
+
+def check_ai_url(product: str, url: str, settings) -> str | None:
+    """The generative-AI config validator: `Error configuring <product> action: Error: <problem>`."""
+    problem = assert_url(url)
+    if problem is None:
+        try:
+            http.ensure_uri_allowed(url, settings)
+        except EgressDenied as exc:
+            problem = f"error validating url: {exc.message}"
+    return f"Error configuring {product} action: Error: {problem}" if problem else None

@@ -1,0 +1,1 @@
+"""ServiceNow ITSM, SecOps and ITOM: three types over one client (`core`)."""

@@ -1,0 +1,58 @@
+"""Task Manager health (Kibana's route), Prometheus metrics, and the liveness/readiness probes."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from rest_framework.response import Response
+
+from connectors.api.base import KibanaView
+from eventlog import health, metrics
+
+logger = logging.getLogger("eventlog")
+
+
+class TaskManagerHealthView(KibanaView):
+    """`GET /api/task_manager/_health`: any authenticated user, as in Kibana (no feature privilege)."""
+
+    def get(self, request):
+        return Response(health.task_manager_health())
+
+
+def metrics_view(request, space_id=None):
+    """`GET /metrics`: no authentication (scrapers); counts only, never names, messages or secrets."""
+    return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
+
+
+def healthz(request, space_id=None):
+    """Liveness: the process answers. Touches nothing else."""
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request, space_id=None):
+    """Readiness: the database answers a query and the django-q2 broker is reachable."""
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        checks["database"] = "ok"
+    except Exception as exc:  # report the kind only: driver messages may carry a DSN
+        logger.warning("readiness: database check failed: %s", type(exc).__name__)
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+    try:
+        broker = health._broker()
+        if not broker.ping():
+            raise ConnectionError("ping failed")
+        broker.queue_size()
+        checks["broker"] = "ok"
+    except Exception as exc:
+        logger.warning("readiness: broker check failed: %s", type(exc).__name__)
+        checks["broker"] = f"unreachable ({type(exc).__name__})"
+    ready = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )

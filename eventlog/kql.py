@@ -1,0 +1,243 @@
+"""The part of KQL (Kibana Query Language) that Kibana's connector log UI sends, turned into a Django
+`Q` over `Event`:
+
+    field: value          field: "a phrase"      field: (a or b)      field: *      field >= 10
+    a and b   a or b   not a   (grouping)        a bare value searches message and error.message
+
+Keyword fields match exactly (`*` is a wildcard); text fields (`message`, `error.message`) match a
+phrase anywhere, case-insensitively. Fields we keep as columns use them (indexed); any other dotted
+field is looked up in the stored document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+
+class KqlError(ValueError):
+    pass
+
+
+# dotted field -> (column or document lookup, kind)
+COLUMNS: dict[str, tuple[str, str]] = {
+    "event.outcome": ("outcome", "keyword"),
+    "event.action": ("action", "keyword"),
+    "event.provider": ("provider", "keyword"),
+    "kibana.action.id": ("connector_id", "keyword"),
+    "kibana.action.type_id": ("connector_type_id", "keyword"),
+    "kibana.action.execution.uuid": ("execution_uuid", "keyword"),
+    "kibana.action.execution.source": ("source", "keyword"),
+    "kibana.space_ids": ("space_id", "keyword"),
+    "message": ("message", "text"),
+    "error.message": ("error_message", "text"),
+    "event.duration": ("duration_ns", "number"),
+    "kibana.task.schedule_delay": ("schedule_delay_ns", "number"),
+    "kibana.action.execution.attempt": ("attempt", "number"),
+    "@timestamp": ("timestamp", "date"),
+}
+# Fields the actions provider never writes (rule-execution fields Kibana's UI also asks about): they
+# match nothing, without reading every stored document to find that out.
+NEVER_SET = {"kibana.alerting.outcome", "kibana.alerting.status"}
+FIELD_RE = re.compile(r"^[A-Za-z0-9_@.\-]+$")
+TOKEN_RE = re.compile(
+    r"""\s*(?:
+        (?P<lparen>\() | (?P<rparen>\)) |
+        (?P<op><=|>=|<|>|:) |
+        "(?P<quoted>(?:[^"\\]|\\.)*)" |
+        (?P<word>(?:[^\s()":<>\\]|\\.)+)
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass
+class Token:
+    kind: str  # lparen rparen op quoted word
+    text: str
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    position = 0
+    text = text.rstrip()
+    while position < len(text):
+        match = TOKEN_RE.match(text, position)
+        if not match or match.end() == position:
+            raise KqlError(f"unexpected character at {position}")
+        position = match.end()
+        kind = match.lastgroup
+        value = match.group(kind)
+        if kind in ("quoted", "word"):
+            value = re.sub(r"\\(.)", r"\1", value)
+        tokens.append(Token(kind, value))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]):
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self, offset: int = 0) -> Token | None:
+        index = self.i + offset
+        return self.tokens[index] if index < len(self.tokens) else None
+
+    def take(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise KqlError("unexpected end of query")
+        self.i += 1
+        return token
+
+    def keyword(self, word: str, offset: int = 0) -> bool:
+        token = self.peek(offset)
+        return token is not None and token.kind == "word" and token.text.lower() == word
+
+    def parse(self) -> Q:
+        if not self.tokens:
+            return Q()
+        result = self.or_expr()
+        if self.peek() is not None:
+            raise KqlError(f"unexpected {self.peek().text!r}")
+        return result
+
+    def or_expr(self) -> Q:
+        result = self.and_expr()
+        while self.keyword("or"):
+            self.take()
+            result = result | self.and_expr()
+        return result
+
+    def and_expr(self) -> Q:
+        result = self.not_expr()
+        while self.keyword("and"):
+            self.take()
+            result = result & self.not_expr()
+        return result
+
+    def not_expr(self) -> Q:
+        if self.keyword("not"):
+            self.take()
+            return ~self.not_expr()
+        return self.primary()
+
+    def primary(self) -> Q:
+        token = self.take()
+        if token.kind == "lparen":
+            inner = self.or_expr()
+            if self.take().kind != "rparen":
+                raise KqlError("expected )")
+            return inner
+        if token.kind == "word" and self.peek() is not None and self.peek().kind == "op":
+            field = token.text
+            operator = self.take().text
+            if operator == ":":
+                return self.value_list(field)
+            value = self.take()
+            if value.kind not in ("word", "quoted"):
+                raise KqlError("expected a value")
+            return range_q(field, operator, value.text)
+        if token.kind in ("word", "quoted"):
+            return free_text_q(token.text)
+        raise KqlError(f"unexpected {token.text!r}")
+
+    def value_list(self, field: str) -> Q:
+        token = self.take()
+        if token.kind in ("word", "quoted"):
+            return match_q(field, token.text, quoted=token.kind == "quoted")
+        if token.kind != "lparen":
+            raise KqlError("expected a value")
+        result = self.value_or(field)
+        if self.take().kind != "rparen":
+            raise KqlError("expected )")
+        return result
+
+    def value_or(self, field: str) -> Q:
+        result = self.value_and(field)
+        while self.keyword("or"):
+            self.take()
+            result = result | self.value_and(field)
+        return result
+
+    def value_and(self, field: str) -> Q:
+        result = self.value_term(field)
+        while self.keyword("and"):
+            self.take()
+            result = result & self.value_term(field)
+        return result
+
+    def value_term(self, field: str) -> Q:
+        if self.keyword("not"):
+            self.take()
+            return ~self.value_term(field)
+        token = self.take()
+        if token.kind == "lparen":
+            inner = self.value_or(field)
+            if self.take().kind != "rparen":
+                raise KqlError("expected )")
+            return inner
+        if token.kind in ("word", "quoted"):
+            return match_q(field, token.text, quoted=token.kind == "quoted")
+        raise KqlError("expected a value")
+
+
+def _lookup(field: str) -> tuple[str, str]:
+    if field in COLUMNS:
+        return COLUMNS[field]
+    if not FIELD_RE.match(field) or field.startswith(".") or ".." in field:
+        raise KqlError(f"bad field {field!r}")
+    return "document__" + "__".join(field.replace("@", "").split(".")), "keyword"
+
+
+def match_q(field: str, value: str, *, quoted: bool = False) -> Q:
+    if field in NEVER_SET:
+        return Q(pk__in=[])
+    lookup, kind = _lookup(field)
+    if value == "*" and not quoted:
+        if lookup.startswith("document__"):
+            return Q(**{f"{lookup}__isnull": False})
+        return ~Q(**{lookup: ""}) & Q(**{f"{lookup}__isnull": False})
+    if kind == "text":
+        return Q(**{f"{lookup}__icontains": value})
+    if kind == "number":
+        try:
+            return Q(**{lookup: int(float(value))})
+        except ValueError:
+            raise KqlError(f"{field} expects a number") from None
+    if kind == "date":
+        return range_q(field, ">=", value) & range_q(field, "<=", value)
+    if "*" in value and not quoted:
+        pattern = "^" + ".*".join(re.escape(part) for part in value.split("*")) + "$"
+        return Q(**{f"{lookup}__regex": pattern})
+    return Q(**{lookup: value})
+
+
+def range_q(field: str, operator: str, value: str) -> Q:
+    lookup, kind = _lookup(field)
+    suffix = {"<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}[operator]
+    if kind == "date":
+        from eventlog.queries import parse_date
+
+        parsed = parse_date(value)
+        if parsed is None:
+            raise KqlError(f"bad date {value!r}")
+        return Q(**{f"{lookup}__{suffix}": parsed})
+    try:
+        number = int(float(value))
+    except ValueError:
+        raise KqlError(f"{field} expects a number") from None
+    return Q(**{f"{lookup}__{suffix}": number})
+
+
+def free_text_q(value: str) -> Q:
+    return Q(message__icontains=value) | Q(error_message__icontains=value)
+
+
+def to_q(text: str | None) -> Q:
+    """Parse `text`; raises KqlError on anything outside the subset."""
+    if not text or not text.strip():
+        return Q()
+    return _Parser(tokenize(text)).parse()

@@ -1,0 +1,77 @@
+"""Kibana's Mustache rendering: variables, escaping modes, lambdas, errors."""
+
+import pytest
+
+from actions.mustache import render_object, render_string
+
+VARIABLES = {
+    "context": {"value": 3.0, "msg": 'say "hi" <b>*now*</b>', "tags": ["a", "b"], "ok": True, "zero": 0},
+    "rule": {"name": "cpu"},
+    "kibana.alert.reason": "too hot",
+}
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("none", 'say "hi" <b>*now*</b>'),
+        ("json", 'say \\"hi\\" <b>*now*</b>'),
+        ("markdown", 'say "hi" <b>\\*now\\*</b>'),
+        ("slack", '`say "hi" <b>*now*</b>`'),
+        ("html", "say &quot;hi&quot; &lt;b&gt;*now*&lt;/b&gt;"),
+    ],
+)
+def test_double_braces_escape_by_the_connector_types_mode(mode, expected):
+    assert render_string("{{context.msg}}", VARIABLES, mode) == expected
+
+
+def test_triple_braces_never_escape():
+    assert render_string("{{{context.msg}}}", VARIABLES, "json") == 'say "hi" <b>*now*</b>'
+
+
+def test_slack_escapes_html_characters_when_there_is_no_markup():
+    assert render_string("{{v}}", {"v": "a <b> & `c`"}, "slack") == "a &lt;b&gt; &amp; 'c'"
+
+
+def test_objects_print_as_json_and_arrays_comma_joined_with_as_json():
+    assert render_string("{{context.tags}}|{{context.tags.asJSON}}", VARIABLES) == 'a,b|["a","b"]'
+    assert render_string("{{rule}}", VARIABLES) == '{"name":"cpu"}'
+
+
+def test_scalars_print_as_javascript_does():
+    assert (
+        render_string("{{context.value}} {{context.ok}} {{context.zero}} {{context.none}}", VARIABLES)
+        == "3 true 0 "
+    )
+
+
+def test_dotted_variable_names_are_expanded():
+    assert render_string("{{kibana.alert.reason}}", VARIABLES) == "too hot"
+
+
+def test_lambdas_format_dates_numbers_math_and_hjson():
+    variables = {"d": "2024-01-02T03:04:05.000Z", "n": 1234.5}
+    assert render_string(
+        "{{#FormatDate}}{{d}}; America/New_York; dddd MMM Do YYYY HH:mm{{/FormatDate}}", variables
+    ) == ("Monday Jan 1st 2024 22:04")
+    assert render_string("{{#FormatDate}}{{d}}{{/FormatDate}}", variables) == "2024-01-02 03:04am"
+    assert render_string(
+        "{{#FormatNumber}}{{n}}; en-US; maximumFractionDigits: 0{{/FormatNumber}}", variables
+    ) == ("1,234")
+    assert render_string(
+        "{{#FormatNumber}}{{n}}; de-DE; style: currency, currency: EUR{{/FormatNumber}}", variables
+    ) == ("1.234,50\xa0€")
+    assert render_string("{{#EvalMath}}round(n / 100, 1){{/EvalMath}}", variables) == "12.3"
+    assert (
+        render_string('{{#ParseHjson}}{a: 1, b: ["x", "y"]}{{/ParseHjson}}', variables)
+        == '{"a":1,"b":["x","y"]}'
+    )
+
+
+def test_a_broken_template_renders_an_error_string_instead_of_raising():
+    assert render_string("{{#a}}", {}).startswith('error rendering mustache template "{{#a}}": ')
+
+
+def test_render_object_renders_every_string_and_keeps_keys():
+    params = {"{{key}}": ["{{context.value}}", 5, {"deep": "{{rule.name}}"}]}
+    assert render_object(params, VARIABLES) == {"{{key}}": ["3", 5, {"deep": "cpu"}]}

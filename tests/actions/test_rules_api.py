@@ -1,0 +1,281 @@
+"""Kibana's rule API: routes, bodies, responses and exact error messages."""
+
+import pytest
+
+from actions.models import Rule
+from connectors.models import SpacePrivilege
+from tests.actions.helpers import make_webhook, threshold_rule_body
+from tests.conftest import basic_auth
+
+
+@pytest.fixture
+def hook(default_space):
+    return make_webhook(default_space, "http://127.0.0.1:9/hook")
+
+
+def test_it_creates_a_rule_and_answers_kibanas_rule_object(api, hook):
+    response = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["name"] == "cpu high"
+    assert body["rule_type_id"] == ".index-threshold"
+    assert body["enabled"] is True
+    assert body["scheduled_task_id"] == body["id"]
+    assert body["execution_status"]["status"] == "pending"
+    assert body["params"]["groupBy"] == "all"  # defaults are written back
+    assert body["actions"][0]["connector_type_id"] == ".webhook"
+    assert body["actions"][0]["uuid"]
+    assert body["notify_when"] is None and body["throttle"] is None
+    assert body["mute_all"] is False and body["muted_alert_ids"] == []
+    assert body["revision"] == 0 and body["running"] is False
+    assert body["created_by"] == "elastic" and body["api_key_owner"] == "elastic"
+    assert api.get(f"/api/alerting/rule/{body['id']}").json()["id"] == body["id"]
+
+
+def test_a_disabled_rule_has_no_scheduled_task(api, hook):
+    body = api.post("/api/alerting/rule", threshold_rule_body(hook.id, enabled=False), format="json").json()
+    assert "scheduled_task_id" not in body
+
+
+def test_create_with_an_id_needs_a_uuid_and_conflicts_on_reuse(api, hook):
+    rule_id = "2a9ab3c0-7f1e-4d2b-9a3c-1f2e3d4c5b6a"
+    assert (
+        api.post(f"/api/alerting/rule/{rule_id}", threshold_rule_body(hook.id), format="json").status_code
+        == 200
+    )
+    again = api.post(f"/api/alerting/rule/{rule_id}", threshold_rule_body(hook.id), format="json")
+    assert again.status_code == 409
+    assert again.json()["message"] == f"Saved object [alert/{rule_id}] conflict"
+    bad = api.post("/api/alerting/rule/my-rule", threshold_rule_body(hook.id), format="json")
+    assert bad.status_code == 400
+    assert bad.json()["message"] == (
+        "Predefined IDs are not allowed for saved objects with encrypted attributes unless the ID is a UUID.: Bad Request"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda b: b.pop("name"), "[request body.name]: expected value of type [string] but got [undefined]"),
+        (
+            lambda b: b["schedule"].update(interval="10x"),
+            "[request body.schedule.interval]: string is not a valid duration: 10x",
+        ),
+        (
+            lambda b: b["schedule"].update(interval="0s"),
+            "[request body.schedule.interval]: string is not a valid duration: 0s",
+        ),
+        (lambda b: b.update(rule_type_id="nope"), 'Rule type "nope" is not registered.'),
+        (lambda b: b.update(foo=1), "[request body.foo]: definition for this key is missing"),
+        (lambda b: b["actions"][0].pop("group"), None),
+        (
+            lambda b: b["params"].update(aggType="avg"),
+            'params invalid: [aggField]: must have a value when [aggType] is "avg"',
+        ),
+        (
+            lambda b: b["params"].update(timeWindowUnit="x"),
+            'params invalid: [timeWindowUnit]: invalid timeWindowUnit: "x"',
+        ),
+        (
+            lambda b: b["params"].update(threshold=[0, 1, 2]),
+            "params invalid: [threshold]: array size is [3], but cannot be greater than [2]",
+        ),
+        (
+            lambda b: b["params"].update(thresholdComparator="between"),
+            'params invalid: [threshold]: must have two elements for the "between" comparator',
+        ),
+        (
+            lambda b: b["params"].update(groupBy="top"),
+            "params invalid: [termField]: termField required when [groupBy] is top",
+        ),
+        (
+            lambda b: b["params"].pop("index"),
+            "params invalid: [index]: expected at least one defined value but got [undefined]",
+        ),
+        (
+            lambda b: b["actions"][0].update(group="default"),
+            "Failed to validate actions due to the following error: Invalid action groups: default",
+        ),
+        (
+            lambda b: b.update(notify_when="onActiveAlert"),
+            "Failed to validate actions due to the following error: Cannot specify per-action frequency params "
+            "when notify_when or throttle are defined at the rule level: threshold met",
+        ),
+        (
+            lambda b: b["actions"][0].pop("frequency"),
+            "Failed to validate actions due to the following error: Actions missing frequency parameters: threshold met",
+        ),
+        (
+            lambda b: b["actions"][0].update(
+                frequency={"summary": False, "notify_when": "onThrottleInterval", "throttle": "1s"}
+            ),
+            "Failed to validate actions due to the following error: Action frequency cannot be shorter than the "
+            "schedule interval of 1m: threshold met (1s)",
+        ),
+        (
+            lambda b: b.update(notify_when="sometimes"),
+            "[request body.notify_when]: string is not a valid RuleNotifyWhenType: sometimes",
+        ),
+    ],
+)
+def test_it_rejects_bad_bodies_with_kibanas_messages(api, hook, change, message):
+    body = threshold_rule_body(hook.id)
+    change(body)
+    response = api.post("/api/alerting/rule", body, format="json")
+    assert response.status_code == 400
+    expected = message or f"Group is not defined in action {hook.id}"
+    assert response.json() == {"statusCode": 400, "error": "Bad Request", "message": expected}
+    assert not Rule.objects.exists()
+
+
+def test_an_unknown_connector_fails_with_the_load_message(api, hook):
+    response = api.post("/api/alerting/rule", threshold_rule_body("nope-123"), format="json")
+    assert response.status_code == 400
+    assert (
+        response.json()["message"]
+        == "Failed to load action nope-123 (404): Saved object [action/nope-123] not found"
+    )
+
+
+def test_several_action_problems_are_reported_together(api, hook):
+    hook.is_missing_secrets = True
+    hook.save()
+    body = threshold_rule_body(hook.id)
+    body["actions"][0]["group"] = "default"
+    message = api.post("/api/alerting/rule", body, format="json").json()["message"]
+    assert message == (
+        "Failed to validate actions due to the following 2 errors:\n"
+        "- Invalid connectors: Hook\n- Invalid action groups: default"
+    )
+
+
+def test_update_replaces_the_definition_and_refuses_fixed_fields(api, hook):
+    rule = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()
+    body = {k: v for k, v in threshold_rule_body(hook.id).items() if k not in ("rule_type_id", "consumer")}
+    body["name"] = "renamed"
+    body["schedule"] = {"interval": "5m"}
+    response = api.put(f"/api/alerting/rule/{rule['id']}", body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["name"] == "renamed"
+    assert response.json()["revision"] == 1
+    bad = api.put(f"/api/alerting/rule/{rule['id']}", {**body, "rule_type_id": ".x"}, format="json")
+    assert bad.json()["message"] == "[request body.rule_type_id]: definition for this key is missing"
+
+
+def test_unknown_rules_are_not_found_on_every_route(api):
+    rid = "0b0b0b0b-0000-4000-8000-000000000000"
+    for method, path in [
+        ("get", f"/api/alerting/rule/{rid}"),
+        ("delete", f"/api/alerting/rule/{rid}"),
+        ("post", f"/api/alerting/rule/{rid}/_enable"),
+        ("post", f"/api/alerting/rule/{rid}/_disable"),
+        ("post", f"/api/alerting/rule/{rid}/_mute_all"),
+        ("post", f"/api/alerting/rule/{rid}/_unmute_all"),
+        ("post", f"/api/alerting/rule/{rid}/alert/x/_mute"),
+        ("post", f"/internal/alerting/rule/{rid}/_run_soon"),
+    ]:
+        response = getattr(api, method)(path)
+        assert response.status_code == 404, path
+        assert response.json()["message"] == f"Saved object [alert/{rid}] not found"
+
+
+def test_enable_disable_mute_and_delete_answer_204(api, hook):
+    rid = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()["id"]
+    for suffix in ("_disable", "_enable", "_mute_all", "_unmute_all", "alert/host-1/_mute"):
+        assert api.post(f"/api/alerting/rule/{rid}/{suffix}").status_code == 204
+    body = api.get(f"/api/alerting/rule/{rid}").json()
+    assert body["muted_alert_ids"] == ["host-1"]
+    assert api.post(f"/api/alerting/rule/{rid}/alert/host-1/_unmute").status_code == 204
+    assert api.delete(f"/api/alerting/rule/{rid}").status_code == 204
+    assert not Rule.objects.filter(pk=rid).exists()
+
+
+def test_run_soon_is_internal_and_says_when_the_rule_is_disabled(api, hook):
+    rid = api.post("/api/alerting/rule", threshold_rule_body(hook.id, enabled=False), format="json").json()[
+        "id"
+    ]
+    assert api.post(f"/api/alerting/rule/{rid}/_run_soon").status_code == 404
+    response = api.post(f"/internal/alerting/rule/{rid}/_run_soon")
+    assert response.status_code == 200
+    assert response.content.decode() == "Error running rule: rule is disabled"
+    api.post(f"/api/alerting/rule/{rid}/_enable")
+    assert api.post(f"/internal/alerting/rule/{rid}/_run_soon").status_code == 204
+
+
+def test_find_pages_searches_and_filters_by_connector_reference(api, hook, default_space):
+    other = make_webhook(default_space, "http://127.0.0.1:9/other", name="Other")
+    for i in range(3):
+        api.post("/api/alerting/rule", threshold_rule_body(hook.id, name=f"cpu {i}"), format="json")
+    api.post("/api/alerting/rule", threshold_rule_body(other.id, name="disk", tags=["disk"]), format="json")
+    page = api.get("/api/alerting/rules/_find?per_page=2&page=1&sort_field=name&sort_order=asc").json()
+    assert page["total"] == 4 and page["per_page"] == 2 and len(page["data"]) == 2
+    assert [r["name"] for r in page["data"]] == ["cpu 0", "cpu 1"]
+    reference = '{"type":"action","id":"' + other.id + '"}'
+    found = api.get(f"/api/alerting/rules/_find?has_reference={reference}").json()
+    assert [r["name"] for r in found["data"]] == ["disk"]
+    tagged = api.get('/api/alerting/rules/_find?filter=alert.attributes.tags:"disk"').json()
+    assert tagged["total"] == 1
+    searched = api.get("/api/alerting/rules/_find?search_fields=name&search=cpu*").json()
+    assert searched["total"] == 3
+    fields = api.get("/api/alerting/rules/_find?fields=name").json()["data"][0]
+    assert set(fields) == {"id", "name"}
+    assert api.get("/api/alerting/rules/_find?bogus=1").json()["message"] == (
+        "[request query.bogus]: definition for this key is missing"
+    )
+
+
+def test_connectors_list_counts_rule_references(api, hook):
+    api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json")
+    api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json")
+    listed = {c["id"]: c for c in api.get("/api/actions/connectors").json()}
+    assert listed[hook.id]["referenced_by_count"] == 2
+
+
+def test_rule_types_and_health_answer_kibanas_shapes(api):
+    types = {t["id"]: t for t in api.get("/api/alerting/rule_types").json()}
+    threshold = types[".index-threshold"]
+    assert threshold["name"] == "Index threshold"
+    assert threshold["action_groups"] == [
+        {"id": "threshold met", "name": "Threshold met"},
+        {"id": "recovered", "name": "Recovered"},
+    ]
+    assert threshold["recovery_action_group"] == {"id": "recovered", "name": "Recovered"}
+    assert threshold["default_action_group_id"] == "threshold met"
+    assert threshold["producer"] == "stackAlerts"
+    assert {v["name"] for v in threshold["action_variables"]["context"]} >= {"message", "value", "group"}
+    assert {".connector-failures", ".external"} <= set(types)
+    health = api.get("/api/alerting/_health").json()
+    assert health["alerting_framework_health"]["execution_health"]["status"] == "ok"
+
+
+def test_rules_live_in_their_space(api, hook, other_space):
+    rid = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()["id"]
+    assert api.get(f"/s/marketing/api/alerting/rule/{rid}").status_code == 404
+    assert api.get("/s/marketing/api/alerting/rules/_find").json()["total"] == 0
+
+
+def test_a_read_only_user_cannot_create_rules(db, default_space, django_user_model, hook):
+    from rest_framework.test import APIClient
+
+    user = django_user_model.objects.create_user("reader", password="reader-pass-1")
+    SpacePrivilege.objects.create(space=default_space, user=user, privilege="read")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=basic_auth("reader", "reader-pass-1"), HTTP_KBN_XSRF="1")
+    response = client.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json")
+    assert response.status_code == 403
+    assert response.json()["message"] == 'Unauthorized by "alerts" to create ".index-threshold" rule'
+    assert client.get("/api/alerting/rules/_find").status_code == 200
+
+
+def test_enqueue_answers_202_with_the_run_id_and_404_for_unknown_connectors(api, hook):
+    response = api.post(
+        f"/api/actions/connector/{hook.id}/_enqueue", {"params": {"body": "x"}}, format="json"
+    )
+    assert response.status_code == 202
+    from actions.models import ActionRun
+
+    run = ActionRun.objects.get(pk=int(response.json()["id"]))
+    assert run.connector_id == hook.id and run.status == "queued" and run.params == {"body": "x"}
+    missing = api.post("/api/actions/connector/nope/_enqueue", {"params": {}}, format="json")
+    assert missing.status_code == 404
+    assert missing.json()["message"] == "Saved object [action/nope] not found"
