@@ -13,6 +13,7 @@ pytest.importorskip("actions.models", reason="the rules helper's models are not 
 from actions.models import Rule
 
 SPACES = ("default", "marketing")
+DATES = "?date_start=2020-01-01T00:00:00Z&date_end=2100-01-01T00:00:00Z"
 RULE_BODY = {
     "name": "ext",
     "rule_type_id": ".external",
@@ -40,13 +41,20 @@ ROUTES = [
     ("rules find", "read", "get", "{p}/api/alerting/rules/_find", None, 200),
     ("rule types", "read", "get", "{p}/api/alerting/rule_types", None, 200),
     ("alerting health", "read", "get", "{p}/api/alerting/_health", None, 200),
-    ("run soon", "all", "post", "{p}/internal/alerting/rule/{rule}/_run_soon", None, 204),
+    ("run soon", "all", "post", "{p}/internal/alerting/rule/{rule}/_run_soon", None, 200),
     ("enqueue", "read", "post", "{p}/api/actions/connector/{id}/_enqueue", {"params": {"message": "m"}}, 202),
-    ("global logs", "read", "get", "{p}/internal/actions/_global_connector_execution_logs", None, 200),
-    ("global kpi", "read", "get", "{p}/internal/actions/_global_connector_execution_kpi", None, 200),
-    ("connector logs", "read", "get", "{p}/internal/actions/connector/{id}/_execution_logs", None, 200),
-    ("connector kpi", "read", "get", "{p}/internal/actions/connector/{id}/_execution_kpi", None, 200),
-    ("event log export", "read", "get", "{p}/internal/actions/_event_log/_export", None, 200),
+    ("global logs", "read", "get", "{p}/internal/actions/_global_connector_execution_logs{dates}", None, 200),
+    ("global kpi", "read", "get", "{p}/internal/actions/_global_connector_execution_kpi{dates}", None, 200),
+    (
+        "connector logs",
+        "read",
+        "get",
+        "{p}/internal/actions/connector/{id}/_execution_logs{dates}",
+        None,
+        200,
+    ),
+    ("connector kpi", "read", "get", "{p}/internal/actions/connector/{id}/_execution_kpi{dates}", None, 200),
+    ("event log export", "read", "get", "{p}/internal/actions/_event_log/_export{dates}", None, 200),
 ]
 
 
@@ -70,6 +78,7 @@ def test_every_rules_and_event_log_route_answers_as_the_privilege_allows(spaces,
         )
         connector = create_connector(asked, name=f"target {label}")
         url = path.replace("{p}", _prefix(asked)).replace("{rule}", rule.id).replace("{id}", connector.id)
+        url = url.replace("{dates}", DATES)
         response = getattr(client, verb)(
             url, json.loads(json.dumps(body)) if body is not None else None, format="json"
         )

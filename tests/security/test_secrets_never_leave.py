@@ -73,6 +73,10 @@ def markers_for(secrets: dict) -> set[str]:
             found.add(value[middle - 8 : middle + 8])  # a PEM key or JSON credential: its middle
 
     walk(secrets)
+    strings = [v for v in secrets.values() if isinstance(v, str) and v]
+    found.update(
+        base64.b64encode(f"{a}:{b}".encode()).decode() for a in strings for b in strings if a is not b
+    )
     return found
 
 
@@ -230,7 +234,13 @@ def _echo(request):
     """A hostile or careless service: its error message repeats what it was sent."""
     from werkzeug import Response
 
-    echoed = " ".join(f"{k}: {v}" for k, v in request.headers.items()) + " " + request.get_data(as_text=True)
+    echoed = (
+        request.full_path
+        + " "
+        + " ".join(f"{k}: {v}" for k, v in request.headers.items())
+        + " "
+        + request.get_data(as_text=True)
+    )
     return Response(
         json.dumps({"message": echoed, "error": echoed}), status=500, content_type="application/json"
     )
@@ -257,7 +267,9 @@ def test_a_service_that_echoes_the_secret_back_does_not_put_it_in_the_result_or_
     result = execute(connector, case.params, RunInfo(source="action"))
     assert httpserver.log, "the service was called"
     sent = httpserver.log[0][0]
-    sent_text = " ".join(f"{k}: {v}" for k, v in sent.headers.items()) + sent.get_data(as_text=True)
+    sent_text = (
+        sent.full_path + " ".join(f"{k}: {v}" for k, v in sent.headers.items()) + sent.get_data(as_text=True)
+    )
     markers = {m for m in markers_for(secrets) if m in sent_text}
     if not markers:
         pytest.skip(f"{type_id} sends no marker secret on this request (e.g. it signs with it)")
@@ -265,7 +277,11 @@ def test_a_service_that_echoes_the_secret_back_does_not_put_it_in_the_result_or_
         "result": json.dumps(result.to_api(connector.id), default=str) + repr(result),
         "event log": json.dumps(list(Event.objects.values()), default=str),
         "connector row": f"{connector.last_error} {Connector.objects.get(pk=connector.pk).last_error}",
-        "logs": debug_logs.text,
+        "logs": "\n".join(
+            f"{r.name}: {r.getMessage()} {r.exc_text or ''}"
+            for r in debug_logs.records
+            if not r.name.startswith("werkzeug")  # the fake service's own request log
+        ),
     }
     leaks = [(label, m) for label, text in outputs.items() for m in markers if m in text]
     assert not leaks, f"{type_id}: an echoed secret came back out: {leaks}"
