@@ -215,6 +215,18 @@ def test_marker_secrets_appear_nowhere_in_clear(
     keep("admin import page", admin.get("/admin/saved-objects/import/"))
     keep("admin event log", admin.get("/admin/eventlog/event/"))
 
+    # The event log as the API and the admin serve it.
+    dates = "date_start=2020-01-01T00:00:00Z&date_end=2100-01-01T00:00:00Z"
+    for label, path in (
+        ("execution log", f"/internal/actions/connector/{connector_id}/_execution_logs?{dates}"),
+        ("global execution log", f"/internal/actions/_global_connector_execution_logs?{dates}"),
+        ("event log export", f"/internal/actions/_event_log/_export?{dates}"),
+    ):
+        served = api.get(path)
+        assert served.status_code == 200, (label, served.status_code)
+        body = b"".join(served.streaming_content) if served.streaming else served.content
+        keep(label, body)
+
     # And then everything else that was written.
     # werkzeug is the fake remote service's own request log (it was sent the secret): not ours.
     ours = [r for r in debug_logs.records if not r.name.startswith("werkzeug")]
