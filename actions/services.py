@@ -25,6 +25,7 @@ from connectors.exceptions import (
     SecretsUnreadable,
 )
 from connectors.models import Connector
+from connectors.redaction import scrub_result
 from eventlog.services import iso, record
 
 logger = logging.getLogger("actions")
@@ -195,17 +196,18 @@ def _run_type(connector: Connector, params: dict, run: RunInfo, space_id: str) -
     try:
         result = connector_type.run(ctx)
     except ConnectorError as exc:
-        return ExecutionResult.from_error(exc)
+        result = ExecutionResult.from_error(exc)
     except Exception as exc:  # a bug in a type: still a result, and a traceback in the log
         logger.exception("connector %s (%s) raised", connector.id, connector.connector_type_id)
-        return ExecutionResult(
+        result = ExecutionResult(
             status="error",
             message=UNEXPECTED_ERROR_MESSAGE,
             service_message=str(exc),
             retry=True,
             error_source="framework",
         )
-    return result if result is not None else ExecutionResult.success()
+    # A service may echo what it was sent: no secret leaves in the result (connectors/redaction.py).
+    return scrub_result(result if result is not None else ExecutionResult.success(), validated_secrets)
 
 
 def execute(connector: Connector, params: dict, run: RunInfo | None = None) -> ExecutionResult:

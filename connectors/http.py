@@ -35,6 +35,8 @@ from connectors.exceptions import ConnectorTimeout, ConnectorUnreachable, Egress
 from connectors_project.kibana_config import KibanaConfig
 
 logger = logging.getLogger("connectors.http")
+# urllib3 logs each request line (with the URL path, which can be a secret) at DEBUG: never emit those.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 # verificationMode "none" is the operator's explicit choice; it is said once in the docs, not per call.
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
@@ -65,12 +67,20 @@ def ensure_hostname_allowed(hostname: str, settings: KibanaConfig) -> None:
         )
 
 
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: never public
+
+
 def _unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped:
             return address.ipv4_mapped
         if address.sixtofour:
             return address.sixtofour
+        if address in NAT64_WELL_KNOWN:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if address in NAT64_LOCAL_USE:
+            return ipaddress.IPv4Address("0.0.0.0")  # not public, whatever it embeds
     return address
 
 
@@ -107,6 +117,21 @@ def resolve_permitted(host: str, port: int, settings: KibanaConfig) -> list[tupl
     if not permitted:
         raise EgressDenied(egress_denied_message(host, infos[0][4][0]))
     return permitted
+
+
+def ensure_proxied_target_permitted(url: str, settings: KibanaConfig) -> None:
+    """Through a proxy we never connect to the target ourselves, and the proxy would reach (and
+    resolve) anything: check the target here. An address literal is checked exactly; a name is
+    refused when it resolves here only to non-public addresses. A name that does not resolve here is
+    left to the proxy (split-horizon DNS behind a proxy is common); its own policy applies then."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return
+    if infos and not any(address_permitted(info[4][0], settings) for info in infos):
+        raise EgressDenied(egress_denied_message(host, infos[0][4][0]))
 
 
 # ---- connections that check the resolved address ------------------------------------------------
@@ -477,6 +502,8 @@ def send(
     for _hop in range(MAX_REDIRECTS + 1):
         options = tls_for(current_url, settings, tls)
         proxy = proxy_plan_for(current_url, settings)
+        if proxy is not None:
+            ensure_proxied_target_permitted(current_url, settings)
         session = _session(options, proxy)
         try:
             raw = session.request(
@@ -510,7 +537,8 @@ def send(
                 exc if not isinstance(inner, BaseException) else inner, current_url
             ) from None
         try:
-            content = _read_capped(raw, max_bytes, stream_callback)
+            deadline = None if stream_callback is not None else started + request_timeout
+            content = _read_capped(raw, max_bytes, stream_callback, deadline)
         except requests.exceptions.Timeout as exc:
             raise ConnectorTimeout(
                 "request failed",
@@ -538,12 +566,14 @@ def send(
             elapsed=time.monotonic() - started,
             history=history,
         )
+        # Scheme, host and port only: a path can be a secret (Slack and Teams webhook URLs) and the
+        # netloc can carry user:password.
         logger.info(
             "%s %s://%s%s -> %s in %.0f ms",
             method.upper(),
             parts.scheme,
-            parts.netloc,
-            parts.path or "/",
+            parts.hostname,
+            f":{parts.port}" if parts.port else "",
             raw.status_code,
             response.elapsed * 1000,
         )
@@ -569,7 +599,25 @@ def _find_connector_error(exc: BaseException):
     return None
 
 
-def _read_capped(raw: requests.Response, max_bytes: int, stream_callback=None) -> bytes:
+def _chunks(raw: requests.Response, deadline: float | None):
+    """The body as it arrives. With a deadline, the whole answer must be in by then (as axios's
+    `timeout` in Kibana): the socket timeout alone bounds each read, so a service that drips one byte
+    at a time would otherwise hold the call, and its worker, for as long as it likes."""
+    if deadline is None:
+        yield from raw.iter_content(chunk_size=65536)
+        return
+    while True:
+        chunk = raw.raw.read1(65536, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
+        if time.monotonic() > deadline:
+            raise requests.exceptions.ReadTimeout("the whole response took longer than the timeout")
+
+
+def _read_capped(
+    raw: requests.Response, max_bytes: int, stream_callback=None, deadline: float | None = None
+) -> bytes:
     declared = raw.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ResponseTooLarge(
@@ -577,7 +625,7 @@ def _read_capped(raw: requests.Response, max_bytes: int, stream_callback=None) -
         )
     chunks: list[bytes] = []
     size = 0
-    for chunk in raw.iter_content(chunk_size=65536):
+    for chunk in _chunks(raw, deadline):
         size += len(chunk)
         if size > max_bytes:
             raise ResponseTooLarge(

@@ -714,18 +714,26 @@ def parse_import_file(data: bytes) -> list[ParsedLine]:
     decoder = json.JSONDecoder()
     parsed: list[ParsedLine] = []
     position, length = 0, len(text)
+    # Line numbers are counted as we go: counting from the start for every object is quadratic.
+    line_no, counted_to = 1, 0
     while position < length:
         while position < length and text[position] in " \t\r\n":
             position += 1
         if position >= length:
             break
-        line_no = text.count("\n", 0, position) + 1
+        line_no += text.count("\n", counted_to, position)
+        counted_to = position
         try:
             value, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             next_newline = text.find("\n", position)
             position = length if next_newline == -1 else next_newline + 1
-            parsed.append(ParsedLine(line=line_no, problem=f"{exc.msg} (column {exc.colno})"))
+            problem = (
+                f"{exc.msg} (column {exc.colno})"
+                if isinstance(exc, json.JSONDecodeError)
+                else "nested too deeply to read"
+            )
+            parsed.append(ParsedLine(line=line_no, problem=problem))
             continue
         rest_newline = text.find("\n", end)
         trailing = text[end : length if rest_newline == -1 else rest_newline]

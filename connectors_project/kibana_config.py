@@ -329,6 +329,15 @@ SETTINGS: dict[str, Setting] = {
     "connectors.actions.lostTaskGrace": Setting(
         parse_duration, 15.0, "queued runs older than this are picked up by polling"
     ),
+    # Login rate limiting (admin login, API Basic and ApiKey failures): see docs/security.md.
+    "connectors.security.login.maxFailures": Setting(
+        _int_range(1, 10000), 5, "failures per username (or API key id) and client address before a lockout"
+    ),
+    "connectors.security.login.maxFailuresPerAddress": Setting(
+        _int_range(1, 1000000), 50, "failures from one client address, any username, before a lockout"
+    ),
+    "connectors.security.login.window": Setting(parse_duration, 900.0, "how long failures are counted"),
+    "connectors.security.login.lockout": Setting(parse_duration, 900.0, "how long a lockout lasts"),
 }
 
 # Keys whose value is itself a map: flattening stops there.

@@ -157,6 +157,15 @@ else:
     Q_CLUSTER["orm"] = "default"
 Q_CLUSTER["sync"] = env_bool("CONNECTORS_TASKS_SYNC", False)
 
+# ---- cache: login failure counters (connectors/login_limits.py). Shared through Redis when there
+# is one; otherwise per process (each web process then counts its own failures).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "connectors"}
+    }
+
 # ---- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

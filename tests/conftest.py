@@ -94,3 +94,13 @@ def api(db, default_space, superuser):
 @pytest.fixture
 def encryption_keys():
     return list(django_settings.FIELD_ENCRYPTION_KEY)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_login_limits():
+    """Login failure counters live in the cache: each test starts with none (connectors/login_limits.py)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -112,7 +112,7 @@ NEEDS = {
     "muteAlert": "update",
     "unmuteAlert": "update",
     "get": "get",
-    "runSoon": "get",
+    "runSoon": "update",  # a write operation in Kibana (WriteOperations.RunSoon)
     "find": "get",
 }
 

@@ -17,6 +17,25 @@ def has_connectors_privilege(user) -> bool:
 
 
 class ConnectorsAuthenticationForm(AdminAuthenticationForm):
+    def clean(self):
+        # Login rate limiting (connectors/login_limits.py): a locked-out username is refused unchecked.
+        from connectors import login_limits
+
+        username = self.cleaned_data.get("username") or ""
+        lockout = login_limits.check(self.request, username)
+        if lockout is not None:
+            raise ValidationError(lockout.message, code="locked_out")
+        try:
+            cleaned = super().clean()
+        except ValidationError as exc:
+            if getattr(exc, "code", None) == "invalid_login":
+                lockout = login_limits.record_failure(self.request, username)
+                if lockout is not None:
+                    raise ValidationError(lockout.message, code="locked_out") from None
+            raise
+        login_limits.record_success(self.request, username)
+        return cleaned
+
     def confirm_login_allowed(self, user):
         if not user.is_active:
             raise ValidationError(self.error_messages["inactive"], code="inactive")

@@ -9,6 +9,8 @@
 - Session: the admin's login. CSRF is covered by the required `kbn-xsrf` header (see the middleware).
 
 Every failure is the same 401 (`Unauthorized`), whatever went wrong, so the answer tells nothing.
+Repeated failures lock the username (or key id) out for a while from that address: 429 with
+`Too many failed login attempts. Try again in N seconds.` (connectors/login_limits.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from django.contrib.auth import authenticate, get_user_model
 from django.utils import timezone
 from rest_framework import authentication
 from rest_framework.exceptions import AuthenticationFailed
+
+from connectors import login_limits
+from connectors.api.errors import KibanaError
 
 BASIC_CACHE_SECONDS = 60
 BASIC_CACHE_MAX_ENTRIES = 10_000
@@ -55,6 +60,20 @@ def _decode_pair(encoded: str) -> tuple[str, str]:
     return first, second
 
 
+def _refuse_if_locked_out(request, username: str) -> None:
+    """Login rate limiting (connectors/login_limits.py): a locked-out caller hears 429, unchecked."""
+    lockout = login_limits.check(request, username)
+    if lockout is not None:
+        raise KibanaError(lockout.message, 429)
+
+
+def _fail(request, username: str):
+    lockout = login_limits.record_failure(request, username)
+    if lockout is not None:
+        raise KibanaError(lockout.message, 429)
+    raise AuthenticationFailed("Unauthorized")
+
+
 def clear_basic_cache() -> None:
     with _basic_lock:
         _basic_cache.clear()
@@ -66,6 +85,7 @@ class BasicAuthentication(authentication.BaseAuthentication):
         if header[:6].lower() != "basic ":
             return None
         username, password = _decode_pair(header[6:])
+        _refuse_if_locked_out(request, username)
         digest = _credential_digest(username, password)
         now = time.monotonic()
         cached = _basic_cache.get(digest)
@@ -77,7 +97,8 @@ class BasicAuthentication(authentication.BaseAuthentication):
                 _basic_cache.pop(digest, None)
         user = authenticate(request=request._request, username=username, password=password)
         if user is None or not user.is_active:
-            raise AuthenticationFailed("Unauthorized")
+            _fail(request, username)
+        login_limits.record_success(request, username)
         with _basic_lock:
             if len(_basic_cache) >= BASIC_CACHE_MAX_ENTRIES:
                 _basic_cache.clear()
@@ -115,12 +136,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key_id, key = _decode_pair(header[len(self.keyword) :])
         from connectors.models import ApiKey
 
+        limit_name = f"apikey:{key_id}"
+        _refuse_if_locked_out(request, limit_name)
+
         api_key = ApiKey.objects.select_related("user").filter(pk=key_id).first()
         # Hash even when the id is unknown, so timing does not tell which ids exist.
         presented = hash_api_key(key)
         stored = api_key.key_hash if api_key is not None else "0" * 64
         if api_key is None or not hmac.compare_digest(presented, stored):
-            raise AuthenticationFailed("Unauthorized")
+            _fail(request, limit_name)
         now = timezone.now()
         if api_key.revoked_at is not None or (api_key.expires_at is not None and api_key.expires_at <= now):
             raise AuthenticationFailed("Unauthorized")

@@ -4,8 +4,11 @@ Views raise KibanaError (or one of its named subclasses); one handler renders ev
 own included, in that envelope.
 """
 
+import traceback
 from http import HTTPStatus
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -58,7 +61,25 @@ def not_found_message(connector_id: str, saved_object_type: str = "action") -> s
     return f"Saved object [{saved_object_type}/{connector_id}] not found"
 
 
+def _from_json_decoder(exc: BaseException) -> bool:
+    return any(
+        frame.f_code.co_filename.replace("\\", "/").endswith(("/json/decoder.py", "/json/__init__.py"))
+        for frame, _line in traceback.walk_tb(exc.__traceback__)
+    )
+
+
 def kibana_exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # hapi's answer to a body over its maxPayload, with our limit (DATA_UPLOAD_MAX_MEMORY_SIZE).
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            envelope(413, f"Payload content length greater than maximum allowed: {limit}"), status=413
+        )
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return Response(envelope(400, str(exc)), status=400)
+    if isinstance(exc, RecursionError) and _from_json_decoder(exc):
+        # A body nested deeper than the JSON decoder goes is not a JSON payload we can read.
+        return Response(envelope(400, "Invalid request payload JSON format"), status=400)
     if isinstance(exc, KibanaError):
         return Response(envelope(exc.status_code, exc.message), status=exc.status_code)
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):

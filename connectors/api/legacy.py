@@ -129,12 +129,26 @@ class LegacyTypesView(KibanaView):
         )
 
 
-# The legacy routes are documented as deprecated, with free-form bodies.
+# The legacy routes are documented as deprecated, with free-form bodies (lists answer arrays, delete
+# answers 204 with no body).
+_ARRAY = {"type": "array", "items": oas.OBJECT}
+
+
+def _legacy_responses(view, method):
+    if method == "delete":
+        return {204: None}
+    if view in (LegacyListView, LegacyTypesView):
+        return {200: _ARRAY}
+    return {200: oas.OBJECT}
+
+
 for _view in (LegacyCreateView, LegacyActionView, LegacyListView, LegacyExecuteView, LegacyTypesView):
     extend_schema_view(
         **{
             method: extend_schema(
-                deprecated=True, request={"application/json": oas.OBJECT}, responses={200: oas.OBJECT}
+                deprecated=True,
+                request={"application/json": oas.OBJECT},
+                responses=_legacy_responses(_view, method),
             )
             for method in ("get", "post", "put", "delete")
             if hasattr(_view, method)

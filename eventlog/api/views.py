@@ -83,7 +83,7 @@ def _coerce(raw: dict) -> dict:
 
 
 class _LogView(KibanaView):
-    body_schema = LOG_SCHEMA
+    params_schema = LOG_SCHEMA
 
     def params(self, request) -> dict:
         if request.method == "GET":
@@ -99,7 +99,7 @@ class _LogView(KibanaView):
                     f"[{where}]: expected a plain object value, but found [{type_name(raw)}] instead."
                 )
         try:
-            return self.body_schema.validate(_coerce(raw), where)
+            return self.params_schema.validate(_coerce(raw), where)
         except SchemaError as exc:
             raise BadRequest(str(exc)) from None
 
@@ -162,7 +162,7 @@ class _LogView(KibanaView):
 class ExecutionLogView(_LogView):
     """`/internal/actions/_global_connector_execution_logs` and `/connector/{id}/_execution_logs`."""
 
-    body_schema = LOG_SCHEMA
+    params_schema = LOG_SCHEMA
 
     def compute(self, query):
         return queries.execution_log(query)
@@ -171,7 +171,7 @@ class ExecutionLogView(_LogView):
 class ExecutionKpiView(_LogView):
     """`/internal/actions/_global_connector_execution_kpi` and `/connector/{id}/_execution_kpi`."""
 
-    body_schema = KPI_SCHEMA
+    params_schema = KPI_SCHEMA
 
     def compute(self, query):
         return queries.execution_kpi(query)
@@ -181,7 +181,7 @@ class EventExportView(_LogView):
     """`/internal/actions/_event_log/_export`: the event documents as NDJSON (GET query or POST body:
     date_start (default 90d), date_end, filter, namespaces, event_action, bulk_index)."""
 
-    body_schema = EXPORT_SCHEMA
+    params_schema = EXPORT_SCHEMA
 
     def answer(self, request, connector_id=None):
         params = self.params(request)

@@ -1,0 +1,92 @@
+"""The access matrix for the rules (alerting) and event-log routes: a user holding `all`, `read` or
+nothing in `default`, asked about `default` and `marketing`, with Basic, an API key or the session.
+Kibana's operation classes decide: reads (get, find, rule types, health, execution logs) need `read`;
+writes (create, update, delete, enable, disable, mute, runSoon, reporting alerts) need `all`."""
+
+import json
+
+import pytest
+
+from tests.api.conftest import client_for, create_connector, grant, make_user
+
+pytest.importorskip("actions.models", reason="the rules helper's models are not merged")
+from actions.models import Rule
+
+SPACES = ("default", "marketing")
+DATES = "?date_start=2020-01-01T00:00:00Z&date_end=2100-01-01T00:00:00Z"
+RULE_BODY = {
+    "name": "ext",
+    "rule_type_id": ".external",
+    "consumer": "alerts",
+    "schedule": {"interval": "1m"},
+    "params": {},
+    "actions": [],
+    "enabled": False,
+}
+UPDATE = {"name": "renamed", "schedule": {"interval": "1m"}, "params": {}, "actions": []}
+
+# (label, needs, method, path, body, allowed status). {p} prefix, {rule} a fresh rule, {id} a connector.
+ROUTES = [
+    ("rule create", "all", "post", "{p}/api/alerting/rule", RULE_BODY, 200),
+    ("rule get", "read", "get", "{p}/api/alerting/rule/{rule}", None, 200),
+    ("rule update", "all", "put", "{p}/api/alerting/rule/{rule}", UPDATE, 200),
+    ("rule delete", "all", "delete", "{p}/api/alerting/rule/{rule}", None, 204),
+    ("rule enable", "all", "post", "{p}/api/alerting/rule/{rule}/_enable", None, 204),
+    ("rule disable", "all", "post", "{p}/api/alerting/rule/{rule}/_disable", None, 204),
+    ("rule mute all", "all", "post", "{p}/api/alerting/rule/{rule}/_mute_all", None, 204),
+    ("rule unmute all", "all", "post", "{p}/api/alerting/rule/{rule}/_unmute_all", None, 204),
+    ("alert mute", "all", "post", "{p}/api/alerting/rule/{rule}/alert/a1/_mute", None, 204),
+    ("alert unmute", "all", "post", "{p}/api/alerting/rule/{rule}/alert/a1/_unmute", None, 204),
+    ("report alerts", "all", "post", "{p}/api/alerting/rule/{rule}/_alerts", {"alerts": [{"id": "a1"}]}, 202),
+    ("rules find", "read", "get", "{p}/api/alerting/rules/_find", None, 200),
+    ("rule types", "read", "get", "{p}/api/alerting/rule_types", None, 200),
+    ("alerting health", "read", "get", "{p}/api/alerting/_health", None, 200),
+    ("run soon", "all", "post", "{p}/internal/alerting/rule/{rule}/_run_soon", None, 200),
+    ("enqueue", "read", "post", "{p}/api/actions/connector/{id}/_enqueue", {"params": {"message": "m"}}, 202),
+    ("global logs", "read", "get", "{p}/internal/actions/_global_connector_execution_logs{dates}", None, 200),
+    ("global kpi", "read", "get", "{p}/internal/actions/_global_connector_execution_kpi{dates}", None, 200),
+    (
+        "connector logs",
+        "read",
+        "get",
+        "{p}/internal/actions/connector/{id}/_execution_logs{dates}",
+        None,
+        200,
+    ),
+    ("connector kpi", "read", "get", "{p}/internal/actions/connector/{id}/_execution_kpi{dates}", None, 200),
+    ("event log export", "read", "get", "{p}/internal/actions/_event_log/_export{dates}", None, 200),
+]
+
+
+def _prefix(space_id):
+    return "" if space_id == "default" else f"/s/{space_id}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["basic", "apikey", "session"])
+@pytest.mark.parametrize("asked", SPACES)
+@pytest.mark.parametrize("privilege", ["all", "read", "none"])
+def test_every_rules_and_event_log_route_answers_as_the_privilege_allows(spaces, privilege, asked, method):
+    user = make_user(f"r-{privilege}")
+    grant(user, "default", privilege)
+    client = client_for(user, method)
+    held_here = asked == "default" and privilege != "none"
+    wrong = []
+    for label, needs, verb, path, body, ok_status in ROUTES:
+        rule = Rule.objects.create(
+            space_id=asked, name=f"target {label}", rule_type_id=".external", enabled=False
+        )
+        connector = create_connector(asked, name=f"target {label}")
+        url = path.replace("{p}", _prefix(asked)).replace("{rule}", rule.id).replace("{id}", connector.id)
+        url = url.replace("{dates}", DATES)
+        response = getattr(client, verb)(
+            url, json.loads(json.dumps(body)) if body is not None else None, format="json"
+        )
+        allowed = held_here and (privilege == "all" or needs == "read")
+        if allowed and response.status_code != ok_status:
+            wrong.append((label, "should be allowed", response.status_code, response.content[:160]))
+        if not allowed and response.status_code not in (403,):
+            wrong.append((label, "should be 403", response.status_code, response.content[:160]))
+        if not allowed and verb != "get":
+            assert Rule.objects.filter(pk=rule.pk, name=f"target {label}").exists(), label
+    assert not wrong, wrong
