@@ -12,5 +12,8 @@ class ActionsConfig(AppConfig):
         from actions import rule_types, worker
 
         rule_types.load_from_settings()
+        from actions.saved_objects import register_rule_handler
+
+        register_rule_handler()  # saved-object type `alert` (NDJSON export/import)
         # Every django-q2 worker process starts its action thread pool and poller when it spawns.
         post_spawn.connect(worker.on_worker_spawn, dispatch_uid="actions-worker-spawn")
