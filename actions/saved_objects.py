@@ -12,6 +12,7 @@ from actions import rule_types
 from actions.models import Rule
 from actions.rules import iso
 from connectors import saved_objects as engine  # the engine does not import actions
+from connectors.models import Connector
 from connectors.preconfigured import is_preconfigured
 
 MIGRATION_VERSION = "8.0.0"
@@ -266,6 +267,17 @@ class RuleHandler(engine.SavedObjectHandler):
         return "here" if space_id == space.id else "elsewhere"
 
     def write(self, obj: engine.ImportedObject, ctx) -> None:
+        # Connectors are written first; one of this file that failed leaves the rule without it.
+        wanted = {ref["id"] for ref in obj.references}
+        present = set(Connector.objects.filter(space=ctx.space, pk__in=wanted).values_list("id", flat=True))
+        missing = [ref for ref in obj.references if ref["id"] not in present]
+        if missing:
+            raise engine.ObjectError(
+                {
+                    "type": "missing_references",
+                    "references": [{"type": ref["type"], "id": ref["id"]} for ref in missing],
+                }
+            )
         saved_object = {
             "id": obj.destination_id or obj.id,
             "attributes": obj.attributes,

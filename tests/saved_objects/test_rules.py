@@ -267,3 +267,48 @@ def test_rules_and_connectors_round_trip_through_export_delete_and_import(api, d
         return out
 
     assert comparable(again) == comparable(original)
+
+
+def test_a_rule_whose_connector_in_the_file_fails_to_import_is_missing_references(api, default_space):
+    broken = connector_line(LOG_ID, type_id=".not-a-type")
+    body = upload(api, ndjson(broken, rule_line())).json()
+
+    assert [e["error"]["type"] for e in body["errors"]] == ["unknown", "missing_references"]
+    assert body["errors"][1]["error"]["references"] == [{"type": "action", "id": LOG_ID}]
+    assert not Rule.objects.exists()
+
+
+def test_a_rule_is_not_written_when_its_connector_is_refused_at_write_time(api, default_space):
+    bad_id = "x" * 100  # passes the file checks, refused as a connector id
+    body = upload(api, ndjson(connector_line(bad_id), rule_line(connector_id=bad_id))).json()
+
+    assert [e["type"] for e in body["errors"]] == ["action", "alert"]
+    assert body["errors"][1]["error"] == {
+        "type": "missing_references",
+        "references": [{"type": "action", "id": bad_id}],
+    }
+    assert not Rule.objects.exists()
+
+
+def test_a_preconfigured_connector_is_exported_as_kibanas_preconfigured_action_ref(
+    api, default_space, kibana_settings
+):
+    kibana_settings.set(
+        {"xpack.actions.preconfigured": {"my-log": {"actionTypeId": ".server-log", "name": "Preset log"}}}
+    )
+    body = threshold_rule_body("my-log")
+    body["actions"][0]["params"] = {"message": "{{context.message}}"}
+    rule = create_rule(default_space, body, user="elastic")
+
+    lines = export_lines(
+        export(api, {"objects": [{"type": "alert", "id": rule.id}], "includeReferencesDeep": True})
+    )
+
+    assert lines[0]["attributes"]["actions"][0]["actionRef"] == "preconfigured:my-log"
+    assert lines[0]["references"] == []
+    assert lines[-1]["missingRefCount"] == 0 and lines[-1]["exportedCount"] == 1
+
+    Rule.objects.all().delete()
+    imported = upload(api, ndjson(lines[0])).json()
+    assert imported["success"] is True, imported
+    assert Rule.objects.get(pk=rule.id).actions[0]["id"] == "my-log"
