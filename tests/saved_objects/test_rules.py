@@ -312,3 +312,20 @@ def test_a_preconfigured_connector_is_exported_as_kibanas_preconfigured_action_r
     imported = upload(api, ndjson(lines[0])).json()
     assert imported["success"] is True, imported
     assert Rule.objects.get(pk=rule.id).actions[0]["id"] == "my-log"
+
+
+def test_exporting_every_type_includes_connectors_then_rules(api, default_space):
+    hook = make_webhook(default_space, "http://127.0.0.1:9/hook")
+    rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
+
+    lines = export_lines(export(api, {"type": "*"}))
+
+    assert [(line["type"], line["id"]) for line in lines[:-1]] == [("action", hook.id), ("alert", rule.id)]
+
+
+def test_rules_of_another_space_are_not_exported(api, default_space, other_space):
+    hook = make_webhook(other_space, "http://127.0.0.1:9/hook")
+    create_rule(other_space, threshold_rule_body(hook.id), user="elastic")
+
+    assert export_lines(export(api, {"type": "alert"}))[-1]["exportedCount"] == 0
+    assert export_lines(export(api, {"type": "alert"}, prefix="/s/marketing"))[-1]["exportedCount"] == 1
