@@ -11,6 +11,9 @@ from typing import Any
 from actions import rule_types
 from actions.models import Rule
 from actions.rules import iso
+from connectors import saved_objects as engine  # the engine does not import actions
+from connectors.models import Connector
+from connectors.preconfigured import is_preconfigured
 
 MIGRATION_VERSION = "8.0.0"
 
@@ -151,3 +154,142 @@ def import_warning(count: int) -> dict | None:
         "actionPath": "/app/management/insightsAndAlerting/triggersActions/rules",
         "buttonLabel": "Go to rules",
     }
+
+
+# ---- the `alert` saved-object handler (registered from ActionsConfig.ready()) ---------------------
+
+
+RULE_ID_MAX_LENGTH = Rule._meta.get_field("id").max_length
+
+
+class RuleHandler(engine.SavedObjectHandler):
+    """Rules in NDJSON export/import. Export applies Kibana's rewrite and references the rules'
+    connectors (`includeReferencesDeep` pulls them in); import creates rules disabled, with their
+    connector references already remapped by the engine, and gives Kibana's enable-after warning.
+    A rule whose rule type this service does not have is `unsupported_type`."""
+
+    type = "alert"
+    display_name = "rule"
+
+    # -- export --
+    def find(self, space):
+        return Rule.objects.filter(space=space).order_by("name", "id")
+
+    def get(self, space, object_id):
+        return Rule.objects.filter(space=space, pk=object_id).first()
+
+    def to_export_line(self, rule: Rule, ctx) -> dict:
+        line = rule_to_saved_object(rule, ctx.exported_at)
+        # Kibana's shape for preconfigured connectors: `actionRef: "preconfigured:<id>"`, no reference.
+        preconfigured = {ref["name"]: ref["id"] for ref in line["references"] if is_preconfigured(ref["id"])}
+        if preconfigured:
+            for action in line["attributes"]["actions"]:
+                if action["actionRef"] in preconfigured:
+                    action["actionRef"] = f"preconfigured:{preconfigured[action['actionRef']]}"
+            line["references"] = [ref for ref in line["references"] if ref["name"] not in preconfigured]
+        return line
+
+    def export_references(self, rule: Rule) -> list[dict]:
+        return [
+            {"type": "action", "id": action["id"], "name": f"action_{index}"}
+            for index, action in enumerate(rule.actions or [])
+            if not is_preconfigured(action["id"])
+        ]
+
+    def import_title(self, attributes):
+        name = attributes.get("name") if isinstance(attributes, dict) else None
+        return f"Rule: [{name}]" if isinstance(name, str) else None
+
+    # -- import --
+    def prepare(self, raw: dict, line: int, ctx) -> engine.ImportedObject:
+        attributes = raw.get("attributes")
+        if not isinstance(attributes, dict):
+            raise engine.ObjectError.unknown("[attributes]: expected value of type [object]")
+        type_id = attributes.get("alertTypeId")
+        if not isinstance(type_id, str) or not type_id:
+            raise engine.ObjectError.unknown("[attributes.alertTypeId]: expected a non-empty string")
+        try:
+            rule_type = rule_types.get(type_id)
+        except rule_types.RuleTypeNotRegistered:
+            raise engine.ObjectError({"type": "unsupported_type"}) from None
+        name = attributes.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise engine.ObjectError.unknown("[attributes.name]: expected a non-empty string")
+        actions = attributes.get("actions") or []
+        if not isinstance(actions, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("actionRef"), str) for a in actions
+        ):
+            raise engine.ObjectError.unknown(
+                "[attributes.actions]: expected a list of actions with an actionRef"
+            )
+        try:
+            params = rule_type.validate_params(attributes.get("params") or {})
+        except rule_types.ParamsInvalid as exc:
+            raise engine.ObjectError.unknown(f"params invalid: {exc}") from None
+        raw_references = raw.get("references") or []
+        if not isinstance(raw_references, list):
+            raise engine.ObjectError.unknown("[references]: expected value of type [array]")
+        references = [
+            {"type": ref["type"], "id": str(ref.get("id")), "name": ref.get("name")}
+            for ref in raw_references
+            if isinstance(ref, dict) and ref.get("type") == "action"
+        ]
+        names = {ref["name"] for ref in references}
+        for action in actions:
+            ref = action["actionRef"]
+            if ":" not in ref and ref not in names:
+                raise engine.ObjectError.unknown(
+                    f'Action reference "{ref}" not found in rule id: {raw["id"]}'
+                )
+        return engine.ImportedObject(
+            line=line,
+            type=self.type,
+            id=str(raw["id"]),
+            title=self.import_title(attributes),
+            attributes={**attributes, "name": name, "params": params, "actions": actions},
+            references=references,
+            raw=raw,
+            managed=bool(raw.get("managed", False)),
+            origin_id=raw.get("originId") if isinstance(raw.get("originId"), str) else None,
+        )
+
+    def check_id(self, object_id: str) -> None:
+        if len(object_id) > RULE_ID_MAX_LENGTH:
+            raise engine.ObjectError.unknown(
+                f"[id]: value has length [{len(object_id)}] but it must have a maximum length of "
+                f"[{RULE_ID_MAX_LENGTH}]."
+            )
+
+    def locate(self, space, object_id):
+        space_id = Rule.objects.filter(pk=object_id).values_list("space_id", flat=True).first()
+        if space_id is None:
+            return None
+        return "here" if space_id == space.id else "elsewhere"
+
+    def write(self, obj: engine.ImportedObject, ctx) -> None:
+        # Connectors are written first; one of this file that failed leaves the rule without it.
+        wanted = {ref["id"] for ref in obj.references}
+        present = set(Connector.objects.filter(space=ctx.space, pk__in=wanted).values_list("id", flat=True))
+        missing = [ref for ref in obj.references if ref["id"] not in present]
+        if missing:
+            raise engine.ObjectError(
+                {
+                    "type": "missing_references",
+                    "references": [{"type": ref["type"], "id": ref["id"]} for ref in missing],
+                }
+            )
+        saved_object = {
+            "id": obj.destination_id or obj.id,
+            "attributes": obj.attributes,
+            "references": obj.references,
+        }
+        rule_from_saved_object(ctx.space, saved_object, overwrite=obj.overwrite)
+
+    def import_warnings(self, written):
+        warning = import_warning(len(written))
+        return [warning] if warning else []
+
+
+def register_rule_handler() -> None:
+    """Make `alert` importable and exportable (after `action`, so connectors are written first)."""
+    engine.register(RuleHandler())

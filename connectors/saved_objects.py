@@ -7,9 +7,9 @@ rest the same way for every type: parsing the file, the per-object errors (`unsu
 regeneration and reference rewriting, the summary line, and one savepoint per object so a failure
 never leaves half an object behind.
 
-Types: `action` (connectors) now. Adding `alert` (rules) is one `SavedObjectHandler` subclass passed to
-`register()`; until then rule lines are reported as `unsupported_type`, as Kibana reports any type it
-cannot import.
+Types: `action` (connectors, here) and `alert` (rules: `actions.saved_objects.RuleHandler`, registered
+from the actions app's `ready()`). Any other type is reported as `unsupported_type`, as Kibana reports
+a type it cannot import.
 
 Secrets never leave: an export carries `secrets: {}` and Kibana's `isMissingSecrets`. Beyond Kibana,
 an export made with a passphrase also carries each connector's secrets encrypted (scrypt-derived key,

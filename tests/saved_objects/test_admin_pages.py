@@ -48,10 +48,11 @@ def test_importing_the_714_file_shows_per_object_results_and_the_warning(
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert "Imported 14 objects; 9 could not be imported." in html
+    assert "Imported 15 objects; 8 could not be imported." in html
     assert "9 connectors have sensitive information that require updates." in html
-    assert html.count('class="import-ok"') == 14
-    assert html.count('class="import-error"') == 9
+    assert "1 rule must be enabled after the import." in html
+    assert html.count('class="import-ok"') == 15
+    assert html.count('class="import-error"') == 8
     assert "Unsupported type: alert objects cannot be imported here." in html
     assert Connector.objects.count() == 14
 

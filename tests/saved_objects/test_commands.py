@@ -71,7 +71,7 @@ def test_the_import_command_exits_1_when_objects_fail(default_space, tmp_path, c
         call_command("import_saved_objects", str(EXPORT_714))
     assert exit_info.value.code == 1
     result = json.loads(capsys.readouterr().out)
-    assert result["successCount"] == 14
+    assert result["successCount"] == 15  # 14 connectors and the index threshold rule
     assert {e["error"]["type"] for e in result["errors"]} == {"unsupported_type"}
 
 

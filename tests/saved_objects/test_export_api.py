@@ -140,8 +140,8 @@ def test_an_unknown_object_is_kibanas_fetch_error(api, connectors):
         ),
         ({"type": "dashboard"}, "Trying to export non-exportable type(s): dashboard"),
         (
-            {"objects": [{"type": "alert", "id": "r1"}]},
-            "Trying to export object(s) with non-exportable types: alert:r1",
+            {"objects": [{"type": "dashboard", "id": "d1"}]},
+            "Trying to export object(s) with non-exportable types: dashboard:d1",
         ),
         ({"type": "action", "bogus": 1}, "[request body.bogus]: definition for this key is missing"),
         (

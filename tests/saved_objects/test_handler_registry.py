@@ -160,10 +160,17 @@ def test_a_handler_error_while_preparing_is_a_per_object_error(api, notes):
     assert body["successCount"] == 1
 
 
-def test_rules_are_unsupported_until_their_handler_is_registered(api):
-    rule = {"type": "alert", "id": "r1", "attributes": {"name": "rule"}, "references": []}
-    body = upload(api, ndjson(rule)).json()
+def test_a_type_without_a_handler_is_unsupported(api):
+    dashboard = {"type": "dashboard", "id": "d1", "attributes": {"title": "board"}, "references": []}
+    body = upload(api, ndjson(dashboard)).json()
     assert body["errors"][0]["error"] == {"type": "unsupported_type"}
+    assert body["errors"][0]["meta"] == {"title": "board"}
+
+
+def test_rules_are_registered_after_connectors():
+    types = saved_objects.supported_types()
+    assert "alert" in types
+    assert types.index("action") < types.index("alert")
 
 
 def test_objects_are_written_in_handler_registration_order(api, notes):

@@ -22,7 +22,7 @@ def test_the_714_file_imports_and_exports_over_http(
             timeout=30,
         )
     assert imported.status_code == 200
-    assert imported.json()["successCount"] == 14
+    assert imported.json()["successCount"] == 15  # 14 connectors and the index threshold rule
 
     exported = requests.post(
         f"{live_server.url}/s/default/api/saved_objects/_export",
