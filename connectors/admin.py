@@ -59,6 +59,7 @@ class ConnectorAdmin(admin.ModelAdmin):
             page("", views.connector_list, "changelist"),
             page("add/", views.connector_add, "add"),
             page("delete/", views.connector_bulk_delete, "bulk_delete"),
+            page("export/", views.connector_bulk_export, "bulk_export"),
             page("<str:connector_id>/", views.connector_view, "view"),
             page("<str:connector_id>/change/", views.connector_change, "change"),
             page("<str:connector_id>/fix/", views.connector_fix, "fix"),

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils import timezone
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
+from actions.references import rules_referencing
 from actions.services import RunInfo, execute
 from connectors import registry
+from connectors.admin_saved_objects import export_selection_url
 from connectors.admin_ui import forms as schema_forms
 from connectors.admin_ui.icons import icon_url
 from connectors.admin_ui.spaces import space_access
@@ -42,10 +42,10 @@ from connectors.services import (
     referenced_by_counts,
     update_connector,
 )
-from eventlog.models import Event
+from eventlog.admin_views import render_connector_log
+from eventlog.services import connector_health
 
 PAGE_SIZE = 50
-LOG_PAGE_SIZE = 50
 SORT_KEYS = {
     "name": lambda row: (row.connector.name.lower(), row.connector.name),
     "type": lambda row: (row.type_name.lower(), row.connector.name.lower()),
@@ -60,6 +60,7 @@ COLUMNS = [
     ("rules", "Used by"),
     ("last_run", "Last run"),
     ("outcome", "Last outcome"),
+    ("failures", "Failures (24 h)"),
 ]
 
 
@@ -96,6 +97,7 @@ class Row:
     type: TypeInfo
     used_by: int
     deprecated: bool
+    failures_24h: int = 0
 
     @property
     def type_name(self) -> str:
@@ -213,6 +215,9 @@ def connector_list(request, model_admin):
     ]
     rows.sort(key=SORT_KEYS[sort_key], reverse=descending)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    health = connector_health([row.connector.id for row in page.object_list])  # one call per page
+    for row in page.object_list:
+        row.failures_24h = health.get(row.connector.id, {}).get("failures_last_24h", 0)
 
     preconfigured = []
     for connector in preconfigured_connectors().values():
@@ -536,61 +541,55 @@ def connector_test(request, model_admin, connector_id: str):
     return _render(request, "test.html", context)
 
 
-def _parse_day(text: str):
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except (TypeError, ValueError):
-        return None
-
-
 def connector_logs(request, model_admin, connector_id: str):
-    """The connector's runs from the event log. (A richer execution-log query is being built for
-    the API; this is a direct query on the indexed columns.)"""
+    """The connector's runs: the event-log area's fragment (filters `log_outcome`, `log_from`,
+    `log_to`, `log_page` in the query string)."""
     access = _require_read(request)
     connector = _connector(access, connector_id)
-    outcome = request.GET.get("outcome", "")
-    start, end = _parse_day(request.GET.get("from")), _parse_day(request.GET.get("to"))
-    events = Event.objects.filter(connector_id=connector.id, space_id=access.space.id, action="execute")
-    if outcome in ("success", "failure"):
-        events = events.filter(outcome=outcome)
-    tz = timezone.get_current_timezone()
-    if start:
-        events = events.filter(timestamp__gte=datetime.combine(start, time.min, tzinfo=tz))
-    if end:
-        events = events.filter(timestamp__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz))
-    page = Paginator(events, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    entries = []
-    for event in page.object_list:
-        document = event.document or {}
-        execution = document.get("kibana", {}).get("action", {}).get("execution", {})
-        entries.append(
-            {
-                "event": event,
-                "error": (document.get("error") or {}).get("message", ""),
-                "duration_ms": round(event.duration_ns / 1e6, 1) if event.duration_ns is not None else None,
-                "attempt": execution.get("attempt"),
-                "user": (document.get("user") or {}).get("name", ""),
-            }
-        )
-    filters = {"outcome": outcome, "from": request.GET.get("from", ""), "to": request.GET.get("to", "")}
     context = _connector_context(
         request,
         model_admin,
         connector,
         "logs",
         f"Logs of {connector.name}",
-        entries=entries,
-        page=page,
-        filters=filters,
-        filter_query=urlencode({k: v for k, v in filters.items() if v}),
+        logs_html=render_connector_log(request, connector),
     )
     return _render(request, "logs.html", context)
+
+
+@dataclass
+class RuleRow:
+    rule: object
+    url: str
+    status: str
+    last_outcome: str
+
+
+def _rule_rows(space_id: str, connector_id: str) -> list[RuleRow]:
+    rows = []
+    for rule in sorted(rules_referencing(space_id, connector_id), key=lambda r: (r.name.lower(), r.id)):
+        try:
+            rule_url = reverse("admin:actions_rule_change", args=[rule.id])
+        except NoReverseMatch:
+            rule_url = ""
+        rows.append(
+            RuleRow(
+                rule,
+                rule_url,
+                (rule.execution_status or {}).get("status", "pending"),
+                (rule.last_run or {}).get("outcome", ""),
+            )
+        )
+    return rows
 
 
 def connector_rules(request, model_admin, connector_id: str):
     access = _require_read(request)
     connector = _connector(access, connector_id)
-    context = _connector_context(request, model_admin, connector, "rules", f"Rules using {connector.name}")
+    rules = [] if connector.is_preconfigured else _rule_rows(access.space.id, connector.id)
+    context = _connector_context(
+        request, model_admin, connector, "rules", f"Rules using {connector.name}", rules=rules
+    )
     return _render(request, "rules.html", context)
 
 
@@ -628,7 +627,12 @@ def _delete(request, model_admin, ids: list[str]):
         return HttpResponseRedirect(_url("changelist"))
     counts = referenced_by_counts(access.space.id, [c.id for c in rows])
     items = [
-        {"connector": c, "used_by": counts.get(c.id, 0), "type": TypeInfo.of(c.connector_type_id)}
+        {
+            "connector": c,
+            "used_by": counts.get(c.id, 0),
+            "type": TypeInfo.of(c.connector_type_id),
+            "rules": _rule_rows(access.space.id, c.id) if counts.get(c.id, 0) else [],
+        }
         for c in rows
     ]
     in_use = sum(1 for item in items if item["used_by"])
@@ -646,6 +650,17 @@ def _delete(request, model_admin, ids: list[str]):
 
 def connector_delete(request, model_admin, connector_id: str):
     return _delete(request, model_admin, [connector_id])
+
+
+def connector_bulk_export(request, model_admin):
+    """ "Export selected": the saved-objects Export page for the ticked connectors of this space."""
+    access = _require_read(request)
+    ids = request.POST.getlist("ids") if request.method == "POST" else []
+    selection = list(Connector.objects.filter(space=access.space, pk__in=ids).order_by("name", "id"))
+    if not selection:
+        messages.info(request, "Select at least one connector to export.")
+        return HttpResponseRedirect(_url("changelist"))
+    return HttpResponseRedirect(export_selection_url(selection))
 
 
 def connector_bulk_delete(request, model_admin):

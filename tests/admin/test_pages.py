@@ -419,24 +419,156 @@ def test_the_logs_tab_lists_runs_and_filters_by_outcome_and_date(admin_client, d
     execute(connector, {"body": "2"}, RunInfo(source="admin_test"))
 
     everything = admin_client.get(url("logs", connector.id)).content.decode()
-    failures = admin_client.get(url("logs", connector.id), {"outcome": "failure"}).content.decode()
+    failures = admin_client.get(url("logs", connector.id), {"log_outcome": "failure"}).content.decode()
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-    future = admin_client.get(url("logs", connector.id), {"from": tomorrow}).content.decode()
+    future = admin_client.get(url("logs", connector.id), {"log_from": tomorrow}).content.decode()
 
-    assert everything.count('data-outcome="success"') == 1
-    assert everything.count('data-outcome="failure"') == 1
-    assert failures.count('data-outcome="success"') == 0
+    assert 'id="connector-log"' in everything
+    assert everything.count('class="log-success"') == 1
+    assert everything.count('class="log-failure"') == 1
+    assert failures.count('class="log-success"') == 0
+    assert failures.count('class="log-failure"') == 1
     assert "error calling webhook, invalid response" in failures
-    assert "No runs match these filters." in future
+    assert "No runs in this period." in future
+    assert "0 runs" in future
 
 
-def test_the_rules_tab_shows_the_count_and_a_labelled_placeholder(admin_client, default_space):
+def test_the_logs_tab_shows_only_this_connectors_runs(admin_client, default_space, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    mine = webhook(default_space, "Mine", url=httpserver.url_for("/hook"))
+    other = webhook(default_space, "Other", url=httpserver.url_for("/hook"))
+    execute(mine, {"body": "1"}, RunInfo(source="admin_test"))
+    execute(other, {"body": "2"}, RunInfo(source="admin_test"))
+    execute(other, {"body": "3"}, RunInfo(source="admin_test"))
+
+    page = admin_client.get(url("logs", mine.id)).content.decode()
+
+    assert page.count('class="log-success"') == 1
+    assert "1 run<" in page
+
+
+def rule(space, name, connector_ids, **fields):
+    from actions.models import Rule
+
+    return Rule.objects.create(
+        space=space,
+        name=name,
+        rule_type_id=".index-threshold",
+        actions=[{"id": cid, "group": "threshold met", "params": {}} for cid in connector_ids],
+        **fields,
+    )
+
+
+def test_the_rules_tab_lists_the_rules_using_the_connector(admin_client, default_space):
     connector = server_log(default_space)
+    unused = server_log(default_space, "Unused")
+    used = rule(default_space, "CPU high", [connector.id], execution_status={"status": "ok"})
+    rule(default_space, "Disk full", [connector.id], enabled=False, last_run={"outcome": "failed"})
+    rule(default_space, "Elsewhere", [unused.id])
 
     page = admin_client.get(url("rules", connector.id)).content.decode()
+    empty = admin_client.get(url("rules", server_log(default_space, "Lonely").id)).content.decode()
 
-    assert "rules use this connector" in page
-    assert 'id="cx-rules-placeholder"' in page
+    assert "2</strong> rules use this connector" in page
+    assert f'href="{reverse("admin:actions_rule_change", args=[used.id])}"' in page
+    assert "CPU high" in page and "Disk full" in page
+    assert "Elsewhere" not in page
+    assert "Disabled" in page and "Enabled" in page
+    assert 'data-status="ok"' in page
+    assert "failed" in page
+    assert "cx-rules-placeholder" not in page
+    assert 'id="cx-no-rules"' in empty
+
+
+def test_delete_confirmations_name_the_rules_using_each_connector(admin_client, default_space):
+    first, second = server_log(default_space, "A"), server_log(default_space, "B")
+    rule(default_space, "CPU high", [first.id])
+    rule(default_space, "Disk full", [first.id, second.id])
+
+    row = admin_client.get(url("delete", first.id)).content.decode()
+    bulk = admin_client.post(url("bulk_delete"), {"ids": [first.id, second.id]}).content.decode()
+
+    assert "used by 2 rules" in row
+    assert "CPU high" in row and "Disk full" in row
+    assert bulk.count("CPU high") == 1
+    assert bulk.count("Disk full") == 2
+
+
+# ---- import/export and health -----------------------------------------------------------------
+
+
+def test_the_list_offers_import_and_export_to_all_and_only_export_to_read(
+    admin_client, default_space, staff_user
+):
+    server_log(default_space)
+    reader = Client()
+    reader.force_login(staff_user("reader", default="read"))
+
+    full = admin_client.get(LIST).content.decode()
+    read = reader.get(LIST).content.decode()
+
+    assert 'href="/admin/saved-objects/import/"' in full
+    assert 'id="cx-export"' in full and 'id="cx-bulk-export"' in full
+    assert 'href="/admin/saved-objects/import/"' not in read
+    assert 'id="cx-export"' in read
+
+
+def test_export_selected_goes_to_the_export_page_for_the_ticked_connectors(admin_client, default_space):
+    first, second = server_log(default_space, "A"), server_log(default_space, "B")
+    server_log(default_space, "C")
+
+    response = admin_client.post(url("bulk_export"), {"ids": [second.id, first.id]})
+    page = admin_client.get(response["Location"]).content.decode()
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/saved-objects/export/?ids=")
+    assert set(response["Location"].split("ids=")[1].split(",")) == {first.id, second.id}
+    assert "A" in page and "B" in page
+
+
+def test_export_selected_ignores_connectors_of_other_spaces(admin_client, default_space, other_space):
+    foreign = server_log(other_space, "Foreign")
+
+    response = admin_client.post(url("bulk_export"), {"ids": [foreign.id]})
+
+    assert response["Location"] == LIST
+
+
+def test_the_list_shows_failures_of_the_last_24_hours(admin_client, default_space, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("no", status=400)
+    failing = webhook(default_space, "Failing", url=httpserver.url_for("/hook"))
+    quiet = server_log(default_space, "Quiet")
+    execute(failing, {"body": "1"}, RunInfo(source="admin_test"))
+    execute(failing, {"body": "2"}, RunInfo(source="admin_test"))
+    Event.objects.filter(connector_id=failing.id, action="execute").update(
+        timestamp=datetime.now(UTC) - timedelta(hours=1)
+    )
+    old = Event.objects.filter(connector_id=failing.id, action="execute").first()
+    old.timestamp = datetime.now(UTC) - timedelta(hours=30)
+    old.save()
+
+    page = admin_client.get(LIST).content.decode()
+
+    assert "Failures (24 h)" in page
+    assert page.count('data-failures-24h="1"') == 1
+    assert page.count('data-failures-24h="0"') == 1
+    assert quiet.id in page
+
+
+def test_the_header_links_api_keys_privileges_and_api_docs(admin_client, staff_user):
+    reader = Client()
+    reader.force_login(staff_user("reader", default="read"))
+
+    page = admin_client.get(LIST).content.decode()
+    read = reader.get(LIST).content.decode()
+
+    assert 'href="/admin/connectors/apikey/"' in page
+    assert 'href="/admin/connectors/spaceprivilege/"' in page
+    assert 'href="/api/schema/docs/"' in page
+    assert 'href="/api/schema/docs/"' in read
+    assert 'href="/admin/connectors/spaceprivilege/"' not in read
+    assert admin_client.get("/admin/connectors/apikey/").status_code == 200
+    assert admin_client.get("/admin/connectors/spaceprivilege/").status_code == 200
 
 
 # ---- delete -----------------------------------------------------------------------------------
