@@ -10,6 +10,7 @@ from typing import Any
 
 from actions import kql
 from actions.rule_types import ParamsInvalid, ReportedAlert, RuleType, RunContext, RunOutcome
+from connectors.schemas import type_name
 
 AGG_TYPES = ("count", "avg", "min", "max", "sum")
 GROUP_BYS = ("all", "top")
@@ -42,18 +43,7 @@ KEYS = (
 )
 
 
-def _type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list):
-        return "Array"
-    if isinstance(value, dict):
-        return "Object"
-    return "string"
+_type = type_name  # config-schema's name for a value's type (None is "null")
 
 
 def _string(key: str, value: Any, *, min_length: int = 1) -> str:
