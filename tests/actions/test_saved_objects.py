@@ -3,7 +3,6 @@
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -11,10 +10,9 @@ from actions import rule_types
 from actions.rules import create_rule
 from actions.saved_objects import import_warning, rule_from_saved_object, rule_to_saved_object
 from tests.actions.helpers import make_webhook, threshold_rule_body
+from tests.shared_fixtures import KIBANA_FIXTURES
 
-FIXTURE = Path("/work/shared/fixtures/kibana/export-7.14-alerts-actions.ndjson")
-if not FIXTURE.exists():
-    FIXTURE = Path(__file__).resolve().parents[3] / "shared/fixtures/kibana/export-7.14-alerts-actions.ndjson"
+FIXTURE = KIBANA_FIXTURES / "export-7.14-alerts-actions.ndjson"
 
 
 def test_export_rewrites_the_rule_as_kibana_does(default_space):

@@ -12,7 +12,6 @@ import json
 import re
 import shlex
 import subprocess
-from pathlib import Path
 
 import pytest
 import requests
@@ -21,10 +20,9 @@ import yaml
 from connectors import registry
 from connectors.models import Connector
 from tests.api.conftest import PASSWORD, make_user
+from tests.shared_fixtures import KIBANA_FIXTURES
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kibana" / "examples"
-if not EXAMPLES.exists():  # a worktree under /work/wt/<name>
-    EXAMPLES = Path("/work/shared/fixtures/kibana/examples")
+EXAMPLES = KIBANA_FIXTURES / "examples"
 
 pytestmark = pytest.mark.skipif(not EXAMPLES.exists(), reason="Kibana fixtures not present")
 

@@ -6,8 +6,6 @@ Deliberate deviations are in docs/api.md ("OpenAPI conformance"): Kibana's file 
 status code Kibana itself answers (403, 409, most 400s), so status-code conformance is not checked.
 """
 
-from pathlib import Path
-
 import pytest
 import requests
 import schemathesis
@@ -17,13 +15,9 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from connectors.models import Connector
 from tests.api.conftest import PASSWORD, create_connector, make_user
+from tests.shared_fixtures import KIBANA_FIXTURES
 
-KIBANA_OAS = Path("/work/shared/fixtures/kibana/connectors-openapi-8x.yaml")
-for parent in Path(__file__).resolve().parents:
-    candidate = parent / "shared" / "fixtures" / "kibana" / "connectors-openapi-8x.yaml"
-    if candidate.exists():
-        KIBANA_OAS = candidate
-        break
+KIBANA_OAS = KIBANA_FIXTURES / "connectors-openapi-8x.yaml"
 
 EXISTING_ID = "conformance-target"
 # Connector types whose stored config differs from Kibana's response schema; their bodies are still

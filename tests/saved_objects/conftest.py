@@ -2,17 +2,15 @@
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 
 from connectors import registry
 from connectors.base import ConnectorType
 from connectors.schemas import Object
+from tests.shared_fixtures import KIBANA_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kibana"
-if not FIXTURES.exists():  # the worktree layout: /work/wt/<name>/tests → /work/shared
-    FIXTURES = Path("/work/shared/fixtures/kibana")
+FIXTURES = KIBANA_FIXTURES
 EXPORT_714 = FIXTURES / "export-7.14-alerts-actions.ndjson"
 ARCHIVER_UNSUPPORTED = FIXTURES / "kbn-archiver-unsupported-connector-type.json"
 
