@@ -1,10 +1,15 @@
-"""Action throughput on the embedded default (SQLite + django-q2's ORM broker).
+"""Action throughput on the embedded default (SQLite + django-q2's ORM broker) or on PostgreSQL + Redis.
 
 Enqueues N `.webhook` runs with `actions.services.enqueue()` (from a few application threads) against a local sink whose latency is a
 parameter, with a real `manage.py qcluster` draining them, and prints the drain throughput and the
 enqueue-to-delivery latency percentiles. Everything lives in a throw-away directory.
 
     .venv/bin/python benchmarks/action_throughput.py --actions 2000 --latency-ms 0 50 200
+    .venv/bin/python benchmarks/action_throughput.py --actions 2000 --workers 4 \
+        --postgres postgres://postgres@127.0.0.1:5432/test --redis redis://127.0.0.1:6379/0
+
+With `--postgres` (a server URL; a fresh database `connectors_bench_<random>` is created there and
+dropped at the end) and `--redis`, the same runs use DATABASE_URL/REDIS_URL: the scale-out profile.
 
 Columns: enqueue/s (one `enqueue()` call after another while the cluster drains), drain/s (actions
 delivered / time from the first enqueue to the last delivery), sink/s (deliveries per second between
@@ -158,8 +163,57 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=0, help="enqueue at this many actions/s (default: flat out)"
     )
+    parser.add_argument("--postgres", help="PostgreSQL server URL: bench on a fresh database there")
+    parser.add_argument("--redis", help="Redis URL for django-q2's broker (with --postgres)")
     args = parser.parse_args()
+    database = None
+    if args.postgres:
+        database = _create_postgres_database(args.postgres)
+        os.environ["DATABASE_URL"] = database
+        os.environ["CONNECTORS_CLUSTER_NAME"] = "bench-" + database.rsplit("_", 1)[1]
+    if args.redis:
+        os.environ["REDIS_URL"] = args.redis
+    try:
+        _main(args)
+    finally:
+        if database:
+            _drop_postgres_database(args.postgres, database)
+        if args.redis:
+            _clear_redis(args.redis, os.environ["CONNECTORS_CLUSTER_NAME"])
 
+
+def _create_postgres_database(server: str) -> str:
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"connectors_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+
+
+def _drop_postgres_database(server: str, database: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    name = database.rsplit("/", 1)[1]
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _clear_redis(url: str, cluster_name: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"django_q:{cluster_name}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+def _main(args) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="connectors-bench-"))
     config = workdir / "kibana.yml"
     config.write_text(
@@ -180,8 +234,13 @@ def main() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+    profile = (
+        "PostgreSQL + Redis"
+        if args.postgres and args.redis
+        else "embedded default: SQLite (WAL) + django-q2 ORM broker"
+    )
     print(
-        f"embedded default: SQLite (WAL) + django-q2 ORM broker, {args.workers} worker processes x "
+        f"{profile}, {args.workers} worker processes x "
         f"{args.concurrency} threads; {args.actions} .webhook actions per row from {args.enqueue_threads} enqueue threads "
         f"({'at ' + str(args.rate) + '/s' if args.rate else 'flat out'}); "
         f"work dir {workdir}"
