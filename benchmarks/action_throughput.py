@@ -151,6 +151,45 @@ def run_one(
     }
 
 
+def profile_one_process(n: int, workdir: Path) -> None:
+    """Where the time of one action goes: the application's `enqueue()` and one worker's claim +
+    `execute()` + result, run in this thread under cProfile against a 0 ms sink (no cluster runs)."""
+    import cProfile
+    import pstats
+
+    from actions.models import ActionRun
+    from actions.services import enqueue
+    from actions.worker import run_pending
+    from connectors.models import Connector, Space
+
+    sink = Sink(0)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    connector = Connector(
+        space=Space.ensure_default(),
+        name="profiled sink",
+        connector_type_id=".webhook",
+        config={"url": f"http://127.0.0.1:{sink.server_address[1]}/", "method": "post", "hasAuth": False},
+    )
+    connector.set_secrets({})
+    connector.save()
+    ActionRun.objects.all().delete()
+    for label, work in (
+        ("enqueue()", lambda: [enqueue(connector.id, {"body": f"p-{i}"}) for i in range(n)]),
+        ("claim + execute + result (run_pending)", lambda: run_pending(max_rounds=5)),
+    ):
+        profiler = cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
+        profiler.runcall(work)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        print(
+            f"\n== {label}: {n} in {wall:.2f} s wall, {wall / n * 1000:.2f} ms/action wall, {cpu / n * 1000:.2f} ms/action CPU"
+        )
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(18)
+    print(f"delivered to the sink: {len(sink.arrivals)}")
+    sink.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=1000, help="actions per latency (default 1000)")
@@ -162,6 +201,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--rate", type=float, default=0, help="enqueue at this many actions/s (default: flat out)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        help="instead of the table: cProfile N enqueue() calls, then N runs claimed and executed in this one thread",
     )
     parser.add_argument("--postgres", help="PostgreSQL server URL: bench on a fresh database there")
     parser.add_argument("--redis", help="Redis URL for django-q2's broker (with --postgres)")
@@ -245,6 +290,9 @@ def _main(args) -> None:
         f"({'at ' + str(args.rate) + '/s' if args.rate else 'flat out'}); "
         f"work dir {workdir}"
     )
+    if args.profile:
+        profile_one_process(args.profile, workdir)
+        return
     print(
         f"{'latency':>8} {'delivered':>10} {'enqueue/s':>10} {'drain/s':>9} {'sink/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'locked':>7}"
     )
