@@ -16,19 +16,20 @@ from tests.scaleout.conftest import ROOT
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.slow, pytest.mark.timeout(300)]
 
-# Short lease and lost-task grace so that recovery after a SIGKILL happens within the test's bounds.
-CONFIG = (
+BASE_CONFIG = (
     "connectors.network.allowPrivateAddresses: true\n"
     "connectors.worker.concurrency: 8\n"
-    "connectors.actions.runTimeout: 4s\n"
-    "connectors.actions.lostTaskGrace: 3s\n"
     "connectors.actions.pollInterval: 0.5s\n"
 )
+# A generous lease where nothing crashes (a slow run under load must not be taken for a dead one);
+# a short lease and lost-task grace for the crash, so that recovery happens within the test's bounds.
+STEADY_CONFIG = BASE_CONFIG + "connectors.actions.runTimeout: 60s\n"
+CRASH_CONFIG = BASE_CONFIG + "connectors.actions.runTimeout: 4s\nconnectors.actions.lostTaskGrace: 3s\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def short_leases(deployment):
-    (deployment.workdir / "connectors.yml").write_text(CONFIG)
+def _configure(deployment, text: str) -> None:
+    """The clusters read this file when they start."""
+    (deployment.workdir / "connectors.yml").write_text(text)
 
 
 @pytest.fixture
@@ -103,6 +104,7 @@ def test_two_clusters_deliver_every_enqueued_action_once_with_one_execute_event_
     deployment, clusters, sink_factory
 ):
     total = 300
+    _configure(deployment, STEADY_CONFIG)
     sink = sink_factory(0)
     connector_id = _create_connector(deployment, sink.url + "/hook")
     first = clusters.start("a")
@@ -139,6 +141,7 @@ def test_after_sigkill_of_one_cluster_mid_batch_every_action_is_delivered_and_ev
     deployment, clusters, sink_factory
 ):
     total = 400
+    _configure(deployment, CRASH_CONFIG)
     sink = sink_factory(500)  # 16 runs in flight per cluster: ~30 deliveries/s each
     connector_id = _create_connector(deployment, sink.url + "/hook")
     keys = [f"crash-{n}" for n in range(total)]
