@@ -1,10 +1,15 @@
-"""Action throughput on the embedded default (SQLite + django-q2's ORM broker).
+"""Action throughput on the embedded default (SQLite + django-q2's ORM broker) or on PostgreSQL + Redis.
 
 Enqueues N `.webhook` runs with `actions.services.enqueue()` (from a few application threads) against a local sink whose latency is a
 parameter, with a real `manage.py qcluster` draining them, and prints the drain throughput and the
 enqueue-to-delivery latency percentiles. Everything lives in a throw-away directory.
 
     .venv/bin/python benchmarks/action_throughput.py --actions 2000 --latency-ms 0 50 200
+    .venv/bin/python benchmarks/action_throughput.py --actions 2000 --workers 4 \
+        --postgres postgres://postgres@127.0.0.1:5432/test --redis redis://127.0.0.1:6379/0
+
+With `--postgres` (a server URL; a fresh database `connectors_bench_<random>` is created there and
+dropped at the end) and `--redis`, the same runs use DATABASE_URL/REDIS_URL: the scale-out profile.
 
 Columns: enqueue/s (one `enqueue()` call after another while the cluster drains), drain/s (actions
 delivered / time from the first enqueue to the last delivery), sink/s (deliveries per second between
@@ -146,6 +151,45 @@ def run_one(
     }
 
 
+def profile_one_process(n: int, workdir: Path) -> None:
+    """Where the time of one action goes: the application's `enqueue()` and one worker's claim +
+    `execute()` + result, run in this thread under cProfile against a 0 ms sink (no cluster runs)."""
+    import cProfile
+    import pstats
+
+    from actions.models import ActionRun
+    from actions.services import enqueue
+    from actions.worker import run_pending
+    from connectors.models import Connector, Space
+
+    sink = Sink(0)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    connector = Connector(
+        space=Space.ensure_default(),
+        name="profiled sink",
+        connector_type_id=".webhook",
+        config={"url": f"http://127.0.0.1:{sink.server_address[1]}/", "method": "post", "hasAuth": False},
+    )
+    connector.set_secrets({})
+    connector.save()
+    ActionRun.objects.all().delete()
+    for label, work in (
+        ("enqueue()", lambda: [enqueue(connector.id, {"body": f"p-{i}"}) for i in range(n)]),
+        ("claim + execute + result (run_pending)", lambda: run_pending(max_rounds=5)),
+    ):
+        profiler = cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
+        profiler.runcall(work)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        print(
+            f"\n== {label}: {n} in {wall:.2f} s wall, {wall / n * 1000:.2f} ms/action wall, {cpu / n * 1000:.2f} ms/action CPU"
+        )
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(18)
+    print(f"delivered to the sink: {len(sink.arrivals)}")
+    sink.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=1000, help="actions per latency (default 1000)")
@@ -158,8 +202,63 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=0, help="enqueue at this many actions/s (default: flat out)"
     )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        help="instead of the table: cProfile N enqueue() calls, then N runs claimed and executed in this one thread",
+    )
+    parser.add_argument("--postgres", help="PostgreSQL server URL: bench on a fresh database there")
+    parser.add_argument("--redis", help="Redis URL for django-q2's broker (with --postgres)")
     args = parser.parse_args()
+    database = None
+    if args.postgres:
+        database = _create_postgres_database(args.postgres)
+        os.environ["DATABASE_URL"] = database
+        os.environ["CONNECTORS_CLUSTER_NAME"] = "bench-" + database.rsplit("_", 1)[1]
+    if args.redis:
+        os.environ["REDIS_URL"] = args.redis
+    try:
+        _main(args)
+    finally:
+        if database:
+            _drop_postgres_database(args.postgres, database)
+        if args.redis:
+            _clear_redis(args.redis, os.environ["CONNECTORS_CLUSTER_NAME"])
 
+
+def _create_postgres_database(server: str) -> str:
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"connectors_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+
+
+def _drop_postgres_database(server: str, database: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    name = database.rsplit("/", 1)[1]
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _clear_redis(url: str, cluster_name: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"django_q:{cluster_name}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+def _main(args) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="connectors-bench-"))
     config = workdir / "kibana.yml"
     config.write_text(
@@ -180,12 +279,20 @@ def main() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+    profile = (
+        "PostgreSQL + Redis"
+        if args.postgres and args.redis
+        else "embedded default: SQLite (WAL) + django-q2 ORM broker"
+    )
     print(
-        f"embedded default: SQLite (WAL) + django-q2 ORM broker, {args.workers} worker processes x "
+        f"{profile}, {args.workers} worker processes x "
         f"{args.concurrency} threads; {args.actions} .webhook actions per row from {args.enqueue_threads} enqueue threads "
         f"({'at ' + str(args.rate) + '/s' if args.rate else 'flat out'}); "
         f"work dir {workdir}"
     )
+    if args.profile:
+        profile_one_process(args.profile, workdir)
+        return
     print(
         f"{'latency':>8} {'delivered':>10} {'enqueue/s':>10} {'drain/s':>9} {'sink/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'locked':>7}"
     )

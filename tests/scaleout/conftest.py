@@ -80,6 +80,12 @@ class Process:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def kill(self) -> None:
+        """SIGKILL to the whole process group (the cluster's sentinel, workers and pusher): a crash."""
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
     def stop(self, timeout: float = 15) -> int:
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
