@@ -15,9 +15,15 @@ from botocore.eventstream import EventStreamBuffer, ParserError
 
 from connectors import http
 from connectors.base import ExecutionContext
-from connectors.schemas import Any_, Array, Boolean, Number, Object, SchemaError, String
+from connectors.schemas import Any_, Array, Number, Object, SchemaError, String
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError, normalise_url
-from connectors.types.case_utils import absent, check_ai_url
+from connectors.types.case_utils import (
+    AI_RUN_PARAMS,
+    DASHBOARD_PARAMS,
+    absent,
+    ai_test_params_schema,
+    check_ai_url,
+)
 
 DEFAULT_URL = "https://bedrock-runtime.us-east-1.amazonaws.com"
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -35,16 +41,7 @@ TEST_BODY = json.dumps(
     }
 )
 
-RUN_PARAMS = Object(
-    {
-        "body": String(label="Body", widget="code"),
-        "model": String(nullable=True, default=None),
-        "signal": Any_(nullable=True, default=None),
-        "timeout": Number(nullable=True, default=None),
-        "raw": Boolean(nullable=True, default=None),
-        "telemetryMetadata": Any_(nullable=True, default=None),
-    }
-)
+RUN_PARAMS = AI_RUN_PARAMS
 INVOKE_PARAMS = Object(
     {
         "messages": Array(Object({"role": String(), "content": Any_()}, strict=False)),
@@ -132,12 +129,7 @@ class BedrockConnector(SubActionConnectorType):
     secrets_schema = Object(
         {"accessKey": String(secret=True, label="Access key"), "secret": String(secret=True, label="Secret")}
     )
-    test_params_schema = Object(
-        {
-            "subAction": String(default="test", widget="hidden"),
-            "subActionParams": Object({"body": String(label="Body", widget="code", default=TEST_BODY)}),
-        }
-    )
+    test_params_schema = ai_test_params_schema(TEST_BODY)
     sub_actions = {
         "run": SubAction("run_api", RUN_PARAMS),
         "test": SubAction("run_api", RUN_PARAMS),
@@ -146,7 +138,7 @@ class BedrockConnector(SubActionConnectorType):
         "invokeStream": SubAction("invoke_stream", INVOKE_PARAMS),
         "converse": SubAction("converse", CONVERSE_PARAMS),
         "converseStream": SubAction("converse_stream", CONVERSE_PARAMS),
-        "getDashboard": SubAction("get_dashboard", Object({"dashboardId": String()})),
+        "getDashboard": SubAction("get_dashboard", DASHBOARD_PARAMS),
     }
 
     def check_config(self, config, settings):

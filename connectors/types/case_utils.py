@@ -17,7 +17,20 @@ from urllib.parse import urlsplit
 from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
-from connectors.schemas import MISSING, Array, Enum, Field, Object, OneOf, SchemaError, String, _prefix
+from connectors.schemas import (
+    MISSING,
+    Any_,
+    Array,
+    Boolean,
+    Enum,
+    Field,
+    Number,
+    Object,
+    OneOf,
+    SchemaError,
+    String,
+    _prefix,
+)
 from connectors.subactions import USER_ERROR_STATUSES
 
 
@@ -324,3 +337,29 @@ def check_ai_url(product: str, url: str, settings) -> str | None:
         except EgressDenied as exc:
             problem = f"error validating url: {exc.message}"
     return f"Error configuring {product} action: Error: {problem}" if problem else None
+
+
+# ---- schemas shared by the generative-AI types ----------------------------------------------------
+
+# `run`/`test` params of Bedrock and Gemini (Kibana declares the same schema for each).
+AI_RUN_PARAMS = Object(
+    {
+        "body": String(label="Body", widget="code"),
+        "model": String(nullable=True, default=None),
+        "signal": Any_(nullable=True, default=None),
+        "timeout": Number(nullable=True, default=None),
+        "raw": Boolean(nullable=True, default=None),
+        "telemetryMetadata": Any_(nullable=True, default=None),
+    }
+)
+DASHBOARD_PARAMS = Object({"dashboardId": String()})
+
+
+def ai_test_params_schema(test_body: str) -> Object:
+    """The Test tab of an AI type: the `test` sub-action with the type's "Hello world" body."""
+    return Object(
+        {
+            "subAction": String(default="test", widget="hidden"),
+            "subActionParams": Object({"body": String(label="Body", widget="code", default=test_body)}),
+        }
+    )

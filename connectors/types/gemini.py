@@ -18,10 +18,16 @@ from google.oauth2 import service_account
 from connectors import http
 from connectors.base import ExecutionContext
 from connectors.exceptions import ConnectorError
-from connectors.schemas import Any_, Array, Boolean, Number, Object, SchemaError, String
+from connectors.schemas import Any_, Array, Number, Object, SchemaError, String
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
 from connectors.types import token_cache
-from connectors.types.case_utils import absent, check_ai_url
+from connectors.types.case_utils import (
+    AI_RUN_PARAMS,
+    DASHBOARD_PARAMS,
+    absent,
+    ai_test_params_schema,
+    check_ai_url,
+)
 
 DEFAULT_URL = "https://us-central1-aiplatform.googleapis.com"
 DEFAULT_MODEL = "gemini-2.5-pro"
@@ -35,16 +41,7 @@ TEST_BODY = json.dumps(
     }
 )
 
-RUN_PARAMS = Object(
-    {
-        "body": String(label="Body", widget="code"),
-        "model": String(nullable=True, default=None),
-        "signal": Any_(nullable=True, default=None),
-        "timeout": Number(nullable=True, default=None),
-        "raw": Boolean(nullable=True, default=None),
-        "telemetryMetadata": Any_(nullable=True, default=None),
-    }
-)
+RUN_PARAMS = AI_RUN_PARAMS
 INVOKE_PARAMS = Object(
     {
         "messages": Array(Object({"role": String(), "content": Any_()}, strict=False)),
@@ -131,19 +128,14 @@ class GeminiConnector(SubActionConnectorType):
     secrets_schema = Object(
         {"credentialsJson": String(secret=True, label="Credentials JSON", widget="textarea")}
     )
-    test_params_schema = Object(
-        {
-            "subAction": String(default="test", widget="hidden"),
-            "subActionParams": Object({"body": String(label="Body", widget="code", default=TEST_BODY)}),
-        }
-    )
+    test_params_schema = ai_test_params_schema(TEST_BODY)
     sub_actions = {
         "run": SubAction("run_api", RUN_PARAMS),
         "test": SubAction("run_api", RUN_PARAMS),
         "invokeAI": SubAction("invoke_ai", INVOKE_PARAMS),
         "invokeAIRaw": SubAction("invoke_ai_raw", INVOKE_PARAMS),
         "invokeStream": SubAction("invoke_stream", INVOKE_PARAMS),
-        "getDashboard": SubAction("get_dashboard", Object({"dashboardId": String()})),
+        "getDashboard": SubAction("get_dashboard", DASHBOARD_PARAMS),
     }
 
     def check_config(self, config, settings):

@@ -31,7 +31,7 @@ from connectors.schemas import (
     String,
 )
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
-from connectors.types.case_utils import absent, check_ai_url
+from connectors.types.case_utils import DASHBOARD_PARAMS, absent, ai_test_params_schema, check_ai_url
 
 OPENAI = "OpenAI"
 AZURE = "Azure OpenAI"
@@ -174,12 +174,7 @@ class OpenAIConnector(SubActionConnectorType):
             "caData": String(nullable=True, default=None, secret=True, label="CA certificate (base64 PEM)"),
         }
     )
-    test_params_schema = Object(
-        {
-            "subAction": String(default="test", widget="hidden"),
-            "subActionParams": Object({"body": String(label="Body", widget="code", default=TEST_BODY)}),
-        }
-    )
+    test_params_schema = ai_test_params_schema(TEST_BODY)
     sub_actions = {
         "run": SubAction("run_api", RUN_PARAMS),
         "test": SubAction("run_api", RUN_PARAMS),
@@ -188,7 +183,7 @@ class OpenAIConnector(SubActionConnectorType):
         "invokeStream": SubAction("invoke_stream", INVOKE_PARAMS),
         # Kibana hands back the OpenAI SDK's async iterator; over HTTP the same SSE text is all there is.
         "invokeAsyncIterator": SubAction("invoke_stream", INVOKE_PARAMS),
-        "getDashboard": SubAction("get_dashboard", Object({"dashboardId": String()})),
+        "getDashboard": SubAction("get_dashboard", DASHBOARD_PARAMS),
     }
 
     # ---- validation -------------------------------------------------------------------------------
