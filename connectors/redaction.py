@@ -41,16 +41,17 @@ def secret_needles(secrets: Any) -> list[str]:
     return sorted(needles, key=len, reverse=True)
 
 
-def _scrub(value: Any, needles: list[str]) -> Any:
+def scrub(value: Any, needles: list[str]) -> Any:
+    """`value` (a string, or dicts and lists of them) with every needle replaced by REDACTED."""
     if isinstance(value, str):
         for needle in needles:
             if needle in value:
                 value = value.replace(needle, REDACTED)
         return value
     if isinstance(value, dict):
-        return {key: _scrub(item, needles) for key, item in value.items()}
+        return {key: scrub(item, needles) for key, item in value.items()}
     if isinstance(value, list):
-        return [_scrub(item, needles) for item in value]
+        return [scrub(item, needles) for item in value]
     return value
 
 
@@ -61,7 +62,7 @@ def scrub_result(result, secrets: Any):
         return result
     return dataclasses.replace(
         result,
-        message=_scrub(result.message, needles),
-        service_message=_scrub(result.service_message, needles),
-        data=_scrub(result.data, needles),
+        message=scrub(result.message, needles),
+        service_message=scrub(result.service_message, needles),
+        data=scrub(result.data, needles),
     )

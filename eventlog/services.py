@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 
+from connectors.redaction import scrub, secret_needles
 from eventlog.models import Event
 
 logger = logging.getLogger("eventlog")
@@ -47,39 +48,9 @@ def _int_or_none(value) -> int | None:
         return None
 
 
-REDACTED = "[REDACTED]"
-MIN_SECRET_LENGTH = 4  # shorter values would blank out ordinary words
-
-
-def _redact(value, secrets: list[str]):
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {key: _redact(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact(item, secrets) for item in value]
-    return value
-
-
 def secret_strings(secrets) -> list[str]:
-    """The string leaves of a secrets mapping worth redacting, longest first."""
-    found: list[str] = []
-
-    def walk(value):
-        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-            found.append(value)
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                walk(item)
-
-    walk(secrets)
-    return sorted(set(found), key=len, reverse=True)
+    """The strings to redact for a secrets mapping: the executor's own rule (connectors.redaction)."""
+    return secret_needles(secrets)
 
 
 def _secrets_of_connector(document: dict):
@@ -102,7 +73,7 @@ def record(document: dict, *, secrets=None) -> Event | None:
     """Store one event document, adding what Kibana's event-log service adds (`@timestamp`,
     `ecs.version`, `event.provider`, `kibana.server_uuid`, `kibana.version`).
 
-    Secret values (strings of 4+ characters) found in `error` are replaced by `[REDACTED]`, so
+    Secret values found in `error` (connectors.redaction's rule) are replaced by `[REDACTED]`, so
     a service that echoes a credential in its error text cannot put it in the log. `secrets` is the
     connector's secrets mapping (or a list of strings) when the caller has it open; otherwise, for
     failure events only, record() opens the named connector's secrets itself.
@@ -115,7 +86,7 @@ def record(document: dict, *, secrets=None) -> Event | None:
     if secrets and document.get("error"):
         # Only the error text carries what a service sent back; the rest is built from our own data
         # (and a Kibana user named like a connector's basic-auth user must keep `user.name`).
-        document = {**document, "error": _redact(document["error"], secret_strings(secrets))}
+        document = {**document, "error": scrub(document["error"], secret_strings(secrets))}
     now = datetime.now(UTC)
     if "@timestamp" in document:
         timestamp = _parse_iso(document["@timestamp"])
