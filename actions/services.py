@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import Q
+
 from actions.dblock import serialized_writes
 from connectors import registry
 from connectors.base import ExecutionContext, ExecutionResult
@@ -127,13 +129,18 @@ def _error_text(result: ExecutionResult) -> str:
     return text
 
 
-def rate_limit_exceeded(type_id: str) -> bool:
+def rate_limit_of(type_id: str) -> dict | None:
     """The per-type sliding window of `connectors.rateLimits` (and Kibana 9.1's
-    `xpack.actions.rateLimiter.<type>`), counted over `execute-start` events of all processes."""
+    `xpack.actions.rateLimiter.<type>`), or None."""
     config = get_config()
-    limit = config["connectors.rateLimits"].get(type_id) or config["xpack.actions.rateLimiter"].get(
+    return config["connectors.rateLimits"].get(type_id) or config["xpack.actions.rateLimiter"].get(
         type_id.lstrip(".")
     )
+
+
+def rate_limit_exceeded(type_id: str) -> bool:
+    """Whether the type's window is full, counted over `execute-start` events of all processes."""
+    limit = rate_limit_of(type_id)
     if not limit:
         return False
     from eventlog.models import Event
@@ -210,9 +217,28 @@ def _run_type(connector: Connector, params: dict, run: RunInfo, space_id: str) -
     return scrub_result(result if result is not None else ExecutionResult.success(), validated_secrets)
 
 
-def execute(connector: Connector, params: dict, run: RunInfo | None = None) -> ExecutionResult:
+class RunLog:
+    """Where `execute()` writes a run's `execute-start` and `execute` events and the connector's
+    health. This default writes at once (`_execute`, the Test tab, in-process draining); a worker
+    process batches the same writes (actions.journal)."""
+
+    def started(self, connector: Connector, document: dict) -> None:
+        with serialized_writes():
+            record(document)
+
+    def finished(self, connector: Connector, document: dict, result: ExecutionResult, started_at) -> None:
+        with serialized_writes():
+            record(document)
+            if not connector.is_preconfigured and connector.pk:
+                update_health(connector.pk, result, started_at)
+
+
+def execute(
+    connector: Connector, params: dict, run: RunInfo | None = None, log: RunLog | None = None
+) -> ExecutionResult:
     """Run `connector` once with `params`; log both events; update the connector's health."""
     run = run or RunInfo()
+    log = log or RunLog()
     if not run.execution_uuid:
         run.execution_uuid = str(uuid.uuid4())
     space_id = _space_of(connector, run)
@@ -222,18 +248,20 @@ def execute(connector: Connector, params: dict, run: RunInfo | None = None) -> E
     start_doc["message"] = f"action started: {label}"
     started_at = datetime.now(UTC)
     start_doc["event"]["start"] = iso(started_at)
-    with serialized_writes():
-        record(start_doc)
+    start_doc["@timestamp"] = iso(started_at)
+    log.started(connector, start_doc)
 
     clock = time.monotonic_ns()
     result = _run_type(connector, params, run, space_id)
     duration_ns = time.monotonic_ns() - clock
 
     doc = _base_document(connector, run, "execute", space_id)
+    ended_at = datetime.now(UTC)
+    doc["@timestamp"] = iso(ended_at)
     doc["event"].update(
         {
             "start": iso(started_at),
-            "end": iso(datetime.now(UTC)),
+            "end": iso(ended_at),
             "duration": str(duration_ns),
             "outcome": "success" if result.ok else "failure",
         }
@@ -249,30 +277,18 @@ def execute(connector: Connector, params: dict, run: RunInfo | None = None) -> E
         doc["error"] = {"message": _error_text(result)}
         will_retry = bool(result.retry) and run.attempt < run.max_attempts
         execution["final"] = run.final if run.final is not None else not will_retry
-    with serialized_writes():
-        record(doc)
-        if not connector.is_preconfigured and connector.pk:
-            _update_health(connector, result, started_at)
+    log.finished(connector, doc, result, started_at)
     return result
 
 
-def _update_health(connector: Connector, result: ExecutionResult, started_at: datetime) -> None:
-    """Keep the row's health current. A write is skipped when nothing would change but a timestamp
-    less than a second old: under load this saves one database write per run (SQLite has one writer)."""
+def update_health(connector_pk: str, result: ExecutionResult, started_at: datetime) -> None:
+    """Keep the row's health current in one conditional UPDATE. The write is skipped when nothing
+    would change but a timestamp less than a second old: under load this saves a database write per
+    run (SQLite has one writer)."""
     error = "" if result.ok else (result.message or "")[:500]
     outcome = "success" if result.ok else "failure"
-    current = (
-        Connector.objects.filter(pk=connector.pk).values("last_run_at", "last_outcome", "last_error").first()
-    )
-    if (
-        current
-        and current["last_outcome"] == outcome
-        and current["last_error"] == error
-        and current["last_run_at"]
-        and started_at - current["last_run_at"] < timedelta(seconds=1)
-    ):
-        return
-    Connector.objects.filter(pk=connector.pk).update(
+    unchanged = Q(last_outcome=outcome, last_error=error, last_run_at__gt=started_at - timedelta(seconds=1))
+    Connector.objects.filter(pk=connector_pk).exclude(unchanged).update(
         last_run_at=started_at, last_outcome=outcome, last_error=error
     )
 
@@ -328,8 +344,6 @@ def enqueue(connector_id: str, params: dict, space: str = "default", *, user: st
     Raises `connectors.services.ConnectorNotFound` (Kibana's not-found message), `ActionTypeDisabled`,
     `ConfigurationError` (missing secrets) or `QueueFull`. Returns the queued `ActionRun`.
     """
-    from django.db import transaction
-
     from actions import queue
     from connectors.services import find_connector
 
@@ -340,10 +354,8 @@ def enqueue(connector_id: str, params: dict, space: str = "default", *, user: st
         raise ConfigurationError(
             f'Unable to execute action because no secrets are defined for the "{connector.name}" connector.'
         )
-    with transaction.atomic():
-        if queue.free_slots(1) < 1:
-            raise QueueFull()
-        (run,) = queue.create_runs(
-            [queue.new_run(connector, params, space_id=space, source="background_task")]
-        )
+    if queue.free_slots(1) < 1:
+        raise QueueFull()
+    # One INSERT, committed on its own; the hand-off to the workers follows the commit.
+    (run,) = queue.create_runs([queue.new_run(connector, params, space_id=space, source="background_task")])
     return run

@@ -1,12 +1,17 @@
-"""django-q2 tasks: thin functions that take ids. The row holds everything else."""
+"""django-q2 tasks: thin functions that take ids. The rows hold everything else."""
 
 from actions import worker
 
 
-def run_action(run_id: int) -> bool:
-    """Claim the queued run and start it on this worker process's thread pool."""
+def run_actions(run_ids: list[int]) -> int:
+    """Claim the queued runs and start them on this worker process's thread pool."""
     worker.ensure_started()
-    return worker.dispatch(run_id)
+    return worker.dispatch(run_ids)
+
+
+def run_action(run_id: int) -> bool:
+    """One run (tasks queued by earlier versions are still in brokers after an upgrade)."""
+    return run_actions([run_id]) == 1
 
 
 def run_rule(rule_id: str) -> None:

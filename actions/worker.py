@@ -1,10 +1,15 @@
 """Running action runs and rule runs inside django-q2 worker processes.
 
-Each worker process owns a thread pool (`connectors.worker.concurrency` threads, default 64), so one
-process keeps many slow HTTP calls in flight; a django-q2 task only claims its row and hands it to
-the pool. A poller thread per process finds due work nobody queued: rules whose schedule is due,
-retries whose time has come, runs whose task was lost, and runs whose lease expired because their
-worker died or hung (logged as `execute-timeout`, then run again: at least once).
+Each worker process owns a thread pool (`connectors.worker.concurrency` threads, default 256), so one
+process keeps many slow HTTP calls in flight. A django-q2 task carries a batch of run ids: the
+process claims them in one UPDATE, reads their connectors in one query, and hands the runs to the
+pool. Action threads write nothing themselves: their events, run rows and connector health go through
+the process's journal (actions/journal.py), written in batches by one thread. So a worker process
+holds a handful of database connections whatever its concurrency.
+
+A poller thread per process finds due work nobody queued: rules whose schedule is due, retries whose
+time has come, runs whose task was lost, and runs whose lease expired because their worker died or
+hung (logged as `execute-timeout`, then run again: at least once).
 
 Claims are conditional UPDATEs, so any number of processes and nodes can poll the same database.
 """
@@ -19,11 +24,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.db.models import F, Q
 from django.utils import timezone
 
 from actions.dblock import serialized_writes
+from actions.journal import Outcome, apply_outcomes, journal
 from actions.models import ActionRun, Rule
 from connectors.conf import get_config
 
@@ -70,54 +76,140 @@ def _lease() -> timedelta:
     return timedelta(seconds=get_config()["connectors.actions.runTimeout"])
 
 
-def claim(run_id: int) -> str | None:
-    """Take a due queued run: queued -> running with a lease. Returns the claim token, or None."""
+def claim_many(run_ids: list[int]) -> tuple[str, list[ActionRun]]:
+    """Take due queued runs among `run_ids`: queued -> running with a lease, in one UPDATE.
+    Returns the claim token and the claimed rows (runs already taken or not due are left out)."""
     token = str(uuid.uuid4())
     now = timezone.now()
     with serialized_writes():
-        claimed = ActionRun.objects.filter(pk=run_id, status=ActionRun.QUEUED, due_at__lte=now).update(
+        claimed = ActionRun.objects.filter(pk__in=run_ids, status=ActionRun.QUEUED, due_at__lte=now).update(
             status=ActionRun.RUNNING, claim=token, lease_until=now + _lease(), attempts=F("attempts") + 1
         )
-    return token if claimed else None
+    if not claimed:
+        return token, []
+    return token, list(ActionRun.objects.filter(pk__in=run_ids, claim=token))
 
 
-def dispatch(run_id: int, *, wait: float = 30.0) -> bool:
-    """Claim a run and start it on this process's pool; False if no slot freed up or not claimable."""
+def claim(run_id: int) -> str | None:
+    """Take one due queued run. Returns the claim token, or None."""
+    token, runs = claim_many([run_id])
+    return token if runs else None
+
+
+def dispatch(run_ids: list[int], *, wait: float = 30.0) -> int:
+    """Claim runs and start them on this process's pool as slots free up (at most `wait` seconds
+    in all). Returns how many started; the rest stay queued for the poller (here or elsewhere)."""
     pool, slots = _ensure_pool()
-    if not slots.acquire(timeout=wait):
-        return False  # still queued: the poller (here or elsewhere) takes it later
-    token = claim(run_id)
-    if token is None:
-        slots.release()
-        return False
-    pool.submit(_run_in_thread, run_id, token, slots)
-    return True
+    pending = list(dict.fromkeys(run_ids))
+    deadline = time.monotonic() + wait
+    # Claim in chunks of at least a quarter of the pool (or what is left): claiming each run as
+    # its own slot frees up would cost three statements per run instead of three per chunk.
+    least = max(1, get_config()["connectors.worker.concurrency"] // 4)
+    started = 0
+    while pending:
+        taken = 0
+        while taken < min(least, len(pending)) and slots.acquire(
+            timeout=max(0.0, deadline - time.monotonic())
+        ):
+            taken += 1
+        while 0 < taken < len(pending) and slots.acquire(blocking=False):
+            taken += 1
+        if not taken:
+            break
+        chunk, pending = pending[:taken], pending[taken:]
+        try:
+            token, runs = claim_many(chunk)
+            connectors = _connectors_of(runs)
+        except Exception:
+            for _ in range(taken):
+                slots.release()
+            raise
+        for _ in range(taken - len(runs)):
+            slots.release()
+        for run in runs:
+            connector = connectors.get((run.space_id, run.connector_id))
+            pool.submit(_run_in_thread, run, token, connector, slots)
+        started += len(runs)
+    return started
 
 
-def _run_in_thread(run_id: int, token: str, slots: threading.BoundedSemaphore) -> None:
+def _connectors_of(runs: list[ActionRun]) -> dict:
+    """The connectors of a claimed batch in one query per space (preconfigured ones from settings).
+    A connector deleted since its runs were queued is missing from the result."""
+    from connectors.models import Connector
+    from connectors.preconfigured import get_preconfigured
+
+    found: dict = {}
+    wanted: dict[str, set[str]] = {}
+    for run in runs:
+        preconfigured = get_preconfigured(run.connector_id)
+        if preconfigured is not None:
+            preconfigured.run_space_id = run.space_id
+            found[(run.space_id, run.connector_id)] = preconfigured
+        else:
+            wanted.setdefault(run.space_id, set()).add(run.connector_id)
+    for space_id, ids in wanted.items():
+        for connector in Connector.objects.filter(space_id=space_id, pk__in=ids):
+            found[(space_id, connector.pk)] = connector
+    return found
+
+
+def _run_in_thread(run: ActionRun, token: str, connector, slots: threading.BoundedSemaphore) -> None:
     try:
-        close_old_connections()
-        process(run_id, token)
+        run_claimed(run, token, connector, batched=True)
     except Exception:
-        logger.exception("action run %s crashed", run_id)
+        logger.exception("action run %s crashed", run.pk)
     finally:
-        close_old_connections()
+        # Action threads write through the journal; a type that touches the database itself (the
+        # index connector, OAuth tokens) must not keep one connection open per idle thread.
+        connection.close()
         slots.release()
 
 
 # ---- running one claimed run -------------------------------------------------------------------
 
 
-def process(run_id: int, token: str) -> ActionRun | None:
-    """Execute a claimed run through `actions.services.execute` and record what comes next."""
-    from actions import queue
-    from actions.services import RuleContext, RunInfo, execute, record_missing_connector
-    from connectors.services import ConnectorNotFound, find_connector
+class _JournalRunLog:
+    """`execute()`'s writes for a run of this worker: batched through the journal, the `execute`
+    event together with the run row's final state (see actions/journal.py)."""
 
-    run = ActionRun.objects.filter(pk=run_id, claim=token, status=ActionRun.RUNNING).first()
-    if run is None:
-        return None
-    info = RunInfo(
+    def __init__(self, run: ActionRun, token: str):
+        self.run, self.token = run, token
+
+    def started(self, connector, document: dict) -> None:
+        from actions.services import RunLog, rate_limit_of
+
+        if rate_limit_of(connector.connector_type_id):
+            RunLog().started(connector, document)  # the limit counts these rows: write it now
+        else:
+            journal.add(document)
+
+    def finished(self, connector, document: dict, result, started_at) -> None:
+        health = (
+            (connector.pk, result, started_at) if connector.pk and not connector.is_preconfigured else None
+        )
+        journal.add(document, _outcome(self.run, self.token, result), health)
+
+
+def _outcome(run: ActionRun, token: str, result) -> Outcome:
+    from actions import queue
+
+    error = (
+        ""
+        if result.ok
+        else (result.message or "") + (f": {result.service_message}" if result.service_message else "")
+    )
+    if not result.ok and result.retry and run.attempts < run.max_attempts:
+        return Outcome(
+            run.pk, token, False, error, final=False, due_at=queue.retry_at(run.attempts, result.retry)
+        )
+    return Outcome(run.pk, token, result.ok, error, final=True)
+
+
+def _run_info(run: ActionRun):
+    from actions.services import RuleContext, RunInfo
+
+    return RunInfo(
         source="alert" if run.rule_id else run.source,
         execution_uuid=run.execution_uuid,
         attempt=run.attempts,
@@ -133,49 +225,44 @@ def process(run_id: int, token: str) -> ActionRun | None:
         if run.rule_id
         else None,
     )
-    try:
-        connector = find_connector(run.space_id, run.connector_id)
-    except ConnectorNotFound:
+
+
+def run_claimed(run: ActionRun, token: str, connector, *, batched: bool) -> None:
+    """Execute a claimed run through `actions.services.execute` and record how it ended: through
+    the journal (`batched`, the worker pool) or at once (in-process draining)."""
+    from actions.services import execute, record_missing_connector
+
+    info = _run_info(run)
+    if connector is None:  # deleted since it was queued: Kibana's not-found failure, written at once
         result = record_missing_connector(info, run.connector_id, run.connector_type_id, run.space_id)
-        return _finish(run, token, result, final=True)
-    result = execute(connector, run.params, info)
-    if result.ok:
-        return _finish(run, token, result, final=True)
-    will_retry = bool(result.retry) and run.attempts < run.max_attempts
-    if will_retry:
-        return _finish(run, token, result, final=False, due_at=queue.retry_at(run.attempts, result.retry))
-    return _finish(run, token, result, final=True)
+        _finish(_outcome(run, token, result))
+        return
+    if batched:
+        execute(connector, run.params, info, log=_JournalRunLog(run, token))
+        return
+    from actions.services import RunLog
+
+    class _Immediate(RunLog):
+        def finished(self, connector, document, result, started_at):
+            super().finished(connector, document, result, started_at)
+            _finish(_outcome(run, token, result))
+
+    execute(connector, run.params, info, log=_Immediate())
 
 
-def _finish(run: ActionRun, token: str, result, *, final: bool, due_at=None) -> ActionRun:
-    now = timezone.now()
-    error = (
-        ""
-        if result.ok
-        else (result.message or "") + (f": {result.service_message}" if result.service_message else "")
-    )
-    if final:
-        fields = {
-            "status": ActionRun.SUCCEEDED if result.ok else ActionRun.FAILED,
-            "finished_at": now,
-            "lease_until": None,
-            "last_error": error,
-        }
-    else:
-        fields = {
-            "status": ActionRun.QUEUED,
-            "due_at": due_at,
-            "lease_until": None,
-            "claim": "",
-            "last_error": error,
-        }
-    with serialized_writes():
-        updated = ActionRun.objects.filter(pk=run.pk, claim=token).update(**fields)
-    if not updated:
-        logger.warning("action run %s was taken over while it ran; its result is not recorded", run.pk)
-    for key, value in fields.items():
-        setattr(run, key, value)
+def process(run_id: int, token: str) -> ActionRun | None:
+    """Run one claimed run in this thread with every write done at once (tests, draining)."""
+    run = ActionRun.objects.filter(pk=run_id, claim=token, status=ActionRun.RUNNING).first()
+    if run is None:
+        return None
+    run_claimed(run, token, _connectors_of([run]).get((run.space_id, run.connector_id)), batched=False)
+    run.refresh_from_db()
     return run
+
+
+def _finish(outcome: Outcome) -> None:
+    with serialized_writes():
+        apply_outcomes([outcome], timezone.now())
 
 
 # ---- polling ------------------------------------------------------------------------------------
@@ -263,8 +350,8 @@ def poll_once() -> None:
     for rule_id in claim_due_rules():
         _rule_pool.submit(_rule_in_thread, run_rule, rule_id)
     free = getattr(slots, "_value", 1)
-    for run_id in due_runs(max(0, free)):
-        dispatch(run_id, wait=0)
+    if free > 0:
+        dispatch(due_runs(free), wait=0)
 
 
 def _rule_in_thread(run_rule, rule_id: str) -> None:
@@ -287,7 +374,10 @@ def _poll_forever() -> None:
         except Exception:
             logger.exception("action poller failed; trying again")
         finally:
-            close_old_connections()
+            try:
+                close_old_connections()
+            except Exception:  # the database is away: the next round tries again
+                logger.debug("poller could not check its connection", exc_info=True)
         time.sleep(interval)
 
 
@@ -311,3 +401,8 @@ def run_pending(max_rounds: int = 20) -> int:
                 process(run_id, token)
                 done += 1
     return done
+
+
+def flush() -> bool:
+    """Wait until this process's batched results are written (tests and shutdown)."""
+    return journal.flush()

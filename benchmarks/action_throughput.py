@@ -48,6 +48,9 @@ class Sink(ThreadingHTTPServer):
 
 class SinkHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Buffer the response and send it in one write: headers and body in two small writes meet
+    # Nagle's algorithm and the client's delayed ACK, adding ~40 ms to every call.
+    wbufsize = 65536
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
@@ -70,6 +73,57 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[index]
 
 
+def _cpu_seconds(pids) -> float:
+    """utime + stime (and reaped children's) of live processes, from /proc (Linux)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _pids_where(predicate) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if predicate(int(entry.name), int(fields[2]), cmdline):  # pid, process group, command line
+            found.append(int(entry.name))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds spent by each part of the run: this process (the application calling enqueue()),
+    the worker cluster, the sink, PostgreSQL and Redis (every process of theirs on the machine, so
+    other users of those servers count too)."""
+
+    def __init__(self, cluster_pid: int, sink_pid: int):
+        self.parts = {
+            "application": lambda: [os.getpid()],
+            "cluster": lambda: _pids_where(lambda pid, group, cmd: group == cluster_pid),
+            "sink": lambda: [sink_pid],
+            "postgres": lambda: _pids_where(lambda pid, group, cmd: cmd.startswith("postgres")),
+            "redis": lambda: _pids_where(lambda pid, group, cmd: "redis-server" in cmd.split(" ", 1)[0]),
+        }
+        self.started = self.read()
+
+    def read(self) -> dict[str, float]:
+        return {name: _cpu_seconds(pids()) for name, pids in self.parts.items()}
+
+    def used(self) -> dict[str, float]:
+        now = self.read()
+        return {name: max(0.0, now[name] - self.started[name]) for name in now}
+
+
 def run_one(
     n: int, latency_ms: int, workers: int, enqueue_threads: int, workdir: Path, rate: float = 0
 ) -> dict:
@@ -77,16 +131,16 @@ def run_one(
 
     from actions.models import ActionRun
     from actions.services import enqueue
+    from benchmarks.sink import Sink
     from connectors.models import Connector, Space
 
-    sink = Sink(latency_ms / 1000)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    sink = Sink(latency_ms, track_path="id").__enter__()
     space = Space.ensure_default()
     connector = Connector(
         space=space,
         name=f"sink {latency_ms}ms",
         connector_type_id=".webhook",
-        config={"url": f"http://127.0.0.1:{sink.server_address[1]}/", "method": "post", "hasAuth": False},
+        config={"url": sink.url + "/", "method": "post", "hasAuth": False},
     )
     connector.set_secrets({})
     connector.save()
@@ -101,8 +155,14 @@ def run_one(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    time.sleep(3)  # let the cluster spawn its workers
+    # Start the clock once the cluster delivers: one warm-up action per worker process.
+    for k in range(workers):
+        enqueue(connector.id, {"body": f'{{"id":"warm-up-{k}"}}'})
+    sink.wait_for(workers, timeout=120)
+    time.sleep(0.5)
+    sink.reset()
     enqueued: dict[str, float] = {}
+    meter = CpuMeter(cluster.pid, sink.pid)
 
     def producer(offset: int) -> None:
         try:
@@ -111,7 +171,7 @@ def run_one(
                     time.sleep(max(0.0, started + i / rate - time.monotonic()))
                 token = f"{latency_ms}-{i}"
                 enqueued[token] = time.monotonic()
-                enqueue(connector.id, {"body": token})
+                enqueue(connector.id, {"body": f'{{"id":"{token}"}}'})
         finally:
             connection.close()
 
@@ -123,31 +183,37 @@ def run_one(
         thread.join()
     enqueue_seconds = time.monotonic() - started
     deadline = time.monotonic() + max(120, n * (latency_ms / 1000) + 60)
-    while len(sink.arrivals) < n and time.monotonic() < deadline:
+    while sink.stats()["distinct"] < n and time.monotonic() < deadline:
         time.sleep(0.05)
-    drained = time.monotonic()
+    cpu = meter.used()
+    arrivals = sink.arrivals()
+    stats = sink.stats()
     cluster.send_signal(signal.SIGTERM)
     try:
         cluster.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(cluster.pid, signal.SIGKILL)
-    sink.shutdown()
+    sink.stop()
     connection.close()
-    delivered = len(sink.arrivals)
-    latencies = [(sink.arrivals[t] - enqueued[t]) * 1000 for t in sink.arrivals if t in enqueued]
-    last = max(sink.arrivals.values()) if sink.arrivals else drained
+    delivered = len(arrivals)
+    latencies = [(arrivals[t] - enqueued[t]) * 1000 for t in arrivals if t in enqueued]
+    last = max(arrivals.values()) if arrivals else time.monotonic()
     locked = (workdir / f"cluster-{latency_ms}.log").read_text(errors="replace").count("database is locked")
     return {
         "latency_ms": latency_ms,
         "actions": n,
         "delivered": delivered,
+        "duplicates": stats["duplicates"],
+        "max_in_flight": stats["max_in_flight"],
+        "first_ms": (min(arrivals.values()) - started) * 1000 if arrivals else float("nan"),
         "enqueue_per_s": n / enqueue_seconds,
         "drain_per_s": delivered / (last - started) if delivered else 0.0,
-        "deliver_per_s": delivered / (last - min(sink.arrivals.values())) if delivered > 1 else 0.0,
+        "deliver_per_s": delivered / (last - min(arrivals.values())) if delivered > 1 else 0.0,
         "p50": statistics.median(latencies) if latencies else float("nan"),
         "p95": percentile(latencies, 95) if latencies else float("nan"),
         "p99": percentile(latencies, 99) if latencies else float("nan"),
         "locked": locked,
+        "cpu_ms": {name: seconds * 1000 / max(1, delivered) for name, seconds in cpu.items()},
     }
 
 
@@ -185,7 +251,9 @@ def profile_one_process(n: int, workdir: Path) -> None:
             f"\n== {label}: {n} in {wall:.2f} s wall, {wall / n * 1000:.2f} ms/action wall, {cpu / n * 1000:.2f} ms/action CPU"
         )
         stats = pstats.Stats(profiler)
-        stats.sort_stats("cumulative").print_stats(18)
+        stats.sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
+            int(os.environ.get("BENCH_ROWS", "18"))
+        )
     print(f"delivered to the sink: {len(sink.arrivals)}")
     sink.shutdown()
 
@@ -195,7 +263,9 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=1000, help="actions per latency (default 1000)")
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 50, 200])
     parser.add_argument("--workers", type=int, default=2, help="django-q2 worker processes (default 2)")
-    parser.add_argument("--concurrency", type=int, default=64, help="threads per worker process (default 64)")
+    parser.add_argument(
+        "--concurrency", type=int, default=256, help="threads per worker process (default 256)"
+    )
     parser.add_argument(
         "--enqueue-threads", type=int, default=4, help="application threads calling enqueue()"
     )
@@ -295,12 +365,19 @@ def _main(args) -> None:
         return
     print(
         f"{'latency':>8} {'delivered':>10} {'enqueue/s':>10} {'drain/s':>9} {'sink/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'locked':>7}"
+        "   CPU ms per action: application / cluster / sink / postgres / redis"
     )
     for latency in args.latency_ms:
         r = run_one(args.actions, latency, args.workers, args.enqueue_threads, workdir, args.rate)
         print(
             f"{r['latency_ms']:>6}ms {r['delivered']:>6}/{r['actions']:<4}{r['enqueue_per_s']:>9.0f} "
-            f"{r['drain_per_s']:>9.0f} {r['deliver_per_s']:>8.0f} {r['p50']:>9.0f} {r['p95']:>9.0f} {r['p99']:>9.0f} {r['locked']:>7}",
+            f"{r['drain_per_s']:>9.0f} {r['deliver_per_s']:>8.0f} {r['p50']:>9.0f} {r['p95']:>9.0f} {r['p99']:>9.0f} {r['locked']:>7}"
+            "   "
+            + " / ".join(
+                f"{r['cpu_ms'][part]:.2f}" for part in ("application", "cluster", "sink", "postgres", "redis")
+            )
+            + f"  max in flight: {r['max_in_flight']}, first delivery after {r['first_ms']:.0f} ms"
+            + (f"  duplicates: {r['duplicates']}" if r["duplicates"] else ""),
             flush=True,
         )
 

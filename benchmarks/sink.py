@@ -10,6 +10,8 @@ The first line it prints is JSON: `{"url": "http://127.0.0.1:PORT", "pid": ...}`
 - `GET /_stats`: `{"deliveries", "bytes", "in_flight", "max_in_flight", "connections", "distinct",
   "duplicates", "first_at", "last_at"}` (times are `time.monotonic()` of the sink process; use them
   only as differences).
+- `GET /_arrivals`: `{key: time.monotonic() of its first delivery}` for tracked deliveries (the
+  clock is system-wide on Linux, so another process on this machine can subtract its own times).
 - `POST /_reset` with an optional JSON body `{"latency_ms": 200}`: zeroes the counters and sets the
   latency for later deliveries.
 
@@ -65,6 +67,7 @@ class Stats:
         self.in_flight = 0
         self.max_in_flight = 0
         self.keys: collections.Counter = collections.Counter()
+        self.arrivals: dict[str, float] = {}  # key -> time.monotonic() of its first delivery
         self.first_at = None
         self.last_at = None
 
@@ -183,6 +186,9 @@ class SinkProtocol(asyncio.Protocol):
         if url.path == "/_stats":
             self._respond_now(json.dumps(stats.as_dict()).encode(), close)
             return
+        if url.path == "/_arrivals":
+            self._respond_now(json.dumps(stats.arrivals).encode(), close)
+            return
         if url.path == "/_reset":
             latency = stats.latency
             if body:
@@ -201,6 +207,7 @@ class SinkProtocol(asyncio.Protocol):
         key = stats.key_of(headers, body)
         if key is not None:
             stats.keys[key] += 1
+            stats.arrivals.setdefault(key, now)
         latency = stats.latency
         if url.query:
             override = parse_qs(url.query).get("latency_ms")
@@ -343,6 +350,9 @@ class Sink:
 
     def stats(self) -> dict:
         return self._call("GET", "/_stats")
+
+    def arrivals(self) -> dict[str, float]:
+        return self._call("GET", "/_arrivals")
 
     def reset(self, latency_ms: float | None = None) -> dict:
         return self._call("POST", "/_reset", {} if latency_ms is None else {"latency_ms": latency_ms})

@@ -335,7 +335,7 @@ def _session(options: TLSOptions, proxy: ProxyPlan | None = None) -> requests.Se
         session = requests.Session()
         session.trust_env = False
         adapter = GuardedAdapter(
-            ssl_context=build_ssl_context(options),
+            ssl_context=ssl_context_for(options),
             check_hostname=options.verification_mode == "full",
             proxy=proxy,
         )

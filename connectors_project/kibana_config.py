@@ -313,7 +313,7 @@ SETTINGS: dict[str, Setting] = {
     "connectors.rateLimits": Setting(_rate_limits, MappingProxyType({})),
     "connectors.eventLog.retention": Setting(parse_duration, 90 * 86400.0),
     "connectors.kibanaBaseUrl": Setting(_url, None),
-    "connectors.worker.concurrency": Setting(_int_range(1, 4096), 64),
+    "connectors.worker.concurrency": Setting(_int_range(1, 4096), 256),
     # Kibana's own saved-objects limits (import/export), under Kibana's names.
     "savedObjects.maxImportPayloadBytes": Setting(parse_byte_size, 26214400, "largest import file"),
     "savedObjects.maxImportExportSize": Setting(_int_range(1, 10**7), 10000, "most objects per file"),

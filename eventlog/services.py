@@ -69,17 +69,14 @@ def _secrets_of_connector(document: dict):
         return None
 
 
-def record(document: dict, *, secrets=None) -> Event | None:
-    """Store one event document, adding what Kibana's event-log service adds (`@timestamp`,
-    `ecs.version`, `event.provider`, `kibana.server_uuid`, `kibana.version`).
+def build_event(document: dict, *, secrets=None) -> Event:
+    """The unsaved `Event` row for one document, with what Kibana's event-log service adds
+    (`@timestamp`, `ecs.version`, `event.provider`, `kibana.server_uuid`, `kibana.version`).
 
     Secret values found in `error` (connectors.redaction's rule) are replaced by `[REDACTED]`, so
     a service that echoes a credential in its error text cannot put it in the log. `secrets` is the
     connector's secrets mapping (or a list of strings) when the caller has it open; otherwise, for
-    failure events only, record() opens the named connector's secrets itself.
-
-    One INSERT, no read: measured in benchmarks/eventlog_write.py. A failing write is logged and
-    swallowed, as Kibana's event logger never fails the action it describes.
+    failure events only, the named connector's secrets are opened here.
     """
     if secrets is None and document.get("error"):
         secrets = _secrets_of_connector(document)
@@ -87,12 +84,11 @@ def record(document: dict, *, secrets=None) -> Event | None:
         # Only the error text carries what a service sent back; the rest is built from our own data
         # (and a Kibana user named like a connector's basic-auth user must keep `user.name`).
         document = {**document, "error": scrub(document["error"], secret_strings(secrets))}
-    now = datetime.now(UTC)
     if "@timestamp" in document:
         timestamp = _parse_iso(document["@timestamp"])
     else:
-        timestamp = now
-        document["@timestamp"] = iso(now)
+        timestamp = datetime.now(UTC)
+        document["@timestamp"] = iso(timestamp)
     document.setdefault("ecs", {"version": ECS_VERSION})
     event_part = document.setdefault("event", {})
     event_part.setdefault("provider", PROVIDER)
@@ -102,7 +98,7 @@ def record(document: dict, *, secrets=None) -> Event | None:
     action = kibana.get("action") or {}
     execution = action.get("execution") or {}
     rule_ids = [so.get("id", "") for so in kibana.get("saved_objects") or () if so.get("type") == "alert"]
-    event = Event(
+    return Event(
         timestamp=timestamp,
         provider=event_part["provider"],
         action=event_part.get("action", ""),
@@ -120,6 +116,15 @@ def record(document: dict, *, secrets=None) -> Event | None:
         error_message=(document.get("error") or {}).get("message") or "",
         document=document,
     )
+
+
+def record(document: dict, *, secrets=None) -> Event | None:
+    """Store one event document (see `build_event` for what is added and redacted).
+
+    One INSERT, no read: measured in benchmarks/eventlog_write.py. A failing write is logged and
+    swallowed, as Kibana's event logger never fails the action it describes.
+    """
+    event = build_event(document, secrets=secrets)
     try:
         if connection.in_atomic_block:
             with transaction.atomic():  # a savepoint: a failed write must not poison the caller's transaction
@@ -130,6 +135,13 @@ def record(document: dict, *, secrets=None) -> Event | None:
         logger.exception("could not write %s event for %s", event.action, event.connector_id or "-")
         return None
     return event
+
+
+def record_many(events: list[Event]) -> None:
+    """Store events built by `build_event` in one INSERT (the worker's batched journal). Unlike
+    `record()`, a failure propagates: the caller keeps the batch and writes it again."""
+    if events:
+        Event.objects.bulk_create(events)
 
 
 # ---- per-connector health -------------------------------------------------------------------------

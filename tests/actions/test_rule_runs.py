@@ -400,7 +400,7 @@ def make_index_connector(space):
     return connector
 
 
-def test_the_task_carries_only_the_run_id(default_space, hook, httpserver):
+def test_the_task_carries_only_run_ids(default_space, hook, httpserver):
     from django_q.models import OrmQ
     from django_q.signing import SignedPackage
 
@@ -409,8 +409,8 @@ def test_the_task_carries_only_the_run_id(default_space, hook, httpserver):
     run = enqueue(hook.id, {"body": "x"})
     (queued,) = OrmQ.objects.all()
     task = SignedPackage.loads(queued.payload)
-    assert task["func"] == "actions.tasks.run_action"
-    assert task["args"] == (run.pk,) and task["kwargs"] == {}
+    assert task["func"] == "actions.tasks.run_actions"
+    assert task["args"] == ([run.pk],) and task["kwargs"] == {}
     assert SECRET not in repr(task)
 
 
