@@ -6,10 +6,13 @@ work, sets the pace. Queuing a process's writers on a Python lock hands the data
 (other processes still meet SQLite's own lock). On other databases this is a no-op.
 """
 
+import logging
 import threading
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import close_old_connections, connection
+
+logger = logging.getLogger("actions")
 
 _lock = threading.RLock()
 
@@ -21,3 +24,12 @@ def serialized_writes():
         return
     with _lock:
         yield
+
+
+def release_connection() -> None:
+    """Between batches of a long-lived thread: drop this thread's connection if it broke or aged
+    out. Checking needs the database; while it is away, the next batch reconnects instead."""
+    try:
+        close_old_connections()
+    except Exception:
+        logger.debug("could not check this thread's database connection", exc_info=True)

@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from actions.dblock import serialized_writes
+from actions.dblock import release_connection, serialized_writes
 from actions.models import ActionRun
 
 logger = logging.getLogger("actions")
@@ -145,7 +145,7 @@ class Journal:
                 write_one_by_one(batch)
                 batch = []
             finally:
-                close_old_connections()
+                release_connection()
                 with self.ready:
                     self.entries[:0] = batch  # what was not written goes first next time
                     self.writing = 0
@@ -182,7 +182,7 @@ def write_one_by_one(batch: list[_Entry]) -> None:
     for entry in batch:
         try:
             write([entry])
-        except DatabaseError:
+        except Exception:
             logger.exception("could not write an action result; its run row is updated without its event")
             if entry.outcome is not None:
                 try:

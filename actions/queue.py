@@ -14,10 +14,10 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from actions.dblock import serialized_writes
+from actions.dblock import release_connection, serialized_writes
 from actions.models import ActionRun
 from connectors import registry
 from connectors.conf import get_config
@@ -205,7 +205,7 @@ class _Handoff:
             except Exception:
                 logger.exception("could not queue action runs %s; polling will pick them up", ids[:10])
             finally:
-                close_old_connections()  # the ORM broker writes through this thread's connection
+                release_connection()  # the ORM broker writes through this thread's connection
 
 
 _handoff = _Handoff()

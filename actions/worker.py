@@ -41,13 +41,14 @@ _rule_pool: ThreadPoolExecutor | None = None  # rule runs never wait behind slow
 _slots: threading.BoundedSemaphore | None = None
 _poller: threading.Thread | None = None
 _pid: int | None = None
+_size = 0
 
 
 def _ensure_pool() -> tuple[ThreadPoolExecutor, threading.BoundedSemaphore]:
-    global _pool, _rule_pool, _slots, _pid
+    global _pool, _rule_pool, _slots, _pid, _size
     with _lock:
         if _pool is None or _pid != os.getpid():
-            size = get_config()["connectors.worker.concurrency"]
+            size = _size = get_config()["connectors.worker.concurrency"]
             _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="action")
             _rule_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rule")
             _slots = threading.BoundedSemaphore(size)
@@ -100,6 +101,8 @@ def dispatch(run_ids: list[int], *, wait: float = 30.0) -> int:
     """Claim runs and start them on this process's pool as slots free up (at most `wait` seconds
     in all). Returns how many started; the rest stay queued for the poller (here or elsewhere)."""
     pool, slots = _ensure_pool()
+    if not threading.main_thread().is_alive():
+        return 0  # this process is exiting: leave the runs to a live one
     pending = list(dict.fromkeys(run_ids))
     deadline = time.monotonic() + wait
     # Claim in chunks of at least a quarter of the pool (or what is left): claiming each run as
@@ -126,11 +129,25 @@ def dispatch(run_ids: list[int], *, wait: float = 30.0) -> int:
             raise
         for _ in range(taken - len(runs)):
             slots.release()
-        for run in runs:
+        for index, run in enumerate(runs):
             connector = connectors.get((run.space_id, run.connector_id))
-            pool.submit(_run_in_thread, run, token, connector, slots)
+            try:
+                pool.submit(_run_in_thread, run, token, connector, slots)
+            except RuntimeError:  # the pool shut down (process exiting) after the claim
+                unclaim(token, [later.pk for later in runs[index:]])
+                for _ in runs[index:]:
+                    slots.release()
+                return started + index
         started += len(runs)
     return started
+
+
+def unclaim(token: str, run_ids: list[int]) -> int:
+    """Give claimed runs that never started back to the queue, as if never claimed."""
+    with serialized_writes():
+        return ActionRun.objects.filter(pk__in=run_ids, claim=token, status=ActionRun.RUNNING).update(
+            status=ActionRun.QUEUED, claim="", lease_until=None, attempts=F("attempts") - 1
+        )
 
 
 def _connectors_of(runs: list[ActionRun]) -> dict:
@@ -403,6 +420,12 @@ def run_pending(max_rounds: int = 20) -> int:
     return done
 
 
-def flush() -> bool:
-    """Wait until this process's batched results are written (tests and shutdown)."""
-    return journal.flush()
+def flush(timeout: float = 30.0) -> bool:
+    """Wait until this process's runs in flight have finished and their results are written."""
+    deadline = time.monotonic() + timeout
+    _, slots = _ensure_pool()
+    while getattr(slots, "_value", _size) < _size:  # a slot is held for each run in flight
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return journal.flush(max(0.0, deadline - time.monotonic()))

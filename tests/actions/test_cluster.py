@@ -276,3 +276,39 @@ def test_a_pending_retry_survives_a_restart_of_the_cluster(cluster, client, spac
         lambda: ActionRun.objects.filter(pk=run_id, status="succeeded").first(), 30, message="the retry"
     )
     assert run.attempts == 2 and len(httpserver.log) == 2
+
+
+def test_a_stopped_cluster_finishes_and_records_the_runs_it_claimed(cluster, space, httpserver):
+    import signal
+
+    from actions.services import enqueue
+
+    calls = []
+
+    def slow(request):
+        calls.append(request.get_data(as_text=True))
+        time.sleep(0.1)  # pytest-httpserver answers one request at a time
+        return Response("ok")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    hook = make_webhook(space, httpserver.url_for("/slow"))
+    first = cluster.start({"connectors.actions.runTimeout": "60s"})  # no lease expires in this test
+    runs = [enqueue(hook.id, {"body": str(i)}).pk for i in range(20)]
+    wait_for(lambda: calls, 30, interval=0.02, message="the first delivery")
+
+    first.send_signal(signal.SIGTERM)  # a graceful stop while deliveries are in flight
+    first.wait(timeout=60)
+
+    rows = ActionRun.objects.filter(pk__in=runs)
+    assert not rows.filter(status="running").exists(), "a claimed run was left behind"
+    done = set(rows.filter(status="succeeded").values_list("execution_uuid", flat=True))
+    logged = set(
+        Event.objects.filter(action="execute", outcome="success").values_list("execution_uuid", flat=True)
+    )
+    assert done and logged == done  # each finished run was written together with its event
+    assert len(calls) == len(done)
+
+    cluster.start({"connectors.actions.runTimeout": "60s"})
+    wait_for(lambda: rows.filter(status="succeeded").count() == 20, 60, message="the rest after a restart")
+    assert sorted(calls, key=int) == [str(i) for i in range(20)]  # each delivered exactly once
+    assert Event.objects.filter(action="execute", outcome="success").count() == 20
