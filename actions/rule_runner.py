@@ -154,7 +154,7 @@ def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str,
             row.pending_recovered_count = 0
             row.flapping = False
             recovered.append(row)
-        elif row.status == Alert.RECOVERED:
+        elif row.status == Alert.RECOVERED and alert_id not in reported:
             # Kept only while its history can still make it flapping; a later match is a new alert.
             row.flapping_history = [*row.flapping_history, False][-look_back:]
             if True in row.flapping_history:

@@ -496,9 +496,11 @@ def _active_until(snooze: dict, now: datetime) -> datetime | None:
     if r_rule.get("freq") is None:
         return None
     # Occurrences keep their wall-clock time in the schedule's timezone (across DST changes).
+    # dateutil drops sub-second parts of dtstart, so they are taken off and added back.
+    fraction = timedelta(microseconds=start.microsecond)
     recurrence = rrule.rrule(
         r_rule["freq"],
-        dtstart=start.astimezone(ZoneInfo(r_rule["tzid"])),
+        dtstart=(start - fraction).astimezone(ZoneInfo(r_rule["tzid"])),
         interval=r_rule.get("interval") or 1,
         byweekday=[_weekday(d) for d in r_rule["byweekday"]] if r_rule.get("byweekday") else None,
         bymonthday=r_rule.get("bymonthday"),
@@ -506,9 +508,9 @@ def _active_until(snooze: dict, now: datetime) -> datetime | None:
         count=r_rule.get("count"),
         until=_parse_date(r_rule["until"]) if r_rule.get("until") else None,
     )
-    last = recurrence.before(now, inc=True)
-    if last is not None and now < last + duration:
-        return (last + duration).astimezone(UTC)
+    last = recurrence.before(now - fraction, inc=True)
+    if last is not None and now < last + fraction + duration:
+        return (last + fraction + duration).astimezone(UTC)
     return None
 
 
