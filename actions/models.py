@@ -25,7 +25,8 @@ class Rule(models.Model):
     notify_when = models.CharField(max_length=32, null=True, blank=True)
     throttle = models.CharField(max_length=32, null=True, blank=True)
     alert_delay = models.JSONField(null=True, blank=True)  # {"active": n}: notify after n matching runs
-    flapping = models.JSONField(null=True, blank=True)  # stored and returned; not applied
+    # Per-rule override {"look_back_window", "status_change_threshold"}; null: the defaults (20, 4).
+    flapping = models.JSONField(null=True, blank=True)
     mute_all = models.BooleanField(default=False)
     muted_alert_ids = models.JSONField(default=list, blank=True)
     created_by = models.CharField(max_length=150, null=True, blank=True)
@@ -42,6 +43,9 @@ class Rule(models.Model):
     state = models.JSONField(default=dict, blank=True)
     # When summary actions with a throttle last ran, keyed by action uuid.
     summary_throttles = models.JSONField(default=dict, blank=True)
+    # Snooze schedules (Kibana's `snoozeSchedule`): [{id, duration (ms), rRule: {dtstart, tzid, ...}}].
+    # Kept out of the public get/find; they answer `is_snoozed_until` instead.
+    snooze_schedule = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -71,6 +75,11 @@ class Alert(models.Model):
     context = models.JSONField(default=dict, blank=True)
     active_since = models.DateTimeField(null=True, blank=True)
     consecutive_matches = models.IntegerField(default=0)
+    # Flapping: one entry per run over the look-back window, true when the status changed in that run.
+    flapping_history = models.JSONField(default=list, blank=True)
+    flapping = models.BooleanField(default=False)
+    # Runs a flapping alert has not matched while kept active ("pending recovered").
+    pending_recovered_count = models.IntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,6 +1,7 @@
-"""One rule execution: run the rule type, update alert state, decide which actions fire
-(notify_when / throttle / summary / recovered / muted), render their params and queue them as
-durable ActionRun rows in the same transaction; then report `execution_status` and `last_run`."""
+"""One rule execution: run the rule type, update alert state (new, ongoing, recovered, flapping),
+decide which actions fire (notify_when / throttle / summary / recovered / muted / snoozed /
+alerts_filter), render their params and queue them as durable ActionRun rows in the same
+transaction; then report `execution_status` and `last_run`."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 from django.utils import timezone
 
-from actions import mustache, queue, rule_types
+from actions import kql, mustache, queue, rule_types
 from actions.dblock import serialized_writes
 from actions.models import Alert, Rule
-from actions.rules import interval_seconds, iso
+from actions.rules import flapping_settings, interval_seconds, iso, snoozed_until
 from connectors import registry
 from connectors.conf import get_config
 from eventlog.services import record
@@ -97,15 +99,35 @@ def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str,
     if len(reported) > max_alerts or outcome.limit_reached:
         reported = dict(list(reported.items())[:max_alerts])
         report.warning = ("maxAlerts", MAX_ALERTS_MESSAGE)
-    new_alerts, ongoing, recovered = [], [], []
+    # Flapping (§5.6): each alert keeps, per run of the look-back window, whether it flipped between
+    # matching and not matching. A flapping alert that stops matching stays active ("pending
+    # recovered", last group and context kept) until it has not matched `threshold` runs in a row.
+    settings = flapping_settings(rule)
+    look_back, threshold = settings["look_back_window"], settings["status_change_threshold"]
+
+    def remember(row: Alert, changed: bool) -> None:
+        row.flapping_history = [*(row.flapping_history or []), changed][-look_back:]
+        row.flapping = row.flapping_history.count(True) >= threshold
+
+    new_alerts, ongoing, recovered, kept = [], [], [], []
     for alert_id, reported_alert in reported.items():
         row = rows.get(alert_id)
         if row is None or row.status != Alert.ACTIVE:
+            history = row.flapping_history if row is not None else []
             if row is not None:
                 row.delete()
-            row = Alert(rule=rule, alert_id=alert_id, active_since=now, consecutive_matches=0)
+            row = Alert(
+                rule=rule,
+                alert_id=alert_id,
+                active_since=now,
+                consecutive_matches=0,
+                flapping_history=history,
+            )
+            remember(row, True)
             new_alerts.append(row)
         else:
+            remember(row, bool(row.pending_recovered_count))  # matching again after pending runs
+            row.pending_recovered_count = 0
             ongoing.append(row)
         row.status = Alert.ACTIVE
         row.action_group = reported_alert.action_group
@@ -117,12 +139,28 @@ def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str,
             if row.consecutive_matches < delay:
                 row.delete()  # never reported as active (alert_delay), so it does not recover either
                 continue
+            if row.pending_recovered_count:
+                row.flapping_history = [*row.flapping_history, False][-look_back:]
+            else:
+                remember(row, True)
+            if row.flapping:
+                row.pending_recovered_count += 1
+                if row.pending_recovered_count < threshold:
+                    ongoing.append(row)
+                    continue
             row.status = Alert.RECOVERED
             row.context = outcome.recovery_context.get(alert_id, {})
             row.consecutive_matches = 0
+            row.pending_recovered_count = 0
+            row.flapping = False
             recovered.append(row)
-        elif row.status == Alert.RECOVERED:
-            row.delete()  # reported once as recovered; a later match is a new alert
+        elif row.status == Alert.RECOVERED and alert_id not in reported:
+            # Kept only while its history can still make it flapping; a later match is a new alert.
+            row.flapping_history = [*row.flapping_history, False][-look_back:]
+            if True in row.flapping_history:
+                kept.append(row)
+            else:
+                row.delete()
     report.new, report.active, report.recovered = (
         len(new_alerts),
         len(new_alerts) + len(ongoing),
@@ -130,7 +168,7 @@ def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str,
     )
 
     planned = _plan_actions(rule, rule_type, new_alerts, ongoing, recovered, now)
-    for row in (*new_alerts, *ongoing, *recovered):
+    for row in (*new_alerts, *ongoing, *recovered, *kept):
         row.save()
     runs, scheduled = _build_runs(rule, planned, now, execution_uuid, report)
     queue.create_runs(runs)
@@ -148,7 +186,8 @@ def _throttled(last: str | None, throttle: str | None, now: datetime) -> bool:
 
 
 def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) -> list[Planned]:
-    if rule.mute_all:
+    # Muted or snoozed: alerts are still computed and counted, no action runs.
+    if rule.mute_all or snoozed_until(rule, now):
         return []
     muted = set(rule.muted_alert_ids or [])
     planned: list[Planned] = []
@@ -161,9 +200,17 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
         notify_when = (frequency or {}).get("notify_when") or rule.notify_when or "onActiveAlert"
         throttle = (frequency or {}).get("throttle") if frequency else rule.throttle
         key = action.get("uuid") if frequency else "__rule__"
+        allows = _alerts_filter(rule, action, now)
         if frequency and frequency.get("summary"):
             summary = _summary(
-                rule_type, [a for a in active if a.alert_id not in muted], new_ids, recovered, muted
+                rule,
+                rule_type,
+                [a for a in active if a.alert_id not in muted and not a.pending_recovered_count],
+                new_ids,
+                recovered,
+                muted,
+                now,
+                allows,
             )
             if notify_when == "onThrottleInterval":
                 # A throttled summary covers the alerts of its whole window: what the skipped runs saw
@@ -192,7 +239,7 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
             continue
         if action.get("group") == "recovered":
             for alert in recovered:
-                if alert.alert_id not in muted:
+                if alert.alert_id not in muted and allows(_alert_doc(rule, alert, "recovered", now)):
                     planned.append(
                         Planned(
                             action, None, _variables(rule, rule_type, alert, "recovered", alert.context, now)
@@ -203,6 +250,9 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
             if alert.alert_id in muted or alert.action_group != action.get("group"):
                 continue
             changed = alert.last_scheduled_group != alert.action_group
+            # A flapping alert kept active while pending recovery notifies only group-change actions.
+            if alert.pending_recovered_count and notify_when != "onActionGroupChange":
+                continue
             if notify_when == "onActionGroupChange" and not changed:
                 continue
             if (
@@ -210,6 +260,8 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
                 and not changed
                 and _throttled(alert.throttles.get(key), throttle, now)
             ):
+                continue
+            if not allows(_alert_doc(rule, alert, "active", now)):
                 continue
             planned.append(
                 Planned(
@@ -226,6 +278,69 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
         if getattr(alert, "pending_throttles", None):
             alert.throttles = {**alert.throttles, **alert.pending_throttles}
     return planned
+
+
+def _alerts_filter(rule: Rule, action: dict, now: datetime):
+    """A predicate over alert documents for the action's `alerts_filter`: its KQL query (and simple
+    filters) against the alert's fields, its timeframe against the run time. No filter: all pass."""
+    spec = action.get("alerts_filter") or {}
+    timeframe, query = spec.get("timeframe"), spec.get("query")
+    if timeframe and not in_timeframe(timeframe, now):
+        return lambda doc: False
+    if not query:
+        return lambda doc: True
+    try:
+        node = kql.parse(query.get("kql") or "")
+    except kql.KqlError as exc:
+        logger.warning(
+            'rule %s: action "%s" has an invalid alerts filter query: %s', rule.id, action["id"], exc
+        )
+        return lambda doc: False
+    filters = [f for f in query.get("filters") or [] if not (f.get("meta") or {}).get("disabled")]
+    return lambda doc: kql.matches(node, doc) and all(_filter_matches(rule, f, doc) for f in filters)
+
+
+def in_timeframe(timeframe: dict, now: datetime) -> bool:
+    """Kibana's timeframe: ISO weekdays (1 = Monday) and an hh:mm window in an IANA timezone; an end
+    at or before the start is a window across midnight."""
+    try:
+        zone = ZoneInfo(timeframe["timezone"])
+    except (ZoneInfoNotFoundError, ValueError, KeyError):
+        logger.warning("alerts filter timezone %r is unknown; using UTC", timeframe.get("timezone"))
+        zone = UTC
+    local = now.astimezone(zone)
+    if local.isoweekday() not in timeframe.get("days", []):
+        return False
+
+    def minutes(text: str) -> int:
+        hours, mins = text.split(":")
+        return int(hours) * 60 + int(mins)
+
+    start, end = minutes(timeframe["hours"]["start"]), minutes(timeframe["hours"]["end"])
+    moment = local.hour * 60 + local.minute + local.second / 60
+    if start < end:
+        return start <= moment < end
+    return moment >= start or moment < end
+
+
+def _filter_matches(rule: Rule, item: dict, doc: dict) -> bool:
+    """One Kibana filter pill (`{meta, query}`): match_phrase, match, term and exists queries;
+    `meta.negate` inverts it. Other query types cannot be evaluated here and are ignored (logged)."""
+    query = item.get("query") or {}
+    negate = bool((item.get("meta") or {}).get("negate"))
+    kind = next(iter(query), None)
+    body = query.get(kind) or {}
+    if kind == "exists":
+        result = bool(kql.lookup(doc, body.get("field", "")))
+    elif kind in ("match_phrase", "match", "term") and body:
+        field, expected = next(iter(body.items()))
+        if isinstance(expected, dict):
+            expected = expected.get("query", expected.get("value"))
+        result = any(str(value) == str(expected) for value in kql.lookup(doc, field))
+    else:
+        logger.warning("rule %s: alerts filter query %r is not supported; ignored", rule.id, kind)
+        return True
+    return result != negate
 
 
 def _merge_docs(first: list[dict], second: list[dict]) -> list[dict]:
@@ -252,9 +367,12 @@ def _with_window(summary: dict, window: dict) -> dict:
     }
 
 
-def _alert_doc(alert: Alert, status: str) -> dict:
+def _alert_doc(rule: Rule, alert: Alert, status: str, now: datetime) -> dict:
+    """The alert as an alerts-as-data document: what summaries carry and alerts_filter queries match."""
     return {
         "_id": alert.uuid,
+        "@timestamp": iso(now),
+        "tags": rule.tags,
         "kibana": {
             "alert": {
                 "instance": {"id": alert.alert_id},
@@ -262,17 +380,25 @@ def _alert_doc(alert: Alert, status: str) -> dict:
                 "action_group": alert.action_group if status != "recovered" else "recovered",
                 "status": status,
                 "reason": (alert.context or {}).get("message", ""),
-                "flapping": False,
+                "flapping": alert.flapping,
+                "rule": {
+                    "uuid": rule.id,
+                    "name": rule.name,
+                    "rule_type_id": rule.rule_type_id,
+                    "consumer": rule.consumer,
+                    "tags": rule.tags,
+                },
             }
         },
         "context": alert.context,
     }
 
 
-def _summary(rule_type, active, new_ids, recovered, muted) -> dict:
-    new = [_alert_doc(a, "active") for a in active if id(a) in new_ids]
-    ongoing = [_alert_doc(a, "active") for a in active if id(a) not in new_ids]
-    done = [_alert_doc(a, "recovered") for a in recovered if a.alert_id not in muted]
+def _summary(rule, rule_type, active, new_ids, recovered, muted, now, allows) -> dict:
+    new = [_alert_doc(rule, a, "active", now) for a in active if id(a) in new_ids]
+    ongoing = [_alert_doc(rule, a, "active", now) for a in active if id(a) not in new_ids]
+    done = [_alert_doc(rule, a, "recovered", now) for a in recovered if a.alert_id not in muted]
+    new, ongoing, done = ([doc for doc in docs if allows(doc)] for docs in (new, ongoing, done))
     every = new + ongoing + done
     return {
         "new": {"count": len(new), "data": new},
@@ -320,7 +446,7 @@ def _variables(
             "uuid": alert.uuid,
             "actionGroup": group,
             "actionGroupName": rule_type.group_name(group),
-            "flapping": False,
+            "flapping": alert.flapping,
             "consecutiveMatches": alert.consecutive_matches,
         }
         variables.update(

@@ -37,6 +37,12 @@ urlpatterns = [
         views.AlertMuteView.as_view(mute=False),
         name="rule-alert-unmute",
     ),
+    path("api/alerting/rule/<str:rule_id>/snooze_schedule", views.SnoozeView.as_view(), name="rule-snooze"),
+    path(
+        "api/alerting/rule/<str:rule_id>/snooze_schedule/<str:schedule_id>",
+        views.UnsnoozeView.as_view(),
+        name="rule-unsnooze",
+    ),
     path(
         "api/alerting/rule/<str:rule_id>/_alerts", views.ReportAlertsView.as_view(), name="rule-report-alerts"
     ),

@@ -18,13 +18,25 @@ from actions.rules import (
     check_consumer,
     check_groups,
     create_rule,
+    custom_schedule_problem,
     disable_rule,
     duration_problem,
     enable_rule,
+    end_date_problem,
+    every_problem,
+    flapping_problem,
     get_rule_type,
+    hours_problem,
+    integer_problem,
     rule_to_api,
     rule_type_to_api,
+    snooze_duration_problem,
+    snooze_rule,
+    start_date_problem,
+    timezone_problem,
+    unsnooze_rule,
     update_rule,
+    weekdays_problem,
 )
 from actions.services import QueueFull, enqueue
 from connectors import privileges
@@ -53,7 +65,29 @@ ACTION = Object(
             nullable=True,
         ),
         "uuid": String(nullable=True),
-        "alerts_filter": Object({}, strict=False, nullable=True),
+        "alerts_filter": Object(
+            {
+                "query": Object(
+                    {
+                        "kql": String(),
+                        "filters": Array(Object({}, strict=False)),
+                        "dsl": String(optional=True),
+                    },
+                    optional=True,
+                ),
+                "timeframe": Object(
+                    {
+                        "days": Array(Enum((1, 2, 3, 4, 5, 6, 7))),
+                        "hours": Object(
+                            {"start": String(validator=hours_problem), "end": String(validator=hours_problem)}
+                        ),
+                        "timezone": String(),
+                    },
+                    optional=True,
+                ),
+            },
+            nullable=True,
+        ),
         "use_alert_data_for_template": Boolean(nullable=True),
     }
 )
@@ -72,6 +106,7 @@ COMMON = {
             "status_change_threshold": Number(minimum=2, maximum=20),
         },
         nullable=True,
+        validator=flapping_problem,
     ),
 }
 CREATE_BODY = Object(
@@ -98,6 +133,46 @@ REPORT_BODY = Object(
         )
     }
 )
+SNOOZE_BODY = Object(
+    {
+        "schedule": Object(
+            {
+                "custom": Object(
+                    {
+                        "start": String(validator=start_date_problem),
+                        "duration": String(validator=snooze_duration_problem),
+                        "timezone": String(optional=True, validator=timezone_problem),
+                        "recurring": Object(
+                            {
+                                "end": String(optional=True, validator=end_date_problem),
+                                "every": String(optional=True, validator=every_problem),
+                                "onWeekDay": Array(
+                                    String(), min_size=1, optional=True, validator=weekdays_problem
+                                ),
+                                "onMonthDay": Array(
+                                    Number(minimum=1, maximum=31, validator=integer_problem("onMonthDay")),
+                                    min_size=1,
+                                    optional=True,
+                                ),
+                                "onMonth": Array(
+                                    Number(minimum=1, maximum=12, validator=integer_problem("onMonth")),
+                                    min_size=1,
+                                    optional=True,
+                                ),
+                                "occurrences": Number(
+                                    minimum=1, optional=True, validator=integer_problem("occurrences")
+                                ),
+                            },
+                            optional=True,
+                        ),
+                    },
+                    optional=True,
+                    validator=custom_schedule_problem,
+                )
+            }
+        )
+    }
+)
 ENQUEUE_BODY = Object({"params": Object({}, strict=False)})
 
 # Rule operations and the connectors privilege they need (rules share the per-space privilege).
@@ -113,6 +188,8 @@ NEEDS = {
     "unmuteAlert": "update",
     "get": "get",
     "runSoon": "update",  # a write operation in Kibana (WriteOperations.RunSoon)
+    "snooze": "update",
+    "unsnooze": "update",
     "find": "get",
 }
 
@@ -167,7 +244,7 @@ class RuleDetailView(RuleCreateView):
     def get(self, request, rule_id):
         rule = self.load(rule_id)
         self.authorize("get", rule.rule_type_id, rule.consumer)
-        return Response(rule_to_api(rule))
+        return Response(rule_to_api(rule, snooze_data=True))
 
     def put(self, request, rule_id):
         raw = request.data
@@ -226,6 +303,29 @@ class AlertMuteView(RuleView):
             if not self.mute and alert_id in muted:
                 muted.remove(alert_id)
             Rule.objects.filter(pk=rule.pk).update(muted_alert_ids=muted)
+        return Response(status=204)
+
+
+class SnoozeView(RuleView):
+    """`POST /api/alerting/rule/{id}/snooze_schedule` (public since 8.19)."""
+
+    def post(self, request, rule_id):
+        body = validate_body(SNOOZE_BODY, request.data)
+        custom = body["schedule"].get("custom")
+        if not custom:
+            raise BadRequest("A schedule is required")
+        rule = self.load(rule_id)
+        self.authorize("snooze", rule.rule_type_id, rule.consumer)
+        return Response(snooze_rule(rule, custom, user=self.username() or None))
+
+
+class UnsnoozeView(RuleView):
+    """`DELETE /api/alerting/rule/{ruleId}/snooze_schedule/{scheduleId}`."""
+
+    def delete(self, request, rule_id, schedule_id):
+        rule = self.load(rule_id)
+        self.authorize("unsnooze", rule.rule_type_id, rule.consumer)
+        unsnooze_rule(rule, schedule_id, user=self.username() or None)
         return Response(status=204)
 
 
@@ -382,7 +482,7 @@ class RuleFindView(RuleView):
         total = len(rules)
         window = rules[(page - 1) * per_page : page * per_page]
         cache: dict = {}
-        data = [rule_to_api(r, cache) for r in window]
+        data = [rule_to_api(r, cache, snooze_data=True) for r in window]
         fields = query.getlist("fields")
         if fields:
             data = [

@@ -122,7 +122,8 @@ def test_a_recovered_alert_runs_the_recovered_action_once(default_space, hook, h
     assert sent[1]["text"].startswith("alert 'cpu high' is recovered for group 'all documents':")
     assert "count is NOT greater than 2" in sent[1]["text"]
     assert rule.last_run["alerts_count"]["recovered"] == 0
-    assert not Alert.objects.filter(rule=rule).exists()
+    # The recovered alert is kept only for its flapping history; it is not active.
+    assert list(Alert.objects.filter(rule=rule).values_list("status", flat=True)) == ["recovered"]
 
 
 def test_a_summary_action_sends_one_message_for_all_alerts(default_space, hook, httpserver):

@@ -1,7 +1,7 @@
 """The access matrix for the rules (alerting) and event-log routes: a user holding `all`, `read` or
 nothing in `default`, asked about `default` and `marketing`, with Basic, an API key or the session.
 Kibana's operation classes decide: reads (get, find, rule types, health, execution logs) need `read`;
-writes (create, update, delete, enable, disable, mute, runSoon, reporting alerts) need `all`."""
+writes (create, update, delete, enable, disable, mute, snooze, runSoon, reporting alerts) need `all`."""
 
 import json
 
@@ -23,6 +23,7 @@ RULE_BODY = {
     "actions": [],
     "enabled": False,
 }
+SNOOZE = {"schedule": {"custom": {"start": "2030-03-12T12:00:00.000Z", "duration": "1h"}}}
 UPDATE = {"name": "renamed", "schedule": {"interval": "1m"}, "params": {}, "actions": []}
 
 # (label, needs, method, path, body, allowed status). {p} prefix, {rule} a fresh rule, {id} a connector.
@@ -38,6 +39,9 @@ ROUTES = [
     ("alert mute", "all", "post", "{p}/api/alerting/rule/{rule}/alert/a1/_mute", None, 204),
     ("alert unmute", "all", "post", "{p}/api/alerting/rule/{rule}/alert/a1/_unmute", None, 204),
     ("report alerts", "all", "post", "{p}/api/alerting/rule/{rule}/_alerts", {"alerts": [{"id": "a1"}]}, 202),
+    ("rule snooze", "all", "post", "{p}/api/alerting/rule/{rule}/snooze_schedule", SNOOZE, 200),
+    # Allowed callers get past authorisation to "Rule has no snooze schedules." (the fresh rule has none).
+    ("rule unsnooze", "all", "delete", "{p}/api/alerting/rule/{rule}/snooze_schedule/{schedule}", None, 400),
     ("rules find", "read", "get", "{p}/api/alerting/rules/_find", None, 200),
     ("rule types", "read", "get", "{p}/api/alerting/rule_types", None, 200),
     ("alerting health", "read", "get", "{p}/api/alerting/_health", None, 200),
