@@ -12,7 +12,7 @@ Queue depth is read from the django-q2 broker at scrape time.
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, F, Max, Q, Sum
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -22,11 +22,33 @@ from eventlog.models import Event, RollupWatermark, RunRollup
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 
+def settled_top_id() -> int | None:
+    """The highest event id at or below which every insert has committed or rolled back.
+
+    On PostgreSQL a transaction can hold an id below one another transaction already committed (the
+    journal writes batches concurrently with rule runs); folding up to the plain MAX would skip it for
+    good. SHARE mode waits for writers in flight and holds new ones back for the instant of the MAX.
+    None when that wait is too long: this scrape then folds nothing and the next one catches up."""
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '5s'")
+                    cursor.execute(
+                        f"LOCK TABLE {connection.ops.quote_name(Event._meta.db_table)} IN SHARE MODE"
+                    )
+            return Event.objects.aggregate(top=Max("id"))["top"] or 0
+    except OperationalError:
+        return None
+
+
 def advance_rollup() -> int:
     """Fold `execute` events newer than the watermark into RunRollup. Returns how many events."""
+    top = settled_top_id()
+    if top is None:
+        return 0
     with transaction.atomic():
         mark, _ = RollupWatermark.objects.select_for_update().get_or_create(pk=1)
-        top = Event.objects.aggregate(top=Max("id"))["top"] or 0
         if top <= mark.last_event_id:
             return 0
         buckets = {

@@ -246,3 +246,45 @@ def test_a_cluster_stopped_with_sigterm_finishes_what_it_took_and_leaves_the_res
     deployment.wait_until(lambda: len(httpserver.log) >= total, None, "every delivery", timeout=90)
     keys = [json.loads(request.get_data())["key"] for request, _ in httpserver.log]
     assert sorted(keys) == list(range(total))
+
+
+ROLLUP_RACE = """
+import threading
+from django.db import connection, transaction
+from eventlog.metrics import advance_rollup
+from eventlog.models import RunRollup
+from eventlog.services import build_event
+
+def execute_event(label):
+    return build_event({"event": {"action": "execute", "outcome": "success", "duration": "1000"},
+                        "kibana": {"action": {"id": label, "type_id": ".rollup-race"}}, "message": label})
+
+inserted, release, folded = threading.Event(), threading.Event(), []
+
+def slow_writer():  # takes its id first and commits last
+    with transaction.atomic():
+        execute_event("first").save()
+        inserted.set()
+        release.wait(30)
+    connection.close()
+
+def scrape():
+    folded.append(advance_rollup())
+    connection.close()
+
+writer = threading.Thread(target=slow_writer); writer.start()
+inserted.wait(30)
+execute_event("second").save()  # a higher id, committed at once
+scraper = threading.Thread(target=scrape); scraper.start()
+scraper.join(1.0)
+print("scrape waited for the writer:", scraper.is_alive())
+release.set(); writer.join(); scraper.join(30)
+advance_rollup()
+print("runs counted:", sum(RunRollup.objects.filter(connector_type_id=".rollup-race").values_list("runs", flat=True)))
+"""
+
+
+def test_the_metrics_rollup_counts_an_event_committed_after_a_higher_id(deployment):
+    output = deployment.manage("shell", "-c", ROLLUP_RACE, timeout=90)
+    assert "scrape waited for the writer: True" in output
+    assert "runs counted: 2" in output
