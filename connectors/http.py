@@ -15,6 +15,7 @@ import functools
 import ipaddress
 import json as _json
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -429,6 +430,10 @@ def proxies_for(url: str, settings: KibanaConfig) -> dict[str, str]:
 # ---- the call -------------------------------------------------------------------------------------
 
 
+# `\u0000` in JSON text, not preceded by an odd number of backslashes (`\\u0000` is literal text).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
 @dataclass
 class Response:
     """What a type sees of a response: status, headers, the capped body."""
@@ -445,14 +450,20 @@ class Response:
     def ok(self) -> bool:
         return 200 <= self.status_code < 300
 
+    # What a type reads of the body has U+0000 replaced by U+FFFD: service messages built from it
+    # end up in the event log and on run rows, and PostgreSQL's text and jsonb cannot hold a NUL
+    # (the write would fail and the event be lost). `content` keeps the bytes as they came.
     @property
     def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
+        return self.content.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
     def json(self) -> Any:
         import json
 
-        return json.loads(self.content or b"null")
+        content = self.content
+        if b"\\u0000" in content:
+            content = _NUL_ESCAPE.sub(rb"\1\\ufffd", content)
+        return json.loads(content or b"null")
 
     def json_or_none(self) -> Any:
         try:
