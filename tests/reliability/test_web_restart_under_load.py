@@ -86,7 +86,8 @@ def _snapshot(connector_id: str, sink: Sink) -> Snapshot:
             "execution_uuid", "outcome"
         )
     )
-    return Snapshot(runs=runs, executes=executes, sink=sink.stats())
+    recovered = Event.objects.filter(connector_id=connector_id, action="execute-timeout").count()
+    return Snapshot(runs=runs, executes=executes, recovered=recovered, sink=sink.stats())
 
 
 def test_restarting_the_web_under_load_loses_no_accepted_request_and_half_accepts_none_silently(stack):
@@ -149,6 +150,7 @@ def test_the_reconciliation_fails_when_an_accepted_request_has_no_row():
     snapshot = Snapshot(
         runs={"a": ("succeeded", "u1")},
         executes=collections.Counter({("u1", "success"): 1}),
+        recovered=0,
         sink={"distinct": 1, "deliveries": 1, "duplicates": 0},
     )
     with pytest.raises(AssertionError, match="accepted requests without a row"):
