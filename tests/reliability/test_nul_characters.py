@@ -219,3 +219,56 @@ def test_a_queued_run_against_a_nul_error_service_finishes_with_its_error_record
     assert "disk \ufffd full" in run.last_error
     events = Event.objects.filter(connector_id=connector.id, action="execute")
     assert [(e.outcome, e.execution_uuid) for e in events] == [("failure", run.execution_uuid)]
+
+
+# ---- the admin: Django refuses a raw NUL in a form field itself; the JSON fields need our check ----
+
+
+def _admin(superuser):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(superuser)
+    return client
+
+
+def test_the_rule_admin_refuses_a_nul_in_its_json_fields_and_stores_nothing(superuser, default_space, hook):
+    from tests.actions.test_admin import form_data
+
+    client = _admin(superuser)
+    ok = client.post("/admin/actions/rule/add/", form_data(default_space, threshold_rule_body(hook.id)))
+    assert ok.status_code == 302, ok.content.decode()[:2000]
+
+    body = threshold_rule_body(hook.id, message=f"a{NUL}")
+    response = client.post("/admin/actions/rule/add/", form_data(default_space, body))
+
+    assert response.status_code == 200
+    assert "[actions.0.params.body]: must not contain the NUL character (U+0000)" in response.content.decode()
+    assert Rule.objects.count() == 1
+
+
+def test_the_connector_admin_refuses_a_nul_in_a_json_field_or_a_text_field(superuser, default_space):
+    client = _admin(superuser)
+    form = {
+        "type": ".webhook",
+        "space": default_space.id,
+        "name": "admin hook",
+        "config__url": "http://127.0.0.1:9/hook",
+        "config__method": "post",
+        "config__headers": '{"X-A": "a"}',
+        "_save": "Save",
+    }
+    ok = client.post("/admin/connectors/connector/add/?type=.webhook", form)
+    assert ok.status_code == 302, ok.content.decode()[:3000]
+    before = Connector.objects.count()
+
+    json_nul = client.post(
+        "/admin/connectors/connector/add/?type=.webhook", {**form, "config__headers": '{"X-A": "a\\u0000"}'}
+    )
+    text_nul = client.post("/admin/connectors/connector/add/?type=.webhook", {**form, "name": f"a{NUL}b"})
+
+    assert json_nul.status_code == 400  # the connector form answers an invalid form with 400
+    assert "This must not contain the NUL character (U+0000)." in json_nul.content.decode()
+    assert text_nul.status_code == 400
+    assert "Null characters are not allowed." in text_nul.content.decode()
+    assert Connector.objects.count() == before
