@@ -21,6 +21,9 @@ class KibanaApiMiddleware:
         if match:
             request.kibana_api = True
             request.space_id = match.group("space") or "default"
+            problem = _nul_problem(request)
+            if problem:
+                return error_response(400, problem)
             if request.method not in SAFE_METHODS and not (
                 "kbn-xsrf" in request.headers or "kbn-version" in request.headers
             ):
@@ -57,6 +60,19 @@ class KibanaApiMiddleware:
             return response
         logger.exception("Unexpected error answering %s %s", request.method, request.path)
         return error_response(500, "An internal server error occurred.")
+
+
+def _nul_problem(request) -> str | None:
+    """U+0000 in the path (`%00`) or the query: PostgreSQL cannot even look it up (see
+    `schemas.nul_problem`), so it is refused here, on every database alike."""
+    from connectors.schemas import NUL_MESSAGE
+
+    if "\x00" in request.path_info:
+        return f"[request params]: {NUL_MESSAGE}"
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            return f"[request query.{key.replace(chr(0), '')}]: {NUL_MESSAGE}"
+    return None
 
 
 def _backing_service_down(exception) -> bool:

@@ -272,3 +272,24 @@ def test_the_connector_admin_refuses_a_nul_in_a_json_field_or_a_text_field(super
     assert text_nul.status_code == 400
     assert "Null characters are not allowed." in text_nul.content.decode()
     assert Connector.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "where"),
+    [
+        ("get", "/api/actions/connector/a%00b", "request params"),
+        ("delete", "/api/actions/connector/a%00b", "request params"),
+        ("get", "/s/sp%00ace/api/actions/connectors", "request params"),
+        ("get", "/api/alerting/rules/_find?search=cpu%00", "request query.search"),
+        ("get", "/internal/actions/_global_connector_execution_logs?filter=%00", "request query.filter"),
+    ],
+)
+def test_a_nul_in_the_path_or_query_is_a_400_in_the_envelope(api, hook, method, path, where):
+    response = getattr(api, method)(path)
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": f"[{where}]: must not contain the NUL character (U+0000)",
+    }
+    assert Connector.objects.filter(pk=hook.pk).exists()
