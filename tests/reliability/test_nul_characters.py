@@ -293,3 +293,88 @@ def test_a_nul_in_the_path_or_query_is_a_400_in_the_envelope(api, hook, method, 
         "message": f"[{where}]: must not contain the NUL character (U+0000)",
     }
     assert Connector.objects.filter(pk=hook.pk).exists()
+
+
+def _smtp_rejecting_with_nul(connection, stop):
+    """An SMTP server that greets, accepts EHLO and refuses the sender with a NUL in its reply."""
+    connection.sendall(b"220 mail.test ready\r\n")
+    stream = connection.makefile("rb")
+    while not stop.is_set():
+        line = stream.readline()
+        if not line:
+            return
+        verb = line.split(b" ", 1)[0].strip().upper()
+        if verb in (b"EHLO", b"HELO"):
+            connection.sendall(b"250 mail.test\r\n")
+        elif verb == b"QUIT":
+            connection.sendall(b"221 bye\r\n")
+            return
+        else:
+            connection.sendall(b"550 mailbox \x00 unavailable\r\n")
+
+
+class _SmtpServer:
+    def __init__(self, behave):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._behave = behave
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        self.sock.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                try:
+                    self._behave(connection, self._stop)
+                except OSError:
+                    pass
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
+def test_an_smtp_reply_with_a_nul_is_recorded_in_the_event_log_without_it(api, default_space):
+    server = _SmtpServer(_smtp_rejecting_with_nul)
+    try:
+        connector = Connector(
+            space=default_space,
+            name="nul mail",
+            connector_type_id=".email",
+            config={
+                "service": "other",
+                "from": "a@example.com",
+                "host": "127.0.0.1",
+                "port": server.port,
+                "secure": False,
+                "hasAuth": False,
+            },
+        )
+        connector.set_secrets({})
+        connector.save()
+        response = api.post(
+            f"/api/actions/connector/{connector.id}/_execute",
+            {"params": {"to": ["b@example.com"], "subject": "s", "message": "m"}},
+            format="json",
+        )
+    finally:
+        server.close()
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "error"
+    assert "mailbox \ufffd unavailable" in response.json()["service_message"]
+    event = Event.objects.get(connector_id=connector.id, action="execute")
+    assert "mailbox \ufffd unavailable" in event.error_message
