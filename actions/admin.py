@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from actions import queue, rule_types
 from actions.models import ActionRun, Alert, Rule
 from actions.rules import NOTIFY_WHEN, RuleError, disable_rule, enable_rule, iso, prepare
+from connectors.schemas import nul_problem
 
 
 def _rule_type_choices():
@@ -73,6 +74,9 @@ class RuleForm(forms.ModelForm):
             "notify_when": cleaned.get("notify_when") or None,
             "throttle": cleaned.get("throttle") or None,
         }
+        problem = nul_problem(body, "")  # `\u0000` in the JSON fields: PostgreSQL cannot store it
+        if problem:
+            raise forms.ValidationError(problem)
         rule_type_id = (
             self.instance.rule_type_id if not self.instance._state.adding else cleaned["rule_type_id"]
         )

@@ -15,6 +15,7 @@ import functools
 import ipaddress
 import json as _json
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -143,6 +144,36 @@ def _current_settings() -> KibanaConfig:
     return _local.settings
 
 
+def _bounded_timeout(sock: socket.socket) -> None:
+    """Shrink the socket timeout to what is left of this thread's whole-response deadline (set by
+    `send()`): a per-read timeout alone restarts on every byte, so a service dripping its status line
+    or headers would otherwise hold the call, and its worker thread, for as long as it likes."""
+    deadline = getattr(_local, "deadline", None)
+    if deadline is None:
+        return
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("the whole response took longer than the timeout")
+    current = sock.gettimeout()
+    sock.settimeout(remaining if current is None else min(current, remaining))
+
+
+class _DeadlineSocket(socket.socket):
+    """A plain socket whose every read honours the whole-response deadline (see `_bounded_timeout`)."""
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        _bounded_timeout(self)
+        return super().recv_into(buffer, nbytes, flags)
+
+
+class _DeadlineSSLSocket(ssl.SSLSocket):
+    """The same for TLS (http.client reads through `recv_into` on both)."""
+
+    def recv_into(self, buffer, nbytes=None, flags=0):
+        _bounded_timeout(self)
+        return super().recv_into(buffer, nbytes, flags)
+
+
 class _GuardedConnectionMixin:
     def _new_conn(self):  # urllib3 calls this to open the TCP connection
         if getattr(self, "_tunnel_host", None) or getattr(self, "proxy", None):
@@ -152,7 +183,7 @@ class _GuardedConnectionMixin:
         host = self._dns_host
         last_error: OSError | None = None
         for family, socktype, proto, _name, address in resolve_permitted(host, self.port, settings):
-            sock = socket.socket(family, socktype, proto)
+            sock = _DeadlineSocket(family, socktype, proto)
             try:
                 for option in self.socket_options or ():
                     sock.setsockopt(*option)
@@ -298,6 +329,7 @@ def tls_for(url: str, settings: KibanaConfig, override: TLSOptions | None = None
 
 def build_ssl_context(options: TLSOptions) -> ssl.SSLContext:
     context = ssl.create_default_context()
+    context.sslsocket_class = _DeadlineSSLSocket
     if options.ca_pem:
         context.load_verify_locations(cadata=options.ca_pem)
     if options.verification_mode == "certificate":
@@ -398,6 +430,10 @@ def proxies_for(url: str, settings: KibanaConfig) -> dict[str, str]:
 # ---- the call -------------------------------------------------------------------------------------
 
 
+# `\u0000` in JSON text, not preceded by an odd number of backslashes (`\\u0000` is literal text).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
 @dataclass
 class Response:
     """What a type sees of a response: status, headers, the capped body."""
@@ -414,14 +450,20 @@ class Response:
     def ok(self) -> bool:
         return 200 <= self.status_code < 300
 
+    # What a type reads of the body has U+0000 replaced by U+FFFD: service messages built from it
+    # end up in the event log and on run rows, and PostgreSQL's text and jsonb cannot hold a NUL
+    # (the write would fail and the event be lost). `content` keeps the bytes as they came.
     @property
     def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
+        return self.content.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
     def json(self) -> Any:
         import json
 
-        return json.loads(self.content or b"null")
+        content = self.content
+        if b"\\u0000" in content:
+            content = _NUL_ESCAPE.sub(rb"\1\\ufffd", content)
+        return json.loads(content or b"null")
 
     def json_or_none(self) -> Any:
         try:
@@ -499,86 +541,92 @@ def send(
         if not any(name.lower() == "content-type" for name in merged_headers):
             merged_headers["Content-Type"] = "application/json"
     current_url, current_method, body, json_body = url, method.upper(), data, json
-    for _hop in range(MAX_REDIRECTS + 1):
-        options = tls_for(current_url, settings, tls)
-        proxy = proxy_plan_for(current_url, settings)
-        if proxy is not None:
-            ensure_proxied_target_permitted(current_url, settings)
-        session = _session(options, proxy)
-        try:
-            raw = session.request(
-                current_method,
-                current_url,
-                headers=merged_headers,
-                data=body,
-                json=json_body,
-                auth=auth,
-                timeout=request_timeout,
-                allow_redirects=False,
-                stream=True,
-                verify=options.verification_mode != "none",
-                proxies={"http": proxy.url, "https": proxy.url} if proxy else {},
+    # Streaming callers (AI streams) read as long as the stream lasts; everyone else gets the whole
+    # response, status line and headers included, within the timeout.
+    _local.deadline = None if stream_callback is not None else started + request_timeout
+    try:
+        for _hop in range(MAX_REDIRECTS + 1):
+            options = tls_for(current_url, settings, tls)
+            proxy = proxy_plan_for(current_url, settings)
+            if proxy is not None:
+                ensure_proxied_target_permitted(current_url, settings)
+            session = _session(options, proxy)
+            try:
+                raw = session.request(
+                    current_method,
+                    current_url,
+                    headers=merged_headers,
+                    data=body,
+                    json=json_body,
+                    auth=auth,
+                    timeout=request_timeout,
+                    allow_redirects=False,
+                    stream=True,
+                    verify=options.verification_mode != "none",
+                    proxies={"http": proxy.url, "https": proxy.url} if proxy else {},
+                )
+            except EgressDenied:
+                raise
+            except ConnectorUnreachable:
+                raise
+            except requests.exceptions.Timeout as exc:
+                raise ConnectorTimeout(
+                    "request failed",
+                    service_message=f"[ETIMEDOUT] timeout of {int(request_timeout * 1000)}ms exceeded",
+                ) from exc
+            except requests.exceptions.RequestException as exc:
+                inner = exc.args[0] if exc.args else None
+                found = _find_connector_error(exc)
+                if found is not None:
+                    raise found from None
+                raise _network_error(
+                    exc if not isinstance(inner, BaseException) else inner, current_url
+                ) from None
+            try:
+                deadline = None if stream_callback is not None else started + request_timeout
+                content = _read_capped(raw, max_bytes, stream_callback, deadline)
+            except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError) as exc:
+                raise ConnectorTimeout(
+                    "request failed",
+                    service_message=f"[ETIMEDOUT] timeout of {int(request_timeout * 1000)}ms exceeded",
+                ) from exc
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+                raise _network_error(exc, current_url) from None
+            finally:
+                raw.close()
+            location = raw.headers.get("Location")
+            if follow_redirects and raw.status_code in (301, 302, 303, 307, 308) and location:
+                next_url = urljoin(current_url, location)
+                ensure_hostname_allowed(urlsplit(next_url).hostname or "", settings)
+                history.append(current_url)
+                if raw.status_code in (301, 302, 303) and current_method not in ("GET", "HEAD"):
+                    current_method, body, json_body = "GET", None, None
+                current_url = next_url
+                continue
+            response = Response(
+                status_code=raw.status_code,
+                reason=raw.reason or "",
+                headers=dict(raw.headers),
+                content=content,
+                url=current_url,
+                elapsed=time.monotonic() - started,
+                history=history,
             )
-        except EgressDenied:
-            raise
-        except ConnectorUnreachable:
-            raise
-        except requests.exceptions.Timeout as exc:
-            raise ConnectorTimeout(
-                "request failed",
-                service_message=f"[ETIMEDOUT] timeout of {int(request_timeout * 1000)}ms exceeded",
-            ) from exc
-        except requests.exceptions.RequestException as exc:
-            inner = exc.args[0] if exc.args else None
-            found = _find_connector_error(exc)
-            if found is not None:
-                raise found from None
-            raise _network_error(
-                exc if not isinstance(inner, BaseException) else inner, current_url
-            ) from None
-        try:
-            deadline = None if stream_callback is not None else started + request_timeout
-            content = _read_capped(raw, max_bytes, stream_callback, deadline)
-        except requests.exceptions.Timeout as exc:
-            raise ConnectorTimeout(
-                "request failed",
-                service_message=f"[ETIMEDOUT] timeout of {int(request_timeout * 1000)}ms exceeded",
-            ) from exc
-        except requests.exceptions.RequestException as exc:
-            raise _network_error(exc, current_url) from None
-        finally:
-            raw.close()
-        location = raw.headers.get("Location")
-        if follow_redirects and raw.status_code in (301, 302, 303, 307, 308) and location:
-            next_url = urljoin(current_url, location)
-            ensure_hostname_allowed(urlsplit(next_url).hostname or "", settings)
-            history.append(current_url)
-            if raw.status_code in (301, 302, 303) and current_method not in ("GET", "HEAD"):
-                current_method, body, json_body = "GET", None, None
-            current_url = next_url
-            continue
-        response = Response(
-            status_code=raw.status_code,
-            reason=raw.reason or "",
-            headers=dict(raw.headers),
-            content=content,
-            url=current_url,
-            elapsed=time.monotonic() - started,
-            history=history,
-        )
-        # Scheme, host and port only: a path can be a secret (Slack and Teams webhook URLs) and the
-        # netloc can carry user:password.
-        logger.info(
-            "%s %s://%s%s -> %s in %.0f ms",
-            method.upper(),
-            parts.scheme,
-            parts.hostname,
-            f":{parts.port}" if parts.port else "",
-            raw.status_code,
-            response.elapsed * 1000,
-        )
-        return response
-    raise ConnectorUnreachable("request failed", service_message=f"more than {MAX_REDIRECTS} redirects")
+            # Scheme, host and port only: a path can be a secret (Slack and Teams webhook URLs) and the
+            # netloc can carry user:password.
+            logger.info(
+                "%s %s://%s%s -> %s in %.0f ms",
+                method.upper(),
+                parts.scheme,
+                parts.hostname,
+                f":{parts.port}" if parts.port else "",
+                raw.status_code,
+                response.elapsed * 1000,
+            )
+            return response
+        raise ConnectorUnreachable("request failed", service_message=f"more than {MAX_REDIRECTS} redirects")
+    finally:
+        _local.deadline = None
 
 
 def _find_connector_error(exc: BaseException):

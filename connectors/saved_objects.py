@@ -40,6 +40,7 @@ from connectors.conf import get_config
 from connectors.exceptions import ConfigurationError, SecretsUnreadable, UnknownConnectorType
 from connectors.models import Connector, Space, validate_connector_id
 from connectors.preconfigured import is_preconfigured
+from connectors.schemas import nul_problem
 
 logger = logging.getLogger("connectors.saved_objects")
 
@@ -712,6 +713,8 @@ def parse_import_file(data: bytes) -> list[ParsedLine]:
     except UnicodeDecodeError:
         return [ParsedLine(line=1, problem="the file is not UTF-8 text")]
     decoder = json.JSONDecoder()
+    # PostgreSQL cannot store U+0000; in JSON text it can only arrive as the escape (see nul_problem).
+    may_hold_nul = "\\u0000" in text
     parsed: list[ParsedLine] = []
     position, length = 0, len(text)
     # Line numbers are counted as we go: counting from the start for every object is quadratic.
@@ -741,7 +744,8 @@ def parse_import_file(data: bytes) -> list[ParsedLine]:
             position = length if rest_newline == -1 else rest_newline + 1
             parsed.append(ParsedLine(line=line_no, problem="unexpected text after the JSON object"))
             continue
-        parsed.append(ParsedLine(line=line_no, value=value))
+        problem = nul_problem(value, "") if may_hold_nul else None
+        parsed.append(ParsedLine(line=line_no, value=None if problem else value, problem=problem))
         position = end
     return parsed
 

@@ -40,6 +40,38 @@ def _prefix(path: str) -> str:
     return f"[{path}]: " if path else ""
 
 
+NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+
+
+def nul_problem(value: Any, path: str) -> str | None:
+    """`[path.to.field]: must not contain the NUL character (U+0000)` for the first string or key
+    holding U+0000, else None. PostgreSQL's text and jsonb cannot store it, so input refuses it on
+    every database alike (a key's NUL is shown as `\\u0000`). A loop, not recursion: any depth the
+    JSON decoder accepts is fine here."""
+    stack = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return f"{_prefix(where)}{NUL_MESSAGE}"
+            continue
+        if isinstance(node, dict):
+            items = list(node.items())
+        elif isinstance(node, list):
+            items = list(enumerate(node))
+        else:
+            continue
+        children = []
+        for key, item in items:
+            name = str(key)
+            child = f"{where}.{name}" if where else name
+            if "\x00" in name:
+                return _prefix(child.replace("\x00", "\\u0000")) + NUL_MESSAGE
+            children.append((item, child))
+        stack.extend(reversed(children))  # depth first, in document order
+    return None
+
+
 class Field:
     """Base of every schema node. `validate` returns the cleaned value or raises SchemaError."""
 

@@ -229,7 +229,8 @@ def _address(value: str) -> str:
 
 def _reply_text(code: int, reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return f"{code} {text}".strip()
+    # U+0000 cannot be stored by PostgreSQL (event log, run rows): replaced, as connectors.http does.
+    return f"{code} {text}".strip().replace("\x00", "\ufffd")
 
 
 class SmtpRejected(ConnectorError):

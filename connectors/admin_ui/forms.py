@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 
 from connectors import schemas
-from connectors.schemas import MISSING
+from connectors.schemas import MISSING, nul_problem
 
 BLANK = ""
 LINE_ITEM_KINDS = {"string", "number", "enum"}
@@ -229,11 +229,14 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
         return items
     if kind == "json":
         try:
-            return json.loads(raw)
+            value = json.loads(raw)
         except ValueError as exc:
             raise InputError(
                 f"This is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
             ) from None
+        if nul_problem(value, ""):  # `\u0000`: PostgreSQL cannot store it (a raw NUL Django refuses)
+            raise InputError("This must not contain the NUL character (U+0000).")
+        return value
     return raw
 
 

@@ -1,6 +1,6 @@
 """API-wide rules: the `/s/{space}` prefix, the `kbn-xsrf` header, and Kibana's envelope for answers
 no view gives (an unknown path or method is a JSON 404, an unexpected error a JSON 500 that tells
-nothing about the error)."""
+nothing about the error; a 503 when the database or Redis is unavailable)."""
 
 import logging
 import re
@@ -21,6 +21,9 @@ class KibanaApiMiddleware:
         if match:
             request.kibana_api = True
             request.space_id = match.group("space") or "default"
+            problem = _nul_problem(request)
+            if problem:
+                return error_response(400, problem)
             if request.method not in SAFE_METHODS and not (
                 "kbn-xsrf" in request.headers or "kbn-version" in request.headers
             ):
@@ -43,8 +46,43 @@ class KibanaApiMiddleware:
     def process_exception(self, request, exception):
         if not getattr(request, "kibana_api", False):
             return None
+        if _backing_service_down(exception):
+            # The database or Redis is restarting or unreachable: nothing was done (the transaction
+            # rolled back), and the same request will work once it is back. Say so: 503, not 500.
+            logger.warning(
+                "%s %s: a backing service is unavailable (%s)",
+                request.method,
+                request.path,
+                type(exception).__name__,
+            )
+            response = error_response(503, "Service Unavailable")
+            response["Retry-After"] = "1"
+            return response
         logger.exception("Unexpected error answering %s %s", request.method, request.path)
         return error_response(500, "An internal server error occurred.")
+
+
+def _nul_problem(request) -> str | None:
+    """U+0000 in the path (`%00`) or the query: PostgreSQL cannot even look it up (see
+    `schemas.nul_problem`), so it is refused here, on every database alike."""
+    from connectors.schemas import NUL_MESSAGE
+
+    if "\x00" in request.path_info:
+        return f"[request params]: {NUL_MESSAGE}"
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            return f"[request query.{key.replace(chr(0), '')}]: {NUL_MESSAGE}"
+    return None
+
+
+def _backing_service_down(exception) -> bool:
+    import redis
+    from django.db import InterfaceError, OperationalError
+
+    return isinstance(
+        exception,
+        OperationalError | InterfaceError | redis.exceptions.ConnectionError | redis.exceptions.TimeoutError,
+    )
 
 
 def _has_credentials(request) -> bool:

@@ -8,10 +8,11 @@ import needs `all` (it creates and may overwrite). See docs/saved-objects.md.
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 
 from connectors.api.base import KibanaView
 from connectors.api.errors import BadRequest, envelope
+from connectors.api.parsers import JSONParser
 from connectors.saved_objects import (
     ImportOptions,
     SavedObjectsRequestError,
