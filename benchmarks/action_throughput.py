@@ -85,6 +85,16 @@ def _cpu_seconds(pids) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def _pids_where(predicate) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -186,6 +196,9 @@ def run_one(
     while sink.stats()["distinct"] < n and time.monotonic() < deadline:
         time.sleep(0.05)
     cpu = meter.used()
+    rss_mb = max(
+        (_rss_mb(pid) for pid in _pids_where(lambda pid, group, cmd: group == cluster.pid)), default=0
+    )
     arrivals = sink.arrivals()
     stats = sink.stats()
     cluster.send_signal(signal.SIGTERM)
@@ -205,6 +218,7 @@ def run_one(
         "delivered": delivered,
         "duplicates": stats["duplicates"],
         "max_in_flight": stats["max_in_flight"],
+        "rss_mb": rss_mb,
         "first_ms": (min(arrivals.values()) - started) * 1000 if arrivals else float("nan"),
         "enqueue_per_s": n / enqueue_seconds,
         "drain_per_s": delivered / (last - started) if delivered else 0.0,
@@ -376,7 +390,8 @@ def _main(args) -> None:
             + " / ".join(
                 f"{r['cpu_ms'][part]:.2f}" for part in ("application", "cluster", "sink", "postgres", "redis")
             )
-            + f"  max in flight: {r['max_in_flight']}, first delivery after {r['first_ms']:.0f} ms"
+            + f"  max in flight: {r['max_in_flight']}, first delivery after {r['first_ms']:.0f} ms,"
+            f" largest cluster process {r['rss_mb']:.0f} MB"
             + (f"  duplicates: {r['duplicates']}" if r["duplicates"] else ""),
             flush=True,
         )
