@@ -135,7 +135,13 @@ class CpuMeter:
 
 
 def run_one(
-    n: int, latency_ms: int, workers: int, enqueue_threads: int, workdir: Path, rate: float = 0
+    n: int,
+    latency_ms: int,
+    workers: int,
+    enqueue_threads: int,
+    workdir: Path,
+    rate: float = 0,
+    batch: int = 0,
 ) -> dict:
     from django.db import connection
 
@@ -185,8 +191,34 @@ def run_one(
         finally:
             connection.close()
 
+    def batch_producer() -> None:
+        """What a rule run does: its runs are written in one transaction, tasks follow the commit."""
+        from django.db import transaction
+
+        from actions import queue
+
+        try:
+            for first in range(0, n, batch):
+                tokens = [f"{latency_ms}-{i}" for i in range(first, min(n, first + batch))]
+                now = time.monotonic()
+                enqueued.update(dict.fromkeys(tokens, now))
+                with transaction.atomic():
+                    queue.create_runs(
+                        [
+                            queue.new_run(
+                                connector, {"body": f'{{"id":"{t}"}}'}, space_id="default", source="alert"
+                            )
+                            for t in tokens
+                        ]
+                    )
+        finally:
+            connection.close()
+
     started = time.monotonic()
-    producers = [threading.Thread(target=producer, args=(k,)) for k in range(enqueue_threads)]
+    if batch:
+        producers = [threading.Thread(target=batch_producer)]
+    else:
+        producers = [threading.Thread(target=producer, args=(k,)) for k in range(enqueue_threads)]
     for thread in producers:
         thread.start()
     for thread in producers:
@@ -287,6 +319,12 @@ def main() -> None:
         "--rate", type=float, default=0, help="enqueue at this many actions/s (default: flat out)"
     )
     parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="instead of enqueue() calls, write runs N per transaction as a rule run does (the workers' drain rate)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -370,9 +408,14 @@ def _main(args) -> None:
     )
     print(
         f"{profile}, {args.workers} worker processes x "
-        f"{args.concurrency} threads; {args.actions} .webhook actions per row from {args.enqueue_threads} enqueue threads "
-        f"({'at ' + str(args.rate) + '/s' if args.rate else 'flat out'}); "
-        f"work dir {workdir}"
+        f"{args.concurrency} threads; {args.actions} .webhook actions per row "
+        + (
+            f"written {args.batch} per transaction as rule runs do; "
+            if args.batch
+            else f"from {args.enqueue_threads} enqueue threads "
+            f"({'at ' + str(args.rate) + '/s' if args.rate else 'flat out'}); "
+        )
+        + f"work dir {workdir}"
     )
     if args.profile:
         profile_one_process(args.profile, workdir)
@@ -382,7 +425,7 @@ def _main(args) -> None:
         "   CPU ms per action: application / cluster / sink / postgres / redis"
     )
     for latency in args.latency_ms:
-        r = run_one(args.actions, latency, args.workers, args.enqueue_threads, workdir, args.rate)
+        r = run_one(args.actions, latency, args.workers, args.enqueue_threads, workdir, args.rate, args.batch)
         print(
             f"{r['latency_ms']:>6}ms {r['delivered']:>6}/{r['actions']:<4}{r['enqueue_per_s']:>9.0f} "
             f"{r['drain_per_s']:>9.0f} {r['deliver_per_s']:>8.0f} {r['p50']:>9.0f} {r['p95']:>9.0f} {r['p99']:>9.0f} {r['locked']:>7}"
