@@ -179,6 +179,22 @@ def test_marker_secrets_appear_nowhere_in_clear(
         api.post(f"/api/actions/action/{connector_id}/_execute", {"params": case.params}, format="json"),
     )
 
+    # Queued in the background: the django-q2 task's arguments, then a worker's run (a failure here).
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+
+    from actions import worker
+
+    queued = keep(
+        "enqueue",
+        api.post(f"/api/actions/connector/{connector_id}/_enqueue", {"params": case.params}, format="json"),
+    )
+    assert queued.status_code == 202, queued.content
+    tasks = [SignedPackage.loads(row.payload) for row in OrmQ.objects.all()]
+    assert tasks, "the enqueue queued a task"
+    keep("task arguments", repr(tasks))
+    assert worker.run_pending() >= 1
+
     # Export (plain and under a passphrase) and import both into another space.
     plain = keep("export", api.post("/api/saved_objects/_export", {"type": ["action"]}, format="json"))
     sealed = keep(
