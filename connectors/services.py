@@ -32,10 +32,11 @@ def find_connector(space_id: str, connector_id: str) -> Connector:
     if preconfigured is not None:
         preconfigured.run_space_id = space_id
         return preconfigured
-    connector = Connector.objects.filter(pk=connector_id, space_id=space_id).first()
-    if connector is None:
-        raise ConnectorNotFound(connector_id)
-    return connector
+    try:
+        # get(), not first(): a primary-key lookup needs no ORDER BY (first() would sort by name).
+        return Connector.objects.get(pk=connector_id, space_id=space_id)
+    except Connector.DoesNotExist:
+        raise ConnectorNotFound(connector_id) from None
 
 
 def ensure_type_enabled(type_id: str) -> None:
