@@ -1,6 +1,10 @@
 """The base of every Kibana-compatible API view: space from the `/s/{space}` prefix, privilege checks
 with Kibana's 403 messages, and request-body validation with Kibana's messages."""
 
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.utils.functional import cached_property
@@ -71,3 +75,33 @@ def _name(value: Any) -> str:
     from connectors.schemas import type_name
 
     return type_name(value)
+
+
+_collector_lock = threading.Lock()
+_collector_pauses = 0
+_collector_was_enabled = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a large answer is built.
+
+    A 100,000-connector list allocates a few hundred thousand dicts and strings that all stay alive
+    until the answer is sent; the collector runs again and again over them and found nothing,
+    which took about 40% of the request's CPU. Reference counting still frees everything as usual.
+    The collector is process-wide, so overlapping pauses (other threads of the worker) are counted
+    and it comes back on when the last one ends.
+    """
+    global _collector_pauses, _collector_was_enabled
+    with _collector_lock:
+        if _collector_pauses == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _collector_pauses += 1
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector_pauses -= 1
+            if _collector_pauses == 0 and _collector_was_enabled:
+                gc.enable()
