@@ -3,9 +3,11 @@ it back as it was, also when pauses overlap (threads of one web worker)."""
 
 import gc
 import threading
+import weakref
 
 import pytest
 
+from connectors.api import base
 from connectors.api.base import collector_paused
 from tests.api.conftest import client_for, create_connector, make_user
 
@@ -54,6 +56,24 @@ def test_an_error_inside_still_brings_the_collector_back(collector_on):
     with pytest.raises(RuntimeError), collector_paused():
         raise RuntimeError("boom")
     assert gc.isenabled()
+
+
+class Node:
+    pass
+
+
+def test_after_a_large_pause_the_next_one_first_frees_what_it_left(collector_on, monkeypatch):
+    monkeypatch.setattr(base, "LARGE_PAUSE_OBJECTS", 1_000)
+    with collector_paused():
+        answer = [[] for _ in range(2_000)]  # tracked objects, as a large list's rows are
+        node = Node()
+        node.cycle = node  # answers sit in reference cycles, like DRF's view and response
+    gc.collect(1)  # still in use: the young collections age it into the oldest generation
+    gone = weakref.ref(node)
+    del node, answer
+    assert gone() is not None  # garbage now, but only a full collection finds it
+    with collector_paused():
+        assert gone() is None
 
 
 @pytest.mark.parametrize("path", ["/api/actions/connectors", "/api/actions"])
