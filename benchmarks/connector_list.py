@@ -211,11 +211,12 @@ def in_process(repeat: int, search: str) -> list[tuple[str, list[float], int, in
         ("API GET /api/actions/connectors (all)", api, "/api/actions/connectors"),
         ("admin list page 1", admin, "/admin/connectors/connector/"),
         ("admin list, search", admin, f"/admin/connectors/connector/?q={search}"),
-        ("admin list, type filter", admin, "/admin/connectors/connector/?connector_type_id__exact=.webhook"),
+        ("admin list, type filter", admin, "/admin/connectors/connector/?type=.webhook"),
+        ("admin list, search + type filter", admin, f"/admin/connectors/connector/?q={search}&type=.webhook"),
         (
-            "admin list, search + type filter",
-            admin,
-            f"/admin/connectors/connector/?q={search}&connector_type_id__exact=.webhook",
+            "API GET /api/actions/connectors?include_health=true",
+            api,
+            "/api/actions/connectors?include_health=true",
         ),
     ]
     rows = []

@@ -192,10 +192,12 @@ class SpacePrivilege(models.Model):
     @classmethod
     def effective_privilege(cls, user, space_id: str) -> str:
         """The highest privilege granted to the user directly or through a group."""
+        # One join rather than a `group__in` subquery: the same rows, and cheaper to build on
+        # every API request of a user who is not a superuser.
         grants = set(
-            cls.objects.filter(space_id=space_id)
-            .filter(models.Q(user=user) | models.Q(group__in=user.groups.all()))
-            .values_list("privilege", flat=True)
+            cls.objects.filter(
+                models.Q(user=user) | models.Q(group__user=user), space_id=space_id
+            ).values_list("privilege", flat=True)
         )
         if "all" in grants:
             return "all"

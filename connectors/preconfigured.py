@@ -5,24 +5,28 @@ from connectors.conf import get_config
 from connectors.models import Connector
 
 
+def _build(connector_id: str, body: dict) -> Connector:
+    connector = Connector(
+        id=connector_id,
+        name=body["name"],
+        connector_type_id=body["actionTypeId"],
+        config=dict(body["config"]),
+    )
+    connector.is_preconfigured = True
+    connector.expose_config = body["exposeConfig"]
+    connector._plain_secrets = dict(body["secrets"])
+    return connector
+
+
 def preconfigured_connectors() -> dict[str, Connector]:
-    result = {}
-    for connector_id, body in get_config()["xpack.actions.preconfigured"].items():
-        connector = Connector(
-            id=connector_id,
-            name=body["name"],
-            connector_type_id=body["actionTypeId"],
-            config=dict(body["config"]),
-        )
-        connector.is_preconfigured = True
-        connector.expose_config = body["exposeConfig"]
-        connector._plain_secrets = dict(body["secrets"])
-        result[connector_id] = connector
-    return result
+    declared = get_config()["xpack.actions.preconfigured"]
+    return {connector_id: _build(connector_id, body) for connector_id, body in declared.items()}
 
 
 def get_preconfigured(connector_id: str) -> Connector | None:
-    return preconfigured_connectors().get(connector_id)
+    # Builds only the one asked for: this runs on every connector lookup.
+    body = get_config()["xpack.actions.preconfigured"].get(connector_id)
+    return _build(connector_id, body) if body is not None else None
 
 
 def is_preconfigured(connector_id: str) -> bool:

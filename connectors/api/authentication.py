@@ -74,6 +74,14 @@ def _fail(request, username: str):
     raise AuthenticationFailed("Unauthorized")
 
 
+def _active_user(pk: int):
+    model = get_user_model()
+    try:
+        return model.objects.get(pk=pk, is_active=True)  # get(): no ORDER BY, unlike first()
+    except model.DoesNotExist:
+        return None
+
+
 def clear_basic_cache() -> None:
     with _basic_lock:
         _basic_cache.clear()
@@ -90,7 +98,9 @@ class BasicAuthentication(authentication.BaseAuthentication):
         now = time.monotonic()
         cached = _basic_cache.get(digest)
         if cached and cached[0] > now:
-            user = get_user_model().objects.filter(pk=cached[1], is_active=True).first()
+            # One query per request keeps the cache honest across processes: a changed password or
+            # a deactivated user stops matching at once, whichever process made the change.
+            user = _active_user(cached[1])
             if user is not None and hmac.compare_digest(user.password, cached[2]):
                 return (user, None)
             with _basic_lock:
@@ -139,7 +149,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         limit_name = f"apikey:{key_id}"
         _refuse_if_locked_out(request, limit_name)
 
-        api_key = ApiKey.objects.select_related("user").filter(pk=key_id).first()
+        try:
+            api_key = ApiKey.objects.select_related("user").get(pk=key_id)
+        except ApiKey.DoesNotExist:
+            api_key = None
         # Hash even when the id is unknown, so timing does not tell which ids exist.
         presented = hash_api_key(key)
         stored = api_key.key_hash if api_key is not None else "0" * 64

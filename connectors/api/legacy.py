@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from connectors import registry
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView, validate_body
+from connectors.api.base import KibanaView, collector_paused, validate_body
 from connectors.api.views import (
     EXECUTE_BODY,
     ConnectorOperations,
@@ -106,7 +106,8 @@ class LegacyActionView(ConnectorOperations):
 
 class LegacyListView(ConnectorOperations):
     def get(self, request):
-        return Response([legacy_connector(c, count) for c, count in self.list_with_counts()])
+        with collector_paused():
+            return Response([legacy_connector(c, count) for c, count in self.list_with_counts()])
 
     def post(self, request):
         """Kibana's 8.x OpenAPI file lists the legacy create at `POST /api/actions` as well."""

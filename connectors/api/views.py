@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from actions.services import RunInfo, execute
 from connectors import registry
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView, validate_body
+from connectors.api.base import KibanaView, collector_paused, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.base import iso_ms
 from connectors.conf import get_config
@@ -16,6 +16,7 @@ from connectors.schemas import Any_, Object, Record, String
 from connectors.services import (
     ConnectorConflict,
     ConnectorNotFound,
+    ConnectorSummary,
     PreconfiguredConflict,
     create_connector,
     delete_connector,
@@ -217,9 +218,11 @@ class ConnectorOperations(KibanaView):
         except PreconfiguredConflict as exc:
             raise BadRequest(str(exc)) from None
 
-    def list_with_counts(self) -> list[tuple[Connector, int]]:
+    def list_with_counts(
+        self, *, with_health: bool = False
+    ) -> list[tuple[Connector | ConnectorSummary, int]]:
         self.require("get")
-        connectors = list_connectors(self.space_id)
+        connectors = list_connectors(self.space_id, with_health=with_health)
         counts = referenced_by_counts(self.space_id, [c.id for c in connectors if not c.is_preconfigured])
         return [(c, counts.get(c.id, 0)) for c in connectors]
 
@@ -290,14 +293,15 @@ class ConnectorListView(ConnectorOperations):
         error_codes=(403, 404),
     )
     def get(self, request):
-        listed = self.list_with_counts()
-        if not wants_health(request):
-            return Response([connector_to_api(c, count) for c, count in listed])
-        # One grouped query; for a large space, grouping over every failure is cheaper than an IN list.
-        failures = failures_in_last_day([c.id for c, _ in listed] if len(listed) <= 500 else None)
-        return Response(
-            [connector_to_api(c, count, failures.get(c.id, 0), with_health=True) for c, count in listed]
-        )
+        with collector_paused():
+            listed = self.list_with_counts(with_health=wants_health(request))
+            if not wants_health(request):
+                return Response([connector_to_api(c, count) for c, count in listed])
+            # One grouped query; for a large space, grouping over every failure is cheaper than an IN list.
+            failures = failures_in_last_day([c.id for c, _ in listed] if len(listed) <= 500 else None)
+            return Response(
+                [connector_to_api(c, count, failures.get(c.id, 0), with_health=True) for c, count in listed]
+            )
 
 
 class ConnectorExecuteView(ConnectorOperations):

@@ -101,6 +101,23 @@ def test_sorting_by_name_descending_reverses_the_rows(admin_client, default_spac
     assert descending.index("Zulu") < descending.index("Alpha")
 
 
+def test_a_later_page_shows_the_next_rows_in_full_with_their_badges(admin_client, default_space):
+    for i in range(55):
+        server_log(default_space, f"Log {i:02d}")
+    Connector.objects.filter(name="Log 53").update(is_missing_secrets=True)
+    Connector.objects.filter(name="Log 54").update(connector_type_id=".retired-type")
+
+    first = admin_client.get(LIST).content.decode()
+    second = admin_client.get(LIST, {"page": 2}).content.decode()
+
+    assert "Log 49" in first and "Log 50" not in first
+    assert [f"Log {i}" in second for i in range(50, 55)] == [True] * 5 and "Log 49" not in second
+    assert second.count("Missing secrets") == 1
+    assert "This connector type is not available." not in second  # shown only as the type id
+    assert ">.retired-type</span>" in second
+    assert "Showing 5 of 55 connectors." in second
+
+
 def test_preconfigured_connectors_are_listed_apart_and_read_only(
     admin_client, default_space, kibana_settings
 ):

@@ -163,3 +163,34 @@ def test_a_401_names_the_accepted_schemes(spaces):
     response = APIClient().get("/api/actions/connectors")
     assert "Basic" in response["WWW-Authenticate"]
     assert "ApiKey" in response["WWW-Authenticate"]
+
+
+def test_the_basic_cache_holds_no_password_and_rechecks_after_its_ttl(root, monkeypatch):
+    calls = []
+    real = authentication.authenticate
+    monkeypatch.setattr(authentication, "authenticate", lambda **kw: calls.append(1) or real(**kw))
+    clock = [1000.0]
+    monkeypatch.setattr(authentication.time, "monotonic", lambda: clock[0])
+    client = client_for(root, "basic")
+    assert client.get("/api/actions/connectors").status_code == 200
+    assert PASSWORD not in repr(authentication._basic_cache)
+    clock[0] += authentication.BASIC_CACHE_SECONDS - 1
+    assert client.get("/api/actions/connectors").status_code == 200
+    assert len(calls) == 1
+    clock[0] += 2
+    assert client.get("/api/actions/connectors").status_code == 200
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("method", ["basic", "apikey"])
+def test_getting_one_connector_costs_two_queries_once_the_credential_is_known(
+    root, method, django_assert_num_queries
+):
+    connector = Connector(space_id="default", name="log", connector_type_id=".server-log")
+    connector.set_secrets({})
+    connector.save()
+    client = client_for(root, method)
+    assert client.get(f"/api/actions/connector/{connector.id}").status_code == 200  # hashes, records use
+    # The user (or key and user) and the connector: no space, privilege or session query.
+    with django_assert_num_queries(2):
+        assert client.get(f"/api/actions/connector/{connector.id}").status_code == 200
