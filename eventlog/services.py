@@ -165,7 +165,8 @@ def connector_health(connector_ids, now: datetime | None = None) -> dict[str, di
 
     `last_run_at` is an ISO string or None; `last_outcome` "success", "failure" or None; `last_error`
     a short line (no service response text) or None. Ids without runs get the empty entry.
-    Three queries whatever the number of ids; works for preconfigured connectors (no row needed).
+    One grouped query for the failures, then one index lookup (newest `execute` by connector, time) per
+    id: callers pass a page of ids, not a whole space. Works for preconfigured connectors (no row needed).
     """
     ids = [str(i) for i in dict.fromkeys(connector_ids)]
     now = now or datetime.now(UTC)
