@@ -1,20 +1,24 @@
 """Action throughput on the embedded default (SQLite + django-q2's ORM broker) or on PostgreSQL + Redis.
 
-Enqueues N `.webhook` runs with `actions.services.enqueue()` (from a few application threads) against a local sink whose latency is a
-parameter, with a real `manage.py qcluster` draining them, and prints the drain throughput and the
-enqueue-to-delivery latency percentiles. Everything lives in a throw-away directory.
+Enqueues N `.webhook` runs with `actions.services.enqueue()` from a few application threads (or, with
+`--batch N`, writes them N per transaction as a rule run does) against the sink of benchmarks/sink.py
+in its own process, whose latency is a parameter, with a real `manage.py qcluster` draining them, and
+prints the drain throughput, the enqueue-to-delivery latency percentiles and the CPU each part spent
+per action. Everything lives in a throw-away directory; the clock starts after a warm-up delivery.
 
-    .venv/bin/python benchmarks/action_throughput.py --actions 2000 --latency-ms 0 50 200
-    .venv/bin/python benchmarks/action_throughput.py --actions 2000 --workers 4 \
+    .venv/bin/python benchmarks/action_throughput.py --actions 3000 --latency-ms 0 50 200
+    .venv/bin/python benchmarks/action_throughput.py --actions 3000 --workers 2 [--batch 100] \
         --postgres postgres://postgres@127.0.0.1:5432/test --redis redis://127.0.0.1:6379/0
+    .venv/bin/python benchmarks/action_throughput.py --profile 500      # cProfile of each step
 
 With `--postgres` (a server URL; a fresh database `connectors_bench_<random>` is created there and
 dropped at the end) and `--redis`, the same runs use DATABASE_URL/REDIS_URL: the scale-out profile.
 
-Columns: enqueue/s (one `enqueue()` call after another while the cluster drains), drain/s (actions
-delivered / time from the first enqueue to the last delivery), sink/s (deliveries per second between
-the first and the last delivery), p50/p95/p99 (enqueue-to-delivery, ms), locked (`database is
-locked` lines in the cluster's log).
+Columns: enqueue/s, drain/s (actions delivered / time from the first enqueue to the last delivery),
+sink/s (deliveries per second between the first and the last delivery), p50/p95/p99
+(enqueue-to-delivery, ms), locked (`database is locked` lines in the cluster's log), then CPU ms per
+delivered action of this process (the application), the cluster's processes, the sink, and every
+PostgreSQL and Redis process on the machine (from /proc: other users of those servers count too).
 """
 
 from __future__ import annotations
@@ -28,43 +32,10 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-class Sink(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-
-    def __init__(self, latency: float):
-        self.latency = latency
-        self.arrivals: dict[str, float] = {}
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), SinkHandler)
-
-
-class SinkHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Buffer the response and send it in one write: headers and body in two small writes meet
-    # Nagle's algorithm and the client's delayed ACK, adding ~40 ms to every call.
-    wbufsize = 65536
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-        if self.server.latency:
-            time.sleep(self.server.latency)
-        with self.server.lock:
-            self.server.arrivals.setdefault(body, time.monotonic())
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -264,44 +235,64 @@ def run_one(
 
 
 def profile_one_process(n: int, workdir: Path) -> None:
-    """Where the time of one action goes: the application's `enqueue()` and one worker's claim +
-    `execute()` + result, run in this thread under cProfile against a 0 ms sink (no cluster runs)."""
+    """Where the CPU of one action goes, in this one thread under cProfile against a 0 ms sink (no
+    cluster runs): the application's `enqueue()`; a worker's claims and `execute()` on the batched
+    path (journal entries kept in a list); and the journal writing those entries in batches of 100."""
     import cProfile
     import pstats
 
+    from actions import journal, worker
     from actions.models import ActionRun
     from actions.services import enqueue
-    from actions.worker import run_pending
+    from benchmarks.sink import Sink
     from connectors.models import Connector, Space
 
-    sink = Sink(0)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    connector = Connector(
-        space=Space.ensure_default(),
-        name="profiled sink",
-        connector_type_id=".webhook",
-        config={"url": f"http://127.0.0.1:{sink.server_address[1]}/", "method": "post", "hasAuth": False},
+    entries: list = []
+    journal.journal.add = lambda document, outcome=None, health=None: entries.append(
+        journal._Entry(document, outcome, health)
     )
-    connector.set_secrets({})
-    connector.save()
-    ActionRun.objects.all().delete()
-    for label, work in (
-        ("enqueue()", lambda: [enqueue(connector.id, {"body": f"p-{i}"}) for i in range(n)]),
-        ("claim + execute + result (run_pending)", lambda: run_pending(max_rounds=5)),
-    ):
-        profiler = cProfile.Profile()
-        started, cpu = time.perf_counter(), time.process_time()
-        profiler.runcall(work)
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-        print(
-            f"\n== {label}: {n} in {wall:.2f} s wall, {wall / n * 1000:.2f} ms/action wall, {cpu / n * 1000:.2f} ms/action CPU"
+    with Sink(0) as sink:
+        connector = Connector(
+            space=Space.ensure_default(),
+            name="profiled sink",
+            connector_type_id=".webhook",
+            config={"url": sink.url + "/", "method": "post", "hasAuth": False},
         )
-        stats = pstats.Stats(profiler)
-        stats.sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
-            int(os.environ.get("BENCH_ROWS", "18"))
-        )
-    print(f"delivered to the sink: {len(sink.arrivals)}")
-    sink.shutdown()
+        connector.set_secrets({})
+        connector.save()
+        ActionRun.objects.all().delete()
+
+        def claim_and_execute():
+            ids = list(ActionRun.objects.order_by("pk").values_list("pk", flat=True))
+            for first in range(0, len(ids), 50):
+                token, runs = worker.claim_many(ids[first : first + 50])
+                connectors = worker._connectors_of(runs)
+                for run in runs:
+                    worker.run_claimed(
+                        run, token, connectors.get((run.space_id, run.connector_id)), batched=True
+                    )
+
+        def write_journal():
+            for first in range(0, len(entries), 100):
+                journal.write(entries[first : first + 100])
+
+        for label, work in (
+            ("enqueue()", lambda: [enqueue(connector.id, {"body": f"p-{i}"}) for i in range(n)]),
+            ("claims + execute (batched path)", claim_and_execute),
+            ("journal writes", write_journal),
+        ):
+            profiler = cProfile.Profile()
+            started, cpu = time.perf_counter(), time.process_time()
+            profiler.runcall(work)
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            print(
+                f"\n== {label}: {n} actions in {wall:.2f} s wall, {cpu / n * 1000:.2f} ms/action CPU (profiled)"
+            )
+            stats = pstats.Stats(profiler)
+            stats.sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
+                int(os.environ.get("BENCH_ROWS", "18"))
+            )
+        print(f"delivered to the sink: {sink.stats()['deliveries']}")
 
 
 def main() -> None:
