@@ -12,8 +12,8 @@ from actions import worker
 from actions.models import ActionRun
 from actions.services import enqueue
 from eventlog.models import Event
+from tests.raw_server import RawServer
 from tests.security.conftest import webhook
-from tests.security.test_remote_faults import RawServer
 
 TIMEOUT_SECONDS = 1
 # The server stops dripping after this long, so that without the fix the test fails instead of hanging.

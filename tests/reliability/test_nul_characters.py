@@ -19,6 +19,7 @@ from actions.models import ActionRun, Rule
 from connectors.models import Connector
 from eventlog.models import Event
 from tests.actions.helpers import threshold_rule_body
+from tests.raw_server import RawServer
 from tests.security.conftest import webhook
 
 NUL = "\x00"
@@ -313,42 +314,8 @@ def _smtp_rejecting_with_nul(connection, stop):
             connection.sendall(b"550 mailbox \x00 unavailable\r\n")
 
 
-class _SmtpServer:
-    def __init__(self, behave):
-        import socket
-        import threading
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._behave = behave
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        self.sock.settimeout(0.05)
-        while not self._stop.is_set():
-            try:
-                connection, _ = self.sock.accept()
-            except OSError:
-                continue
-            with connection:
-                connection.settimeout(5)
-                try:
-                    self._behave(connection, self._stop)
-                except OSError:
-                    pass
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
-
-
 def test_an_smtp_reply_with_a_nul_is_recorded_in_the_event_log_without_it(api, default_space):
-    server = _SmtpServer(_smtp_rejecting_with_nul)
+    server = RawServer(_smtp_rejecting_with_nul, read_request=False)  # SMTP: the server speaks first
     try:
         connector = Connector(
             space=default_space,

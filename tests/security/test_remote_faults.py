@@ -5,57 +5,14 @@ HTTP seam, through the executor."""
 
 import socket
 import struct
-import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
 
 from actions.services import RunInfo, execute
+from tests.raw_server import RawServer
 from tests.security.conftest import webhook
-
-
-class RawServer:
-    """A loopback TCP server whose per-connection behaviour is a function of the socket."""
-
-    def __init__(self, behave):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.behave = behave
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        self.sock.settimeout(0.05)
-        while not self._stop.is_set():
-            try:
-                connection, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection):
-        try:
-            connection.settimeout(2)
-            try:
-                connection.recv(65536)
-            except OSError:
-                pass
-            self.behave(connection, self._stop)
-        except OSError:
-            pass
-        finally:
-            connection.close()
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
 
 
 @pytest.fixture
