@@ -95,3 +95,12 @@ def cluster(transactional_db, tmp_path, kibana_settings):
     handle = Cluster(tmp_path, kibana_settings)
     yield handle
     handle.stop()
+
+
+@pytest.fixture
+def hook(default_space, httpserver):
+    """A webhook connector posting to the local HTTP server's /hook, which answers 200."""
+    from tests.actions.helpers import make_webhook
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    return make_webhook(default_space, httpserver.url_for("/hook"))

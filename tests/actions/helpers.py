@@ -1,5 +1,6 @@
 """Small builders shared by the rules and actions tests."""
 
+import json
 from datetime import UTC, datetime
 
 from connectors.models import Connector, IndexDocument
@@ -64,3 +65,8 @@ def threshold_rule_body(connector_id, *, threshold=2, frequency=None, group_by=N
     }
     body.update(extra)
     return body
+
+
+def bodies(httpserver) -> list:
+    """The JSON bodies the local HTTP server received, in order."""
+    return [json.loads(request.get_data(as_text=True)) for request, _ in httpserver.log]

@@ -1,7 +1,6 @@
 """`alerts_filter` on rule actions: the KQL query against alert fields and the timeframe against the run
 time, in real rule runs (actions delivered to a local HTTP server), and its validation messages."""
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -12,20 +11,10 @@ from actions.rule_runner import in_timeframe, run_rule
 from actions.rule_types import RunOutcome
 from actions.rule_types.external import ExternalRuleType, report_alerts
 from actions.rules import create_rule
-from tests.actions.helpers import make_webhook
+from tests.actions.helpers import bodies
 
 EVERY_RUN = {"summary": False, "notify_when": "onActiveAlert", "throttle": None}
 MONDAY_10_UTC = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # 11:00 in Berlin
-
-
-@pytest.fixture
-def hook(default_space, httpserver):
-    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    return make_webhook(default_space, httpserver.url_for("/hook"))
-
-
-def bodies(httpserver):
-    return [json.loads(request.get_data(as_text=True)) for request, _ in httpserver.log]
 
 
 def rule_with(space, hook, alerts_filter, *, summary=False):

@@ -1,7 +1,6 @@
 """Flapping (Kibana §5.6) in real rule runs: alerts reported through the `.external` rule type, actions
 delivered by `actions.worker` to a local HTTP server."""
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -12,19 +11,9 @@ from actions.models import Alert, Rule
 from actions.rule_runner import run_rule
 from actions.rule_types.external import report_alerts
 from actions.rules import create_rule
-from tests.actions.helpers import make_webhook
+from tests.actions.helpers import bodies
 
 EVERY_RUN = {"summary": False, "notify_when": "onActiveAlert", "throttle": None}
-
-
-@pytest.fixture
-def hook(default_space, httpserver):
-    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    return make_webhook(default_space, httpserver.url_for("/hook"))
-
-
-def bodies(httpserver):
-    return [json.loads(request.get_data(as_text=True)) for request, _ in httpserver.log]
 
 
 def external_rule(space, hook, *, flapping=None, actions=None):

@@ -4,7 +4,6 @@ Actions are delivered by `actions.worker` to a real local HTTP server."""
 import json
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from actions import worker
@@ -12,17 +11,7 @@ from actions.models import ActionRun, Alert, Rule
 from actions.rule_runner import run_rule
 from actions.rules import create_rule
 from eventlog.models import Event
-from tests.actions.helpers import SECRET, add_documents, make_webhook, threshold_rule_body
-
-
-@pytest.fixture
-def hook(default_space, httpserver):
-    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    return make_webhook(default_space, httpserver.url_for("/hook"))
-
-
-def bodies(httpserver):
-    return [json.loads(request.get_data(as_text=True)) for request, _ in httpserver.log]
+from tests.actions.helpers import SECRET, add_documents, bodies, make_webhook, threshold_rule_body
 
 
 def fire(rule, minutes=0):

@@ -10,13 +10,7 @@ from actions import worker
 from actions.models import Rule
 from actions.rule_runner import run_rule
 from actions.rules import custom_to_snooze, iso, snoozed_until
-from tests.actions.helpers import add_documents, make_webhook, threshold_rule_body
-
-
-@pytest.fixture
-def hook(default_space, httpserver):
-    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
-    return make_webhook(default_space, httpserver.url_for("/hook"))
+from tests.actions.helpers import add_documents, threshold_rule_body
 
 
 @pytest.fixture
