@@ -541,9 +541,10 @@ def send(
         if not any(name.lower() == "content-type" for name in merged_headers):
             merged_headers["Content-Type"] = "application/json"
     current_url, current_method, body, json_body = url, method.upper(), data, json
-    # Streaming callers (AI streams) read as long as the stream lasts; everyone else gets the whole
-    # response, status line and headers included, within the timeout.
-    _local.deadline = None if stream_callback is not None else started + request_timeout
+    # The status line and headers must arrive within the timeout for every caller; streaming
+    # callers (AI streams) then read the body as long as the stream lasts, everyone else must have
+    # the whole response by then.
+    _local.deadline = started + request_timeout
     try:
         for _hop in range(MAX_REDIRECTS + 1):
             options = tls_for(current_url, settings, tls)
@@ -582,6 +583,8 @@ def send(
                 raise _network_error(
                     exc if not isinstance(inner, BaseException) else inner, current_url
                 ) from None
+            if stream_callback is not None:
+                _local.deadline = None  # headers are in: the stream's body has no overall limit
             try:
                 deadline = None if stream_callback is not None else started + request_timeout
                 content = _read_capped(raw, max_bytes, stream_callback, deadline)

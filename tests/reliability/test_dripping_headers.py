@@ -133,3 +133,23 @@ def test_a_queued_run_against_dripping_headers_frees_its_worker_thread_and_retri
         ("failure", run.execution_uuid)
     ]
     assert "ETIMEDOUT" in events[0].document["error"]["message"]
+
+
+def test_a_streaming_call_against_dripping_headers_also_ends_at_the_response_timeout(
+    drip_server, short_timeout
+):
+    """AI streams read their body as long as it lasts, but the status line and headers still have
+    to arrive within the timeout."""
+    from connectors import http
+    from connectors.conf import get_config
+    from connectors.exceptions import ConnectorTimeout
+
+    started = time.monotonic()
+    with pytest.raises(ConnectorTimeout) as raised:
+        http.send("POST", drip_server.url, settings=get_config(), json={}, stream_callback=lambda chunk: None)
+    elapsed = time.monotonic() - started
+
+    assert raised.value.service_message == f"[ETIMEDOUT] timeout of {TIMEOUT_SECONDS * 1000}ms exceeded"
+    assert elapsed < TIMEOUT_SECONDS + 2, (
+        f"the call took {elapsed:.1f} s against a {TIMEOUT_SECONDS} s timeout"
+    )
