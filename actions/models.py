@@ -134,3 +134,20 @@ class ActionRun(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in (self.QUEUED, self.RUNNING)
+
+
+class WorkerHeartbeat(models.Model):
+    """What one worker process's poller last reported: the health API's `runtime.polling` is built
+    from the live ones (actions/worker.py writes a row every few seconds; stale rows are removed)."""
+
+    id = models.CharField(primary_key=True, max_length=255)  # "<host>:<pid>"
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    last_poll_at = models.DateTimeField(db_index=True)
+    last_successful_poll_at = models.DateTimeField(null=True, blank=True)
+    # Recent polls: {"durations_ms": [...], "results": [...], "conflicts": [...], "last_polling_delay_ms": n}
+    stats = models.JSONField(default=dict)
+
+    def __str__(self):
+        return self.id

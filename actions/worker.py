@@ -359,16 +359,29 @@ def claim_due_rules(now=None) -> list[str]:
     return claimed
 
 
-def poll_once() -> None:
+def poll_once() -> tuple[str, int]:
+    """One round of the poller. Returns Kibana's fill-pool result for it and how many runs it tried
+    to claim but found taken by another process (a claim conflict)."""
     from actions.rule_runner import run_rule
 
     _, slots = _ensure_pool()
     recover_expired()
-    for rule_id in claim_due_rules():
+    rules = claim_due_rules()
+    for rule_id in rules:
         _rule_pool.submit(_rule_in_thread, run_rule, rule_id)
     free = getattr(slots, "_value", 1)
-    if free > 0:
-        dispatch(due_runs(free), wait=0)
+    if free <= 0:
+        return "NoAvailableWorkers", 0
+    due = due_runs(free + 1)  # one more than fits tells "more work than room" apart from "exactly full"
+    started = dispatch(due[:free], wait=0) if due else 0
+    conflicts = max(0, min(len(due), free) - started)
+    if not started and not rules:
+        return "NoTasksClaimed", conflicts
+    if len(due) > free:
+        return "RanOutOfCapacity", conflicts
+    if started and started == free:
+        return "RunningAtCapacity", conflicts
+    return "PoolFilled", conflicts
 
 
 def _rule_in_thread(run_rule, rule_id: str) -> None:
@@ -381,20 +394,88 @@ def _rule_in_thread(run_rule, rule_id: str) -> None:
         close_old_connections()
 
 
+class PollStats:
+    """This process's recent polls, published to its `WorkerHeartbeat` row every few seconds."""
+
+    window = 100  # polls kept, like Kibana's running-average window
+    publish_every = 5.0  # seconds between heartbeat writes
+    forget_after = timedelta(hours=1)  # heartbeats of processes gone this long are deleted
+
+    def __init__(self):
+        from collections import deque
+
+        self.durations_ms: deque = deque(maxlen=self.window)
+        self.results: deque = deque(maxlen=self.window)
+        self.conflicts: deque = deque(maxlen=self.window)
+        self.started_at = timezone.now()
+        self.last_poll_at = None
+        self.last_successful_poll_at = None
+        self.last_polling_delay_ms = 0.0
+        self.published = 0.0
+
+    def record(self, duration_ms: float, result: str, conflicts: int, delay_ms: float) -> None:
+        self.durations_ms.append(round(duration_ms, 3))
+        self.results.append(result)
+        self.conflicts.append(conflicts)
+        self.last_poll_at = timezone.now()
+        self.last_polling_delay_ms = round(max(0.0, delay_ms), 3)
+        if result != "Failed":
+            self.last_successful_poll_at = self.last_poll_at
+
+    def publish(self) -> None:
+        """Write the heartbeat row (at most every `publish_every` seconds)."""
+        import socket
+
+        from actions.models import WorkerHeartbeat
+
+        if time.monotonic() - self.published < self.publish_every or self.last_poll_at is None:
+            return
+        self.published = time.monotonic()
+        host = socket.gethostname()
+        with serialized_writes():
+            WorkerHeartbeat.objects.update_or_create(
+                pk=f"{host}:{os.getpid()}",
+                defaults={
+                    "host": host,
+                    "pid": os.getpid(),
+                    "started_at": self.started_at,
+                    "last_poll_at": self.last_poll_at,
+                    "last_successful_poll_at": self.last_successful_poll_at,
+                    "stats": {
+                        "durations_ms": list(self.durations_ms),
+                        "results": list(self.results),
+                        "conflicts": list(self.conflicts),
+                        "last_polling_delay_ms": self.last_polling_delay_ms,
+                    },
+                },
+            )
+            WorkerHeartbeat.objects.filter(last_poll_at__lt=timezone.now() - self.forget_after).delete()
+
+
 def _poll_forever() -> None:
+    stats = PollStats()
+    due = time.monotonic()
     while True:
         interval = 0.5
+        began = time.monotonic()
+        result, conflicts = "Failed", 0
         try:
             interval = get_config()["connectors.actions.pollInterval"]
             close_old_connections()
-            poll_once()
+            result, conflicts = poll_once()
         except Exception:
             logger.exception("action poller failed; trying again")
+        try:
+            stats.record((time.monotonic() - began) * 1000, result, conflicts, (began - due) * 1000)
+            stats.publish()
+        except Exception:  # the heartbeat is for the health API; polling goes on without it
+            logger.debug("could not write this worker's heartbeat", exc_info=True)
         finally:
             try:
                 close_old_connections()
             except Exception:  # the database is away: the next round tries again
                 logger.debug("poller could not check its connection", exc_info=True)
+        due = time.monotonic() + interval
         time.sleep(interval)
 
 

@@ -274,6 +274,45 @@ def _django_q_results(now: datetime) -> dict[str, list[bool]]:
     return results
 
 
+POLL_RESULTS = (
+    "Failed",
+    "NoAvailableWorkers",
+    "NoTasksClaimed",
+    "RanOutOfCapacity",
+    "RunningAtCapacity",
+    "PoolFilled",
+)
+
+
+def _polling(now: datetime, config: dict, last_run) -> tuple[dict, str]:
+    """Kibana's `runtime.value.polling` from the heartbeats of live worker processes (each poller
+    writes its recent polls every few seconds, actions.worker.PollStats). A deployment whose workers
+    all stopped polling is a warning; one that never had any (a web-only test setup) is not."""
+    from actions.models import WorkerHeartbeat
+    from connectors.conf import get_config
+
+    stale_after = timedelta(seconds=max(60.0, 10 * get_config()["connectors.actions.pollInterval"]))
+    beats = list(WorkerHeartbeat.objects.all())
+    live = [beat for beat in beats if beat.last_poll_at >= now - stale_after]
+    durations = [d for beat in live for d in beat.stats.get("durations_ms", [])]
+    results = [r for beat in live for r in beat.stats.get("results", [])]
+    conflicts = [c for beat in live for c in beat.stats.get("conflicts", [])]
+    successful = [beat.last_successful_poll_at for beat in live if beat.last_successful_poll_at]
+    freshest = max(live, key=lambda beat: beat.last_poll_at, default=None)
+    polling = {
+        "last_successful_poll": iso(max(successful)) if successful else (iso(last_run) if last_run else None),
+        "last_polling_delay": freshest.stats.get("last_polling_delay_ms") if freshest else None,
+        "duration": percentiles(durations),
+        "claim_conflicts": percentiles(conflicts),
+        # Claims name their rows by id and read back exactly those: they cannot mismatch.
+        "claim_mismatches": percentiles([0] * len(conflicts)),
+        "result_frequency_percent_as_number": {
+            name: round(results.count(name) * 100 / len(results)) if results else 0 for name in POLL_RESULTS
+        },
+    }
+    return polling, (WARN if beats and not live else OK)
+
+
 def _runtime(now: datetime, config: dict) -> dict:
     by_type: dict[str, list[dict]] = defaultdict(list)
     recent = _recent_executes(now)
@@ -308,26 +347,13 @@ def _runtime(now: datetime, config: dict) -> dict:
         )
         load_samples.append(min(100.0, busy * 100 / capacity_ms))
     last_run = recent[0]["timestamp"] if recent else None
-    status = worst(*(entry["status"] for entry in frequency.values()))
+    polling, polling_status = _polling(now, config, last_run)
+    status = worst(polling_status, *(entry["status"] for entry in frequency.values()))
     return {
         "timestamp": iso(now),
         "status": status,
         "value": {
-            "polling": {
-                "last_successful_poll": iso(last_run) if last_run else None,
-                "last_polling_delay": None,
-                "duration": {},
-                "claim_conflicts": {},
-                "claim_mismatches": {},
-                "result_frequency_percent_as_number": {
-                    "Failed": 0,
-                    "NoAvailableWorkers": 0,
-                    "NoTasksClaimed": 0,
-                    "RanOutOfCapacity": 0,
-                    "RunningAtCapacity": 0,
-                    "PoolFilled": 0,
-                },
-            },
+            "polling": polling,
             "drift": percentiles(drift_all),
             "drift_by_type": drift_by_type,
             "load": percentiles(load_samples),

@@ -312,3 +312,15 @@ def test_a_stopped_cluster_finishes_and_records_the_runs_it_claimed(cluster, spa
     wait_for(lambda: rows.filter(status="succeeded").count() == 20, 60, message="the rest after a restart")
     assert sorted(calls, key=int) == [str(i) for i in range(20)]  # each delivered exactly once
     assert Event.objects.filter(action="execute", outcome="success").count() == 20
+
+
+def test_each_worker_process_reports_its_polls_to_the_health_api(cluster, client):
+    from actions.models import WorkerHeartbeat
+
+    cluster.start(workers=2)
+    wait_for(lambda: WorkerHeartbeat.objects.count() >= 2, 30, message="a heartbeat from each worker")
+
+    polling = client.get("/api/task_manager/_health").json()["stats"]["runtime"]["value"]["polling"]
+    assert set(polling["duration"]) == {"p50", "p90", "p95", "p99"}
+    assert sum(polling["result_frequency_percent_as_number"].values()) in (99, 100, 101)  # rounding
+    assert polling["last_successful_poll"] is not None

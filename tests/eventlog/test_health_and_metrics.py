@@ -362,3 +362,44 @@ def test_drift_comes_from_the_schedule_delay_of_task_runs(api):
         "p99": 400.0,
     }
     assert runtime["drift"]["p50"] == 200.0
+
+
+def test_polling_comes_from_the_heartbeats_worker_pollers_write(api, kibana_settings):
+    from actions.worker import PollStats
+
+    stats = PollStats()
+    for result, duration, conflicts in [("NoTasksClaimed", 2.0, 0)] * 3 + [("PoolFilled", 8.0, 1)]:
+        stats.record(duration, result, conflicts, delay_ms=12.5)
+    stats.publish()
+
+    polling = api.get(HEALTH).json()["stats"]["runtime"]["value"]["polling"]
+
+    assert polling["duration"] == {"p50": 2.0, "p90": 8.0, "p95": 8.0, "p99": 8.0}
+    assert polling["claim_conflicts"]["p99"] == 1
+    assert polling["last_polling_delay"] == 12.5
+    frequency = polling["result_frequency_percent_as_number"]
+    assert frequency["NoTasksClaimed"] == 75 and frequency["PoolFilled"] == 25
+    assert set(frequency) == {
+        "Failed",
+        "NoAvailableWorkers",
+        "NoTasksClaimed",
+        "RanOutOfCapacity",
+        "RunningAtCapacity",
+        "PoolFilled",
+    }
+    assert datetime.fromisoformat(polling["last_successful_poll"].replace("Z", "+00:00")) >= NOW
+
+
+def test_health_warns_when_every_worker_has_stopped_polling(api):
+    from actions.models import WorkerHeartbeat
+
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
+    WorkerHeartbeat.objects.create(
+        id="gone:1", host="gone", pid=1, started_at=long_ago, last_poll_at=long_ago, stats={}
+    )
+
+    body = api.get(HEALTH).json()
+
+    assert body["stats"]["runtime"]["status"] == "warn"
+    assert body["status"] == "warn"
+    assert body["stats"]["runtime"]["value"]["polling"]["duration"] == {}
