@@ -55,4 +55,9 @@ urlpatterns = [
         views.EnqueueView.as_view(),
         name="connector-enqueue",
     ),
+    path(
+        "api/actions/connector/<str:connector_id>/_enqueue/<str:run_id>",
+        views.EnqueuedRunView.as_view(),
+        name="connector-enqueued-run",
+    ),
 ]

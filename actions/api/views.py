@@ -560,3 +560,43 @@ class EnqueueView(KibanaView):
         except QueueFull as exc:
             raise KibanaError(str(exc), 429) from None
         return Response({"id": str(run.pk), "connector_id": connector_id, "status": run.status}, status=202)
+
+
+def _iso_or_none(moment) -> str | None:
+    return (
+        moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else None
+    )
+
+
+class EnqueuedRunView(KibanaView):
+    """`GET /api/actions/connector/{id}/_enqueue/{run_id}` (our extension): where a queued run is.
+    Only this space's runs of this connector; anything else is Kibana's not-found answer."""
+
+    def get(self, request, connector_id, run_id):
+        from actions.models import ActionRun
+
+        self.require("read")
+        run = (
+            ActionRun.objects.filter(
+                pk=int(run_id), connector_id=connector_id, space_id=self.space_id
+            ).first()
+            if run_id.isdigit()
+            else None
+        )
+        if run is None:
+            raise NotFound(f"Saved object [action_run/{run_id}] not found")
+        return Response(
+            {
+                "id": str(run.pk),
+                "connector_id": run.connector_id,
+                "status": run.status,
+                "attempts": run.attempts,
+                "max_attempts": run.max_attempts,
+                "created_at": _iso_or_none(run.created_at),
+                # When a queued run (a first attempt, or a retry) is due; null once it has started.
+                "next_attempt_at": _iso_or_none(run.due_at) if run.status == ActionRun.QUEUED else None,
+                "finished_at": _iso_or_none(run.finished_at),
+                "last_error": run.last_error or None,
+                "execution_uuid": run.execution_uuid,
+            }
+        )

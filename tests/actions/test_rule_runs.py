@@ -520,3 +520,38 @@ def test_a_throttled_summary_covers_the_alerts_of_its_whole_window(default_space
         {"new": 2, "ongoing": 0, "recovered": 0},
         {"new": 1, "ongoing": 1, "recovered": 1},
     ]
+
+
+def test_an_enqueued_run_can_be_followed_until_it_is_delivered(api, hook, httpserver):
+    queued = api.post(f"/api/actions/connector/{hook.id}/_enqueue", {"params": {"body": "x"}}, format="json")
+    url = f"/api/actions/connector/{hook.id}/_enqueue/{queued.json()['id']}"
+
+    before = api.get(url).json()
+    assert before["status"] == "queued" and before["attempts"] == 0 and before["max_attempts"] == 3
+    assert before["next_attempt_at"] is not None and before["finished_at"] is None
+
+    worker.run_pending()
+
+    after = api.get(url).json()
+    assert after["status"] == "succeeded" and after["attempts"] == 1
+    assert after["finished_at"] is not None and after["next_attempt_at"] is None
+    assert after["last_error"] is None
+    assert Event.objects.get(action="execute").execution_uuid == after["execution_uuid"]
+
+
+def test_a_run_of_another_connector_or_space_is_not_found(api, hook, other_space, superuser):
+    from tests.actions.helpers import make_webhook
+
+    run_id = api.post(f"/api/actions/connector/{hook.id}/_enqueue", {"params": {}}, format="json").json()[
+        "id"
+    ]
+    other = make_webhook(hook.space, "http://127.0.0.1:9/elsewhere", name="Other")
+
+    for url in (
+        f"/api/actions/connector/{other.id}/_enqueue/{run_id}",
+        f"/s/{other_space.id}/api/actions/connector/{hook.id}/_enqueue/{run_id}",
+        f"/api/actions/connector/{hook.id}/_enqueue/not-a-number",
+    ):
+        response = api.get(url)
+        assert response.status_code == 404, url
+        assert response.json()["message"].startswith("Saved object [action_run/")
