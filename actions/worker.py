@@ -432,24 +432,26 @@ class PollStats:
             return
         self.published = time.monotonic()
         host = socket.gethostname()
-        with serialized_writes():
-            WorkerHeartbeat.objects.update_or_create(
-                pk=f"{host}:{os.getpid()}",
-                defaults={
-                    "host": host,
-                    "pid": os.getpid(),
-                    "started_at": self.started_at,
-                    "last_poll_at": self.last_poll_at,
-                    "last_successful_poll_at": self.last_successful_poll_at,
-                    "stats": {
-                        "durations_ms": list(self.durations_ms),
-                        "results": list(self.results),
-                        "conflicts": list(self.conflicts),
-                        "last_polling_delay_ms": self.last_polling_delay_ms,
-                    },
+        # Not under serialized_writes(): a thread already inside an SQLite write transaction that then
+        # waits for that lock would make both wait out SQLite's busy timeout. Only this poller waits
+        # here, and a late heartbeat costs nothing.
+        WorkerHeartbeat.objects.update_or_create(
+            pk=f"{host}:{os.getpid()}",
+            defaults={
+                "host": host,
+                "pid": os.getpid(),
+                "started_at": self.started_at,
+                "last_poll_at": self.last_poll_at,
+                "last_successful_poll_at": self.last_successful_poll_at,
+                "stats": {
+                    "durations_ms": list(self.durations_ms),
+                    "results": list(self.results),
+                    "conflicts": list(self.conflicts),
+                    "last_polling_delay_ms": self.last_polling_delay_ms,
                 },
-            )
-            WorkerHeartbeat.objects.filter(last_poll_at__lt=timezone.now() - self.forget_after).delete()
+            },
+        )
+        WorkerHeartbeat.objects.filter(last_poll_at__lt=timezone.now() - self.forget_after).delete()
 
 
 def _poll_forever() -> None:

@@ -47,8 +47,8 @@ ROUTES = [
     ("alerting health", "read", "get", "{p}/api/alerting/_health", None, 200),
     ("run soon", "all", "post", "{p}/internal/alerting/rule/{rule}/_run_soon", None, 200),
     ("enqueue", "read", "post", "{p}/api/actions/connector/{id}/_enqueue", {"params": {"message": "m"}}, 202),
-    # Allowed callers get past authorisation to the run's not-found answer (run 0 never exists).
-    ("enqueued run", "read", "get", "{p}/api/actions/connector/{id}/_enqueue/0", None, 404),
+    # Allowed callers get past authorisation to the run's not-found answer ("{run}" is no run id).
+    ("enqueued run", "read", "get", "{p}/api/actions/connector/{id}/_enqueue/{run}", None, 404),
     ("global logs", "read", "get", "{p}/internal/actions/_global_connector_execution_logs{dates}", None, 200),
     ("global kpi", "read", "get", "{p}/internal/actions/_global_connector_execution_kpi{dates}", None, 200),
     (
