@@ -159,6 +159,8 @@ def _connectors_of(runs: list[ActionRun]) -> dict:
     found: dict = {}
     wanted: dict[str, set[str]] = {}
     for run in runs:
+        if (run.space_id, run.connector_id) in found:
+            continue
         preconfigured = get_preconfigured(run.connector_id)
         if preconfigured is not None:
             preconfigured.run_space_id = run.space_id

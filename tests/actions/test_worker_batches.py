@@ -154,3 +154,44 @@ def test_near_the_limit_every_enqueue_counts_exactly(hook, kibana_settings, monk
         enqueue(hook.id, {"body": "over"})
     ActionRun.objects.filter(status="queued").update(status="succeeded")
     enqueue(hook.id, {"body": "room again"})  # the count is taken again, not carried over
+
+
+def test_a_preconfigured_connector_runs_from_every_space_in_one_batch(space, httpserver, kibana_settings):
+    from connectors.models import Space
+    from connectors.preconfigured import get_preconfigured
+
+    kibana_settings.set(
+        {
+            "connectors.network.allowPrivateAddresses": True,
+            "xpack.actions.preconfigured": {
+                "shared-hook": {
+                    "actionTypeId": ".webhook",
+                    "name": "Shared hook",
+                    "config": {"url": httpserver.url_for("/shared"), "method": "post", "hasAuth": False},
+                    "secrets": {},
+                }
+            },
+        }
+    )
+    httpserver.expect_request("/shared", method="POST").respond_with_data("ok")
+    Space.objects.create(id="marketing", name="Marketing")
+    connector = get_preconfigured("shared-hook")
+    runs = ActionRun.objects.bulk_create(
+        [
+            queue.new_run(connector, {"body": space_id}, space_id=space_id, source="background_task")
+            for space_id in ("default", "marketing", "default")
+        ]
+    )
+
+    assert worker.dispatch([run.pk for run in runs]) == 3
+    assert worker.flush()
+
+    assert set(ActionRun.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert sorted(request.get_data(as_text=True) for request, _ in httpserver.log) == [
+        "default",
+        "default",
+        "marketing",
+    ]
+    executes = Event.objects.filter(action="execute", connector_id="shared-hook")
+    assert sorted(executes.values_list("space_id", flat=True)) == ["default", "default", "marketing"]
+    assert all(e.document["kibana"]["saved_objects"][0]["space_agnostic"] for e in executes)
