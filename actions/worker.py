@@ -16,6 +16,7 @@ Claims are conditional UPDATEs, so any number of processes and nodes can poll th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -77,10 +78,10 @@ def _lease() -> timedelta:
     return timedelta(seconds=get_config()["connectors.actions.runTimeout"])
 
 
-def claim_many(run_ids: list[int]) -> tuple[str, list[ActionRun]]:
+def claim_many(run_ids: list[int], token: str | None = None) -> tuple[str, list[ActionRun]]:
     """Take due queued runs among `run_ids`: queued -> running with a lease, in one UPDATE.
     Returns the claim token and the claimed rows (runs already taken or not due are left out)."""
-    token = str(uuid.uuid4())
+    token = token or str(uuid.uuid4())
     now = timezone.now()
     with serialized_writes():
         claimed = ActionRun.objects.filter(pk__in=run_ids, status=ActionRun.QUEUED, due_at__lte=now).update(
@@ -120,12 +121,15 @@ def dispatch(run_ids: list[int], *, wait: float = 30.0) -> int:
         if not taken:
             break
         chunk, pending = pending[:taken], pending[taken:]
+        token = str(uuid.uuid4())
         try:
-            token, runs = claim_many(chunk)
+            _, runs = claim_many(chunk, token)
             connectors = _connectors_of(runs)
         except Exception:
             for _ in range(taken):
                 slots.release()
+            with contextlib.suppress(Exception):  # else the lease brings them back
+                unclaim(token, chunk)
             raise
         for _ in range(taken - len(runs)):
             slots.release()
