@@ -136,10 +136,20 @@ class Journal:
                 backoff = 0.2
                 batch = []
             except (OperationalError, InterfaceError):
-                # The database is unreachable (restarting, failing over): keep the batch, try again.
-                logger.exception("could not write %d action results; retrying in %.1f s", len(batch), backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                # The database is unreachable (restarting, failing over): keep the batch, try again,
+                # unless the process is exiting (a worker must not hang its shutdown on an outage:
+                # the runs' leases bring them back, at least once).
+                if not threading.main_thread().is_alive() and backoff >= 5.0:
+                    logger.error(
+                        "exiting with %d action results unwritten; their leases will re-run them", len(batch)
+                    )
+                    batch = []
+                else:
+                    logger.exception(
+                        "could not write %d action results; retrying in %.1f s", len(batch), backoff
+                    )
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
             except Exception:
                 logger.exception("writing %d action results failed; writing them one by one", len(batch))
                 write_one_by_one(batch)
