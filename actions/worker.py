@@ -68,6 +68,12 @@ def ensure_started() -> None:
 
 
 def on_worker_spawn(sender=None, proc_name=None, **kwargs) -> None:
+    """django-q2 started a worker process. `async_task(..., sync=True)` also runs django-q2's worker
+    loop inline in the calling process (named MainProcess): that is no worker process, and a poller
+    left running there would poll from a web process (or a test run) forever. Our own task functions
+    start the pool and poller themselves when they run inline."""
+    if proc_name == "MainProcess":
+        return
     ensure_started()
 
 

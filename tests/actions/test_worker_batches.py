@@ -195,3 +195,13 @@ def test_a_preconfigured_connector_runs_from_every_space_in_one_batch(space, htt
     executes = Event.objects.filter(action="execute", connector_id="shared-hook")
     assert sorted(executes.values_list("space_id", flat=True)) == ["default", "default", "marketing"]
     assert all(e.document["kibana"]["saved_objects"][0]["space_agnostic"] for e in executes)
+
+
+def test_a_task_run_inline_does_not_leave_a_poller_in_the_calling_process(space, monkeypatch):
+    from django_q.tasks import async_task
+
+    monkeypatch.setattr(worker, "_poller", None)
+
+    async_task("eventlog.tasks.purge_expired_events", sync=True)  # django-q2's worker loop, inline
+
+    assert worker._poller is None

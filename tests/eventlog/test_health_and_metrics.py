@@ -365,8 +365,10 @@ def test_drift_comes_from_the_schedule_delay_of_task_runs(api):
 
 
 def test_polling_comes_from_the_heartbeats_worker_pollers_write(api, kibana_settings):
+    from actions.models import WorkerHeartbeat
     from actions.worker import PollStats
 
+    WorkerHeartbeat.objects.all().delete()  # rows a worker cluster of an earlier test may have left
     stats = PollStats()
     for result, duration, conflicts in [("NoTasksClaimed", 2.0, 0)] * 3 + [("PoolFilled", 8.0, 1)]:
         stats.record(duration, result, conflicts, delay_ms=12.5)
@@ -393,6 +395,7 @@ def test_polling_comes_from_the_heartbeats_worker_pollers_write(api, kibana_sett
 def test_health_warns_when_every_worker_has_stopped_polling(api):
     from actions.models import WorkerHeartbeat
 
+    WorkerHeartbeat.objects.all().delete()  # rows a worker cluster of an earlier test may have left
     long_ago = datetime.now(UTC) - timedelta(minutes=10)
     WorkerHeartbeat.objects.create(
         id="gone:1", host="gone", pid=1, started_at=long_ago, last_poll_at=long_ago, stats={}
