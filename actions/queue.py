@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from actions.dblock import release_connection, serialized_writes
+from actions.dblock import release_connection
 from actions.models import ActionRun
 from connectors import registry
 from connectors.conf import get_config
@@ -206,8 +206,9 @@ class _Handoff:
             with self.ready:
                 ids, self.ids = self.ids, []
             try:
-                with serialized_writes():
-                    _push(ids)
+                # Not under serialized_writes(), as for the worker heartbeat: a request thread inside
+                # an SQLite write transaction must never wait for a lock this thread holds.
+                _push(ids)
             except Exception:
                 logger.exception("could not queue action runs %s; polling will pick them up", ids[:10])
             finally:
