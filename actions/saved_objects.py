@@ -70,6 +70,16 @@ def rule_to_saved_object(rule: Rule, exported_at: datetime, type_of=None) -> dic
         "updatedAt": iso(rule.updated_at),
         "updatedBy": rule.updated_by,
     }
+    # Later 8.x attributes, exported unchanged when the rule has them (spec §7.2, §7.3).
+    if rule.alert_delay:
+        attributes["alertDelay"] = rule.alert_delay
+    if rule.flapping:
+        attributes["flapping"] = {
+            "lookBackWindow": rule.flapping["look_back_window"],
+            "statusChangeThreshold": rule.flapping["status_change_threshold"],
+        }
+    if rule.snooze_schedule:
+        attributes["snoozeSchedule"] = rule.snooze_schedule  # stored in Kibana's saved-object form
     return {
         "attributes": attributes,
         "coreMigrationVersion": MIGRATION_VERSION,
@@ -111,7 +121,10 @@ def rule_from_saved_object(space, saved_object: dict, *, overwrite: bool = False
                 "notify_when": frequency.get("notifyWhen"),
                 "throttle": frequency.get("throttle"),
             }
+        if action.get("alertsFilter"):
+            item["alerts_filter"] = action["alertsFilter"]
         actions.append(item)
+    flapping = attributes.get("flapping")
     fields = {
         "space": space,
         "name": attributes["name"],
@@ -126,6 +139,14 @@ def rule_from_saved_object(space, saved_object: dict, *, overwrite: bool = False
         "throttle": attributes.get("throttle"),
         "mute_all": attributes.get("muteAll", False),
         "muted_alert_ids": attributes.get("mutedInstanceIds") or [],
+        "alert_delay": attributes.get("alertDelay"),
+        "flapping": {
+            "look_back_window": flapping["lookBackWindow"],
+            "status_change_threshold": flapping["statusChangeThreshold"],
+        }
+        if flapping
+        else None,
+        "snooze_schedule": attributes.get("snoozeSchedule") or [],
         "created_by": attributes.get("createdBy"),
         "updated_by": attributes.get("updatedBy"),
         "api_key_owner": None,

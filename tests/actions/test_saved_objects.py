@@ -55,3 +55,61 @@ def test_the_7_14_index_threshold_rule_imports_disabled(default_space):
         rule_from_saved_object(default_space, unsupported)
     assert import_warning(1)["message"] == "1 rule must be enabled after the import."
     assert import_warning(9)["message"] == "9 rules must be enabled after the import."
+
+
+def test_later_rule_fields_survive_an_export_and_import(api, hook, other_space):
+    import io
+
+    from actions.models import Rule
+
+    body = {
+        "name": "round trip",
+        "rule_type_id": ".external",
+        "consumer": "alerts",
+        "schedule": {"interval": "1m"},
+        "alert_delay": {"active": 3},
+        "flapping": {"look_back_window": 10, "status_change_threshold": 3},
+        "actions": [
+            {
+                "group": "critical",
+                "id": hook.id,
+                "params": {},
+                "frequency": {"summary": False, "notify_when": "onActiveAlert", "throttle": None},
+                "alerts_filter": {"query": {"kql": 'host: "db-1"', "filters": []}},
+            }
+        ],
+    }
+    rule_id = api.post("/api/alerting/rule", body, format="json").json()["id"]
+    snoozed = api.post(
+        f"/api/alerting/rule/{rule_id}/snooze_schedule",
+        {"schedule": {"custom": {"start": "2030-01-01T00:00:00.000Z", "duration": "1h"}}},
+        format="json",
+    )
+    assert snoozed.status_code == 200, snoozed.content
+    original = Rule.objects.get(pk=rule_id)
+
+    exported = api.post(
+        "/api/saved_objects/_export",
+        {"objects": [{"type": "alert", "id": rule_id}], "includeReferencesDeep": True},
+        format="json",
+    )
+    line = next(json.loads(text) for text in exported.content.decode().splitlines() if '"alert"' in text)
+    assert line["attributes"]["alertDelay"] == {"active": 3}
+    assert line["attributes"]["flapping"] == {"lookBackWindow": 10, "statusChangeThreshold": 3}
+    assert line["attributes"]["snoozeSchedule"] == original.snooze_schedule
+    assert line["attributes"]["actions"][0]["alertsFilter"]["query"]["kql"] == 'host: "db-1"'
+
+    upload = io.BytesIO(exported.content)
+    upload.name = "export.ndjson"
+    imported = api.post(
+        f"/s/{other_space.id}/api/saved_objects/_import?createNewCopies=true",
+        {"file": upload},
+        format="multipart",
+    )
+    assert imported.json()["success"] is True, imported.content
+    copy = Rule.objects.get(space=other_space)
+    assert copy.alert_delay == {"active": 3}
+    assert copy.flapping == {"look_back_window": 10, "status_change_threshold": 3}
+    assert copy.snooze_schedule == original.snooze_schedule
+    assert copy.actions[0]["alerts_filter"] == {"query": {"kql": 'host: "db-1"', "filters": []}}
+    assert copy.actions[0]["id"] != hook.id  # the connector came along as a new copy too
