@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import json
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests.scaleout.conftest import Process
+from tests.scaleout.conftest import Process, gunicorn_command
 
 
 def free_port() -> int:
@@ -44,24 +43,7 @@ class Web:
 
     def start(self, timeout: float = 60) -> None:
         self.generation += 1
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "connectors_project.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            "1",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--timeout",
-            "60",
-            "--graceful-timeout",
-            "10",
-        ]
+        command = gunicorn_command(f"127.0.0.1:{self.port}")
         self.process = Process(f"web-{self.generation}", command, self.env, self.workdir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -56,6 +56,28 @@ def scaleout_services() -> dict:
     return {"postgres": postgres_url, "redis": redis_url}
 
 
+def gunicorn_command(bind: str) -> list[str]:
+    """The web server as the tests run it: one gthread worker with 4 threads, bound to `bind`."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "connectors_project.wsgi:application",
+        "--bind",
+        bind,
+        "--workers",
+        "1",
+        "--threads",
+        "4",
+        "--worker-class",
+        "gthread",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+    ]
+
+
 class Process:
     """A child process with its output in a log file; stopped with SIGTERM, then SIGKILL."""
 
@@ -202,22 +224,7 @@ class Deployment:
         listener.listen(128)
         listener.set_inheritable(True)
         port = listener.getsockname()[1]
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "connectors_project.wsgi:application",
-            "--bind",
-            f"fd://{listener.fileno()}",
-            "--workers",
-            "1",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--timeout",
-            "60",
-        ]
+        command = gunicorn_command(f"fd://{listener.fileno()}")
         process = Process("web", command, self.env, self.workdir, pass_fds=(listener.fileno(),))
         listener.close()
         self.processes.append(process)
