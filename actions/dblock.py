@@ -1,4 +1,4 @@
-"""One writer per process on SQLite.
+"""One writer per process on SQLite, and dropping a long-lived thread's broken connection.
 
 SQLite has a single write lock, and a connection that finds it taken sleeps in growing steps (1 ms up to
 100 ms) before trying again. With dozens of action threads per worker process that back-off, not the

@@ -32,6 +32,7 @@ from django.utils import timezone
 from actions.dblock import serialized_writes
 from actions.journal import Outcome, apply_outcomes, journal
 from actions.models import ActionRun, Rule
+from actions.services import RunLog
 from connectors.conf import get_config
 
 logger = logging.getLogger("actions")
@@ -206,7 +207,7 @@ class _JournalRunLog:
         self.run, self.token = run, token
 
     def started(self, connector, document: dict) -> None:
-        from actions.services import RunLog, rate_limit_of
+        from actions.services import rate_limit_of
 
         if rate_limit_of(connector.connector_type_id):
             RunLog().started(connector, document)  # the limit counts these rows: write it now
@@ -218,6 +219,17 @@ class _JournalRunLog:
             (connector.pk, result, started_at) if connector.pk and not connector.is_preconfigured else None
         )
         journal.add(document, _outcome(self.run, self.token, result), health)
+
+
+class _ImmediateRunLog(RunLog):
+    """`execute()`'s writes done at once, then the run row's final state (in-process draining)."""
+
+    def __init__(self, run: ActionRun, token: str):
+        self.run, self.token = run, token
+
+    def finished(self, connector, document: dict, result, started_at) -> None:
+        super().finished(connector, document, result, started_at)
+        _finish(_outcome(self.run, self.token, result))
 
 
 def _outcome(run: ActionRun, token: str, result) -> Outcome:
@@ -266,17 +278,8 @@ def run_claimed(run: ActionRun, token: str, connector, *, batched: bool) -> None
         result = record_missing_connector(info, run.connector_id, run.connector_type_id, run.space_id)
         _finish(_outcome(run, token, result))
         return
-    if batched:
-        execute(connector, run.params, info, log=_JournalRunLog(run, token))
-        return
-    from actions.services import RunLog
-
-    class _Immediate(RunLog):
-        def finished(self, connector, document, result, started_at):
-            super().finished(connector, document, result, started_at)
-            _finish(_outcome(run, token, result))
-
-    execute(connector, run.params, info, log=_Immediate())
+    log = _JournalRunLog(run, token) if batched else _ImmediateRunLog(run, token)
+    execute(connector, run.params, info, log=log)
 
 
 def process(run_id: int, token: str) -> ActionRun | None:
