@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from connectors.models import Space
 from connectors_project.kibana_config import parse_config_dict
+from tests.services import chromium_installed  # noqa: F401  (a fixture for the browser tests)
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -46,8 +47,9 @@ def loopback_only(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
 
 
-# Tests reach local servers, so private addresses are allowed explicitly (as the local demo does).
-TEST_SETTINGS = {"connectors.network.allowPrivateAddresses": True}
+# Tests reach their own servers on loopback, so exactly loopback is allowed; the egress guard stays on
+# for every other private, link-local or metadata address, as in production.
+TEST_SETTINGS = {"connectors.network.allowPrivateAddresses": ["127.0.0.0/8", "::1/128"]}
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from django.db import connection
 
 # Short delays so retries and lease recovery happen within a test's time budget.
 CLUSTER_SETTINGS = {
-    "connectors.network.allowPrivateAddresses": True,
+    "connectors.network.allowPrivateAddresses": ["127.0.0.0/8", "::1/128"],
     "connectors.actions.firstRetryDelay": "1s",
     "connectors.actions.backoffBase": "1s",
     "connectors.actions.backoffMax": "2s",

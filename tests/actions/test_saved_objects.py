@@ -38,7 +38,6 @@ def test_export_rewrites_the_rule_as_kibana_does(default_space):
     assert line["references"] == [{"id": hook.id, "name": "action_0", "type": "action"}]
 
 
-@pytest.mark.skipif(not FIXTURE.exists(), reason="shared fixtures not present")
 def test_the_7_14_index_threshold_rule_imports_disabled(default_space):
     lines = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
     alerts = [line for line in lines if line.get("type") == "alert"]

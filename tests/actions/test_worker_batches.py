@@ -25,7 +25,7 @@ def space(transactional_db):
 
 @pytest.fixture
 def hook(space, httpserver, kibana_settings):
-    kibana_settings.set({"connectors.network.allowPrivateAddresses": True})
+    kibana_settings.set({"connectors.network.allowPrivateAddresses": ["127.0.0.0/8", "::1/128"]})
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     return make_webhook(space, httpserver.url_for("/hook"))
 
@@ -57,7 +57,7 @@ def test_a_batch_writes_each_execute_event_together_with_its_run_row(hook, https
 
 
 def test_a_failed_batch_run_is_queued_again_with_its_error(space, httpserver, kibana_settings):
-    kibana_settings.set({"connectors.network.allowPrivateAddresses": True})
+    kibana_settings.set({"connectors.network.allowPrivateAddresses": ["127.0.0.0/8", "::1/128"]})
     httpserver.expect_request("/down", method="POST").respond_with_data("busy", status=503)
     connector = make_webhook(space, httpserver.url_for("/down"))
     (run_id,) = queued_runs(connector, 1)
@@ -145,7 +145,12 @@ def test_far_below_the_limit_the_queue_is_counted_once_a_second(hook, monkeypatc
 
 def test_near_the_limit_every_enqueue_counts_exactly(hook, kibana_settings, monkeypatch):
     monkeypatch.setattr(queue, "_estimate", queue._PendingEstimate())
-    kibana_settings.set({"connectors.network.allowPrivateAddresses": True, "xpack.actions.queued.max": 3})
+    kibana_settings.set(
+        {
+            "connectors.network.allowPrivateAddresses": ["127.0.0.0/8", "::1/128"],
+            "xpack.actions.queued.max": 3,
+        }
+    )
     from actions.services import QueueFull
 
     for i in range(3):
@@ -162,7 +167,7 @@ def test_a_preconfigured_connector_runs_from_every_space_in_one_batch(space, htt
 
     kibana_settings.set(
         {
-            "connectors.network.allowPrivateAddresses": True,
+            "connectors.network.allowPrivateAddresses": ["127.0.0.0/8", "::1/128"],
             "xpack.actions.preconfigured": {
                 "shared-hook": {
                     "actionTypeId": ".webhook",

@@ -20,9 +20,7 @@ PASSWORD = "changeme-please"  # the `superuser` fixture's
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM), reason=f"Debian's Chromium is not installed at {CHROMIUM}"
-    ),
+    pytest.mark.usefixtures("chromium_installed"),
 ]
 
 

@@ -24,8 +24,6 @@ from tests.shared_fixtures import KIBANA_FIXTURES
 
 EXAMPLES = KIBANA_FIXTURES / "examples"
 
-pytestmark = pytest.mark.skipif(not EXAMPLES.exists(), reason="Kibana fixtures not present")
-
 
 def load(name: str):
     return yaml.safe_load((EXAMPLES / name).read_text())

@@ -106,7 +106,6 @@ def _kibana_schema(base_url: str):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not KIBANA_OAS.exists(), reason="Kibana's OpenAPI fixture is not present")
 def test_our_answers_conform_to_kibanas_openapi_file(live_server, default_space):
     from connectors.models import Space
 

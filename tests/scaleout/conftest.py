@@ -22,13 +22,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.services import service_missing
+
 ROOT = Path(__file__).resolve().parents[2]
 SUPERUSER = ("scaleout-admin", "scaleout-password-1")
 STARTUP_SECONDS = 60
 
 
 def _skip(reason: str):
-    pytest.skip(f"scale-out tests skipped: {reason}")
+    service_missing(f"scale-out tests skipped: {reason}")
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +138,7 @@ class Deployment:
         self.workdir = workdir
         self.processes: list[Process] = []
         config = workdir / "connectors.yml"
-        config.write_text("connectors.network.allowPrivateAddresses: true\n")
+        config.write_text('connectors.network.allowPrivateAddresses: ["127.0.0.0/8"]\n')
         self.encryption_key = Fernet.generate_key().decode()
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "CONNECTORS_"))

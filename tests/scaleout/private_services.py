@@ -12,13 +12,12 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.reliability.harness import free_port
+from tests.services import service_missing
 
 
 def _skip(reason: str):
-    pytest.skip(f"private service tests skipped: {reason}")
+    service_missing(f"private service tests skipped: {reason}")
 
 
 class PrivatePostgres:

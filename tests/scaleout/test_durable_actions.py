@@ -17,7 +17,7 @@ from tests.scaleout.conftest import ROOT
 pytestmark = [pytest.mark.scaleout, pytest.mark.slow, pytest.mark.timeout(300)]
 
 BASE_CONFIG = (
-    "connectors.network.allowPrivateAddresses: true\n"
+    'connectors.network.allowPrivateAddresses: ["127.0.0.0/8"]\n'
     "connectors.worker.concurrency: 8\n"
     "connectors.actions.pollInterval: 0.5s\n"
 )

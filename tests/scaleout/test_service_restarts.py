@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 pytestmark = [pytest.mark.scaleout, pytest.mark.slow, pytest.mark.timeout(240)]
 
 CONFIG = (
-    "connectors.network.allowPrivateAddresses: true\n"
+    'connectors.network.allowPrivateAddresses: ["127.0.0.0/8"]\n'
     "connectors.worker.concurrency: 8\n"
     "connectors.actions.pollInterval: 200ms\n"
     # A run whose finish could not be written (PostgreSQL was down) is taken again after its lease;

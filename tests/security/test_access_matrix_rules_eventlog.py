@@ -7,10 +7,8 @@ import json
 
 import pytest
 
-from tests.api.conftest import client_for, create_connector, grant, make_user
-
-pytest.importorskip("actions.models", reason="the rules helper's models are not merged")
 from actions.models import Rule
+from tests.api.conftest import client_for, create_connector, grant, make_user
 
 SPACES = ("default", "marketing")
 DATES = "?date_start=2020-01-01T00:00:00Z&date_end=2100-01-01T00:00:00Z"
