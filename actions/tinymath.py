@@ -267,7 +267,10 @@ def _js_value(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
-        return float(value) if abs(value) < 2**1024 else math.copysign(math.inf, value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond the largest double
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, list | tuple):
         return [_js_value(item) for item in value]
     return value
@@ -480,15 +483,23 @@ def _mode(values: list) -> list:
     return sorted(value for value, count in counts.items() if count == top)
 
 
+def _js_sum(values) -> float:
+    """Left to right, as JavaScript's reduce adds (no compensated summation)."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
 def _mean(*args):
     if len(args) == 1:
-        return sum(args[0]) / len(args[0]) if isinstance(args[0], list) else args[0]
+        return _js_sum(args[0]) / len(args[0]) if isinstance(args[0], list) else args[0]
     total = _FUNCTIONS["add"](*args)
     return _elementwise(lambda x: x / len(args), total)
 
 
 def _sum(*args):
-    return math.fsum(x for a in args for x in (a if isinstance(a, list) else [a]))
+    return _js_sum(x for a in args for x in (a if isinstance(a, list) else [a]))
 
 
 def _compare(op):
@@ -525,11 +536,14 @@ def _size(a):
 def _unique(a):
     if not isinstance(a, list):
         return 1.0
-    seen: list = []
-    for item in a:
-        if item not in seen:
-            seen.append(item)
-    return float(len(seen))
+    # a set, not tinymath's indexOf scan: quadratic in the length of a variable's array
+    return float(len({_identity(item) for item in a}))
+
+
+def _identity(item: Any) -> Any:
+    if isinstance(item, float | str | bool) or item is None:
+        return (type(item).__name__, item)  # `true` and `1` are not the same value
+    return json.dumps(item, sort_keys=True, default=str)
 
 
 _FUNCTIONS: dict[str, Any] = {

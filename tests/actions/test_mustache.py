@@ -88,6 +88,9 @@ def test_evalmath_works_in_doubles_so_no_result_outgrows_one():
     assert evalmath("12345678901234567890 * 10") == "123456789012345670000"
     assert evalmath("1e21 * 1") == "1e+21"
     assert evalmath("0.1 + 0.2") == "0.30000000000000004"
+    assert evalmath("sum(0.1, 0.2, 0.3)") == "0.6000000000000001"  # added left to right, as JavaScript
+    assert evalmath("n * 1", {"n": 2**1024}) == "Infinity"  # an integer beyond any double
+    assert evalmath("unique(a)", {"a": list(range(100_000)) * 2}) == "100000"  # not a quadratic scan
 
 
 def test_evalmath_has_only_tinymaths_operators():

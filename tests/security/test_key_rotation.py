@@ -137,7 +137,8 @@ def test_a_row_deleted_during_rotation_is_skipped_and_the_others_are_rotated(key
 
 def test_rotation_reads_in_batches_so_a_concurrent_write_does_not_break_it(keys, monkeypatch):
     # With one cursor open over every row, SQLite refuses the command's write once another
-    # connection has written (its read snapshot is stale).
+    # connection has written (its read snapshot is stale): with `.iterator(chunk_size=2)` in place of
+    # the batches this test fails with "database is locked".
     settings, old_key, new_key = keys
     monkeypatch.setattr(rotate_encryption_keys, "BATCH_SIZE", 2)
     hooks = [make_hook(f"hook-{n}") for n in range(5)]
