@@ -22,7 +22,8 @@ import chevron
 import chevron.renderer
 import hjson
 from babel import numbers as babel_numbers
-from simpleeval import EvalWithCompoundTypes
+
+from actions import tinymath
 
 ESCAPE_MODES = ("none", "json", "markdown", "slack", "html")
 
@@ -280,61 +281,17 @@ def format_number(text: str) -> str:
         return f"error formatting number: {exc}"
 
 
-_MATH_FUNCTIONS = {
-    "abs": abs,
-    "add": lambda *a: sum(a),
-    "subtract": lambda a, b: a - b,
-    "multiply": lambda *a: math.prod(a),
-    "divide": lambda a, b: a / b,
-    "round": lambda a, d=0: round(a, int(d)),
-    "floor": math.floor,
-    "ceil": math.ceil,
-    "sqrt": math.sqrt,
-    "cbrt": lambda a: math.copysign(abs(a) ** (1 / 3), a),
-    "pow": math.pow,
-    "exp": math.exp,
-    "log": lambda a, base=math.e: math.log(a, base),
-    "log10": math.log10,
-    "min": min,
-    "max": max,
-    "mod": lambda a, b: a % b,
-    "square": lambda a: a * a,
-    "cube": lambda a: a**3,
-    "clamp": lambda a, lo, hi: max(lo, min(hi, a)),
-    "pi": lambda: math.pi,
-    "sum": lambda *a: sum(a),
-    "mean": lambda *a: sum(a) / len(a),
-}
-
-
-def _numeric(value: Any) -> Any:
-    if isinstance(value, _Scalar):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _numeric(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_numeric(v) for v in value]
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def eval_math(expression: str, variables: dict) -> str:
-    """A tinymath-style expression over the template variables, e.g. `round(context.value * 100, 1)`."""
+    """A tinymath expression over the template variables, e.g. `round(context.value * 100, 1)`.
+
+    Numbers only, as doubles (see `actions.tinymath`). A failure raises, as Kibana's lambda throws,
+    so the whole template renders as `error rendering mustache template ...`.
+    """
     expression = expression.strip()
-    if not expression:
-        return ""
-    evaluator = EvalWithCompoundTypes(
-        names={k: _numeric(v) for k, v in variables.items()}, functions=_MATH_FUNCTIONS
-    )
-    evaluator.ATTR_INDEX_FALLBACK = True
     try:
-        return _js_string(evaluator.eval(expression))
-    except Exception as exc:
-        return f'error evaluating tinymath expression "{expression}": {exc}'
+        return tinymath.to_text(tinymath.evaluate(expression, variables))
+    except (tinymath.TinymathError, RecursionError) as exc:
+        raise ValueError(f'error evaluating tinymath expression "{expression}": {exc}') from None
 
 
 def parse_hjson(text: str) -> str:

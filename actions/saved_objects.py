@@ -11,6 +11,7 @@ from typing import Any
 from actions import rule_types
 from actions.models import Rule
 from actions.rules import iso
+from connectors import registry as connectors_registry
 from connectors import saved_objects as engine  # the engine does not import actions
 from connectors.models import Connector
 from connectors.preconfigured import is_preconfigured
@@ -91,6 +92,29 @@ def rule_to_saved_object(rule: Rule, exported_at: datetime, type_of=None) -> dic
         "updated_at": iso(rule.updated_at),
         "version": "WzEsMV0=",
     }
+
+
+PRECONFIGURED_ACTION_REF_PREFIX = "preconfigured:"
+SYSTEM_ACTION_REF_PREFIX = "system_action:"
+SYSTEM_CONNECTOR_PREFIX = "system-connector-"
+
+
+def action_ref_resolves(action_ref: str, reference_names: set[str]) -> bool:
+    """Kibana's `injectReferencesIntoActions`: an `actionRef` names one of the line's references, or
+    is `preconfigured:<id>` / `system_action:<id>`. Here the prefixed forms must also name a connector
+    that exists as such (a preconfigured one, or a registered system action type's), so a file cannot
+    point a rule at a stored connector, of this space or another, without a reference to check."""
+    if action_ref.startswith(PRECONFIGURED_ACTION_REF_PREFIX):
+        return is_preconfigured(action_ref.removeprefix(PRECONFIGURED_ACTION_REF_PREFIX))
+    if action_ref.startswith(SYSTEM_ACTION_REF_PREFIX):
+        connector_id = action_ref.removeprefix(SYSTEM_ACTION_REF_PREFIX)
+        type_id = connector_id.removeprefix(SYSTEM_CONNECTOR_PREFIX)
+        return (
+            connector_id.startswith(SYSTEM_CONNECTOR_PREFIX)
+            and connectors_registry.is_registered(type_id)
+            and connectors_registry.get(type_id).is_system_action_type
+        )
+    return action_ref in reference_names
 
 
 def rule_from_saved_object(space, saved_object: dict, *, overwrite: bool = False) -> Rule:
@@ -257,10 +281,9 @@ class RuleHandler(engine.SavedObjectHandler):
         ]
         names = {ref["name"] for ref in references}
         for action in actions:
-            ref = action["actionRef"]
-            if ":" not in ref and ref not in names:
+            if not action_ref_resolves(action["actionRef"], names):
                 raise engine.ObjectError.unknown(
-                    f'Action reference "{ref}" not found in rule id: {raw["id"]}'
+                    f'Action reference "{action["actionRef"]}" not found in alert id: {raw["id"]}'
                 )
         return engine.ImportedObject(
             line=line,

@@ -27,7 +27,7 @@ from connectors.exceptions import (
     SecretsUnreadable,
 )
 from connectors.models import Connector
-from connectors.redaction import scrub_result
+from connectors.redaction import scrub_result, scrubbed_traceback
 from eventlog.services import iso, record
 
 logger = logging.getLogger("actions")
@@ -205,7 +205,13 @@ def _run_type(connector: Connector, params: dict, run: RunInfo, space_id: str) -
     except ConnectorError as exc:
         result = ExecutionResult.from_error(exc)
     except Exception as exc:  # a bug in a type: still a result, and a traceback in the log
-        logger.exception("connector %s (%s) raised", connector.id, connector.connector_type_id)
+        # The traceback carries the exception's message, which may hold a secret: log it scrubbed.
+        logger.error(
+            "connector %s (%s) raised\n%s",
+            connector.id,
+            connector.connector_type_id,
+            scrubbed_traceback(exc, validated_secrets),
+        )
         result = ExecutionResult(
             status="error",
             message=UNEXPECTED_ERROR_MESSAGE,

@@ -5,12 +5,15 @@ webhook URL); that message then flows into the `_execute` answer, the admin's Te
 log and `last_error`. `scrub_result()` replaces every occurrence of a secret value, and of the Basic
 encoding of any two secret-or-config strings, with `[REDACTED]`, before the result leaves the
 executor. Values shorter than MIN_LENGTH are left alone (a username such as `u` would wreck messages).
+`scrubbed_traceback()` does the same for the traceback of an exception a type raised, which carries
+the exception's message (and those of its causes) into the log.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import traceback
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -66,3 +69,9 @@ def scrub_result(result, secrets: Any):
         service_message=scrub(result.service_message, needles),
         data=scrub(result.data, needles),
     )
+
+
+def scrubbed_traceback(exc: BaseException, secrets: Any) -> str:
+    """The exception's traceback, causes and context included, with every secret value replaced."""
+    text = "".join(traceback.format_exception(exc))
+    return scrub(text, secret_needles(secrets))

@@ -80,6 +80,9 @@ class ObjectError(Exception):
 SCRYPT_N = 2**15
 SCRYPT_R = 8
 SCRYPT_P = 1
+# The only cost an import accepts: the one the exporter writes (32 MiB and a fraction of a second per
+# derivation). A file must not choose its own (n=2^20, r=32 would be 4 GiB per derivation).
+ACCEPTED_SCRYPT_PARAMETERS = frozenset({(SCRYPT_N, SCRYPT_R, SCRYPT_P)})
 SALT_BYTES = 16
 NONCE_BYTES = 12
 
@@ -97,8 +100,10 @@ def _unb64(text: Any) -> bytes:
 class PassphraseBox:
     """Seals and opens secrets with a key derived from a passphrase (scrypt), AES-256-GCM.
 
-    One salt per export file; the derived key is cached per salt so a file of many connectors costs
-    one derivation. The AAD binds the ciphertext to `<saved-object type>:<id>:<connector type>`.
+    One salt per export file; the derived key is cached so a file of many connectors costs one
+    derivation. Opening accepts only the exporter's scrypt parameters and the first salt it meets,
+    so one import file costs at most one derivation whatever it says. The AAD binds the ciphertext
+    to `<saved-object type>:<id>:<connector type>`.
     """
 
     def __init__(self, passphrase: str):
@@ -137,9 +142,7 @@ class PassphraseBox:
             kdf = envelope["kdf"]
             if envelope.get("v") != 1 or kdf.get("name") != "scrypt" or envelope.get("alg") != "AES-256-GCM":
                 raise ValueError
-            n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
-            if not (2**10 <= n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
-                raise ValueError
+            n, r, p = kdf["n"], kdf["r"], kdf["p"]
             salt, nonce, ciphertext = (
                 _unb64(kdf["salt"]),
                 _unb64(envelope["nonce"]),
@@ -147,6 +150,17 @@ class PassphraseBox:
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ValueError("the encrypted secrets in the file are malformed") from None
+        if any(type(value) is not int for value in (n, r, p)) or (n, r, p) not in ACCEPTED_SCRYPT_PARAMETERS:
+            raise ValueError(
+                f"the encrypted secrets use scrypt parameters this server does not accept "
+                f"(only n={SCRYPT_N}, r={SCRYPT_R}, p={SCRYPT_P}, as its exports write)"
+            )
+        if self._salt is None:
+            self._salt = salt
+        elif salt != self._salt:
+            raise ValueError(
+                "the encrypted secrets use a different salt from the file's first ones (one salt per file)"
+            )
         try:
             plaintext = AESGCM(self._key(salt, n, r, p)).decrypt(nonce, ciphertext, aad.encode())
         except (InvalidTag, ValueError):

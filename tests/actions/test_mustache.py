@@ -68,6 +68,53 @@ def test_lambdas_format_dates_numbers_math_and_hjson():
     )
 
 
+def evalmath(expression, variables=None):
+    return render_string("{{#EvalMath}}" + expression + "{{/EvalMath}}", variables or {})
+
+
+def test_evalmath_multiplying_a_string_gives_nan_instead_of_building_it():
+    # Before: Python's `'ab' * 1000000`, a 2 MB string in the rendered message.
+    assert evalmath("multiply(s, 1000000)", {"s": "ab"}) == "NaN"
+    assert evalmath("s * 1000000", {"s": "ab"}) == "NaN"
+    assert evalmath("add(s, 1)", {"s": "12"}) == "NaN"  # a numeric string is still a string, as in tinymath
+
+
+def test_evalmath_works_in_doubles_so_no_result_outgrows_one():
+    # Before: Python integers, so a power or a product could grow without bound.
+    assert evalmath("pow(10, 400)") == "Infinity"
+    assert evalmath("pow(-10, 401)") == "-Infinity"
+    assert evalmath("n * n", {"n": 10**200}) == "Infinity"
+    assert evalmath("exp(1000)") == "Infinity"
+    assert evalmath("12345678901234567890 * 10") == "123456789012345670000"
+    assert evalmath("1e21 * 1") == "1e+21"
+    assert evalmath("0.1 + 0.2") == "0.30000000000000004"
+    assert evalmath("sum(0.1, 0.2, 0.3)") == "0.6000000000000001"  # added left to right, as JavaScript
+    assert evalmath("n * 1", {"n": 2**1024}) == "Infinity"  # an integer beyond any double
+    assert evalmath("unique(a)", {"a": list(range(100_000)) * 2}) == "100000"  # not a quadratic scan
+
+
+def test_evalmath_has_only_tinymaths_operators():
+    for expression in ("2 ** 10", "'a' * 3", "[1] * 3", "(lambda: 1)()", "n.__class__"):
+        rendered = evalmath(expression, {"n": 1})
+        assert rendered.startswith('error rendering mustache template "{{#EvalMath}}'), expression
+        assert f'error evaluating tinymath expression "{expression}"' in rendered
+
+
+def test_evalmath_applies_functions_index_wise_to_arrays_as_tinymath_does():
+    variables = {"a": [1, 2, 3], "context": {"values": [10, 20]}}
+    assert evalmath("add(a, 1)", variables) == "2,3,4"
+    assert evalmath("a * 2", variables) == "2,4,6"
+    assert evalmath("sum(a)", variables) == "6"
+    assert evalmath("context.values[1] / 4", variables) == "5"
+    assert evalmath("ifelse(sum(a) > 5, 1, 0)", variables) == "1"
+
+
+def test_evalmath_refuses_deep_nesting_without_exhausting_the_stack():
+    rendered = evalmath("(" * 2000 + "1" + ")" * 2000)
+    assert rendered.endswith("the expression is nested too deeply")
+    assert evalmath("+".join(["1"] * 5000)) == "5000"  # a long flat sum is fine
+
+
 def test_a_broken_template_renders_an_error_string_instead_of_raising():
     assert render_string("{{#a}}", {}).startswith('error rendering mustache template "{{#a}}": ')
 

@@ -3,6 +3,8 @@ Kibana's warning, connector references remapped, unknown rule types and missing 
 
 import json
 
+import pytest
+
 from actions.models import Rule
 from actions.rules import create_rule
 from connectors.models import Connector
@@ -173,8 +175,49 @@ def test_an_action_whose_reference_is_not_in_the_line_is_a_per_object_error(api,
     body = upload(api, ndjson(connector_line(LOG_ID), line)).json()
     assert (
         body["errors"][0]["error"]["message"]
-        == f'Action reference "action_0" not found in rule id: {RULE_ID}'
+        == f'Action reference "action_0" not found in alert id: {RULE_ID}'
     )
+
+
+@pytest.mark.parametrize(
+    "action_ref",
+    [
+        "x:" + LOG_ID,  # before: anything with a colon skipped the check, and its tail became the id
+        "preconfigured:" + LOG_ID,  # a stored connector is not a preconfigured one
+        "preconfigured:nothing-by-that-name",
+        "system_action:" + LOG_ID,
+        "action_1",
+    ],
+)
+def test_an_action_ref_without_a_matching_reference_is_kibanas_per_object_error(
+    api, default_space, action_ref
+):
+    line = rule_line()
+    line["attributes"]["actions"][0]["actionRef"] = action_ref
+    body = upload(api, ndjson(connector_line(LOG_ID), line)).json()
+
+    [error] = [e for e in body["errors"] if e["type"] == "alert"]
+    assert error["id"] == RULE_ID
+    assert error["error"] == {
+        "type": "unknown",
+        "message": f'Action reference "{action_ref}" not found in alert id: {RULE_ID}',
+        "statusCode": 400,
+    }
+    assert not Rule.objects.exists()
+
+
+def test_a_rule_in_another_space_cannot_be_pointed_at_a_connector_without_a_reference(
+    api, default_space, other_space
+):
+    elsewhere = make_webhook(other_space, "http://127.0.0.1:9/hook")
+    line = rule_line()
+    line["attributes"]["actions"][0]["actionRef"] = f"action:{elsewhere.id}"
+    line["references"] = []
+
+    body = upload(api, ndjson(line)).json()
+
+    assert body["successCount"] == 0
+    assert not Rule.objects.exists()
 
 
 def test_create_new_copies_gives_the_rule_and_its_connector_new_ids_and_links_them(api, default_space):

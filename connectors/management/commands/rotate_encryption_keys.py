@@ -1,7 +1,6 @@
 """Re-encrypt every stored secret under the first key of CONNECTORS_ENCRYPTION_KEYS."""
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
 from connectors.fields import needs_rotation, rotate
 from connectors.models import Connector, ConnectorToken
@@ -13,12 +12,52 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         total = rotated = 0
         for model, field in ((Connector, "secrets_sealed"), (ConnectorToken, "token_sealed")):
-            for pk, token in model.objects.exclude(**{field: ""}).values_list("pk", field).iterator():
+            for pk, token in encrypted_rows(model, field):
                 total += 1
-                if needs_rotation(token):
-                    with transaction.atomic():
-                        model.objects.filter(pk=pk).update(**{field: rotate(token)})
+                if rotate_row(model, field, pk, token):
                     rotated += 1
         self.stdout.write(
             f"Checked {total} encrypted values; {rotated} still needed an old key and were re-encrypted."
         )
+
+
+MAX_ATTEMPTS = 10
+BATCH_SIZE = 500
+
+
+def encrypted_rows(model, field: str):
+    """`(pk, ciphertext)` of every row, read in batches by primary key: no cursor stays open while
+    rows are written (on SQLite an open read would make the write fail once another connection
+    has written)."""
+    last = None
+    while True:
+        rows = model.objects.exclude(**{field: ""}).order_by("pk")
+        if last is not None:
+            rows = rows.filter(pk__gt=last)
+        batch = list(rows.values_list("pk", field)[:BATCH_SIZE])
+        yield from batch
+        if len(batch) < BATCH_SIZE:
+            return
+        last = batch[-1][0]
+
+
+def rotate_row(model, field: str, pk, token: str) -> bool:
+    """Re-encrypt one row's `field` under the current key; True when this call rewrote it.
+
+    Compare-and-swap on the ciphertext read: the UPDATE applies only while the row still holds
+    `token`, so a concurrent update (new secrets saved between our read and our write) is never
+    overwritten with the old secrets. A row that changed is read again and, if its new ciphertext
+    still needs an old key (a process not yet given the new key wrote it), rotated again.
+    """
+    for _attempt in range(MAX_ATTEMPTS):
+        if not needs_rotation(token):
+            return False
+        swapped = model.objects.filter(pk=pk, **{field: token}).update(**{field: rotate(token)})
+        if swapped:
+            return True
+        token = model.objects.filter(pk=pk).values_list(field, flat=True).first()
+        if not token:
+            return False  # deleted, or its secrets cleared, meanwhile
+    raise RuntimeError(
+        f"{model.__name__} {pk}: its encrypted value changed {MAX_ATTEMPTS} times during rotation; run the command again"
+    )
