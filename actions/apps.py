@@ -9,13 +9,21 @@ class ActionsConfig(AppConfig):
     def ready(self):
         from django_q.signals import post_spawn
 
-        from actions import rule_types, worker
-        from actions.health import action_run_workload
+        from actions import references, rule_types, services, worker
+        from actions.health import action_run_workload, worker_heartbeats
         from actions.saved_objects import register_rule_handler
-        from eventlog.health import register_workload_provider
+        from connectors import extensions
+        from eventlog.health import register_heartbeat_source, register_workload_provider
 
         rule_types.load_from_settings()
         register_workload_provider(action_run_workload)
+        register_heartbeat_source(worker_heartbeats)
+        # What the connectors app shows or does through us (connectors never imports actions).
+        extensions.register(
+            run_connector=services.run_for_connectors_app,
+            rule_reference_counts=references.referenced_by_counts,
+            rules_referencing=references.rules_referencing,
+        )
         register_rule_handler()  # saved-object type `alert` (NDJSON export/import)
         # Every django-q2 worker process starts its action thread pool and poller when it spawns.
         post_spawn.connect(worker.on_worker_spawn, dispatch_uid="actions-worker-spawn")

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db.models import Count
 
-from actions.models import ActionRun
+from actions.models import ActionRun, WorkerHeartbeat
 
 # ActionRun status -> Kibana's task status names in the workload section.
 _TASK_STATUS = {ActionRun.QUEUED: "idle", ActionRun.RUNNING: "running"}
@@ -26,3 +26,8 @@ def action_run_workload(now: datetime) -> dict:
     overdue = ActionRun.objects.filter(status=ActionRun.QUEUED, due_at__lt=now).count()
     total = sum(entry["count"] for entry in task_types.values())
     return {"task_types": task_types, "overdue": overdue, "non_recurring": total}
+
+
+def worker_heartbeats() -> list:
+    """Each worker poller's latest heartbeat, for Task Manager health's `runtime.polling`."""
+    return list(WorkerHeartbeat.objects.all())

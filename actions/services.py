@@ -365,3 +365,10 @@ def enqueue(connector_id: str, params: dict, space: str = "default", *, user: st
     # One INSERT, committed on its own; the hand-off to the workers follows the commit.
     (run,) = queue.create_runs([queue.new_run(connector, params, space_id=space, source="background_task")])
     return run
+
+
+def run_for_connectors_app(
+    connector: Connector, params: dict, *, source: str, user: str | None
+) -> ExecutionResult:
+    """`_execute` and the admin's Test tab run a connector through here (connectors.extensions)."""
+    return execute(connector, params, RunInfo(source=source, user=user))

@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller  # noqa: E402
 
 from connectors import registry  # noqa: E402
 from connectors.base import ExecutionContext  # noqa: E402
-from connectors_project.kibana_config import parse_config_dict  # noqa: E402
+from connectors.settings_file import parse_config_dict  # noqa: E402
 
 
 class _Sink:

@@ -285,7 +285,7 @@ def main():
     if args.purge:
         from django.conf import settings
 
-        from connectors_project.kibana_config import parse_config_dict
+        from connectors.settings_file import parse_config_dict
         from eventlog.services import purge_expired_events
 
         settings.KIBANA_CONFIG = parse_config_dict({"connectors.eventLog.retention": "60d"})

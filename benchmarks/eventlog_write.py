@@ -46,7 +46,7 @@ def main():
 
     import actions.services as executor
     from connectors.models import Connector, Space
-    from connectors_project.kibana_config import parse_config_dict
+    from connectors.settings_file import parse_config_dict
     from eventlog.models import Event
     from eventlog.services import record
 

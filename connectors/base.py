@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from connectors.exceptions import ConfigurationError, ConnectorError
 from connectors.schemas import Object, SchemaError, validate_object
-from connectors_project.kibana_config import KibanaConfig
+from connectors.settings_file import KibanaConfig
 
 
 def iso_ms(moment: datetime) -> str:

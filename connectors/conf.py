@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from connectors_project.kibana_config import KibanaConfig
+from connectors.settings_file import KibanaConfig
 
 
 def get_config() -> KibanaConfig:

@@ -33,7 +33,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from connectors.base import iso_ms  # noqa: F401 -- types format retry dates with http.iso_ms
 from connectors.exceptions import ConnectorTimeout, ConnectorUnreachable, EgressDenied, ResponseTooLarge
-from connectors_project.kibana_config import KibanaConfig
+from connectors.settings_file import KibanaConfig
 
 logger = logging.getLogger("connectors.http")
 # urllib3 logs each request line (with the URL path, which can be a secret) at DEBUG: never emit those.

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from django.db import IntegrityError, transaction
 
-from connectors import registry
+from connectors import extensions, registry
 from connectors.conf import get_config
 from connectors.exceptions import ActionTypeDisabled
 from connectors.models import Connector, Space
@@ -160,6 +160,4 @@ def list_connectors(space_id: str, *, with_health: bool = False) -> list[Connect
 
 def referenced_by_counts(space_id: str, connector_ids: list[str]) -> dict[str, int]:
     """How many rules reference each connector (0 for preconfigured, as in Kibana)."""
-    from actions.references import referenced_by_counts as count_rule_references
-
-    return count_rule_references(space_id, connector_ids)
+    return extensions.rule_reference_counts(space_id, connector_ids)

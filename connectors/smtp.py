@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from connectors import http
 from connectors.exceptions import ConnectorError, ConnectorTimeout, ConnectorUnreachable
-from connectors_project.kibana_config import KibanaConfig
+from connectors.settings_file import KibanaConfig
 
 logger = logging.getLogger("connectors.smtp")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from connectors.settings_file import load_config_file
 from connectors_project.env import env_bool, env_int, env_list, env_secret, env_str, env_url
-from connectors_project.kibana_config import load_config_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CONNECTORS_VAR_DIR", str(BASE_DIR / "var")))

@@ -5,3 +5,12 @@ class EventlogConfig(AppConfig):
     name = "eventlog"
     verbose_name = "Event log"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from connectors import extensions
+        from eventlog.admin_views import render_connector_log
+        from eventlog.services import ensure_retention_schedule, failures_last_24h
+
+        # What the connectors app shows from the event log (connectors never imports eventlog).
+        extensions.register(failures_last_24h=failures_last_24h, render_connector_log=render_connector_log)
+        extensions.register_bootstrap_step(ensure_retention_schedule)

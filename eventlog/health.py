@@ -36,6 +36,7 @@ RUNTIME_MAX_EVENTS = 5000
 LOAD_MINUTES = 10
 
 _workload_providers: list[Callable[[datetime], dict]] = []
+_heartbeat_sources: list[Callable[[], list]] = []
 
 
 def register_workload_provider(provider: Callable[[datetime], dict]) -> None:
@@ -44,6 +45,13 @@ def register_workload_provider(provider: Callable[[datetime], dict]) -> None:
     counts are added to the workload. A provider that raises is logged and skipped."""
     if provider not in _workload_providers:
         _workload_providers.append(provider)
+
+
+def register_heartbeat_source(source: Callable[[], list]) -> None:
+    """`source()` returns the worker pollers' heartbeats: objects with `last_poll_at`,
+    `last_successful_poll_at` and `stats` (the actions app's WorkerHeartbeat rows)."""
+    if source not in _heartbeat_sources:
+        _heartbeat_sources.append(source)
 
 
 def worst(*statuses: str) -> str:
@@ -288,11 +296,10 @@ def _polling(now: datetime, config: dict, last_run) -> tuple[dict, str]:
     """Kibana's `runtime.value.polling` from the heartbeats of live worker processes (each poller
     writes its recent polls every few seconds, actions.worker.PollStats). A deployment whose workers
     all stopped polling is a warning; one that never had any (a web-only test setup) is not."""
-    from actions.models import WorkerHeartbeat
     from connectors.conf import get_config
 
     stale_after = timedelta(seconds=max(60.0, 10 * get_config()["connectors.actions.pollInterval"]))
-    beats = list(WorkerHeartbeat.objects.all())
+    beats = [beat for source in _heartbeat_sources for beat in source()]
     live = [beat for beat in beats if beat.last_poll_at >= now - stale_after]
     durations = [d for beat in live for d in beat.stats.get("durations_ms", [])]
     results = [r for beat in live for r in beat.stats.get("results", [])]

@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from connectors.models import Space
-from connectors_project.kibana_config import parse_config_dict
+from connectors.settings_file import parse_config_dict
 from tests.services import chromium_installed  # noqa: F401  (a fixture for the browser tests)
 
 _real_connect = socket.socket.connect

@@ -15,9 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
-from actions.references import rules_referencing
-from actions.services import RunInfo, execute
-from connectors import registry
+from connectors import extensions, registry
 from connectors.admin_saved_objects import export_selection_url
 from connectors.admin_ui import forms as schema_forms
 from connectors.admin_ui.icons import icon_url
@@ -44,8 +42,6 @@ from connectors.services import (
     referenced_by_counts,
     update_connector,
 )
-from eventlog.admin_views import render_connector_log
-from eventlog.services import failures_last_24h
 
 PAGE_SIZE = 50
 SORT_KEYS = {
@@ -245,7 +241,7 @@ def connector_list(request, model_admin):
             row.connector = loaded[row.connector.id]
             row.deprecated = is_connector_deprecated(row.connector)
             page_rows.append(row)
-    failures = failures_last_24h([row.connector.id for row in page_rows])  # one query per page
+    failures = extensions.failures_last_24h([row.connector.id for row in page_rows])  # one query per page
     for row in page_rows:
         row.failures_24h = failures.get(row.connector.id, 0)
 
@@ -552,7 +548,7 @@ def connector_test(request, model_admin, connector_id: str):
             except ConfigurationError as exc:
                 schema_forms.attach_error(form, "params", exc.message, specs)
             else:
-                result = execute(connector, params, RunInfo(source="admin_test", user=_user(request)))
+                result = extensions.run_connector(connector, params, source="admin_test", user=_user(request))
     result_data = None
     if result is not None and result.ok and result.data is not None:
         result_data = result.data if isinstance(result.data, str) else json.dumps(result.data, indent=2)
@@ -582,7 +578,7 @@ def connector_logs(request, model_admin, connector_id: str):
         connector,
         "logs",
         f"Logs of {connector.name}",
-        logs_html=render_connector_log(request, connector),
+        logs_html=extensions.render_connector_log(request, connector),
     )
     return _render(request, "logs.html", context)
 
@@ -597,7 +593,9 @@ class RuleRow:
 
 def _rule_rows(space_id: str, connector_id: str) -> list[RuleRow]:
     rows = []
-    for rule in sorted(rules_referencing(space_id, connector_id), key=lambda r: (r.name.lower(), r.id)):
+    for rule in sorted(
+        extensions.rules_referencing(space_id, connector_id), key=lambda r: (r.name.lower(), r.id)
+    ):
         try:
             rule_url = reverse("admin:actions_rule_change", args=[rule.id])
         except NoReverseMatch:

@@ -3,8 +3,7 @@
 from django.core.exceptions import ValidationError
 from rest_framework.response import Response
 
-from actions.services import RunInfo, execute
-from connectors import registry
+from connectors import extensions, registry
 from connectors.api import openapi as oas
 from connectors.api.base import KibanaView, collector_paused, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -26,7 +25,6 @@ from connectors.services import (
     update_connector,
     validate_connector,
 )
-from eventlog.services import failures_last_24h as failures_in_last_day
 
 
 def _empty_string_problem(value) -> str | None:
@@ -90,7 +88,7 @@ def connector_to_api(
         body["referenced_by_count"] = referenced_by_count
     if with_health and not connector.is_preconfigured and connector.pk:
         if failures_last_24h is None:
-            failures_last_24h = failures_in_last_day([connector.id]).get(connector.id, 0)
+            failures_last_24h = extensions.failures_last_24h([connector.id]).get(connector.id, 0)
         body["last_run_at"] = iso_ms(connector.last_run_at) if connector.last_run_at else None
         body["last_outcome"] = connector.last_outcome or None
         body["last_error"] = connector.last_error or None
@@ -235,7 +233,9 @@ class ConnectorOperations(KibanaView):
             connector.connector_type_id, get_config()
         ):
             raise Forbidden(ActionTypeDisabled(connector.connector_type_id).message)
-        return connector, execute(connector, params, RunInfo(source="http_request", user=self.username()))
+        return connector, extensions.run_connector(
+            connector, params, source="http_request", user=self.username()
+        )
 
 
 class ConnectorCreateView(ConnectorOperations):
@@ -298,7 +298,7 @@ class ConnectorListView(ConnectorOperations):
             if not wants_health(request):
                 return Response([connector_to_api(c, count) for c, count in listed])
             # One grouped query; for a large space, grouping over every failure is cheaper than an IN list.
-            failures = failures_in_last_day([c.id for c, _ in listed] if len(listed) <= 500 else None)
+            failures = extensions.failures_last_24h([c.id for c, _ in listed] if len(listed) <= 500 else None)
             return Response(
                 [connector_to_api(c, count, failures.get(c.id, 0), with_health=True) for c, count in listed]
             )

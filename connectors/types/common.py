@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from connectors import http
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
-from connectors_project.kibana_config import KibanaConfig
+from connectors.settings_file import KibanaConfig
 
 # `createAndThrowUserError`: these statuses make the executor throw a *user* error.
 USER_ERROR_STATUSES = {401, 402, 403, 407, 409, 412, 413, 417, 422, 423, 429, 451}

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from connectors_project.kibana_config import load_config_file, parse_config_dict
+from connectors.settings_file import load_config_file, parse_config_dict
 
 PASTED_BLOCK = """
 xpack.actions.allowedHosts: ["hooks.slack.com", "events.pagerduty.com"]

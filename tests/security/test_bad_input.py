@@ -17,7 +17,7 @@ from connectors.saved_objects import (
     import_objects,
     parse_import_file,
 )
-from connectors_project.kibana_config import SETTINGS, parse_byte_size, parse_config_dict, parse_duration
+from connectors.settings_file import SETTINGS, parse_byte_size, parse_config_dict, parse_duration
 
 ENVELOPE_KEYS = {"statusCode", "error", "message"}
 

@@ -5,8 +5,8 @@ import os
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from connectors.extensions import slots
 from connectors.models import Space
-from eventlog.services import ensure_retention_schedule
 
 DEFAULT_USERNAME = "admin"
 DEFAULT_PASSWORD = "changeme"  # documented in README; printed when used
@@ -17,7 +17,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         Space.ensure_default()
-        ensure_retention_schedule()
+        for step in slots.bootstrap_steps:  # e.g. the event log's retention schedule
+            step()
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME") or DEFAULT_USERNAME
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
         users = get_user_model().objects
