@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import http.cookiejar
 import ipaddress
 import json as _json
 import logging
@@ -43,6 +44,12 @@ urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 USER_AGENT = "Connectors/1.0 (Kibana-compatible actions)"
 MAX_REDIRECTS = 10
+# The only headers a redirect to another origin carries. Everything else can be a credential: the
+# types put their keys in headers of their own (`d3key`, `X-Torq-Token`, `api-key`, AWS signatures...)
+# and webhook headers, secret or not, often hold tokens. Kibana's client drops only `Authorization`.
+HEADERS_KEPT_ACROSS_ORIGINS = frozenset(
+    {"user-agent", "accept", "accept-encoding", "accept-language", "content-type", "content-language"}
+)
 PRIVATE_ADDRESSES_SETTING = "connectors.network.allowPrivateAddresses"
 
 
@@ -366,6 +373,9 @@ def _session(options: TLSOptions, proxy: ProxyPlan | None = None) -> requests.Se
     if session is None or options.client_cert_file:
         session = requests.Session()
         session.trust_env = False
+        # No cookie jar: a session is shared by every connector this thread runs, so a cookie one
+        # service set would go with another connector's call (Kibana's axios keeps no cookies either).
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         adapter = GuardedAdapter(
             ssl_context=ssl_context_for(options),
             check_hostname=options.verification_mode == "full",
@@ -604,6 +614,15 @@ def send(
                 history.append(current_url)
                 if raw.status_code in (301, 302, 303) and current_method not in ("GET", "HEAD"):
                     current_method, body, json_body = "GET", None, None
+                    merged_headers = _without(merged_headers, {"content-type", "content-length"})
+                if _origin(next_url) != _origin(current_url):
+                    _check_cross_origin_redirect(raw.status_code, current_url, next_url, body)
+                    merged_headers = {
+                        name: value
+                        for name, value in merged_headers.items()
+                        if name.lower() in HEADERS_KEPT_ACROSS_ORIGINS
+                    }
+                    auth = None
                 current_url = next_url
                 continue
             response = Response(
@@ -616,13 +635,14 @@ def send(
                 history=history,
             )
             # Scheme, host and port only: a path can be a secret (Slack and Teams webhook URLs) and the
-            # netloc can carry user:password.
+            # netloc can carry user:password. After redirects: the method and host that answered.
+            final = urlsplit(current_url)
             logger.info(
                 "%s %s://%s%s -> %s in %.0f ms",
-                method.upper(),
-                parts.scheme,
-                parts.hostname,
-                f":{parts.port}" if parts.port else "",
+                current_method,
+                final.scheme,
+                final.hostname,
+                f":{final.port}" if final.port else "",
                 raw.status_code,
                 response.elapsed * 1000,
             )
@@ -630,6 +650,43 @@ def send(
         raise ConnectorUnreachable("request failed", service_message=f"more than {MAX_REDIRECTS} redirects")
     finally:
         _local.deadline = None
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}"  # never the path (it can be a secret) nor user-info
+
+
+def _without(headers: dict[str, str], names: set[str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.lower() not in names}
+
+
+def _check_cross_origin_redirect(status: int, current_url: str, next_url: str, body: Any) -> None:
+    """A redirect to another origin is followed without credentials (the caller drops them); these
+    are the hops that are not followed at all."""
+    current, target = _origin(current_url), _origin(next_url)
+    if target[0] not in ("http", "https"):
+        raise EgressDenied(
+            f"redirect from {_origin_text(current_url)} to a {target[0]}: URL refused", error_source="user"
+        )
+    if current[0] == "https" and target[0] != "https":
+        raise EgressDenied(
+            f"redirect from {_origin_text(current_url)} to {_origin_text(next_url)} refused: "
+            "a redirect never leaves https for plain http",
+            error_source="user",
+        )
+    if status in (307, 308) and body is not None:
+        raise EgressDenied(
+            f"redirect ({status}) from {_origin_text(current_url)} to {_origin_text(next_url)} refused: "
+            "the request body is sent again only to the same origin",
+            error_source="user",
+        )
 
 
 def _find_connector_error(exc: BaseException):

@@ -115,7 +115,7 @@ def test_a_redirect_to_a_name_resolving_to_loopback_is_refused(kibana_settings, 
     target = listener("127.0.0.1")
     with HTTPServer(host="127.0.0.2", port=0) as first:
         first.expect_request("/start").respond_with_data(
-            "", status=307, headers={"Location": f"http://localhost:{target.port}/internal"}
+            "", status=302, headers={"Location": f"http://localhost:{target.port}/internal"}
         )
         kibana_settings.set({"connectors.network.allowPrivateAddresses": ["127.0.0.2/32"]})
         result = execute(webhook(default_space, first.url_for("/start")), {"body": "{}"}, RunInfo())
