@@ -77,6 +77,9 @@ def ensure_hostname_allowed(hostname: str, settings: KibanaConfig) -> None:
 
 NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
 NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: never public
+# Python 3.11's `is_global` calls these public: IPv4-compatible addresses (`::7f00:1`, deprecated by
+# RFC 4291, can reach the IPv4 address through automatic tunnels) and deprecated site-local (RFC 3879).
+NEVER_PUBLIC = (ipaddress.ip_network("::/96"), ipaddress.ip_network("fec0::/10"))
 
 
 def _unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
@@ -95,7 +98,7 @@ def _unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
 def address_permitted(ip: str, settings: KibanaConfig) -> bool:
     """Public addresses always; others only when connectors.network.allowPrivateAddresses says so."""
     address = _unmapped(ipaddress.ip_address(ip.split("%", 1)[0]))
-    if address.is_global and not address.is_multicast:
+    if address.is_global and not address.is_multicast and not any(address in n for n in NEVER_PUBLIC):
         return True
     policy = settings[PRIVATE_ADDRESSES_SETTING]
     if policy is True:
@@ -128,18 +131,52 @@ def resolve_permitted(host: str, port: int, settings: KibanaConfig) -> list[tupl
 
 
 def ensure_proxied_target_permitted(url: str, settings: KibanaConfig) -> None:
-    """Through a proxy we never connect to the target ourselves, and the proxy would reach (and
-    resolve) anything: check the target here. An address literal is checked exactly; a name is
-    refused when it resolves here only to non-public addresses. A name that does not resolve here is
-    left to the proxy (split-horizon DNS behind a proxy is common); its own policy applies then."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    ensure_proxied_host_permitted(parts.hostname or "", parts.port or 80, settings)
+
+
+def ensure_proxied_host_permitted(host: str, port: int, settings: KibanaConfig) -> None:
+    """Through a proxy we never connect to the target ourselves, and the proxy would reach (and
+    resolve) anything: the target is resolved and checked here before anything goes to the proxy.
+    Every address it resolves to must be permitted (we cannot choose which one the proxy uses), and
+    a name that does not resolve here is refused: its address cannot be checked."""
     try:
-        infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        return
-    if infos and not any(address_permitted(info[4][0], settings) for info in infos):
-        raise EgressDenied(egress_denied_message(host, infos[0][4][0]))
+        infos = []
+    if not infos:
+        raise EgressDenied(
+            f'target "{host}" does not resolve here, so its address cannot be checked; through '
+            f"xpack.actions.proxyUrl only targets that resolve to permitted addresses are reached"
+        )
+    for info in infos:
+        if not address_permitted(info[4][0], settings):
+            raise EgressDenied(egress_denied_message(host, info[4][0]))
+
+
+def connect_within(addresses: list[tuple], timeout: float | None, *, make_socket=None, options=()):
+    """Connect to the first address that answers, with one deadline for the whole connect phase
+    (a name with many unanswering addresses must not multiply the timeout). The socket comes back
+    with the full `timeout` for its reads."""
+    make_socket = make_socket or socket.socket
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last_error: OSError | None = None
+    for family, socktype, proto, _name, address in addresses:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            break
+        sock = make_socket(family, socktype, proto)
+        try:
+            for option in options:
+                sock.setsockopt(*option)
+            sock.settimeout(remaining)
+            sock.connect(address)
+            sock.settimeout(timeout)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+    raise last_error or TimeoutError("connect timed out")
 
 
 # ---- connections that check the resolved address ------------------------------------------------
@@ -186,22 +223,14 @@ class _GuardedConnectionMixin:
         if getattr(self, "_tunnel_host", None) or getattr(self, "proxy", None):
             # Connecting to the configured proxy: that is the operator's choice, not the user's.
             return super()._new_conn()
-        settings = _current_settings()
-        host = self._dns_host
-        last_error: OSError | None = None
-        for family, socktype, proto, _name, address in resolve_permitted(host, self.port, settings):
-            sock = _DeadlineSocket(family, socktype, proto)
-            try:
-                for option in self.socket_options or ():
-                    sock.setsockopt(*option)
-                timeout = self.timeout if isinstance(self.timeout, int | float) else None
-                sock.settimeout(timeout)
-                sock.connect(address)
-                return sock
-            except OSError as exc:
-                sock.close()
-                last_error = exc
-        raise requests.exceptions.ConnectionError(last_error or OSError("no address to connect to"))
+        addresses = resolve_permitted(self._dns_host, self.port, _current_settings())
+        timeout = self.timeout if isinstance(self.timeout, int | float) else None
+        try:
+            return connect_within(
+                addresses, timeout, make_socket=_DeadlineSocket, options=self.socket_options or ()
+            )
+        except OSError as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
 
 
 class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
