@@ -1,9 +1,10 @@
 """The one outbound HTTP seam. Only this module imports `requests`.
 
 `send()` applies `xpack.actions.responseTimeout`, checks `allowedHosts` on the URL and on every
-redirect, refuses non-public addresses (checked on the *resolved* address at connect time, so DNS
-rebinding and redirects cannot slip through), caps the body at `maxResponseContentLength`, applies
-proxy and TLS settings, maps library exceptions into ConnectorTimeout / ConnectorUnreachable and
+redirect (a redirect to another origin carries no credentials; see `docs/security.md`), refuses
+non-public addresses (checked on the *resolved* address at connect time, so DNS rebinding and
+redirects cannot slip through), caps the body at `maxResponseContentLength`, applies proxy and TLS
+settings, maps library exceptions into ConnectorTimeout / ConnectorUnreachable and
 returns non-2xx responses for the type to classify. It logs one line per call, never headers or
 body. No retries here: retries are the executor's business.
 """
@@ -689,6 +690,7 @@ def _origin(url: str) -> tuple[str, str, int]:
 
 def _origin_text(url: str) -> str:
     scheme, host, port = _origin(url)
+    host = f"[{host}]" if ":" in host else host
     return f"{scheme}://{host}:{port}"  # never the path (it can be a secret) nor user-info
 
 
