@@ -44,8 +44,8 @@ def basic_webhook(space, url: str, *, config: dict | None = None) -> Connector:
 
 @pytest.fixture
 def other_origin():
-    """A second server: same address, another port, so another origin."""
-    server = HTTPServer(host="127.0.0.1", port=0)
+    """A second server: the same host as `httpserver` (localhost), another port: another origin."""
+    server = HTTPServer(host="localhost", port=0)
     server.start()
     yield server
     server.clear()
@@ -96,7 +96,7 @@ def test_a_307_to_another_origin_is_refused_and_the_body_never_goes_there(
 
     assert result.status == "error"
     assert "the request body is sent again only to the same origin" in result.service_message
-    assert f"127.0.0.1:{other_origin.port}" in result.service_message
+    assert f"http://localhost:{other_origin.port}" in result.service_message
     assert "/landing" not in result.service_message, "paths can be secrets: only the origin is named"
     assert result.retry is False
     assert other_origin.log == []
@@ -217,7 +217,7 @@ def test_the_log_line_names_the_method_and_host_that_answered(
         execute(basic_webhook(default_space, httpserver.url_for("/hook")), {"body": "{}"}, RunInfo())
 
     lines = [r.getMessage() for r in caplog.records if r.name == "connectors.http"]
-    assert lines[-1].startswith(f"GET http://127.0.0.1:{other_origin.port} -> 200"), lines
+    assert lines[-1].startswith(f"GET http://localhost:{other_origin.port} -> 200"), lines
 
 
 @pytest.mark.django_db
