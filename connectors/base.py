@@ -94,7 +94,8 @@ class ConnectorType:
     - `config_schema`, `secrets_schema`, `params_schema`: declarative, Kibana's field names.
     - `test_params_schema`: what the admin's Test tab asks for (defaults to `params_schema`).
     - `max_attempts`: the type's own default; settings may override it.
-    - `escape`: Mustache escaping for rule-rendered params (`none`, `json`, `markdown`, `slack`, `html`).
+    - `escape`: Mustache escaping for rule-rendered params (`none`, `json`, `markdown`, `slack`, `html`),
+      or a map of top-level param name to mode with `*` for the rest (`.email`).
     """
 
     type_id: ClassVar[str]
@@ -108,7 +109,7 @@ class ConnectorType:
     params_schema: ClassVar[Object] = Object({})
     test_params_schema: ClassVar[Object | None] = None
     max_attempts: ClassVar[int | None] = None
-    escape: ClassVar[str] = "none"
+    escape: ClassVar[str | dict[str, str]] = "none"
     is_system_action_type: ClassVar[bool] = False
 
     # ---- validation ---------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The one outbound HTTP seam. Only this module imports `requests`.
 
 `send()` applies `xpack.actions.responseTimeout`, checks `allowedHosts` on the URL and on every
-redirect, refuses non-public addresses (checked on the *resolved* address at connect time, so DNS
-rebinding and redirects cannot slip through), caps the body at `maxResponseContentLength`, applies
-proxy and TLS settings, maps library exceptions into ConnectorTimeout / ConnectorUnreachable and
+redirect (a redirect to another origin carries no credentials; see `docs/security.md`), refuses
+non-public addresses (checked on the *resolved* address at connect time, so DNS rebinding and
+redirects cannot slip through), caps the body at `maxResponseContentLength`, applies proxy and TLS
+settings, maps library exceptions into ConnectorTimeout / ConnectorUnreachable and
 returns non-2xx responses for the type to classify. It logs one line per call, never headers or
 body. No retries here: retries are the executor's business.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import http.cookiejar
 import ipaddress
 import json as _json
 import logging
@@ -43,6 +45,12 @@ urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 USER_AGENT = "Connectors/1.0 (Kibana-compatible actions)"
 MAX_REDIRECTS = 10
+# The only headers a redirect to another origin carries. Everything else can be a credential: the
+# types put their keys in headers of their own (`d3key`, `X-Torq-Token`, `api-key`, AWS signatures...)
+# and webhook headers, secret or not, often hold tokens. Kibana's client drops only `Authorization`.
+HEADERS_KEPT_ACROSS_ORIGINS = frozenset(
+    {"user-agent", "accept", "accept-encoding", "accept-language", "content-type", "content-language"}
+)
 PRIVATE_ADDRESSES_SETTING = "connectors.network.allowPrivateAddresses"
 
 
@@ -70,6 +78,9 @@ def ensure_hostname_allowed(hostname: str, settings: KibanaConfig) -> None:
 
 NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
 NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: never public
+# Python 3.11's `is_global` calls these public: IPv4-compatible addresses (`::7f00:1`, deprecated by
+# RFC 4291, can reach the IPv4 address through automatic tunnels) and deprecated site-local (RFC 3879).
+NEVER_PUBLIC = (ipaddress.ip_network("::/96"), ipaddress.ip_network("fec0::/10"))
 
 
 def _unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
@@ -88,7 +99,7 @@ def _unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
 def address_permitted(ip: str, settings: KibanaConfig) -> bool:
     """Public addresses always; others only when connectors.network.allowPrivateAddresses says so."""
     address = _unmapped(ipaddress.ip_address(ip.split("%", 1)[0]))
-    if address.is_global and not address.is_multicast:
+    if address.is_global and not address.is_multicast and not any(address in n for n in NEVER_PUBLIC):
         return True
     policy = settings[PRIVATE_ADDRESSES_SETTING]
     if policy is True:
@@ -121,18 +132,52 @@ def resolve_permitted(host: str, port: int, settings: KibanaConfig) -> list[tupl
 
 
 def ensure_proxied_target_permitted(url: str, settings: KibanaConfig) -> None:
-    """Through a proxy we never connect to the target ourselves, and the proxy would reach (and
-    resolve) anything: check the target here. An address literal is checked exactly; a name is
-    refused when it resolves here only to non-public addresses. A name that does not resolve here is
-    left to the proxy (split-horizon DNS behind a proxy is common); its own policy applies then."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    ensure_proxied_host_permitted(parts.hostname or "", parts.port or 80, settings)
+
+
+def ensure_proxied_host_permitted(host: str, port: int, settings: KibanaConfig) -> None:
+    """Through a proxy we never connect to the target ourselves, and the proxy would reach (and
+    resolve) anything: the target is resolved and checked here before anything goes to the proxy.
+    Every address it resolves to must be permitted (we cannot choose which one the proxy uses), and
+    a name that does not resolve here is refused: its address cannot be checked."""
     try:
-        infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        return
-    if infos and not any(address_permitted(info[4][0], settings) for info in infos):
-        raise EgressDenied(egress_denied_message(host, infos[0][4][0]))
+        infos = []
+    if not infos:
+        raise EgressDenied(
+            f'target "{host}" does not resolve here, so its address cannot be checked; through '
+            f"xpack.actions.proxyUrl only targets that resolve to permitted addresses are reached"
+        )
+    for info in infos:
+        if not address_permitted(info[4][0], settings):
+            raise EgressDenied(egress_denied_message(host, info[4][0]))
+
+
+def connect_within(addresses: list[tuple], timeout: float | None, *, make_socket=None, options=()):
+    """Connect to the first address that answers, with one deadline for the whole connect phase
+    (a name with many unanswering addresses must not multiply the timeout). The socket comes back
+    with the full `timeout` for its reads."""
+    make_socket = make_socket or socket.socket
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last_error: OSError | None = None
+    for family, socktype, proto, _name, address in addresses:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            break
+        sock = make_socket(family, socktype, proto)
+        try:
+            for option in options:
+                sock.setsockopt(*option)
+            sock.settimeout(remaining)
+            sock.connect(address)
+            sock.settimeout(timeout)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+    raise last_error or TimeoutError("connect timed out")
 
 
 # ---- connections that check the resolved address ------------------------------------------------
@@ -179,22 +224,14 @@ class _GuardedConnectionMixin:
         if getattr(self, "_tunnel_host", None) or getattr(self, "proxy", None):
             # Connecting to the configured proxy: that is the operator's choice, not the user's.
             return super()._new_conn()
-        settings = _current_settings()
-        host = self._dns_host
-        last_error: OSError | None = None
-        for family, socktype, proto, _name, address in resolve_permitted(host, self.port, settings):
-            sock = _DeadlineSocket(family, socktype, proto)
-            try:
-                for option in self.socket_options or ():
-                    sock.setsockopt(*option)
-                timeout = self.timeout if isinstance(self.timeout, int | float) else None
-                sock.settimeout(timeout)
-                sock.connect(address)
-                return sock
-            except OSError as exc:
-                sock.close()
-                last_error = exc
-        raise requests.exceptions.ConnectionError(last_error or OSError("no address to connect to"))
+        addresses = resolve_permitted(self._dns_host, self.port, _current_settings())
+        timeout = self.timeout if isinstance(self.timeout, int | float) else None
+        try:
+            return connect_within(
+                addresses, timeout, make_socket=_DeadlineSocket, options=self.socket_options or ()
+            )
+        except OSError as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
 
 
 class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
@@ -366,6 +403,9 @@ def _session(options: TLSOptions, proxy: ProxyPlan | None = None) -> requests.Se
     if session is None or options.client_cert_file:
         session = requests.Session()
         session.trust_env = False
+        # No cookie jar: a session is shared by every connector this thread runs, so a cookie one
+        # service set would go with another connector's call (Kibana's axios keeps no cookies either).
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         adapter = GuardedAdapter(
             ssl_context=ssl_context_for(options),
             check_hostname=options.verification_mode == "full",
@@ -604,6 +644,15 @@ def send(
                 history.append(current_url)
                 if raw.status_code in (301, 302, 303) and current_method not in ("GET", "HEAD"):
                     current_method, body, json_body = "GET", None, None
+                    merged_headers = _without(merged_headers, {"content-type", "content-length"})
+                if _origin(next_url) != _origin(current_url):
+                    _check_cross_origin_redirect(raw.status_code, current_url, next_url, body)
+                    merged_headers = {
+                        name: value
+                        for name, value in merged_headers.items()
+                        if name.lower() in HEADERS_KEPT_ACROSS_ORIGINS
+                    }
+                    auth = None
                 current_url = next_url
                 continue
             response = Response(
@@ -616,13 +665,14 @@ def send(
                 history=history,
             )
             # Scheme, host and port only: a path can be a secret (Slack and Teams webhook URLs) and the
-            # netloc can carry user:password.
+            # netloc can carry user:password. After redirects: the method and host that answered.
+            final = urlsplit(current_url)
             logger.info(
                 "%s %s://%s%s -> %s in %.0f ms",
-                method.upper(),
-                parts.scheme,
-                parts.hostname,
-                f":{parts.port}" if parts.port else "",
+                current_method,
+                final.scheme,
+                final.hostname,
+                f":{final.port}" if final.port else "",
                 raw.status_code,
                 response.elapsed * 1000,
             )
@@ -630,6 +680,44 @@ def send(
         raise ConnectorUnreachable("request failed", service_message=f"more than {MAX_REDIRECTS} redirects")
     finally:
         _local.deadline = None
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = _origin(url)
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}:{port}"  # never the path (it can be a secret) nor user-info
+
+
+def _without(headers: dict[str, str], names: set[str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.lower() not in names}
+
+
+def _check_cross_origin_redirect(status: int, current_url: str, next_url: str, body: Any) -> None:
+    """A redirect to another origin is followed without credentials (the caller drops them); these
+    are the hops that are not followed at all."""
+    current, target = _origin(current_url), _origin(next_url)
+    if target[0] not in ("http", "https"):
+        raise EgressDenied(
+            f"redirect from {_origin_text(current_url)} to a {target[0]}: URL refused", error_source="user"
+        )
+    if current[0] == "https" and target[0] != "https":
+        raise EgressDenied(
+            f"redirect from {_origin_text(current_url)} to {_origin_text(next_url)} refused: "
+            "a redirect never leaves https for plain http",
+            error_source="user",
+        )
+    if status in (307, 308) and body is not None:
+        raise EgressDenied(
+            f"redirect ({status}) from {_origin_text(current_url)} to {_origin_text(next_url)} refused: "
+            "the request body is sent again only to the same origin",
+            error_source="user",
+        )
 
 
 def _find_connector_error(exc: BaseException):

@@ -125,7 +125,7 @@ class _Client(smtplib.SMTP):
     def _get_socket(self, host, port, timeout):
         self._host = host  # starttls() names the server by it (SNI and the hostname check)
         if self._plan.proxy is not None:
-            sock = _tunnel(self._plan.proxy, host, port, timeout)
+            sock = _tunnel(self._plan.proxy, host, port, timeout, self._settings)
         else:
             sock = _connect_direct(host, port, timeout, self._settings)
         if self._plan.secure:
@@ -137,21 +137,15 @@ class _Client(smtplib.SMTP):
 
 
 def _connect_direct(host: str, port: int, timeout: float, settings: KibanaConfig) -> socket.socket:
-    last_error: OSError | None = None
-    for family, socktype, proto, _name, address in http.resolve_permitted(host, port, settings):
-        sock = socket.socket(family, socktype, proto)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(address)
-            return sock
-        except OSError as exc:
-            sock.close()
-            last_error = exc
-    raise last_error or OSError("no address to connect to")
+    return http.connect_within(http.resolve_permitted(host, port, settings), timeout)
 
 
-def _tunnel(proxy: http.ProxyPlan, host: str, port: int, timeout: float) -> socket.socket:
-    """HTTP CONNECT through xpack.actions.proxyUrl (nodemailer's `proxy` option)."""
+def _tunnel(
+    proxy: http.ProxyPlan, host: str, port: int, timeout: float, settings: KibanaConfig
+) -> socket.socket:
+    """HTTP CONNECT through xpack.actions.proxyUrl (nodemailer's `proxy` option). The proxy would
+    reach any address, so the target is resolved and checked here first."""
+    http.ensure_proxied_host_permitted(host, port, settings)
     parts = urlsplit(proxy.url)
     proxy_port = parts.port or (443 if parts.scheme == "https" else 80)
     sock = socket.create_connection((parts.hostname, proxy_port), timeout=timeout)

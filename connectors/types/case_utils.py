@@ -165,6 +165,8 @@ class RemoteCallFailed(Exception):
         self.response = response
         self.retry = retry
         self.code: str | None = None
+        # The egress policy's reason when the call was refused before it left: never retryable.
+        self.refused: str | None = None
 
     @property
     def status_code(self) -> int | None:
@@ -204,6 +206,8 @@ def call(
         failure = RemoteCallFailed(re.sub(r"^\[[A-Z_]+\] ", "", detail), retry=bool(exc.retry))
         code = re.match(r"^\[([A-Z_]+)\] ", detail)
         failure.code = code.group(1) if code else None  # axios' error.code (ECONNREFUSED, ...)
+        if isinstance(exc, EgressDenied):
+            failure.refused = exc.message
         raise failure from None
     if not response.ok:
         raise RemoteCallFailed(f"Request failed with status code {response.status_code}", response)
@@ -233,15 +237,23 @@ def ensure_valid_response(
     return body
 
 
-def action_error(connector_name: str, text: str, *, status_code: int | None = None) -> ConnectorError:
+def action_error(
+    connector_name: str,
+    text: str,
+    *,
+    status_code: int | None = None,
+    cause: RemoteCallFailed | None = None,
+) -> ConnectorError:
     """`[Action][<name>]: <text>`, reported as Kibana reports an executor that throws. The shared
-    retry rule applies: 5xx, 429 and network failures retry; any other 4xx is final."""
-    final = status_code is not None and 400 <= status_code < 500 and status_code != 429
+    retry rule applies: 5xx, 429 and network failures retry; any other 4xx is final; a call the
+    egress policy refused (`cause.refused`) is final and the user's."""
+    refused = cause is not None and cause.refused is not None
+    final = refused or (status_code is not None and 400 <= status_code < 500 and status_code != 429)
     return ConnectorError(
         UNEXPECTED_ERROR_MESSAGE,
         service_message=f"[Action][{connector_name}]: {text}",
         retry=not final,
-        error_source="user" if status_code in USER_ERROR_STATUSES else "framework",
+        error_source="user" if refused or status_code in USER_ERROR_STATUSES else "framework",
         status_code=status_code,
     )
 

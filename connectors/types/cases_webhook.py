@@ -266,6 +266,7 @@ class CasesWebhookConnector(UnionSubActionType):
         reason = f"Reason: {status_text}" if status_text else ""
         failure = RemoteCallFailed(f"[Action][{NAME}]: {what}. Error: {exc.message}. {server} {reason}")
         failure.status = exc.status_code if exc.status_code is not None else getattr(exc, "status", None)
+        failure.refused = exc.refused
         return failure
 
     # ---- the service --------------------------------------------------------------------------
@@ -374,7 +375,7 @@ class CasesWebhookConnector(UnionSubActionType):
         except RemoteCallFailed as exc:
             status = getattr(exc, "status", None)
             raise action_error(
-                NAME, exc.message.removeprefix(f"[Action][{NAME}]: "), status_code=status
+                NAME, exc.message.removeprefix(f"[Action][{NAME}]: "), status_code=status, cause=exc
             ) from None
 
     def _push(self, ctx, params):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
-import markdown as markdown_lib
+from markdown_it import MarkdownIt
 
 from connectors import http, smtp
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
@@ -95,13 +94,15 @@ def invalid_emails_message(addresses: list[str], settings, *, mustache_valid: bo
 
 # ---- rendering --------------------------------------------------------------------------------------
 
-_BARE_URL = re.compile(r"(?<![(<\[\"'=])\b(https?://[^\s<>()\[\]]+[^\s<>()\[\].,;:!?'\"])")
+# Kibana's `markdownIt({linkify: true})`: markdown-it's default preset, so raw HTML in the message is
+# escaped as text (a rule's `{{context.reason}}` cannot put `<img onerror=...>` into the mail) and
+# `javascript:` links are not made. "js-default" is markdown-it-py's name for that preset.
+_MARKDOWN = MarkdownIt("js-default", {"html": False, "linkify": True})
 
 
 def html_from_markdown(text: str) -> str:
-    """markdown-it with `linkify` in Kibana; Python-Markdown plus bare-URL autolinks here."""
     try:
-        return markdown_lib.markdown(_BARE_URL.sub(r"<\1>", text), output_format="html") + "\n"
+        return _MARKDOWN.render(text)
     except Exception:  # Kibana falls back to the markdown text itself
         return text
 
@@ -138,6 +139,8 @@ class EmailConnector(ConnectorType):
     icon = "email"
     # Kibana 8.x; the newest versions add "workflows" and "agentBuilder".
     supported_feature_ids = ("alerting", "uptime", "siem")
+    # Kibana's renderParameterTemplates: `message` is Markdown, `messageHTML` HTML, the rest as is.
+    escape = {"message": "markdown", "messageHTML": "html", "*": "none"}
     config_schema = Object(
         {
             "service": String(default=OTHER, label="Service", help="other, gmail, outlook365, ses, ..."),

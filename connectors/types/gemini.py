@@ -17,7 +17,7 @@ from google.oauth2 import service_account
 
 from connectors import http
 from connectors.base import ExecutionContext
-from connectors.exceptions import ConnectorError
+from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Any_, Array, Number, Object, SchemaError, String
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
 from connectors.types import token_cache
@@ -88,6 +88,10 @@ class _TransportResponse(google.auth.transport.Response):
         return self._response.content
 
 
+class TokenRequestRefused(google.auth.exceptions.GoogleAuthError):
+    """The egress policy refused the token endpoint: final, unlike a TransportError."""
+
+
 class SeamRequest(google.auth.transport.Request):
     """google-auth's transport interface, carried by `connectors.http.send`."""
 
@@ -99,6 +103,8 @@ class SeamRequest(google.auth.transport.Request):
             response = http.send(
                 method, url, settings=self.settings, headers=headers, data=body, timeout=timeout
             )
+        except EgressDenied as exc:
+            raise TokenRequestRefused(exc.message) from None
         except ConnectorError as exc:
             raise google.auth.exceptions.TransportError(exc.service_message or exc.message) from None
         return _TransportResponse(response)

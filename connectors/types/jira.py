@@ -166,6 +166,7 @@ class JiraConnector(UnionSubActionType):
                 NAME,
                 f"{what}. Error: {exc.message}{stop} Reason: {jira_reason(exc.body())}",
                 status_code=exc.status_code,
+                cause=exc,
             ) from None
 
     # ---- sub-actions ----------------------------------------------------------------------------

@@ -132,6 +132,7 @@ class SwimlaneConnector(UnionSubActionType):
                 NAME,
                 f"{what}. Status: {status}. Error: {exc.message}. Reason: {swimlane_reason(exc.body())}",
                 status_code=exc.status_code,
+                cause=exc,
             ) from None
 
     def _body(self, ctx: ExecutionContext, incident: dict, record_id: str | None = None) -> dict:

@@ -239,4 +239,6 @@ class WebhookConnector(ConnectorType):
             raise ConnectorError(
                 "error calling webhook, request failed",
                 service_message=f"Unable to retrieve/refresh the access token: {exc.service_message or exc.message}",
+                retry=exc.retry,  # a refused address is final; a 5xx token endpoint may recover
+                error_source=exc.error_source,
             ) from None

@@ -222,7 +222,9 @@ def test_the_type_describes_itself_sanely(type_id):
     assert connector_type.name
     assert connector_type.minimum_license in LICENSES
     assert set(connector_type.supported_feature_ids) <= KNOWN_FEATURES
-    assert connector_type.escape in ESCAPES
+    escape = connector_type.escape
+    modes = set(escape.values()) if isinstance(escape, dict) else {escape}
+    assert modes <= ESCAPES
     description = connector_type.describe()
     json.dumps(description)  # forms and the API can serialise it
     assert set(description) >= {"config", "secrets", "params", "test_params"}

@@ -3,6 +3,8 @@ addresses unless `connectors.network.allowPrivateAddresses` allows them. The che
 address actually connected to, so names that resolve to loopback and redirects are covered, and the
 API's `_execute` and the admin's Test tab both go through it (one executor, one HTTP seam)."""
 
+import socket
+
 import pytest
 from django.test import Client
 from pytest_httpserver import HTTPServer
@@ -33,6 +35,9 @@ NON_PUBLIC_TARGETS = [
     ("6to4 wrapping loopback", "[2002:7f00:1::1]"),
     ("NAT64 wrapping loopback", "[64:ff9b::7f00:1]"),
     ("NAT64 local-use prefix", "[64:ff9b:1::a9fe:a9fe]"),
+    ("IPv4-compatible IPv6 loopback (is_global says public)", "[::7f00:1]"),
+    ("IPv4-compatible IPv6 metadata", "[::a9fe:a9fe]"),
+    ("deprecated site-local IPv6 (is_global says public)", "[fec0::1]"),
     ("decimal integer spelling of loopback", "2130706433"),
     ("short dotted spelling of loopback", "127.1"),
     ("DNS name that resolves to loopback", "localhost"),
@@ -115,7 +120,7 @@ def test_a_redirect_to_a_name_resolving_to_loopback_is_refused(kibana_settings, 
     target = listener("127.0.0.1")
     with HTTPServer(host="127.0.0.2", port=0) as first:
         first.expect_request("/start").respond_with_data(
-            "", status=307, headers={"Location": f"http://localhost:{target.port}/internal"}
+            "", status=302, headers={"Location": f"http://localhost:{target.port}/internal"}
         )
         kibana_settings.set({"connectors.network.allowPrivateAddresses": ["127.0.0.2/32"]})
         result = execute(webhook(default_space, first.url_for("/start")), {"body": "{}"}, RunInfo())
@@ -193,3 +198,139 @@ def test_smtp_to_a_non_public_host_is_refused_before_connecting(host, no_private
     assert result.status == "error"
     assert REFUSED in (result.service_message or ""), str(result)
     assert server.accepted == []
+
+
+def smtp_connector(space, host: str, port: int):
+    from connectors.models import Connector
+
+    connector = Connector(
+        space=space,
+        name="mail",
+        connector_type_id=".email",
+        config={
+            "service": "other",
+            "from": "a@example.com",
+            "host": host,
+            "port": port,
+            "secure": False,
+            "hasAuth": False,
+        },
+    )
+    connector.set_secrets({})
+    connector.save()
+    return connector
+
+
+MAIL = {"to": ["b@example.com"], "subject": "s", "message": "m"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("host", ["169.254.169.254", "localhost", "[::ffff:127.0.0.1]"])
+def test_smtp_through_the_proxy_checks_the_target_before_tunnelling(
+    host, kibana_settings, default_space, listener
+):
+    """The SMTP CONNECT tunnel asked the proxy for any host: the proxy would reach the metadata address."""
+    proxy = listener("127.0.0.1")
+    kibana_settings.set(
+        {
+            "connectors.network.allowPrivateAddresses": False,
+            "xpack.actions.proxyUrl": f"http://127.0.0.1:{proxy.port}",
+        }
+    )
+    result = execute(smtp_connector(default_space, host.strip("[]"), 25), MAIL, RunInfo())
+    assert result.status == "error"
+    assert REFUSED in (result.service_message or ""), str(result)
+    assert result.retry is False
+    assert proxy.accepted == [], "nothing was asked of the proxy"
+
+
+UNRESOLVABLE = "no-such-host.invalid"  # RFC 2606: never resolves
+
+
+@pytest.mark.django_db
+def test_a_target_that_does_not_resolve_is_refused_through_the_proxy(
+    kibana_settings, default_space, listener
+):
+    """We cannot check the address of a name we cannot resolve; the proxy would resolve it to anything."""
+    proxy = listener("127.0.0.1")
+    kibana_settings.set({"xpack.actions.proxyUrl": f"http://127.0.0.1:{proxy.port}"})
+
+    over_http = execute(webhook(default_space, f"http://{UNRESOLVABLE}/hook"), {"body": "{}"}, RunInfo())
+    over_smtp = execute(smtp_connector(default_space, UNRESOLVABLE, 25), MAIL, RunInfo())
+
+    for result in (over_http, over_smtp):
+        assert result.status == "error"
+        assert f'target "{UNRESOLVABLE}" does not resolve here' in (result.service_message or ""), str(result)
+        assert result.retry is False
+    assert proxy.accepted == []
+
+
+@pytest.fixture
+def two_addresses(monkeypatch):
+    """`two-addresses.test` resolves to 127.0.0.2 then 127.0.0.3, both on one port. On .2 the connect
+    hangs (its listen backlog is full); .3 accepts at once. Resolution is the only thing faked."""
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.2", 0))
+    hanging.listen(0)
+    port = hanging.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.2", port))  # fills the backlog: the next SYN is dropped
+    answering = socket.socket()
+    answering.bind(("127.0.0.3", port))
+    answering.listen(8)
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "two-addresses.test":
+            return [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.3", port)),
+            ]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield port, answering
+    for sock in (filler, hanging, answering):
+        sock.close()
+
+
+def connection_was_made(listening: socket.socket) -> bool:
+    """The kernel completes a handshake before `connect()` returns: a made connection is queued."""
+    listening.setblocking(False)
+    try:
+        listening.accept()[0].close()
+    except BlockingIOError:
+        return False
+    return True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("transport", ["http", "smtp"])
+def test_the_connect_timeout_is_one_deadline_for_all_addresses_of_a_name(
+    transport, two_addresses, kibana_settings, default_space
+):
+    """The first address used up the whole timeout: the second is not tried with a fresh one."""
+    port, answering = two_addresses
+    kibana_settings.set({"xpack.actions.responseTimeout": "1s"})
+    if transport == "http":
+        result = execute(
+            webhook(default_space, f"http://two-addresses.test:{port}/hook"), {"body": "{}"}, RunInfo()
+        )
+    else:
+        result = execute(smtp_connector(default_space, "two-addresses.test", port), MAIL, RunInfo())
+    assert result.status == "error"
+    assert not connection_was_made(answering), "a second connect started after the deadline"
+
+
+def test_the_installed_urllib3_is_in_the_range_the_guard_was_tested_with():
+    """The guard overrides urllib3 internals; pyproject pins the minor version it was tested with."""
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    pins = [Requirement(d) for d in pyproject["project"]["dependencies"] if d.startswith("urllib3")]
+    assert len(pins) == 1, "urllib3 is pinned in pyproject's dependencies"
+    assert pins[0].specifier.contains(version("urllib3"))
+    assert not pins[0].specifier.contains("3.0"), "the range has an upper bound"

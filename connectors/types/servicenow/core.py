@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 
 from connectors import http
 from connectors.base import ExecutionContext
-from connectors.exceptions import EgressDenied
+from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Boolean, Object, String
 from connectors.types import token_cache
 from connectors.types.case_utils import RemoteCallFailed, action_error, call, iso
@@ -145,7 +145,19 @@ def access_token(ctx: ExecutionContext) -> str:
             headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"},
             data=urlencode(form),
         )
-    except Exception:
+    except EgressDenied as exc:
+        # Refused before it left: say why (run result and log), and never ask for a retry.
+        ctx.logger.warning(
+            "ServiceNow connector %s: token request refused: %s", ctx.connector_id, exc.message
+        )
+        failure.refused, failure.retry = exc.message, False
+        raise failure from None
+    except ConnectorError as exc:
+        ctx.logger.warning(
+            "ServiceNow connector %s: token request failed: %s",
+            ctx.connector_id,
+            exc.service_message or exc.message,
+        )
         raise failure from None
     body = response.json_or_none()
     if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
@@ -168,7 +180,10 @@ def base_url(ctx: ExecutionContext) -> str:
 
 
 def reason(exc: RemoteCallFailed) -> str:
-    """ServiceNow's `error.message[: detail]`; a plain error (no response body) has no reason."""
+    """ServiceNow's `error.message[: detail]`; a plain error (no response body) has no reason,
+    unless the egress policy refused the call: then that is the reason."""
+    if exc.refused:
+        return exc.refused
     body = exc.body() if exc.response is not None and exc.response.content else None
     if body is None:
         return ""
@@ -235,7 +250,7 @@ class ServiceNowClient:
             parts.append(f"[status={context['status'] or 'none'}]")
             parts.append(f"[method={context['method']}]")
             parts.append(f"[endpoint={context['endpoint']}]")
-        error = action_error(NAME, " ".join(parts), status_code=exc.status_code)
+        error = action_error(NAME, " ".join(parts), status_code=exc.status_code, cause=exc)
         if "maxContentLength" in exc.message:  # an oversized answer is the user's to fix
             error.error_source = "user"
         return error

@@ -345,6 +345,45 @@ def test_a_refused_token_request_names_the_connector(make_connector, run, httpse
     )
 
 
+REFUSED = "which is not a public address"
+
+
+def test_a_token_request_the_egress_policy_refuses_says_why_and_is_not_retried(
+    make_connector, run, httpserver, rsa_key, kibana_settings, caplog
+):
+    _, pem = rsa_key
+    kibana_settings.set({"connectors.network.allowPrivateAddresses": False})
+    connector = oauth_connector(make_connector, httpserver, pem)
+
+    result = run(connector, {"subAction": "getFields", "subActionParams": {}}, secrets=[CLIENT_SECRET])
+
+    assert result.status == "error"
+    assert result.service_message.startswith(
+        "[Action][ServiceNow]: Unable to get fields. Error: Unable to retrieve access token for "
+        f"connectorId: {connector.id} Reason: target "
+    )
+    assert REFUSED in result.service_message
+    assert result.retry is False
+    assert result.error_source == "user"
+    assert any(
+        REFUSED in r.getMessage() and "token request refused" in r.getMessage() for r in caplog.records
+    )
+    assert httpserver.log == []
+
+
+def test_a_basic_auth_call_the_egress_policy_refuses_is_not_retried(
+    make_connector, run, httpserver, kibana_settings
+):
+    kibana_settings.set({"connectors.network.allowPrivateAddresses": False})
+    connector = itsm(make_connector, httpserver)
+
+    result = run(connector, {"subAction": "getFields", "subActionParams": {}})
+
+    assert REFUSED in result.service_message
+    assert result.retry is False
+    assert result.error_source == "user"
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
