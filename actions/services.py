@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.db import transaction
 from django.db.models import Q
 
 from actions.dblock import serialized_writes
@@ -365,6 +366,64 @@ def enqueue(connector_id: str, params: dict, space: str = "default", *, user: st
     # One INSERT, committed on its own; the hand-off to the workers follows the commit.
     (run,) = queue.create_runs([queue.new_run(connector, params, space_id=space, source="background_task")])
     return run
+
+
+BULK_ENQUEUE_MAX = 1000  # actions per `_bulk_enqueue` request
+
+
+@dataclass
+class Enqueued:
+    """One item of `enqueue_many`: the queued run, or why it was refused (Kibana's status and message)."""
+
+    connector_id: str
+    run: object | None = None  # the queued ActionRun
+    status_code: int = 202
+    message: str = ""
+
+
+def enqueue_many(space: str, items: list[tuple[str, dict]], *, user: str | None = None) -> list[Enqueued]:
+    """Queue many background runs in one transaction: one connector query, one INSERT, one hand-off.
+
+    Each item is `(connector id, params)` and is judged alone, with `enqueue()`'s rules and messages:
+    an unknown connector is a 404 item, a disabled type a 403, missing secrets a 400, and items past
+    `xpack.actions.queued.max` a 429, while the rest are queued.
+    """
+    from actions import queue
+    from connectors.preconfigured import get_preconfigured
+    from connectors.services import ConnectorNotFound
+
+    wanted = {connector_id for connector_id, _ in items}
+    found = {c.id: c for c in Connector.objects.filter(space_id=space, pk__in=wanted)}
+    results: list[Enqueued] = []
+    accepted: list[tuple[Enqueued, Connector, dict]] = []
+    for connector_id, params in items:
+        item = Enqueued(connector_id)
+        results.append(item)
+        connector = get_preconfigured(connector_id) or found.get(connector_id)
+        if connector is None:
+            item.status_code, item.message = 404, str(ConnectorNotFound(connector_id))
+        elif not type_enabled(connector):
+            item.status_code, item.message = 403, ActionTypeDisabled(connector.connector_type_id).message
+        elif connector.is_missing_secrets and not connector.is_preconfigured:
+            item.status_code, item.message = (
+                400,
+                (
+                    f'Unable to execute action because no secrets are defined for the "{connector.name}" connector.'
+                ),
+            )
+        else:
+            accepted.append((item, connector, params))
+    room = queue.free_slots(len(accepted)) if accepted else 0
+    for item, _, _ in accepted[room:]:
+        item.status_code, item.message = 429, QueueFull.message
+    accepted = accepted[:room]
+    with serialized_writes(), transaction.atomic():
+        runs = queue.create_runs(
+            [queue.new_run(c, params, space_id=space, source="background_task") for _, c, params in accepted]
+        )
+    for (item, _, _), run in zip(accepted, runs, strict=True):
+        item.run = run
+    return results
 
 
 def run_for_connectors_app(

@@ -50,6 +50,7 @@ urlpatterns = [
     path("api/alerting/rule_types", views.RuleTypesView.as_view(), name="rule-types"),
     path("api/alerting/_health", views.HealthView.as_view(), name="alerting-health"),
     path("internal/alerting/rule/<str:rule_id>/_run_soon", views.RunSoonView.as_view(), name="rule-run-soon"),
+    path("api/actions/_bulk_enqueue", views.BulkEnqueueView.as_view(), name="bulk-enqueue"),
     path(
         "api/actions/connector/<str:connector_id>/_enqueue",
         views.EnqueueView.as_view(),

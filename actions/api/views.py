@@ -38,10 +38,10 @@ from actions.rules import (
     update_rule,
     weekdays_problem,
 )
-from actions.services import QueueFull, enqueue
+from actions.services import BULK_ENQUEUE_MAX, QueueFull, enqueue, enqueue_many
 from connectors import privileges
 from connectors.api.base import KibanaView, validate_body
-from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound
+from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound, envelope
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError
 from connectors.schemas import Array, Boolean, Enum, Number, Object, String
 from connectors.services import ConnectorNotFound
@@ -560,6 +560,48 @@ class EnqueueView(KibanaView):
         except QueueFull as exc:
             raise KibanaError(str(exc), 429) from None
         return Response({"id": str(run.pk), "connector_id": connector_id, "status": run.status}, status=202)
+
+
+BULK_ENQUEUE_BODY = Object(
+    {
+        "actions": Array(
+            Object({"id": String(min_length=1), "params": Object({}, strict=False)}),
+            min_size=1,
+            max_size=BULK_ENQUEUE_MAX,
+        )
+    }
+)
+
+
+class BulkEnqueueView(KibanaView):
+    """`POST /api/actions/_bulk_enqueue` (our extension): queue many background runs in one request.
+
+    Answers 200 with one result per action, in order, like Elasticsearch's `_bulk`: `errors` says
+    whether any item was refused; a refused item carries Kibana's error envelope instead of a run id.
+    """
+
+    def post(self, request):
+        body = validate_body(BULK_ENQUEUE_BODY, request.data)
+        self.require("execute")
+        results = enqueue_many(
+            self.space_id,
+            [(action["id"], action["params"]) for action in body["actions"]],
+            user=self.username() or None,
+        )
+        items = []
+        for result in results:
+            if result.run is not None:
+                items.append(
+                    {"id": str(result.run.pk), "connector_id": result.connector_id, "status": "queued"}
+                )
+            else:
+                items.append(
+                    {
+                        "connector_id": result.connector_id,
+                        "error": envelope(result.status_code, result.message),
+                    }
+                )
+        return Response({"errors": any("error" in item for item in items), "items": items})
 
 
 def _iso_or_none(moment) -> str | None:
