@@ -1,4 +1,6 @@
-"""OAuth 2.0 client-credentials tokens, cached encrypted per connector (Kibana's `connector_token`)."""
+"""Access tokens, cached encrypted per connector (Kibana's `connector_token`): OAuth 2.0
+client-credentials tokens fetched here, and the tokens a type mints itself (ServiceNow's JWT bearer
+grant, Google service accounts) through `cached_token` / `store_token` / `drop_tokens`."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -6,13 +8,14 @@ from urllib.parse import urlencode
 
 from connectors import http
 from connectors.exceptions import ConnectorError
-from connectors.models import ConnectorToken
+from connectors.models import Connector, ConnectorToken
 
 # Refresh a little early so a token never expires in flight.
 EXPIRY_MARGIN = timedelta(seconds=30)
 
 
-def _cached(connector_id: str) -> str | None:
+def cached_token(connector_id: str) -> str | None:
+    """The connector's access token (an `Authorization` value) while it is valid for a while yet."""
     token = (
         ConnectorToken.objects.filter(connector_id=connector_id, token_type="access_token")
         .order_by("-expires_at")
@@ -21,6 +24,14 @@ def _cached(connector_id: str) -> str | None:
     if token and token.expires_at - EXPIRY_MARGIN > datetime.now(UTC):
         return token.get_token()
     return None
+
+
+def store_token(connector_id: str, value: str, expires_at: datetime) -> None:
+    if not Connector.objects.filter(pk=connector_id).exists():  # preconfigured connectors are not rows
+        return
+    token = ConnectorToken(connector_id=connector_id, expires_at=expires_at)
+    token.set_token(value)
+    token.save()
 
 
 def drop_tokens(connector_id: str) -> None:
@@ -66,7 +77,7 @@ def client_credentials_header(
     settings,
 ) -> str:
     """The `Authorization` value to send: a cached token, or a fresh one (then cached)."""
-    cached = _cached(connector_id)
+    cached = cached_token(connector_id)
     if cached:
         return cached
     header, expires_in = request_client_credentials_token(
@@ -77,12 +88,5 @@ def client_credentials_header(
         extra_fields=extra_fields,
         settings=settings,
     )
-    from connectors.models import Connector
-
-    if Connector.objects.filter(pk=connector_id).exists():  # preconfigured connectors are not rows
-        token = ConnectorToken(
-            connector_id=connector_id, expires_at=datetime.now(UTC) + timedelta(seconds=expires_in)
-        )
-        token.set_token(header)
-        token.save()
+    store_token(connector_id, header, datetime.now(UTC) + timedelta(seconds=expires_in))
     return header

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from connectors import http
+from connectors import http, remote
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
+from connectors.remote import USER_ERROR_STATUSES
 from connectors.schemas import Object, SchemaError, String
 
 
@@ -118,10 +119,10 @@ class SubActionConnectorType(ConnectorType):
         if json is None and data is None and method.lower() in ("post", "put", "patch"):
             json = {}
         try:
-            response = http.send(
+            response = remote.call(
+                ctx,
                 method,
                 url,
-                settings=ctx.settings,
                 headers=merged,
                 json=json,
                 data=data,
@@ -129,11 +130,10 @@ class SubActionConnectorType(ConnectorType):
                 timeout=timeout,
                 tls=tls,
                 stream_callback=stream_callback,
+                check_status=False,
             )
-        except ConnectorError as exc:
-            raise SubActionError(
-                exc.service_message or exc.message, retry=bool(exc.retry), error_source=exc.error_source
-            ) from None
+        except remote.RemoteCallFailed as exc:
+            raise SubActionError(exc.detail, retry=exc.retry, error_source=exc.error_source) from None
         if not response.ok:
             retry = http.retry_for_status(response)
             raise SubActionError(
@@ -143,10 +143,6 @@ class SubActionConnectorType(ConnectorType):
                 status_code=response.status_code,
             )
         return response
-
-
-# `createAndThrowUserError` statuses: these failures are the user's, not the framework's.
-USER_ERROR_STATUSES = {401, 402, 403, 407, 409, 412, 413, 417, 422, 423, 429, 451}
 
 
 def normalise_url(url: str) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
+from connectors.remote import USER_ERROR_STATUSES, RemoteCallFailed
 from connectors.schemas import (
     MISSING,
     Any_,
@@ -31,7 +32,6 @@ from connectors.schemas import (
     String,
     _prefix,
 )
-from connectors.subactions import USER_ERROR_STATUSES
 
 
 class Literal(Field):
@@ -154,64 +154,6 @@ def iso(value: str | None) -> str:
 
 
 # ---- one HTTP call, failing as axios does -----------------------------------------------------------
-
-
-class RemoteCallFailed(Exception):
-    """A failed call: `message` is what axios' error message would be; `response` when there is one."""
-
-    def __init__(self, message: str, response: http.Response | None = None, *, retry: bool = True):
-        super().__init__(message)
-        self.message = message
-        self.response = response
-        self.retry = retry
-        self.code: str | None = None
-        # The egress policy's reason when the call was refused before it left: never retryable.
-        self.refused: str | None = None
-
-    @property
-    def status_code(self) -> int | None:
-        return self.response.status_code if self.response is not None else None
-
-    def body(self) -> Any:
-        return self.response.json_or_none() if self.response is not None else None
-
-
-def call(
-    ctx: ExecutionContext,
-    method: str,
-    url: str,
-    *,
-    json: Any = None,
-    data: Any = None,
-    headers: dict[str, str] | None = None,
-    auth: tuple[str, str] | None = None,
-    tls: http.TLSOptions | None = None,
-    timeout: float | None = None,
-) -> http.Response:
-    """Send through the seam; non-2xx becomes `Request failed with status code N`."""
-    try:
-        response = http.send(
-            method,
-            url,
-            settings=ctx.settings,
-            headers=headers,
-            json=json,
-            data=data,
-            auth=auth,
-            tls=tls,
-            timeout=timeout,
-        )
-    except ConnectorError as exc:
-        detail = exc.service_message or exc.message
-        failure = RemoteCallFailed(re.sub(r"^\[[A-Z_]+\] ", "", detail), retry=bool(exc.retry))
-        code = re.match(r"^\[([A-Z_]+)\] ", detail)
-        failure.code = code.group(1) if code else None  # axios' error.code (ECONNREFUSED, ...)
-        if isinstance(exc, EgressDenied):
-            failure.refused = exc.message
-        raise failure from None
-    if not response.ok:
-        raise RemoteCallFailed(f"Request failed with status code {response.status_code}", response)
-    return response
 
 
 def ensure_valid_response(

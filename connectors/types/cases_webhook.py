@@ -14,13 +14,12 @@ from chevron.tokenizer import tokenize
 from connectors import http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
+from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Array, Boolean, Enum, Object, Record, String
 from connectors.subactions import normalise_url
 from connectors.types.case_utils import (
-    RemoteCallFailed,
     UnionSubActionType,
     action_error,
-    call,
     comments_schema,
     now_iso,
     push_comments,

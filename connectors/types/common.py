@@ -6,10 +6,8 @@ from urllib.parse import urlsplit
 
 from connectors import http
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
+from connectors.remote import USER_ERROR_STATUSES  # noqa: F401  (the types import it from here)
 from connectors.settings_file import KibanaConfig
-
-# `createAndThrowUserError`: these statuses make the executor throw a *user* error.
-USER_ERROR_STATUSES = {401, 402, 403, 407, 409, 412, 413, 417, 422, 423, 429, 451}
 
 
 def parses(url: str) -> bool:

@@ -15,12 +15,11 @@ import google.auth.exceptions
 import google.auth.transport
 from google.oauth2 import service_account
 
-from connectors import http
+from connectors import http, oauth
 from connectors.base import ExecutionContext
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Any_, Array, Number, Object, SchemaError, String
 from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
-from connectors.types import token_cache
 from connectors.types.case_utils import (
     AI_RUN_PARAMS,
     DASHBOARD_PARAMS,
@@ -168,7 +167,7 @@ class GeminiConnector(SubActionConnectorType):
     # ---- auth ---------------------------------------------------------------------------------------
 
     def access_token(self, ctx: ExecutionContext) -> str:
-        cached = token_cache.cached(ctx.connector_id)
+        cached = oauth.cached_token(ctx.connector_id)
         if cached:
             return cached
         try:
@@ -203,7 +202,7 @@ class GeminiConnector(SubActionConnectorType):
                 error_source="framework" if retry else "user",
             ) from None
         expiry = credentials.expiry.replace(tzinfo=UTC) if credentials.expiry else None
-        token_cache.store(
+        oauth.store_token(
             ctx.connector_id, credentials.token, expiry or datetime.now(UTC) + timedelta(seconds=3000)
         )
         return credentials.token

@@ -9,13 +9,12 @@ from urllib.parse import quote
 from connectors import http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
+from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Any_, Object, Record, String
 from connectors.types.case_utils import (
     NullableArray,
-    RemoteCallFailed,
     UnionSubActionType,
     action_error,
-    call,
     comments_schema,
     ensure_valid_response,
     iso,

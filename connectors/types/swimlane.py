@@ -7,12 +7,11 @@ from typing import Any
 from connectors import http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
+from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Enum, Object, String
 from connectors.types.case_utils import (
-    RemoteCallFailed,
     UnionSubActionType,
     action_error,
-    call,
     comments_schema,
     ensure_valid_response,
     iso,

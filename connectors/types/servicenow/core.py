@@ -12,12 +12,12 @@ from urllib.parse import urlencode
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from connectors import http
+from connectors import http, oauth
 from connectors.base import ExecutionContext
 from connectors.exceptions import ConnectorError, EgressDenied
+from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Boolean, Object, String
-from connectors.types import token_cache
-from connectors.types.case_utils import RemoteCallFailed, action_error, call, iso
+from connectors.types.case_utils import action_error, iso
 
 NAME = "ServiceNow"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -122,7 +122,7 @@ def jwt_assertion(config: dict, secrets: dict, now: int | None = None) -> str:
 
 def access_token(ctx: ExecutionContext) -> str:
     """`<token_type> <access_token>` from `<apiUrl>/oauth_token.do`, cached per connector."""
-    cached = token_cache.cached(ctx.connector_id)
+    cached = oauth.cached_token(ctx.connector_id)
     if cached:
         return cached
     failure = RemoteCallFailed(f"Unable to retrieve access token for connectorId: {ctx.connector_id}")
@@ -167,7 +167,7 @@ def access_token(ctx: ExecutionContext) -> str:
         raise failure
     header = f"{body.get('token_type', 'Bearer')} {body['access_token']}"
     expires_in = int(body.get("expires_in") or 3600)
-    token_cache.store(ctx.connector_id, header, datetime.now(UTC) + timedelta(seconds=expires_in))
+    oauth.store_token(ctx.connector_id, header, datetime.now(UTC) + timedelta(seconds=expires_in))
     return header
 
 
@@ -230,7 +230,7 @@ class ServiceNowClient:
         except RemoteCallFailed as exc:
             self.context["status"] = exc.status_code or exc.code
             if self.ctx.config.get("isOAuth") and exc.status_code and 400 <= exc.status_code < 500:
-                token_cache.drop(self.ctx.connector_id)
+                oauth.drop_tokens(self.ctx.connector_id)
             raise
         self.context["status"] = response.status_code
         body = response.json_or_none()
