@@ -1,7 +1,8 @@
 """Per-space privileges for the "Actions and Connectors" feature: `all`, `read` or `none`.
 
 Operations (Kibana's actions_authorization): create/update/delete need `all`; get, find, the
-execution log and execute need `read` (Kibana lets `read` execute).
+execution log and execute need `read` (Kibana lets `read` execute). An operation named nowhere here
+is refused to everyone: a new route must say which list it belongs to (fail closed, not open).
 """
 
 ALL = "all"
@@ -9,6 +10,7 @@ READ = "read"
 NONE = "none"
 
 OPERATIONS_NEEDING_ALL = {"create", "update", "delete"}
+OPERATIONS_NEEDING_READ = {"get", "find", "execute", "read"}
 
 
 def privilege_for(user, space_id: str) -> str:
@@ -23,10 +25,10 @@ def privilege_for(user, space_id: str) -> str:
 
 
 def allows(privilege: str, operation: str) -> bool:
-    if privilege == ALL:
-        return True
-    if privilege == READ:
-        return operation not in OPERATIONS_NEEDING_ALL
+    if operation in OPERATIONS_NEEDING_READ:
+        return privilege in (ALL, READ)
+    if operation in OPERATIONS_NEEDING_ALL:
+        return privilege == ALL
     return False
 
 

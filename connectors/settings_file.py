@@ -219,6 +219,13 @@ def _private_addresses(value: Any) -> bool | tuple[ipaddress.IPv4Network | ipadd
         raise SettingError(f"expected true, false or a list of CIDR blocks: {exc}") from None
 
 
+def _cidr_list(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(block, strict=False) for block in _str_list(value))
+    except ValueError as exc:
+        raise SettingError(f"expected a list of CIDR blocks: {exc}") from None
+
+
 def _service_urls(value: Any) -> Mapping[str, str]:
     if not isinstance(value, dict):
         raise SettingError(f"expected a map of connector type id to URL, got {value!r}")
@@ -338,6 +345,12 @@ SETTINGS: dict[str, Setting] = {
     ),
     "connectors.security.login.window": Setting(parse_duration, 900.0, "how long failures are counted"),
     "connectors.security.login.lockout": Setting(parse_duration, 900.0, "how long a lockout lasts"),
+    "connectors.security.trustedProxies": Setting(
+        _cidr_list, (), "reverse proxies whose X-Forwarded-For names the client (login limits)"
+    ),
+    "connectors.security.forwardedForHops": Setting(
+        _int_range(1, 10), 1, "trusted proxies in a row, each appending to X-Forwarded-For"
+    ),
 }
 
 # Keys whose value is itself a map: flattening stops there.

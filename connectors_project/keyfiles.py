@@ -5,6 +5,7 @@ Production sets SECRET_KEY and CONNECTORS_ENCRYPTION_KEYS; the warning says so e
 
 import base64
 import hashlib
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -14,12 +15,18 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 def _read_or_create(path: Path, make) -> tuple[str, bool]:
+    """Created owner-only from the start (never world-readable, even for an instant), and only if
+    absent: when two processes start at once, the second reads the first one's key."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         return path.read_text(encoding="utf-8").strip(), False
     value = make()
-    path.write_text(value + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip(), False
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
     return value, True
 
 

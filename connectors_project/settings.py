@@ -20,6 +20,17 @@ if not SECRET_KEY:
     SECRET_KEY = generated_secret_key(VAR_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# ---- behind a TLS-terminating reverse proxy (docs/deploy.md): cookies only over HTTPS, HSTS, and
+# the proxy's X-Forwarded-Proto tells Django the request was HTTPS. Off by default: `make run`
+# serves plain HTTP on loopback, where secure cookies would make the admin login impossible.
+BEHIND_TLS_PROXY = env_bool("CONNECTORS_BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 31536000  # one year; not includeSubDomains: other hosts may lack HTTPS
+
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 

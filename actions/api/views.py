@@ -4,6 +4,7 @@ external alert report route and `_enqueue` (our extensions)."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -43,7 +44,7 @@ from connectors import privileges
 from connectors.api.base import KibanaView, validate_body
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound, envelope
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError
-from connectors.schemas import Array, Boolean, Enum, Number, Object, String
+from connectors.schemas import Array, Boolean, Enum, Number, Object, SchemaError, String, type_name
 from connectors.services import ConnectorNotFound
 
 
@@ -174,6 +175,8 @@ SNOOZE_BODY = Object(
     }
 )
 ENQUEUE_BODY = Object({"params": Object({}, strict=False)})
+HAS_REFERENCE = Object({"type": String(), "id": String()})
+RUN_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a 64-bit integer column
 
 # Rule operations and the connectors privilege they need (rules share the per-space privilege).
 NEEDS = {
@@ -459,6 +462,16 @@ class RuleFindView(RuleView):
                 raise BadRequest(
                     "[request query.has_reference]: could not parse object value from json input"
                 ) from None
+            # Kibana's query schema: {type: string, id: string}; anything else is a 400, not a 500.
+            if not isinstance(ref, dict):
+                raise BadRequest(
+                    "[request query.has_reference]: expected a plain object value, "
+                    f"but found [{type_name(ref)}] instead."
+                )
+            try:
+                ref = HAS_REFERENCE.validate(ref, "request query.has_reference")
+            except SchemaError as exc:
+                raise BadRequest(str(exc)) from None
             if ref.get("type") == "action":
                 rules = [r for r in rules if ref.get("id") in r.connector_ids()]
             else:
@@ -622,7 +635,7 @@ class EnqueuedRunView(KibanaView):
             ActionRun.objects.filter(
                 pk=int(run_id), connector_id=connector_id, space_id=self.space_id
             ).first()
-            if run_id.isdigit()
+            if RUN_ID.fullmatch(run_id)  # not `isdigit()`: "²" is a digit that int() refuses
             else None
         )
         if run is None:

@@ -240,6 +240,34 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
     return raw
 
 
+# ---- where secrets go ----------------------------------------------------------------------------
+
+DESTINATION_KEYS = {"host", "port", "service", "tenantid"}
+
+
+def is_secret_destination(key: str) -> bool:
+    """Config keys that decide where a connector's secrets are sent: every URL (url, apiUrl,
+    accessTokenUrl, oauthTokenUrl, configUrl, createIncidentUrl…) and the email server (host,
+    port, service, and the Exchange tenant its token URL is built from)."""
+    lowered = key.lower()
+    return lowered.endswith("url") or lowered in DESTINATION_KEYS
+
+
+def changed_destinations(saved: dict, edited: dict) -> list[str]:
+    """The destination keys whose value differs (absent and null are the same)."""
+    keys = {key for key in (*saved, *edited) if is_secret_destination(key)}
+    return sorted(key for key in keys if saved.get(key) != edited.get(key))
+
+
+def reenter_message(changed: list[str]) -> str:
+    names = ", ".join(changed)
+    verb = "changes" if len(changed) == 1 else "change"
+    return (
+        f"Enter this again: {names} {verb} where secrets are sent, "
+        "and a saved secret is never sent to a new destination."
+    )
+
+
 # ---- Kibana's config-schema messages, in plain words ------------------------------------------
 
 TYPE_WORDS = {
@@ -323,6 +351,8 @@ def attach_error(form: forms.Form, group: str, message: str, specs: list[FieldSp
             spec for name, spec in keys.items() if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text)
         ]
         if len(named) == 1:
+            if re.fullmatch(rf"\[{re.escape(named[0].key)}\] is required", text):
+                text = "This field is required."  # Kibana's "[password] is required", on its field
             form.add_error(named[0].name, text)
             return
     form.add_error(None, text or message)
@@ -381,9 +411,10 @@ class SchemaForm(forms.Form):
             )
         return rows
 
-    def values(self, group: str, stored: dict | None = None) -> dict:
-        """The group's JSON values; blank secrets keep `stored` values. Adds field errors for
-        inputs that cannot be parsed (bad JSON, not a number)."""
+    def values(self, group: str, stored: dict | None = None, reenter: str | None = None) -> dict:
+        """The group's JSON values; blank secrets keep `stored` values, unless `reenter` (a reason)
+        is given: then a blank secret that has a saved value is a field error saying why. Adds field
+        errors for inputs that cannot be parsed (bad JSON, not a number)."""
         result: dict = {}
         for spec in self.group_specs(group):
             raw = self.cleaned_data.get(spec.name)
@@ -392,17 +423,22 @@ class SchemaForm(forms.Form):
             except InputError as exc:
                 self.add_error(spec.name, str(exc))
                 continue
-            if (
+            keep = (
                 spec.secret
                 and value is MISSING
                 and stored
                 and not self.cleaned_data.get(f"{spec.name}__clear")
-            ):
+            )
+            if keep and reenter:
+                saved = stored if spec.key == WHOLE else stored.get(spec.key)
+                if saved not in (None, "", {}, []):
+                    self.add_error(spec.name, reenter)
+                    continue
+            if keep and spec.key != WHOLE:
                 value = stored.get(spec.key, MISSING)
             if spec.key == WHOLE:
                 if value is MISSING:
-                    keep = spec.secret and stored and not self.cleaned_data.get(f"{spec.name}__clear")
-                    return dict(stored) if keep else {}
+                    return dict(stored) if keep and not reenter else {}
                 if not isinstance(value, dict):
                     self.add_error(spec.name, "Enter a JSON object.")
                     return {}

@@ -294,15 +294,29 @@ def _specs(connector_type: ConnectorType, groups=("config", "secrets")) -> list[
     return specs
 
 
+def _cleaned_config(connector_type: ConnectorType, config: dict) -> dict:
+    """The config as it would be saved (defaults filled in), to compare with the saved one."""
+    try:
+        return connector_type.validate_config(config, get_config())
+    except ConfigurationError:
+        return config  # the save reports the problem
+
+
 def _save_errors(form, exc: Exception, specs) -> None:
     if isinstance(exc, ConfigurationError):
         message = exc.message
         group = "secrets" if "action type secrets" in message else "config"
+        if "action type connector" in message and _names_a_secret(message, specs):
+            group = "secrets"  # "[password] is required": show it on the password field
         schema_forms.attach_error(form, group, message, specs)
     elif isinstance(exc, ActionTypeDisabled):
         form.add_error(None, exc.message)
     else:
         form.add_error(None, str(exc))
+
+
+def _names_a_secret(message: str, specs) -> bool:
+    return any(f"[{spec.key}]" in message for spec in specs if spec.secret)
 
 
 def connector_add(request, model_admin):
@@ -451,7 +465,12 @@ def connector_change(request, model_admin, connector_id: str):
     if request.method == "POST":
         form.is_valid()
         config = form.values("config")
-        secrets = form.values("secrets", stored=stored)
+        # A saved secret goes only where it was saved for: when the URL (or host, token URL…)
+        # changes, a blank secret field is not kept, or pointing a connector at one's own server
+        # and pressing Test would hand over someone else's password.
+        changed = schema_forms.changed_destinations(connector.config, _cleaned_config(connector_type, config))
+        reenter = schema_forms.reenter_message(changed) if changed else None
+        secrets = form.values("secrets", stored=stored, reenter=reenter)
         if not form.errors:
             try:
                 update_connector(

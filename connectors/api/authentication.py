@@ -10,7 +10,8 @@
 
 Every failure is the same 401 (`Unauthorized`), whatever went wrong, so the answer tells nothing.
 Repeated failures lock the username (or key id) out for a while from that address: 429 with
-`Too many failed login attempts. Try again in N seconds.` (connectors/login_limits.py).
+`Too many failed login attempts. Try again in N seconds.` (connectors/login_limits.py). Many
+failures from one address lock the address out for credentials that do not verify only.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def _decode_pair(encoded: str) -> tuple[str, str]:
 
 
 def _refuse_if_locked_out(request, username: str) -> None:
-    """Login rate limiting (connectors/login_limits.py): a locked-out caller hears 429, unchecked."""
+    """Login rate limiting (connectors/login_limits.py): a locked-out (address, username) hears 429,
+    unchecked. The address's own lockout is applied in `_fail`, after the credential failed."""
     lockout = login_limits.check(request, username)
     if lockout is not None:
         raise KibanaError(lockout.message, 429)

@@ -127,6 +127,26 @@ class WebhookConnector(ConnectorType):
             return SECRETS_COMBINATIONS_MESSAGE
         return None
 
+    def check_connector(self, config, secrets):
+        """The chosen authentication needs its secrets (Kibana's form requires them): without this,
+        a Basic webhook with no user or password saved, and an imported one was "fixed" by an
+        empty form."""
+        if not config.get("hasAuth"):
+            return None
+        auth_type = config.get("authType")
+        if auth_type in (AUTH_BASIC, None):
+            required = ("user", "password")
+        elif auth_type == AUTH_OAUTH2:
+            required = ("clientSecret",)
+        elif config.get("certType") == "ssl-pfx" or (secrets.get("pfx") and not secrets.get("crt")):
+            required = ("pfx",)
+        else:
+            required = ("crt", "key")
+        for name in required:
+            if not secrets.get(name):
+                return f"[{name}] is required"
+        return None
+
     def run(self, ctx: ExecutionContext) -> ExecutionResult:
         config, secrets = ctx.config, ctx.secrets
         method = config.get("method") or "post"

@@ -173,14 +173,14 @@ def test_search_type_filter_sort_and_bulk_delete(session, default_space, httpser
         default_space,
         name="Ops webhook",
         type_id=".webhook",
-        config={"url": httpserver.url_for("/ok")},
+        config={"url": httpserver.url_for("/ok"), "hasAuth": False},
         secrets={},
     )
     broken = create_connector(
         default_space,
         name="Billing webhook",
         type_id=".webhook",
-        config={"url": httpserver.url_for("/down")},
+        config={"url": httpserver.url_for("/down"), "hasAuth": False},
         secrets={},
     )
     audit = create_connector(default_space, name="Audit log", type_id=".server-log", config={}, secrets={})
@@ -193,7 +193,7 @@ def test_search_type_filter_sort_and_bulk_delete(session, default_space, httpser
         space=default_space,
         name="Imported PagerDuty",
         connector_type_id=".webhook",
-        config={"url": httpserver.url_for("/ok")},
+        config={"url": httpserver.url_for("/ok"), "hasAuth": False},
         is_missing_secrets=True,
     )
     tab = session()
@@ -300,7 +300,7 @@ def test_the_list_fits_a_phone_screen(session, default_space):
         default_space,
         name="Ops webhook",
         type_id=".webhook",
-        config={"url": "http://127.0.0.1:9/"},
+        config={"url": "http://127.0.0.1:9/", "hasAuth": False},
         secrets={},
     )
     tab = session(width=390, height=844)

@@ -7,6 +7,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
+from connectors import privileges
 from connectors.models import Connector
 from tests.api.conftest import (
     AUTH_METHODS,
@@ -169,3 +170,19 @@ def test_anyone_signed_in_may_list_connector_types(spaces, privilege):
     response = client_for(user, "basic").get("/api/actions/connector_types")
     assert response.status_code == 200
     assert ".server-log" in [t["id"] for t in response.json()]
+
+
+@pytest.mark.parametrize("privilege", [privileges.ALL, privileges.READ, privileges.NONE])
+def test_an_operation_no_list_names_is_refused_to_every_privilege(privilege):
+    # before: `read` was allowed anything not listed as needing `all` (fail open)
+    assert privileges.allows(privilege, "bulkDelete") is False
+    assert privileges.allows(privilege, "") is False
+
+
+def test_the_listed_operations_follow_kibanas_privileges():
+    assert [privileges.allows(privileges.READ, op) for op in ("get", "find", "execute", "read")] == [True] * 4
+    assert [privileges.allows(privileges.READ, op) for op in ("create", "update", "delete")] == [False] * 3
+    assert all(
+        privileges.allows(privileges.ALL, op) for op in ("get", "execute", "create", "update", "delete")
+    )
+    assert not any(privileges.allows(privileges.NONE, op) for op in ("get", "execute", "create"))

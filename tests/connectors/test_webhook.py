@@ -235,7 +235,12 @@ def test_invalid_params_fail_with_kibanas_message(default_space, httpserver):
 def test_unset_optional_config_keys_are_left_out_as_kibana_leaves_them_out(api, httpserver):
     created = api.post(
         "/api/actions/connector",
-        {"name": "hook", "connector_type_id": ".webhook", "config": {"url": httpserver.url_for("/x")}},
+        {
+            "name": "hook",
+            "connector_type_id": ".webhook",
+            "config": {"url": httpserver.url_for("/x")},
+            "secrets": {"user": "u", "password": "p"},
+        },
         format="json",
     ).json()
     assert created["config"] == {

@@ -124,6 +124,36 @@ def test_odd_paths_are_answered_in_the_envelope_never_500(api, path):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("run_id", ["%C2%B2", "%D9%A3", "9" * 40])  # "²", Arabic-Indic 3, past int64
+def test_a_run_id_that_is_not_a_plain_number_is_not_found_never_500(api, default_space, run_id):
+    hook = api.post(
+        "/api/actions/connector",
+        {"name": "h", "connector_type_id": ".server-log", "config": {}, "secrets": {}},
+        format="json",
+    ).json()
+    message = _envelope(api.get(f"/api/actions/connector/{hook['id']}/_enqueue/{run_id}"), 404)
+    assert message.startswith("Saved object [action_run/")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("5", "[request query.has_reference]: expected a plain object value, but found [number] instead."),
+        ('["x"]', "[request query.has_reference]: expected a plain object value, but found [Array] instead."),
+        ("null", "[request query.has_reference]: expected a plain object value, but found [null] instead."),
+        (
+            '{"type": "action", "id": {"a": 1}}',
+            "[request query.has_reference.id]: expected value of type [string] but got [Object]",
+        ),
+    ],
+)
+def test_a_has_reference_that_is_not_a_reference_object_is_a_400(api, default_space, reference, message):
+    response = api.get("/api/alerting/rules/_find", {"has_reference": reference})
+    assert _envelope(response, 400) == message
+
+
+@pytest.mark.django_db
 def test_a_deeply_nested_import_line_is_one_per_object_error_and_the_other_lines_import(api, default_space):
     good = {
         "type": "action",

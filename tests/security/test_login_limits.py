@@ -80,13 +80,31 @@ def test_a_lockout_is_per_address_and_username(default_space):
 
 
 @pytest.mark.django_db
-def test_many_usernames_from_one_address_lock_the_address(default_space):
+def test_many_usernames_from_one_address_lock_the_address_for_wrong_credentials(default_space):
     make_user("elastic", superuser=True)
     for n in range(10):
         _basic(f"guess{n}", "wrong", address="10.0.0.9")
-    response = _basic("elastic", PASSWORD, address="10.0.0.9")
+    response = _basic("elastic", "wrong", address="10.0.0.9")
     assert response.status_code == 429
-    assert _basic("elastic", PASSWORD, address="10.0.0.8").status_code == 200
+    assert response.json()["message"].startswith(LOCKED)
+    assert _basic("elastic", "wrong", address="10.0.0.8").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_credential_that_verifies_gets_through_an_address_lockout(default_space):
+    # Behind a proxy every client may share one address: the address's lockout must not lock out
+    # the people (and API keys) whose credentials are right.
+    user = make_user("elastic", superuser=True)
+    encoded = new_api_key(user)
+    for n in range(10):
+        _basic(f"guess{n}", "wrong", address="10.0.0.9")
+    assert _basic("nobody", "wrong", address="10.0.0.9").status_code == 429
+    assert _basic("elastic", PASSWORD, address="10.0.0.9").status_code == 200
+    client = APIClient(REMOTE_ADDR="10.0.0.9")
+    client.credentials(HTTP_AUTHORIZATION=f"ApiKey {encoded}", HTTP_KBN_XSRF="true")
+    assert client.get("/api/actions/connectors").status_code == 200
+    assert _admin_login("elastic", PASSWORD, address="10.0.0.9").status_code == 302
+    assert LOCKED in _admin_login("elastic", "wrong", address="10.0.0.9").content.decode()
 
 
 @pytest.mark.django_db
