@@ -187,3 +187,31 @@ class MaintenanceWindow(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class Backfill(models.Model):
+    """A manual run of a rule over past time ranges (Kibana's `ad_hoc_run_params`, the backfill API).
+
+    `schedule` is one entry per run, `[{run_at, status, interval}]`, run in order by
+    actions/backfill.py; `rule_snapshot` is the rule as it was when scheduled (what the API shows)."""
+
+    PENDING, RUNNING, COMPLETE, ERROR, TIMEOUT = "pending", "running", "complete", "error", "timeout"
+
+    id = models.CharField(primary_key=True, max_length=36, default=new_rule_id)
+    space = models.ForeignKey("connectors.Space", on_delete=models.CASCADE, related_name="backfills")
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="backfills")
+    rule_snapshot = models.JSONField(default=dict)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=16, default=PENDING)
+    run_actions = models.BooleanField(default=True)
+    schedule = models.JSONField(default=list)
+    warnings = models.JSONField(default=list, blank=True)
+    created_by = models.CharField(max_length=150, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"backfill {self.id} of {self.rule_id} ({self.status})"

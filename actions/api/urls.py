@@ -66,6 +66,15 @@ urlpatterns = [
         views.RuleExecutionKpiView.as_view(),
         name="rule-execution-kpi",
     ),
+    path(
+        "api/alerting/rules/backfill/_schedule",
+        views.BackfillScheduleView.as_view(),
+        name="backfill-schedule",
+    ),
+    path("api/alerting/rules/backfill/_find", views.BackfillFindView.as_view(), name="backfill-find"),
+    path(
+        "api/alerting/rules/backfill/<str:backfill_id>", views.BackfillDetailView.as_view(), name="backfill"
+    ),
     path("api/maintenance_window", mw_views.MaintenanceWindowCreateView.as_view(), name="mw-create"),
     path("api/maintenance_window/_find", mw_views.MaintenanceWindowFindView.as_view(), name="mw-find"),
     path("api/maintenance_window/<str:window_id>", mw_views.MaintenanceWindowDetailView.as_view(), name="mw"),

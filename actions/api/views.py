@@ -771,3 +771,116 @@ class RuleExecutionKpiView(RuleView):
         rule = self.load(rule_id)
         self.authorize("getExecutionLog", rule.rule_type_id, rule.consumer)
         return Response(execution_kpi(rule, start=start, end=end, filter_text=query.get("filter")))
+
+
+BACKFILL_BODY = Array(
+    Object(
+        {
+            "rule_id": String(),
+            "ranges": Array(Object({"start": String(), "end": String()})),
+            "run_actions": Boolean(optional=True),
+        }
+    ),
+    min_size=1,
+    max_size=100,
+)
+BACKFILL_FIND_KEYS = {"rule_ids", "start", "end", "page", "per_page", "sort_field", "sort_order", "initiator"}
+
+
+class BackfillView(RuleView):
+    """Kibana 9.4's public backfill routes (`/api/alerting/rules/backfill/*`); see actions/backfill.py."""
+
+    def load_backfill(self, backfill_id: str):
+        from actions.models import Backfill
+
+        backfill = (
+            Backfill.objects.filter(pk=backfill_id, space_id=self.space_id).select_related("rule").first()
+        )
+        if backfill is None:
+            raise NotFound(f"Saved object [ad_hoc_run_params/{backfill_id}] not found")
+        return backfill
+
+
+class BackfillScheduleView(BackfillView):
+    def post(self, request):
+        from actions import backfill
+        from connectors.schemas import SchemaError
+
+        try:
+            items = BACKFILL_BODY.validate(request.data, "request body")
+        except SchemaError as exc:
+            raise BadRequest(str(exc)) from None
+        problems = backfill.range_problems([r for item in items for r in item["ranges"]])
+        if problems:
+            raise BadRequest("[request body]: " + "\n".join(problems))
+        if not privileges.allows(self.privilege, "update"):
+            raise Forbidden("Unauthorized to scheduleBackfill rules")
+        with transaction.atomic():
+            results = backfill.schedule(self.space_id, items, user=self.username() or None)
+        return Response(results)
+
+
+class BackfillDetailView(BackfillView):
+    def get(self, request, backfill_id):
+        from actions.backfill import to_api
+
+        item = self.load_backfill(backfill_id)
+        self.authorize("get", item.rule.rule_type_id, item.rule.consumer)
+        return Response(to_api(item))
+
+    def delete(self, request, backfill_id):
+        item = self.load_backfill(backfill_id)
+        self.authorize("delete", item.rule.rule_type_id, item.rule.consumer)
+        item.delete()
+        return Response(status=204)
+
+
+class BackfillFindView(BackfillView):
+    """`POST /api/alerting/rules/backfill/_find`: the parameters are in the query string."""
+
+    def post(self, request):
+        from actions import backfill
+        from eventlog.queries import parse_date
+
+        query = request.query_params
+        unknown = sorted(set(query) - BACKFILL_FIND_KEYS)
+        if unknown:
+            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+        dates = {}
+        for name in ("start", "end"):
+            if query.get(name) is not None:
+                dates[name] = parse_date(query[name])
+                if dates[name] is None:
+                    raise BadRequest(f"[request query]: [{name}]: query {name} must be valid date")
+        per_page = _int_param("per_page", query.get("per_page"), 10, 0)
+        page = _int_param("page", query.get("page"), 1, 1)
+        sort_field = query.get("sort_field", "createdAt")
+        if sort_field not in ("createdAt", "start"):
+            raise BadRequest(
+                "[request query.sort_field]: types that failed validation:\n"
+                "- [request query.sort_field.0]: expected value to equal [createdAt]\n"
+                "- [request query.sort_field.1]: expected value to equal [start]"
+            )
+        sort_order = query.get("sort_order", "desc")
+        if sort_order not in ("asc", "desc"):
+            raise BadRequest(
+                "[request query.sort_order]: types that failed validation:\n"
+                "- [request query.sort_order.0]: expected value to equal [asc]\n"
+                "- [request query.sort_order.1]: expected value to equal [desc]"
+            )
+        if not privileges.allows(self.privilege, "get"):
+            raise Forbidden("Unauthorized to findBackfill rules")
+        rule_ids = [r for r in (query.get("rule_ids") or "").split(",") if r]
+        found = backfill.find(
+            self.space_id,
+            rule_ids=rule_ids,
+            start=dates.get("start"),
+            end=dates.get("end"),
+            sort_field=sort_field,
+            sort_order=sort_order,
+        )
+        total = found.count()
+        window = found[(page - 1) * per_page : page * per_page]
+        return Response(
+            {"page": page, "per_page": per_page, "total": total, "data": [backfill.to_api(b) for b in window]}
+        )

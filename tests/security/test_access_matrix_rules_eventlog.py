@@ -57,6 +57,7 @@ ROUTES = [
     ),
     ("maintenance window create", "all", "post", "{p}/api/maintenance_window", WINDOW, 200),
     ("maintenance window find", "read", "get", "{p}/api/maintenance_window/_find", None, 200),
+    ("backfill find", "read", "post", "{p}/api/alerting/rules/backfill/_find", None, 200),
     ("report alerts", "all", "post", "{p}/api/alerting/rule/{rule}/_alerts", {"alerts": [{"id": "a1"}]}, 202),
     ("rule snooze", "all", "post", "{p}/api/alerting/rule/{rule}/snooze_schedule", SNOOZE, 200),
     # Allowed callers get past authorisation to "Rule has no snooze schedules." (the fresh rule has none).
