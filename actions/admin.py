@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html
 
-from actions import queue, rule_types
+from actions import admin_maintenance, queue, rule_types
 from actions.models import ActionRun, Alert, Rule
 from actions.rules import NOTIFY_WHEN, RuleError, disable_rule, enable_rule, iso, prepare
 from connectors.schemas import nul_problem
@@ -129,6 +129,7 @@ class RuleAdmin(admin.ModelAdmin):
         "last_run_json",
         "next_run_at",
         "revision",
+        "recent_runs",
     ]
     inlines = [AlertInline]
     actions = ["enable_rules", "disable_rules", "run_soon"]
@@ -153,6 +154,7 @@ class RuleAdmin(admin.ModelAdmin):
             "Last run",
             {"fields": ["status_badge", "execution_status_json", "last_run_json", "next_run_at", "revision"]},
         ),
+        ("Execution log", {"fields": ["recent_runs"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -174,6 +176,12 @@ class RuleAdmin(admin.ModelAdmin):
     @admin.display(description="Last run")
     def last_run_json(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.last_run, indent=2))
+
+    @admin.display(description="Recent runs")
+    def recent_runs(self, obj):
+        from actions.admin_maintenance import recent_runs_table
+
+        return recent_runs_table(obj)
 
     def save_model(self, request, obj, form, change):
         for key, value in form.prepared.items():
@@ -250,3 +258,6 @@ class ActionRunAdmin(admin.ModelAdmin):
                 )
             transaction.on_commit(lambda: queue.queue_tasks([r.pk for r in runs]))
         messages.success(request, f"{len(runs)} run(s) queued.")
+
+
+admin_maintenance.register(admin.site)

@@ -12,7 +12,8 @@ def new_rule_id() -> str:
 class Rule(models.Model):
     """A rule (Kibana saved-object type `alert`). `actions` is stored in the API's snake_case shape."""
 
-    id = models.CharField(primary_key=True, max_length=36, default=new_rule_id)
+    # Predefined ids need not be UUIDs (Kibana 8.17+); 64 is what the event log's rule_id holds.
+    id = models.CharField(primary_key=True, max_length=64, default=new_rule_id)
     space = models.ForeignKey("connectors.Space", on_delete=models.CASCADE, related_name="rules")
     name = models.CharField(max_length=1024)
     rule_type_id = models.CharField(max_length=128, db_index=True)
@@ -80,6 +81,9 @@ class Alert(models.Model):
     flapping = models.BooleanField(default=False)
     # Runs a flapping alert has not matched while kept active ("pending recovered").
     pending_recovered_count = models.IntegerField(default=0)
+    # Kibana's `kibana.alert.maintenance_window_ids`: the windows active when the alert was created,
+    # pruned to those still active on each run. Non-empty: its per-alert actions are not sent.
+    maintenance_window_ids = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -115,7 +119,7 @@ class ActionRun(models.Model):
     claim = models.CharField(max_length=36, blank=True, default="")
     source = models.CharField(max_length=32, default="alert")
     execution_uuid = models.CharField(max_length=36, default=new_rule_id)
-    rule_id = models.CharField(max_length=36, blank=True, default="")
+    rule_id = models.CharField(max_length=64, blank=True, default="")
     rule_type_id = models.CharField(max_length=128, blank=True, default="")
     rule_consumer = models.CharField(max_length=128, blank=True, default="")
     rule_execution_uuid = models.CharField(max_length=36, blank=True, default="")
@@ -151,3 +155,63 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return self.id
+
+
+class MaintenanceWindow(models.Model):
+    """A maintenance window (Kibana saved-object type `maintenance-window`) in one space.
+
+    `schedule` is the API's `{"custom": {...}}` as submitted; `r_rule` and `duration_ms` are what it
+    means; `events` are its occurrences (`[{gte, lte}]`, ISO) up to `expiration_date`, from which the
+    status is computed (actions/maintenance_windows.py)."""
+
+    id = models.CharField(primary_key=True, max_length=36, default=new_rule_id)
+    space = models.ForeignKey(
+        "connectors.Space", on_delete=models.CASCADE, related_name="maintenance_windows"
+    )
+    title = models.CharField(max_length=1024)
+    enabled = models.BooleanField(default=True)
+    schedule = models.JSONField(default=dict)
+    r_rule = models.JSONField(default=dict)
+    duration_ms = models.BigIntegerField(default=0)
+    scope = models.JSONField(null=True, blank=True)  # {"alerting": {"query": {"kql": ...}}}
+    events = models.JSONField(default=list, blank=True)
+    expiration_date = models.DateTimeField()
+    created_by = models.CharField(max_length=150, null=True, blank=True)
+    updated_by = models.CharField(max_length=150, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["space", "enabled", "expiration_date"], name="actions_mw_active_idx")]
+
+    def __str__(self):
+        return self.title
+
+
+class Backfill(models.Model):
+    """A manual run of a rule over past time ranges (Kibana's `ad_hoc_run_params`, the backfill API).
+
+    `schedule` is one entry per run, `[{run_at, status, interval}]`, run in order by
+    actions/backfill.py; `rule_snapshot` is the rule as it was when scheduled (what the API shows)."""
+
+    PENDING, RUNNING, COMPLETE, ERROR, TIMEOUT = "pending", "running", "complete", "error", "timeout"
+
+    id = models.CharField(primary_key=True, max_length=36, default=new_rule_id)
+    space = models.ForeignKey("connectors.Space", on_delete=models.CASCADE, related_name="backfills")
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="backfills")
+    rule_snapshot = models.JSONField(default=dict)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=16, default=PENDING)
+    run_actions = models.BooleanField(default=True)
+    schedule = models.JSONField(default=list)
+    warnings = models.JSONField(default=list, blank=True)
+    created_by = models.CharField(max_length=150, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"backfill {self.id} of {self.rule_id} ({self.status})"

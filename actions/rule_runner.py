@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 from django.utils import timezone
 
-from actions import kql, mustache, queue, rule_types
+from actions import kql, maintenance_windows, mustache, queue, rule_types
 from actions.dblock import serialized_writes
 from actions.models import Alert, Rule
 from actions.rules import flapping_settings, interval_seconds, iso, snoozed_until
@@ -58,7 +58,9 @@ class RunReport:
     recovered: int = 0
     warning: tuple[str, str] | None = None
     queued: int = 0
+    generated: int = 0
     skipped: list[str] = field(default_factory=list)
+    maintenance_window_ids: list[str] = field(default_factory=list)
 
 
 def run_rule(rule_id: str, now: datetime | None = None) -> RunReport | None:
@@ -161,6 +163,7 @@ def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str,
                 kept.append(row)
             else:
                 row.delete()
+    _apply_maintenance_windows(rule, new_alerts, [*ongoing, *recovered, *kept], now, report)
     report.new, report.active, report.recovered = (
         len(new_alerts),
         len(new_alerts) + len(ongoing),
@@ -177,6 +180,34 @@ def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str,
     fresh_state = rule.state or {}
     rule.state = rule_type.merge_state(fresh_state, outcome.state)
     Rule.objects.filter(pk=rule.pk).update(state=rule.state, summary_throttles=rule.summary_throttles)
+
+
+def _apply_maintenance_windows(rule: Rule, new_alerts, older, now: datetime, report: RunReport) -> None:
+    """Kibana's maintenance-window rule: a new alert carries the ids of the windows running now that
+    cover it (no scope, or a KQL scope matching the alert); an alert that was active before a window
+    started gets none. On every run the ids are pruned to windows still running, so an alert raised
+    during a window notifies again (and its recovery is sent) once the window has ended."""
+    windows = maintenance_windows.active_windows(rule.space_id, now)
+    running = {window.id for window in windows}
+    report.maintenance_window_ids = sorted(running)
+    for row in new_alerts:
+        doc = _alert_doc(rule, row, "active", now)
+        row.maintenance_window_ids = [w.id for w in windows if maintenance_windows.applies_to(w, doc)]
+    for row in older:
+        row.maintenance_window_ids = [i for i in row.maintenance_window_ids or [] if i in running]
+
+
+def _in_maintenance(rule: Rule, action: dict, alert: Alert) -> bool:
+    if not alert.maintenance_window_ids:
+        return False
+    logger.debug(
+        'no scheduling of actions "%s" for alert "%s" from rule "%s": has active maintenance windows %s.',
+        action.get("id"),
+        alert.alert_id,
+        rule.id,
+        ",".join(alert.maintenance_window_ids),
+    )
+    return True
 
 
 def _throttled(last: str | None, throttle: str | None, now: datetime) -> bool:
@@ -202,12 +233,19 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
         key = action.get("uuid") if frequency else "__rule__"
         allows = _alerts_filter(rule, action, now)
         if frequency and frequency.get("summary"):
+            # Summaries leave out alerts in a maintenance window (Kibana's summarized-alerts query).
             summary = _summary(
                 rule,
                 rule_type,
-                [a for a in active if a.alert_id not in muted and not a.pending_recovered_count],
+                [
+                    a
+                    for a in active
+                    if a.alert_id not in muted
+                    and not a.pending_recovered_count
+                    and not a.maintenance_window_ids
+                ],
                 new_ids,
-                recovered,
+                [a for a in recovered if not a.maintenance_window_ids],
                 muted,
                 now,
                 allows,
@@ -239,6 +277,8 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
             continue
         if action.get("group") == "recovered":
             for alert in recovered:
+                if _in_maintenance(rule, action, alert):
+                    continue
                 if alert.alert_id not in muted and allows(_alert_doc(rule, alert, "recovered", now)):
                     planned.append(
                         Planned(
@@ -248,6 +288,8 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
             continue
         for alert in active:
             if alert.alert_id in muted or alert.action_group != action.get("group"):
+                continue
+            if _in_maintenance(rule, action, alert):
                 continue
             changed = alert.last_scheduled_group != alert.action_group
             # A flapping alert kept active while pending recovery notifies only group-change actions.
@@ -381,6 +423,7 @@ def _alert_doc(rule: Rule, alert: Alert, status: str, now: datetime) -> dict:
                 "status": status,
                 "reason": (alert.context or {}).get("message", ""),
                 "flapping": alert.flapping,
+                "maintenance_window_ids": list(alert.maintenance_window_ids or []),
                 "rule": {
                     "uuid": rule.id,
                     "name": rule.name,
@@ -520,6 +563,7 @@ def _build_runs(rule: Rule, planned: list[Planned], now, execution_uuid: str, re
         scheduled.append(
             (alert.get("id", ""), alert.get("actionGroup") or item.action.get("group"), type_id, connector_id)
         )
+    report.generated = len(planned)
     allowed = queue.free_slots(len(runs))
     if allowed < len(runs):
         runs, scheduled = runs[:allowed], scheduled[:allowed]
@@ -645,11 +689,21 @@ def _finish(rule: Rule, now, started: float, execution_uuid: str, report: RunRep
                     "consumer": rule.consumer,
                     "execution": {
                         "uuid": execution_uuid,
-                        "metrics": {"number_of_triggered_actions": report.queued},
+                        "metrics": {
+                            "number_of_triggered_actions": report.queued,
+                            "number_of_generated_actions": report.generated,
+                            "alert_counts": {
+                                "active": report.active,
+                                "new": report.new,
+                                "recovered": report.recovered,
+                            },
+                        },
                     },
                     "rule_type_id": rule.rule_type_id,
-                }
+                },
+                "maintenance_window_ids": report.maintenance_window_ids,
             },
+            "alerting": {"outcome": "failure" if error else ("warning" if report.warning else "success")},
         },
         "rule": {"id": rule.id, "name": rule.name, "category": rule.rule_type_id, "ruleset": "stackAlerts"},
     }

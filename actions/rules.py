@@ -30,6 +30,8 @@ FLAPPING_RANGE = (2, 20)
 HOURS_RE = re.compile(r"^([0-9]|0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$")
 # Consumers (Kibana feature ids) that may own rules here; the rule type's producer is always allowed.
 CONSUMERS = {"alerts", "stackAlerts", "actions"}
+# Longest predefined rule id we store (Kibana sets no limit on create; our columns hold 64).
+MAX_RULE_ID_LENGTH = 64
 
 
 class RuleError(Exception):
@@ -259,9 +261,11 @@ def prepare(space_id: str, body: dict, *, rule_type_id: str, consumer: str, oper
 
 
 def create_rule(space, body: dict, *, rule_id: str | None = None, user: str | None = None) -> Rule:
-    if rule_id is not None and not UUID_RE.match(rule_id):
+    # Any predefined id is accepted (Kibana 8.17+/9.x: the rule type has `enforceRandomId: false`);
+    # it must be unused in every space (rules are multiple-isolated saved objects).
+    if rule_id is not None and len(rule_id) > MAX_RULE_ID_LENGTH:
         raise RuleError(
-            "Predefined IDs are not allowed for saved objects with encrypted attributes unless the ID is a UUID.: Bad Request"
+            f"[request params.id]: value has length [{len(rule_id)}] but it must have a maximum length of [{MAX_RULE_ID_LENGTH}]."
         )
     fields = prepare(
         space.id, body, rule_type_id=body["rule_type_id"], consumer=body["consumer"], operation="create"
@@ -281,7 +285,7 @@ def create_rule(space, body: dict, *, rule_id: str | None = None, user: str | No
         **fields,
     )
     if rule_id:
-        rule.id = rule_id.lower()
+        rule.id = rule_id.lower() if UUID_RE.match(rule_id) else rule_id
     try:
         with transaction.atomic():
             if Rule.objects.filter(pk=rule.id).exists():
@@ -561,6 +565,26 @@ def connector_type_of(space_id: str, connector_id: str) -> str | None:
         return find_connector(space_id, connector_id).connector_type_id
     except ConnectorNotFound:
         return None
+
+
+def connector_types_of(space_id: str, connector_ids) -> dict:
+    """`{connector id: type id or None}` for many connectors in one query (preconfigured ones from
+    the configuration), so listing rules does not read a connector per action."""
+    from connectors.models import Connector
+    from connectors.services import get_preconfigured
+
+    wanted = set(connector_ids)
+    types: dict = {}
+    for connector_id in wanted:
+        preconfigured = get_preconfigured(connector_id)
+        if preconfigured is not None:
+            types[connector_id] = preconfigured.connector_type_id
+    rest = wanted - set(types)
+    if rest:
+        types.update(
+            Connector.objects.filter(space_id=space_id, pk__in=rest).values_list("id", "connector_type_id")
+        )
+    return {connector_id: types.get(connector_id) for connector_id in wanted}
 
 
 def action_to_api(space_id: str, action: dict, type_cache: dict) -> dict:

@@ -20,3 +20,11 @@ def run_rule(rule_id: str) -> None:
 
     worker.ensure_started()
     run(rule_id)
+
+
+def run_backfill(backfill_id: str) -> None:
+    """Run a scheduled backfill's pending runs (the backfill API)."""
+    from actions.backfill import run_backfill as run
+
+    worker.ensure_started()
+    run(backfill_id)

@@ -56,7 +56,7 @@ def advance_rollup() -> int:
             for i, bound in enumerate(DURATION_BUCKETS)
         }
         rows = (
-            Event.objects.filter(id__gt=mark.last_event_id, id__lte=top, action="execute")
+            Event.objects.filter(id__gt=mark.last_event_id, id__lte=top, action="execute", provider="actions")
             .values("connector_type_id", "outcome")
             .annotate(
                 n=Count("id"),

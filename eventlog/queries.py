@@ -66,9 +66,11 @@ class LogQuery:
     space_agnostic_ids: list[str] = field(default_factory=list)
 
     def base(self) -> QuerySet:
-        # Every event is the `actions` provider's (record()'s only caller is the executor), so the
-        # provider is not filtered on: that would read each row instead of the covering index.
-        qs = Event.objects.filter(timestamp__gte=self.date_start, timestamp__lte=self.date_end)
+        # Connector runs only: rule runs (the `alerting` provider's `execute`) belong in the rule
+        # execution log (actions/rule_execution_log.py), not here.
+        qs = Event.objects.filter(
+            provider="actions", timestamp__gte=self.date_start, timestamp__lte=self.date_end
+        )
         if self.space_ids is not None:
             in_spaces = Q(space_id__in=self.space_ids)
             if self.space_agnostic_ids:  # preconfigured connectors' runs show in every space, as in Kibana

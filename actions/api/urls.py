@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from actions.api import maintenance_windows as mw_views
 from actions.api import views
 
 urlpatterns = [
@@ -51,6 +52,43 @@ urlpatterns = [
     path("api/alerting/_health", views.HealthView.as_view(), name="alerting-health"),
     path("internal/alerting/rule/<str:rule_id>/_run_soon", views.RunSoonView.as_view(), name="rule-run-soon"),
     path("api/actions/_bulk_enqueue", views.BulkEnqueueView.as_view(), name="bulk-enqueue"),
+    path(
+        "api/alerting/rule/<str:rule_id>/_update_api_key",
+        views.UpdateApiKeyView.as_view(),
+        name="rule-update-api-key",
+    ),
+    path(
+        "internal/alerting/rule/<str:rule_id>/_execution_log",
+        views.RuleExecutionLogView.as_view(),
+        name="rule-execution-log",
+    ),
+    path(
+        "internal/alerting/rule/<str:rule_id>/_execution_kpi",
+        views.RuleExecutionKpiView.as_view(),
+        name="rule-execution-kpi",
+    ),
+    path(
+        "api/alerting/rules/backfill/_schedule",
+        views.BackfillScheduleView.as_view(),
+        name="backfill-schedule",
+    ),
+    path("api/alerting/rules/backfill/_find", views.BackfillFindView.as_view(), name="backfill-find"),
+    path(
+        "api/alerting/rules/backfill/<str:backfill_id>", views.BackfillDetailView.as_view(), name="backfill"
+    ),
+    path("api/maintenance_window", mw_views.MaintenanceWindowCreateView.as_view(), name="mw-create"),
+    path("api/maintenance_window/_find", mw_views.MaintenanceWindowFindView.as_view(), name="mw-find"),
+    path("api/maintenance_window/<str:window_id>", mw_views.MaintenanceWindowDetailView.as_view(), name="mw"),
+    path(
+        "api/maintenance_window/<str:window_id>/_archive",
+        mw_views.MaintenanceWindowArchiveView.as_view(archive=True),
+        name="mw-archive",
+    ),
+    path(
+        "api/maintenance_window/<str:window_id>/_unarchive",
+        mw_views.MaintenanceWindowArchiveView.as_view(archive=False),
+        name="mw-unarchive",
+    ),
     path(
         "api/actions/connector/<str:connector_id>/_enqueue",
         views.EnqueueView.as_view(),

@@ -8,16 +8,20 @@ import re
 from datetime import UTC, datetime
 
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Lower
 from django.http import HttpResponse
+from django.utils import timezone
 from rest_framework.response import Response
 
 from actions import queue, rule_types
-from actions.models import Rule
+from actions.models import Alert, Rule
 from actions.rules import (
     NOTIFY_WHEN,
     RuleError,
     check_consumer,
     check_groups,
+    connector_types_of,
     create_rule,
     custom_schedule_problem,
     disable_rule,
@@ -29,6 +33,7 @@ from actions.rules import (
     get_rule_type,
     hours_problem,
     integer_problem,
+    iso,
     rule_to_api,
     rule_type_to_api,
     snooze_duration_problem,
@@ -194,6 +199,8 @@ NEEDS = {
     "snooze": "update",
     "unsnooze": "update",
     "find": "get",
+    "updateApiKey": "update",
+    "getExecutionLog": "get",
 }
 
 
@@ -292,12 +299,28 @@ class RuleActionView(RuleView):
         return Response(status=204)
 
 
+def _bool_param(query, name: str, default: bool) -> bool:
+    """config-schema booleans: `true`/`false` in any case."""
+    value = query.get(name)
+    if value is None:
+        return default
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise BadRequest(f"[request query.{name}]: expected value of type [boolean] but got [string]")
+
+
 class AlertMuteView(RuleView):
+    """`_mute` / `_unmute` one alert. `validate_alerts_existence` (default true, Kibana 9.3+): the
+    alert must be one the rule has raised (active or recovered), else Kibana's 404."""
+
     mute = True
 
     def post(self, request, rule_id, alert_id):
+        validate = _bool_param(request.query_params, "validate_alerts_existence", True)
         rule = self.load(rule_id)
         self.authorize("muteAlert" if self.mute else "unmuteAlert", rule.rule_type_id, rule.consumer)
+        if validate and not Alert.objects.filter(rule_id=rule.pk, alert_id=alert_id).exists():
+            raise NotFound(f'Alert instance with id "{alert_id}" does not exist for rule with id "{rule_id}"')
         with transaction.atomic():
             rule = Rule.objects.select_for_update().get(pk=rule.pk)
             muted = list(rule.muted_alert_ids or [])
@@ -306,6 +329,18 @@ class AlertMuteView(RuleView):
             if not self.mute and alert_id in muted:
                 muted.remove(alert_id)
             Rule.objects.filter(pk=rule.pk).update(muted_alert_ids=muted)
+        return Response(status=204)
+
+
+class UpdateApiKeyView(RuleView):
+    """`POST /api/alerting/rule/{id}/_update_api_key`: the caller becomes the key's owner; works on
+    disabled rules too. There is no Elasticsearch API key here: the owner is what the rule reports."""
+
+    def post(self, request, rule_id):
+        rule = self.load(rule_id)
+        self.authorize("updateApiKey", rule.rule_type_id, rule.consumer)
+        user = self.username() or None
+        Rule.objects.filter(pk=rule.pk).update(api_key_owner=user, updated_by=user, updated_at=timezone.now())
         return Response(status=204)
 
 
@@ -404,7 +439,8 @@ def _int_param(name: str, value: str | None, default: int, minimum: int) -> int:
 
 
 def _attributes(rule: Rule) -> dict:
-    api = rule_to_api(rule)
+    """The rule's saved-object attributes that `search` and `filter` read. Built from the row alone:
+    no connector lookups (those are only needed for the page's API shape)."""
     return {
         "name": rule.name,
         "tags": rule.tags,
@@ -417,13 +453,59 @@ def _attributes(rule: Rule) -> dict:
         "updatedBy": rule.updated_by,
         "notifyWhen": rule.notify_when,
         "throttle": rule.throttle,
-        "schedule": api["schedule"],
-        "executionStatus": api["execution_status"],
+        "schedule": {"interval": rule.schedule_interval},
+        "executionStatus": rule.execution_status
+        or {"status": "pending", "last_execution_date": iso(rule.created_at)},
         "lastRun": rule.last_run,
     }
 
 
+# Elasticsearch's index.max_result_window: Kibana's rules `_find` is a saved-objects search, so
+# `page * per_page` beyond it fails in Elasticsearch and the route answers 400 with its reason.
+MAX_RESULT_WINDOW = 10000
+
+
+def _consumers_param(query) -> list[str] | None:
+    """`filter_consumers` as config-schema reads an array: the repeated key, or one JSON array
+    string; a single plain value fails JSON parsing (400)."""
+    values = query.getlist("filter_consumers")
+    if not values:
+        return None
+    if len(values) > 1:
+        return values
+    try:
+        parsed = json.loads(values[0])
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, list):
+        raise BadRequest("[request query.filter_consumers]: could not parse array value from json input")
+    return [str(value) for value in parsed]
+
+
+def _search_matcher(query):
+    fields = query.getlist("search_fields") or ["name", "tags"]
+    terms = [t for t in query["search"].split() if t]
+    mode = all if query.get("default_search_operator", "OR").upper() == "AND" else any
+
+    def matches(attributes: dict, term: str) -> bool:
+        pattern = term.strip('"').lower()
+        values = []
+        for field in fields:
+            value = attributes.get(field.replace("alert.attributes.", ""), "")
+            values.extend(value if isinstance(value, list) else [value])
+        texts = [str(v).lower() for v in values if v is not None]
+        if pattern.endswith("*"):
+            return any(word.startswith(pattern[:-1]) for t in texts for word in [t, *t.split()])
+        return any(pattern == t or pattern in t.split() for t in texts)
+
+    return lambda attributes, rule: mode(matches(attributes, t) for t in terms)
+
+
 class RuleFindView(RuleView):
+    """`GET /api/alerting/rules/_find`. Consumers, sorting and paging run in the database; `search`,
+    `filter` and `has_reference` (which read JSON attributes) over the space's rules in Python, each
+    rule's attributes built once. The page's connector types are read in one query."""
+
     def get(self, request):
         from actions import kql
 
@@ -433,27 +515,31 @@ class RuleFindView(RuleView):
             raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
         per_page = _int_param("per_page", query.get("per_page"), 10, 0)
         page = _int_param("page", query.get("page"), 1, 1)
+        consumers = _consumers_param(query)
+        if page * per_page > MAX_RESULT_WINDOW:
+            raise BadRequest(
+                "all shards failed: search_phase_execution_exception: [illegal_argument_exception] "
+                "Reason: Result window is too large, from + size must be less than or equal to: "
+                f"[{MAX_RESULT_WINDOW}] but was [{page * per_page}]. See the scroll api for a more "
+                "efficient way to request large data sets. This limit can be set by changing the "
+                "[index.max_result_window] index level setting."
+            )
         if not privileges.allows(self.privilege, "get"):
             raise Forbidden("Unauthorized to find rules for any rule types")
-        rules = list(Rule.objects.filter(space_id=self.space_id))
-        search = query.get("search")
-        if search:
-            fields = query.getlist("search_fields") or ["name", "tags"]
-            terms = [t for t in search.split() if t]
-            mode = all if query.get("default_search_operator", "OR").upper() == "AND" else any
-
-            def matches(rule, term):
-                pattern = term.strip('"').lower()
-                values = []
-                for field in fields:
-                    value = _attributes(rule).get(field.replace("alert.attributes.", ""), "")
-                    values.extend(value if isinstance(value, list) else [value])
-                texts = [str(v).lower() for v in values if v is not None]
-                if pattern.endswith("*"):
-                    return any(word.startswith(pattern[:-1]) for t in texts for word in [t, *t.split()])
-                return any(pattern == t or pattern in t.split() for t in texts)
-
-            rules = [r for r in rules if mode(matches(r, t) for t in terms)]
+        rules = Rule.objects.filter(space_id=self.space_id)
+        if consumers is not None:
+            rules = rules.filter(consumer__in=consumers)
+        sort_field = query.get("sort_field")
+        descending = query.get("sort_order") == "desc"
+        if sort_field:
+            attr = SORT_FIELDS.get(sort_field, "name")
+            key = Lower(attr) if attr == "name" else F(attr)
+            rules = rules.order_by(key.desc() if descending else key.asc(), "id")
+        else:
+            rules = rules.order_by("name", "id")
+        checks = []
+        if query.get("search"):
+            checks.append(_search_matcher(query))
         reference = query.get("has_reference")
         if reference:
             try:
@@ -472,29 +558,29 @@ class RuleFindView(RuleView):
                 ref = HAS_REFERENCE.validate(ref, "request query.has_reference")
             except SchemaError as exc:
                 raise BadRequest(str(exc)) from None
-            if ref.get("type") == "action":
-                rules = [r for r in rules if ref.get("id") in r.connector_ids()]
+            if ref.get("type") != "action":
+                rules = rules.none()
             else:
-                rules = []
+                wanted = ref.get("id")
+                checks.append(lambda attributes, rule: wanted in rule.connector_ids())
         if query.get("filter"):
             try:
                 node = kql.parse(query["filter"].replace("alert.attributes.", ""))
             except kql.KqlError as exc:
                 raise BadRequest(f"KQLSyntaxError: {exc}") from None
-            rules = [r for r in rules if kql.matches(node, _attributes(r))]
-        consumers = query.getlist("filter_consumers")
-        if consumers:
-            rules = [r for r in rules if r.consumer in consumers]
-        sort_field = query.get("sort_field")
-        if sort_field:
-            attr = SORT_FIELDS.get(sort_field, "name")
-            rules.sort(
-                key=lambda r: str(getattr(r, attr)).lower() if attr == "name" else getattr(r, attr),
-                reverse=query.get("sort_order") == "desc",
-            )
-        total = len(rules)
-        window = rules[(page - 1) * per_page : page * per_page]
-        cache: dict = {}
+            checks.append(lambda attributes, rule: kql.matches(node, attributes))
+        if checks:
+            matching = []
+            for rule in rules:
+                attributes = _attributes(rule)
+                if all(check(attributes, rule) for check in checks):
+                    matching.append(rule)
+            total = len(matching)
+            window = matching[(page - 1) * per_page : page * per_page]
+        else:
+            total = rules.count()
+            window = list(rules[(page - 1) * per_page : page * per_page])
+        cache = connector_types_of(self.space_id, {cid for rule in window for cid in rule.connector_ids()})
         data = [rule_to_api(r, cache, snooze_data=True) for r in window]
         fields = query.getlist("fields")
         if fields:
@@ -654,4 +740,202 @@ class EnqueuedRunView(KibanaView):
                 "last_error": run.last_error or None,
                 "execution_uuid": run.execution_uuid,
             }
+        )
+
+
+def _log_window(query) -> tuple[datetime, datetime]:
+    from eventlog.queries import parse_date
+
+    if query.get("date_start") is None:
+        raise BadRequest("[request query.date_start]: expected value of type [string] but got [undefined]")
+    start = parse_date(query["date_start"])
+    if start is None:
+        raise BadRequest(f'Invalid date for parameter dateStart: "{query["date_start"]}"')
+    end = datetime.now(UTC)
+    if query.get("date_end"):
+        end = parse_date(query["date_end"])
+        if end is None:
+            raise BadRequest(f'Invalid date for parameter dateEnd: "{query["date_end"]}"')
+    return start, end
+
+
+def _log_sort(query) -> list[tuple[str, str]]:
+    from actions.rule_execution_log import SORTABLE
+
+    text = query.get("sort")
+    if not text:
+        return [("timestamp", "desc")]
+    try:
+        items = json.loads(text)
+    except ValueError:
+        raise BadRequest("[request query.sort]: could not parse array value from json input") from None
+    sort = []
+    for index, item in enumerate(items if isinstance(items, list) else [None]):
+        name = next(iter(item), None) if isinstance(item, dict) and len(item) == 1 else None
+        order = ((item or {}).get(name) or {}).get("order") if name else None
+        if name not in SORTABLE or order not in ("asc", "desc"):
+            raise BadRequest(f"[request query.sort.{index}]: types that failed validation")
+        sort.append((name, order))
+    return sort
+
+
+class RuleExecutionLogView(RuleView):
+    """`GET /internal/alerting/rule/{id}/_execution_log` (Kibana's UI route): the rule's runs."""
+
+    KEYS = {"date_start", "date_end", "filter", "per_page", "page", "sort"}
+
+    def get(self, request, rule_id):
+        from actions.rule_execution_log import execution_log
+
+        query = request.query_params
+        unknown = sorted(set(query) - self.KEYS)
+        if unknown:
+            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+        start, end = _log_window(query)
+        per_page = _int_param("per_page", query.get("per_page"), 10, 1)
+        page = _int_param("page", query.get("page"), 1, 1)
+        sort = _log_sort(query)
+        rule = self.load(rule_id)
+        self.authorize("getExecutionLog", rule.rule_type_id, rule.consumer)
+        return Response(
+            execution_log(
+                rule,
+                start=start,
+                end=end,
+                filter_text=query.get("filter"),
+                page=page,
+                per_page=per_page,
+                sort=sort,
+            )
+        )
+
+
+class RuleExecutionKpiView(RuleView):
+    """`GET /internal/alerting/rule/{id}/_execution_kpi`: counts over the rule's runs."""
+
+    KEYS = {"date_start", "date_end", "filter"}
+
+    def get(self, request, rule_id):
+        from actions.rule_execution_log import execution_kpi
+
+        query = request.query_params
+        unknown = sorted(set(query) - self.KEYS)
+        if unknown:
+            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+        start, end = _log_window(query)
+        rule = self.load(rule_id)
+        self.authorize("getExecutionLog", rule.rule_type_id, rule.consumer)
+        return Response(execution_kpi(rule, start=start, end=end, filter_text=query.get("filter")))
+
+
+BACKFILL_BODY = Array(
+    Object(
+        {
+            "rule_id": String(),
+            "ranges": Array(Object({"start": String(), "end": String()})),
+            "run_actions": Boolean(optional=True),
+        }
+    ),
+    min_size=1,
+    max_size=100,
+)
+BACKFILL_FIND_KEYS = {"rule_ids", "start", "end", "page", "per_page", "sort_field", "sort_order", "initiator"}
+
+
+class BackfillView(RuleView):
+    """Kibana 9.4's public backfill routes (`/api/alerting/rules/backfill/*`); see actions/backfill.py."""
+
+    def load_backfill(self, backfill_id: str):
+        from actions.models import Backfill
+
+        backfill = (
+            Backfill.objects.filter(pk=backfill_id, space_id=self.space_id).select_related("rule").first()
+        )
+        if backfill is None:
+            raise NotFound(f"Saved object [ad_hoc_run_params/{backfill_id}] not found")
+        return backfill
+
+
+class BackfillScheduleView(BackfillView):
+    def post(self, request):
+        from actions import backfill
+        from connectors.schemas import SchemaError
+
+        try:
+            items = BACKFILL_BODY.validate(request.data, "request body")
+        except SchemaError as exc:
+            raise BadRequest(str(exc)) from None
+        problems = backfill.range_problems([r for item in items for r in item["ranges"]])
+        if problems:
+            raise BadRequest("[request body]: " + "\n".join(problems))
+        if not privileges.allows(self.privilege, "update"):
+            raise Forbidden("Unauthorized to scheduleBackfill rules")
+        with transaction.atomic():
+            results = backfill.schedule(self.space_id, items, user=self.username() or None)
+        return Response(results)
+
+
+class BackfillDetailView(BackfillView):
+    def get(self, request, backfill_id):
+        from actions.backfill import to_api
+
+        item = self.load_backfill(backfill_id)
+        self.authorize("get", item.rule.rule_type_id, item.rule.consumer)
+        return Response(to_api(item))
+
+    def delete(self, request, backfill_id):
+        item = self.load_backfill(backfill_id)
+        self.authorize("delete", item.rule.rule_type_id, item.rule.consumer)
+        item.delete()
+        return Response(status=204)
+
+
+class BackfillFindView(BackfillView):
+    """`POST /api/alerting/rules/backfill/_find`: the parameters are in the query string."""
+
+    def post(self, request):
+        from actions import backfill
+        from eventlog.queries import parse_date
+
+        query = request.query_params
+        unknown = sorted(set(query) - BACKFILL_FIND_KEYS)
+        if unknown:
+            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+        dates = {}
+        for name in ("start", "end"):
+            if query.get(name) is not None:
+                dates[name] = parse_date(query[name])
+                if dates[name] is None:
+                    raise BadRequest(f"[request query]: [{name}]: query {name} must be valid date")
+        per_page = _int_param("per_page", query.get("per_page"), 10, 0)
+        page = _int_param("page", query.get("page"), 1, 1)
+        sort_field = query.get("sort_field", "createdAt")
+        if sort_field not in ("createdAt", "start"):
+            raise BadRequest(
+                "[request query.sort_field]: types that failed validation:\n"
+                "- [request query.sort_field.0]: expected value to equal [createdAt]\n"
+                "- [request query.sort_field.1]: expected value to equal [start]"
+            )
+        sort_order = query.get("sort_order", "desc")
+        if sort_order not in ("asc", "desc"):
+            raise BadRequest(
+                "[request query.sort_order]: types that failed validation:\n"
+                "- [request query.sort_order.0]: expected value to equal [asc]\n"
+                "- [request query.sort_order.1]: expected value to equal [desc]"
+            )
+        if not privileges.allows(self.privilege, "get"):
+            raise Forbidden("Unauthorized to findBackfill rules")
+        rule_ids = [r for r in (query.get("rule_ids") or "").split(",") if r]
+        found = backfill.find(
+            self.space_id,
+            rule_ids=rule_ids,
+            start=dates.get("start"),
+            end=dates.get("end"),
+            sort_field=sort_field,
+            sort_order=sort_order,
+        )
+        total = found.count()
+        window = found[(page - 1) * per_page : page * per_page]
+        return Response(
+            {"page": page, "per_page": per_page, "total": total, "data": [backfill.to_api(b) for b in window]}
         )

@@ -65,6 +65,8 @@ class RuleType:
     action_variables: ClassVar[dict[str, list[dict[str, str]]]] = {"context": [], "state": [], "params": []}
     # Our rule types all keep alert documents, so summaries and alerts_filter are allowed.
     has_alerts: ClassVar[bool] = True
+    # Whether a run can be replayed for a past moment (the backfill API); see actions/backfill.py.
+    supports_backfill: ClassVar[bool] = False
 
     def validate_params(self, params: Any) -> dict:
         """Return cleaned params with defaults; raise ParamsInvalid with Kibana's message."""

@@ -246,6 +246,7 @@ def _term_key(value: Any) -> str:
 
 class IndexThresholdRuleType(RuleType):
     type_id = ".index-threshold"
+    supports_backfill = True  # each run is computed from its `now` over the local documents
     name = "Index threshold"
     producer = "stackAlerts"
     action_groups = [{"id": "threshold met", "name": "Threshold met"}]

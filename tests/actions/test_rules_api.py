@@ -2,7 +2,7 @@
 
 import pytest
 
-from actions.models import Rule
+from actions.models import Alert, Rule
 from connectors.models import SpacePrivilege
 from tests.actions.helpers import make_webhook, threshold_rule_body
 from tests.conftest import basic_auth
@@ -37,7 +37,7 @@ def test_a_disabled_rule_has_no_scheduled_task(api, hook):
     assert "scheduled_task_id" not in body
 
 
-def test_create_with_an_id_needs_a_uuid_and_conflicts_on_reuse(api, hook):
+def test_create_with_a_uuid_id_conflicts_on_reuse(api, hook):
     rule_id = "2a9ab3c0-7f1e-4d2b-9a3c-1f2e3d4c5b6a"
     assert (
         api.post(f"/api/alerting/rule/{rule_id}", threshold_rule_body(hook.id), format="json").status_code
@@ -46,11 +46,35 @@ def test_create_with_an_id_needs_a_uuid_and_conflicts_on_reuse(api, hook):
     again = api.post(f"/api/alerting/rule/{rule_id}", threshold_rule_body(hook.id), format="json")
     assert again.status_code == 409
     assert again.json()["message"] == f"Saved object [alert/{rule_id}] conflict"
-    bad = api.post("/api/alerting/rule/my-rule", threshold_rule_body(hook.id), format="json")
-    assert bad.status_code == 400
-    assert bad.json()["message"] == (
-        "Predefined IDs are not allowed for saved objects with encrypted attributes unless the ID is a UUID.: Bad Request"
+
+
+def test_a_predefined_id_need_not_be_a_uuid_as_in_kibana_9(api, hook):
+    response = api.post("/api/alerting/rule/my-rule", threshold_rule_body(hook.id), format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["id"] == "my-rule"
+    assert api.get("/api/alerting/rule/my-rule").json()["name"] == "cpu high"
+
+
+def test_a_predefined_id_is_unique_across_spaces(api, hook, other_space):
+    make_webhook(other_space, "http://127.0.0.1:9/hook", connector_id=hook.id + "-m")
+    assert (
+        api.post("/api/alerting/rule/my-rule", threshold_rule_body(hook.id), format="json").status_code == 200
     )
+    elsewhere = api.post(
+        "/s/marketing/api/alerting/rule/my-rule", threshold_rule_body(hook.id + "-m"), format="json"
+    )
+    assert elsewhere.status_code == 409
+    assert elsewhere.json() == {
+        "statusCode": 409,
+        "error": "Conflict",
+        "message": "Saved object [alert/my-rule] conflict",
+    }
+
+
+def test_a_predefined_id_longer_than_the_stored_limit_is_a_400(api, hook):
+    response = api.post(f"/api/alerting/rule/{'r' * 65}", threshold_rule_body(hook.id), format="json")
+    assert response.status_code == 400
+    assert "maximum length of [64]" in response.json()["message"]
 
 
 @pytest.mark.parametrize(
@@ -181,8 +205,10 @@ def test_unknown_rules_are_not_found_on_every_route(api):
 
 def test_enable_disable_mute_and_delete_answer_204(api, hook):
     rid = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()["id"]
-    for suffix in ("_disable", "_enable", "_mute_all", "_unmute_all", "alert/host-1/_mute"):
+    for suffix in ("_disable", "_enable", "_mute_all", "_unmute_all"):
         assert api.post(f"/api/alerting/rule/{rid}/{suffix}").status_code == 204
+    Alert.objects.create(rule_id=rid, alert_id="host-1")
+    assert api.post(f"/api/alerting/rule/{rid}/alert/host-1/_mute").status_code == 204
     body = api.get(f"/api/alerting/rule/{rid}").json()
     assert body["muted_alert_ids"] == ["host-1"]
     assert api.post(f"/api/alerting/rule/{rid}/alert/host-1/_unmute").status_code == 204

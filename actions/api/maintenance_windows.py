@@ -1,0 +1,186 @@
+"""Kibana's public maintenance-window routes (`/api/maintenance_window`, 9.1+; `_find` 9.2+).
+
+Privileges: Kibana's `read-maintenance-window` / `write-maintenance-window` API privileges map to
+the per-space privilege every route here uses (`read` reads, `all` writes)."""
+
+from __future__ import annotations
+
+import json
+
+from rest_framework.response import Response
+
+from actions import maintenance_windows as mw
+from actions.models import MaintenanceWindow
+from actions.rules import end_date_problem, timezone_problem
+from connectors import privileges
+from connectors.api.base import KibanaView, validate_body
+from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound
+from connectors.schemas import Array, Boolean, Number, Object, String
+
+RECURRING = Object(
+    {
+        "end": String(optional=True, validator=end_date_problem),
+        "every": String(optional=True, validator=mw.every_problem),
+        "onWeekDay": Array(String(), min_size=1, optional=True, validator=mw.weekdays_problem),
+        "onMonthDay": Array(
+            Number(minimum=1, maximum=31, validator=mw.integer_problem("onMonthDay")),
+            min_size=1,
+            optional=True,
+        ),
+        "onMonth": Array(
+            Number(minimum=1, maximum=12, validator=mw.integer_problem("onMonth")), min_size=1, optional=True
+        ),
+        "occurrences": Number(minimum=1, optional=True, validator=mw.integer_problem("occurrences")),
+    },
+    optional=True,
+)
+
+
+def _custom(**kwargs) -> Object:
+    return Object(
+        {
+            "custom": Object(
+                {
+                    "start": String(validator=mw.start_problem),
+                    "duration": String(validator=mw.duration_problem),
+                    "timezone": String(optional=True, validator=timezone_problem),
+                    "recurring": RECURRING,
+                },
+                validator=mw.custom_problem,
+            )
+        },
+        **kwargs,
+    )
+
+
+SCOPE = Object({"alerting": Object({"query": Object({"kql": String()})})}, optional=True)
+CREATE_BODY = Object(
+    {"title": String(), "enabled": Boolean(optional=True), "schedule": _custom(), "scope": SCOPE}
+)
+UPDATE_BODY = Object(
+    {
+        "title": String(optional=True),
+        "enabled": Boolean(optional=True),
+        "schedule": _custom(optional=True),
+        "scope": SCOPE,
+    }
+)
+FIND_KEYS = {"title", "created_by", "status", "page", "per_page"}
+
+
+class MaintenanceWindowView(KibanaView):
+    def authorize(self, write: bool) -> None:
+        if not privileges.allows(self.privilege, "update" if write else "get"):
+            request = self.request
+            privilege = "write-maintenance-window" if write else "read-maintenance-window"
+            raise Forbidden(
+                f"API [{request.method} {request.path}] is unauthorized for user, "
+                f"this action is granted by the Kibana privileges [{privilege}]"
+            )
+
+    def load(self, window_id: str) -> MaintenanceWindow:
+        window = MaintenanceWindow.objects.filter(pk=window_id, space_id=self.space_id).first()
+        if window is None:
+            raise NotFound(f"Saved object [maintenance-window/{window_id}] not found")
+        return window
+
+    def handle_exception(self, exc):
+        if isinstance(exc, mw.MaintenanceWindowError):
+            exc = KibanaError(exc.message, exc.status)
+        return super().handle_exception(exc)
+
+
+class MaintenanceWindowCreateView(MaintenanceWindowView):
+    def post(self, request):
+        self.authorize(write=True)
+        body = validate_body(CREATE_BODY, request.data)
+        window = mw.create_window(self.space, body, user=self.username() or None)
+        return Response(mw.to_api(window))
+
+
+class MaintenanceWindowDetailView(MaintenanceWindowView):
+    def get(self, request, window_id):
+        self.authorize(write=False)
+        return Response(mw.to_api(self.load(window_id)))
+
+    def patch(self, request, window_id):
+        self.authorize(write=True)
+        body = validate_body(UPDATE_BODY, request.data)
+        window = mw.update_window(self.load(window_id), body, user=self.username() or None)
+        return Response(mw.to_api(window))
+
+    def delete(self, request, window_id):
+        self.authorize(write=True)
+        self.load(window_id).delete()
+        return Response(status=204)
+
+
+class MaintenanceWindowArchiveView(MaintenanceWindowView):
+    archive = True
+
+    def post(self, request, window_id):
+        self.authorize(write=True)
+        window = mw.archive_window(self.load(window_id), self.archive, user=self.username() or None)
+        return Response(mw.to_api(window))
+
+
+def _bounded(query, name: str, default: int) -> int:
+    value = query.get(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise BadRequest(
+            f"[request query.{name}]: expected value of type [number] but got [string]"
+        ) from None
+    if number < 1:
+        raise BadRequest(f"[request query.{name}]: Value must be equal to or greater than [1].")
+    if number > 100:
+        raise BadRequest(f"[request query.{name}]: Value must be equal to or lower than [100].")
+    return int(number)
+
+
+def _statuses(query) -> list[str] | None:
+    values = query.getlist("status")
+    if not values:
+        return None
+    if len(values) == 1 and values[0].startswith("["):
+        try:
+            values = json.loads(values[0])
+        except ValueError:
+            raise BadRequest("[request query.status]: could not parse array value from json input") from None
+    bad = [v for v in values if v not in mw.STATUSES]
+    if bad:
+        allowed = ", ".join(f"[{s}]" for s in mw.STATUSES)
+        raise BadRequest(f"[request query.status]: expected one of {allowed} but got [{bad[0]}]")
+    return values
+
+
+class MaintenanceWindowFindView(MaintenanceWindowView):
+    def get(self, request):
+        self.authorize(write=False)
+        query = request.query_params
+        unknown = sorted(set(query) - FIND_KEYS)
+        if unknown:
+            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+        page = _bounded(query, "page", 1)
+        per_page = _bounded(query, "per_page", 10)
+        if max(page, page * per_page) > mw.MAX_DOCS:
+            raise BadRequest(
+                f"[request query]: The number of documents is too high. Paginating through more than "
+                f"{mw.MAX_DOCS} documents is not possible."
+            )
+        statuses = _statuses(query)
+        windows = mw.find_windows(
+            self.space_id, title=query.get("title"), created_by=query.get("created_by"), statuses=statuses
+        )
+        window = windows[(page - 1) * per_page : page * per_page]
+        return Response(
+            {
+                "page": page,
+                "per_page": per_page,
+                "total": len(windows),
+                "maintenanceWindows": [mw.to_api(w) for w in window],
+            }
+        )
