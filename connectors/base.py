@@ -159,6 +159,11 @@ class ConnectorType:
     def check_connector(self, config: dict, secrets: dict) -> str | None:
         return None
 
+    def check_form_secrets(self, config: dict, secrets: dict) -> str | None:
+        """What the admin's forms (create, edit, Fix) require beyond the API's validation, as
+        Kibana's connector forms do; worded like `check_connector` (`[user] is required`)."""
+        return None
+
     def check_params(self, params: dict, settings: KibanaConfig) -> str | None:
         return None
 

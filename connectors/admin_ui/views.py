@@ -315,6 +315,13 @@ def _save_errors(form, exc: Exception, specs) -> None:
         form.add_error(None, str(exc))
 
 
+def _check_form_secrets(form, connector_type: ConnectorType, config: dict, secrets: dict, specs) -> None:
+    """Kibana's forms require the chosen authentication's secrets; the error goes on its field."""
+    problem = connector_type.check_form_secrets(_cleaned_config(connector_type, config), secrets)
+    if problem:
+        _save_errors(form, ConfigurationError(f"error validating action type connector: {problem}"), specs)
+
+
 def _names_a_secret(message: str, specs) -> bool:
     return any(f"[{spec.key}]" in message for spec in specs if spec.secret)
 
@@ -333,6 +340,8 @@ def connector_add(request, model_admin):
         form.is_valid()
         config = form.values("config")
         secrets = form.values("secrets")
+        if not form.errors:
+            _check_form_secrets(form, connector_type, config, secrets, specs)
         if not form.errors:
             try:
                 connector = create_connector(
@@ -472,6 +481,8 @@ def connector_change(request, model_admin, connector_id: str):
         reenter = schema_forms.reenter_message(changed) if changed else None
         secrets = form.values("secrets", stored=stored, reenter=reenter)
         if not form.errors:
+            _check_form_secrets(form, connector_type, config, secrets, specs)
+        if not form.errors:
             try:
                 update_connector(
                     connector,
@@ -514,6 +525,8 @@ def connector_fix(request, model_admin, connector_id: str):
     if request.method == "POST":
         form.is_valid()
         secrets = form.values("secrets")
+        if not form.errors:
+            _check_form_secrets(form, connector_type, connector.config, secrets, specs)
         if not form.errors:
             try:
                 update_connector(

@@ -127,10 +127,11 @@ class WebhookConnector(ConnectorType):
             return SECRETS_COMBINATIONS_MESSAGE
         return None
 
-    def check_connector(self, config, secrets):
-        """The chosen authentication needs its secrets (Kibana's form requires them): without this,
-        a Basic webhook with no user or password saved, and an imported one was "fixed" by an
-        empty form."""
+    def check_form_secrets(self, config, secrets):
+        """The chosen authentication needs its secrets, as Kibana's connector form requires: without
+        this, the admin saved a Basic webhook with no user or password, and an imported one was
+        "fixed" by an empty form. The API follows Kibana's schema instead, which allows no secrets
+        at all (the webhook then sends no credentials)."""
         if not config.get("hasAuth"):
             return None
         auth_type = config.get("authType")
