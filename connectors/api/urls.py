@@ -7,7 +7,7 @@ from drf_spectacular.renderers import (
 )
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from connectors.api import legacy, spaces, views
+from connectors.api import encrypted_saved_objects, legacy, spaces, views
 
 urlpatterns = [
     path("api/actions/connector", views.ConnectorCreateView.as_view(), name="connector-create"),
@@ -22,6 +22,11 @@ urlpatterns = [
     # Kibana's spaces API.
     path("api/spaces/space", spaces.SpaceListView.as_view(), name="space-list"),
     path("api/spaces/space/<str:space_ref>", spaces.SpaceView.as_view(), name="space"),
+    path(
+        "api/encrypted_saved_objects/_rotate_key",
+        encrypted_saved_objects.RotateKeyView.as_view(),
+        name="encrypted-saved-objects-rotate-key",
+    ),
     # The legacy 7.x routes (camelCase bodies), still called by 8.x clients.
     path("api/actions/action", legacy.LegacyCreateView.as_view(), name="legacy-action-create"),
     path("api/actions/action/<str:connector_id>", legacy.LegacyActionView.as_view(), name="legacy-action"),
