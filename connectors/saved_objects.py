@@ -367,6 +367,8 @@ class ConnectorHandler(SavedObjectHandler):
             "updated_at": iso_ms(connector.updated_at),
             "version": _version_token(connector.updated_at),
         }
+        if connector.origin_id:
+            line["originId"] = connector.origin_id
         if ctx.passphrase_box is not None and connector.has_secrets:
             secrets = connector.get_secrets()  # SecretsUnreadable propagates: the export fails loudly
             if secrets:
@@ -460,6 +462,12 @@ class ConnectorHandler(SavedObjectHandler):
         if is_preconfigured(object_id):
             raise ObjectError.unknown(f"This {object_id} already exists in a preconfigured action.")
 
+    def find_by_origin(self, space, origin_id):
+        return [
+            {"id": c.id, "title": c.name, "updatedAt": iso_ms(c.updated_at)}
+            for c in Connector.objects.filter(space=space, origin_id=origin_id).order_by("id")
+        ]
+
     def locate(self, space, object_id):
         space_id = Connector.objects.filter(pk=object_id).values_list("space_id", flat=True).first()
         if space_id is None:
@@ -479,6 +487,7 @@ class ConnectorHandler(SavedObjectHandler):
         connector.connector_type_id = attrs["actionTypeId"]
         connector.config = attrs["config"]
         connector.is_missing_secrets = attrs["isMissingSecrets"]
+        connector.origin_id = obj.origin_id or ""
         connector.updated_by = ctx.user
         connector.set_secrets(obj.extra.get("secrets") or {})
         if creating:
@@ -969,13 +978,9 @@ def import_objects(
         if chosen_id and where is None:
             to_write.append(obj)
             continue
-        if where == "elsewhere":
-            # The id belongs to another space and cannot be overwritten from here: a new id, as Kibana.
-            obj.destination_id = str(uuid.uuid4())
-            obj.create_new_copy = True
-            to_write.append(obj)
-            continue
-        if not options.compatibility_mode:
+        # A copy made earlier (same origin) is a conflict, also when the id itself lives in another
+        # space: that is how a second copy to a space finds the first (Kibana's checkOriginConflicts).
+        if not options.compatibility_mode and not chosen_id:
             origins = handler.find_by_origin(space, obj.origin_id or obj.id)
             if len(origins) > 1:
                 errors.append(
@@ -1008,7 +1013,19 @@ def import_objects(
                         )
                     )
                 continue
+        if where == "elsewhere":
+            # The id belongs to another space and cannot be overwritten from here: a new id, as Kibana.
+            obj.destination_id = str(uuid.uuid4())
+            obj.create_new_copy = True
         to_write.append(obj)
+
+    # Kibana's originId: an object written under a new id remembers where it came from, unless it
+    # was asked to be a new copy (createNewCopies, or a retry's createNewCopy).
+    for obj in to_write:
+        retry = retries.get((obj.type, obj.id)) if retries is not None else None
+        if obj.destination_id and obj.destination_id != obj.id:
+            omit = options.create_new_copies or (retry is not None and retry.create_new_copy)
+            obj.origin_id = None if omit else (obj.origin_id or obj.id)
 
     # References between objects of this file follow their new ids.
     new_ids = {(obj.type, obj.id): obj.destination_id for obj in to_write if obj.destination_id}

@@ -41,7 +41,9 @@ def _expect(value: Any, kind: type, name: str, where: str) -> None:
         raise _fail(where, f"expected value of type [{name}] but got [{type_name(value)}]")
 
 
-def parse_retries(raw: Any, where: str = "request body.retries") -> dict[tuple[str, str], ImportRetry]:
+def parse_retries(
+    raw: Any, where: str = "request body.retries", keys: set[str] = RETRY_KEYS
+) -> dict[tuple[str, str], ImportRetry]:
     """`retries` as sent (a JSON string in multipart, or a list) -> retries by `(type, id)`."""
     if isinstance(raw, str | bytes):
         try:
@@ -57,7 +59,7 @@ def parse_retries(raw: Any, where: str = "request body.retries") -> dict[tuple[s
         if not isinstance(item, dict):
             raise _fail(here, f"expected a plain object value, but found [{type_name(item)}] instead.")
         for key in item:
-            if key not in RETRY_KEYS:
+            if key not in keys:
                 raise _fail(f"{here}.{key}", "definition for this key is missing")
         for key in ("type", "id"):
             if key not in item:

@@ -23,6 +23,17 @@ urlpatterns = [
     path("api/spaces/space", spaces.SpaceListView.as_view(), name="space-list"),
     path("api/spaces/space/<str:space_ref>", spaces.SpaceView.as_view(), name="space"),
     path(
+        "api/spaces/_disable_legacy_url_aliases",
+        spaces.DisableLegacyUrlAliasesView.as_view(),
+        name="spaces-disable-legacy-url-aliases",
+    ),
+    path("api/spaces/_copy_saved_objects", spaces.CopySavedObjectsView.as_view(), name="spaces-copy"),
+    path(
+        "api/spaces/_resolve_copy_saved_objects_errors",
+        spaces.ResolveCopySavedObjectsErrorsView.as_view(),
+        name="spaces-resolve-copy-errors",
+    ),
+    path(
         "api/encrypted_saved_objects/_rotate_key",
         encrypted_saved_objects.RotateKeyView.as_view(),
         name="encrypted-saved-objects-rotate-key",
