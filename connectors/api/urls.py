@@ -7,10 +7,27 @@ from drf_spectacular.renderers import (
 )
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from connectors.api import encrypted_saved_objects, legacy, spaces, views
+from connectors.api import encrypted_saved_objects, legacy, oauth_flow_views, spaces, views
 
 urlpatterns = [
     path("api/actions/connector", views.ConnectorCreateView.as_view(), name="connector-create"),
+    # Reserved names first: `_oauth_callback` must never be read as a connector id.
+    path(
+        "api/actions/connector/_oauth_callback",
+        oauth_flow_views.OAuthCallbackView.as_view(),
+        name="connector-oauth-callback",
+    ),
+    path("internal/actions/connector/_oauth_callback", oauth_flow_views.OAuthCallbackView.as_view()),
+    path(
+        "api/actions/connector/_oauth_callback_script",
+        oauth_flow_views.OAuthCallbackScriptView.as_view(),
+        name="connector-oauth-callback-script",
+    ),
+    path(
+        "internal/actions/connector/<str:connector_id>/_start_oauth_flow",
+        oauth_flow_views.StartOAuthFlowView.as_view(),
+        name="connector-start-oauth-flow",
+    ),
     path("api/actions/connector/<str:connector_id>", views.ConnectorView.as_view(), name="connector"),
     path(
         "api/actions/connector/<str:connector_id>/_execute",
