@@ -16,6 +16,7 @@ import threading
 from django.conf import settings
 from rest_framework.response import Response
 
+from connectors.api import openapi as oas
 from connectors.api.base import KibanaView
 from connectors.api.errors import BadRequest, Forbidden, KibanaError
 from connectors.management.commands.rotate_encryption_keys import rotate_all
@@ -55,6 +56,16 @@ def _batch_size(params) -> int:
 class RotateKeyView(KibanaView):
     needs_space = False
 
+    @oas.operation(
+        "Rotate the encryption key of stored secrets (superusers)",
+        response={
+            "type": "object",
+            "properties": {n: {"type": "integer"} for n in ("total", "successful", "failed")},
+        },
+        error_codes=(400, 403, 429),
+        xsrf=True,
+        parameters=[oas.OpenApiParameter("batch_size", int), oas.OpenApiParameter("type", str)],
+    )
     def post(self, request):
         unknown = set(request.query_params) - {"batch_size", "type"}
         if unknown:

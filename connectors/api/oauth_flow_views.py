@@ -16,9 +16,12 @@ from urllib.parse import urlsplit
 
 from django.http import HttpResponse, HttpResponseRedirect
 from django.utils.html import escape
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from connectors.api import openapi as oas
 from connectors.api.base import KibanaView, validate_body
 from connectors.api.errors import KibanaError, NotFound, not_found_message
 from connectors.models import Connector
@@ -65,6 +68,16 @@ START_BODY = Object({"returnUrl": String(optional=True, validator=_return_url_pr
 
 
 class StartOAuthFlowView(KibanaView):
+    @oas.operation(
+        "Start a connector's OAuth authorization-code flow",
+        request={"type": "object", "properties": {"returnUrl": {"type": "string", "format": "uri"}}},
+        response={
+            "type": "object",
+            "properties": {"authorizationUrl": {"type": "string"}, "state": {"type": "string"}},
+        },
+        error_codes=(400, 403, 404, 429),
+        xsrf=True,
+    )
     def post(self, request, connector_id):
         body = validate_body(START_BODY, request.data if request.data else {})
         self.require("update")
@@ -104,6 +117,11 @@ class OAuthCallbackView(APIView):
 
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        summary="Where the OAuth provider sends the browser back (an HTML page, or a 302 to the return URL)",
+        parameters=[OpenApiParameter(n, str) for n in ("code", "state", "error", "error_description")],
+        responses={(200, "text/html"): OpenApiTypes.STR, 302: None, (401, "text/html"): OpenApiTypes.STR},
+    )
     def get(self, request, space_id=None):
         user = request.user
         if user is None or not user.is_authenticated:
@@ -131,6 +149,10 @@ class OAuthCallbackScriptView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
+    @extend_schema(
+        summary="The OAuth callback page's script",
+        responses={(200, "application/javascript"): OpenApiTypes.STR},
+    )
     def get(self, request, space_id=None):
         response = HttpResponse(CALLBACK_SCRIPT, content_type="application/javascript")
         response["Cache-Control"] = "public, max-age=86400"

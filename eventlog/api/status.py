@@ -24,6 +24,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from connectors.api import openapi as oas
 from connectors.api.errors import BadRequest
 from connectors.conf import get_config
 from eventlog.api.probes import readiness_checks
@@ -168,6 +169,12 @@ class StatusView(APIView):
 
     permission_classes = [AllowAny]
 
+    @oas.operation(
+        "Service status and version (Kibana's /api/status)",
+        response={"type": "object"},
+        error_codes=(400, 503),
+        parameters=[oas.OpenApiParameter("v7format", bool), oas.OpenApiParameter("v8format", bool)],
+    )
     def get(self, request, space_id=None):
         unknown = set(request.query_params) - {"v7format", "v8format"}
         if unknown:
@@ -222,6 +229,12 @@ class StatsView(APIView):
             return [AllowAny()]
         return [IsAuthenticated()]
 
+    @oas.operation(
+        "Service statistics (Kibana's /api/stats)",
+        response={"type": "object"},
+        error_codes=(400,),
+        parameters=[oas.OpenApiParameter(n, bool) for n in ("extended", "legacy", "exclude_usage")],
+    )
     def get(self, request, space_id=None):
         unknown = set(request.query_params) - {"extended", "legacy", "exclude_usage"}
         if unknown:
