@@ -64,7 +64,7 @@ SPACE_BODY = Object(
         "description": String(default=None),
         "initials": String(max_length=MAX_SPACE_INITIALS, default=None),
         "color": Any_(validator=_color_problem, default=None),
-        "disabledFeatures": Array(String(), default=list),
+        "disabledFeatures": Array(String(), max_size=100, default=list),
         "_reserved": Boolean(default=None),
         "imageUrl": String(validator=_image_url_problem, default=None),
         "solution": Enum(SOLUTIONS, default=None),

@@ -248,3 +248,13 @@ def test_the_source_is_the_space_of_the_url_and_needs_a_privilege_there(spaces):
         "API [POST /s/marketing/api/spaces/_copy_saved_objects] is unauthorized for user, this action is "
         "granted by the Kibana privileges [copySavedObjectsToSpaces]",
     )
+
+
+def test_more_than_100_disabled_features_is_kibanas_400(admin):
+    body = {"id": "marketing", "name": "M", "disabledFeatures": [f"f{i}" for i in range(101)]}
+
+    response = admin.put("/api/spaces/space/marketing", body, format="json")
+
+    assert response.json() == error(
+        400, "[request body.disabledFeatures]: array size is [101], but cannot be greater than [100]"
+    )
