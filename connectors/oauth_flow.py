@@ -112,6 +112,7 @@ def start_flow(connector: Connector, user, return_url: str | None) -> dict:
             f"returnUrl must be same origin as Kibana. Expected: {_origin(base_url)}, Got: {_origin(return_url)}"
         )
     settings = flow_settings(connector)
+    OAuthState.objects.filter(expires_at__lte=datetime.now(UTC)).delete()  # flows nobody finished
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     redirect_uri = settings.get("redirectUri") or base_url + CALLBACK_PATH

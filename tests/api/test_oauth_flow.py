@@ -327,3 +327,17 @@ def test_the_callback_script_is_served_cacheable_without_authentication(spaces):
     assert response["Content-Type"] == "application/javascript"
     assert response["Cache-Control"] == "public, max-age=86400"
     assert "oauth_flow_completed" in response.content.decode()
+
+
+def test_starting_a_flow_clears_flows_nobody_finished(owner, flow_type, public_url):
+    from datetime import UTC, datetime, timedelta
+
+    connector = make_connector("default")
+    client = client_for(owner, "basic")
+    start(client, connector)
+    OAuthState.objects.update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+
+    start(client, connector)
+
+    assert OAuthState.objects.count() == 1
+    assert OAuthState.objects.get().expires_at > datetime.now(UTC)
