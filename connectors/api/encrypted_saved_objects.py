@@ -67,15 +67,16 @@ class RotateKeyView(KibanaView):
         parameters=[oas.OpenApiParameter("batch_size", int), oas.OpenApiParameter("type", str)],
     )
     def post(self, request):
-        unknown = set(request.query_params) - {"batch_size", "type"}
-        if unknown:
-            raise BadRequest(f"[request query.{sorted(unknown)[0]}]: definition for this key is missing")
-        _batch_size(request.query_params)
+        # Kibana authorizes the route (onPostAuth) before it validates the query.
         if not request.user.is_superuser:
             raise Forbidden(
                 f"API [POST {request.get_full_path()}] is unauthorized for user, this action is granted "
                 "by the Kibana privileges [superuser]"
             )
+        unknown = set(request.query_params) - {"batch_size", "type"}
+        if unknown:
+            raise BadRequest(f"[request query.{sorted(unknown)[0]}]: definition for this key is missing")
+        _batch_size(request.query_params)
         if len(settings.FIELD_ENCRYPTION_KEY) < 2:
             raise BadRequest(NOT_CONFIGURED)
         object_type = request.query_params.get("type")

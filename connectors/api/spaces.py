@@ -312,7 +312,7 @@ class CopyViewBase(KibanaView):
     def require_copy(self) -> None:
         self.require(
             "get",
-            f"API [POST {self.request.path}] is unauthorized for user, this action is granted by the "
+            f"API [POST {self.request.get_full_path()}] is unauthorized for user, this action is granted by the "
             "Kibana privileges [copySavedObjectsToSpaces]",
         )
 
@@ -345,9 +345,9 @@ def _exclusive(body: dict) -> None:
 class CopySavedObjectsView(CopyViewBase):
     @oas.operation("Copy saved objects to spaces", error_codes=(400, 403, 404), xsrf=True)
     def post(self, request):
+        self.require_copy()  # Kibana authorizes the route before it validates the body
         body = validate_body(COPY_BODY, request.data)
         _exclusive(body)
-        self.require_copy()
         options = ImportOptions(
             overwrite=body["overwrite"],
             create_new_copies=body["createNewCopies"],
@@ -359,6 +359,7 @@ class CopySavedObjectsView(CopyViewBase):
 class ResolveCopySavedObjectsErrorsView(CopyViewBase):
     @oas.operation("Resolve conflicts of a copy to spaces", error_codes=(400, 403, 404), xsrf=True)
     def post(self, request):
+        self.require_copy()
         body = validate_body(RESOLVE_COPY_BODY, request.data)
         retries = {}
         for space_id, items in body["retries"].items():
@@ -369,7 +370,6 @@ class ResolveCopySavedObjectsErrorsView(CopyViewBase):
             except SavedObjectsRequestError as exc:
                 raise BadRequest(exc.message) from None
         _exclusive(body)
-        self.require_copy()
         options = ImportOptions(
             create_new_copies=body["createNewCopies"], compatibility_mode=body["compatibilityMode"]
         )

@@ -88,3 +88,12 @@ def test_the_route_needs_kbn_xsrf_and_works_under_a_space(spaces, two_keys):
     root = make_user("root", superuser=True)
     assert client_for(root, "basic", xsrf=False).post(ROTATE).status_code == 400
     assert client_for(root, "basic").post(f"/s/marketing{ROTATE}").status_code == 200
+
+
+def test_the_privilege_is_checked_before_the_query_as_kibanas_route_authorization(spaces):
+    user = make_user("space-admin")
+    grant(user, "default", "all")
+
+    response = client_for(user, "basic").post(f"{ROTATE}?batch_size=0")
+
+    assert response.status_code == 403
