@@ -341,3 +341,17 @@ def test_starting_a_flow_clears_flows_nobody_finished(owner, flow_type, public_u
 
     assert OAuthState.objects.count() == 1
     assert OAuthState.objects.get().expires_at > datetime.now(UTC)
+
+
+def test_a_flow_started_under_a_space_completes_at_the_root_callback(
+    owner, flow_type, public_url, httpserver: HTTPServer
+):
+    httpserver.expect_request("/token", method="POST").respond_with_json({"access_token": "t"})
+    connector = make_connector("marketing", token_url=httpserver.url_for("/token"))
+    client = client_for(owner, "session")
+
+    state = start(client, connector, prefix="/s/marketing").json()["state"]
+    page = callback(client, code="c", state=state).content.decode()
+
+    assert "Authorization Successful" in page
+    assert ConnectorToken.objects.get(connector=connector).get_token() == "Bearer t"

@@ -258,3 +258,13 @@ def test_more_than_100_disabled_features_is_kibanas_400(admin):
     assert response.json() == error(
         400, "[request body.disabledFeatures]: array size is [101], but cannot be greater than [100]"
     )
+
+
+def test_copying_from_a_space_prefix_copies_that_spaces_objects(admin, spaces):
+    source = create_connector("marketing", name="from marketing")
+    body = {"spaces": ["default"], "objects": [{"type": "action", "id": source.id}]}
+
+    answer = admin.post("/s/marketing/api/spaces/_copy_saved_objects", body, format="json").json()
+
+    assert answer["default"]["success"] is True
+    assert Connector.objects.filter(space_id="default", name="from marketing").count() == 1
