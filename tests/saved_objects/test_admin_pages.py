@@ -269,3 +269,43 @@ def test_resolving_a_passphrase_file_asks_for_the_passphrase_again_and_restores_
     assert restored.name == "hook"
     assert restored.get_secrets()["password"] == SECRET
     assert restored.is_missing_secrets is False
+
+
+def test_an_ambiguous_conflict_offers_each_copy_to_overwrite(client, superuser, default_space, other_space):
+    import re
+
+    origin = "eeeeeeee-0000-4000-8000-000000000021"
+    for copy_id in ("eeeeeeee-0000-4000-8000-000000000022", "eeeeeeee-0000-4000-8000-000000000023"):
+        copy = Connector(
+            id=copy_id,
+            space=other_space,
+            name=f"copy {copy_id[-2:]}",
+            connector_type_id=".server-log",
+            origin_id=origin,
+        )
+        copy.set_secrets({})
+        copy.save()
+    client.force_login(superuser)
+    html = client.post(
+        "/admin/saved-objects/import/",
+        {
+            "file": file_of(ndjson(connector_line(origin, name="original"))),
+            "space": "marketing",
+            "mode": "check",
+        },
+    ).content.decode()
+    assert 'value="overwrite:eeeeeeee-0000-4000-8000-000000000023"' in html
+    token = re.search(r'name="pending" value="([^"]+)"', html).group(1)
+
+    client.post(
+        "/admin/saved-objects/import/",
+        {
+            "_resolve": "Resolve",
+            "pending": token,
+            "conflict-0": "overwrite:eeeeeeee-0000-4000-8000-000000000023",
+        },
+    )
+
+    assert Connector.objects.get(pk="eeeeeeee-0000-4000-8000-000000000023").name == "original"
+    assert Connector.objects.get(pk="eeeeeeee-0000-4000-8000-000000000022").name == "copy 22"
+    assert not Connector.objects.filter(pk=origin).exists()
