@@ -6,6 +6,9 @@ same per-space privileges as the API apply (import needs `all`, export `read`, s
 
 from __future__ import annotations
 
+import base64
+import secrets
+import uuid
 from datetime import UTC, datetime
 
 from django import forms
@@ -17,11 +20,13 @@ from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connectors import privileges
+from connectors.fields import open_sealed, seal
 from connectors.models import Connector, Space
 from connectors.saved_objects import (
     ConnectorHandler,
     ExportContext,
     ImportOptions,
+    ImportRetry,
     PassphraseBox,
     SavedObjectsRequestError,
     export_objects,
@@ -30,6 +35,7 @@ from connectors.saved_objects import (
     supported_types,
     to_ndjson,
 )
+from connectors.saved_objects_resolve import resolve_import_errors
 
 MODES = [
     ("check", "Check for existing objects: report conflicts, import nothing over them"),
@@ -173,6 +179,107 @@ def _rows(result: dict) -> list[dict]:
     return rows
 
 
+# ---- conflicts: choose per object instead of importing the whole file again ------------------------
+#
+# After an import with conflicts the page lists them with a choice each (overwrite / new copy /
+# skip) and resolves them with the engine's `_resolve_import_errors` path, which writes only the
+# objects chosen. The file is kept for that second step in the user's session, sealed with the
+# secrets keys (it may hold plaintext secrets) and bound to a random token; the passphrase is not
+# kept and is asked again when the file carries encrypted secrets.
+
+PENDING_SESSION_KEY = "saved_objects_pending_import"
+CONFLICT_TYPES = ("conflict", "ambiguous_conflict")
+
+
+def _keep_pending(request, data: bytes, space: Space, options: ImportOptions, result: dict) -> dict | None:
+    conflicts = [e for e in result.get("errors", []) if e["error"]["type"] in CONFLICT_TYPES]
+    if not conflicts:
+        request.session.pop(PENDING_SESSION_KEY, None)
+        return None
+    token = secrets.token_urlsafe(16)
+    request.session[PENDING_SESSION_KEY] = {
+        "token": token,
+        "space": space.id,
+        "create_new_copies": options.create_new_copies,
+        "compatibility_mode": options.compatibility_mode,
+        "file": seal({"file": base64.b64encode(data).decode()}, connector_id=token, type_id="admin-import"),
+        "conflicts": [
+            {
+                "type": e["type"],
+                "id": e["id"],
+                "title": e.get("meta", {}).get("title", ""),
+                "destinationId": e["error"].get("destinationId"),
+                "destinations": [
+                    {"id": d["id"], "title": d.get("title", "")} for d in e["error"].get("destinations", [])
+                ],
+            }
+            for e in conflicts
+        ],
+        "encrypted": b'"encryptedSecrets"' in data,
+    }
+    stored = request.session[PENDING_SESSION_KEY]
+    return {"token": token, "conflicts": stored["conflicts"], "encrypted": stored["encrypted"]}
+
+
+def _choice_field(index: int) -> str:
+    return f"conflict-{index}"
+
+
+def _retries_from_choices(post, conflicts: list[dict]) -> dict[tuple[str, str], ImportRetry]:
+    """Kibana's UI: an overwrite names the object it replaces; a new copy gets a fresh id; a skipped
+    object is simply not sent."""
+    retries = {}
+    for index, conflict in enumerate(conflicts):
+        choice = post.get(_choice_field(index), "skip")
+        key = (conflict["type"], conflict["id"])
+        if choice == "copy":
+            retries[key] = ImportRetry(*key, destination_id=str(uuid.uuid4()), create_new_copy=True)
+        elif choice.startswith("overwrite"):
+            destination = choice.partition(":")[2] or conflict.get("destinationId")
+            allowed = {d["id"] for d in conflict["destinations"]} | {conflict.get("destinationId")}
+            retries[key] = ImportRetry(
+                *key, overwrite=True, destination_id=destination if destination in allowed else None
+            )
+    return retries
+
+
+def _resolve_pending(request, context: dict) -> TemplateResponse | None:
+    pending = request.session.get(PENDING_SESSION_KEY)
+    if not pending or request.POST.get("pending") != pending["token"]:
+        return None
+    space = Space.objects.filter(pk=pending["space"]).first()
+    if space is None or privileges.privilege_for(request.user, space.id) != "all":
+        raise PermissionDenied("Importing saved objects needs the `all` privilege in the space.")
+    data = base64.b64decode(
+        open_sealed(pending["file"], connector_id=pending["token"], type_id="admin-import")["file"]
+    )
+    retries = _retries_from_choices(request.POST, pending["conflicts"])
+    options = ImportOptions(
+        create_new_copies=pending["create_new_copies"], compatibility_mode=pending["compatibility_mode"]
+    )
+    result = resolve_import_errors(
+        space,
+        data,
+        retries,
+        create_new_copies=options.create_new_copies,
+        compatibility_mode=options.compatibility_mode,
+        passphrase=request.POST.get("passphrase") or None,
+        user=request.user.get_username(),
+    )
+    skipped = len(pending["conflicts"]) - len(retries)
+    context.update(
+        {
+            "result": result,
+            "rows": _rows(result),
+            "space": space,
+            "resolved": True,
+            "skipped": skipped,
+            "pending": _keep_pending(request, data, space, options, result),
+        }
+    )
+    return None
+
+
 @sensitive_post_parameters("passphrase")
 def import_view(request):
     spaces = _spaces_with(request.user, "all")
@@ -183,6 +290,12 @@ def import_view(request):
         "title": "Import saved objects",
         "connectors_url": _connectors_list_url(),
     }
+    if request.method == "POST" and "_resolve" in request.POST:
+        _resolve_pending(request, context)
+        context["form"] = ImportForm(spaces=spaces)
+        if "result" not in context:
+            context["resolve_error"] = "That import is no longer pending; upload the file again."
+        return TemplateResponse(request, "admin/saved_objects/import.html", context)
     form = ImportForm(request.POST or None, request.FILES or None, spaces=spaces)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -196,14 +309,22 @@ def import_view(request):
         )
         problem = payload_too_large(upload.size or 0)
         if problem is None:
+            data = upload.read()
             try:
-                result = import_objects(space, upload.read(), options, user=request.user.get_username())
+                result = import_objects(space, data, options, user=request.user.get_username())
             except SavedObjectsRequestError as exc:
                 problem = exc
         if problem is not None:
             form.add_error("file", problem.message)
         else:
-            context.update({"result": result, "rows": _rows(result), "space": space})
+            context.update(
+                {
+                    "result": result,
+                    "rows": _rows(result),
+                    "space": space,
+                    "pending": _keep_pending(request, data, space, options, result),
+                }
+            )
     context["form"] = form
     return TemplateResponse(request, "admin/saved_objects/import.html", context)
 

@@ -87,6 +87,9 @@ class Connector(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_outcome = models.CharField(max_length=16, blank=True, default="")
     last_error = models.CharField(max_length=500, blank=True, default="")
+    # Kibana's `originId`: the id of the object this one was imported or copied from under a new id,
+    # so a second copy into the same space finds it (a conflict) instead of making another.
+    origin_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
 
     is_preconfigured = False
     is_system_action = False
@@ -147,6 +150,34 @@ class ConnectorToken(models.Model):
             self.token_sealed, connector_id=self.connector_id, type_id=f"token:{self.token_type}"
         )
         return opened["token"]
+
+
+class OAuthState(models.Model):
+    """One OAuth authorization-code flow in progress (Kibana's `oauth_state`): bound to the user who
+    started it and to one connector (and so one space). Only a SHA-256 of the state is stored, so the
+    table gives nobody a usable state; the PKCE verifier is sealed like secrets."""
+
+    state_hash = models.CharField(primary_key=True, max_length=64)
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="oauth_states")
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    verifier_sealed = SecretsField()
+    redirect_uri = models.TextField()
+    return_url = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"OAuth flow for {self.connector_id}"
+
+    def set_verifier(self, verifier: str) -> None:
+        self.verifier_sealed = seal(
+            {"verifier": verifier}, connector_id=self.connector_id, type_id="oauth:pkce"
+        )
+
+    def get_verifier(self) -> str:
+        return open_sealed(self.verifier_sealed, connector_id=self.connector_id, type_id="oauth:pkce")[
+            "verifier"
+        ]
 
 
 class IndexDocument(models.Model):

@@ -381,6 +381,8 @@ class ConnectorHandler(SavedObjectHandler):
             "updated_at": iso_ms(connector.updated_at),
             "version": _version_token(connector.updated_at),
         }
+        if connector.origin_id:
+            line["originId"] = connector.origin_id
         if ctx.passphrase_box is not None and connector.has_secrets:
             secrets = connector.get_secrets()  # SecretsUnreadable propagates: the export fails loudly
             if secrets:
@@ -474,6 +476,12 @@ class ConnectorHandler(SavedObjectHandler):
         if is_preconfigured(object_id):
             raise ObjectError.unknown(f"This {object_id} already exists in a preconfigured action.")
 
+    def find_by_origin(self, space, origin_id):
+        return [
+            {"id": c.id, "title": c.name, "updatedAt": iso_ms(c.updated_at)}
+            for c in Connector.objects.filter(space=space, origin_id=origin_id).order_by("id")
+        ]
+
     def locate(self, space, object_id):
         space_id = Connector.objects.filter(pk=object_id).values_list("space_id", flat=True).first()
         if space_id is None:
@@ -493,6 +501,7 @@ class ConnectorHandler(SavedObjectHandler):
         connector.connector_type_id = attrs["actionTypeId"]
         connector.config = attrs["config"]
         connector.is_missing_secrets = attrs["isMissingSecrets"]
+        connector.origin_id = obj.origin_id or ""
         connector.updated_by = ctx.user
         connector.set_secrets(obj.extra.get("secrets") or {})
         if creating:
@@ -713,6 +722,19 @@ class ImportOptions:
 
 
 @dataclass
+class ImportRetry:
+    """One entry of `_resolve_import_errors`' `retries`: how to write one object of the file again."""
+
+    type: str
+    id: str
+    overwrite: bool = False
+    destination_id: str | None = None
+    replace_references: list[dict] = field(default_factory=list)
+    create_new_copy: bool = False
+    ignore_missing_references: bool = False
+
+
+@dataclass
 class ParsedLine:
     line: int
     value: Any = None
@@ -777,11 +799,22 @@ def _error_entry(obj_type: str, obj_id: str, title: str | None, error: dict, **e
     return {"id": obj_id, "type": obj_type, "meta": meta, **extra, "error": error}
 
 
-def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: str = "") -> dict:
+def import_objects(
+    space: Space,
+    data: bytes,
+    options: ImportOptions,
+    *,
+    user: str = "",
+    retries: dict[tuple[str, str], ImportRetry] | None = None,
+) -> dict:
     """Import an export file into `space`; returns Kibana's import response body.
 
     Raises SavedObjectsRequestError only for what Kibana refuses as a whole (options that exclude each
     other, a file over the size limits); every problem with one object is an entry in `errors`.
+
+    With `retries` (Kibana's `_resolve_import_errors`, see connectors/saved_objects_resolve.py) only
+    the objects named there are read from the file, each written as its retry says: `overwrite`,
+    `destinationId`, `replaceReferences`, `ignoreMissingReferences`; the global `overwrite` is unused.
     """
     options.check()
     too_large = payload_too_large(len(data))
@@ -859,6 +892,11 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
             continue
         candidates.append((entry, handler))
 
+    if retries is not None:
+        # Only the retried objects exist for this call; everything else in the file is ignored.
+        candidates = [(e, h) for e, h in candidates if (e.value["type"], e.value["id"]) in retries]
+        errors = [(line, err) for line, err in errors if (err["type"], err["id"]) in retries]
+
     # Duplicates inside the file: no copy is imported, since none can be told to be the right one.
     counts = Counter((entry.value["type"], entry.value["id"]) for entry, _ in candidates)
     prepared: list[ImportedObject] = []
@@ -889,6 +927,9 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
             title = handler.import_title(raw.get("attributes"))
             errors.append((entry.line, _error_entry(raw["type"], raw["id"], title, exc.error)))
             continue
+        retry = retries.get((obj.type, obj.id)) if retries is not None else None
+        if retry is not None and retry.replace_references:
+            obj.references = [_replaced(ref, retry.replace_references) for ref in obj.references]
         prepared.append(obj)
         handlers[obj.type] = handler
 
@@ -897,7 +938,8 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
     ready: list[ImportedObject] = []
     for obj in prepared:
         missing = []
-        for ref in obj.references:
+        retry = retries.get((obj.type, obj.id)) if retries is not None else None
+        for ref in [] if retry is not None and retry.ignore_missing_references else obj.references:
             ref_key = (ref.get("type"), ref.get("id"))
             if ref_key in in_file:
                 continue
@@ -921,30 +963,38 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
     to_write: list[ImportedObject] = []
     for obj in ready:
         handler = handlers[obj.type]
-        if options.create_new_copies:
+        retry = retries.get((obj.type, obj.id)) if retries is not None else None
+        overwrite = retry.overwrite if retry is not None else options.overwrite
+        chosen_id = retry.destination_id if retry is not None and retry.destination_id != obj.id else None
+        if options.create_new_copies and not chosen_id:
             obj.destination_id = str(uuid.uuid4())
             to_write.append(obj)
             continue
+        if chosen_id:
+            # A retry names the id to write (the UI's "overwrite the copy" or "create a new copy").
+            obj.destination_id = chosen_id
+            obj.create_new_copy = bool(retry.create_new_copy)
+        target_id = obj.destination_id or obj.id
         try:
-            handler.check_id(obj.id)
+            handler.check_id(target_id)
         except ObjectError as exc:
             errors.append((obj.line, _error_entry(obj.type, obj.id, obj.title, exc.error)))
             continue
-        where = handler.locate(space, obj.id)
+        where = handler.locate(space, target_id)
         if where == "here":
-            if options.overwrite:
+            if overwrite:
                 obj.overwrite = True
                 to_write.append(obj)
             else:
-                errors.append((obj.line, _error_entry(obj.type, obj.id, obj.title, {"type": "conflict"})))
+                error = {"type": "conflict", **({"destinationId": chosen_id} if chosen_id else {})}
+                errors.append((obj.line, _error_entry(obj.type, obj.id, obj.title, error)))
             continue
-        if where == "elsewhere":
-            # The id belongs to another space and cannot be overwritten from here: a new id, as Kibana.
-            obj.destination_id = str(uuid.uuid4())
-            obj.create_new_copy = True
+        if chosen_id and where is None:
             to_write.append(obj)
             continue
-        if not options.compatibility_mode:
+        # A copy made earlier (same origin) is a conflict, also when the id itself lives in another
+        # space: that is how a second copy to a space finds the first (Kibana's checkOriginConflicts).
+        if not options.compatibility_mode and not chosen_id:
             origins = handler.find_by_origin(space, obj.origin_id or obj.id)
             if len(origins) > 1:
                 errors.append(
@@ -960,7 +1010,7 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
                 )
                 continue
             if len(origins) == 1:
-                if options.overwrite:
+                if overwrite:
                     obj.destination_id = origins[0]["id"]
                     obj.overwrite = True
                     to_write.append(obj)
@@ -977,7 +1027,19 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
                         )
                     )
                 continue
+        if where == "elsewhere":
+            # The id belongs to another space and cannot be overwritten from here: a new id, as Kibana.
+            obj.destination_id = str(uuid.uuid4())
+            obj.create_new_copy = True
         to_write.append(obj)
+
+    # Kibana's originId: an object written under a new id remembers where it came from, unless it
+    # was asked to be a new copy (createNewCopies, or a retry's createNewCopy).
+    for obj in to_write:
+        retry = retries.get((obj.type, obj.id)) if retries is not None else None
+        if obj.destination_id and obj.destination_id != obj.id:
+            omit = options.create_new_copies or (retry is not None and retry.create_new_copy)
+            obj.origin_id = None if omit else (obj.origin_id or obj.id)
 
     # References between objects of this file follow their new ids.
     new_ids = {(obj.type, obj.id): obj.destination_id for obj in to_write if obj.destination_id}
@@ -1012,6 +1074,13 @@ def import_objects(space: Space, data: bytes, options: ImportOptions, *, user: s
     if ordered_errors:
         body["errors"] = ordered_errors
     return body
+
+
+def _replaced(ref: dict, replacements: list[dict]) -> dict:
+    for replacement in replacements:
+        if ref.get("type") == replacement["type"] and ref.get("id") == replacement["from"]:
+            return {**ref, "id": replacement["to"]}
+    return ref
 
 
 def _write_all(to_write, handlers, ctx, errors, success_results, written) -> None:

@@ -320,6 +320,9 @@ SETTINGS: dict[str, Setting] = {
     "connectors.rateLimits": Setting(_rate_limits, MappingProxyType({})),
     "connectors.eventLog.retention": Setting(parse_duration, 90 * 86400.0),
     "connectors.kibanaBaseUrl": Setting(_url, None),
+    # Kibana's own names: the public URL (OAuth redirect URI) and anonymous `/api/status`.
+    "server.publicBaseUrl": Setting(_url, None, "this service's public URL (OAuth redirect URI)"),
+    "status.allowAnonymous": Setting(_bool, False, "unauthenticated /api/status gets the full body"),
     "connectors.worker.concurrency": Setting(_int_range(1, 4096), 256),
     # Kibana's own saved-objects limits (import/export), under Kibana's names.
     "savedObjects.maxImportPayloadBytes": Setting(parse_byte_size, 26214400, "largest import file"),

@@ -21,6 +21,7 @@ from connectors.saved_objects import (
     payload_too_large,
     to_ndjson,
 )
+from connectors.saved_objects_resolve import parse_retries, resolve_import_errors
 from connectors.schemas import type_name
 
 EXPORT_KEYS = {"type", "objects", "includeReferencesDeep", "excludeExportDetails", "search", "passphrase"}
@@ -145,28 +146,27 @@ class SavedObjectsExportView(KibanaView):
 
 class SavedObjectsImportView(KibanaView):
     parser_classes = [MultiPartParser, FormParser]
+    query_keys = IMPORT_QUERY_KEYS
 
-    def post(self, request):
-        unknown = set(request.query_params) - IMPORT_QUERY_KEYS
+    def options(self, request) -> ImportOptions:
+        unknown = set(request.query_params) - self.query_keys
         if unknown:
             raise BadRequest(f"[request query.{sorted(unknown)[0]}]: definition for this key is missing")
-        options = ImportOptions(
+        return ImportOptions(
             overwrite=_query_boolean(request.query_params, "overwrite"),
             create_new_copies=_query_boolean(request.query_params, "createNewCopies"),
             compatibility_mode=_query_boolean(request.query_params, "compatibilityMode"),
         )
-        try:
-            options.check()
-        except SavedObjectsRequestError as exc:
-            return request_error_response(exc)
-        self.require("create", "Unable to bulk_create action")
+
+    def uploaded_file(self, request) -> bytes:
+        """The `file` field's bytes, after Kibana's checks (size, extension); raises the 4xx."""
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
         too_large = payload_too_large(declared)
         if too_large:
-            return request_error_response(too_large)
+            raise too_large
         upload = request.data.get("file") if hasattr(request.data, "get") else None
         if upload is None or not hasattr(upload, "read"):
             raise BadRequest("[request body.file]: expected value of type [Stream] but got [undefined]")
@@ -176,11 +176,51 @@ class SavedObjectsImportView(KibanaView):
             raise BadRequest(f"Invalid file extension {extension}")
         too_large = payload_too_large(upload.size or 0)
         if too_large:
-            return request_error_response(too_large)
+            raise too_large
+        return upload.read()
+
+    def passphrase(self, request) -> str | None:
         passphrase = request.data.get("passphrase") or None
-        options.passphrase = passphrase if isinstance(passphrase, str) else None
+        return passphrase if isinstance(passphrase, str) else None
+
+    def post(self, request):
+        options = self.options(request)
         try:
-            body = import_objects(self.space, upload.read(), options, user=self.username())
+            options.check()
+            self.require("create", "Unable to bulk_create action")
+            data = self.uploaded_file(request)
+            options.passphrase = self.passphrase(request)
+            body = import_objects(self.space, data, options, user=self.username())
+        except SavedObjectsRequestError as exc:
+            return request_error_response(exc)
+        return JsonResponse(body)
+
+
+class SavedObjectsResolveImportErrorsView(SavedObjectsImportView):
+    """`POST /api/saved_objects/_resolve_import_errors`: the `_import` file again, plus `retries`
+    (connectors/saved_objects_resolve.py). No `overwrite` query parameter: overwrite is per retry."""
+
+    query_keys = IMPORT_QUERY_KEYS - {"overwrite"}
+
+    def post(self, request):
+        options = self.options(request)
+        try:
+            options.check()
+            self.require("create", "Unable to bulk_create action")
+            data = self.uploaded_file(request)
+            raw = request.data.get("retries") if hasattr(request.data, "get") else None
+            if raw is None:
+                raise BadRequest("[request body.retries]: expected value of type [array] but got [undefined]")
+            retries = parse_retries(raw)
+            body = resolve_import_errors(
+                self.space,
+                data,
+                retries,
+                create_new_copies=options.create_new_copies,
+                compatibility_mode=options.compatibility_mode,
+                passphrase=self.passphrase(request),
+                user=self.username(),
+            )
         except SavedObjectsRequestError as exc:
             return request_error_response(exc)
         return JsonResponse(body)

@@ -18,14 +18,21 @@ from connectors import privileges
 from connectors.api import openapi as oas
 from connectors.api.base import KibanaView, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
+from connectors.api.saved_objects_views import request_error_response
+from connectors.copy_to_space import copy_into_spaces, export_for_copy
 from connectors.models import Space
-from connectors.schemas import Any_, Array, Boolean, Enum, Object, String, type_name
+from connectors.saved_objects import ImportOptions, SavedObjectsRequestError
+from connectors.saved_objects_resolve import parse_retries
+from connectors.schemas import Any_, Array, Boolean, Enum, Object, Record, String, type_name
 
 SPACE_ID_RE = re.compile(r"^[a-z0-9_\-]+$")
 COLOR_RE = re.compile(r"^#[a-zA-Z0-9]{6}$")
 MAX_SPACE_INITIALS = 2
 SOLUTIONS = ("security", "oblt", "es", "classic")
-PURPOSES = ("any", "copySavedObjectsIntoSpace", "findSavedObjects", "shareSavedObjectsIntoSpace")
+# `?purpose=`: which authorization check filters the list. `authorizedPurposes` also has findSavedObjects.
+PURPOSES = ("any", "copySavedObjectsIntoSpace", "shareSavedObjectsIntoSpace")
+AUTHORIZED_PURPOSES = ("any", "copySavedObjectsIntoSpace", "findSavedObjects", "shareSavedObjectsIntoSpace")
+MAX_LEGACY_ALIASES = 1000
 
 
 def _space_id_problem(value) -> str | None:
@@ -57,7 +64,7 @@ SPACE_BODY = Object(
         "description": String(default=None),
         "initials": String(max_length=MAX_SPACE_INITIALS, default=None),
         "color": Any_(validator=_color_problem, default=None),
-        "disabledFeatures": Array(String(), default=list),
+        "disabledFeatures": Array(String(), max_size=100, default=list),
         "_reserved": Boolean(default=None),
         "imageUrl": String(validator=_image_url_problem, default=None),
         "solution": Enum(SOLUTIONS, default=None),
@@ -84,14 +91,25 @@ def space_to_api(space: Space) -> dict:
     return body
 
 
-def _apply(space: Space, body: dict) -> None:
+OPTIONAL_ATTRIBUTES = (
+    ("description", "description"),
+    ("color", "color"),
+    ("initials", "initials"),
+    ("imageUrl", "image_url"),
+    ("solution", "solution"),
+)
+
+
+def _apply(space: Space, body: dict, *, partial: bool = False) -> None:
+    """Create sets every attribute. Update is Kibana's saved-object partial update: an omitted
+    description, color, initials, imageUrl or solution keeps its stored value (send "" to blank one),
+    while an omitted `disabledFeatures` is the schema's default `[]`, which re-enables every feature."""
     space.name = body["name"]
-    space.description = body.get("description") or ""
-    space.color = body.get("color") or ""
-    space.initials = body.get("initials") or ""
-    space.image_url = body.get("imageUrl") or ""
+    for key, attribute in OPTIONAL_ATTRIBUTES:
+        if partial and body.get(key) is None:
+            continue
+        setattr(space, attribute, body.get(key) or "")
     space.disabled_features = list(body.get("disabledFeatures") or [])
-    space.solution = body.get("solution") or ""
 
 
 def _validate(data, action: str) -> dict:
@@ -120,6 +138,7 @@ class SpaceListView(SpaceViewBase):
         ],
     )
     def get(self, request):
+        purpose_given = "purpose" in request.query_params
         purpose = request.query_params.get("purpose", "any")
         if purpose not in PURPOSES:
             lines = "\n".join(
@@ -132,11 +151,17 @@ class SpaceListView(SpaceViewBase):
             raise BadRequest(
                 f"[request query.include_authorized_purposes]: expected value of type [boolean] but got [{include}]"
             )
+        if purpose_given and include == "true":
+            raise BadRequest(
+                "[request query]: include_authorized_purposes can only be false when purpose is specified"
+            )
         result = []
         for space in Space.objects.order_by("name"):
             privilege = privileges.privilege_for(request.user, space.id)
             if privilege == privileges.NONE:
                 continue
+            if purpose != "any" and privilege != privileges.ALL:
+                continue  # copying or sharing into a space writes there
             body = space_to_api(space)
             if include == "true":
                 body["authorizedPurposes"] = {
@@ -187,7 +212,7 @@ class SpaceView(SpaceViewBase):
         space = Space.objects.filter(pk=space_ref).first()
         if space is None:
             raise NotFound("Not Found")
-        _apply(space, body)
+        _apply(space, body, partial=True)
         space.save()
         return Response(space_to_api(space))
 
@@ -206,3 +231,146 @@ class SpaceView(SpaceViewBase):
                 connector.delete()
             space.delete()
         return Response(status=204)
+
+
+def _space_id_item_problem(value) -> str | None:
+    if not isinstance(value, str):
+        return f"expected value of type [string] but got [{type_name(value)}]"
+    if not SPACE_ID_RE.match(value):
+        return 'lower case, a-z, 0-9, "_", and "-" are allowed'
+    return None
+
+
+LEGACY_ALIASES_BODY = Object(
+    {
+        "aliases": Array(
+            Object(
+                {
+                    "targetSpace": Any_(validator=_space_id_problem),
+                    "targetType": String(),
+                    "sourceId": String(),
+                }
+            ),
+            max_size=MAX_LEGACY_ALIASES,
+        )
+    }
+)
+
+
+class DisableLegacyUrlAliasesView(SpaceViewBase):
+    """`POST /api/spaces/_disable_legacy_url_aliases` → 204. Kibana marks each
+    `legacy-url-alias` `<targetSpace>:<targetType>:<sourceId>` disabled. This service never creates
+    legacy URL aliases (a compatibilityMode import keeps ids instead), so after the same validation
+    and privilege check (writing needs `all` in every target space) there is nothing to disable."""
+
+    @oas.operation("Disable legacy URL aliases", status=204, error_codes=(400, 403), xsrf=True)
+    def post(self, request):
+        body = validate_body(LEGACY_ALIASES_BODY, request.data)
+        for alias in body["aliases"]:
+            if privileges.privilege_for(request.user, alias["targetSpace"]) != privileges.ALL:
+                raise Forbidden("Unable to bulk_update legacy-url-alias")
+        return Response(status=204)
+
+
+def _unique_objects_problem(value) -> str | None:
+    keys = [(o.get("type"), o.get("id")) for o in value]
+    return "duplicate objects are not allowed" if len(set(keys)) != len(keys) else None
+
+
+def _unique_spaces_problem(value) -> str | None:
+    return "duplicate space ids are not allowed" if len(set(value)) != len(value) else None
+
+
+COPY_OBJECTS = Array(Object({"type": String(), "id": String()}), validator=_unique_objects_problem)
+COPY_BODY = Object(
+    {
+        "spaces": Array(Any_(validator=_space_id_item_problem), validator=_unique_spaces_problem),
+        "objects": COPY_OBJECTS,
+        "includeReferences": Boolean(default=False),
+        "overwrite": Boolean(default=False),
+        "createNewCopies": Boolean(default=True),
+        "compatibilityMode": Boolean(default=False),
+    }
+)
+RETRY_ITEM_KEYS = {"type", "id", "overwrite", "destinationId", "createNewCopy", "ignoreMissingReferences"}
+RESOLVE_COPY_BODY = Object(
+    {
+        "retries": Record(Any_()),
+        "objects": COPY_OBJECTS,
+        "includeReferences": Boolean(default=False),
+        "createNewCopies": Boolean(default=True),
+        "compatibilityMode": Boolean(default=False),
+    }
+)
+
+
+class CopyViewBase(KibanaView):
+    """Both copy routes: the source is the space of the URL (`/s/{space}`), which the caller must be
+    able to read (Kibana's `copySavedObjectsToSpaces` privilege); writing into each target space needs
+    `all` there, checked per space (a space refused answers its own 403, the others go ahead)."""
+
+    def require_copy(self) -> None:
+        self.require(
+            "get",
+            f"API [POST {self.request.get_full_path()}] is unauthorized for user, this action is granted by the "
+            "Kibana privileges [copySavedObjectsToSpaces]",
+        )
+
+    def may_write(self, space_id: str) -> bool:
+        return privileges.privilege_for(self.request.user, space_id) == privileges.ALL
+
+    def copy(self, body: dict, space_ids: list[str], options: ImportOptions, retries=None) -> Response:
+        try:
+            data = export_for_copy(self.space, body["objects"], body["includeReferences"])
+            result = copy_into_spaces(
+                data, space_ids, options, may_write=self.may_write, user=self.username(), retries=retries
+            )
+        except SavedObjectsRequestError as exc:
+            return request_error_response(exc)
+        return Response(result)
+
+
+def _exclusive(body: dict) -> None:
+    options = ImportOptions(
+        overwrite=body.get("overwrite", False),
+        create_new_copies=body["createNewCopies"],
+        compatibility_mode=body["compatibilityMode"],
+    )
+    try:
+        options.check()
+    except SavedObjectsRequestError as exc:
+        raise BadRequest(exc.message.replace("[request query]", "[request body]")) from None
+
+
+class CopySavedObjectsView(CopyViewBase):
+    @oas.operation("Copy saved objects to spaces", error_codes=(400, 403, 404), xsrf=True)
+    def post(self, request):
+        self.require_copy()  # Kibana authorizes the route before it validates the body
+        body = validate_body(COPY_BODY, request.data)
+        _exclusive(body)
+        options = ImportOptions(
+            overwrite=body["overwrite"],
+            create_new_copies=body["createNewCopies"],
+            compatibility_mode=body["compatibilityMode"],
+        )
+        return self.copy(body, body["spaces"], options)
+
+
+class ResolveCopySavedObjectsErrorsView(CopyViewBase):
+    @oas.operation("Resolve conflicts of a copy to spaces", error_codes=(400, 403, 404), xsrf=True)
+    def post(self, request):
+        self.require_copy()
+        body = validate_body(RESOLVE_COPY_BODY, request.data)
+        retries = {}
+        for space_id, items in body["retries"].items():
+            if not SPACE_ID_RE.match(space_id):
+                raise BadRequest(f'[request body.retries.key("{space_id}")]: Invalid space id: {space_id}')
+            try:
+                retries[space_id] = parse_retries(items, f"request body.retries.{space_id}", RETRY_ITEM_KEYS)
+            except SavedObjectsRequestError as exc:
+                raise BadRequest(exc.message) from None
+        _exclusive(body)
+        options = ImportOptions(
+            create_new_copies=body["createNewCopies"], compatibility_mode=body["compatibilityMode"]
+        )
+        return self.copy(body, list(retries), options, retries=retries)

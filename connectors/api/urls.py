@@ -7,10 +7,27 @@ from drf_spectacular.renderers import (
 )
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from connectors.api import legacy, spaces, views
+from connectors.api import encrypted_saved_objects, legacy, oauth_flow_views, spaces, views
 
 urlpatterns = [
     path("api/actions/connector", views.ConnectorCreateView.as_view(), name="connector-create"),
+    # Reserved names first: `_oauth_callback` must never be read as a connector id.
+    path(
+        "api/actions/connector/_oauth_callback",
+        oauth_flow_views.OAuthCallbackView.as_view(),
+        name="connector-oauth-callback",
+    ),
+    path("internal/actions/connector/_oauth_callback", oauth_flow_views.OAuthCallbackView.as_view()),
+    path(
+        "api/actions/connector/_oauth_callback_script",
+        oauth_flow_views.OAuthCallbackScriptView.as_view(),
+        name="connector-oauth-callback-script",
+    ),
+    path(
+        "internal/actions/connector/<str:connector_id>/_start_oauth_flow",
+        oauth_flow_views.StartOAuthFlowView.as_view(),
+        name="connector-start-oauth-flow",
+    ),
     path("api/actions/connector/<str:connector_id>", views.ConnectorView.as_view(), name="connector"),
     path(
         "api/actions/connector/<str:connector_id>/_execute",
@@ -22,6 +39,22 @@ urlpatterns = [
     # Kibana's spaces API.
     path("api/spaces/space", spaces.SpaceListView.as_view(), name="space-list"),
     path("api/spaces/space/<str:space_ref>", spaces.SpaceView.as_view(), name="space"),
+    path(
+        "api/spaces/_disable_legacy_url_aliases",
+        spaces.DisableLegacyUrlAliasesView.as_view(),
+        name="spaces-disable-legacy-url-aliases",
+    ),
+    path("api/spaces/_copy_saved_objects", spaces.CopySavedObjectsView.as_view(), name="spaces-copy"),
+    path(
+        "api/spaces/_resolve_copy_saved_objects_errors",
+        spaces.ResolveCopySavedObjectsErrorsView.as_view(),
+        name="spaces-resolve-copy-errors",
+    ),
+    path(
+        "api/encrypted_saved_objects/_rotate_key",
+        encrypted_saved_objects.RotateKeyView.as_view(),
+        name="encrypted-saved-objects-rotate-key",
+    ),
     # The legacy 7.x routes (camelCase bodies), still called by 8.x clients.
     path("api/actions/action", legacy.LegacyCreateView.as_view(), name="legacy-action-create"),
     path("api/actions/action/<str:connector_id>", legacy.LegacyActionView.as_view(), name="legacy-action"),

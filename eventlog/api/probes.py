@@ -32,8 +32,8 @@ def healthz(request, space_id=None):
     return JsonResponse({"status": "ok"})
 
 
-def readyz(request, space_id=None):
-    """Readiness: the database answers a query and the django-q2 broker is reachable."""
+def readiness_checks() -> dict[str, str]:
+    """`{"database": "ok" | "unreachable (...)", "broker": ...}`: what `/readyz` and `/api/status` report."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -52,6 +52,12 @@ def readyz(request, space_id=None):
     except Exception as exc:
         logger.warning("readiness: broker check failed: %s", type(exc).__name__)
         checks["broker"] = f"unreachable ({type(exc).__name__})"
+    return checks
+
+
+def readyz(request, space_id=None):
+    """Readiness: the database answers a query and the django-q2 broker is reachable."""
+    checks = readiness_checks()
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from eventlog.api import probes, views
+from eventlog.api import probes, status, views
 
 urlpatterns = [
     path(
@@ -25,6 +25,8 @@ urlpatterns = [
     ),
     path("internal/actions/_event_log/_export", views.EventExportView.as_view(), name="event-log-export"),
     path("api/task_manager/_health", probes.TaskManagerHealthView.as_view(), name="task-manager-health"),
+    path("api/status", status.StatusView.as_view(), name="status"),
+    path("api/stats", status.StatsView.as_view(), name="stats"),
     path("metrics", probes.metrics_view, name="metrics"),
     path("healthz", probes.healthz, name="healthz"),
     path("readyz", probes.readyz, name="readyz"),

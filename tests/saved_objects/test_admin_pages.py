@@ -161,3 +161,151 @@ def test_the_export_page_exports_a_selection_with_a_passphrase(client, superuser
     assert [line["id"] for line in lines[:-1]] == [hook.id]
     assert "encryptedSecrets" in lines[0]
     assert SECRET not in response.content.decode()
+
+
+# ---- resolving conflicts per object ---------------------------------------------------------------
+
+ID_ONE = "eeeeeeee-0000-4000-8000-000000000011"
+ID_TWO = "eeeeeeee-0000-4000-8000-000000000012"
+ID_THREE = "eeeeeeee-0000-4000-8000-000000000013"
+
+
+def _import_with_conflicts(client, superuser, default_space):
+    for connector_id, name in ((ID_ONE, "one old"), (ID_TWO, "two old"), (ID_THREE, "three old")):
+        connector = Connector(
+            id=connector_id, space=default_space, name=name, connector_type_id=".server-log"
+        )
+        connector.set_secrets({})
+        connector.save()
+    client.force_login(superuser)
+    data = ndjson(
+        connector_line(ID_ONE, name="one new"),
+        connector_line(ID_TWO, name="two new"),
+        connector_line(ID_THREE, name="three new"),
+    )
+    page = client.post(
+        "/admin/saved-objects/import/", {"file": file_of(data), "space": "default", "mode": "check"}
+    )
+    return page.content.decode()
+
+
+def test_after_conflicts_the_import_page_offers_a_choice_per_object(client, superuser, default_space):
+    html = _import_with_conflicts(client, superuser, default_space)
+
+    assert 'id="resolve-form"' in html
+    for index in range(3):
+        assert f'name="conflict-{index}" value="overwrite"' in html
+        assert f'name="conflict-{index}" value="copy"' in html
+        assert f'name="conflict-{index}" value="skip" checked' in html
+
+
+def test_resolving_overwrites_copies_and_skips_only_as_chosen(client, superuser, default_space):
+    import re
+
+    html = _import_with_conflicts(client, superuser, default_space)
+    token = re.search(r'name="pending" value="([^"]+)"', html).group(1)
+
+    resolved = client.post(
+        "/admin/saved-objects/import/",
+        {
+            "_resolve": "Resolve",
+            "pending": token,
+            "conflict-0": "overwrite",
+            "conflict-1": "copy",
+            "conflict-2": "skip",
+        },
+    ).content.decode()
+
+    assert "Imported 2 objects." in resolved
+    assert "Skipped 1 conflicting object." in resolved
+    assert Connector.objects.get(pk=ID_ONE).name == "one new"
+    assert Connector.objects.get(pk=ID_TWO).name == "two old"
+    assert Connector.objects.filter(name="two new").exclude(pk=ID_TWO).count() == 1
+    assert Connector.objects.get(pk=ID_THREE).name == "three old"
+    assert 'id="resolve-form"' not in resolved
+    # the pending import is spent: the same token does nothing again
+    again = client.post(
+        "/admin/saved-objects/import/", {"_resolve": "Resolve", "pending": token, "conflict-0": "copy"}
+    )
+    assert "no longer pending" in again.content.decode()
+    assert Connector.objects.filter(name="one new").count() == 1
+
+
+def test_the_pending_file_is_sealed_in_the_session(client, superuser, default_space):
+    _import_with_conflicts(client, superuser, default_space)
+
+    stored = client.session["saved_objects_pending_import"]
+
+    assert stored["file"].startswith("gAAAAA")
+    assert "one new" not in str(stored["file"])
+
+
+def test_resolving_a_passphrase_file_asks_for_the_passphrase_again_and_restores_secrets(
+    client, superuser, default_space
+):
+    import re
+
+    hook = make_hook(default_space)
+    client.force_login(superuser)
+    exported = client.post(
+        "/admin/saved-objects/export/",
+        {"space": "default", "types": ["action"], "passphrase": "pass phrase 1"},
+    ).content
+    Connector.objects.filter(pk=hook.pk).update(name="renamed here")
+    html = client.post(
+        "/admin/saved-objects/import/",
+        {"file": file_of(exported), "space": "default", "mode": "check", "passphrase": "pass phrase 1"},
+    ).content.decode()
+    assert 'id="id_resolve_passphrase"' in html
+    assert "pass phrase 1" not in html
+    token = re.search(r'name="pending" value="([^"]+)"', html).group(1)
+
+    client.post(
+        "/admin/saved-objects/import/",
+        {"_resolve": "Resolve", "pending": token, "conflict-0": "overwrite", "passphrase": "pass phrase 1"},
+    )
+
+    restored = Connector.objects.get(pk=hook.pk)
+    assert restored.name == "hook"
+    assert restored.get_secrets()["password"] == SECRET
+    assert restored.is_missing_secrets is False
+
+
+def test_an_ambiguous_conflict_offers_each_copy_to_overwrite(client, superuser, default_space, other_space):
+    import re
+
+    origin = "eeeeeeee-0000-4000-8000-000000000021"
+    for copy_id in ("eeeeeeee-0000-4000-8000-000000000022", "eeeeeeee-0000-4000-8000-000000000023"):
+        copy = Connector(
+            id=copy_id,
+            space=other_space,
+            name=f"copy {copy_id[-2:]}",
+            connector_type_id=".server-log",
+            origin_id=origin,
+        )
+        copy.set_secrets({})
+        copy.save()
+    client.force_login(superuser)
+    html = client.post(
+        "/admin/saved-objects/import/",
+        {
+            "file": file_of(ndjson(connector_line(origin, name="original"))),
+            "space": "marketing",
+            "mode": "check",
+        },
+    ).content.decode()
+    assert 'value="overwrite:eeeeeeee-0000-4000-8000-000000000023"' in html
+    token = re.search(r'name="pending" value="([^"]+)"', html).group(1)
+
+    client.post(
+        "/admin/saved-objects/import/",
+        {
+            "_resolve": "Resolve",
+            "pending": token,
+            "conflict-0": "overwrite:eeeeeeee-0000-4000-8000-000000000023",
+        },
+    )
+
+    assert Connector.objects.get(pk="eeeeeeee-0000-4000-8000-000000000023").name == "original"
+    assert Connector.objects.get(pk="eeeeeeee-0000-4000-8000-000000000022").name == "copy 22"
+    assert not Connector.objects.filter(pk=origin).exists()

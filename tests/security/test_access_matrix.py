@@ -108,6 +108,46 @@ API_ROUTES = [
     ("space update", "superuser", "put", "{p}/api/spaces/space/{space}", {"id": "{space}", "name": "X"}, 200),
     ("space delete", "superuser", "delete", "{p}/api/spaces/space/marketing", None, 204),
     ("schema", "public", "get", "{p}/api/schema/", None, 200),
+    ("resolve import errors", "all", "post", "{p}/api/saved_objects/_resolve_import_errors", "resolve", 200),
+    (
+        "copy to space",
+        "read",
+        "post",
+        "{p}/api/spaces/_copy_saved_objects",
+        {"spaces": ["default"], "objects": [{"type": "action", "id": "{id}"}]},
+        200,
+    ),
+    (
+        "resolve copy to space",
+        "read",
+        "post",
+        "{p}/api/spaces/_resolve_copy_saved_objects_errors",
+        {"objects": [{"type": "action", "id": "{id}"}], "retries": {"default": []}},
+        200,
+    ),
+    (
+        "disable legacy url aliases",
+        "all",
+        "post",
+        "{p}/api/spaces/_disable_legacy_url_aliases",
+        {"aliases": [{"targetSpace": "{space}", "targetType": "action", "sourceId": "old"}]},
+        204,
+    ),
+    ("rotate key", "superuser", "post", "{p}/api/encrypted_saved_objects/_rotate_key", None, 200),
+    ("status", "public", "get", "{p}/api/status", None, 200),
+    ("stats", "signed-in", "get", "{p}/api/stats", None, 200),
+    ("oauth callback", "signed-in", "get", "{p}/api/actions/connector/_oauth_callback", None, 200),
+    (
+        "oauth callback (older path)",
+        "signed-in",
+        "get",
+        "{p}/internal/actions/connector/_oauth_callback",
+        None,
+        200,
+    ),
+    ("oauth callback script", "public", "get", "{p}/api/actions/connector/_oauth_callback_script", None, 200),
+    # Allowed, a .server-log connector has no authorization-code flow (and no public URL is set): 400.
+    ("start oauth flow", "all", "post", "{p}/internal/actions/connector/{id}/_start_oauth_flow", {}, 400),
 ]
 
 
@@ -142,6 +182,10 @@ def test_every_api_route_answers_as_the_privilege_allows(spaces, privilege, aske
         url = _fill(path, asked, target.id)
         if body == "upload":
             response = client.post(url, _upload(str(uuid.uuid4())), format="multipart")
+        elif body == "resolve":
+            new_id = str(uuid.uuid4())
+            form = {**_upload(new_id), "retries": json.dumps([{"type": "action", "id": new_id}])}
+            response = client.post(url, form, format="multipart")
         else:
             payload = json.loads(_fill(json.dumps(body), asked, target.id)) if body is not None else None
             response = getattr(client, verb)(url, payload, format="json")

@@ -5,10 +5,10 @@ that share the proxy's address; a forwarded header from anyone else is ignored."
 import base64
 
 import pytest
-from connectors_project.kibana_config import parse_config_dict
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
+from connectors.settings_file import parse_config_dict
 from tests.api.conftest import PASSWORD, make_user
 
 LIMITS = {
