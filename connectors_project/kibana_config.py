@@ -312,6 +312,7 @@ SETTINGS: dict[str, Setting] = {
     "connectors.serviceUrls": Setting(_service_urls, MappingProxyType({})),
     "connectors.rateLimits": Setting(_rate_limits, MappingProxyType({})),
     "connectors.eventLog.retention": Setting(parse_duration, 90 * 86400.0),
+    "connectors.metrics.token": Setting(_str, None, "bearer token GET /metrics requires (unset: none)"),
     "connectors.kibanaBaseUrl": Setting(_url, None),
     "connectors.worker.concurrency": Setting(_int_range(1, 4096), 256),
     # Kibana's own saved-objects limits (import/export), under Kibana's names.
