@@ -101,6 +101,17 @@ def test_rule_actions_change_only_rules_of_spaces_where_the_user_has_all(rules):
     assert set(Rule.objects.filter(enabled=False).values_list("space_id", flat=True)) == {"default"}
 
 
+def test_bulk_delete_refuses_a_selection_that_reaches_into_a_read_only_space(rules):
+    client = staff_client("view_rule", "delete_rule")
+    selection = [rules["default"].pk, rules["marketing"].pk]
+    client.post(RULES, {"action": "delete_selected", "_selected_action": selection, "post": "yes"})
+    assert Rule.objects.count() == 3
+    client.post(
+        RULES, {"action": "delete_selected", "_selected_action": [rules["default"].pk], "post": "yes"}
+    )
+    assert set(Rule.objects.values_list("space_id", flat=True)) == {"marketing", "sales"}
+
+
 def test_a_rule_of_a_read_only_space_opens_read_only_and_refuses_a_post(rules):
     client = staff_client("view_rule", "change_rule")
     url = f"{RULES}{rules['marketing'].pk}/change/"
