@@ -1,4 +1,10 @@
-"""Admin for rules (validated by the same code as the API) and a read-only view of action runs."""
+"""Admin for rules (validated by the same code as the API) and a read-only view of action runs.
+
+Both follow the per-space privileges (`connectors.privileges`) on top of Django's model permissions:
+lists, filters, searches and object pages show only the spaces the user may read, and changing
+anything (the form, delete, enable/disable/run soon, re-queueing a run) needs `all` in the object's
+space. Bulk actions skip the selected objects of spaces where the user has only `read` (issue 16).
+"""
 
 import json
 
@@ -11,7 +17,66 @@ from django.utils.html import format_html
 from actions import admin_maintenance, queue, rule_types
 from actions.models import ActionRun, Alert, Rule
 from actions.rules import NOTIFY_WHEN, RuleError, disable_rule, enable_rule, iso, prepare
+from connectors import privileges
+from connectors.models import Space
 from connectors.schemas import nul_problem
+
+
+def readable_space_ids(request) -> set[str]:
+    """The spaces whose rules and runs the user may see (cached on the request)."""
+    if not hasattr(request, "_actions_readable_spaces"):
+        request._actions_readable_spaces = set(privileges.readable_space_ids(request.user))
+    return request._actions_readable_spaces
+
+
+def writable_space_ids(request) -> set[str]:
+    """The spaces where the user has `all` (cached on the request)."""
+    if not hasattr(request, "_actions_writable_spaces"):
+        request._actions_writable_spaces = {
+            space_id
+            for space_id in readable_space_ids(request)
+            if privileges.privilege_for(request.user, space_id) == privileges.ALL
+        }
+    return request._actions_writable_spaces
+
+
+class SpaceScopedAdmin(admin.ModelAdmin):
+    """Django's model permission and the space privilege must both allow; `space_field` names the
+    model's space column."""
+
+    space_field = "space_id"
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).filter(**{f"{self.space_field}__in": readable_space_ids(request)})
+        )
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) and bool(readable_space_ids(request))
+
+    def has_view_permission(self, request, obj=None):
+        if obj is not None and getattr(obj, self.space_field) not in readable_space_ids(request):
+            return False
+        return super().has_view_permission(request, obj) and bool(readable_space_ids(request))
+
+    def may_write(self, request, obj=None) -> bool:
+        if obj is None:
+            return bool(writable_space_ids(request))
+        return getattr(obj, self.space_field) in writable_space_ids(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self.may_write(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self.may_write(request, obj)
+
+    def writable(self, request, queryset):
+        """The part of a bulk selection the user may change, and how many were left out."""
+        allowed = queryset.filter(**{f"{self.space_field}__in": writable_space_ids(request)})
+        skipped = queryset.count() - allowed.count()
+        if skipped:
+            messages.warning(request, f"Skipped {skipped} of the selected in spaces you may only read.")
+        return allowed
 
 
 def _rule_type_choices():
@@ -109,7 +174,7 @@ class AlertInline(admin.TabularInline):
 
 
 @admin.register(Rule)
-class RuleAdmin(admin.ModelAdmin):
+class RuleAdmin(SpaceScopedAdmin):
     form = RuleForm
     list_display = [
         "name",
@@ -120,7 +185,7 @@ class RuleAdmin(admin.ModelAdmin):
         "schedule_interval",
         "next_run_at",
     ]
-    list_filter = ["enabled", "rule_type_id", "space"]
+    list_filter = ["enabled", "rule_type_id", ("space", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "id"]
     readonly_fields = [
         "id",
@@ -160,6 +225,14 @@ class RuleAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fixed = ["rule_type_id", "consumer", "space"] if obj else []
         return [*self.readonly_fields, *fixed]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and self.may_write(request)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "space":  # a new rule goes only where the user has `all`
+            kwargs["queryset"] = Space.objects.filter(id__in=writable_space_ids(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="Status")
     def status_badge(self, obj):
@@ -201,32 +274,35 @@ class RuleAdmin(admin.ModelAdmin):
             obj.next_run_at = timezone.now()
         obj.save()
 
-    @admin.action(description="Enable selected rules")
+    @admin.action(description="Enable selected rules", permissions=["change"])
     def enable_rules(self, request, queryset):
-        for rule in queryset:
+        rules = list(self.writable(request, queryset))
+        for rule in rules:
             enable_rule(rule, request.user.get_username())
-        messages.success(request, f"Enabled {queryset.count()} rule(s).")
+        messages.success(request, f"Enabled {len(rules)} rule(s).")
 
-    @admin.action(description="Disable selected rules")
+    @admin.action(description="Disable selected rules", permissions=["change"])
     def disable_rules(self, request, queryset):
-        for rule in queryset:
+        rules = list(self.writable(request, queryset))
+        for rule in rules:
             disable_rule(rule, request.user.get_username())
-        messages.success(request, f"Disabled {queryset.count()} rule(s).")
+        messages.success(request, f"Disabled {len(rules)} rule(s).")
 
-    @admin.action(description="Run selected rules soon")
+    @admin.action(description="Run selected rules soon", permissions=["change"])
     def run_soon(self, request, queryset):
         count = 0
         with transaction.atomic():
-            for rule in queryset.filter(enabled=True):
+            for rule in self.writable(request, queryset).filter(enabled=True):
                 queue.queue_rule_run(rule.id)
                 count += 1
         messages.success(request, f"{count} rule(s) will run soon (disabled rules are skipped).")
 
 
 @admin.register(ActionRun)
-class ActionRunAdmin(admin.ModelAdmin):
+class ActionRunAdmin(SpaceScopedAdmin):
     list_display = [
         "id",
+        "space_id",
         "connector_id",
         "connector_type_id",
         "status",
@@ -244,10 +320,16 @@ class ActionRunAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
+        return False  # runs are read-only; re-queueing is the `retry` permission below
 
-    @admin.action(description="Run selected failed or waiting runs now")
+    def has_retry_permission(self, request):
+        """Re-queueing changes a run (status, due time, max_attempts): Django's change permission on
+        runs and `all` in some space; the action then keeps only the runs of those spaces."""
+        return request.user.has_perm("actions.change_actionrun") and self.may_write(request)
+
+    @admin.action(description="Run selected failed or waiting runs now", permissions=["retry"])
     def retry_now(self, request, queryset):
+        queryset = self.writable(request, queryset)
         runs = list(queryset.filter(status__in=[ActionRun.FAILED, ActionRun.QUEUED]))
         with transaction.atomic():
             for run in runs:

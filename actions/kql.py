@@ -7,7 +7,6 @@ free text (matches any field). Enough for `filterKuery` and the rules `_find` fi
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,10 @@ _TOKEN = re.compile(r'\s*(?:(\()|(\))|(:)|(<=|>=|<|>)|"((?:[^"\\]|\\.)*)"|([^\s(
 
 class KqlError(ValueError):
     pass
+
+
+# `*` wildcards allowed in one query (the event log's KQL has the same cap, issue 16).
+MAX_WILDCARDS = 10
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -86,7 +89,7 @@ def _value_matches(actual: Any, expected: str, quoted: bool) -> bool:
         return False
     text = ("true" if actual else "false") if isinstance(actual, bool) else str(actual)
     if not quoted and "*" in expected:
-        return fnmatch.fnmatchcase(text.lower(), expected.lower())
+        return wildcard_matches(text.lower(), expected.lower())
     if isinstance(actual, int | float) and not isinstance(actual, bool):
         try:
             return float(expected) == float(actual)
@@ -95,6 +98,23 @@ def _value_matches(actual: Any, expected: str, quoted: bool) -> bool:
     if quoted:
         return expected.lower() in text.lower() if " " in expected else text == expected
     return text == expected or text.lower() == expected.lower()
+
+
+def wildcard_matches(text: str, pattern: str) -> bool:
+    """KQL's `*` (any run of characters; nothing else is special), without backtracking: the literal
+    pieces between wildcards are found left to right, each at its first place after the previous one,
+    which is enough for `*` (linear in the text for each piece)."""
+    pieces = pattern.split("*")
+    first, last, middle = pieces[0], pieces[-1], pieces[1:-1]
+    if len(text) < len(first) + len(last) or not text.startswith(first) or not text.endswith(last):
+        return False
+    position, end = len(first), len(text) - len(last)
+    for piece in middle:
+        found = text.find(piece, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
 
 
 def _compare(actual: Any, op: str, expected: str) -> bool:
@@ -190,7 +210,13 @@ def parse(query: str):
     """Parse a KQL string; raises KqlError. An empty query matches everything."""
     if not query or not query.strip():
         return None
-    return _Parser(_tokenize(query)).parse()
+    tokens = _tokenize(query)
+    wildcards = sum(text.count("*") for kind, text in tokens if kind == "word")
+    if wildcards > MAX_WILDCARDS:
+        raise KqlError(
+            f"The filter has {wildcards} wildcards (*); at most {MAX_WILDCARDS} are allowed in one query."
+        )
+    return _Parser(tokens).parse()
 
 
 def matches(node, document: Any) -> bool:

@@ -467,6 +467,10 @@ class PollStats:
             },
         )
         WorkerHeartbeat.objects.filter(last_poll_at__lt=timezone.now() - self.forget_after).delete()
+        # /metrics only reads: the rollup of new events is folded here, on the heartbeat (issue 16).
+        from eventlog.metrics import advance_rollup
+
+        advance_rollup()
 
 
 def _poll_forever() -> None:

@@ -319,6 +319,7 @@ SETTINGS: dict[str, Setting] = {
     "connectors.serviceUrls": Setting(_service_urls, MappingProxyType({})),
     "connectors.rateLimits": Setting(_rate_limits, MappingProxyType({})),
     "connectors.eventLog.retention": Setting(parse_duration, 90 * 86400.0),
+    "connectors.metrics.token": Setting(_str, None, "bearer token GET /metrics requires (unset: none)"),
     "connectors.kibanaBaseUrl": Setting(_url, None),
     # Kibana's own names: the public URL (OAuth redirect URI) and anonymous `/api/status`.
     "server.publicBaseUrl": Setting(_url, None, "this service's public URL (OAuth redirect URI)"),

@@ -1,4 +1,7 @@
-"""A read-only event list: filter by space, connector, event type, outcome and time."""
+"""A read-only event list: filter by space, connector, event type, outcome and time.
+
+Everything follows the space privileges: the list, the space filter and the connector filter offer
+only the spaces the user may read (and their connectors), never the names of others (issue 16)."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -11,12 +14,20 @@ from connectors.models import Connector, Space
 from eventlog.models import Event
 
 
+def readable_space_ids(request) -> list[str]:
+    """The spaces the user may read (cached on the request: the filters and the list all ask)."""
+    if not hasattr(request, "_eventlog_readable_spaces"):
+        request._eventlog_readable_spaces = privileges.readable_space_ids(request.user)
+    return request._eventlog_readable_spaces
+
+
 class SpaceFilter(admin.SimpleListFilter):
     title = "space"
     parameter_name = "space"
 
     def lookups(self, request, model_admin):
-        return [(space.id, space.name) for space in Space.objects.order_by("name")]
+        spaces = Space.objects.filter(id__in=readable_space_ids(request)).order_by("name")
+        return [(space.id, space.name) for space in spaces]
 
     def queryset(self, request, queryset):
         return queryset.filter(space_id=self.value()) if self.value() else queryset
@@ -30,7 +41,7 @@ class ConnectorFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         space = request.GET.get("space")
-        connectors = Connector.objects.order_by("name")
+        connectors = Connector.objects.filter(space_id__in=readable_space_ids(request)).order_by("name")
         if space:
             connectors = connectors.filter(space_id=space)
         return [(c.id, f"{c.name} ({c.connector_type_id})") for c in connectors[:200]]
@@ -126,7 +137,7 @@ class EventAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request).defer("document")  # the list never shows it
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(space_id__in=privileges.readable_space_ids(request.user))
+        return queryset.filter(space_id__in=readable_space_ids(request))
 
     def has_add_permission(self, request):
         return False

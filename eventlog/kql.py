@@ -4,7 +4,8 @@
     field: value          field: "a phrase"      field: (a or b)      field: *      field >= 10
     a and b   a or b   not a   (grouping)        a bare value searches message and error.message
 
-Keyword fields match exactly (`*` is a wildcard); text fields (`message`, `error.message`) match a
+Keyword fields match exactly (`*` is a wildcard, matched by the database's `GLOB`/`LIKE`, never a
+backtracking regex, and at most `MAX_WILDCARDS` of them in one query); text fields (`message`, `error.message`) match a
 phrase anywhere, case-insensitively. Fields we keep as columns use them (indexed); any other dotted
 field is looked up in the stored document.
 """
@@ -14,11 +15,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import F, Lookup, Q
+from django.db.models.fields.json import KT
 
 
 class KqlError(ValueError):
     pass
+
+
+class KqlTooComplex(KqlError):
+    """A query the parser understands but refuses to run (its message says why, for a 400)."""
+
+
+# `*` wildcards allowed in one query. Each is a LIKE/GLOB `%`/`*`, which the databases match without
+# exponential backtracking; the cap keeps the worst case (many wildcards against long values) small.
+MAX_WILDCARDS = 10
 
 
 # dotted field -> (column or document lookup, kind)
@@ -210,9 +221,28 @@ def match_q(field: str, value: str, *, quoted: bool = False) -> Q:
     if kind == "date":
         return range_q(field, ">=", value) & range_q(field, "<=", value)
     if "*" in value and not quoted:
-        pattern = "^" + ".*".join(re.escape(part) for part in value.split("*")) + "$"
-        return Q(**{f"{lookup}__regex": pattern})
+        column = KT(lookup) if lookup.startswith("document__") else F(lookup)
+        return Q(Wildcard(column, value))
     return Q(**{lookup: value})
+
+
+class Wildcard(Lookup):
+    """`lhs` matches a KQL keyword pattern (`*` any run of characters, everything else literal).
+
+    SQLite: `GLOB` (case-sensitive, as keyword fields are); elsewhere `LIKE` with `\\` escapes. Both
+    engines match `*`/`%` without the exponential backtracking of a regex (issue 16)."""
+
+    lookup_name = "kql_wildcard"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = compiler.compile(self.lhs)
+        parts = re.split(r"\*+", self.rhs)
+        if connection.vendor == "sqlite":
+            pattern = "*".join(re.sub(r"([*?\[])", r"[\1]", part) for part in parts)
+            return f"{lhs} GLOB %s", [*params, pattern]
+        escaped = (re.sub(r"([\\%_])", r"\\\1", part) for part in parts)
+        return f"{lhs} LIKE %s", [*params, "%".join(escaped)]
 
 
 def range_q(field: str, operator: str, value: str) -> Q:
@@ -237,7 +267,13 @@ def free_text_q(value: str) -> Q:
 
 
 def to_q(text: str | None) -> Q:
-    """Parse `text`; raises KqlError on anything outside the subset."""
+    """Parse `text`; raises KqlError on anything outside the subset, KqlTooComplex beyond the caps."""
     if not text or not text.strip():
         return Q()
-    return _Parser(tokenize(text)).parse()
+    tokens = tokenize(text)
+    wildcards = sum(token.text.count("*") for token in tokens if token.kind == "word")
+    if wildcards > MAX_WILDCARDS:
+        raise KqlTooComplex(
+            f"The filter has {wildcards} wildcards (*); at most {MAX_WILDCARDS} are allowed in one query."
+        )
+    return _Parser(tokens).parse()

@@ -1,13 +1,16 @@
 """`/metrics` in Prometheus text format, correct across processes.
 
 Runs happen in django-q2 worker processes and in web processes (`_execute`), so in-process counters
-would each see only their own share. The event log in the database is the shared truth. Each scrape
-first folds the `execute` events written since the last scrape into `RunRollup` (one grouped query
-over the new rows only, under a lock so two scrapes never count a row twice), then reads the rollup.
-A scrape therefore costs in proportion to the runs since the previous scrape, not to the size of
-the log, and the counters never go down when retention deletes old events.
+would each see only their own share. The event log in the database is the shared truth. Worker
+processes fold the `execute` events written since the last fold into `RunRollup` on their heartbeat
+(`actions.worker.PollStats.publish`, every few seconds; one grouped query over the new rows only,
+under a lock so two folds never count a row twice), and retention folds before it deletes. A scrape
+only reads the rollup: it writes nothing and takes no lock, so anonymous scrapers cannot hold back
+the event and journal writers (issue 16). The counters lag the log by at most a heartbeat, and never
+go down when retention deletes old events.
 
-Queue depth is read from the django-q2 broker at scrape time.
+Queue depth is read from the django-q2 broker at scrape time. `connectors.metrics.token`, when set,
+is the bearer token a scrape must send (`eventlog/api/probes.py`).
 """
 
 from __future__ import annotations
@@ -91,7 +94,6 @@ def advance_rollup() -> int:
 
 class EventLogCollector:
     def collect(self):
-        advance_rollup()
         rollups = list(RunRollup.objects.order_by("connector_type_id", "outcome"))
         runs = CounterMetricFamily(
             "connectors_action_runs",

@@ -46,9 +46,9 @@ class Event(models.Model):
 
 
 class RunRollup(models.Model):
-    """Running totals of `execute` events per connector type and outcome, for /metrics. Advanced at
-    scrape time from the events after `RollupWatermark` (see eventlog/metrics.py); retention does not
-    lower them, so they are true Prometheus counters."""
+    """Running totals of `execute` events per connector type and outcome, for /metrics. Advanced by
+    the workers' heartbeat from the events after `RollupWatermark` (see eventlog/metrics.py); retention
+    does not lower them, so they are true Prometheus counters."""
 
     connector_type_id = models.CharField(max_length=128)
     outcome = models.CharField(max_length=16)

@@ -88,6 +88,8 @@ def _order_by(sort: list[tuple[str, str]]) -> list[str]:
 
 
 def _row(event: dict, timed_out: bool) -> dict:
+    # Only these fields, never `user.name` or the rule's saved object: rows of preconfigured
+    # connectors come from every space, including ones the caller cannot read (issue 16).
     doc = event["document"]
     kibana = doc.get("kibana") or {}
     action = kibana.get("action") or {}

@@ -14,6 +14,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 
 from connectors.redaction import scrub, secret_needles
+from eventlog.metrics import advance_rollup
 from eventlog.models import Event
 
 logger = logging.getLogger("eventlog")
@@ -211,8 +212,10 @@ def retention_seconds() -> float:
 
 def purge_expired_events(now: datetime | None = None, batch_size: int = 5000) -> int:
     """Delete events older than `connectors.eventLog.retention`, in batches (short write locks on
-    SQLite). Returns how many were deleted."""
+    SQLite). Returns how many were deleted. The /metrics rollup is folded first, so no run is lost
+    from the counters however long ago a worker last folded."""
     cutoff = (now or datetime.now(UTC)) - timedelta(seconds=retention_seconds())
+    advance_rollup()
     deleted = 0
     # Per event action, so each batch is a range on the (action, timestamp, ...) index.
     for action in list(Event.objects.order_by().values_list("action", flat=True).distinct()):

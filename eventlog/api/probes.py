@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from django.db import connection
@@ -10,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework.response import Response
 
 from connectors.api.base import KibanaView
+from connectors.conf import get_config
 from eventlog import health, metrics
 
 logger = logging.getLogger("eventlog")
@@ -23,7 +25,23 @@ class TaskManagerHealthView(KibanaView):
 
 
 def metrics_view(request, space_id=None):
-    """`GET /metrics`: no authentication (scrapers); counts only, never names, messages or secrets."""
+    """`GET /metrics`: counts only, never names, messages or secrets; read-only (the workers fold the
+    rollup). With `connectors.metrics.token` set, the scraper must send it as a bearer token."""
+    token = get_config()["connectors.metrics.token"]
+    if token is not None:
+        sent = request.headers.get("Authorization", "")
+        scheme, _, credential = sent.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(credential.strip().encode(), token.encode()):
+            response = JsonResponse(
+                {
+                    "statusCode": 401,
+                    "error": "Unauthorized",
+                    "message": "A valid metrics bearer token is required.",
+                },
+                status=401,
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
     return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
 

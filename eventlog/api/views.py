@@ -111,7 +111,11 @@ class _LogView(KibanaView):
             return readable
         return [space for space in dict.fromkeys(namespaces) if space in readable]
 
-    def query(self, params: dict, connector_id: str | None = None) -> queries.LogQuery:
+    def query(
+        self, params: dict, connector_id: str | None = None, *, space_agnostic: bool = True
+    ) -> queries.LogQuery:
+        """With `space_agnostic`, preconfigured connectors' runs of every space are added (Kibana's
+        execution log); their rows carry no user or rule (see `queries._row`)."""
         now = datetime.now(UTC)
         start = queries.parse_date(params["date_start"], now)
         if start is None:
@@ -124,6 +128,8 @@ class _LogView(KibanaView):
         if params.get("filter"):
             try:
                 kql.to_q(params["filter"])
+            except kql.KqlTooComplex as exc:
+                raise BadRequest(str(exc)) from None
             except kql.KqlError:
                 raise BadRequest(f"Invalid kuery syntax for filter {params['filter']}") from None
         sort = [(name, spec["order"]) for item in params.get("sort") or [] for name, spec in item.items()]
@@ -136,7 +142,7 @@ class _LogView(KibanaView):
             page=int(params.get("page") or 1),
             per_page=int(params.get("per_page") or 10),
             sort=sort or [("timestamp", "desc")],
-            space_agnostic_ids=list(get_config()["xpack.actions.preconfigured"]),
+            space_agnostic_ids=list(get_config()["xpack.actions.preconfigured"]) if space_agnostic else [],
         )
 
     def connector_or_404(self, connector_id: str) -> str:
@@ -186,7 +192,9 @@ class EventExportView(_LogView):
     def answer(self, request, connector_id=None):
         params = self.params(request)
         self.require("get")
-        query = self.query(params)
+        # Whole documents (user names, rule ids, error text): only of the caller's own spaces, never
+        # the other spaces' runs of preconfigured connectors that the execution log lists (issue 16).
+        query = self.query(params, space_agnostic=False)
         actions = [a.strip() for a in (params.get("event_action") or "").split(",") if a.strip()]
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         response = StreamingHttpResponse(

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from actions.services import RunInfo, execute
 from connectors.models import Connector
 from eventlog import health
+from eventlog.metrics import advance_rollup
 from eventlog.models import Event
 from eventlog.services import (
     RETENTION_TASK,
@@ -194,6 +195,12 @@ def test_connector_health_reports_last_run_outcome_error_and_24h_failures(db):
 # ---- metrics -----------------------------------------------------------------------------------------
 
 
+def scrape() -> str:
+    """What Prometheus sees after the workers' next heartbeat has folded the new events."""
+    advance_rollup()
+    return Client().get("/metrics").content.decode()
+
+
 def samples(text):
     found = {}
     for family in text_string_to_metric_families(text):
@@ -207,6 +214,7 @@ def test_metrics_count_runs_retries_and_durations_from_the_event_log(db, default
     run_events(type_id=".webhook", duration_ms=300)
     run_events(type_id=".webhook", outcome="failure", attempt=2, max_attempts=3, final=False, duration_ms=40)
     run_events(type_id=".server-log", duration_ms=1)
+    advance_rollup()
 
     response = Client().get("/metrics")
 
@@ -230,10 +238,10 @@ def test_metrics_count_runs_retries_and_durations_from_the_event_log(db, default
 
 
 def test_metrics_see_runs_from_every_process_because_they_read_the_database(db, default_space):
-    before = samples(Client().get("/metrics").content.decode())
+    before = samples(scrape())
     assert not [key for key in before if key[0] == "connectors_action_runs_total"]
     run_events(type_id=".webhook")  # as a worker process would: only a row in the database
-    after = samples(Client().get("/metrics").content.decode())
+    after = samples(scrape())
     assert (
         after[("connectors_action_runs_total", (("connector_type", ".webhook"), ("outcome", "success")))] == 1
     )
@@ -242,14 +250,24 @@ def test_metrics_see_runs_from_every_process_because_they_read_the_database(db, 
 def test_metric_counters_do_not_drop_when_retention_deletes_events(db, kibana_settings):
     kibana_settings.set({"connectors.eventLog.retention": "1d"})
     run_events(type_id=".webhook", at=NOW - timedelta(days=2))
-    first = samples(Client().get("/metrics").content.decode())
+    first = samples(scrape())
     purge_expired_events()
     run_events(type_id=".webhook")
-    second = samples(Client().get("/metrics").content.decode())
+    second = samples(scrape())
     key = ("connectors_action_runs_total", (("connector_type", ".webhook"), ("outcome", "success")))
     assert (first[key], second[key]) == (1, 2)
-    third = samples(Client().get("/metrics").content.decode())
+    third = samples(scrape())
     assert third[key] == 2  # a scrape with no new runs counts nothing twice
+
+
+def test_retention_folds_the_runs_it_deletes_into_the_counters_first(db, kibana_settings):
+    kibana_settings.set({"connectors.eventLog.retention": "1d"})
+    run_events(type_id=".webhook", at=NOW - timedelta(days=2))  # no worker has folded it yet
+    assert purge_expired_events() == 2
+    found = samples(Client().get("/metrics").content.decode())
+    assert (
+        found[("connectors_action_runs_total", (("connector_type", ".webhook"), ("outcome", "success")))] == 1
+    )
 
 
 # ---- probes ------------------------------------------------------------------------------------------
