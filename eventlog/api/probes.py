@@ -33,7 +33,8 @@ def healthz(request, space_id=None):
 
 
 def readyz(request, space_id=None):
-    """Readiness: the database answers a query and the django-q2 broker is reachable."""
+    """Readiness: the database answers a query, the django-q2 broker is reachable and the configured
+    encryption keys open the stored secrets (a sample)."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -52,6 +53,13 @@ def readyz(request, space_id=None):
     except Exception as exc:
         logger.warning("readiness: broker check failed: %s", type(exc).__name__)
         checks["broker"] = f"unreachable ({type(exc).__name__})"
+    if checks["database"] == "ok":
+        from connectors.secrets_check import check_stored_secrets
+
+        secrets = check_stored_secrets()
+        checks["secrets"] = "ok" if secrets.ok else secrets.message
+        if not secrets.ok:
+            logger.error("readiness: %s", secrets.message)
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
