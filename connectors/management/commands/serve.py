@@ -82,7 +82,7 @@ def probe_address(listener: socket.socket) -> tuple[str, int]:
 def _answers(address: tuple[str, int]) -> bool:
     """True once an HTTP request on the bound address gets any answer (the web has booted)."""
     host, port = address
-    conn = http.client.HTTPConnection(host, port, timeout=2)
+    conn = http.client.HTTPConnection(host, port, timeout=5)  # one probe in the backlog at a time
     try:
         conn.request("GET", "/healthz", headers={"Host": "localhost"})
         conn.getresponse().read()
@@ -222,7 +222,7 @@ class Command(BaseCommand):
     def _report_configuration(self) -> None:
         from connectors.secrets_check import check_stored_secrets
 
-        env_file = f"{settings.ENV_FILE} (the environment wins over it)" if settings.ENV_FILE else "none"
+        env_file = f"{settings.ENV_FILE} (the environment wins over it)" if settings.ENV_FILE else "none (no .env)"
         self.stdout.write(f"Environment file: {env_file}")
         if settings.CONNECTORS_CONFIG:
             self.stdout.write(f"Settings file: {settings.CONNECTORS_CONFIG} (changes need a restart)")
