@@ -97,6 +97,7 @@ KNOWN_VARIABLES = (
     "DJANGO_SUPERUSER_PASSWORD",
     "WEB_CONCURRENCY",
     "CONNECTORS_ENV_FILE",
+    "CONNECTORS_STARTUP_REPORTED",  # set by `serve` for its children
 )
 
 # Values copied from an example file without being replaced. Refused: a key anyone can read in the
@@ -126,6 +127,16 @@ def load_env_file(path) -> str | None:
         if value is not None and key not in os.environ:
             os.environ[key] = value
     return str(path)
+
+
+def refuse_misspelt_variables(environ) -> None:
+    """A `CONNECTORS_*` variable that is not ours but nearly is (CONNECTORS_WORKER) is a typo that
+    would be ignored silently; other names (CI's, a shell's) are left alone."""
+    for name in sorted(environ):
+        if name.startswith("CONNECTORS_") and name not in KNOWN_VARIABLES:
+            close = difflib.get_close_matches(name, KNOWN_VARIABLES, n=1, cutoff=0.85)
+            if close:
+                raise ImproperlyConfigured(f"unknown variable {name} (did you mean {close[0]}?)")
 
 
 def refuse_placeholder(name: str, value: str | None) -> None:

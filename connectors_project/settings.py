@@ -16,6 +16,7 @@ from connectors_project.env import (
     env_str,
     env_url,
     load_env_file,
+    refuse_misspelt_variables,
     refuse_placeholder,
 )
 from connectors_project.kibana_config import load_config_file
@@ -23,6 +24,7 @@ from connectors_project.kibana_config import load_config_file
 BASE_DIR = Path(__file__).resolve().parent.parent
 # `.env` beside manage.py, as `.env.example` says; CONNECTORS_ENV_FILE names another (empty: none).
 ENV_FILE = load_env_file(os.environ.get("CONNECTORS_ENV_FILE", str(BASE_DIR / ".env")))
+refuse_misspelt_variables(os.environ)
 VAR_DIR = Path(env_str("CONNECTORS_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)

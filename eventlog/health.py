@@ -441,7 +441,15 @@ def task_manager_health(now: datetime | None = None) -> dict:
 def _connector_secrets(now: datetime) -> dict:
     from connectors.secrets_check import check_stored_secrets
 
-    check = check_stored_secrets()
+    try:
+        check = check_stored_secrets()
+    except Exception as exc:  # report the kind only: driver messages may carry a DSN
+        logger.warning("health: could not check the stored secrets: %s", type(exc).__name__)
+        return {
+            "timestamp": iso(now),
+            "status": WARN,
+            "value": {"message": f"not checked ({type(exc).__name__})"},
+        }
     return {
         "timestamp": iso(now),
         "status": OK if check.ok else ERROR,

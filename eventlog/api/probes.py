@@ -56,10 +56,14 @@ def readyz(request, space_id=None):
     if checks["database"] == "ok":
         from connectors.secrets_check import check_stored_secrets
 
-        secrets = check_stored_secrets()
-        checks["secrets"] = "ok" if secrets.ok else secrets.message
-        if not secrets.ok:
-            logger.error("readiness: %s", secrets.message)
+        try:
+            secrets = check_stored_secrets()
+            checks["secrets"] = "ok" if secrets.ok else secrets.message
+            if not secrets.ok:
+                logger.error("readiness: %s", secrets.message)
+        except Exception as exc:
+            logger.warning("readiness: secrets check failed: %s", type(exc).__name__)
+            checks["secrets"] = f"not checked ({type(exc).__name__})"
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503

@@ -91,7 +91,17 @@ class Serve:
 
     def start(self) -> Process:
         self.starts += 1
-        command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        # `make run`'s command line (Makefile): migrate and bootstrap in the same process, then serve.
+        command = [
+            sys.executable,
+            "manage.py",
+            "serve",
+            "--migrate",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         self.process = Process(f"serve-{self.starts}", command, self.env, self.workdir)
         wait_until(
             lambda: "Connectors is running on" in self.process.output(),

@@ -222,13 +222,19 @@ class Command(BaseCommand):
     def _report_configuration(self) -> None:
         from connectors.secrets_check import check_stored_secrets
 
-        env_file = f"{settings.ENV_FILE} (the environment wins over it)" if settings.ENV_FILE else "none (no .env)"
+        env_file = (
+            f"{settings.ENV_FILE} (the environment wins over it)" if settings.ENV_FILE else "none (no .env)"
+        )
         self.stdout.write(f"Environment file: {env_file}")
         if settings.CONNECTORS_CONFIG:
             self.stdout.write(f"Settings file: {settings.CONNECTORS_CONFIG} (changes need a restart)")
         else:
             self.stdout.write("Settings file: none (CONNECTORS_CONFIG is not set: Kibana's defaults)")
-        check = check_stored_secrets()
+        try:
+            check = check_stored_secrets()
+        except Exception as exc:  # the database is away: gunicorn and the cluster will say more
+            self.stderr.write(f"Encryption keys: not checked ({type(exc).__name__} reading the database)")
+            return
         if check.ok:
             self.stdout.write(f"Encryption keys: {check.message}")
         else:
