@@ -82,7 +82,7 @@ def probe_address(listener: socket.socket) -> tuple[str, int]:
 def _answers(address: tuple[str, int]) -> bool:
     """True once an HTTP request on the bound address gets any answer (the web has booted)."""
     host, port = address
-    conn = http.client.HTTPConnection(host, port, timeout=5)  # one probe in the backlog at a time
+    conn = http.client.HTTPConnection(host, port, timeout=1)  # short: a Ctrl-C during boot waits for it
     try:
         conn.request("GET", "/healthz", headers={"Host": "localhost"})
         conn.getresponse().read()
