@@ -140,7 +140,8 @@ def refuse_misspelt_variables(environ) -> None:
 
 
 def refuse_placeholder(name: str, value: str | None) -> None:
-    if value and any(marker in value.lower() for marker in _PLACEHOLDERS):
+    # Only a value that starts with a marker: a random key almost never does (1 in ~10^9).
+    if value and value.lower().startswith(_PLACEHOLDERS):
         raise ImproperlyConfigured(
             f"{name} still holds the example's placeholder; set a real value, or leave it empty and "
             "make run generates one under var/"

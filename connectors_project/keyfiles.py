@@ -39,8 +39,7 @@ def generated_secret_key(var_dir: Path) -> str:
     return value
 
 
-def generated_encryption_key(var_dir: Path) -> tuple[str, str]:
-    """(the key file, the key)."""
+def generated_encryption_key(var_dir: Path) -> str:
     path = var_dir / "encryption.key"
     value, created = _read_or_create(path, lambda: Fernet.generate_key().decode())
     verb = "generated" if created else "using the generated"
@@ -49,7 +48,7 @@ def generated_encryption_key(var_dir: Path) -> tuple[str, str]:
         "Set CONNECTORS_ENCRYPTION_KEYS in production and keep the key safe: without it, "
         "stored connector secrets cannot be read."
     )
-    return str(path), value
+    return value
 
 
 def normalise_fernet_keys(keys: list[str], variable: str) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from connectors_project import keyfiles
 from connectors_project.env import (
     env_bool,
     env_int,
@@ -31,9 +32,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_secret("SECRET_KEY")
 refuse_placeholder("SECRET_KEY", SECRET_KEY)
 if not SECRET_KEY:
-    from connectors_project.keyfiles import generated_secret_key
-
-    SECRET_KEY = generated_secret_key(VAR_DIR)
+    SECRET_KEY = keyfiles.generated_secret_key(VAR_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 HOST = env_str("HOST", "127.0.0.1")
@@ -50,15 +49,11 @@ _encryption_keys = [
 ]
 for _key in _encryption_keys:
     refuse_placeholder("CONNECTORS_ENCRYPTION_KEYS", _key)
-ENCRYPTION_KEY_FILE = None  # the generated key's file when CONNECTORS_ENCRYPTION_KEYS is not set
 if not _encryption_keys:
-    from connectors_project.keyfiles import generated_encryption_key
-
-    ENCRYPTION_KEY_FILE, _generated = generated_encryption_key(VAR_DIR)
-    _encryption_keys = [_generated]
-from connectors_project.keyfiles import STARTUP_REPORTED_VARIABLE, normalise_fernet_keys  # noqa: E402, F401
-
-FIELD_ENCRYPTION_KEY = normalise_fernet_keys(_encryption_keys, "CONNECTORS_ENCRYPTION_KEYS")
+    _encryption_keys = [keyfiles.generated_encryption_key(VAR_DIR)]
+FIELD_ENCRYPTION_KEY = keyfiles.normalise_fernet_keys(_encryption_keys, "CONNECTORS_ENCRYPTION_KEYS")
+# `serve` sets it in its children's environment: they do not repeat the start-up warnings.
+STARTUP_REPORTED_VARIABLE = keyfiles.STARTUP_REPORTED_VARIABLE
 
 INSTALLED_APPS = [
     "connectors.admin_ui.apps.ConnectorsAdminConfig",  # django.contrib.admin with our site
