@@ -256,3 +256,19 @@ def test_a_port_in_use_is_one_clear_line_and_exit_code_1(served):
     assert f"127.0.0.1:{serve.port} is already in use" in output
     assert "Traceback" not in output
     assert not descendants(process.popen.pid)
+
+
+def test_when_the_web_dies_serve_stops_the_cluster_and_exits_1_for_its_supervisor_to_restart(served):
+    serve = served["serve"]
+    process = serve.start()
+    running = serve.processes()
+    master = next(
+        pid
+        for pid, command in running.items()
+        if "gunicorn" in command and _parent_of(pid) == process.popen.pid
+    )
+    os.killpg(master, signal.SIGKILL)  # the web's master and workers crash
+    assert process.popen.wait(timeout=STOP_BOUND + 5) == 1
+    wait_until(lambda: not any(_alive(pid) for pid in running), STOP_BOUND, "every process gone")
+    assert "The web server (gunicorn) exited" in process.output()
+    assert port_is_free(serve.port)
