@@ -272,3 +272,19 @@ def test_when_the_web_dies_serve_stops_the_cluster_and_exits_1_for_its_superviso
     wait_until(lambda: not any(_alive(pid) for pid in running), STOP_BOUND, "every process gone")
     assert "The web server (gunicorn) exited" in process.output()
     assert port_is_free(serve.port)
+
+
+def test_a_second_ctrl_c_kills_what_is_left_at_once(served):
+    serve = served["serve"]
+    process = serve.start()
+    running = serve.processes()
+    os.killpg(process.popen.pid, signal.SIGINT)
+    wait_until(lambda: "a second Ctrl-C stops at once" in process.output(), STOP_BOUND, "the stop to begin")
+    os.killpg(process.popen.pid, signal.SIGINT)  # impatient: the cluster needs seconds to stop by itself
+    wait_until(
+        lambda: not any(_alive(pid) for pid in running) and port_is_free(serve.port),
+        STOP_BOUND,
+        "every process gone and the port free",
+    )
+    assert process.popen.wait(timeout=5) == 0
+    assert "is still running; killing it" in process.output()

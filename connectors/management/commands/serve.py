@@ -300,7 +300,7 @@ class Command(BaseCommand):
             time.sleep(0.05)
         for child in alive:
             if child.group_alive():
-                self.stderr.write(f"The {child.name} did not stop in time; killing it.")
+                self.stderr.write(f"The {child.name} is still running; killing it.")
                 child.signal_group(signal.SIGKILL)
         for child in alive:
             try:
