@@ -21,8 +21,9 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py bootstrap
 
-run: migrate
-	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
+# One process migrates, bootstraps and serves, so start-up warnings are printed once.
+run: install
+	$(BIN)/python manage.py serve --migrate --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/ruff check .

@@ -75,3 +75,12 @@ class SecretsField(EncryptedTextField):
         if not isinstance(value, str) or not value.startswith("gAAAAA"):
             raise ValueError("SecretsField stores only sealed tokens; use Connector.set_secrets()")
         return value
+
+
+def opens_with_configured_keys(token: str) -> bool:
+    """True when one of the configured keys opens the token (its envelope is not checked)."""
+    try:
+        _crypter().decrypt(token.encode())
+        return True
+    except (InvalidToken, ValueError):
+        return False

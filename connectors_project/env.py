@@ -4,6 +4,7 @@ Every reader raises ImproperlyConfigured naming the variable, so a bad value sto
 sentence instead of a traceback deep inside Django.
 """
 
+import difflib
 import os
 from urllib.parse import urlparse
 
@@ -70,3 +71,78 @@ def env_url(name: str, default: str | None, schemes: tuple[str, ...]) -> str | N
         allowed = ", ".join(schemes)
         raise ImproperlyConfigured(f"{name} must be a URL with one of the schemes {allowed}, got {value!r}")
     return value
+
+
+# Every variable the service reads; a key in `.env` that is not here is a typo, named with the closest.
+KNOWN_VARIABLES = (
+    "SECRET_KEY",
+    "SECRET_KEY_FILE",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "HOST",
+    "PORT",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CONNECTORS_ENCRYPTION_KEYS",
+    "CONNECTORS_ENCRYPTION_KEYS_FILE",
+    "CONNECTORS_CONFIG",
+    "CONNECTORS_WORKERS",
+    "CONNECTORS_VAR_DIR",
+    "CONNECTORS_CLUSTER_NAME",
+    "CONNECTORS_TASKS_SYNC",
+    "CONNECTORS_EXPORT_PASSPHRASE",
+    "LOG_LEVEL",
+    "DJANGO_SUPERUSER_USERNAME",
+    "DJANGO_SUPERUSER_PASSWORD",
+    "WEB_CONCURRENCY",
+    "CONNECTORS_ENV_FILE",
+    "CONNECTORS_STARTUP_REPORTED",  # set by `serve` for its children
+)
+
+# Values copied from an example file without being replaced. Refused: a key anyone can read in the
+# repository protects nothing.
+_PLACEHOLDERS = ("change-me", "changeme", "change_me", "replace-me", "your-")
+
+
+def load_env_file(path) -> str | None:
+    """Read `.env` (python-dotenv) into os.environ; a variable already in the environment wins.
+    Returns the path when a file was read. An unknown key stops start-up naming the closest known one."""
+    from pathlib import Path
+
+    from dotenv import dotenv_values
+
+    if not path:
+        return None
+    path = Path(path)
+    if not path.is_file():
+        return None
+    values = dotenv_values(path)
+    for key in values:
+        if key not in KNOWN_VARIABLES:
+            close = difflib.get_close_matches(key, KNOWN_VARIABLES, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ImproperlyConfigured(f"{path}: unknown variable {key}{hint}")
+    for key, value in values.items():
+        if value is not None and key not in os.environ:
+            os.environ[key] = value
+    return str(path)
+
+
+def refuse_misspelt_variables(environ) -> None:
+    """A `CONNECTORS_*` variable that is not ours but nearly is (CONNECTORS_WORKER) is a typo that
+    would be ignored silently; other names (CI's, a shell's) are left alone."""
+    for name in sorted(environ):
+        if name.startswith("CONNECTORS_") and name not in KNOWN_VARIABLES:
+            close = difflib.get_close_matches(name, KNOWN_VARIABLES, n=1, cutoff=0.85)
+            if close:
+                raise ImproperlyConfigured(f"unknown variable {name} (did you mean {close[0]}?)")
+
+
+def refuse_placeholder(name: str, value: str | None) -> None:
+    # Only a value that starts with a marker: a random key almost never does (1 in ~10^9).
+    if value and value.lower().startswith(_PLACEHOLDERS):
+        raise ImproperlyConfigured(
+            f"{name} still holds the example's placeholder; set a real value, or leave it empty and "
+            "make run generates one under var/"
+        )

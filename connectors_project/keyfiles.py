@@ -1,6 +1,7 @@
 """Keys for the embedded default: generated once into var/ so `make run` works out of the box.
 
-Production sets SECRET_KEY and CONNECTORS_ENCRYPTION_KEYS; the warning says so every start-up.
+Production sets SECRET_KEY and CONNECTORS_ENCRYPTION_KEYS; the warning says so once per start-up
+(`warn`: the processes `serve` starts do not repeat it).
 """
 
 import base64
@@ -12,6 +13,15 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+
+# `serve` sets this in its children's environment: it has printed the start-up warnings already.
+STARTUP_REPORTED_VARIABLE = "CONNECTORS_STARTUP_REPORTED"
+
+
+def warn(message: str) -> None:
+    """A start-up warning, printed once per start: not again by the processes `serve` starts."""
+    if os.environ.get(STARTUP_REPORTED_VARIABLE) != "1":
+        print(message, file=sys.stderr)  # noqa: T201 -- logging is not configured yet
 
 
 def _read_or_create(path: Path, make) -> tuple[str, bool]:
@@ -39,11 +49,10 @@ def generated_encryption_key(var_dir: Path) -> str:
     path = var_dir / "encryption.key"
     value, created = _read_or_create(path, lambda: Fernet.generate_key().decode())
     verb = "generated" if created else "using the generated"
-    print(  # noqa: T201 -- a start-up warning must reach the console before logging is configured
+    warn(
         f"WARNING: CONNECTORS_ENCRYPTION_KEYS is not set; {verb} key in {path}. "
         "Set CONNECTORS_ENCRYPTION_KEYS in production and keep the key safe: without it, "
-        "stored connector secrets cannot be read.",
-        file=sys.stderr,
+        "stored connector secrets cannot be read."
     )
     return value
 

@@ -1,23 +1,38 @@
-"""Django settings: wiring only. Every value comes from the environment (see README) or the
-`kibana.yml`-style settings file named by CONNECTORS_CONFIG."""
+"""Django settings: wiring only. Every value comes from the environment (see README), the `.env` file
+beside manage.py (the environment wins over it), or the `kibana.yml`-style settings file named by
+CONNECTORS_CONFIG."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from connectors.settings_file import load_config_file
-from connectors_project.env import env_bool, env_int, env_list, env_secret, env_str, env_url
+from connectors_project import keyfiles
+from connectors_project.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    env_url,
+    load_env_file,
+    refuse_misspelt_variables,
+    refuse_placeholder,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# `.env` beside manage.py, as `.env.example` says; CONNECTORS_ENV_FILE names another (empty: none).
+ENV_FILE = load_env_file(os.environ.get("CONNECTORS_ENV_FILE", str(BASE_DIR / ".env")))
+refuse_misspelt_variables(os.environ)
 VAR_DIR = Path(env_str("CONNECTORS_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_secret("SECRET_KEY")
+refuse_placeholder("SECRET_KEY", SECRET_KEY)
 if not SECRET_KEY:
-    from connectors_project.keyfiles import generated_secret_key
-
-    SECRET_KEY = generated_secret_key(VAR_DIR)
+    SECRET_KEY = keyfiles.generated_secret_key(VAR_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -43,13 +58,13 @@ KIBANA_CONFIG = load_config_file(CONNECTORS_CONFIG)
 _encryption_keys = [
     k.strip() for k in (env_secret("CONNECTORS_ENCRYPTION_KEYS") or "").split(",") if k.strip()
 ]
+for _key in _encryption_keys:
+    refuse_placeholder("CONNECTORS_ENCRYPTION_KEYS", _key)
 if not _encryption_keys:
-    from connectors_project.keyfiles import generated_encryption_key
-
-    _encryption_keys = [generated_encryption_key(VAR_DIR)]
-from connectors_project.keyfiles import normalise_fernet_keys  # noqa: E402
-
-FIELD_ENCRYPTION_KEY = normalise_fernet_keys(_encryption_keys, "CONNECTORS_ENCRYPTION_KEYS")
+    _encryption_keys = [keyfiles.generated_encryption_key(VAR_DIR)]
+FIELD_ENCRYPTION_KEY = keyfiles.normalise_fernet_keys(_encryption_keys, "CONNECTORS_ENCRYPTION_KEYS")
+# `serve` sets it in its children's environment: they do not repeat the start-up warnings.
+STARTUP_REPORTED_VARIABLE = keyfiles.STARTUP_REPORTED_VARIABLE
 
 INSTALLED_APPS = [
     "connectors.admin_ui.apps.ConnectorsAdminConfig",  # django.contrib.admin with our site

@@ -428,16 +428,37 @@ def task_manager_health(now: datetime | None = None) -> dict:
     workload = _workload(now)
     runtime = _runtime(now, config)
     capacity = _capacity_estimation(now, config, workload, runtime)
+    secrets = _connector_secrets(now)
     return {
         "id": server_uuid(),
         "timestamp": iso(now),
         # capacity_estimation is experimental (as in Kibana) and does not set the overall status
-        "status": worst(workload["status"], runtime["status"]),
+        "status": worst(workload["status"], runtime["status"], secrets["status"]),
         "last_update": iso(now),
         "stats": {
             "configuration": {"timestamp": iso(now), "status": OK, "value": config},
             "workload": workload,
             "runtime": runtime,
             "capacity_estimation": capacity,
+            "connector_secrets": secrets,  # our extension: a wrong CONNECTORS_ENCRYPTION_KEYS is an error
         },
+    }
+
+
+def _connector_secrets(now: datetime) -> dict:
+    from connectors.secrets_check import check_stored_secrets
+
+    try:
+        check = check_stored_secrets()
+    except Exception as exc:  # report the kind only: driver messages may carry a DSN
+        logger.warning("health: could not check the stored secrets: %s", type(exc).__name__)
+        return {
+            "timestamp": iso(now),
+            "status": WARN,
+            "value": {"message": f"not checked ({type(exc).__name__})"},
+        }
+    return {
+        "timestamp": iso(now),
+        "status": OK if check.ok else ERROR,
+        "value": {"sampled": check.sampled, "unreadable": check.unreadable, "message": check.message},
     }

@@ -32,6 +32,7 @@ from connectors.exceptions import (
 )
 from connectors.models import Connector
 from connectors.preconfigured import preconfigured_connectors
+from connectors.secrets_check import secrets_unreadable
 from connectors.services import (
     ConnectorConflict,
     ConnectorNotFound,
@@ -111,6 +112,7 @@ class Row:
     used_by: int
     deprecated: bool
     failures_24h: int = 0
+    secrets_unreadable: bool = False  # a wrong CONNECTORS_ENCRYPTION_KEYS (connectors.secrets_check)
 
     @property
     def type_name(self) -> str:
@@ -240,6 +242,7 @@ def connector_list(request, model_admin):
         if row.connector.id in loaded:  # not deleted since the list was read
             row.connector = loaded[row.connector.id]
             row.deprecated = is_connector_deprecated(row.connector)
+            row.secrets_unreadable = secrets_unreadable(row.connector)
             page_rows.append(row)
     failures = extensions.failures_last_24h([row.connector.id for row in page_rows])  # one query per page
     for row in page_rows:

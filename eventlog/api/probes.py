@@ -51,7 +51,8 @@ def healthz(request, space_id=None):
 
 
 def readiness_checks() -> dict[str, str]:
-    """`{"database": "ok" | "unreachable (...)", "broker": ...}`: what `/readyz` and `/api/status` report."""
+    """`{"database": "ok" | "unreachable (...)", "broker": ..., "secrets": ...}`: what `/readyz` and
+    `/api/status` report. `secrets`: the configured encryption keys open the stored secrets (a sample)."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -70,11 +71,23 @@ def readiness_checks() -> dict[str, str]:
     except Exception as exc:
         logger.warning("readiness: broker check failed: %s", type(exc).__name__)
         checks["broker"] = f"unreachable ({type(exc).__name__})"
+    if checks["database"] == "ok":
+        from connectors.secrets_check import check_stored_secrets
+
+        try:
+            secrets = check_stored_secrets()
+            checks["secrets"] = "ok" if secrets.ok else secrets.message
+            if not secrets.ok:
+                logger.error("readiness: %s", secrets.message)
+        except Exception as exc:
+            logger.warning("readiness: secrets check failed: %s", type(exc).__name__)
+            checks["secrets"] = f"not checked ({type(exc).__name__})"
     return checks
 
 
 def readyz(request, space_id=None):
-    """Readiness: the database answers a query and the django-q2 broker is reachable."""
+    """Readiness: the database answers a query, the django-q2 broker is reachable and the configured
+    encryption keys open the stored secrets (a sample)."""
     checks = readiness_checks()
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse(

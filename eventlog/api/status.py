@@ -87,6 +87,15 @@ def service_statuses() -> tuple[dict, dict]:
             "meta": {},
         },
     }
+    if "secrets" in checks:  # checked only while the database answers
+        secrets_ok = checks["secrets"] == "ok"
+        plugins["encryptedSavedObjects"] = {
+            "level": "available" if secrets_ok else "degraded",
+            "summary": "Stored secrets open with the configured keys"
+            if secrets_ok
+            else "Stored secrets do not open with the configured encryption keys",
+            "meta": {},
+        }
     return core, plugins
 
 

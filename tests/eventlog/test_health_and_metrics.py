@@ -44,7 +44,13 @@ def test_health_has_kibanas_shape(api):
     assert body["id"] == server_uuid()
     assert body["status"] == "OK"
     assert set(body) == {"id", "timestamp", "status", "last_update", "stats"}
-    assert set(body["stats"]) == {"configuration", "workload", "runtime", "capacity_estimation"}
+    assert set(body["stats"]) == {
+        "configuration",
+        "workload",
+        "runtime",
+        "capacity_estimation",
+        "connector_secrets",
+    }
     configuration = body["stats"]["configuration"]["value"]
     assert configuration["monitored_task_execution_thresholds"] == {
         "default": {"error_threshold": 90, "warn_threshold": 80},
@@ -282,7 +288,7 @@ def test_healthz_answers_without_authentication(db):
 def test_readyz_checks_the_database_and_the_broker(db):
     response = Client().get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok", "secrets": "ok"}}
 
 
 def test_readyz_is_503_when_the_broker_is_unreachable(db, settings):

@@ -1,9 +1,9 @@
 """Re-encrypt every stored secret under the first key of CONNECTORS_ENCRYPTION_KEYS."""
 
 from cryptography.fernet import InvalidToken
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from connectors.fields import needs_rotation, rotate
+from connectors.fields import needs_rotation, opens_with_configured_keys, rotate
 from connectors.models import Connector, ConnectorToken
 
 
@@ -26,6 +26,7 @@ class Command(BaseCommand):
     help = "Re-encrypt every connector secret and cached token under the first (current) key."
 
     def handle(self, *args, **options):
+        self._refuse_unless_every_value_opens()
         total, rotated, failed = rotate_all()
         self.stdout.write(
             f"Checked {total} encrypted values; {rotated} still needed an old key and were re-encrypted."
@@ -33,6 +34,20 @@ class Command(BaseCommand):
         if failed:
             self.stderr.write(
                 f"{failed} encrypted values open with none of the configured keys and were left as they are."
+            )
+
+    def _refuse_unless_every_value_opens(self) -> None:
+        """A wrong key list must stop the command before it writes anything (not an InvalidToken
+        traceback halfway through)."""
+        unreadable = 0
+        for model, field in ((Connector, "secrets_sealed"), (ConnectorToken, "token_sealed")):
+            for _pk, token in encrypted_rows(model, field):
+                unreadable += not opens_with_configured_keys(token)
+        if unreadable:
+            raise CommandError(
+                f"{unreadable} stored encrypted values open with none of the keys in "
+                "CONNECTORS_ENCRYPTION_KEYS; nothing was changed. Put the new key first and keep the "
+                "old key after it (comma-separated), then run this again."
             )
 
 
