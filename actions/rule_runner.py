@@ -61,11 +61,26 @@ class RunReport:
     skipped: list[str] = field(default_factory=list)
 
 
+RULE_RUN_LEASE = timedelta(minutes=5)  # Kibana's rule_task_timeout: a dead run stops counting as running
+
+
 def run_rule(rule_id: str, now: datetime | None = None) -> RunReport | None:
     rule = Rule.objects.filter(pk=rule_id).first()
     if rule is None or not rule.enabled:
         return None
-    Rule.objects.filter(pk=rule.pk).update(running=True)
+    Rule.objects.filter(pk=rule.pk).update(running=True, running_until=timezone.now() + RULE_RUN_LEASE)
+    try:
+        return _run(rule, now)
+    finally:
+        # Whatever happened (a rule type or a database error, not only RuleRunError), the rule no
+        # longer runs; a process that died here is covered by `running_until` (worker.recover_rules).
+        try:
+            Rule.objects.filter(pk=rule.pk).update(running=False, running_until=None)
+        except Exception:
+            logger.exception("could not clear the running flag of rule %s", rule.pk)
+
+
+def _run(rule: Rule, now: datetime | None) -> RunReport:
     now = now or timezone.now()
     started = time.monotonic()
     execution_uuid = str(uuid.uuid4())
