@@ -8,6 +8,7 @@ which is kept here on purpose: recovery must not wait out the lease); each re-ru
 `execute-timeout` event that says the worker was lost; a delivery is repeated only for a run its dead
 worker held (in flight, or answered but not yet written by its journal)."""
 
+import json
 import logging
 import os
 import sys
@@ -70,6 +71,12 @@ def stack(transactional_db, tmp_path, django_user_model):
         sink.stop()
 
 
+def _busy(sink) -> bool:
+    """Warmed up, with calls at the service (a fresh worker process takes a second before its first)."""
+    stats = sink.stats()
+    return stats["deliveries"] >= 30 and stats["in_flight"] >= 3
+
+
 def _running() -> int:
     return ActionRun.objects.filter(status="running").count()
 
@@ -82,10 +89,14 @@ def test_a_worker_cluster_killed_with_runs_in_flight_loses_no_accepted_action(st
     load = EnqueueLoad(web.url, connector.id, USER, threads=2).start()
     try:
         wait_until(lambda: load.accepted() >= ACCEPTED_BEFORE, 60, "the first accepted requests", [first])
-        wait_until(lambda: _running() >= 3, 30, "runs in flight", [first])
-        running_at_kill = _running()
+        wait_until(lambda: _busy(sink), 30, "calls in flight at the service", [first])
+        running_keys = {
+            json.loads(params["body"])["id"]
+            for params in ActionRun.objects.filter(status="running").values_list("params", flat=True)
+        }
         killed_at = time.monotonic()
         first.kill()  # SIGKILL to the cluster's sentinel, workers and pusher
+        arrived = sink.arrivals()
         second = stack["start_cluster"]("qcluster-2")
         target = load.accepted() + ACCEPTED_AFTER
         wait_until(lambda: load.accepted() >= target, 60, "accepted requests after the kill", [second])
@@ -109,7 +120,8 @@ def test_a_worker_cluster_killed_with_runs_in_flight_loses_no_accepted_action(st
     timeouts = list(Event.objects.filter(connector_id=connector.id, action="execute-timeout"))
     figures.update(
         crash_figures(lost_runs, timeouts, sink, killed_at, SINK_LATENCY_MS),
-        running_at_kill=running_at_kill,
+        running_at_kill=len(running_keys),
+        running_at_kill_already_at_the_service=len(running_keys & set(arrived)),
         settled_after_kill_s=round(recovered_within, 1),
     )
     logger.info("worker cluster crash under load (SQLite): %s %s", figures, load.summary())
