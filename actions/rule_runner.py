@@ -70,14 +70,15 @@ def run_rule(rule_id: str, now: datetime | None = None) -> RunReport | None:
         return None
     Rule.objects.filter(pk=rule.pk).update(running=True, running_until=timezone.now() + RULE_RUN_LEASE)
     try:
-        return _run(rule, now)
-    finally:
-        # Whatever happened (a rule type or a database error, not only RuleRunError), the rule no
-        # longer runs; a process that died here is covered by `running_until` (worker.recover_rules).
+        return _run(rule, now)  # its last write clears `running`
+    except BaseException:
+        # Not only RuleRunError: a database error or a bug must not leave the rule `running` until
+        # its next run. A process that dies here is covered by `running_until` (worker.recover_rules).
         try:
             Rule.objects.filter(pk=rule.pk).update(running=False, running_until=None)
         except Exception:
             logger.exception("could not clear the running flag of rule %s", rule.pk)
+        raise
 
 
 def _run(rule: Rule, now: datetime | None) -> RunReport:
@@ -633,7 +634,9 @@ def _finish(rule: Rule, now, started: float, execution_uuid: str, report: RunRep
             "warning": None,
             "alerts_count": counts,
         }
-    Rule.objects.filter(pk=rule.pk).update(execution_status=status, last_run=last_run, running=False)
+    Rule.objects.filter(pk=rule.pk).update(
+        execution_status=status, last_run=last_run, running=False, running_until=None
+    )
     document = {
         "event": {
             "provider": "alerting",
