@@ -10,7 +10,7 @@ class ActionsConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from actions import references, rule_types, services, worker
-        from actions.health import action_run_workload, worker_heartbeats
+        from actions.health import action_run_workload, journal_health, worker_heartbeats
         from actions.saved_objects import register_rule_handler
         from connectors import extensions
         from eventlog.health import register_heartbeat_source, register_workload_provider
@@ -24,6 +24,7 @@ class ActionsConfig(AppConfig):
             rule_reference_counts=references.referenced_by_counts,
             rules_referencing=references.rules_referencing,
         )
+        register_workload_provider(journal_health)  # a stuck journal shows in _health
         register_rule_handler()  # saved-object type `alert` (NDJSON export/import)
         # Every django-q2 worker process starts its action thread pool and poller when it spawns.
         post_spawn.connect(worker.on_worker_spawn, dispatch_uid="actions-worker-spawn")

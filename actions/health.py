@@ -1,6 +1,6 @@
 """What the durable action runs add to Task Manager health's workload (`actions:<type>` task types)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count
 
@@ -31,3 +31,35 @@ def action_run_workload(now: datetime) -> dict:
 def worker_heartbeats() -> list:
     """Each worker poller's latest heartbeat, for Task Manager health's `runtime.polling`."""
     return list(WorkerHeartbeat.objects.all())
+
+
+# A worker's journal (actions/journal.py) is stuck when its writes keep failing or its oldest
+# unwritten result is this old: finished runs are not being recorded (their leases are still renewed,
+# so nothing is re-run, but the runs stay `running` and their events are missing).
+STUCK_FAILURES = 3
+STUCK_AGE_S = 30.0
+
+
+def journal_health(now: datetime) -> dict:
+    """Per live worker process, its journal's last report (from its heartbeat); `warn` when one is
+    stuck. A journal that cannot reach the database cannot report either: then the database outage
+    shows elsewhere (this request itself fails)."""
+    from actions.models import WorkerHeartbeat
+    from actions.worker import lost_after
+
+    live = WorkerHeartbeat.objects.filter(last_poll_at__gte=now - timedelta(seconds=lost_after()))
+    journals, stuck = {}, []
+    for pk, stats in live.values_list("pk", "stats"):
+        report = (stats or {}).get("journal")
+        if report is None:
+            continue
+        journals[pk] = report
+        if (
+            report.get("consecutive_failures", 0) >= STUCK_FAILURES
+            or report.get("oldest_pending_s", 0) >= STUCK_AGE_S
+        ):
+            stuck.append(pk)
+    return {
+        "status": "warn" if stuck else "OK",
+        "value": {"action_journals": {"stuck": sorted(stuck), "workers": journals}},
+    }

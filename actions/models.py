@@ -37,6 +37,8 @@ class Rule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     revision = models.IntegerField(default=0)
     running = models.BooleanField(default=False)
+    # While `running`: when a rule run whose worker died stops counting as running (the poller clears it).
+    running_until = models.DateTimeField(null=True, blank=True)
     execution_status = models.JSONField(default=dict, blank=True)
     last_run = models.JSONField(null=True, blank=True)
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -97,7 +99,8 @@ class ActionRun(models.Model):
     """One queued connector run. Created in the rule run's transaction; the task carries only its id.
 
     Life cycle: queued -> running -> succeeded | failed, or back to queued with a later `due_at`
-    (a retry). A `running` row whose lease has expired belonged to a worker that died or hung: it is
+    (a retry). The claiming worker renews the lease while it holds the run; a `running` row whose
+    worker's heartbeat stopped, or whose lease expired, belonged to a worker that died or hung: it is
     logged as `execute-timeout` and run again (at least once).
     """
 
@@ -117,13 +120,18 @@ class ActionRun(models.Model):
     due_at = models.DateTimeField(db_index=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     claim = models.CharField(max_length=36, blank=True, default="")
+    # The worker process holding the claim ("<host>:<pid>/<instance>"), so that the runs of a worker
+    # whose heartbeat stopped are queued again without waiting out the lease.
+    worker = models.CharField(max_length=300, blank=True, default="")
+    # Times the run's worker was lost while it held the run. Not attempts: a lost run may never have
+    # started; a run that keeps killing its worker fails after `max_attempts` losses.
+    lost = models.IntegerField(default=0)
     source = models.CharField(max_length=32, default="alert")
     execution_uuid = models.CharField(max_length=36, default=new_rule_id)
     rule_id = models.CharField(max_length=64, blank=True, default="")
     rule_type_id = models.CharField(max_length=128, blank=True, default="")
     rule_consumer = models.CharField(max_length=128, blank=True, default="")
     rule_execution_uuid = models.CharField(max_length=36, blank=True, default="")
-    dedup_key = models.CharField(max_length=255, blank=True, default="")
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -112,9 +112,6 @@ def new_run(
     rule_execution_uuid: str = "",
 ) -> ActionRun:
     type_id = connector.connector_type_id
-    dedup_key = ""
-    if registry.is_registered(type_id):
-        dedup_key = (registry.get(type_id).dedup_key(params) or "")[:255]
     return ActionRun(
         space_id=space_id,
         connector_id=connector.id,
@@ -127,7 +124,6 @@ def new_run(
         rule_type_id=rule.rule_type_id if rule else "",
         rule_consumer=rule.consumer if rule else "",
         rule_execution_uuid=rule_execution_uuid,
-        dedup_key=dedup_key,
     )
 
 

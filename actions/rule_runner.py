@@ -63,11 +63,27 @@ class RunReport:
     maintenance_window_ids: list[str] = field(default_factory=list)
 
 
+RULE_RUN_LEASE = timedelta(minutes=5)  # Kibana's rule_task_timeout: a dead run stops counting as running
+
+
 def run_rule(rule_id: str, now: datetime | None = None) -> RunReport | None:
     rule = Rule.objects.filter(pk=rule_id).first()
     if rule is None or not rule.enabled:
         return None
-    Rule.objects.filter(pk=rule.pk).update(running=True)
+    Rule.objects.filter(pk=rule.pk).update(running=True, running_until=timezone.now() + RULE_RUN_LEASE)
+    try:
+        return _run(rule, now)  # its last write clears `running`
+    except BaseException:
+        # Not only RuleRunError: a database error or a bug must not leave the rule `running` until
+        # its next run. A process that dies here is covered by `running_until` (worker.recover_rules).
+        try:
+            Rule.objects.filter(pk=rule.pk).update(running=False, running_until=None)
+        except Exception:
+            logger.exception("could not clear the running flag of rule %s", rule.pk)
+        raise
+
+
+def _run(rule: Rule, now: datetime | None) -> RunReport:
     now = now or timezone.now()
     started = time.monotonic()
     execution_uuid = str(uuid.uuid4())
@@ -662,7 +678,9 @@ def _finish(rule: Rule, now, started: float, execution_uuid: str, report: RunRep
             "warning": None,
             "alerts_count": counts,
         }
-    Rule.objects.filter(pk=rule.pk).update(execution_status=status, last_run=last_run, running=False)
+    Rule.objects.filter(pk=rule.pk).update(
+        execution_status=status, last_run=last_run, running=False, running_until=None
+    )
     document = {
         "event": {
             "provider": "alerting",

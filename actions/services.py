@@ -324,13 +324,16 @@ def record_missing_connector(run: RunInfo, connector_id: str, type_id: str, spac
     return result
 
 
-def record_timeout(connector: Connector, run: RunInfo, timeout_text: str) -> None:
-    """Kibana's `execute-timeout` event for a run that outlived its timeout (or whose worker died)."""
+def record_timeout(connector: Connector, run: RunInfo, timeout_text: str = "", *, reason: str = "") -> None:
+    """Kibana's `execute-timeout` event for a run that outlived its lease (Kibana's message, with
+    `timeout_text`), or, with `reason`, for a run taken back from a worker that was lost."""
     space_id = _space_of(connector, run)
     doc = _base_document(connector, run, "execute-timeout", space_id)
+    head = f"action: {connector.connector_type_id}:{connector.id}: '{connector.name}'"
     doc["message"] = (
-        f"action: {connector.connector_type_id}:{connector.id}: '{connector.name}' execution cancelled "
-        f'due to timeout - exceeded default timeout of "{timeout_text}"'
+        f"{head} {reason}"
+        if reason
+        else f'{head} execution cancelled due to timeout - exceeded default timeout of "{timeout_text}"'
     )
     record(doc)
     logger.warning(doc["message"])

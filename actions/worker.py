@@ -85,6 +85,29 @@ def _lease() -> timedelta:
     return timedelta(seconds=get_config()["connectors.actions.runTimeout"])
 
 
+def lost_after() -> float:
+    """Seconds without a heartbeat after which a worker process counts as lost: 30 s, or the run
+    timeout when that is shorter. Heartbeats and lease renewals come six times as often."""
+    return min(30.0, float(get_config()["connectors.actions.runTimeout"]))
+
+
+_instance = {"pid": 0, "id": ""}
+
+
+def heartbeat_id() -> str:
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_id() -> str:
+    """This process as written on the runs it claims: its heartbeat id and a random instance, so a
+    process that reuses a dead one's host and pid (a restarted container) is not taken for it."""
+    if _instance["pid"] != os.getpid():
+        _instance.update(pid=os.getpid(), id=uuid.uuid4().hex[:12])
+    return f"{heartbeat_id()}/{_instance['id']}"
+
+
 def claim_many(run_ids: list[int], token: str | None = None) -> tuple[str, list[ActionRun]]:
     """Take due queued runs among `run_ids`: queued -> running with a lease, in one UPDATE.
     Returns the claim token and the claimed rows (runs already taken or not due are left out)."""
@@ -92,11 +115,17 @@ def claim_many(run_ids: list[int], token: str | None = None) -> tuple[str, list[
     now = timezone.now()
     with serialized_writes():
         claimed = ActionRun.objects.filter(pk__in=run_ids, status=ActionRun.QUEUED, due_at__lte=now).update(
-            status=ActionRun.RUNNING, claim=token, lease_until=now + _lease(), attempts=F("attempts") + 1
+            status=ActionRun.RUNNING,
+            claim=token,
+            worker=worker_id(),
+            lease_until=now + _lease(),
+            attempts=F("attempts") + 1,
         )
     if not claimed:
         return token, []
-    return token, list(ActionRun.objects.filter(pk__in=run_ids, claim=token))
+    runs = list(ActionRun.objects.filter(pk__in=run_ids, claim=token))
+    journal.hold(token, [run.pk for run in runs])  # its lease is renewed until its result is written
+    return token, runs
 
 
 def claim(run_id: int) -> str | None:
@@ -155,9 +184,10 @@ def dispatch(run_ids: list[int], *, wait: float = 30.0) -> int:
 
 def unclaim(token: str, run_ids: list[int]) -> int:
     """Give claimed runs that never started back to the queue, as if never claimed."""
+    journal.release(run_ids)
     with serialized_writes():
         return ActionRun.objects.filter(pk__in=run_ids, claim=token, status=ActionRun.RUNNING).update(
-            status=ActionRun.QUEUED, claim="", lease_until=None, attempts=F("attempts") - 1
+            status=ActionRun.QUEUED, claim="", worker="", lease_until=None, attempts=F("attempts") - 1
         )
 
 
@@ -189,6 +219,7 @@ def _run_in_thread(run: ActionRun, token: str, connector, slots: threading.Bound
         run_claimed(run, token, connector, batched=True)
     except Exception:
         logger.exception("action run %s crashed", run.pk)
+        journal.release([run.pk])  # no result will come: its lease runs out and it is run again
     finally:
         # Action threads write through the journal; a type that touches the database itself (the
         # index connector, OAuth tokens) must not keep one connection open per idle thread.
@@ -295,47 +326,126 @@ def process(run_id: int, token: str) -> ActionRun | None:
 def _finish(outcome: Outcome) -> None:
     with serialized_writes():
         apply_outcomes([outcome], timezone.now())
+    journal.release([outcome.run_pk])
 
 
 # ---- polling ------------------------------------------------------------------------------------
 
 
-def recover_expired(now=None) -> int:
-    """Runs still `running` after their lease: log `execute-timeout`, then queue them again."""
+def _judge_workers(workers: set[str], now, trust_heartbeats: bool) -> tuple[set[str], set[str]]:
+    """Of the workers holding running runs: those known lost (their process was replaced, or their
+    heartbeat stopped `lost_after()` ago) and those whose heartbeat is stale but that cannot be judged
+    yet (this process's own polling was interrupted: after an outage every heartbeat is stale until
+    its worker writes again). A worker without a heartbeat row (in-process draining) is in neither:
+    its lease decides."""
+    from actions.models import WorkerHeartbeat
+
+    by_id = {worker.partition("/")[0] for worker in workers if worker}
+    beats = {
+        pk: (last, (stats or {}).get("instance"))
+        for pk, last, stats in WorkerHeartbeat.objects.filter(pk__in=by_id).values_list(
+            "pk", "last_poll_at", "stats"
+        )
+    }
+    stale_after = now - timedelta(seconds=lost_after())
+    lost, undecided = set(), set()
+    for worker in workers:
+        host_pid, _, instance = worker.partition("/")
+        if host_pid not in beats:
+            continue
+        last, current = beats[host_pid]
+        if current and instance and current != instance:
+            lost.add(worker)  # the same host and pid now belong to another process
+        elif last < stale_after:
+            (lost if trust_heartbeats else undecided).add(worker)
+    return lost, undecided
+
+
+def recover_expired(now=None, *, trust_heartbeats: bool = True) -> int:
+    """Runs still `running` whose worker was lost (no heartbeat for `lost_after()`) or whose lease
+    expired (nobody renews it): log `execute-timeout` saying which, then queue them again.
+
+    Neither counts as an attempt (the run may never have started, or the service never answered);
+    a run whose worker is lost more than `max_attempts` times (one that kills its worker) fails."""
+    now = now or timezone.now()
+    workers = set(
+        ActionRun.objects.filter(status=ActionRun.RUNNING).values_list("worker", flat=True).distinct()[:1000]
+    )
+    lost, undecided = _judge_workers(workers, now, trust_heartbeats)
+    candidates = ActionRun.objects.filter(status=ActionRun.RUNNING).filter(
+        Q(worker__in=lost) | (Q(lease_until__lt=now) & ~Q(worker__in=undecided))
+    )
+    recovered = 0
+    for run in candidates[:200]:
+        if _recover(run, now, lost_worker=run.worker in lost):
+            recovered += 1
+    return recovered
+
+
+def _recover(run: ActionRun, now, *, lost_worker: bool) -> bool:
     from actions.services import RunInfo, record_timeout
     from connectors.models import Connector
     from connectors.services import ConnectorNotFound, find_connector
 
+    final = run.lost >= run.max_attempts
+    who = run.worker.partition("/")[0] or "unknown"
+    if lost_worker:
+        reason = f"worker {who} was lost (no heartbeat for {_duration_text(lost_after())})"
+    else:
+        reason = f"its lease ran out (worker {who} stopped renewing it)"
+    error = (
+        f"execution failed: its worker was lost {run.lost + 1} times while running it; last: {reason}"
+        if final
+        else f"execution cancelled: {reason}; queued again"
+    )
+    fields = (
+        {"status": ActionRun.FAILED, "finished_at": now}
+        if final
+        else {
+            "status": ActionRun.QUEUED,
+            "due_at": now,
+            "claim": "",
+            "worker": "",
+            "attempts": F("attempts") - 1,  # a lost run is not an attempt
+        }
+    )
+    if not ActionRun.objects.filter(pk=run.pk, claim=run.claim, status=ActionRun.RUNNING).update(
+        lease_until=None, lost=F("lost") + 1, last_error=error, **fields
+    ):
+        return False
+    try:
+        connector = find_connector(run.space_id, run.connector_id)
+    except ConnectorNotFound:
+        connector = Connector(id=run.connector_id, connector_type_id=run.connector_type_id, name="")
+    info = RunInfo(source="alert" if run.rule_id else run.source, execution_uuid=run.execution_uuid)
+    if lost_worker or final:
+        record_timeout(connector, info, reason=error)
+    else:  # Kibana's own wording for a run that outlived its lease
+        record_timeout(connector, info, _duration_text(get_config()["connectors.actions.runTimeout"]))
+    return True
+
+
+def renew_leases(now=None) -> int:
+    """Extend the lease of every run this process holds (running, or finished but its result not yet
+    written), so a run longer than `runTimeout` is never taken for a dead one and run twice."""
+    held = journal.held_runs()
+    if not held:
+        return 0
+    until = (now or timezone.now()) + _lease()
+    pks, tokens = list(held), set(held.values())
+    renewed = 0
+    for start in range(0, len(pks), 500):
+        with serialized_writes():
+            renewed += ActionRun.objects.filter(
+                pk__in=pks[start : start + 500], claim__in=tokens, status=ActionRun.RUNNING
+            ).update(lease_until=until)
+    return renewed
+
+
+def recover_rules(now=None) -> int:
+    """Rules left `running` by a rule run whose process died (their lease ran out)."""
     now = now or timezone.now()
-    recovered = 0
-    timeout_seconds = get_config()["connectors.actions.runTimeout"]
-    timeout_text = _duration_text(timeout_seconds)
-    for run in ActionRun.objects.filter(status=ActionRun.RUNNING, lease_until__lt=now)[:100]:
-        final = run.attempts >= run.max_attempts
-        fields = (
-            {
-                "status": ActionRun.FAILED,
-                "finished_at": now,
-                "last_error": "execution cancelled due to timeout",
-            }
-            if final
-            else {"status": ActionRun.QUEUED, "due_at": now, "claim": ""}
-        )
-        if not ActionRun.objects.filter(pk=run.pk, claim=run.claim, status=ActionRun.RUNNING).update(
-            lease_until=None, **fields
-        ):
-            continue
-        recovered += 1
-        try:
-            connector = find_connector(run.space_id, run.connector_id)
-        except ConnectorNotFound:
-            connector = Connector(id=run.connector_id, connector_type_id=run.connector_type_id, name="")
-        record_timeout(
-            connector,
-            RunInfo(source="alert" if run.rule_id else run.source, execution_uuid=run.execution_uuid),
-            timeout_text,
-        )
-    return recovered
+    return Rule.objects.filter(running=True, running_until__lt=now).update(running=False, running_until=None)
 
 
 def _duration_text(seconds: float) -> str:
@@ -351,7 +461,7 @@ def due_runs(limit: int, now=None) -> list[int]:
     grace = timedelta(seconds=get_config()["connectors.actions.lostTaskGrace"])
     return list(
         ActionRun.objects.filter(status=ActionRun.QUEUED, due_at__lte=now)
-        .filter(Q(attempts__gt=0) | Q(due_at__lte=now - grace))
+        .filter(Q(attempts__gt=0) | Q(lost__gt=0) | Q(due_at__lte=now - grace))
         .order_by("due_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -374,13 +484,14 @@ def claim_due_rules(now=None) -> list[str]:
     return claimed
 
 
-def poll_once() -> tuple[str, int]:
+def poll_once(*, trust_heartbeats: bool = True) -> tuple[str, int]:
     """One round of the poller. Returns Kibana's fill-pool result for it and how many runs it tried
     to claim but found taken by another process (a claim conflict)."""
     from actions.rule_runner import run_rule
 
     _, slots = _ensure_pool()
-    recover_expired()
+    recover_expired(trust_heartbeats=trust_heartbeats)
+    recover_rules()
     rules = claim_due_rules()
     for rule_id in rules:
         _rule_pool.submit(_rule_in_thread, run_rule, rule_id)
@@ -413,7 +524,7 @@ class PollStats:
     """This process's recent polls, published to its `WorkerHeartbeat` row every few seconds."""
 
     window = 100  # polls kept, like Kibana's running-average window
-    publish_every = 5.0  # seconds between heartbeat writes
+    publish_every = 5.0  # most seconds between heartbeat writes (fewer when `lost_after()` is short)
     forget_after = timedelta(hours=1)  # heartbeats of processes gone this long are deleted
 
     def __init__(self):
@@ -438,31 +549,36 @@ class PollStats:
             self.last_successful_poll_at = self.last_poll_at
 
     def publish(self) -> None:
-        """Write the heartbeat row (at most every `publish_every` seconds)."""
-        import socket
-
+        """Renew the leases of the runs this process holds, then write the heartbeat row (every
+        `lost_after() / 6` seconds, at most `publish_every`). A heartbeat is only written after the
+        renewal succeeded: a fresh heartbeat means this process's leases are current."""
         from actions.models import WorkerHeartbeat
 
-        if time.monotonic() - self.published < self.publish_every or self.last_poll_at is None:
+        every = min(self.publish_every, lost_after() / 6)
+        if time.monotonic() - self.published < every or self.last_poll_at is None:
             return
         self.published = time.monotonic()
-        host = socket.gethostname()
+        renew_leases()
+        host_pid = heartbeat_id()
+        host, _, pid = host_pid.rpartition(":")
         # Not under serialized_writes(): a thread already inside an SQLite write transaction that then
         # waits for that lock would make both wait out SQLite's busy timeout. Only this poller waits
         # here, and a late heartbeat costs nothing.
         WorkerHeartbeat.objects.update_or_create(
-            pk=f"{host}:{os.getpid()}",
+            pk=host_pid,
             defaults={
                 "host": host,
-                "pid": os.getpid(),
+                "pid": int(pid),
                 "started_at": self.started_at,
-                "last_poll_at": self.last_poll_at,
+                "last_poll_at": timezone.now(),
                 "last_successful_poll_at": self.last_successful_poll_at,
                 "stats": {
+                    "instance": worker_id().partition("/")[2],
                     "durations_ms": list(self.durations_ms),
                     "results": list(self.results),
                     "conflicts": list(self.conflicts),
                     "last_polling_delay_ms": self.last_polling_delay_ms,
+                    "journal": journal.report(),
                 },
             },
         )
@@ -476,20 +592,27 @@ class PollStats:
 def _poll_forever() -> None:
     stats = PollStats()
     due = time.monotonic()
+    healthy_since: float | None = None  # since when this process's polls and heartbeats succeed
     while True:
         interval = 0.5
         began = time.monotonic()
         result, conflicts = "Failed", 0
+        trusted = healthy_since is not None and began - healthy_since >= lost_after()
         try:
             interval = get_config()["connectors.actions.pollInterval"]
             close_old_connections()
-            result, conflicts = poll_once()
+            result, conflicts = poll_once(trust_heartbeats=trusted)
         except Exception:
             logger.exception("action poller failed; trying again")
         try:
             stats.record((time.monotonic() - began) * 1000, result, conflicts, (began - due) * 1000)
             stats.publish()
-        except Exception:  # the heartbeat is for the health API; polling goes on without it
+            if result == "Failed":
+                healthy_since = None
+            elif healthy_since is None:
+                healthy_since = began
+        except Exception:  # the heartbeat is for recovery and the health API; polling goes on
+            healthy_since = None
             logger.debug("could not write this worker's heartbeat", exc_info=True)
         finally:
             try:

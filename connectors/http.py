@@ -624,9 +624,11 @@ def send(
                     exc if not isinstance(inner, BaseException) else inner, current_url
                 ) from None
             if stream_callback is not None:
-                _local.deadline = None  # headers are in: the stream's body has no overall limit
+                # Headers are in: a stream (an AI answer) may last as long as a run may
+                # (`connectors.actions.runTimeout`), never forever.
+                _local.deadline = started + max(request_timeout, settings["connectors.actions.runTimeout"])
             try:
-                deadline = None if stream_callback is not None else started + request_timeout
+                deadline = _local.deadline if stream_callback is not None else started + request_timeout
                 content = _read_capped(raw, max_bytes, stream_callback, deadline)
             except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError) as exc:
                 raise ConnectorTimeout(

@@ -42,7 +42,9 @@ _heartbeat_sources: list[Callable[[], list]] = []
 def register_workload_provider(provider: Callable[[datetime], dict]) -> None:
     """`provider(now)` returns `{"task_types": {"actions:.email": {"count": n, "status": {"idle": i,
     "running": r, "failed": f}}}, "overdue": n, "non_recurring": n}` (any key may be missing). Its
-    counts are added to the workload. A provider that raises is logged and skipped."""
+    counts are added to the workload. It may also return `"status"` (OK/warn/error: the workload's
+    status is the worst of all) and `"value"` (keys added to the workload's value, e.g. the state of
+    a background writer). A provider that raises is logged and skipped."""
     if provider not in _workload_providers:
         _workload_providers.append(provider)
 
@@ -164,6 +166,7 @@ def _workload(now: datetime) -> dict:
         if schedule["next_run"] and schedule["next_run"] < now - timedelta(minutes=1):
             overdue += 1
     non_recurring = ready + claimed
+    provided_status, provided_values = OK, {}
     for provider in list(_workload_providers):
         try:
             extra = provider(now) or {}
@@ -177,12 +180,15 @@ def _workload(now: datetime) -> dict:
                 entry["status"][state] = entry["status"].get(state, 0) + int(n)
         overdue += int(extra.get("overdue", 0))
         non_recurring += int(extra.get("non_recurring", 0))
+        provided_status = worst(provided_status, extra.get("status") or OK)
+        provided_values.update(extra.get("value") or {})
     queued_max = int(get_config().get("xpack.actions.queued.max"))
     status = OK
     if ready >= queued_max:
         status = ERROR
     elif ready >= queued_max * 0.8:
         status = WARN
+    status = worst(status, provided_status)
     per_minute = sum(count * 60 / seconds for seconds, count in intervals.items() if seconds)
     return {
         "timestamp": iso(now),
@@ -202,6 +208,7 @@ def _workload(now: datetime) -> dict:
                 "per_day": round(per_minute * 1440),
             },
             "queue": {"ready": ready, "claimed": claimed},
+            **provided_values,
         },
     }
 

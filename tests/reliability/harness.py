@@ -218,3 +218,23 @@ def wait_until(condition, timeout: float, what: str, processes=()) -> None:
                 )
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def crash_figures(lost_runs, timeout_events, sink, killed_at: float, latency_ms: float) -> dict:
+    """After a worker crash: every re-run must say its worker was lost (none may wait out the lease),
+    and each delivery repeated is split into "in flight at the kill" and "answered before the kill but
+    not yet recorded" (the journal's window), with the largest such gap."""
+    for event in timeout_events:
+        assert "was lost (no heartbeat for" in event.message, event.message
+    arrivals = sink.arrivals()
+    answered_before = []
+    for run in lost_runs:
+        key = json.loads(run.params["body"])["id"]
+        if key in arrivals and arrivals[key] + latency_ms / 1000 < killed_at:
+            answered_before.append(killed_at - (arrivals[key] + latency_ms / 1000))
+    return {
+        "lost_runs": len(lost_runs),
+        "execute_timeout_events": len(timeout_events),
+        "answered_before_the_kill": len(answered_before),
+        "largest_unrecorded_window_s": round(max(answered_before, default=0.0), 3),
+    }

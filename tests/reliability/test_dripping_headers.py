@@ -153,3 +153,36 @@ def test_a_streaming_call_against_dripping_headers_also_ends_at_the_response_tim
     assert elapsed < TIMEOUT_SECONDS + 2, (
         f"the call took {elapsed:.1f} s against a {TIMEOUT_SECONDS} s timeout"
     )
+
+
+def _endless_stream(connection, stop):
+    """A 200 whose chunked body never ends: one small chunk every 0.2 s (an AI stream that hangs on)."""
+    connection.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    ends = time.monotonic() + DRIP_FOR_SECONDS
+    while not stop.is_set() and time.monotonic() < ends:
+        connection.sendall(b"6\r\ndata:\n\r\n")
+        time.sleep(0.2)
+
+
+def test_a_stream_that_never_ends_is_cut_off_at_the_run_timeout(kibana_settings):
+    """Was unbounded: a stream's body had no overall deadline, so a worker thread (and the run's
+    lease, now renewed while the run lives) could be held forever. Now it may last `runTimeout`."""
+    from connectors import http
+    from connectors.conf import get_config
+    from connectors.exceptions import ConnectorTimeout
+
+    kibana_settings.set({"xpack.actions.responseTimeout": "1s", "connectors.actions.runTimeout": "2s"})
+    server = RawServer(_endless_stream)
+    chunks = []
+    try:
+        with pytest.raises(ConnectorTimeout):
+            http.send(
+                "POST", f"http://127.0.0.1:{server.port}/stream", settings=get_config(), json={},
+                stream_callback=chunks.append,
+            )  # fmt: skip
+    finally:
+        server.close()
+    assert chunks, "the stream's chunks were delivered while it lasted"
+    assert len(b"".join(chunks)) < DRIP_FOR_SECONDS * 5 * 6 / 2, "cut off long before the server stopped"
