@@ -174,10 +174,6 @@ class ConnectorType:
         None means success with no data."""
         raise NotImplementedError(".run() must be overridden")
 
-    def dedup_key(self, params: dict) -> str | None:
-        """A key the remote service de-duplicates on, if the type has one (PagerDuty, Opsgenie)."""
-        return None
-
     # ---- description --------------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:

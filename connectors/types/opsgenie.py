@@ -115,10 +115,6 @@ class OpsgenieConnector(SubActionConnectorType):
             return f"error validating url: {exc.message}"  # the sub-action framework's urlAllowListValidator
         return None
 
-    def dedup_key(self, params: dict) -> str | None:
-        alias = (params.get("subActionParams") or {}).get("alias")
-        return hashed_alias(alias) if alias else None
-
     def response_error_message(self, response: http.Response) -> str:
         body = response.json_or_none()
         axios_message = f"Request failed with status code {response.status_code}"

@@ -91,9 +91,6 @@ class PagerDutyConnector(ConnectorType):
             return f'DedupKey is required when eventAction is "{action}"'
         return None
 
-    def dedup_key(self, params: dict) -> str | None:
-        return params.get("dedupKey") or None
-
     def body(self, connector_id: str, params: dict) -> dict:
         """Kibana's getBodyForEventAction, key for key and in the same order."""
         action = params.get("eventAction") or "trigger"

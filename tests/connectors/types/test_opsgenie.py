@@ -115,12 +115,6 @@ def test_an_unknown_sub_action_is_named(default_space, httpserver):
     )
 
 
-def test_the_alias_is_the_dedup_key():
-    opsgenie_type = registry.get(".opsgenie")
-    assert opsgenie_type.dedup_key({"subAction": "createAlert", "subActionParams": {"alias": "a:b"}}) == "a:b"
-    assert opsgenie_type.dedup_key({"subAction": "createAlert", "subActionParams": {"message": "x"}}) is None
-
-
 def test_an_api_url_outside_allowed_hosts_is_refused_as_the_framework_words_it(kibana_settings):
     from connectors.exceptions import ConfigurationError
 

@@ -140,11 +140,6 @@ def test_the_default_endpoint_can_be_overridden_in_the_settings_file(
     assert execute(connector, {"summary": "x"}).status == "ok"
 
 
-def test_the_dedup_key_is_the_types_dedup_key():
-    assert registry.get(".pagerduty").dedup_key({"dedupKey": "rule:alert"}) == "rule:alert"
-    assert registry.get(".pagerduty").dedup_key({}) is None
-
-
 def test_an_api_url_outside_allowed_hosts_is_refused(kibana_settings):
     settings = kibana_settings.set({"xpack.actions.allowedHosts": ["events.pagerduty.com"]})
     registry.get(".pagerduty").validate_config({}, settings)  # the default endpoint is allowed
