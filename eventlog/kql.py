@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import F, Lookup, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
 
 
@@ -212,7 +214,7 @@ def match_q(field: str, value: str, *, quoted: bool = False) -> Q:
             return Q(**{f"{lookup}__isnull": False})
         return ~Q(**{lookup: ""}) & Q(**{f"{lookup}__isnull": False})
     if kind == "text":
-        return Q(**{f"{lookup}__icontains": value})
+        return text_contains_q(lookup, value)
     if kind == "number":
         try:
             return Q(**{lookup: int(float(value))})
@@ -263,7 +265,27 @@ def range_q(field: str, operator: str, value: str) -> Q:
 
 
 def free_text_q(value: str) -> Q:
-    return Q(message__icontains=value) | Q(error_message__icontains=value)
+    return text_contains_q("message", value) | text_contains_q("error_message", value)
+
+
+# Trigrams: shorter text has none, so the index cannot find it (FTS5 then matches nothing).
+MIN_INDEXED_LENGTH = 3
+
+
+def text_contains_q(column: str, value: str) -> Q:
+    """`column` contains `value`, case-insensitively, through the message-search index.
+
+    SQLite: the FTS5 trigram table `eventlog_event_text` (migration 0003), as a phrase limited to the
+    column; PostgreSQL: `icontains`, which its pg_trgm indexes on `upper(column)` serve."""
+    if connection.vendor == "sqlite" and len(value) >= MIN_INDEXED_LENGTH:
+        phrase = '"' + value.replace('"', '""') + '"'
+        return Q(
+            pk__in=RawSQL(
+                "SELECT rowid FROM eventlog_event_text WHERE eventlog_event_text MATCH %s",
+                (f"{{{column}}} : {phrase}",),
+            )
+        )
+    return Q(**{f"{column}__icontains": value})
 
 
 def to_q(text: str | None) -> Q:
