@@ -64,7 +64,9 @@ def _environment(workdir: Path) -> dict:
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": f"sqlite:///{workdir / 'connectors.sqlite3'}",
         "PYTHONUNBUFFERED": "1",
-        "CONNECTORS_ENCRYPTION_KEYS": os.environ.get("CONNECTORS_ENCRYPTION_KEYS", "benchmark-key-benchmark-key-benchmark-key"),
+        "CONNECTORS_ENCRYPTION_KEYS": os.environ.get(
+            "CONNECTORS_ENCRYPTION_KEYS", "benchmark-key-benchmark-key-benchmark-key"
+        ),
     }
 
 
@@ -338,39 +340,38 @@ def run_http(args) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="connectors-bench-rest-"))
     env = _environment(workdir)
     try:
-        with Sink(0, track_path="id") as sink:
-            with Service(env, workdir) as service:
-                _setup_django(env)
-                prepared = prepare(sink.url)
-                service.wait_until_up(
-                    f"/api/actions/connector/{prepared['connector_id']}", prepared["headers"]["basic"]
-                )
+        with Sink(0, track_path="id") as sink, Service(env, workdir) as service:
+            _setup_django(env)
+            prepared = prepare(sink.url)
+            service.wait_until_up(
+                f"/api/actions/connector/{prepared['connector_id']}", prepared["headers"]["basic"]
+            )
+            print(
+                f"embedded default (SQLite + django-q2 ORM broker) via `manage.py serve` (gunicorn flags of "
+                f"serve.py, WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2 (default)')}, "
+                f"{os.environ.get('CONNECTORS_WORKERS', '2')} worker processes); {args.count} `_enqueue` "
+                f"POSTs per row from {args.threads} client threads; sink at 0 ms; {os.cpu_count()} CPUs, "
+                f"load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            print(
+                f"{'auth':<8} {'accepted':>9} {'acc/s':>7} {'delivered':>10} {'deliv/s':>8} "
+                f"{'bare/s':>13} {'ratio':>6}   CPU ms: web/request  cluster/delivery  sink  client/request"
+            )
+            cpu_meter = ServiceCpu(service.process.pid)
+            for auth in args.auth:
+                r = run_auth(auth, service, sink, prepared, args, cpu_meter)
+                refused = f"  refused: {r['refused']}" if r["refused"] else ""
+                duplicates = f"  duplicates: {r['duplicates']}" if r["duplicates"] else ""
                 print(
-                    f"embedded default (SQLite + django-q2 ORM broker) via `manage.py serve` (gunicorn flags of "
-                    f"serve.py, WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2 (default)')}, "
-                    f"{os.environ.get('CONNECTORS_WORKERS', '2')} worker processes); {args.count} `_enqueue` "
-                    f"POSTs per row from {args.threads} client threads; sink at 0 ms; {os.cpu_count()} CPUs, "
-                    f"load average {os.getloadavg()[0]:.1f}",
+                    f"{r['auth']:<8} {r['accepted']:>9} {r['accepted_per_s']:>7.0f} "
+                    f"{r['delivered']:>6}/{r['accepted']:<4}{r['delivered_per_s']:>7.0f} "
+                    f"{r['bare_before']:>6.0f}/{r['bare_after']:<6.0f} {r['ratio']:>5.2f}x"
+                    f"   {r['web_ms']:>6.2f} {r['cluster_ms']:>16.2f} {r['sink_ms']:>5.2f} "
+                    f"{r['client_ms']:>14.2f}{refused}{duplicates}",
                     flush=True,
                 )
-                print(
-                    f"{'auth':<8} {'accepted':>9} {'acc/s':>7} {'delivered':>10} {'deliv/s':>8} "
-                    f"{'bare/s':>13} {'ratio':>6}   CPU ms: web/request  cluster/delivery  sink  client/request"
-                )
-                cpu_meter = ServiceCpu(service.process.pid)
-                for auth in args.auth:
-                    r = run_auth(auth, service, sink, prepared, args, cpu_meter)
-                    refused = f"  refused: {r['refused']}" if r["refused"] else ""
-                    duplicates = f"  duplicates: {r['duplicates']}" if r["duplicates"] else ""
-                    print(
-                        f"{r['auth']:<8} {r['accepted']:>9} {r['accepted_per_s']:>7.0f} "
-                        f"{r['delivered']:>6}/{r['accepted']:<4}{r['delivered_per_s']:>7.0f} "
-                        f"{r['bare_before']:>6.0f}/{r['bare_after']:<6.0f} {r['ratio']:>5.2f}x"
-                        f"   {r['web_ms']:>6.2f} {r['cluster_ms']:>16.2f} {r['sink_ms']:>5.2f} "
-                        f"{r['client_ms']:>14.2f}{refused}{duplicates}",
-                        flush=True,
-                    )
-                print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+            print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -387,8 +388,9 @@ PARTS = (
     ("  space row", "connectors/api/base.py", "space"),
     ("EnqueueView.post", "actions/api/views.py", "post"),
     ("  enqueue()", "actions/services.py", "enqueue"),
-    ("    connector lookup", "connectors/services.py", "find_connector"),
+    ("    connector lookup (ORM)", "connectors/services.py", "find_connector"),
     ("    INSERT + hand-off (create_runs)", "actions/queue.py", "create_runs"),
+    ("one-row lookups (PreparedGet)", "connectors/prepared.py", "__call__"),
     ("URL resolving", "django/urls/resolvers.py", "resolve"),
     ("response rendering", "rest_framework/response.py", "rendered_content"),
 )
@@ -462,7 +464,7 @@ def run_profile(args) -> None:
                 one(headers, i)
             queries: list[str] = []
 
-            def record(execute, sql, params, many, context):
+            def record(execute, sql, params, many, context, queries=queries):
                 queries.append(sql)
                 return execute(sql, params, many, context)
 
@@ -488,7 +490,8 @@ def run_profile(args) -> None:
                 one(headers, i)
             profiler.disable()
             stats = pstats.Stats(profiler)
-            def cumulative(file_part: str, function: str) -> float:
+
+            def cumulative(file_part: str, function: str, stats=stats) -> float:
                 return sum(
                     ct
                     for (f, _l, name), (_cc, _nc, _tt, ct, _c) in stats.stats.items()
