@@ -168,3 +168,32 @@ def test_another_spaces_connector_and_a_missing_space_are_not_found(spaces, conn
     missing = enqueue(client, connector.id, space="marketing")
     assert missing.status_code == 404
     assert missing.json()["message"] == "Not Found"
+
+
+def test_a_session_request_builds_only_the_users_select_again(connector, monkeypatch):
+    client = client_for(make_user("writer", superuser=True), "session")
+    assert enqueue(client, connector.id).status_code == 202
+    counter = CompileCounter(monkeypatch)
+
+    response = enqueue(client, connector.id)
+
+    assert response.status_code == 202
+    assert counter.count == 1  # django.contrib.auth's own lookup of the session's user
+
+
+def test_a_session_ended_elsewhere_is_refused_at_once(connector):
+    client = client_for(make_user("writer", superuser=True), "session")
+    assert enqueue(client, connector.id).status_code == 202
+
+    Session.objects.all().delete()
+
+    assert enqueue(client, connector.id).status_code == 401
+
+
+def test_an_expired_session_is_refused(connector):
+    client = client_for(make_user("writer", superuser=True), "session")
+    assert enqueue(client, connector.id).status_code == 202
+
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+
+    assert enqueue(client, connector.id).status_code == 401
