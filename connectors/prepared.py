@@ -34,7 +34,9 @@ def _placeholder(index: int, value):
     if isinstance(value, str):
         return f"prepared-get-placeholder-{index}-7f3a9c"
     if isinstance(value, int):
-        return -(10**15) - index
+        # Negative, and inside a 32-bit integer column's range: PostgreSQL's backend answers a
+        # lookup outside it with an empty result instead of a statement.
+        return -2_000_000_000 - index
     if isinstance(value, datetime):
         return datetime(1901, 1, 1, 0, 0, index, tzinfo=UTC)
     raise TypeError(f"PreparedGet takes str, int or datetime values, not {type(value).__name__}")
