@@ -192,6 +192,9 @@ else:
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "connectors"}
     }
 
+# Database sessions (Django's), read through SQL built once per thread: see connectors/api/sessions.py.
+SESSION_ENGINE = "connectors.api.sessions"
+
 # ---- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
