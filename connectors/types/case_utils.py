@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
 from connectors.remote import USER_ERROR_STATUSES, RemoteCallFailed
@@ -287,7 +287,7 @@ def check_ai_url(product: str, url: str, settings) -> str | None:
     problem = assert_url(url)
     if problem is None:
         try:
-            http.ensure_uri_allowed(url, settings)
+            egress.ensure_uri_allowed(url, settings)
         except EgressDenied as exc:
             problem = f"error validating url: {exc.message}"
     return f"Error configuring {product} action: Error: {problem}" if problem else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from connectors import http
+from connectors import egress, http
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
 from connectors.remote import USER_ERROR_STATUSES  # noqa: F401  (the types import it from here)
 from connectors.settings_file import KibanaConfig
@@ -25,7 +25,7 @@ def check_webhook_url(url: str, settings: KibanaConfig, action: str) -> str | No
     if not parses(url):
         return f"error configuring {action} action: unable to parse host name from webhookUrl"
     try:
-        http.ensure_uri_allowed(url, settings)
+        egress.ensure_uri_allowed(url, settings)
     except EgressDenied as exc:
         return f"error configuring {action} action: {without_secret_url(exc.message, url)}"
     return None

@@ -2,7 +2,7 @@
 
 import json
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Object, String
@@ -42,7 +42,7 @@ class D3SecurityConnector(SubActionConnectorType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["url"], settings)
+            egress.ensure_uri_allowed(config["url"], settings)
         except EgressDenied as exc:
             return f"error validating url: {exc.message}"  # the sub-action framework's urlAllowListValidator
         return None

@@ -4,7 +4,7 @@ import hashlib
 import json
 from urllib.parse import quote, urljoin
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Array, Enum, Object, OneOf, Record, String
@@ -110,7 +110,7 @@ class OpsgenieConnector(SubActionConnectorType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["apiUrl"], settings)
+            egress.ensure_uri_allowed(config["apiUrl"], settings)
         except EgressDenied as exc:
             return f"error validating url: {exc.message}"  # the sub-action framework's urlAllowListValidator
         return None

@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from typing import Any
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Any_, Array, Number, Object, Record, String
@@ -88,7 +88,7 @@ class ResilientConnector(CaseConnectorMixin, SubActionConnectorType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["apiUrl"], settings)
+            egress.ensure_uri_allowed(config["apiUrl"], settings)
         except EgressDenied as exc:
             return f"error configuring connector action: {exc.message}"
         return None

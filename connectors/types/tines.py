@@ -1,6 +1,6 @@
 """`.tines`: list Tines stories and webhooks, and send events to a story's webhook (a sub-action connector)."""
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Number, Object, String
@@ -57,7 +57,7 @@ class TinesConnector(SubActionConnectorType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["url"], settings)
+            egress.ensure_uri_allowed(config["url"], settings)
         except EgressDenied as exc:
             return f"error validating url: {exc.message}"  # the sub-action framework's urlAllowListValidator
         return None
