@@ -16,8 +16,7 @@ from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Array, Boolean, Enum, Object, Record, String
-from connectors.subactions import normalise_url
-from connectors.types.case_utils import (
+from connectors.types.case_management import (
     UnionSubActionType,
     action_error,
     comments_schema,
@@ -25,6 +24,7 @@ from connectors.types.case_utils import (
     push_comments,
     sub_action_union,
 )
+from connectors.types.sub_action_framework import normalise_url
 from connectors.types.webhook import AUTH_BASIC, AUTH_OAUTH2, AUTH_SSL, WebhookConnector
 
 NAME = "Webhook - Case Management"

@@ -6,7 +6,7 @@ from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Object, String
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 RUN_PARAMS = Object(
     {

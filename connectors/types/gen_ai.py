@@ -30,9 +30,9 @@ from connectors.schemas import (
     SchemaError,
     String,
 )
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
 from connectors.tls_options import TLSOptions
-from connectors.types.case_utils import DASHBOARD_PARAMS, absent, ai_test_params_schema, check_ai_url
+from connectors.types.ai_common import DASHBOARD_PARAMS, absent, ai_test_params_schema, check_ai_url
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 OPENAI = "OpenAI"
 AZURE = "Azure OpenAI"

@@ -11,7 +11,7 @@ from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Any_, Object, Record, String
-from connectors.types.case_utils import (
+from connectors.types.case_management import (
     NullableArray,
     UnionSubActionType,
     action_error,

@@ -8,7 +8,7 @@ from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Array, Enum, Object, OneOf, Record, String
-from connectors.subactions import SubAction, SubActionConnectorType
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType
 
 MAX_MESSAGE = 130
 PATH_SAFE = "!$&'()*+,;=:@~%[]|^"  # what WHATWG URL parsing leaves unescaped in a path segment

@@ -9,7 +9,7 @@ from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Enum, Object, String
-from connectors.types.case_utils import (
+from connectors.types.case_management import (
     UnionSubActionType,
     action_error,
     comments_schema,

@@ -9,8 +9,8 @@ from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Array, Number, Object, String
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
-from connectors.types.case_utils import CaseConnectorMixin, comments_schema, epoch_ms_iso, now_iso
+from connectors.types.case_management import CaseConnectorMixin, comments_schema, epoch_ms_iso, now_iso
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 INCIDENT = Object(
     {

@@ -4,7 +4,7 @@ from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Number, Object, String
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 PER_PAGE = 500
 WEBHOOK_AGENT = "Agents::WebhookAgent"

@@ -6,7 +6,7 @@ from connectors import egress, http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Boolean, Enum, Object, String
-from connectors.types.common import parses, without_secret_url
+from connectors.types.url_checks import parses, without_secret_url
 
 PAYLOAD_KEYS = ("alertActionGroupName", "signalId", "ruleName", "date", "severity", "spaceId", "tags")
 SEVERITIES = ("critical", "high", "medium", "low", "minimal")

@@ -17,7 +17,7 @@ from connectors.base import ExecutionContext
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Boolean, Object, String
-from connectors.types.case_utils import action_error, iso
+from connectors.types.case_management import action_error, iso
 
 NAME = "ServiceNow"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
