@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from actions import queue, rule_types
 from actions.models import Alert, Backfill, Rule
-from actions.rules import _parse_date, interval_seconds, iso
+from actions.rule_snooze import _parse_date
+from actions.rules import interval_seconds, iso
 
 logger = logging.getLogger("actions")
 

@@ -18,7 +18,8 @@ from django.utils import timezone
 from actions import kql, maintenance_windows, mustache, queue, rule_types
 from actions.dblock import serialized_writes
 from actions.models import Alert, Rule
-from actions.rules import flapping_settings, interval_seconds, iso, snoozed_until
+from actions.rule_snooze import snoozed_until
+from actions.rules import flapping_settings, interval_seconds, iso
 from connectors import registry
 from connectors.conf import get_config
 from eventlog.services import record

@@ -16,33 +16,33 @@ from rest_framework.response import Response
 
 from actions import queue, rule_types
 from actions.models import Alert, Rule
-from actions.rules import (
-    NOTIFY_WHEN,
-    RuleError,
-    check_consumer,
-    check_groups,
-    connector_types_of,
-    create_rule,
+from actions.rule_representation import connector_types_of, rule_to_api, rule_type_to_api
+from actions.rule_snooze import (
     custom_schedule_problem,
-    disable_rule,
-    duration_problem,
-    enable_rule,
     end_date_problem,
     every_problem,
-    flapping_problem,
-    get_rule_type,
-    hours_problem,
     integer_problem,
-    iso,
-    rule_to_api,
-    rule_type_to_api,
     snooze_duration_problem,
     snooze_rule,
     start_date_problem,
     timezone_problem,
     unsnooze_rule,
-    update_rule,
     weekdays_problem,
+)
+from actions.rules import (
+    NOTIFY_WHEN,
+    RuleError,
+    check_consumer,
+    check_groups,
+    create_rule,
+    disable_rule,
+    duration_problem,
+    enable_rule,
+    flapping_problem,
+    get_rule_type,
+    hours_problem,
+    iso,
+    update_rule,
 )
 from actions.services import BULK_ENQUEUE_MAX, QueueFull, enqueue, enqueue_many
 from connectors import privileges
