@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from actions import queue, rule_types
 from actions.models import Alert, Backfill, Rule
-from actions.rules import _parse_date, interval_seconds, iso
+from actions.rule_snooze import _parse_date
+from actions.rules import interval_seconds, iso
 
 logger = logging.getLogger("actions")
 
@@ -170,7 +171,8 @@ def to_api(backfill: Backfill) -> dict:
 
 def run_backfill(backfill_id: str) -> Backfill | None:
     """Run a backfill's pending entries in order; each is recorded as an `execute-backfill` event."""
-    from actions.rule_runner import Planned, RunReport, _alerting_event, _build_runs, _variables
+    from actions.rule_runner import Planned, RunReport, _alerting_event, _build_runs
+    from actions.rule_variables import build_variables
     from eventlog.services import record
 
     backfill = Backfill.objects.select_related("rule").filter(pk=backfill_id).first()
@@ -198,7 +200,7 @@ def run_backfill(backfill_id: str) -> Backfill | None:
                     if action.get("group") == reported.action_group and alert_id not in (
                         rule.muted_alert_ids or []
                     ):
-                        variables = _variables(
+                        variables = build_variables(
                             rule, rule_type, alert, reported.action_group, reported.context, run_at
                         )
                         planned.append(Planned(action, None, variables))

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from actions import kql
 from actions.models import MaintenanceWindow
-from actions.rules import FREQUENCIES, ISO_DATE_RE, RuleError, _parse_date, _weekday, iso
+from actions.rule_snooze import FREQUENCIES, ISO_DATE_RE, _parse_date, _weekday
+from actions.rules import RuleError, iso
 
 RUNNING, UPCOMING, FINISHED, ARCHIVED, DISABLED = "running", "upcoming", "finished", "archived", "disabled"
 STATUSES = (RUNNING, UPCOMING, FINISHED, ARCHIVED, DISABLED)

@@ -9,16 +9,17 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from actions import kql, maintenance_windows, mustache, queue, rule_types
+from actions import alerts_filter, maintenance_windows, mustache, queue, rule_types
 from actions.dblock import serialized_writes
 from actions.models import Alert, Rule
-from actions.rules import flapping_settings, interval_seconds, iso, snoozed_until
+from actions.rule_snooze import snoozed_until
+from actions.rule_variables import alert_doc, alerts_summary, build_variables, merge_docs, with_window
+from actions.rules import flapping_settings, interval_seconds, iso
 from connectors import registry
 from connectors.conf import get_config
 from eventlog.services import record
@@ -207,7 +208,7 @@ def _apply_maintenance_windows(rule: Rule, new_alerts, older, now: datetime, rep
     running = {window.id for window in windows}
     report.maintenance_window_ids = sorted(running)
     for row in new_alerts:
-        doc = _alert_doc(rule, row, "active", now)
+        doc = alert_doc(rule, row, "active", now)
         row.maintenance_window_ids = [w.id for w in windows if maintenance_windows.applies_to(w, doc)]
     for row in older:
         row.maintenance_window_ids = [i for i in row.maintenance_window_ids or [] if i in running]
@@ -247,10 +248,10 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
         notify_when = (frequency or {}).get("notify_when") or rule.notify_when or "onActiveAlert"
         throttle = (frequency or {}).get("throttle") if frequency else rule.throttle
         key = action.get("uuid") if frequency else "__rule__"
-        allows = _alerts_filter(rule, action, now)
+        allows = alerts_filter.predicate(rule, action, now)
         if frequency and frequency.get("summary"):
             # Summaries leave out alerts in a maintenance window (Kibana's summarized-alerts query).
-            summary = _summary(
+            summary = alerts_summary(
                 rule,
                 rule_type,
                 [
@@ -275,12 +276,12 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
                     rule.summary_throttles = {
                         **rule.summary_throttles,
                         pending_key: {
-                            "new": _merge_docs(window["new"], summary["new"]["data"]),
-                            "recovered": _merge_docs(window["recovered"], summary["recovered"]["data"]),
+                            "new": merge_docs(window["new"], summary["new"]["data"]),
+                            "recovered": merge_docs(window["recovered"], summary["recovered"]["data"]),
                         },
                     }
                     continue
-                summary = _with_window(summary, window)
+                summary = with_window(summary, window)
             if summary["all"]["count"] == 0:
                 continue
             if notify_when == "onThrottleInterval":
@@ -289,16 +290,20 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
                     action["uuid"]: now.isoformat(),
                     f"{action['uuid']}:window": {"new": [], "recovered": []},
                 }
-            planned.append(Planned(action, None, _variables(rule, rule_type, None, None, {}, now, summary)))
+            planned.append(
+                Planned(action, None, build_variables(rule, rule_type, None, None, {}, now, summary))
+            )
             continue
         if action.get("group") == "recovered":
             for alert in recovered:
                 if _in_maintenance(rule, action, alert):
                     continue
-                if alert.alert_id not in muted and allows(_alert_doc(rule, alert, "recovered", now)):
+                if alert.alert_id not in muted and allows(alert_doc(rule, alert, "recovered", now)):
                     planned.append(
                         Planned(
-                            action, None, _variables(rule, rule_type, alert, "recovered", alert.context, now)
+                            action,
+                            None,
+                            build_variables(rule, rule_type, alert, "recovered", alert.context, now),
                         )
                     )
             continue
@@ -319,11 +324,13 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
                 and _throttled(alert.throttles.get(key), throttle, now)
             ):
                 continue
-            if not allows(_alert_doc(rule, alert, "active", now)):
+            if not allows(alert_doc(rule, alert, "active", now)):
                 continue
             planned.append(
                 Planned(
-                    action, None, _variables(rule, rule_type, alert, alert.action_group, alert.context, now)
+                    action,
+                    None,
+                    build_variables(rule, rule_type, alert, alert.action_group, alert.context, now),
                 )
             )
             alert.last_scheduled_group_next = alert.action_group
@@ -336,196 +343,6 @@ def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) ->
         if getattr(alert, "pending_throttles", None):
             alert.throttles = {**alert.throttles, **alert.pending_throttles}
     return planned
-
-
-def _alerts_filter(rule: Rule, action: dict, now: datetime):
-    """A predicate over alert documents for the action's `alerts_filter`: its KQL query (and simple
-    filters) against the alert's fields, its timeframe against the run time. No filter: all pass."""
-    spec = action.get("alerts_filter") or {}
-    timeframe, query = spec.get("timeframe"), spec.get("query")
-    if timeframe and not in_timeframe(timeframe, now):
-        return lambda doc: False
-    if not query:
-        return lambda doc: True
-    try:
-        node = kql.parse(query.get("kql") or "")
-    except kql.KqlError as exc:
-        logger.warning(
-            'rule %s: action "%s" has an invalid alerts filter query: %s', rule.id, action["id"], exc
-        )
-        return lambda doc: False
-    filters = [f for f in query.get("filters") or [] if not (f.get("meta") or {}).get("disabled")]
-    return lambda doc: kql.matches(node, doc) and all(_filter_matches(rule, f, doc) for f in filters)
-
-
-def in_timeframe(timeframe: dict, now: datetime) -> bool:
-    """Kibana's timeframe: ISO weekdays (1 = Monday) and an hh:mm window in an IANA timezone; an end
-    at or before the start is a window across midnight."""
-    try:
-        zone = ZoneInfo(timeframe["timezone"])
-    except (ZoneInfoNotFoundError, ValueError, KeyError):
-        logger.warning("alerts filter timezone %r is unknown; using UTC", timeframe.get("timezone"))
-        zone = UTC
-    local = now.astimezone(zone)
-    if local.isoweekday() not in timeframe.get("days", []):
-        return False
-
-    def minutes(text: str) -> int:
-        hours, mins = text.split(":")
-        return int(hours) * 60 + int(mins)
-
-    start, end = minutes(timeframe["hours"]["start"]), minutes(timeframe["hours"]["end"])
-    moment = local.hour * 60 + local.minute + local.second / 60
-    if start < end:
-        return start <= moment < end
-    return moment >= start or moment < end
-
-
-def _filter_matches(rule: Rule, item: dict, doc: dict) -> bool:
-    """One Kibana filter pill (`{meta, query}`): match_phrase, match, term and exists queries;
-    `meta.negate` inverts it. Other query types cannot be evaluated here and are ignored (logged)."""
-    query = item.get("query") or {}
-    negate = bool((item.get("meta") or {}).get("negate"))
-    kind = next(iter(query), None)
-    body = query.get(kind) or {}
-    if kind == "exists":
-        result = bool(kql.lookup(doc, body.get("field", "")))
-    elif kind in ("match_phrase", "match", "term") and body:
-        field, expected = next(iter(body.items()))
-        if isinstance(expected, dict):
-            expected = expected.get("query", expected.get("value"))
-        result = any(str(value) == str(expected) for value in kql.lookup(doc, field))
-    else:
-        logger.warning("rule %s: alerts filter query %r is not supported; ignored", rule.id, kind)
-        return True
-    return result != negate
-
-
-def _merge_docs(first: list[dict], second: list[dict]) -> list[dict]:
-    seen = {doc["_id"] for doc in first}
-    return [*first, *[doc for doc in second if doc["_id"] not in seen]]
-
-
-def _with_window(summary: dict, window: dict) -> dict:
-    new = _merge_docs(window["new"], summary["new"]["data"])
-    new_ids = {doc["_id"] for doc in new}
-    active_ids = {doc["_id"] for doc in summary["new"]["data"] + summary["ongoing"]["data"]}
-    recovered = [
-        d
-        for d in _merge_docs(window["recovered"], summary["recovered"]["data"])
-        if d["_id"] not in active_ids
-    ]
-    ongoing = [doc for doc in summary["ongoing"]["data"] if doc["_id"] not in new_ids]
-    every = new + ongoing + recovered
-    return {
-        "new": {"count": len(new), "data": new},
-        "ongoing": {"count": len(ongoing), "data": ongoing},
-        "recovered": {"count": len(recovered), "data": recovered},
-        "all": {"count": len(every), "data": every},
-    }
-
-
-def _alert_doc(rule: Rule, alert: Alert, status: str, now: datetime) -> dict:
-    """The alert as an alerts-as-data document: what summaries carry and alerts_filter queries match."""
-    return {
-        "_id": alert.uuid,
-        "@timestamp": iso(now),
-        "tags": rule.tags,
-        "kibana": {
-            "alert": {
-                "instance": {"id": alert.alert_id},
-                "uuid": alert.uuid,
-                "action_group": alert.action_group if status != "recovered" else "recovered",
-                "status": status,
-                "reason": (alert.context or {}).get("message", ""),
-                "flapping": alert.flapping,
-                "maintenance_window_ids": list(alert.maintenance_window_ids or []),
-                "rule": {
-                    "uuid": rule.id,
-                    "name": rule.name,
-                    "rule_type_id": rule.rule_type_id,
-                    "consumer": rule.consumer,
-                    "tags": rule.tags,
-                },
-            }
-        },
-        "context": alert.context,
-    }
-
-
-def _summary(rule, rule_type, active, new_ids, recovered, muted, now, allows) -> dict:
-    new = [_alert_doc(rule, a, "active", now) for a in active if id(a) in new_ids]
-    ongoing = [_alert_doc(rule, a, "active", now) for a in active if id(a) not in new_ids]
-    done = [_alert_doc(rule, a, "recovered", now) for a in recovered if a.alert_id not in muted]
-    new, ongoing, done = ([doc for doc in docs if allows(doc)] for docs in (new, ongoing, done))
-    every = new + ongoing + done
-    return {
-        "new": {"count": len(new), "data": new},
-        "ongoing": {"count": len(ongoing), "data": ongoing},
-        "recovered": {"count": len(done), "data": done},
-        "all": {"count": len(every), "data": every},
-    }
-
-
-def _rule_url(rule: Rule) -> str:
-    base = get_config()["connectors.kibanaBaseUrl"]
-    if not base:
-        return ""
-    return f"{base}/admin/actions/rule/{rule.id}/change/"
-
-
-def _variables(
-    rule: Rule, rule_type, alert: Alert | None, group: str | None, context: dict, now, summary=None
-) -> dict:
-    base = get_config()["connectors.kibanaBaseUrl"] or ""
-    rule_vars = {
-        "id": rule.id,
-        "name": rule.name,
-        "type": rule.rule_type_id,
-        "spaceId": rule.space_id,
-        "tags": rule.tags,
-        "url": _rule_url(rule),
-        "params": rule.params,
-    }
-    variables = {
-        "alertId": rule.id,
-        "alertName": rule.name,
-        "spaceId": rule.space_id,
-        "tags": rule.tags,
-        "date": iso(now),
-        "kibanaBaseUrl": base,
-        "params": rule.params,
-        "rule": rule_vars,
-        "context": context or {},
-        "state": {},
-    }
-    if alert is not None:
-        variables["alert"] = {
-            "id": alert.alert_id,
-            "uuid": alert.uuid,
-            "actionGroup": group,
-            "actionGroupName": rule_type.group_name(group),
-            "flapping": alert.flapping,
-            "consecutiveMatches": alert.consecutive_matches,
-        }
-        variables.update(
-            {
-                "alertInstanceId": alert.alert_id,
-                "alertActionGroup": group,
-                "alertActionGroupName": rule_type.group_name(group),
-            }
-        )
-    else:
-        variables["alert"] = {
-            "id": "",
-            "uuid": "",
-            "actionGroup": "",
-            "actionGroupName": "",
-            "flapping": False,
-        }
-    if summary is not None:
-        variables["alerts"] = summary
-    return variables
 
 
 def _build_runs(rule: Rule, planned: list[Planned], now, execution_uuid: str, report: RunReport) -> list:

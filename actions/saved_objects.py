@@ -21,7 +21,7 @@ MIGRATION_VERSION = "8.0.0"
 
 def rule_to_saved_object(rule: Rule, exported_at: datetime, type_of=None) -> dict:
     """One export line for `rule`. `type_of(connector_id)` gives a connector's type id, if known."""
-    from actions.rules import connector_type_of
+    from actions.rule_representation import connector_type_of
 
     type_of = type_of or (lambda cid: connector_type_of(rule.space_id, cid))
     actions, references = [], []

@@ -23,11 +23,9 @@ from connectors import privileges
 from connectors.fields import open_sealed, seal
 from connectors.models import Connector, Space
 from connectors.saved_objects import (
-    ConnectorHandler,
     ExportContext,
     ImportOptions,
     ImportRetry,
-    PassphraseBox,
     SavedObjectsRequestError,
     export_objects,
     import_objects,
@@ -35,7 +33,9 @@ from connectors.saved_objects import (
     supported_types,
     to_ndjson,
 )
-from connectors.saved_objects_resolve import resolve_import_errors
+from connectors.saved_objects.action_handler import ConnectorHandler
+from connectors.saved_objects.passphrase import PassphraseBox
+from connectors.saved_objects.resolve import resolve_import_errors
 
 MODES = [
     ("check", "Check for existing objects: report conflicts, import nothing over them"),

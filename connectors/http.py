@@ -7,6 +7,9 @@ redirects cannot slip through), caps the body at `maxResponseContentLength`, app
 settings, maps library exceptions into ConnectorTimeout / ConnectorUnreachable and
 returns non-2xx responses for the type to classify. It logs one line per call, never headers or
 body. No retries here: retries are the executor's business.
+
+The policies it applies live beside it: where a call may go (`connectors.egress`), which TLS settings
+apply (`connectors.tls_options`) and which proxy (`connectors.proxy_plan`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import errno
 import functools
 import http.cookiejar
-import ipaddress
 import json as _json
 import logging
 import re
@@ -34,8 +36,17 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from connectors.base import iso_ms  # noqa: F401 -- types format retry dates with http.iso_ms
+from connectors.egress import (
+    connect_within,
+    ensure_hostname_allowed,
+    ensure_proxied_target_permitted,
+    ensure_uri_allowed,
+    resolve_permitted,
+)
 from connectors.exceptions import ConnectorTimeout, ConnectorUnreachable, EgressDenied, ResponseTooLarge
+from connectors.proxy_plan import ProxyPlan, proxy_plan_for
 from connectors.settings_file import KibanaConfig
+from connectors.tls_options import TLSOptions, tls_for
 
 logger = logging.getLogger("connectors.http")
 # urllib3 logs each request line (with the URL path, which can be a secret) at DEBUG: never emit those.
@@ -51,133 +62,6 @@ MAX_REDIRECTS = 10
 HEADERS_KEPT_ACROSS_ORIGINS = frozenset(
     {"user-agent", "accept", "accept-encoding", "accept-language", "content-type", "content-language"}
 )
-PRIVATE_ADDRESSES_SETTING = "connectors.network.allowPrivateAddresses"
-
-
-# ---- egress policy ----------------------------------------------------------------------------
-
-
-def hostname_allowed(hostname: str, settings: KibanaConfig) -> bool:
-    allowed = settings["xpack.actions.allowedHosts"]
-    return "*" in allowed or (hostname or "").lower() in {h.lower() for h in allowed}
-
-
-def ensure_uri_allowed(url: str, settings: KibanaConfig) -> None:
-    """Kibana's `ensureUriAllowed`, with its exact message."""
-    hostname = urlsplit(url).hostname or ""
-    if not hostname_allowed(hostname, settings):
-        raise EgressDenied(f'target url "{url}" is not added to the Kibana config xpack.actions.allowedHosts')
-
-
-def ensure_hostname_allowed(hostname: str, settings: KibanaConfig) -> None:
-    if not hostname_allowed(hostname, settings):
-        raise EgressDenied(
-            f'target hostname "{hostname}" is not added to the Kibana config xpack.actions.allowedHosts'
-        )
-
-
-NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
-NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: never public
-# Python 3.11's `is_global` calls these public: IPv4-compatible addresses (`::7f00:1`, deprecated by
-# RFC 4291, can reach the IPv4 address through automatic tunnels) and deprecated site-local (RFC 3879).
-NEVER_PUBLIC = (ipaddress.ip_network("::/96"), ipaddress.ip_network("fec0::/10"))
-
-
-def _unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped:
-            return address.ipv4_mapped
-        if address.sixtofour:
-            return address.sixtofour
-        if address in NAT64_WELL_KNOWN:
-            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if address in NAT64_LOCAL_USE:
-            return ipaddress.IPv4Address("0.0.0.0")  # not public, whatever it embeds
-    return address
-
-
-def address_permitted(ip: str, settings: KibanaConfig) -> bool:
-    """Public addresses always; others only when connectors.network.allowPrivateAddresses says so."""
-    address = _unmapped(ipaddress.ip_address(ip.split("%", 1)[0]))
-    if address.is_global and not address.is_multicast and not any(address in n for n in NEVER_PUBLIC):
-        return True
-    policy = settings[PRIVATE_ADDRESSES_SETTING]
-    if policy is True:
-        return True
-    if policy is False:
-        return False
-    return any(address in network for network in policy)
-
-
-def egress_denied_message(hostname: str, ip: str) -> str:
-    return (
-        f'target "{hostname}" resolves to {ip}, which is not a public address; connections to private, '
-        f"loopback, link-local and metadata addresses are refused unless the setting "
-        f"{PRIVATE_ADDRESSES_SETTING} allows them"
-    )
-
-
-def resolve_permitted(host: str, port: int, settings: KibanaConfig) -> list[tuple]:
-    """getaddrinfo, keeping only the addresses the egress policy permits (raises if none)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        raise ConnectorUnreachable(
-            "request failed", service_message=f"[ENOTFOUND] getaddrinfo ENOTFOUND {host}"
-        ) from None
-    permitted = [info for info in infos if address_permitted(info[4][0], settings)]
-    if not permitted:
-        raise EgressDenied(egress_denied_message(host, infos[0][4][0]))
-    return permitted
-
-
-def ensure_proxied_target_permitted(url: str, settings: KibanaConfig) -> None:
-    parts = urlsplit(url)
-    ensure_proxied_host_permitted(parts.hostname or "", parts.port or 80, settings)
-
-
-def ensure_proxied_host_permitted(host: str, port: int, settings: KibanaConfig) -> None:
-    """Through a proxy we never connect to the target ourselves, and the proxy would reach (and
-    resolve) anything: the target is resolved and checked here before anything goes to the proxy.
-    Every address it resolves to must be permitted (we cannot choose which one the proxy uses), and
-    a name that does not resolve here is refused: its address cannot be checked."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        infos = []
-    if not infos:
-        raise EgressDenied(
-            f'target "{host}" does not resolve here, so its address cannot be checked; through '
-            f"xpack.actions.proxyUrl only targets that resolve to permitted addresses are reached"
-        )
-    for info in infos:
-        if not address_permitted(info[4][0], settings):
-            raise EgressDenied(egress_denied_message(host, info[4][0]))
-
-
-def connect_within(addresses: list[tuple], timeout: float | None, *, make_socket=None, options=()):
-    """Connect to the first address that answers, with one deadline for the whole connect phase
-    (a name with many unanswering addresses must not multiply the timeout). The socket comes back
-    with the full `timeout` for its reads."""
-    make_socket = make_socket or socket.socket
-    deadline = None if timeout is None else time.monotonic() + timeout
-    last_error: OSError | None = None
-    for family, socktype, proto, _name, address in addresses:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            break
-        sock = make_socket(family, socktype, proto)
-        try:
-            for option in options:
-                sock.setsockopt(*option)
-            sock.settimeout(remaining)
-            sock.connect(address)
-            sock.settimeout(timeout)
-            return sock
-        except OSError as exc:
-            sock.close()
-            last_error = exc
-    raise last_error or TimeoutError("connect timed out")
 
 
 # ---- connections that check the resolved address ------------------------------------------------
@@ -296,72 +180,7 @@ class GuardedAdapter(HTTPAdapter):
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
 
-# ---- TLS ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TLSOptions:
-    """Per-request TLS: verification mode, extra CA PEM, and a client certificate."""
-
-    verification_mode: str = "full"
-    ca_pem: str | None = None
-    client_cert_file: str | None = None
-    client_key_file: str | None = None
-    client_key_password: str | None = None
-
-    def __repr__(self) -> str:
-        return f"TLSOptions(verification_mode={self.verification_mode!r})"
-
-
-def custom_host(url: str, settings: KibanaConfig) -> dict[str, Any] | None:
-    """The customHostSettings entry for this target, matched on canonical `scheme://host:port`."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "smtp") or not parts.hostname:
-        return None
-    default_port = 443 if parts.scheme == "https" else 25
-    key = f"{parts.scheme}://{parts.hostname.lower()}:{parts.port or default_port}"
-    for entry in settings["xpack.actions.customHostSettings"]:
-        if entry["url"] == key:
-            return entry
-    return None
-
-
-def custom_host_ca_pem(entry: dict[str, Any]) -> str | None:
-    """The extra CA certificates of one customHostSettings entry (files first, then inline data)."""
-    parts: list[str] = []
-    for path in entry["ssl.certificateAuthoritiesFiles"]:
-        with open(path, encoding="utf-8") as handle:
-            parts.append(handle.read())
-    if entry["ssl.certificateAuthoritiesData"]:
-        parts.append(entry["ssl.certificateAuthoritiesData"])
-    return "\n".join(parts) or None
-
-
-_custom_host = custom_host
-
-
-def tls_for(url: str, settings: KibanaConfig, override: TLSOptions | None = None) -> TLSOptions:
-    """Global ssl.verificationMode, then customHostSettings for this host, then a per-connector override."""
-    mode = settings["xpack.actions.ssl.verificationMode"]
-    if settings["xpack.actions.rejectUnauthorized"] is False and mode == "full":
-        mode = "none"
-    ca_parts: list[str] = []
-    host = _custom_host(url, settings)
-    if host:
-        mode = host["ssl.verificationMode"]
-        pem = custom_host_ca_pem(host)
-        if pem:
-            ca_parts.append(pem)
-    options = TLSOptions(verification_mode=mode, ca_pem="\n".join(ca_parts) or None)
-    if override:
-        options = TLSOptions(
-            verification_mode=override.verification_mode or options.verification_mode,
-            ca_pem="\n".join(p for p in (options.ca_pem, override.ca_pem) if p) or None,
-            client_cert_file=override.client_cert_file,
-            client_key_file=override.client_key_file,
-            client_key_password=override.client_key_password,
-        )
-    return options
+# ---- TLS contexts and sessions ------------------------------------------------------------------
 
 
 def build_ssl_context(options: TLSOptions) -> ssl.SSLContext:
@@ -416,55 +235,6 @@ def _session(options: TLSOptions, proxy: ProxyPlan | None = None) -> requests.Se
         if not options.client_cert_file:  # per-run temporary files: never cache those sessions
             sessions[key] = session
     return session
-
-
-# ---- proxy ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProxyPlan:
-    """The proxy one request goes through: URL, extra headers (sent on CONNECT) and its TLS mode."""
-
-    url: str
-    headers: tuple[tuple[str, str], ...] = ()
-    verification_mode: str = "full"
-
-    def __repr__(self) -> str:  # proxy headers may carry credentials
-        return f"ProxyPlan({urlsplit(self.url).hostname!r})"
-
-
-def proxy_applies(hostname: str, settings: KibanaConfig) -> bool:
-    """Kibana's getUseProxy: bypass list first; else, with an only-list, only those hosts."""
-    if not settings["xpack.actions.proxyUrl"]:
-        return False
-    hostname = (hostname or "").lower()
-    bypass = settings["xpack.actions.proxyBypassHosts"]
-    only = settings["xpack.actions.proxyOnlyHosts"]
-    if bypass:  # Kibana ignores proxyOnlyHosts (with a warning) when both are set
-        return hostname not in {h.lower() for h in bypass}
-    if only:
-        return hostname in {h.lower() for h in only}
-    return True
-
-
-def proxy_plan_for(url: str, settings: KibanaConfig) -> ProxyPlan | None:
-    if not proxy_applies(urlsplit(url).hostname or "", settings):
-        return None
-    mode = settings["xpack.actions.ssl.proxyVerificationMode"]
-    if settings["xpack.actions.proxyRejectUnauthorizedCertificates"] is False and mode == "full":
-        mode = "none"
-    return ProxyPlan(
-        url=settings["xpack.actions.proxyUrl"],
-        headers=tuple(sorted((settings["xpack.actions.proxyHeaders"] or {}).items())),
-        verification_mode=mode,
-    )
-
-
-def proxies_for(url: str, settings: KibanaConfig) -> dict[str, str]:
-    plan = proxy_plan_for(url, settings)
-    if plan is None:
-        return {}
-    return {"http": plan.url, "https": plan.url}
 
 
 # ---- the call -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 from connectors import http
 from connectors.base import ExecutionContext
 from connectors.exceptions import ConnectorError, EgressDenied
+from connectors.tls_options import TLSOptions
 
 # `createAndThrowUserError`: failures with these statuses are the user's, not the framework's.
 USER_ERROR_STATUSES = {401, 402, 403, 407, 409, 412, 413, 417, 422, 423, 429, 451}
@@ -46,7 +47,7 @@ def call(
     data: Any = None,
     headers: dict[str, str] | None = None,
     auth: tuple[str, str] | None = None,
-    tls: http.TLSOptions | None = None,
+    tls: TLSOptions | None = None,
     timeout: float | None = None,
     stream_callback=None,
     check_status: bool = True,

@@ -26,9 +26,11 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors import http
+from connectors import egress, http
 from connectors.exceptions import ConnectorError, ConnectorTimeout, ConnectorUnreachable
+from connectors.proxy_plan import ProxyPlan, proxy_plan_for
 from connectors.settings_file import KibanaConfig
+from connectors.tls_options import TLSOptions, custom_host, custom_host_ca_pem
 
 logger = logging.getLogger("connectors.smtp")
 
@@ -42,10 +44,10 @@ class SmtpPlan:
     secure: bool = False
     ignore_tls: bool = False
     require_tls: bool = False
-    tls: http.TLSOptions = field(default_factory=http.TLSOptions)
+    tls: TLSOptions = field(default_factory=TLSOptions)
     user: str | None = None
     password: str | None = field(default=None, repr=False)
-    proxy: http.ProxyPlan | None = None
+    proxy: ProxyPlan | None = None
 
     def __repr__(self) -> str:
         return (
@@ -79,7 +81,7 @@ def plan(
 ) -> SmtpPlan:
     """Kibana's getTransportConfig for a host/port transport."""
     with_auth = has_auth and user is not None and password is not None
-    proxy = http.proxy_plan_for(f"smtp://{host}:{port}", settings)
+    proxy = proxy_plan_for(f"smtp://{host}:{port}", settings)
     if proxy is not None:
         mode = proxy.verification_mode
     elif not secure and user is None and password is None:
@@ -90,10 +92,10 @@ def plan(
             mode = "none"
     ca_pem = None
     ignore_tls = require_tls = False
-    entry = http.custom_host(f"smtp://{host}:{port}", settings)
+    entry = custom_host(f"smtp://{host}:{port}", settings)
     if entry is not None:
         mode = entry["ssl.verificationMode"]
-        ca_pem = http.custom_host_ca_pem(entry)
+        ca_pem = custom_host_ca_pem(entry)
         ignore_tls = entry["smtp.ignoreTLS"]
         require_tls = not ignore_tls and entry["smtp.requireTLS"]
     return SmtpPlan(
@@ -102,7 +104,7 @@ def plan(
         secure=bool(secure),
         ignore_tls=ignore_tls,
         require_tls=require_tls,
-        tls=http.TLSOptions(verification_mode=mode, ca_pem=ca_pem),
+        tls=TLSOptions(verification_mode=mode, ca_pem=ca_pem),
         user=user if with_auth else None,
         password=password if with_auth else None,
         proxy=proxy,
@@ -137,20 +139,18 @@ class _Client(smtplib.SMTP):
 
 
 def _connect_direct(host: str, port: int, timeout: float, settings: KibanaConfig) -> socket.socket:
-    return http.connect_within(http.resolve_permitted(host, port, settings), timeout)
+    return egress.connect_within(egress.resolve_permitted(host, port, settings), timeout)
 
 
-def _tunnel(
-    proxy: http.ProxyPlan, host: str, port: int, timeout: float, settings: KibanaConfig
-) -> socket.socket:
+def _tunnel(proxy: ProxyPlan, host: str, port: int, timeout: float, settings: KibanaConfig) -> socket.socket:
     """HTTP CONNECT through xpack.actions.proxyUrl (nodemailer's `proxy` option). The proxy would
     reach any address, so the target is resolved and checked here first."""
-    http.ensure_proxied_host_permitted(host, port, settings)
+    egress.ensure_proxied_host_permitted(host, port, settings)
     parts = urlsplit(proxy.url)
     proxy_port = parts.port or (443 if parts.scheme == "https" else 80)
     sock = socket.create_connection((parts.hostname, proxy_port), timeout=timeout)
     if parts.scheme == "https":
-        context = http.ssl_context_for(http.TLSOptions(verification_mode=proxy.verification_mode))
+        context = http.ssl_context_for(TLSOptions(verification_mode=proxy.verification_mode))
         sock = context.wrap_socket(sock, server_hostname=parts.hostname)
     lines = [f"CONNECT {host}:{port} HTTP/1.1", f"Host: {host}:{port}"]
     lines += [f"{name}: {value}" for name, value in proxy.headers]
@@ -236,7 +236,7 @@ class SmtpRejected(ConnectorError):
 
 def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[str, Any]:
     """Send one message. Returns nodemailer's SentMessageInfo shape; raises ConnectorError."""
-    http.ensure_hostname_allowed(smtp_plan.host, settings)
+    egress.ensure_hostname_allowed(smtp_plan.host, settings)
     timeout = settings["xpack.actions.responseTimeout"]
     message = build_message(mail)
     envelope_from = _address(mail.sender)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from actions import maintenance_windows as mw
 from actions.models import MaintenanceWindow
-from actions.rules import end_date_problem, timezone_problem
+from actions.rule_snooze import end_date_problem, timezone_problem
 from connectors import privileges
 from connectors.api.base import KibanaView, validate_body
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound

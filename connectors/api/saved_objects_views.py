@@ -21,7 +21,7 @@ from connectors.saved_objects import (
     payload_too_large,
     to_ndjson,
 )
-from connectors.saved_objects_resolve import parse_retries, resolve_import_errors
+from connectors.saved_objects.resolve import parse_retries, resolve_import_errors
 from connectors.schemas import type_name
 
 EXPORT_KEYS = {"type", "objects", "includeReferencesDeep", "excludeExportDetails", "search", "passphrase"}
@@ -198,7 +198,7 @@ class SavedObjectsImportView(KibanaView):
 
 class SavedObjectsResolveImportErrorsView(SavedObjectsImportView):
     """`POST /api/saved_objects/_resolve_import_errors`: the `_import` file again, plus `retries`
-    (connectors/saved_objects_resolve.py). No `overwrite` query parameter: overwrite is per retry."""
+    (connectors/saved_objects/resolve.py). No `overwrite` query parameter: overwrite is per retry."""
 
     query_keys = IMPORT_QUERY_KEYS - {"overwrite"}
 

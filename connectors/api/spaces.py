@@ -22,7 +22,7 @@ from connectors.api.saved_objects_views import request_error_response
 from connectors.copy_to_space import copy_into_spaces, export_for_copy
 from connectors.models import Space
 from connectors.saved_objects import ImportOptions, SavedObjectsRequestError
-from connectors.saved_objects_resolve import parse_retries
+from connectors.saved_objects.resolve import parse_retries
 from connectors.schemas import Any_, Array, Boolean, Enum, Object, Record, String, type_name
 
 SPACE_ID_RE = re.compile(r"^[a-z0-9_\-]+$")

@@ -16,13 +16,18 @@ from botocore.eventstream import EventStreamBuffer, ParserError
 from connectors import http
 from connectors.base import ExecutionContext
 from connectors.schemas import Any_, Array, Number, Object, SchemaError, String
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError, normalise_url
-from connectors.types.case_utils import (
+from connectors.types.ai_common import (
     AI_RUN_PARAMS,
     DASHBOARD_PARAMS,
     absent,
     ai_test_params_schema,
     check_ai_url,
+)
+from connectors.types.sub_action_framework import (
+    SubAction,
+    SubActionConnectorType,
+    SubActionError,
+    normalise_url,
 )
 
 DEFAULT_URL = "https://bedrock-runtime.us-east-1.amazonaws.com"

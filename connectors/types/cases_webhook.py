@@ -11,13 +11,12 @@ from urllib.parse import quote, urlsplit
 import chevron
 from chevron.tokenizer import tokenize
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Array, Boolean, Enum, Object, Record, String
-from connectors.subactions import normalise_url
-from connectors.types.case_utils import (
+from connectors.types.case_management import (
     UnionSubActionType,
     action_error,
     comments_schema,
@@ -25,6 +24,7 @@ from connectors.types.case_utils import (
     push_comments,
     sub_action_union,
 )
+from connectors.types.sub_action_framework import normalise_url
 from connectors.types.webhook import AUTH_BASIC, AUTH_OAUTH2, AUTH_SSL, WebhookConnector
 
 NAME = "Webhook - Case Management"
@@ -164,7 +164,7 @@ class CasesWebhookConnector(UnionSubActionType):
             ):  # what `new URL()` rejects; the protocol is checked at run time
                 return f"error configuring cases webhook action: unable to parse url: TypeError: Invalid URL: {url}"
             try:
-                http.ensure_uri_allowed(url, settings)
+                egress.ensure_uri_allowed(url, settings)
             except EgressDenied as exc:
                 return f"error configuring cases webhook action: {exc.message}"
         if config.get("authType") == AUTH_OAUTH2:
@@ -197,7 +197,7 @@ class CasesWebhookConnector(UnionSubActionType):
             problem = "Invalid URL"
         if problem is None:
             try:
-                http.ensure_uri_allowed(url, ctx.settings)
+                egress.ensure_uri_allowed(url, ctx.settings)
             except EgressDenied as exc:
                 problem = exc.message
         if problem is not None:

@@ -2,11 +2,11 @@
 
 import json
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Object, String
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 RUN_PARAMS = Object(
     {
@@ -42,7 +42,7 @@ class D3SecurityConnector(SubActionConnectorType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["url"], settings)
+            egress.ensure_uri_allowed(config["url"], settings)
         except EgressDenied as exc:
             return f"error validating url: {exc.message}"  # the sub-action framework's urlAllowListValidator
         return None

@@ -8,7 +8,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from connectors import http, smtp
+from connectors import egress, http, smtp
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Array, Boolean, Number, Object, String
@@ -224,7 +224,7 @@ class EmailConnector(ConnectorType):
         token_url = config.get("oauthTokenUrl")
         if token_url:
             try:
-                http.ensure_uri_allowed(token_url, settings)
+                egress.ensure_uri_allowed(token_url, settings)
             except EgressDenied:
                 return f"[oauthTokenUrl]: host name value for '{token_url}' is not in the allowedHosts configuration"
         service = config["service"]
@@ -245,13 +245,13 @@ class EmailConnector(ConnectorType):
                 return "[host] is required"
             if config.get("port") is None:
                 return "[port] is required"
-            if not http.hostname_allowed(config["host"], settings):
+            if not egress.hostname_allowed(config["host"], settings):
                 return f"[host] value '{config['host']}' is not in the allowedHosts configuration"
             return None
         endpoint = service_endpoint(service, settings)
         if endpoint is None:
             return f"[service] value '{service}' is not valid"
-        if not http.hostname_allowed(endpoint[0], settings):
+        if not egress.hostname_allowed(endpoint[0], settings):
             return (
                 f"[service] value '{service}' resolves to host '{endpoint[0]}' which is not in the "
                 "allowedHosts configuration"

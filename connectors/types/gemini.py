@@ -19,14 +19,14 @@ from connectors import http, oauth
 from connectors.base import ExecutionContext
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Any_, Array, Number, Object, SchemaError, String
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
-from connectors.types.case_utils import (
+from connectors.types.ai_common import (
     AI_RUN_PARAMS,
     DASHBOARD_PARAMS,
     absent,
     ai_test_params_schema,
     check_ai_url,
 )
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 DEFAULT_URL = "https://us-central1-aiplatform.googleapis.com"
 DEFAULT_MODEL = "gemini-2.5-pro"

@@ -30,8 +30,9 @@ from connectors.schemas import (
     SchemaError,
     String,
 )
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
-from connectors.types.case_utils import DASHBOARD_PARAMS, absent, ai_test_params_schema, check_ai_url
+from connectors.tls_options import TLSOptions
+from connectors.types.ai_common import DASHBOARD_PARAMS, absent, ai_test_params_schema, check_ai_url
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 OPENAI = "OpenAI"
 AZURE = "Azure OpenAI"
@@ -310,7 +311,7 @@ class OpenAIConnector(SubActionConnectorType):
             parsed.pop("stream_options", None)
 
     @contextlib.contextmanager
-    def _tls(self, ctx: ExecutionContext) -> Iterator[http.TLSOptions | None]:
+    def _tls(self, ctx: ExecutionContext) -> Iterator[TLSOptions | None]:
         config, secrets = ctx.config, ctx.secrets
         if config["apiProvider"] != OTHER or not secrets.get("certificateData"):
             yield None
@@ -322,7 +323,7 @@ class OpenAIConnector(SubActionConnectorType):
                 descriptor = os.open(paths[name], os.O_WRONLY | os.O_CREAT, 0o600)
                 with os.fdopen(descriptor, "w") as handle:
                     handle.write(_b64(secrets[name]))
-            yield http.TLSOptions(
+            yield TLSOptions(
                 verification_mode=config.get("verificationMode") or "full",
                 ca_pem=_b64(secrets["caData"]) if secrets.get("caData") else None,
                 client_cert_file=paths["certificateData"],

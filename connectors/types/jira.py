@@ -6,12 +6,12 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from connectors import http
+from connectors import egress
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Any_, Object, Record, String
-from connectors.types.case_utils import (
+from connectors.types.case_management import (
     NullableArray,
     UnionSubActionType,
     action_error,
@@ -133,7 +133,7 @@ class JiraConnector(UnionSubActionType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["apiUrl"], settings)
+            egress.ensure_uri_allowed(config["apiUrl"], settings)
         except EgressDenied as exc:
             return f"error configuring connector action: {exc.message}"
         return None

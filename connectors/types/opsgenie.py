@@ -4,11 +4,11 @@ import hashlib
 import json
 from urllib.parse import quote, urljoin
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Array, Enum, Object, OneOf, Record, String
-from connectors.subactions import SubAction, SubActionConnectorType
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType
 
 MAX_MESSAGE = 130
 PATH_SAFE = "!$&'()*+,;=:@~%[]|^"  # what WHATWG URL parsing leaves unescaped in a path segment
@@ -110,7 +110,7 @@ class OpsgenieConnector(SubActionConnectorType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["apiUrl"], settings)
+            egress.ensure_uri_allowed(config["apiUrl"], settings)
         except EgressDenied as exc:
             return f"error validating url: {exc.message}"  # the sub-action framework's urlAllowListValidator
         return None

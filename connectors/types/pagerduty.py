@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Any_, Array, Enum, Object, Record, String
@@ -77,7 +77,7 @@ class PagerDutyConnector(ConnectorType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(self.api_url(config, settings), settings)
+            egress.ensure_uri_allowed(self.api_url(config, settings), settings)
         except EgressDenied as exc:
             return f"error configuring pagerduty action: {exc.message}"
         return None

@@ -6,12 +6,12 @@ import time
 from contextlib import contextmanager
 from typing import Any
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Any_, Array, Number, Object, Record, String
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
-from connectors.types.case_utils import CaseConnectorMixin, comments_schema, epoch_ms_iso
+from connectors.types.case_management import CaseConnectorMixin, comments_schema, epoch_ms_iso
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 INCIDENT = Object(
     {
@@ -88,7 +88,7 @@ class ResilientConnector(CaseConnectorMixin, SubActionConnectorType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["apiUrl"], settings)
+            egress.ensure_uri_allowed(config["apiUrl"], settings)
         except EgressDenied as exc:
             return f"error configuring connector action: {exc.message}"
         return None

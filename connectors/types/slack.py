@@ -2,14 +2,10 @@
 
 from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
-from connectors.exceptions import ConnectorError, EgressDenied
+from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
+from connectors.remote import USER_ERROR_STATUSES
 from connectors.schemas import Object, String
-from connectors.types.common import (
-    USER_ERROR_STATUSES,
-    check_webhook_url,
-    thrown_user_error,
-    without_secret_url,
-)
+from connectors.types.url_checks import check_webhook_url, without_secret_url
 
 
 class SlackConnector(ConnectorType):
@@ -83,3 +79,15 @@ class SlackConnector(ConnectorType):
         if text != "ok":
             raise ConnectorError("error posting slack message", service_message=text, retry=False)
         return ExecutionResult.success({"text": text})
+
+
+def thrown_user_error(response: http.Response) -> ConnectorError:
+    """What `createAndThrowUserError` becomes once the framework catches it: Kibana's generic message,
+    the axios text as the detail, a user error. Final: a 4xx does not get better by retrying."""
+    return ConnectorError(
+        UNEXPECTED_ERROR_MESSAGE,
+        service_message=f"Request failed with status code {response.status_code}",
+        status_code=response.status_code,
+        retry=False,
+        error_source="user",
+    )

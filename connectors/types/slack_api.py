@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Array, Field, Object, OneOf, SchemaError, String
@@ -127,7 +127,7 @@ class SlackApiConnector(ConnectorType):
 
     def check_secrets(self, secrets, settings):
         try:
-            http.ensure_uri_allowed(self.api_url(settings), settings)
+            egress.ensure_uri_allowed(self.api_url(settings), settings)
         except EgressDenied as exc:
             return f"error configuring slack action: {exc.message}"
         return None

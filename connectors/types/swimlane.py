@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors import http
+from connectors import egress
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Enum, Object, String
-from connectors.types.case_utils import (
+from connectors.types.case_management import (
     UnionSubActionType,
     action_error,
     comments_schema,
@@ -100,7 +100,7 @@ class SwimlaneConnector(UnionSubActionType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["apiUrl"], settings)
+            egress.ensure_uri_allowed(config["apiUrl"], settings)
         except EgressDenied as exc:
             return f"error configuring connector action: {exc.message}"
         return None

@@ -4,7 +4,7 @@ from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Object, String
-from connectors.types.common import check_webhook_url, without_secret_url
+from connectors.types.url_checks import check_webhook_url, without_secret_url
 
 
 class TeamsConnector(ConnectorType):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Array, Number, Object, String
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
-from connectors.types.case_utils import CaseConnectorMixin, comments_schema, epoch_ms_iso, now_iso
+from connectors.types.case_management import CaseConnectorMixin, comments_schema, epoch_ms_iso, now_iso
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 INCIDENT = Object(
     {
@@ -63,7 +63,7 @@ class TheHiveConnector(CaseConnectorMixin, SubActionConnectorType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["url"], settings)
+            egress.ensure_uri_allowed(config["url"], settings)
         except EgressDenied as exc:
             return f"error configuring connector action: {exc.message}"
         return None

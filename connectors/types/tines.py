@@ -1,10 +1,10 @@
 """`.tines`: list Tines stories and webhooks, and send events to a story's webhook (a sub-action connector)."""
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Number, Object, String
-from connectors.subactions import SubAction, SubActionConnectorType, SubActionError
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 PER_PAGE = 500
 WEBHOOK_AGENT = "Agents::WebhookAgent"
@@ -57,7 +57,7 @@ class TinesConnector(SubActionConnectorType):
 
     def check_config(self, config, settings):
         try:
-            http.ensure_uri_allowed(config["url"], settings)
+            egress.ensure_uri_allowed(config["url"], settings)
         except EgressDenied as exc:
             return f"error validating url: {exc.message}"  # the sub-action framework's urlAllowListValidator
         return None

@@ -4,7 +4,7 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Object, String
@@ -34,7 +34,7 @@ class TorqConnector(ConnectorType):
         except ValueError:
             return f"{PREFIX}unable to parse url: TypeError: Invalid URL"  # Node's err.toString()
         try:
-            http.ensure_uri_allowed(url, settings)
+            egress.ensure_uri_allowed(url, settings)
         except EgressDenied as exc:
             return f"{PREFIX}{exc.message}"
         allowed_override = urlsplit(settings.service_url(self.type_id, "https://hooks.torq.io")).hostname

@@ -8,10 +8,11 @@ import tempfile
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Boolean, Enum, Object, Record, String
+from connectors.tls_options import TLSOptions
 
 AUTH_BASIC = "webhook-authentication-basic"
 AUTH_SSL = "webhook-authentication-ssl"
@@ -86,7 +87,7 @@ class WebhookConnector(ConnectorType):
         except ValueError as exc:
             return f"{prefix}unable to parse url: {exc}"
         try:
-            http.ensure_uri_allowed(config["url"], settings)
+            egress.ensure_uri_allowed(config["url"], settings)
         except EgressDenied as exc:
             return f"{prefix}{exc.message}"
         if not config["hasAuth"] and config.get("authType") not in (None, AUTH_BASIC):
@@ -105,7 +106,7 @@ class WebhookConnector(ConnectorType):
             if not config.get("accessTokenUrl") or not config.get("clientId"):
                 return f"{prefix}missing Access Token URL (accessTokenUrl), Client ID (clientId) fields"
             try:
-                http.ensure_uri_allowed(config["accessTokenUrl"], settings)
+                egress.ensure_uri_allowed(config["accessTokenUrl"], settings)
             except EgressDenied as exc:
                 return f"{prefix}{exc.message}"
         return None
@@ -216,11 +217,11 @@ class WebhookConnector(ConnectorType):
         )
 
     @contextlib.contextmanager
-    def _tls(self, config: dict, secrets: dict, auth_type: str | None) -> Iterator[http.TLSOptions | None]:
+    def _tls(self, config: dict, secrets: dict, auth_type: str | None) -> Iterator[TLSOptions | None]:
         ca = base64.b64decode(config["ca"]).decode() if config.get("ca") else None
         mode = config.get("verificationMode")
         if auth_type != AUTH_SSL or not (secrets.get("crt") or secrets.get("pfx")):
-            yield http.TLSOptions(verification_mode=mode, ca_pem=ca) if (ca or mode) else None
+            yield TLSOptions(verification_mode=mode, ca_pem=ca) if (ca or mode) else None
             return
         if secrets.get("pfx"):
             raise ConnectorError(
@@ -233,7 +234,7 @@ class WebhookConnector(ConnectorType):
                 descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
                 with os.fdopen(descriptor, "wb") as handle:
                     handle.write(base64.b64decode(value))
-            yield http.TLSOptions(
+            yield TLSOptions(
                 verification_mode=mode,
                 ca_pem=ca,
                 client_cert_file=cert_path,

@@ -2,11 +2,11 @@
 
 import base64
 
-from connectors import http
+from connectors import egress, http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Boolean, Enum, Object, String
-from connectors.types.common import parses, without_secret_url
+from connectors.types.url_checks import parses, without_secret_url
 
 PAYLOAD_KEYS = ("alertActionGroupName", "signalId", "ruleName", "date", "severity", "spaceId", "tags")
 SEVERITIES = ("critical", "high", "medium", "low", "minimal")
@@ -56,7 +56,7 @@ class XMattersConnector(ConnectorType):
         if not parses(url):
             return "Error configuring xMatters action: unable to parse url: Invalid URL"
         try:
-            http.ensure_uri_allowed(url, settings)
+            egress.ensure_uri_allowed(url, settings)
         except EgressDenied as exc:
             return f"Error configuring xMatters action: {exc.message}"
         return None
@@ -74,7 +74,7 @@ class XMattersConnector(ConnectorType):
             if not parses(secrets_url):
                 return "Invalid secretsUrl: TypeError: Invalid URL"
             try:
-                http.ensure_uri_allowed(secrets_url, settings)
+                egress.ensure_uri_allowed(secrets_url, settings)
             except EgressDenied as exc:
                 return without_secret_url(exc.message, secrets_url)
             return None

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 import pytest
 
 from actions import rule_types, worker
+from actions.alerts_filter import in_timeframe
 from actions.models import Rule
-from actions.rule_runner import in_timeframe, run_rule
+from actions.rule_runner import run_rule
 from actions.rule_types import RunOutcome
 from actions.rule_types.external import ExternalRuleType, report_alerts
 from actions.rules import create_rule

@@ -9,7 +9,8 @@ import pytest
 from actions import worker
 from actions.models import Rule
 from actions.rule_runner import run_rule
-from actions.rules import custom_to_snooze, iso, snoozed_until
+from actions.rule_snooze import custom_to_snooze, snoozed_until
+from actions.rules import iso
 from tests.actions.helpers import add_documents, threshold_rule_body
 
 

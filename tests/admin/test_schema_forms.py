@@ -192,7 +192,7 @@ def test_a_cross_field_message_goes_on_the_one_field_it_names():
 
 
 def test_a_sub_action_is_chosen_from_the_types_sub_actions():
-    from connectors.subactions import SubActionConnectorType
+    from connectors.types.sub_action_framework import SubActionConnectorType
 
     specs = specs_for(
         SubActionConnectorType.params_schema, "params", known_values={"subAction": ["pushToService", "test"]}

@@ -12,12 +12,12 @@ from urllib.parse import urlencode
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from connectors import http, oauth
+from connectors import egress, http, oauth
 from connectors.base import ExecutionContext
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Boolean, Object, String
-from connectors.types.case_utils import action_error, iso
+from connectors.types.case_management import action_error, iso
 
 NAME = "ServiceNow"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -61,7 +61,7 @@ OAUTH_FIELDS = ("userIdentifierValue", "clientId", "jwtKeyId")
 
 def check_config(config: dict, settings) -> str | None:
     try:
-        http.ensure_uri_allowed(config["apiUrl"], settings)
+        egress.ensure_uri_allowed(config["apiUrl"], settings)
     except EgressDenied as exc:
         return f"error configuring connector action: {exc.message}"
     for field in OAUTH_FIELDS:

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 
 from connectors.schemas import Array, Object, String
-from connectors.types.case_utils import UnionSubActionType, sub_action_union
+from connectors.types.case_management import UnionSubActionType, sub_action_union
 from connectors.types.servicenow import core
 from connectors.types.servicenow.itsm import DEFAULT_CORRELATION_ID
 

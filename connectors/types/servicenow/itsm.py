@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from connectors.base import ExecutionContext
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError
 from connectors.schemas import Array, Field, Object, SchemaError, String, _prefix
-from connectors.types.case_utils import UnionSubActionType, comments_schema, sub_action_union
+from connectors.types.case_management import UnionSubActionType, comments_schema, sub_action_union
 from connectors.types.servicenow import core
 
 DEFAULT_CORRELATION_ID = "{{rule.id}}:{{alert.id}}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from connectors.schemas import Array, Object, OneOf, String
-from connectors.types.case_utils import comments_schema, sub_action_union
+from connectors.types.case_management import comments_schema, sub_action_union
 from connectors.types.servicenow import core
 from connectors.types.servicenow.itsm import AdditionalFields, ServiceNowBase, common_incident_fields
 

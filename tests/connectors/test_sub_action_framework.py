@@ -4,7 +4,7 @@ from actions.services import execute
 from connectors import registry
 from connectors.models import Connector
 from connectors.schemas import Object, String
-from connectors.subactions import SubAction, SubActionConnectorType, normalise_url
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, normalise_url
 
 
 class EchoConnector(SubActionConnectorType):

@@ -12,20 +12,15 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from connectors import http
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
-from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
+from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError
 from connectors.remote import USER_ERROR_STATUSES, RemoteCallFailed
 from connectors.schemas import (
-    MISSING,
-    Any_,
     Array,
-    Boolean,
     Enum,
     Field,
-    Number,
     Object,
     OneOf,
     SchemaError,
@@ -125,11 +120,6 @@ def comments_schema() -> NullableArray:
     return NullableArray(
         Object({"comment": String(), "commentId": CommentId()}, strict=False), label="Additional comments"
     )
-
-
-def absent():
-    """A schema default meaning `schema.maybe(...)`: a missing key stays missing (not stored as null)."""
-    return MISSING
 
 
 def now_iso() -> str:
@@ -264,56 +254,3 @@ def epoch_ms_iso(value: Any) -> str:
             .replace("+00:00", "Z")
         )
     return iso(value)
-
-
-def assert_url(url: str) -> str | None:
-    """Kibana's sub-action `assertURL`: the problem with `url`, worded as Kibana words it, or None."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        return f"URL Error: Invalid URL: {url}"
-    if not parts.scheme or not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*$", parts.scheme) or "://" not in url:
-        return f"URL Error: Invalid URL: {url}"
-    if not parts.hostname:
-        return "URL Error: URL must contain hostname"
-    if parts.scheme not in ("http", "https"):
-        return "URL Error: Invalid protocol"
-    return None
-
-
-def check_ai_url(product: str, url: str, settings) -> str | None:
-    """The generative-AI config validator: `Error configuring <product> action: Error: <problem>`."""
-    problem = assert_url(url)
-    if problem is None:
-        try:
-            http.ensure_uri_allowed(url, settings)
-        except EgressDenied as exc:
-            problem = f"error validating url: {exc.message}"
-    return f"Error configuring {product} action: Error: {problem}" if problem else None
-
-
-# ---- schemas shared by the generative-AI types ----------------------------------------------------
-
-# `run`/`test` params of Bedrock and Gemini (Kibana declares the same schema for each).
-AI_RUN_PARAMS = Object(
-    {
-        "body": String(label="Body", widget="code"),
-        "model": String(nullable=True, default=None),
-        "signal": Any_(nullable=True, default=None),
-        "timeout": Number(nullable=True, default=None),
-        "raw": Boolean(nullable=True, default=None),
-        "telemetryMetadata": Any_(nullable=True, default=None),
-    }
-)
-DASHBOARD_PARAMS = Object({"dashboardId": String()})
-
-
-def ai_test_params_schema(test_body: str) -> Object:
-    """The Test tab of an AI type: the `test` sub-action with the type's "Hello world" body."""
-    return Object(
-        {
-            "subAction": String(default="test", widget="hidden"),
-            "subActionParams": Object({"body": String(label="Body", widget="code", default=test_body)}),
-        }
-    )

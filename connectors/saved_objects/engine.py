@@ -1,531 +1,42 @@
-"""Kibana saved-object export and import (NDJSON), for every importable type through one registry.
+"""Kibana saved-object export and import (NDJSON), the same way for every type a handler registers.
 
-A *handler* per Kibana saved-object type knows how to find its objects in a space, write one export
-line, check and write one imported line, and which import warnings to give. The engine here does the
-rest the same way for every type: parsing the file, the per-object errors (`unsupported_type`,
-`conflict`, `ambiguous_conflict`, `missing_references`, `unknown`), the three conflict modes, id
-regeneration and reference rewriting, the summary line, and one savepoint per object so a failure
-never leaves half an object behind.
-
-Types: `action` (connectors, here) and `alert` (rules: `actions.saved_objects.RuleHandler`, registered
-from the actions app's `ready()`). Any other type is reported as `unsupported_type`, as Kibana reports
-a type it cannot import.
-
-Secrets never leave: an export carries `secrets: {}` and Kibana's `isMissingSecrets`. Beyond Kibana,
-an export made with a passphrase also carries each connector's secrets encrypted (scrypt-derived key,
-AES-256-GCM, bound to the object's type, id and connector type) under the top-level key
-`encryptedSecrets`, which Kibana ignores; an import with the same passphrase restores them.
+The engine does what is common to every type: parsing the file, the per-object errors
+(`unsupported_type`, `conflict`, `ambiguous_conflict`, `missing_references`, `unknown`), the three
+conflict modes, id regeneration and reference rewriting, the summary line, and one savepoint per
+object so a failure never leaves half an object behind. What differs per type is a handler's
+(connectors.saved_objects.contract).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from django.db import transaction
 
-from connectors import registry
 from connectors.conf import get_config
-from connectors.exceptions import ConfigurationError, SecretsUnreadable, UnknownConnectorType
-from connectors.models import Connector, Space, validate_connector_id
-from connectors.preconfigured import is_preconfigured
+from connectors.exceptions import SecretsUnreadable
+from connectors.models import Space
+from connectors.saved_objects.contract import (
+    ExportContext,
+    ImportContext,
+    ImportedObject,
+    ObjectError,
+    SavedObjectHandler,
+    SavedObjectsRequestError,
+    handler_for,
+    supported_types,
+)
+from connectors.saved_objects.passphrase import PassphraseBox
 from connectors.schemas import nul_problem
 
 logger = logging.getLogger("connectors.saved_objects")
-
-# What an 8.8+ export line says about its format (the kbn_archiver fixture's values).
-CORE_MIGRATION_VERSION = "8.8.0"
-ENCRYPTED_SECRETS_KEY = "encryptedSecrets"
-CONNECTORS_ACTION_PATH = "/app/management/insightsAndAlerting/triggersActionsConnectors"
-
-
-# ---- errors --------------------------------------------------------------------------------------
-
-
-class SavedObjectsRequestError(Exception):
-    """The whole request is refused (bad options, file too large). `attributes` extends the envelope."""
-
-    def __init__(self, message: str, status_code: int = 400, attributes: dict | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
-        self.attributes = attributes
-
-
-class ObjectError(Exception):
-    """One object is refused; `error` is Kibana's import error body (`{"type": ..., ...}`)."""
-
-    def __init__(self, error: dict):
-        super().__init__(error.get("message") or error["type"])
-        self.error = error
-
-    @classmethod
-    def unknown(cls, message: str, status_code: int = 400) -> ObjectError:
-        return cls({"type": "unknown", "message": message, "statusCode": status_code})
-
-
-# ---- passphrase encryption (beyond Kibana) -------------------------------------------------------
-
-SCRYPT_N = 2**15
-SCRYPT_R = 8
-SCRYPT_P = 1
-# The only cost an import accepts: the one the exporter writes (32 MiB and a fraction of a second per
-# derivation). A file must not choose its own (n=2^20, r=32 would be 4 GiB per derivation).
-ACCEPTED_SCRYPT_PARAMETERS = frozenset({(SCRYPT_N, SCRYPT_R, SCRYPT_P)})
-SALT_BYTES = 16
-NONCE_BYTES = 12
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _unb64(text: Any) -> bytes:
-    if not isinstance(text, str):
-        raise ValueError("not base64 text")
-    return base64.b64decode(text.encode(), validate=True)
-
-
-class PassphraseBox:
-    """Seals and opens secrets with a key derived from a passphrase (scrypt), AES-256-GCM.
-
-    One salt per export file; the derived key is cached so a file of many connectors costs one
-    derivation. Opening accepts only the exporter's scrypt parameters and the first salt it meets,
-    so one import file costs at most one derivation whatever it says. The AAD binds the ciphertext
-    to `<saved-object type>:<id>:<connector type>`.
-    """
-
-    def __init__(self, passphrase: str):
-        if not passphrase:
-            raise ValueError("an empty passphrase cannot protect secrets")
-        self._passphrase = passphrase.encode()
-        self._keys: dict[tuple[bytes, int, int, int], bytes] = {}
-        self._salt: bytes | None = None
-
-    def __repr__(self) -> str:
-        return "<PassphraseBox>"
-
-    def _key(self, salt: bytes, n: int, r: int, p: int) -> bytes:
-        cache_key = (salt, n, r, p)
-        if cache_key not in self._keys:
-            self._keys[cache_key] = Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(self._passphrase)
-        return self._keys[cache_key]
-
-    def seal(self, secrets: dict, aad: str) -> dict:
-        if self._salt is None:
-            self._salt = os.urandom(SALT_BYTES)
-        nonce = os.urandom(NONCE_BYTES)
-        key = self._key(self._salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-        plaintext = json.dumps(secrets, sort_keys=True).encode()
-        return {
-            "v": 1,
-            "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(self._salt)},
-            "alg": "AES-256-GCM",
-            "nonce": _b64(nonce),
-            "ciphertext": _b64(AESGCM(key).encrypt(nonce, plaintext, aad.encode())),
-        }
-
-    def open(self, envelope: Any, aad: str) -> dict:
-        """The secrets, or ValueError with a sentence that names no secret."""
-        try:
-            kdf = envelope["kdf"]
-            if envelope.get("v") != 1 or kdf.get("name") != "scrypt" or envelope.get("alg") != "AES-256-GCM":
-                raise ValueError
-            n, r, p = kdf["n"], kdf["r"], kdf["p"]
-            salt, nonce, ciphertext = (
-                _unb64(kdf["salt"]),
-                _unb64(envelope["nonce"]),
-                _unb64(envelope["ciphertext"]),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise ValueError("the encrypted secrets in the file are malformed") from None
-        if any(type(value) is not int for value in (n, r, p)) or (n, r, p) not in ACCEPTED_SCRYPT_PARAMETERS:
-            raise ValueError(
-                f"the encrypted secrets use scrypt parameters this server does not accept "
-                f"(only n={SCRYPT_N}, r={SCRYPT_R}, p={SCRYPT_P}, as its exports write)"
-            )
-        if self._salt is None:
-            self._salt = salt
-        elif salt != self._salt:
-            raise ValueError(
-                "the encrypted secrets use a different salt from the file's first ones (one salt per file)"
-            )
-        try:
-            plaintext = AESGCM(self._key(salt, n, r, p)).decrypt(nonce, ciphertext, aad.encode())
-        except (InvalidTag, ValueError):
-            raise ValueError(
-                "the passphrase does not open the encrypted secrets of this object "
-                "(wrong passphrase, or the line was altered)"
-            ) from None
-        secrets = json.loads(plaintext)
-        if not isinstance(secrets, dict):
-            raise ValueError("the encrypted secrets in the file are malformed")
-        return secrets
-
-
-# ---- the handler contract ------------------------------------------------------------------------
-
-
-@dataclass
-class ImportedObject:
-    """One line that passed its handler's checks and awaits writing."""
-
-    line: int
-    type: str
-    id: str
-    title: str
-    attributes: dict
-    references: list[dict]
-    raw: dict
-    managed: bool = False
-    origin_id: str | None = None
-    extra: dict = field(default_factory=dict)  # handler-private (e.g. restored secrets)
-    destination_id: str | None = None
-    overwrite: bool = False
-    create_new_copy: bool = False
-
-
-@dataclass
-class ImportContext:
-    space: Space
-    user: str = ""
-    passphrase_box: PassphraseBox | None = None
-
-
-@dataclass
-class ExportContext:
-    space: Space
-    exported_at: datetime
-    passphrase_box: PassphraseBox | None = None
-
-
-class SavedObjectHandler:
-    """Import and export for one Kibana saved-object type. Subclass, set `type`, implement the methods.
-
-    Export: `find()`, `get()`, `to_export_line()`. Import: `prepare()` checks one parsed line and raises
-    ObjectError; `locate()`/`find_by_origin()` feed the conflict checks; `write()` stores it (inside a
-    savepoint the engine opens); `import_warnings()` summarises what was written.
-    """
-
-    type: ClassVar[str]
-    display_name: ClassVar[str] = ""
-    icon: ClassVar[str | None] = None
-
-    # -- export --
-    def find(self, space: Space) -> Iterable[Any]:
-        raise NotImplementedError(".find() must be overridden")
-
-    def get(self, space: Space, object_id: str) -> Any | None:
-        raise NotImplementedError(".get() must be overridden")
-
-    def to_export_line(self, obj: Any, ctx: ExportContext) -> dict:
-        raise NotImplementedError(".to_export_line() must be overridden")
-
-    def export_references(self, obj: Any) -> list[dict]:
-        return []
-
-    def title_of(self, obj: Any) -> str:
-        """What `search` matches."""
-        return str(getattr(obj, "name", "") or "")
-
-    def import_title(self, attributes: Any) -> str | None:
-        """`meta.title` in import results: Kibana's management `getTitle`, else `attributes.title`."""
-        title = attributes.get("title") if isinstance(attributes, dict) else None
-        return title if isinstance(title, str) else None
-
-    # -- import --
-    def prepare(self, raw: dict, line: int, ctx: ImportContext) -> ImportedObject:
-        raise NotImplementedError(".prepare() must be overridden")
-
-    def check_id(self, object_id: str) -> None:
-        """Raise ObjectError when an object may not keep this id (not called for new copies)."""
-
-    def locate(self, space: Space, object_id: str) -> str | None:
-        """`"here"` when the id exists in `space`, `"elsewhere"` when in another space, else None."""
-        raise NotImplementedError(".locate() must be overridden")
-
-    def find_by_origin(self, space: Space, origin_id: str) -> list[dict]:
-        """Objects of `space` copied from `origin_id` (`[{id, title, updatedAt}]`). Without origin
-        tracking there are none; a handler that stores origins returns them."""
-        return []
-
-    def write(self, obj: ImportedObject, ctx: ImportContext) -> None:
-        """Create (or, when `obj.overwrite`, replace) `obj` under `obj.destination_id or obj.id`."""
-        raise NotImplementedError(".write() must be overridden")
-
-    def import_warnings(self, written: list[ImportedObject]) -> list[dict]:
-        return []
-
-
-_handlers: dict[str, SavedObjectHandler] = {}
-
-
-def register(handler: SavedObjectHandler) -> SavedObjectHandler:
-    _handlers[handler.type] = handler
-    return handler
-
-
-def unregister(type_name: str) -> None:
-    _handlers.pop(type_name, None)
-
-
-def handler_for(type_name: str) -> SavedObjectHandler | None:
-    return _handlers.get(type_name)
-
-
-def supported_types() -> list[str]:
-    return list(_handlers)
-
-
-# ---- the `action` handler (connectors) -----------------------------------------------------------
-
-
-def iso_ms(moment: datetime | None) -> str:
-    moment = (moment or datetime.now(UTC)).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _version_token(moment: datetime | None) -> str:
-    """Kibana's `version` is base64 of `[seq_no, primary_term]`; ours encodes the update time."""
-    stamp = int((moment or datetime.now(UTC)).timestamp() * 1000)
-    return _b64(json.dumps([stamp, 1], separators=(",", ":")).encode())
-
-
-def _parse_version(value: Any) -> tuple[int, ...] | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return tuple(int(part) for part in value.split(".")[:3])
-    except ValueError:
-        return None
-
-
-def is_missing_secrets_for_export(connector: Connector) -> bool:
-    """Kibana's rule: secrets required by the type's schema → true; else `config.hasAuth ?? false`."""
-    try:
-        connector_type = registry.get(connector.connector_type_id)
-    except UnknownConnectorType:
-        return connector.is_missing_secrets
-    try:
-        connector_type.validate_secrets({}, get_config())
-    except ConfigurationError:
-        return True
-    has_auth = (connector.config or {}).get("hasAuth")
-    return bool(has_auth) if has_auth is not None else False
-
-
-# 7.x migrations of the `action` type that still change a 7.x line on import (Kibana's
-# actions_migrations: 7.10/7.11 set email/webhook `hasAuth` from secrets, 7.11 drops the old cases
-# fields, 7.14 adds `isMissingSecrets: false`, 7.16 adds ServiceNow `usesTableApi: true` and email
-# `service: "other"`). They apply only to lines that say which 7.x version wrote them.
-def _migrate_7x(attributes: dict, from_version: tuple[int, ...]) -> dict:
-    attributes = dict(attributes)
-    config = dict(attributes.get("config") or {})
-    type_id = attributes.get("actionTypeId")
-    secrets = attributes.get("secrets") if isinstance(attributes.get("secrets"), dict) else {}
-    if from_version < (7, 11, 0):
-        # 7.10 renamed `casesConfiguration` to `incidentConfiguration`; 7.11 dropped both.
-        config.pop("casesConfiguration", None)
-        config.pop("isCaseOwned", None)
-        config.pop("incidentConfiguration", None)
-        if type_id in (".email", ".webhook"):
-            config["hasAuth"] = bool(secrets.get("user") or secrets.get("password"))
-    if from_version < (7, 14, 0):
-        attributes["isMissingSecrets"] = False
-    if from_version < (7, 16, 0):
-        if type_id in (".servicenow", ".servicenow-sir"):
-            config["usesTableApi"] = True
-        if type_id == ".email" and config.get("service") is None:
-            config["service"] = "other"
-    attributes["config"] = config
-    return attributes
-
-
-class ConnectorHandler(SavedObjectHandler):
-    type = "action"
-    display_name = "connector"
-
-    def find(self, space):
-        return Connector.objects.filter(space=space).order_by("name", "id")
-
-    def get(self, space, object_id):
-        return Connector.objects.filter(space=space, pk=object_id).first()
-
-    def to_export_line(self, connector: Connector, ctx: ExportContext) -> dict:
-        line = {
-            "attributes": {
-                "actionTypeId": connector.connector_type_id,
-                "config": connector.config or {},
-                "isMissingSecrets": is_missing_secrets_for_export(connector),
-                "name": connector.name,
-                "secrets": {},
-            },
-            "coreMigrationVersion": CORE_MIGRATION_VERSION,
-            "created_at": iso_ms(connector.created_at),
-            "id": connector.id,
-            "managed": False,
-            "references": [],
-            "type": self.type,
-            "typeMigrationVersion": "10.1.0",
-            "updated_at": iso_ms(connector.updated_at),
-            "version": _version_token(connector.updated_at),
-        }
-        if connector.origin_id:
-            line["originId"] = connector.origin_id
-        if ctx.passphrase_box is not None and connector.has_secrets:
-            secrets = connector.get_secrets()  # SecretsUnreadable propagates: the export fails loudly
-            if secrets:
-                line[ENCRYPTED_SECRETS_KEY] = ctx.passphrase_box.seal(
-                    secrets, self._aad(connector.id, connector.connector_type_id)
-                )
-        return line
-
-    def import_title(self, attributes):
-        name = attributes.get("name") if isinstance(attributes, dict) else None
-        return f"Connector: [{name}]" if isinstance(name, str) else None
-
-    def _aad(self, object_id: str, type_id: str) -> str:
-        return f"{self.type}:{object_id}:{type_id}"
-
-    def prepare(self, raw: dict, line: int, ctx: ImportContext) -> ImportedObject:
-        attributes = raw.get("attributes")
-        if not isinstance(attributes, dict):
-            raise ObjectError.unknown("[attributes]: expected value of type [object]")
-        migration = raw.get("migrationVersion")
-        from_version = _parse_version(migration.get(self.type)) if isinstance(migration, dict) else None
-        if from_version is not None and from_version < (8, 0, 0):
-            attributes = _migrate_7x(attributes, from_version)
-        name = attributes.get("name")
-        type_id = attributes.get("actionTypeId")
-        if not isinstance(name, str) or not name.strip():
-            raise ObjectError.unknown("[attributes.name]: expected a non-empty string")
-        if not isinstance(type_id, str) or not type_id:
-            raise ObjectError.unknown("[attributes.actionTypeId]: expected a non-empty string")
-        try:
-            connector_type = registry.get(type_id)
-        except UnknownConnectorType as exc:
-            raise ObjectError.unknown(str(exc)) from None
-        if connector_type.is_system_action_type:
-            raise ObjectError.unknown(f"System action creation is forbidden. Action type: {type_id}.")
-        config = attributes.get("config", {})
-        if config is None:
-            config = {}
-        file_secrets = attributes.get("secrets") or {}
-        if not isinstance(file_secrets, dict):
-            raise ObjectError.unknown("[attributes.secrets]: expected value of type [object]")
-        secrets: dict | None = file_secrets or None  # plaintext secrets a person wrote into the file
-        envelope = raw.get(ENCRYPTED_SECRETS_KEY)
-        if envelope is not None and ctx.passphrase_box is not None:
-            try:
-                secrets = ctx.passphrase_box.open(envelope, self._aad(str(raw["id"]), type_id))
-            except ValueError as exc:
-                raise ObjectError.unknown(f"Unable to restore the connector's secrets: {exc}") from None
-        settings = get_config()
-        try:
-            cleaned_config = connector_type.validate_config(config, settings)
-            if secrets is not None:
-                cleaned_secrets = connector_type.validate_secrets(secrets, settings)
-                connector_type.validate_connector(cleaned_config, cleaned_secrets)
-                secrets = cleaned_secrets
-        except ConfigurationError as exc:
-            raise ObjectError.unknown(exc.message) from None
-        if secrets is not None and envelope is not None and ctx.passphrase_box is not None:
-            missing = False  # restored with the passphrase: ready to run
-        elif isinstance(attributes.get("isMissingSecrets"), bool):
-            missing = attributes["isMissingSecrets"]
-        elif secrets is not None:
-            missing = False  # secrets written into the file, and no flag saying otherwise
-        else:
-            probe = Connector(connector_type_id=type_id, config=cleaned_config)
-            missing = is_missing_secrets_for_export(probe)
-        return ImportedObject(
-            line=line,
-            type=self.type,
-            id=str(raw["id"]),
-            title=self.import_title(attributes),
-            attributes={
-                "actionTypeId": type_id,
-                "config": cleaned_config,
-                "isMissingSecrets": missing,
-                "name": name,
-            },
-            references=[],
-            raw=raw,
-            managed=bool(raw.get("managed", False)),
-            origin_id=raw.get("originId") if isinstance(raw.get("originId"), str) else None,
-            extra={"secrets": secrets},
-        )
-
-    def check_id(self, object_id: str) -> None:
-        """Ids we keep must be valid connector ids; a preconfigured id is never overwritten."""
-        try:
-            validate_connector_id(object_id)
-        except Exception as exc:
-            raise ObjectError.unknown(exc.messages[0]) from None
-        if is_preconfigured(object_id):
-            raise ObjectError.unknown(f"This {object_id} already exists in a preconfigured action.")
-
-    def find_by_origin(self, space, origin_id):
-        return [
-            {"id": c.id, "title": c.name, "updatedAt": iso_ms(c.updated_at)}
-            for c in Connector.objects.filter(space=space, origin_id=origin_id).order_by("id")
-        ]
-
-    def locate(self, space, object_id):
-        space_id = Connector.objects.filter(pk=object_id).values_list("space_id", flat=True).first()
-        if space_id is None:
-            return None
-        return "here" if space_id == space.id else "elsewhere"
-
-    def write(self, obj: ImportedObject, ctx: ImportContext) -> None:
-        target_id = obj.destination_id or obj.id
-        attrs = obj.attributes
-        connector = Connector.objects.select_for_update().filter(pk=target_id, space=ctx.space).first()
-        if connector is None:
-            connector = Connector(id=target_id, space=ctx.space, created_by=ctx.user)
-            creating = True
-        else:
-            creating = False
-        connector.name = attrs["name"]
-        connector.connector_type_id = attrs["actionTypeId"]
-        connector.config = attrs["config"]
-        connector.is_missing_secrets = attrs["isMissingSecrets"]
-        connector.origin_id = obj.origin_id or ""
-        connector.updated_by = ctx.user
-        connector.set_secrets(obj.extra.get("secrets") or {})
-        if creating:
-            connector.save(force_insert=True)
-        else:
-            connector.save()
-            connector.tokens.all().delete()
-
-    def import_warnings(self, written):
-        count = sum(1 for obj in written if obj.attributes["isMissingSecrets"])
-        if not count:
-            return []
-        verb = "connector has" if count == 1 else "connectors have"
-        return [
-            {
-                "type": "action_required",
-                "message": f"{count} {verb} sensitive information that require updates.",
-                "actionPath": CONNECTORS_ACTION_PATH,
-                "buttonLabel": "Go to connectors",
-            }
-        ]
-
-
-register(ConnectorHandler())
 
 
 # ---- limits --------------------------------------------------------------------------------------
@@ -812,7 +323,7 @@ def import_objects(
     Raises SavedObjectsRequestError only for what Kibana refuses as a whole (options that exclude each
     other, a file over the size limits); every problem with one object is an entry in `errors`.
 
-    With `retries` (Kibana's `_resolve_import_errors`, see connectors/saved_objects_resolve.py) only
+    With `retries` (Kibana's `_resolve_import_errors`, see connectors/saved_objects/resolve.py) only
     the objects named there are read from the file, each written as its retry says: `overwrite`,
     `destinationId`, `replaceReferences`, `ignoreMissingReferences`; the global `overwrite` is unused.
     """
@@ -1054,7 +565,7 @@ def import_objects(
     success_results: list[dict] = []
     written: list[ImportedObject] = []
     # Types are written in registration order (connectors before the rules that reference them).
-    order = {type_name: index for index, type_name in enumerate(_handlers)}
+    order = {type_name: index for index, type_name in enumerate(supported_types())}
     to_write.sort(key=lambda obj: (order.get(obj.type, len(order)), obj.line))
     with transaction.atomic():
         _write_all(to_write, handlers, ctx, errors, success_results, written)

@@ -1,12 +1,13 @@
-"""Small pieces several catalog types share: URL checks and Kibana's user-error statuses."""
+"""URL checks the catalog types share: does it parse, is it allowed, and a webhook URL (itself the
+credential) named only by its origin in messages."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
-from connectors import http
-from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
-from connectors.remote import USER_ERROR_STATUSES  # noqa: F401  (the types import it from here)
+from connectors import egress
+from connectors.exceptions import EgressDenied
 from connectors.settings_file import KibanaConfig
 
 
@@ -25,7 +26,7 @@ def check_webhook_url(url: str, settings: KibanaConfig, action: str) -> str | No
     if not parses(url):
         return f"error configuring {action} action: unable to parse host name from webhookUrl"
     try:
-        http.ensure_uri_allowed(url, settings)
+        egress.ensure_uri_allowed(url, settings)
     except EgressDenied as exc:
         return f"error configuring {action} action: {without_secret_url(exc.message, url)}"
     return None
@@ -41,13 +42,17 @@ def without_secret_url(text: str, url: str) -> str:
     return text.replace(url, origin(url)) if url else text
 
 
-def thrown_user_error(response: http.Response) -> ConnectorError:
-    """What `createAndThrowUserError` becomes once the framework catches it: Kibana's generic message,
-    the axios text as the detail, a user error. Final: a 4xx does not get better by retrying."""
-    return ConnectorError(
-        UNEXPECTED_ERROR_MESSAGE,
-        service_message=f"Request failed with status code {response.status_code}",
-        status_code=response.status_code,
-        retry=False,
-        error_source="user",
-    )
+def assert_url(url: str) -> str | None:
+    """Kibana's sub-action `assertURL`: the problem with `url`, worded as Kibana words it, or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return f"URL Error: Invalid URL: {url}"
+    if not parts.scheme or not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*$", parts.scheme) or "://" not in url:
+        return f"URL Error: Invalid URL: {url}"
+    if not parts.hostname:
+        return "URL Error: URL must contain hostname"
+    if parts.scheme not in ("http", "https"):
+        return "URL Error: Invalid protocol"
+    return None

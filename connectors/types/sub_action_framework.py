@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from connectors import http, remote
+from connectors import egress, http, remote
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import UNEXPECTED_ERROR_MESSAGE, ConnectorError, EgressDenied
 from connectors.remote import USER_ERROR_STATUSES
 from connectors.schemas import Object, SchemaError, String
+from connectors.tls_options import TLSOptions
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class SubActionConnectorType(ConnectorType):
         headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
         timeout: float | None = None,
-        tls: http.TLSOptions | None = None,
+        tls: TLSOptions | None = None,
         stream_callback=None,
     ) -> http.Response:
         """Kibana's SubActionConnector.request: check and normalise the URL, send, rewrite errors."""
@@ -108,7 +109,7 @@ class SubActionConnectorType(ConnectorType):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SubActionError(f"URL Error: Invalid URL: {url}", retry=False, error_source="user")
         try:
-            http.ensure_uri_allowed(url, ctx.settings)
+            egress.ensure_uri_allowed(url, ctx.settings)
         except EgressDenied as exc:
             raise SubActionError(
                 f"error configuring connector action: {exc.message}", retry=False, error_source="user"
