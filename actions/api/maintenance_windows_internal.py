@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from django.utils import timezone
 from rest_framework.response import Response
 
 from actions import maintenance_windows as mw
@@ -33,8 +34,6 @@ def _start_problem(value: str) -> str | None:
 
 
 def _until_problem(value: str) -> str | None:
-    from django.utils import timezone
-
     parsed = _parse_date(value)
     if parsed is None:
         return f"Invalid date: {value}"
@@ -150,8 +149,6 @@ class InternalFinishView(MaintenanceWindowView):
 
 class InternalActiveView(MaintenanceWindowView):
     def get(self, request):
-        from django.utils import timezone
-
         self.authorize(write=False)
         now = timezone.now()
         return Response([mw.to_internal_api(w, now) for w in mw.active_windows(self.space_id, now)])
