@@ -518,10 +518,14 @@ def _internal_scope(current: dict | None, body: dict, operation: str) -> dict | 
     return scope or None
 
 
+def _without_nulls(r_rule: dict) -> dict:
+    return {key: value for key, value in r_rule.items() if value is not None}
+
+
 def _set_internal_schedule(
     window: MaintenanceWindow, r_rule: dict, length_ms: int, now: datetime, *, merge: bool
 ):
-    r_rule = {key: value for key, value in r_rule.items() if value is not None}
+    r_rule = _without_nulls(r_rule)
     _set_schedule(
         window,
         custom=r_rule_to_custom(r_rule, length_ms),
@@ -554,10 +558,19 @@ def update_window_internal(
             window.title = body["title"]
         if "enabled" in body:
             window.enabled = body["enabled"]
-        r_rule = body.get("r_rule") or window.r_rule
+        r_rule = _without_nulls(body.get("r_rule") or window.r_rule)
         length_ms = int(body["duration"]) if "duration" in body else window.duration_ms
-        regenerate = ("r_rule" in body and body["r_rule"] != window.r_rule) or length_ms != window.duration_ms
-        _set_internal_schedule(window, r_rule, length_ms, now, merge=not regenerate)
+        regenerate = r_rule != _without_nulls(window.r_rule) or length_ms != window.duration_ms
+        # An unchanged schedule keeps its public `schedule.custom` as it was written.
+        custom = r_rule_to_custom(r_rule, length_ms) if regenerate else (window.schedule or {}).get("custom")
+        _set_schedule(
+            window,
+            custom=custom or r_rule_to_custom(r_rule, length_ms),
+            r_rule=r_rule if regenerate else window.r_rule,
+            length_ms=length_ms,
+            expiration=expiration_for_r_rule(r_rule, length_ms, now),
+            merge=not regenerate,
+        )
 
     return _update(window, change, user)
 
@@ -594,7 +607,7 @@ def to_internal_api(window: MaintenanceWindow, now: datetime | None = None) -> d
         "duration": window.duration_ms,
         "expiration_date": iso(window.expiration_date),
         "events": window.events,
-        "r_rule": window.r_rule,
+        "r_rule": _without_nulls(window.r_rule),
         "created_by": window.created_by,
         "updated_by": window.updated_by,
         "created_at": iso(window.created_at),

@@ -104,6 +104,20 @@ def test_the_public_api_shows_the_same_window_with_a_schedule(api):
     assert "scoped_query" not in internal and "category_ids" not in internal
 
 
+def test_an_internal_rename_keeps_a_public_windows_schedule_as_written(api):
+    schedule = {"custom": {"start": stamp(timezone.now()), "duration": "90m", "recurring": {"every": "1d"}}}
+    made = api.post("/api/maintenance_window", {"title": "p", "schedule": schedule}, format="json").json()
+    internal = api.post(f"{BASE}/{made['id']}", {"title": "renamed"}, format="json").json()
+    assert internal["r_rule"] == {
+        "dtstart": schedule["custom"]["start"],
+        "tzid": "UTC",
+        "freq": 3,
+        "interval": 1,
+    }
+    public = api.get(f"/api/maintenance_window/{made['id']}").json()
+    assert public["title"] == "renamed" and public["schedule"] == schedule
+
+
 def test_a_one_off_window_expires_when_it_ends(api):
     start = timezone.now() + timedelta(days=1)
     window = api.post(BASE, one_off(start), format="json").json()
