@@ -1,6 +1,13 @@
 """Maintenance windows (Kibana 9.1+ `/api/maintenance_window`): the schedule's validation with
 Kibana's messages, its occurrences (`events`), the computed `status`, and which windows are active
-for a rule run. The API shape is `to_api()`; the effect on alerts is in actions/rule_runner.py."""
+for a rule run. The API shape is `to_api()`; the effect on alerts is in actions/rule_runner.py.
+
+The older internal routes (`/internal/alerting/rules/maintenance_window`, Kibana's UI) send the
+stored shape itself (`r_rule`, `duration` in ms, `category_ids`, `scoped_query`); the helpers at the
+end translate it to the same model and life cycle (`to_internal_api()` is their answer).
+
+`scope` holds `{"alerting": {"query": {"kql", "filters"?}}, "category_ids"?: [...]}`: the public
+API shows and sets only the KQL; filters and categories come from the internal routes."""
 
 from __future__ import annotations
 
@@ -13,9 +20,9 @@ from dateutil import rrule
 from django.db import transaction
 from django.utils import timezone
 
-from actions import kql
+from actions import kql, rule_types
 from actions.models import MaintenanceWindow
-from actions.rule_snooze import FREQUENCIES, ISO_DATE_RE, _parse_date, _weekday
+from actions.rule_snooze import EVERY_OF, FREQUENCIES, ISO_DATE_RE, _parse_date, _weekday
 from actions.rules import RuleError, iso
 
 RUNNING, UPCOMING, FINISHED, ARCHIVED, DISABLED = "running", "upcoming", "finished", "archived", "disabled"
@@ -132,6 +139,14 @@ def expiration_for(custom: dict, now: datetime) -> datetime:
     return _parse_date(custom["start"]) + timedelta(milliseconds=duration_ms(custom["duration"]))
 
 
+def expiration_for_r_rule(r_rule: dict, length_ms: int, now: datetime) -> datetime:
+    """Kibana's getMaintenanceWindowExpirationDate for a stored rRule (JavaScript truthiness: a
+    `freq` of 0, yearly, without an `interval` is a one-off there too)."""
+    if r_rule.get("interval") or r_rule.get("freq"):
+        return now + ONE_YEAR
+    return _parse_date(r_rule["dtstart"]) + timedelta(milliseconds=length_ms)
+
+
 def generate_events(r_rule: dict, length_ms: int, expiration: datetime) -> list[dict]:
     """Occurrences `{gte, lte}` from the start up to the expiration date. Recurrences keep their
     wall-clock time in the schedule's timezone (across DST changes)."""
@@ -208,20 +223,44 @@ def active_windows(space_id: str, now: datetime) -> list[MaintenanceWindow]:
     return [window for window in candidates if is_running(window, now)]
 
 
+def _scope_query(window: MaintenanceWindow) -> dict:
+    return ((window.scope or {}).get("alerting") or {}).get("query") or {}
+
+
 def scope_kql(window: MaintenanceWindow) -> str:
-    return (((window.scope or {}).get("alerting") or {}).get("query") or {}).get("kql") or ""
+    return _scope_query(window).get("kql") or ""
+
+
+def scope_filters(window: MaintenanceWindow) -> list[dict]:
+    return _scope_query(window).get("filters") or []
+
+
+def category_ids(window: MaintenanceWindow) -> list[str] | None:
+    return (window.scope or {}).get("category_ids")
+
+
+def _rule_category(alert_doc: dict) -> str | None:
+    type_id = (((alert_doc.get("kibana") or {}).get("alert") or {}).get("rule") or {}).get("rule_type_id")
+    try:
+        return rule_types.get(type_id).category if type_id else None
+    except rule_types.RuleTypeNotRegistered:
+        return None
 
 
 def applies_to(window: MaintenanceWindow, alert_doc: dict) -> bool:
-    """Whether a window covers an alert: no scope covers all; a KQL scope must match the alert
-    document (Kibana queries its alerts-as-data index; ours is the document the runner builds)."""
+    """Whether a window covers an alert: no scope covers all; a KQL scope and its filters must match
+    the alert document (Kibana queries its alerts-as-data index; ours is the document the runner
+    builds); with `category_ids`, only rules of those categories (Kibana's rule-type category)."""
+    categories = category_ids(window)
+    if categories and _rule_category(alert_doc) not in categories:
+        return False
     text = scope_kql(window)
-    if not text:
-        return True
     try:
-        return kql.matches(kql.parse(text), alert_doc)
+        if text and not kql.matches(kql.parse(text), alert_doc):
+            return False
     except kql.KqlError:
         return False
+    return all(kql.matches(filter_node(f), alert_doc) for f in scope_filters(window))
 
 
 # ---- life cycle ----------------------------------------------------------------------------------
@@ -240,57 +279,73 @@ def to_api(window: MaintenanceWindow, now: datetime | None = None) -> dict:
         "status": status,
         "schedule": window.schedule,
     }
-    if window.scope:
-        body["scope"] = window.scope
+    if scope_kql(window):
+        body["scope"] = {"alerting": {"query": {"kql": scope_kql(window)}}}
     return body
 
 
-def _apply_schedule(window: MaintenanceWindow, custom: dict, now: datetime, *, merge: bool) -> None:
+def _set_schedule(
+    window: MaintenanceWindow,
+    *,
+    custom: dict,
+    r_rule: dict,
+    length_ms: int,
+    expiration: datetime,
+    merge: bool,
+) -> None:
+    """The one place a schedule becomes occurrences (both APIs come through here)."""
     window.schedule = {"custom": custom}
-    window.r_rule = custom_to_r_rule(custom)
-    window.duration_ms = duration_ms(custom["duration"])
-    window.expiration_date = expiration_for(custom, now)
-    events = generate_events(window.r_rule, window.duration_ms, window.expiration_date)
+    window.r_rule = r_rule
+    window.duration_ms = length_ms
+    window.expiration_date = expiration
+    events = generate_events(r_rule, length_ms, expiration)
     window.events = merge_events(window.events, events) if merge else events
+
+
+def _apply_schedule(window: MaintenanceWindow, custom: dict, now: datetime, *, merge: bool) -> None:
+    _set_schedule(
+        window,
+        custom=custom,
+        r_rule=custom_to_r_rule(custom),
+        length_ms=duration_ms(custom["duration"]),
+        expiration=expiration_for(custom, now),
+        merge=merge,
+    )
+
+
+def _new_window(
+    space, *, title: str, enabled: bool, scope: dict | None, user: str | None
+) -> MaintenanceWindow:
+    return MaintenanceWindow(
+        space=space, title=title, enabled=enabled, created_by=user, updated_by=user, scope=scope or None
+    )
 
 
 def create_window(space, body: dict, user: str | None = None) -> MaintenanceWindow:
     kql_text = (((body.get("scope") or {}).get("alerting") or {}).get("query") or {}).get("kql")
     if kql_text:
         kql_problem(kql_text, "create")
-    window = MaintenanceWindow(
-        space=space,
+    window = _new_window(
+        space,
         title=body["title"],
         enabled=body.get("enabled", True),
-        created_by=user,
-        updated_by=user,
         scope={"alerting": {"query": {"kql": kql_text}}} if kql_text else None,
+        user=user,
     )
     _apply_schedule(window, body["schedule"]["custom"], timezone.now(), merge=False)
     window.save(force_insert=True)
     return window
 
 
-def update_window(window: MaintenanceWindow, body: dict, user: str | None = None) -> MaintenanceWindow:
-    """PATCH: omitted fields stay; a scope is applied only with a non-empty KQL (it cannot be removed)."""
+def _update(window: MaintenanceWindow, change, user: str | None) -> MaintenanceWindow:
+    """Both APIs' update: locked, refused once archived, errors worded as Kibana's update."""
     now = timezone.now()
     try:
         with transaction.atomic():
             window = MaintenanceWindow.objects.select_for_update().get(pk=window.pk)
             if window.expiration_date < now:
                 raise MaintenanceWindowError("Cannot edit archived maintenance windows")
-            kql_text = (((body.get("scope") or {}).get("alerting") or {}).get("query") or {}).get("kql")
-            if kql_text:
-                kql_problem(kql_text, "update")
-                window.scope = {"alerting": {"query": {"kql": kql_text}}}
-            if "title" in body:
-                window.title = body["title"]
-            if "enabled" in body:
-                window.enabled = body["enabled"]
-            custom = (body.get("schedule") or {}).get("custom")
-            if custom is not None:
-                unchanged = custom == (window.schedule or {}).get("custom")
-                _apply_schedule(window, custom, now, merge=unchanged)
+            change(window, now)
             window.updated_by = user
             window.save()
     except MaintenanceWindowError as exc:
@@ -298,6 +353,28 @@ def update_window(window: MaintenanceWindow, body: dict, user: str | None = None
             f"Failed to update maintenance window by id: {window.id}, Error: {exc.message}", exc.status
         ) from None
     return window
+
+
+def update_window(window: MaintenanceWindow, body: dict, user: str | None = None) -> MaintenanceWindow:
+    """PATCH: omitted fields stay; a scope is applied only with a non-empty KQL (it cannot be removed)."""
+
+    def change(window: MaintenanceWindow, now: datetime) -> None:
+        kql_text = (((body.get("scope") or {}).get("alerting") or {}).get("query") or {}).get("kql")
+        if kql_text:
+            kql_problem(kql_text, "update")
+            scope = dict(window.scope or {})
+            scope["alerting"] = {"query": {"kql": kql_text}}  # Kibana's PATCH sets `filters: []`
+            window.scope = scope
+        if "title" in body:
+            window.title = body["title"]
+        if "enabled" in body:
+            window.enabled = body["enabled"]
+        custom = (body.get("schedule") or {}).get("custom")
+        if custom is not None:
+            unchanged = custom == (window.schedule or {}).get("custom")
+            _apply_schedule(window, custom, now, merge=unchanged)
+
+    return _update(window, change, user)
 
 
 def archive_window(window: MaintenanceWindow, archive: bool, user: str | None = None) -> MaintenanceWindow:
@@ -334,3 +411,215 @@ def describe_schedule(window: MaintenanceWindow) -> dict[str, Any]:
     """The running or next occurrence, for the admin list."""
     status, event = date_and_status(window)
     return {"status": status, "event": event}
+
+
+# ---- the internal shape (`/internal/alerting/rules/maintenance_window`, Kibana's UI) ------------------
+# A translation layer only: the same model, schedule-to-events, status and update/archive code as
+# the public routes.
+
+CATEGORY_IDS = ("observability", "securitySolution", "management")
+UNIT_ORDER = (("d", UNIT_MS["d"]), ("h", UNIT_MS["h"]), ("m", UNIT_MS["m"]), ("s", UNIT_MS["s"]))
+
+
+def duration_text(length_ms: int) -> str:
+    """A duration in ms as the public `schedule.custom.duration` (the largest whole unit)."""
+    for unit, size in UNIT_ORDER:
+        if length_ms % size == 0:
+            return f"{length_ms // size}{unit}"
+    return f"{length_ms}ms"
+
+
+def r_rule_to_custom(r_rule: dict, length_ms: int) -> dict:
+    """Kibana's transformRRuleToCustomSchedule: what the public API shows for a window the internal
+    routes created."""
+    recurring = {}
+    if r_rule.get("freq") is not None:
+        recurring["every"] = f"{r_rule.get('interval') or 1}{EVERY_OF[r_rule['freq']]}"
+    for source, target in (
+        ("until", "end"),
+        ("count", "occurrences"),
+        ("byweekday", "onWeekDay"),
+        ("bymonthday", "onMonthDay"),
+        ("bymonth", "onMonth"),
+    ):
+        if r_rule.get(source) is not None:
+            recurring[target] = r_rule[source]
+    if "end" in recurring:
+        recurring["end"] = iso(_parse_date(recurring["end"]))
+    custom = {
+        "start": iso(_parse_date(r_rule["dtstart"])),
+        "duration": duration_text(length_ms),
+        "timezone": r_rule["tzid"],
+    }
+    if recurring:
+        custom["recurring"] = recurring
+    return custom
+
+
+def filter_node(query_filter: dict):
+    """A Kibana filter (`{meta, query}`) as a KQL node to match alert documents; None matches all.
+    Only the filters the filter bar builds from one field can be evaluated: phrase (`match_phrase`
+    or `match`), phrases (`bool.should` of those) and exists. `filter_problem` refuses the rest."""
+    meta = query_filter.get("meta") or {}
+    if meta.get("disabled"):
+        return None
+    node = _query_node(query_filter.get("query") or {})
+    return ("not", node) if meta.get("negate") else node
+
+
+def _query_node(query: dict):
+    if "match_phrase" in query or "match" in query:
+        ((field, value),) = (query.get("match_phrase") or query["match"]).items()
+        if isinstance(value, dict):
+            value = value.get("query")
+        return ("field", field, [(str(value), True)])
+    if "exists" in query:
+        return ("field", query["exists"]["field"], [("*", False)])
+    should = query["bool"]["should"]
+    return ("or", [_query_node(clause) for clause in should])
+
+
+def filter_problem(query_filter: dict) -> str | None:
+    try:
+        filter_node(query_filter)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return (
+            "only phrase, phrases and exists filters can be evaluated here "
+            f"(unsupported filter on [{(query_filter.get('meta') or {}).get('key') or 'unknown'}])"
+        )
+    return None
+
+
+def _internal_scope(current: dict | None, body: dict, operation: str) -> dict | None:
+    """The stored scope after an internal body: `scoped_query` null clears the query, omitted keeps
+    it; `category_ids` likewise."""
+    scope = dict(current or {})
+    if "scoped_query" in body:
+        query = body["scoped_query"]
+        if query:
+            if query.get("kql"):
+                kql_problem(query["kql"], operation)
+            for query_filter in query.get("filters") or []:
+                problem = filter_problem(query_filter)
+                if problem:
+                    raise MaintenanceWindowError(
+                        f"Error validating {operation} maintenance window data - {problem}"
+                    )
+            stored = {"kql": query.get("kql") or ""}
+            if query.get("filters"):
+                stored["filters"] = query["filters"]
+            scope["alerting"] = {"query": stored}
+        else:
+            scope.pop("alerting", None)
+    if "category_ids" in body:
+        if body["category_ids"] is None:
+            scope.pop("category_ids", None)
+        else:
+            scope["category_ids"] = body["category_ids"]
+    return scope or None
+
+
+def _without_nulls(r_rule: dict) -> dict:
+    return {key: value for key, value in r_rule.items() if value is not None}
+
+
+def _set_internal_schedule(
+    window: MaintenanceWindow, r_rule: dict, length_ms: int, now: datetime, *, merge: bool
+):
+    r_rule = _without_nulls(r_rule)
+    _set_schedule(
+        window,
+        custom=r_rule_to_custom(r_rule, length_ms),
+        r_rule=r_rule,
+        length_ms=length_ms,
+        expiration=expiration_for_r_rule(r_rule, length_ms, now),
+        merge=merge,
+    )
+
+
+def create_window_internal(space, body: dict, user: str | None = None) -> MaintenanceWindow:
+    """`POST /internal/alerting/rules/maintenance_window` (Kibana's AL create method)."""
+    window = _new_window(
+        space, title=body["title"], enabled=True, scope=_internal_scope(None, body, "create"), user=user
+    )
+    _set_internal_schedule(window, body["r_rule"], int(body["duration"]), timezone.now(), merge=False)
+    window.save(force_insert=True)
+    return window
+
+
+def update_window_internal(
+    window: MaintenanceWindow, body: dict, user: str | None = None
+) -> MaintenanceWindow:
+    """`POST /internal/.../{id}`: a partial update; a new `r_rule` or `duration` regenerates the
+    events, otherwise the old ones are kept and extended (Kibana's shouldRegenerateEvents)."""
+
+    def change(window: MaintenanceWindow, now: datetime) -> None:
+        window.scope = _internal_scope(window.scope, body, "update")
+        if body.get("title"):
+            window.title = body["title"]
+        if "enabled" in body:
+            window.enabled = body["enabled"]
+        r_rule = _without_nulls(body.get("r_rule") or window.r_rule)
+        length_ms = int(body["duration"]) if "duration" in body else window.duration_ms
+        regenerate = r_rule != _without_nulls(window.r_rule) or length_ms != window.duration_ms
+        # An unchanged schedule keeps its public `schedule.custom` as it was written.
+        custom = r_rule_to_custom(r_rule, length_ms) if regenerate else (window.schedule or {}).get("custom")
+        _set_schedule(
+            window,
+            custom=custom or r_rule_to_custom(r_rule, length_ms),
+            r_rule=r_rule if regenerate else window.r_rule,
+            length_ms=length_ms,
+            expiration=expiration_for_r_rule(r_rule, length_ms, now),
+            merge=not regenerate,
+        )
+
+    return _update(window, change, user)
+
+
+def finish_window(window: MaintenanceWindow, user: str | None = None) -> MaintenanceWindow:
+    """`POST /internal/.../{id}/_finish`: the running occurrence ends now (Kibana's finish method)."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            window = MaintenanceWindow.objects.select_for_update().get(pk=window.pk)
+            window.expiration_date = now + ONE_YEAR
+            events = generate_events(window.r_rule, window.duration_ms, window.expiration_date)
+            window.events = merge_events(window.events, events)
+            status, event = date_and_status(window, now)
+            if status != RUNNING:
+                raise MaintenanceWindowError("Cannot finish maintenance window that is not running")
+            window.events = [{"gte": e["gte"], "lte": iso(now)} if e == event else e for e in window.events]
+            window.updated_by = user
+            window.save()
+    except MaintenanceWindowError as exc:
+        raise MaintenanceWindowError(
+            f"Failed to finish maintenance window by id: {window.id}, Error: {exc.message}", exc.status
+        ) from None
+    return window
+
+
+def to_internal_api(window: MaintenanceWindow, now: datetime | None = None) -> dict:
+    """Kibana's internal transformMaintenanceWindowToResponse."""
+    status, event = date_and_status(window, now)
+    body = {
+        "id": window.id,
+        "title": window.title,
+        "enabled": window.enabled,
+        "duration": window.duration_ms,
+        "expiration_date": iso(window.expiration_date),
+        "events": window.events,
+        "r_rule": _without_nulls(window.r_rule),
+        "created_by": window.created_by,
+        "updated_by": window.updated_by,
+        "created_at": iso(window.created_at),
+        "updated_at": iso(window.updated_at),
+        "event_start_time": event["gte"] if event else None,
+        "event_end_time": event["lte"] if event else None,
+        "status": status,
+    }
+    if category_ids(window) is not None:
+        body["category_ids"] = category_ids(window)
+    query = _scope_query(window)
+    if query:
+        body["scoped_query"] = {"kql": query.get("kql") or "", "filters": query.get("filters") or []}
+    return body

@@ -1,14 +1,26 @@
 """Access tokens, cached encrypted per connector (Kibana's `connector_token`): OAuth 2.0
-client-credentials tokens fetched here, and the tokens a type mints itself (ServiceNow's JWT bearer
-grant, Google service accounts) through `cached_token` / `store_token` / `drop_tokens`."""
+client-credentials tokens fetched here, the tokens a type mints itself (ServiceNow's JWT bearer
+grant, Google service accounts) through `cached_token` / `store_token` / `drop_tokens`, and the
+authorization-code flow's tokens (connectors/oauth_flow.py), renewed here with the refresh token."""
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
+
+from django.db import transaction
 
 from connectors import http
 from connectors.exceptions import ConnectorError
 from connectors.models import Connector, ConnectorToken
+
+logger = logging.getLogger("connectors.oauth")
+
+NOT_CONNECTED = "Connector is not authorized: complete its OAuth authorization (connect it) before running it"
+RECONNECT = (
+    "The connector's OAuth authorization expired or was revoked and could not be renewed: "
+    "reconnect the connector (start its OAuth authorization again)"
+)
 
 # Refresh a little early so a token never expires in flight.
 EXPIRY_MARGIN = timedelta(seconds=30)
@@ -89,4 +101,76 @@ def client_credentials_header(
         settings=settings,
     )
     store_token(connector_id, header, datetime.now(UTC) + timedelta(seconds=expires_in))
+    return header
+
+
+def _refresh_token(connector_id: str) -> ConnectorToken | None:
+    return (
+        ConnectorToken.objects.select_for_update()
+        .filter(connector_id=connector_id, token_type="refresh_token", expires_at__gt=datetime.now(UTC))
+        .order_by("-expires_at")
+        .first()
+    )
+
+
+def authorization_code_header(*, connector_id: str, flow: dict, settings) -> str:
+    """The `Authorization` value for a connector connected through the authorization-code flow:
+    the stored access token while it is valid, else a new one from the stored refresh token (kept
+    encrypted; a rotated refresh token replaces it). `flow` is the type's
+    `oauth_authorization_code()` settings. A refused refresh forgets the tokens and is a final,
+    user-facing error asking for a reconnection; an unreachable or failing (5xx) token endpoint may
+    recover, so that one is retried and the refresh token is kept."""
+    from connectors.oauth_flow import client_authentication
+
+    cached = cached_token(connector_id)
+    if cached:
+        return cached
+    with transaction.atomic():
+        refresh = _refresh_token(connector_id)  # locked: one worker refreshes, the others wait
+        cached = cached_token(connector_id)  # ... and then use what it got
+        if cached:
+            return cached
+        if refresh is None:
+            raise ConnectorError(NOT_CONNECTED, retry=False, error_source="user")
+        form = {"grant_type": "refresh_token", "refresh_token": refresh.get_token()}
+        headers = client_authentication(flow, form)
+        try:
+            response = http.send(
+                "post", flow["tokenUrl"], settings=settings, headers=headers, data=urlencode(form)
+            )
+        except ConnectorError as exc:
+            raise ConnectorError(
+                "error refreshing the OAuth access token",
+                service_message=exc.service_message or exc.message,
+                retry=exc.retry,
+                error_source=exc.error_source,
+            ) from None
+        body = response.json_or_none()
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ConnectorError(
+                "error refreshing the OAuth access token",
+                service_message=f"token endpoint answered {response.status_code}",
+                status_code=response.status_code,
+                retry=http.retry_for_status(response),
+            )
+        if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
+            return _keep_renewed(connector_id, refresh, body)
+    # invalid_grant and friends: the authorization is gone for good. Forgotten after the
+    # transaction, which raising inside it would roll back.
+    logger.warning("OAuth refresh for connector %s refused (%s)", connector_id, response.status_code)
+    drop_tokens(connector_id)
+    raise ConnectorError(RECONNECT, status_code=response.status_code, retry=False, error_source="user")
+
+
+def _keep_renewed(connector_id: str, refresh: ConnectorToken, body: dict) -> str:
+    token_type = str(body.get("token_type") or "bearer")
+    header = f"{token_type[:1].upper()}{token_type[1:]} {body['access_token']}"
+    expires_in = int(body.get("expires_in") or 3600)
+    ConnectorToken.objects.filter(connector_id=connector_id, token_type="access_token").delete()
+    store_token(connector_id, header, datetime.now(UTC) + timedelta(seconds=expires_in))
+    if body.get("refresh_token"):  # a rotated refresh token replaces the spent one
+        refresh.set_token(str(body["refresh_token"]))
+        if body.get("refresh_token_expires_in"):
+            refresh.expires_at = datetime.now(UTC) + timedelta(seconds=int(body["refresh_token_expires_in"]))
+        refresh.save()
     return header

@@ -12,6 +12,9 @@ users are the `@kbn/connector-specs` types: Gmail, Slack v2, ...); the routes ar
   unexpired, same user, code present, token exchange. Tokens received are stored encrypted as the
   connector's tokens (Kibana's older per-connector `connector_token`; newer Kibana keeps them per
   user) and never returned.
+- Companions: cancel a flow (only its starter, only for its connector), disconnect (forget the
+  tokens), and each connector's `user_auth_status`. An expired access token is renewed with the
+  refresh token when the connector runs (connectors/oauth.py).
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ INVALID_STATE = "Invalid or expired state parameter. The authorization session m
 OTHER_USER = "This authorization session was not initiated by you. Please start a new authorization flow."
 MISSING_CODE = "Missing required OAuth authorization code"
 EXCHANGE_FAILED = "OAuth authorization failed"
+CANCEL_NOT_AUTHENTICATED = "User should be authenticated to cancel OAuth authorization."
+DISCONNECT_NOT_AUTHENTICATED = "User should be authenticated to disconnect OAuth authorization."
+NOT_YOUR_FLOW = (
+    "This authorization flow was not initiated by you. Only the user who started the flow can cancel it."
+)
+CONNECTED, NOT_CONNECTED, NOT_APPLICABLE = "connected", "not_connected", "not_applicable"
 
 
 class OAuthFlowError(Exception):
@@ -151,13 +160,9 @@ class CallbackOutcome:
     status_code: int = 200
 
 
-def _exchange_code(record: OAuthState, settings: dict, code: str) -> dict:
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": record.redirect_uri,
-        "code_verifier": record.get_verifier(),
-    }
+def client_authentication(settings: dict, form: dict) -> dict:
+    """The token request's headers; the client authenticates with Basic (Kibana's default) or, with
+    `useBasicAuth: false`, in the form."""
     headers = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
     client_secret = settings.get("clientSecret") or ""
     if settings.get("useBasicAuth", True):
@@ -167,6 +172,17 @@ def _exchange_code(record: OAuthState, settings: dict, code: str) -> dict:
         form["client_id"] = settings["clientId"]
         if client_secret:
             form["client_secret"] = client_secret
+    return headers
+
+
+def _exchange_code(record: OAuthState, settings: dict, code: str) -> dict:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": record.redirect_uri,
+        "code_verifier": record.get_verifier(),
+    }
+    headers = client_authentication(settings, form)
     response = http.send(
         "post", settings["tokenUrl"], settings=get_config(), headers=headers, data=urlencode(form)
     )
@@ -244,3 +260,60 @@ def return_redirect_url(outcome: CallbackOutcome) -> str:
         query["error"] = outcome.message
     url = outcome.return_url
     return f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+
+
+# ---- cancel, disconnect, status ---------------------------------------------------------------------
+
+
+def cancel_flow(connector: Connector, user, state: str) -> None:
+    """Kibana's `_oauth_cancel`: forget a flow so a still-open provider tab cannot finish it. An
+    unknown or expired state (or one of another connector) is already gone: nothing to do."""
+    record = OAuthState.objects.filter(state_hash=_state_hash(state), connector=connector).first()
+    if record is None:
+        return
+    if record.user_id != user.pk:
+        raise OAuthFlowError(NOT_YOUR_FLOW, 403)
+    record.delete()
+
+
+def disconnect(connector: Connector) -> None:
+    """Kibana's `_oauth_disconnect`: forget the connector's access and refresh tokens."""
+    ConnectorToken.objects.filter(connector=connector).delete()
+    logger.info("OAuth tokens deleted for connector: %s", connector.pk)
+
+
+def _takes_part(connector: Connector) -> bool:
+    """Whether the connector uses the authorization-code flow (only types with the hook are asked,
+    so only their secrets are opened)."""
+    if not registry.is_registered(connector.connector_type_id):
+        return False
+    connector_type = registry.get(connector.connector_type_id)
+    if getattr(connector_type, "oauth_authorization_code", None) is None:
+        return False
+    try:
+        flow_settings(connector)
+    except OAuthFlowError as exc:
+        return exc.message != NOT_AUTHORIZATION_CODE  # set up for the flow, if incompletely
+    return True
+
+
+def auth_status(connectors) -> dict[str, dict[str, str]]:
+    """`{id: {"user_auth_status"}}`: `connected` while a token is usable (an unexpired access token,
+    or a refresh token to get one), `not_connected` without, `not_applicable` for connectors that
+    do not use the flow (preconfigured ones included)."""
+    now = datetime.now(UTC)
+    flow_ids = [c.pk for c in connectors if not c.is_preconfigured and _takes_part(c)]
+    usable = set(
+        ConnectorToken.objects.filter(connector_id__in=flow_ids, expires_at__gt=now).values_list(
+            "connector_id", flat=True
+        )
+    )
+    status = {}
+    for connector in connectors:
+        if connector.pk not in flow_ids:
+            status[connector.pk] = {"user_auth_status": NOT_APPLICABLE}
+        else:
+            status[connector.pk] = {
+                "user_auth_status": CONNECTED if connector.pk in usable else NOT_CONNECTED
+            }
+    return status

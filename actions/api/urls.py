@@ -3,6 +3,7 @@
 from django.urls import path
 
 from actions.api import maintenance_windows as mw_views
+from actions.api import maintenance_windows_internal as mw_internal
 from actions.api import views
 
 urlpatterns = [
@@ -88,6 +89,42 @@ urlpatterns = [
         "api/maintenance_window/<str:window_id>/_unarchive",
         mw_views.MaintenanceWindowArchiveView.as_view(archive=False),
         name="mw-unarchive",
+    ),
+    # The older internal maintenance-window routes (Kibana's UI); reserved names before `{id}`.
+    path(
+        "internal/alerting/rules/maintenance_window",
+        mw_internal.InternalCreateView.as_view(),
+        name="mw-internal-create",
+    ),
+    path(
+        "internal/alerting/rules/maintenance_window/_find",
+        mw_internal.InternalFindView.as_view(),
+        name="mw-internal-find",
+    ),
+    path(
+        "internal/alerting/rules/maintenance_window/_active",
+        mw_internal.InternalActiveView.as_view(),
+        name="mw-internal-active",
+    ),
+    path(
+        "internal/alerting/rules/maintenance_window/_bulk_get",
+        mw_internal.InternalBulkGetView.as_view(),
+        name="mw-internal-bulk-get",
+    ),
+    path(
+        "internal/alerting/rules/maintenance_window/<str:window_id>",
+        mw_internal.InternalDetailView.as_view(),
+        name="mw-internal",
+    ),
+    path(
+        "internal/alerting/rules/maintenance_window/<str:window_id>/_archive",
+        mw_internal.InternalArchiveView.as_view(),
+        name="mw-internal-archive",
+    ),
+    path(
+        "internal/alerting/rules/maintenance_window/<str:window_id>/_finish",
+        mw_internal.InternalFinishView.as_view(),
+        name="mw-internal-finish",
     ),
     path(
         "api/actions/connector/<str:connector_id>/_enqueue",

@@ -4,7 +4,12 @@
   `all` privilege in the connector's space (the tokens it brings change the connector for everyone);
 - `GET /api/actions/connector/_oauth_callback` (also the older `/internal/...` path) → an HTML page,
   or a 302 back to the flow's return URL; needs a logged-in user (the browser's session);
-- `GET /api/actions/connector/_oauth_callback_script` → the page's script (CSP `script-src 'self'`).
+- `GET /api/actions/connector/_oauth_callback_script` → the page's script (CSP `script-src 'self'`);
+- `POST /internal/actions/connector/{id}/_oauth_cancel` `{state}` → 204; only the flow's starter
+  (403 otherwise); an unknown state is already gone (204);
+- `POST /internal/actions/connector/{id}/_oauth_disconnect` → 204; forgets the connector's tokens,
+  so it needs `all` like starting a flow (Kibana's are per user and need only `read`);
+- `POST /internal/actions/connectors/_me/auth_status` → `{id: {user_auth_status}}`; needs `read`.
 
 The callback paths are registered before `connector/{id}`, so they are never read as connector ids.
 """
@@ -19,20 +24,28 @@ from django.utils.html import escape
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connectors.api import openapi as oas
 from connectors.api.base import KibanaView, validate_body
-from connectors.api.errors import KibanaError, NotFound, not_found_message
+from connectors.api.errors import KibanaError, NotFound, Unauthorized, not_found_message
+from connectors.api.views import ConnectorOperations
 from connectors.models import Connector
 from connectors.oauth_flow import (
     CALLBACK_SCRIPT_PATH,
+    CANCEL_NOT_AUTHENTICATED,
+    DISCONNECT_NOT_AUTHENTICATED,
     CallbackOutcome,
     OAuthFlowError,
+    auth_status,
+    cancel_flow,
     complete_flow,
+    disconnect,
     return_redirect_url,
     start_flow,
 )
+from connectors.preconfigured import preconfigured_connectors
 from connectors.schemas import Object, String
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'"
@@ -157,3 +170,71 @@ class OAuthCallbackScriptView(APIView):
         response = HttpResponse(CALLBACK_SCRIPT, content_type="application/javascript")
         response["Cache-Control"] = "public, max-age=86400"
         return response
+
+
+CANCEL_BODY = Object({"state": String(max_length=256)})
+
+
+def _signed_in(request, message: str) -> None:
+    if request.user is None or not request.user.is_authenticated:
+        raise Unauthorized(message)
+
+
+class CancelOAuthFlowView(ConnectorOperations):
+    @oas.operation(
+        "Cancel an OAuth authorization flow in progress",
+        request={"type": "object", "properties": {"state": {"type": "string", "maxLength": 256}}},
+        status=204,
+        error_codes=(400, 403, 404),
+        xsrf=True,
+    )
+    def post(self, request, connector_id):
+        body = validate_body(CANCEL_BODY, request.data)
+        _signed_in(request, CANCEL_NOT_AUTHENTICATED)
+        connector = self.get_connector(connector_id)
+        if not connector.is_preconfigured:
+            try:
+                cancel_flow(connector, request.user, body["state"])
+            except OAuthFlowError as exc:
+                raise KibanaError(exc.message, exc.status_code) from None
+        return HttpResponse(status=204)
+
+
+class DisconnectOAuthView(ConnectorOperations):
+    @oas.operation(
+        "Forget a connector's OAuth tokens",
+        status=204,
+        error_codes=(403, 404),
+        xsrf=True,
+    )
+    def post(self, request, connector_id):
+        _signed_in(request, DISCONNECT_NOT_AUTHENTICATED)
+        self.require("update")
+        connector = self.get_connector(connector_id)
+        if not connector.is_preconfigured:
+            disconnect(connector)
+        return HttpResponse(status=204)
+
+
+class AuthStatusView(ConnectorOperations):
+    @oas.operation(
+        "Whether the space's connectors are connected through OAuth",
+        response={
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "user_auth_status": {
+                        "type": "string",
+                        "enum": ["connected", "not_connected", "not_applicable"],
+                    }
+                },
+            },
+        },
+        error_codes=(403,),
+        xsrf=True,
+    )
+    def post(self, request):
+        self.require("get")
+        rows = list(Connector.objects.filter(space_id=self.space_id))
+        return Response(auth_status([*preconfigured_connectors().values(), *rows]))

@@ -28,6 +28,21 @@ urlpatterns = [
         oauth_flow_views.StartOAuthFlowView.as_view(),
         name="connector-start-oauth-flow",
     ),
+    path(
+        "internal/actions/connector/<str:connector_id>/_oauth_cancel",
+        oauth_flow_views.CancelOAuthFlowView.as_view(),
+        name="connector-oauth-cancel",
+    ),
+    path(
+        "internal/actions/connector/<str:connector_id>/_oauth_disconnect",
+        oauth_flow_views.DisconnectOAuthView.as_view(),
+        name="connector-oauth-disconnect",
+    ),
+    path(
+        "internal/actions/connectors/_me/auth_status",
+        oauth_flow_views.AuthStatusView.as_view(),
+        name="connector-auth-status",
+    ),
     path("api/actions/connector/<str:connector_id>", views.ConnectorView.as_view(), name="connector"),
     path(
         "api/actions/connector/<str:connector_id>/_execute",

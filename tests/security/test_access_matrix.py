@@ -148,6 +148,18 @@ API_ROUTES = [
     ("oauth callback script", "public", "get", "{p}/api/actions/connector/_oauth_callback_script", None, 200),
     # Allowed, a .server-log connector has no authorization-code flow (and no public URL is set): 400.
     ("start oauth flow", "all", "post", "{p}/internal/actions/connector/{id}/_start_oauth_flow", {}, 400),
+    # An unknown state is already gone: 204 for whoever may read the connector.
+    (
+        "cancel oauth flow",
+        "read",
+        "post",
+        "{p}/internal/actions/connector/{id}/_oauth_cancel",
+        {"state": "s"},
+        204,
+    ),
+    # The tokens are the connector's, shared by every run: forgetting them needs `all`.
+    ("oauth disconnect", "all", "post", "{p}/internal/actions/connector/{id}/_oauth_disconnect", None, 204),
+    ("oauth auth status", "read", "post", "{p}/internal/actions/connectors/_me/auth_status", {}, 200),
 ]
 
 

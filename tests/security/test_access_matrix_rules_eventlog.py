@@ -23,6 +23,12 @@ RULE_BODY = {
 }
 SNOOZE = {"schedule": {"custom": {"start": "2030-03-12T12:00:00.000Z", "duration": "1h"}}}
 WINDOW = {"title": "w", "schedule": {"custom": {"start": "2030-03-12T12:00:00.000Z", "duration": "1h"}}}
+INTERNAL_WINDOW = {
+    "title": "w",
+    "duration": 3600000,
+    "r_rule": {"dtstart": "2030-03-12T12:00:00.000Z", "tzid": "UTC", "freq": 2},
+}
+INTERNAL_MW = "{p}/internal/alerting/rules/maintenance_window"
 UPDATE = {"name": "renamed", "schedule": {"interval": "1m"}, "params": {}, "actions": []}
 
 # (label, needs, method, path, body, allowed status). {p} prefix, {rule} a fresh rule, {id} a connector.
@@ -57,6 +63,36 @@ ROUTES = [
     ),
     ("maintenance window create", "all", "post", "{p}/api/maintenance_window", WINDOW, 200),
     ("maintenance window find", "read", "get", "{p}/api/maintenance_window/_find", None, 200),
+    # Allowed callers get past authorisation to the window's not-found answer ("{rule}" is no window).
+    ("maintenance window get", "read", "get", "{p}/api/maintenance_window/{rule}", None, 404),
+    ("maintenance window update", "all", "patch", "{p}/api/maintenance_window/{rule}", {"title": "x"}, 404),
+    ("maintenance window delete", "all", "delete", "{p}/api/maintenance_window/{rule}", None, 404),
+    ("maintenance window archive", "all", "post", "{p}/api/maintenance_window/{rule}/_archive", None, 404),
+    (
+        "maintenance window unarchive",
+        "all",
+        "post",
+        "{p}/api/maintenance_window/{rule}/_unarchive",
+        None,
+        404,
+    ),
+    ("internal maintenance window create", "all", "post", INTERNAL_MW, INTERNAL_WINDOW, 200),
+    ("internal maintenance window find", "read", "get", INTERNAL_MW + "/_find", None, 200),
+    ("internal maintenance window active", "read", "get", INTERNAL_MW + "/_active", None, 200),
+    ("internal maintenance window bulk get", "read", "post", INTERNAL_MW + "/_bulk_get", {"ids": ["x"]}, 200),
+    # Allowed callers get past authorisation to the window's not-found answer ("{rule}" is no window).
+    ("internal maintenance window get", "read", "get", INTERNAL_MW + "/{rule}", None, 404),
+    ("internal maintenance window update", "all", "post", INTERNAL_MW + "/{rule}", {"title": "x"}, 404),
+    ("internal maintenance window delete", "all", "delete", INTERNAL_MW + "/{rule}", None, 404),
+    (
+        "internal maintenance window archive",
+        "all",
+        "post",
+        INTERNAL_MW + "/{rule}/_archive",
+        {"archive": True},
+        404,
+    ),
+    ("internal maintenance window finish", "all", "post", INTERNAL_MW + "/{rule}/_finish", None, 404),
     ("backfill find", "read", "post", "{p}/api/alerting/rules/backfill/_find", None, 200),
     ("report alerts", "all", "post", "{p}/api/alerting/rule/{rule}/_alerts", {"alerts": [{"id": "a1"}]}, 202),
     ("rule snooze", "all", "post", "{p}/api/alerting/rule/{rule}/snooze_schedule", SNOOZE, 200),
