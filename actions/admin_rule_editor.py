@@ -33,6 +33,8 @@ from actions.rules import (
     check_consumer,
     check_groups,
     create_rule,
+    disable_rule,
+    enable_rule,
     get_rule_type,
     interval_seconds,
     iso,
@@ -998,6 +1000,22 @@ def rule_mute(request, model_admin, rule_id: str):
     return HttpResponseRedirect(_url("change", rule.id) + "?tab=alerts")
 
 
+def rule_enable(request, model_admin, rule_id: str):
+    """POST `enabled` (1/0): the API's `_enable` / `_disable`."""
+    rule, privilege = _load_rule(request, rule_id)
+    if request.method != "POST":
+        return HttpResponseRedirect(_url("change", rule.id))
+    if privilege != privileges.ALL:
+        raise PermissionDenied(f"You may only read rules in the space “{rule.space.name}”.")
+    if request.POST.get("enabled") == "1":
+        enable_rule(rule, request.user.get_username())
+        messages.success(request, f"Enabled “{rule.name}”.")
+    else:
+        disable_rule(rule, request.user.get_username())
+        messages.success(request, f"Disabled “{rule.name}”: its alerts are cleared.")
+    return HttpResponseRedirect(_url("change", rule.id))
+
+
 def rule_preview(request, model_admin):
     """POST the editor's form with `preview` (an action's index): its message with sample values,
     as JSON `{"preview": text}` (the editor's live preview)."""
@@ -1043,4 +1061,5 @@ def urls(model_admin) -> list:
         page("<str:rule_id>/change/", rule_change, "change"),
         page("<str:rule_id>/snooze/", rule_snooze, "snooze"),
         page("<str:rule_id>/mute/", rule_mute, "mute"),
+        page("<str:rule_id>/enable/", rule_enable, "enable"),
     ]
