@@ -407,6 +407,10 @@ class Editor:
             specs=self.params_specs,
             initial_values={"params": rule.params if rule else {}},
         )
+        for key, labels in rule_type.params_choice_labels.items():
+            choice = self.params_form.fields.get(f"params__{key}")
+            if isinstance(choice, forms.ChoiceField):
+                choice.choices = [(value, labels.get(value, label)) for value, label in choice.choices]
         if self.posted:
             indices = []
             for text in request.POST.getlist("actions"):

@@ -46,6 +46,8 @@ class ConnectorFailuresRuleType(RuleType):
         }
     )
 
+    params_choice_labels = {"timeWindowUnit": {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}}
+
     def validate_params(self, params: Any) -> dict:
         if not isinstance(params, dict):
             raise ParamsInvalid("expected a plain object value")

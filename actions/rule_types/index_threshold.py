@@ -276,7 +276,7 @@ class IndexThresholdRuleType(RuleType):
             "timeField": String(label="Time field", help="A date field of the documents, e.g. @timestamp."),
             "aggType": Enum(AGG_TYPES, default="count", label="When"),
             "aggField": String(optional=True, label="Of field", help="The numeric field to aggregate."),
-            "groupBy": Enum(GROUP_BYS, default="all", label="Over", help="all documents, or the top groups"),
+            "groupBy": Enum(GROUP_BYS, default="all", label="Over"),
             "termField": String(optional=True, label="Grouped over field"),
             "termSize": Number(optional=True, minimum=1, label="Number of top groups"),
             "filterKuery": String(optional=True, label="Filter (KQL)"),
@@ -288,6 +288,19 @@ class IndexThresholdRuleType(RuleType):
             "timeWindowUnit": Enum(tuple(TIME_UNITS), label="Time unit"),
         }
     )
+    params_choice_labels = {
+        "aggType": {"count": "count()", "avg": "average()", "min": "min()", "max": "max()", "sum": "sum()"},
+        "groupBy": {"all": "all documents", "top": "top"},
+        "thresholdComparator": {
+            ">": "IS ABOVE",
+            "<": "IS BELOW",
+            ">=": "IS ABOVE OR EQUALS",
+            "<=": "IS BELOW OR EQUALS",
+            "between": "IS BETWEEN",
+            "notBetween": "NOT BETWEEN",
+        },
+        "timeWindowUnit": {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"},
+    }
     params_shown_when = {
         "aggField": ("aggType", ("avg", "min", "max", "sum")),
         "termField": ("groupBy", ("top",)),

@@ -1,6 +1,6 @@
 """The rule editor in Debian's Chromium (Playwright): an Index threshold rule with one webhook action,
 made through the UI on a laptop and on a phone, with no horizontal overflow and no console errors.
-With CONNECTORS_UPDATE_SCREENSHOTS=1 the laptop run refreshes docs/screenshots/rule-editor.png."""
+With CONNECTORS_UPDATE_SCREENSHOTS=1 it refreshes docs/screenshots/rule-editor*.png and rule-page.png."""
 
 import pytest
 
@@ -88,8 +88,7 @@ def test_a_person_creates_an_index_threshold_rule_with_one_action(
         "document.querySelector('#rx-action-0 [data-preview]').textContent.includes(\"alert 'CPU high' is active\")"
     )
     assert overflow(page) <= 0
-    if width > 1000:
-        tab.shot("rule-editor")
+    tab.shot("rule-editor" if width > 1000 else "rule-editor-phone")
 
     with page.expect_navigation():
         page.click("#rx-save")
@@ -109,4 +108,6 @@ def test_a_person_creates_an_index_threshold_rule_with_one_action(
     page.click("a.cx-tab:has-text('Alerts')")
     page.wait_for_selector("#rx-no-alerts")
     assert overflow(page) <= 0
+    if width > 1000:
+        tab.shot("rule-page")
     assert tab.problems == []
