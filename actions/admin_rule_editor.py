@@ -346,13 +346,13 @@ SAMPLE_CONTEXT = {
 
 
 def sample_variables(
-    rule_type, *, name: str, tags: list[str], params: dict, group: str, summary: bool
+    rule_type, *, space_id: str, name: str, tags: list[str], params: dict, group: str, summary: bool
 ) -> dict:
     """What a run would give the templates, with sample values (the run's own `_variables`)."""
     from actions.rule_runner import _alert_doc, _variables
 
     now = timezone.now()
-    rule = Rule(id="sample-rule-id", space_id="default", name=name or "My rule", tags=tags, params=params)
+    rule = Rule(id="sample-rule-id", space_id=space_id, name=name or "My rule", tags=tags, params=params)
     rule.rule_type_id = rule_type.type_id
     context = {}
     for variable in rule_type.action_variables.get("context", []):
@@ -478,6 +478,7 @@ class Editor:
         tags = [t.strip() for t in str(self._loose_value(self.details, "tags")).split(",") if t.strip()]
         variables = sample_variables(
             self.rule_type,
+            space_id=self.space.id,
             name=str(self._loose_value(self.details, "name")),
             tags=tags,
             params=rule_params,
@@ -590,7 +591,11 @@ class Editor:
             return
         if message.startswith("params invalid: "):
             inner = message[len("params invalid: ") :]
-            schema_forms.attach_error(self.params_form, "params", inner, self.params_specs)
+            whole = [spec for spec in self.params_specs if spec.key == schema_forms.WHOLE]
+            if whole:  # one JSON input: the message, with the key it names, goes on it
+                self.params_form.add_error(whole[0].name, inner)
+            else:
+                schema_forms.attach_error(self.params_form, "params", inner, self.params_specs)
             return
         loading = re.match(r"^Failed to load action (.+?) \(404\)", message)
         if loading:

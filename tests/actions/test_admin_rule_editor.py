@@ -465,3 +465,37 @@ def test_the_rule_page_disables_and_enables_the_rule(admin, default_space, hook)
     admin.post(f"/admin/actions/rule/{rule.id}/enable/", {"enabled": "1"})
     rule.refresh_from_db()
     assert rule.enabled is True and rule.next_run_at is not None
+
+
+def test_the_editor_schemas_name_exactly_the_params_the_rule_types_accept():
+    from actions.rule_types import connector_failures, index_threshold
+
+    assert set(index_threshold.IndexThresholdRuleType.params_schema.fields) == set(index_threshold.KEYS)
+    assert set(connector_failures.ConnectorFailuresRuleType.params_schema.fields) == set(
+        connector_failures.KEYS
+    )
+
+
+def test_a_rule_type_without_a_params_schema_is_edited_as_one_json_object(admin, hook, monkeypatch):
+    from actions.rule_types.connector_failures import ConnectorFailuresRuleType
+
+    monkeypatch.setattr(ConnectorFailuresRuleType, "params_schema", None)
+    url = add_url(".connector-failures")
+    assert 'name="rule-params____whole__"' in admin.get(url).content.decode()
+    data = {
+        key: value
+        for key, value in threshold_form(hook.id, rule_type=".connector-failures").items()
+        if not key.startswith("rule-params__")
+    }
+    data["action-0-group"] = "failing"
+    data["rule-params____whole__"] = '{"timeWindowSize": 5, "timeWindowUnit": "x"}'
+    response = admin.post(url, data)
+    assert errors_of(response)["rule-params____whole__"] == ['[timeWindowUnit]: invalid timeWindowUnit: "x"']
+    data["rule-params____whole__"] = '{"timeWindowSize": 5, "timeWindowUnit": "m"}'
+    assert admin.post(url, data).status_code == 302
+    assert Rule.objects.get().params == {
+        "connectorIds": [],
+        "threshold": 1,
+        "timeWindowSize": 5,
+        "timeWindowUnit": "m",
+    }
