@@ -224,8 +224,11 @@ def _connector_or_none(space_id: str, connector_id: str) -> tuple[ConnectorChoic
     return _connector_choice(connector), registry.get(type_id) if registry.is_registered(type_id) else None
 
 
-def _params_specs(schema) -> list[schema_forms.FieldSpec]:
-    return schema_forms.specs_for(schema if schema is not None else schemas.Any_(), "params")
+def _params_specs(schema, sub_actions=None) -> list[schema_forms.FieldSpec]:
+    """Inputs for a params schema; a connector type's sub-actions make `subAction` a select (as on
+    the connector's Test tab)."""
+    known = {"subAction": sorted(sub_actions)} if sub_actions else None
+    return schema_forms.specs_for(schema if schema is not None else schemas.Any_(), "params", known)
 
 
 def default_action_params(rule_type: rule_types.RuleType, connector_type) -> dict:
@@ -254,7 +257,7 @@ def _action_entry(
         params_form = PrefixedSchemaForm(
             data,
             prefix=prefix,
-            specs=_params_specs(connector_type.params_schema),
+            specs=_params_specs(connector_type.params_schema, getattr(connector_type, "sub_actions", None)),
             initial_values={"params": initial.get("params") or {}},
         )
     entry = ActionEntry(index, form, choice, params_form)

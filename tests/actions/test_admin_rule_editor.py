@@ -499,3 +499,18 @@ def test_a_rule_type_without_a_params_schema_is_edited_as_one_json_object(admin,
         "timeWindowSize": 5,
         "timeWindowUnit": "m",
     }
+
+
+def test_a_connector_with_sub_actions_offers_them_as_a_select(admin, default_space):
+    opsgenie = create_connector(
+        default_space,
+        name="Paging",
+        type_id=".opsgenie",
+        config={"apiUrl": "http://127.0.0.1:9/"},
+        secrets={"apiKey": "an-api-key"},
+    )
+    data = threshold_form(_save=None, _add_action=opsgenie.id)
+    page = admin.post(add_url(), data).content.decode()
+    assert '<select name="action-0-params__subAction"' in page
+    assert '<option value="createAlert">createAlert</option>' in page
+    assert "an-api-key" not in page
