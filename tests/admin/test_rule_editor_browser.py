@@ -79,13 +79,15 @@ def test_a_person_creates_an_index_threshold_rule_with_one_action(
     page.select_option("#id_action-0-throttle_unit", "h")
 
     body = "#id_action-0-params__body"
-    page.fill(body, "")
-    page.click(body)
+    assert page.input_value(body) == "{{context.message}}"  # Kibana pre-fills the alert's message
+    page.fill(body, "Value: ")
+    page.press(body, "End")
     page.click("#rx-action-0 .rx-variables > summary")
-    page.click("#rx-action-0 [data-variable='context.message']")
-    assert page.input_value(body) == "{{context.message}}"
+    page.click("#rx-action-0 [data-variable='context.value']")
+    assert page.input_value(body) == "Value: {{context.value}}"
+    # the live preview: rendered by the server with sample values as the person types
     page.wait_for_function(
-        "document.querySelector('#rx-action-0 [data-preview]').textContent.includes(\"alert 'CPU high' is active\")"
+        "document.querySelector('#rx-action-0 [data-preview]').textContent === 'Value: 42'"
     )
     assert overflow(page) <= 0
     tab.shot("rule-editor" if width > 1000 else "rule-editor-phone")
@@ -99,7 +101,7 @@ def test_a_person_creates_an_index_threshold_rule_with_one_action(
     assert rule.params["aggType"] == "avg" and rule.params["aggField"] == "cpu.pct"
     assert rule.params["threshold"] == [0.9]
     [action] = rule.actions
-    assert action["id"] == hook.id and action["params"] == {"body": "{{context.message}}"}
+    assert action["id"] == hook.id and action["params"] == {"body": "Value: {{context.value}}"}
     assert action["frequency"] == {"summary": False, "notify_when": "onThrottleInterval", "throttle": "1h"}
     assert overflow(page) <= 0
 
