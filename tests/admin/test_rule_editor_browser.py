@@ -73,6 +73,13 @@ def test_a_person_creates_an_index_threshold_rule_with_one_action(
     assert page.input_value("#id_name") == "CPU high"  # kept across the reload
     assert page.inner_text("#rx-action-0 h3") == "Ops webhook"
     assert not page.is_visible("#rx-action-0 [data-throttle]")
+    page.select_option("#id_action-0-summary", "true")  # a summary has no status to change
+    assert page.input_value("#id_action-0-notify_when") == "onActiveAlert"
+    page.click("#rx-action-0 .rx-variables > summary")
+    assert page.is_visible("#rx-action-0 [data-variable='alerts.new.count']")
+    assert not page.is_visible("#rx-action-0 [data-variable='alert.id']")  # per-alert variables only
+    page.click("#rx-action-0 .rx-variables > summary")
+    page.select_option("#id_action-0-summary", "false")
     page.select_option("#id_action-0-notify_when", "onThrottleInterval")
     assert page.is_visible("#rx-action-0 [data-throttle]")
     page.fill("#id_action-0-throttle_value", "1")

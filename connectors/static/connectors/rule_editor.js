@@ -35,8 +35,14 @@
     var summary = action.querySelector("[name='" + prefix + "summary']");
     var throttle = action.querySelector("[data-throttle]");
     var update = function () {
-      if (throttle && notify) throttle.hidden = notify.value !== "onThrottleInterval";
       var mode = summary && summary.value === "true" ? "summary" : "alert";
+      if (notify) {
+        // Kibana offers "On status changes" to per-alert actions only (a summary has no one status).
+        var change = notify.querySelector("option[value='onActionGroupChange']");
+        if (change) change.disabled = mode === "summary";
+        if (mode === "summary" && notify.value === "onActionGroupChange") notify.value = "onActiveAlert";
+      }
+      if (throttle && notify) throttle.hidden = notify.value !== "onThrottleInterval";
       action.querySelectorAll(".rx-variable-list li[data-only]").forEach(function (li) {
         var only = li.getAttribute("data-only");
         li.hidden = only !== "" && only !== mode;
