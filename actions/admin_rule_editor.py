@@ -949,8 +949,29 @@ def _rule_tab(request, model_admin, rule: Rule, privilege: str, tab: str):
         context["actions"] = [
             {"action": a, "connector": _connector_or_none(rule.space_id, a["id"])[0]} for a in rule.actions
         ]
-        context["params_json"] = json.dumps(rule.params, indent=2)
+        context["param_items"] = _param_items(rule)
     return _render(request, "rule_page.html", context)
+
+
+def _param_items(rule: Rule) -> list[tuple[str, str]]:
+    """The params as label and text for the read-only page, with the rule type's words."""
+    try:
+        rule_type = rule_types.get(rule.rule_type_id)
+    except rule_types.RuleTypeNotRegistered:
+        rule_type = None
+    fields = getattr(getattr(rule_type, "params_schema", None), "fields", {})
+    words = getattr(rule_type, "params_choice_labels", {})
+    items = []
+    for key, value in (rule.params or {}).items():
+        node = fields.get(key)
+        if isinstance(value, list):
+            text = ", ".join(str(item) for item in value)
+        elif isinstance(value, str | int | float):
+            text = str(words.get(key, {}).get(value, value))
+        else:
+            text = json.dumps(value)
+        items.append((node.label if node is not None and node.label else key, text))
+    return items
 
 
 def rule_snooze(request, model_admin, rule_id: str):

@@ -353,7 +353,11 @@ def test_a_read_user_sees_the_rule_but_cannot_create_edit_snooze_or_mute(reader,
     assert reader.post(add_url(), threshold_form(hook.id)).status_code == 403
     page = reader.get(change_url(rule)).content.decode()
     assert "cpu high" in page and 'id="rx-rule-form"' not in page
-    assert "your privilege in the space" in page.lower() or "is read" in page
+    assert "Your privilege in the space Default is read" in page
+    assert (
+        "<dt>Threshold</dt><dd>IS ABOVE</dd>" in page and "<dt>Indices to query</dt><dd>metrics</dd>" in page
+    )
+    assert 'id="rx-snooze-form"' not in page and 'id="rx-mute-form"' not in page
     assert reader.post(change_url(rule), editor_form(threshold_rule_body(hook.id))).status_code == 403
     assert reader.post(f"/admin/actions/rule/{rule.id}/snooze/", {"duration": "1h"}).status_code == 403
     assert reader.post(f"/admin/actions/rule/{rule.id}/mute/", {"mute_all": "1"}).status_code == 403
