@@ -222,6 +222,11 @@ class RuleAdmin(SpaceScopedAdmin):
         ("Execution log", {"fields": ["recent_runs"]}),
     ]
 
+    def get_urls(self):
+        from actions import admin_rule_editor  # the rule editor serves add/ and <id>/change/
+
+        return admin_rule_editor.urls(self) + super().get_urls()
+
     def get_readonly_fields(self, request, obj=None):
         fixed = ["rule_type_id", "consumer", "space"] if obj else []
         return [*self.readonly_fields, *fixed]

@@ -10,6 +10,7 @@ from django.db.models import Count
 
 from actions.rule_types import ParamsInvalid, ReportedAlert, RuleType, RunContext, RunOutcome
 from actions.rule_types.index_threshold import TIME_UNITS, _number, _string
+from connectors.schemas import Array, Enum, Number, Object, String
 
 KEYS = ("connectorIds", "threshold", "timeWindowSize", "timeWindowUnit")
 
@@ -34,6 +35,18 @@ class ConnectorFailuresRuleType(RuleType):
         "state": [],
         "params": [{"name": key, "description": key} for key in KEYS],
     }
+    params_schema = Object(
+        {
+            "connectorIds": Array(
+                String(), default=list, label="Connector ids", help="Empty: every connector."
+            ),
+            "threshold": Number(default=1, minimum=1, label="Failures at least"),
+            "timeWindowSize": Number(minimum=1, label="For the last"),
+            "timeWindowUnit": Enum(tuple(TIME_UNITS), label="Time unit"),
+        }
+    )
+
+    params_choice_labels = {"timeWindowUnit": {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}}
 
     def validate_params(self, params: Any) -> dict:
         if not isinstance(params, dict):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from actions.rule_types import ParamsInvalid, ReportedAlert, RuleType, RunContext, RunOutcome
+from connectors.schemas import Object
 
 GROUPS = [
     {"id": "default", "name": "Default"},
@@ -29,6 +30,7 @@ class ExternalRuleType(RuleType):
         "state": [],
         "params": [],
     }
+    params_schema = Object({})  # no params: alerts arrive through the `_alerts` route
 
     def validate_params(self, params: Any) -> dict:
         if not isinstance(params, dict):

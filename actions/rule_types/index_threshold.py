@@ -10,7 +10,7 @@ from typing import Any
 
 from actions import kql
 from actions.rule_types import ParamsInvalid, ReportedAlert, RuleType, RunContext, RunOutcome
-from connectors.schemas import type_name
+from connectors.schemas import Array, Enum, Number, Object, String, type_name
 
 AGG_TYPES = ("count", "avg", "min", "max", "sum")
 GROUP_BYS = ("all", "top")
@@ -266,6 +266,45 @@ class IndexThresholdRuleType(RuleType):
         ],
         "state": [],
         "params": [{"name": key, "description": key} for key in KEYS],
+    }
+    # The admin editor's form, in the order of Kibana's rule form; validate_params stays the judge.
+    params_schema = Object(
+        {
+            "index": Array(
+                String(min_length=1), min_size=1, label="Indices to query", help="Names or patterns."
+            ),
+            "timeField": String(label="Time field", help="A date field of the documents, e.g. @timestamp."),
+            "aggType": Enum(AGG_TYPES, default="count", label="When"),
+            "aggField": String(optional=True, label="Of field", help="The numeric field to aggregate."),
+            "groupBy": Enum(GROUP_BYS, default="all", label="Over"),
+            "termField": String(optional=True, label="Grouped over field"),
+            "termSize": Number(optional=True, minimum=1, label="Number of top groups"),
+            "filterKuery": String(optional=True, label="Filter (KQL)"),
+            "thresholdComparator": Enum(COMPARATORS, label="Threshold"),
+            "threshold": Array(
+                Number(), min_size=1, max_size=2, label="Threshold values", help="Two for between."
+            ),
+            "timeWindowSize": Number(minimum=1, label="For the last"),
+            "timeWindowUnit": Enum(tuple(TIME_UNITS), label="Time unit"),
+        }
+    )
+    params_choice_labels = {
+        "aggType": {"count": "count()", "avg": "average()", "min": "min()", "max": "max()", "sum": "sum()"},
+        "groupBy": {"all": "all documents", "top": "top"},
+        "thresholdComparator": {
+            ">": "IS ABOVE",
+            "<": "IS BELOW",
+            ">=": "IS ABOVE OR EQUALS",
+            "<=": "IS BELOW OR EQUALS",
+            "between": "IS BETWEEN",
+            "notBetween": "NOT BETWEEN",
+        },
+        "timeWindowUnit": {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"},
+    }
+    params_shown_when = {
+        "aggField": ("aggType", ("avg", "min", "max", "sum")),
+        "termField": ("groupBy", ("top",)),
+        "termSize": ("groupBy", ("top",)),
     }
 
     def validate_params(self, params: Any) -> dict:

@@ -91,7 +91,9 @@ def test_the_rule_page_shows_the_rules_execution_log(client, superuser, default_
     rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
     add_documents("metrics", [{}] * 3, at=timezone.now() - timedelta(seconds=30))
     run_rule(rule.id)
-    page = client.get(f"/admin/actions/rule/{rule.id}/change/").content.decode()
+    page = client.get(
+        f"/admin/actions/rule/{rule.id}/change/?tab=log"
+    ).content.decode()  # the rule editor's tab
     assert "Recent runs" in page
     assert f"rule executed: .index-threshold:{rule.id}: &#x27;cpu high&#x27;" in page
     assert "1 run(s) in the last 30 days." in page

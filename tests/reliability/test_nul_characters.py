@@ -234,17 +234,20 @@ def _admin(superuser):
 
 
 def test_the_rule_admin_refuses_a_nul_in_its_json_fields_and_stores_nothing(superuser, default_space, hook):
-    from tests.actions.test_admin import form_data
+    from tests.actions.rule_editor_forms import editor_form, editor_url
 
     client = _admin(superuser)
-    ok = client.post("/admin/actions/rule/add/", form_data(default_space, threshold_rule_body(hook.id)))
+    ok = client.post(editor_url(threshold_rule_body(hook.id)), editor_form(threshold_rule_body(hook.id)))
     assert ok.status_code == 302, ok.content.decode()[:2000]
 
     body = threshold_rule_body(hook.id, message=f"a{NUL}")
-    response = client.post("/admin/actions/rule/add/", form_data(default_space, body))
+    response = client.post(editor_url(body), editor_form(body))  # the rule editor: refused on the field
 
-    assert response.status_code == 200
-    assert "[actions.0.params.body]: must not contain the NUL character (U+0000)" in response.content.decode()
+    assert response.status_code == 400
+    assert (
+        'id="id_action-0-params__body_error"><li>Null characters are not allowed.'
+        in response.content.decode()
+    )
     assert Rule.objects.count() == 1
 
 

@@ -1,0 +1,122 @@
+"""The rule editor in Debian's Chromium (Playwright): an Index threshold rule with one webhook action,
+made through the UI on a laptop and on a phone, with no horizontal overflow and no console errors.
+With CONNECTORS_UPDATE_SCREENSHOTS=1 it refreshes docs/screenshots/rule-editor*.png and rule-page.png."""
+
+import pytest
+
+from actions.models import Rule
+from connectors.services import create_connector
+from tests.admin import test_browser
+
+browser = test_browser.browser  # the fixtures: one Chromium per module, tabs that record console errors
+session = test_browser.session
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("chromium_installed"),
+]
+
+
+def overflow(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+@pytest.mark.parametrize("width,height", [(1366, 900), (390, 844)])
+def test_a_person_creates_an_index_threshold_rule_with_one_action(
+    session, default_space, httpserver, width, height
+):
+    hook = create_connector(
+        default_space,
+        name="Ops webhook",
+        type_id=".webhook",
+        config={"url": httpserver.url_for("/hook"), "hasAuth": False},
+        secrets={},
+    )
+    tab = session(width=width, height=height)
+    page = tab.page
+    tab.login("elastic")
+
+    page.goto("/admin/actions/rule/")
+    page.click(".object-tools a.addlink")
+    page.wait_for_selector("#rx-type-grid")
+    page.click("[data-rule-type='.index-threshold']")
+    page.wait_for_selector("#rx-rule-form")
+    assert overflow(page) <= 0
+
+    page.fill("#id_name", "CPU high")
+    page.fill("#id_tags", "cpu")
+    page.keyboard.press("Enter")
+    page.fill("#id_tags", "prod")
+    page.keyboard.press("Enter")
+    assert page.locator(".rx-tag").count() == 2
+    assert page.input_value("#id_tags_value") == "cpu, prod"  # what is posted
+    page.fill("#id_schedule_value", "5")
+    page.select_option("#id_schedule_unit", "m")
+    page.fill("#id_rule-params__index", "metrics")
+    page.fill("#id_rule-params__timeField", "@timestamp")
+    assert not page.is_visible("[data-param=aggField]")  # only for avg, min, max, sum
+    page.select_option("#id_rule-params__aggType", "avg")
+    assert page.is_visible("[data-param=aggField]")
+    page.fill("#id_rule-params__aggField", "cpu.pct")
+    page.select_option("#id_rule-params__thresholdComparator", ">")
+    page.fill("#id_rule-params__threshold", "0.9")
+    page.fill("#id_rule-params__timeWindowSize", "5")
+    page.select_option("#id_rule-params__timeWindowUnit", "m")
+
+    assert page.is_visible(
+        f"button[data-connector-id='{hook.id}']"
+    )  # the picker is open while there is no action
+    with page.expect_navigation():
+        page.click(f"button[data-connector-id='{hook.id}']")
+    page.wait_for_selector("#rx-action-0")
+    assert page.input_value("#id_name") == "CPU high"  # kept across the reload
+    assert page.inner_text("#rx-action-0 h3") == "Ops webhook"
+    assert not page.is_visible("#rx-action-0 [data-throttle]")
+    page.select_option("#id_action-0-summary", "true")  # a summary has no status to change
+    assert page.input_value("#id_action-0-notify_when") == "onActiveAlert"
+    page.click("#rx-action-0 .rx-variables > summary")
+    assert page.is_visible("#rx-action-0 [data-variable='alerts.new.count']")
+    assert not page.is_visible("#rx-action-0 [data-variable='alert.id']")  # per-alert variables only
+    page.click("#rx-action-0 .rx-variables > summary")
+    page.select_option("#id_action-0-summary", "false")
+    page.select_option("#id_action-0-notify_when", "onThrottleInterval")
+    assert page.is_visible("#rx-action-0 [data-throttle]")
+    page.fill("#id_action-0-throttle_value", "1")
+    page.select_option("#id_action-0-throttle_unit", "h")
+
+    body = "#id_action-0-params__body"
+    assert page.input_value(body) == "{{context.message}}"  # Kibana pre-fills the alert's message
+    page.fill(body, "Value: ")
+    page.press(body, "End")
+    page.click("#rx-action-0 .rx-variables > summary")
+    page.click("#rx-action-0 [data-variable='context.value']")
+    assert page.input_value(body) == "Value: {{context.value}}"
+    # the live preview: rendered by the server with sample values as the person types
+    page.wait_for_function(
+        "document.querySelector('#rx-action-0 [data-preview]').textContent === 'Value: 42'"
+    )
+    assert overflow(page) <= 0
+    tab.shot("rule-editor" if width > 1000 else "rule-editor-phone")
+
+    with page.expect_navigation():
+        page.click("#rx-save")
+    page.wait_for_selector(".messagelist")
+    assert "Created rule “CPU high”." in page.inner_text(".messagelist")
+    rule = Rule.objects.get()
+    assert rule.tags == ["cpu", "prod"] and rule.schedule_interval == "5m"
+    assert rule.params["aggType"] == "avg" and rule.params["aggField"] == "cpu.pct"
+    assert rule.params["threshold"] == [0.9]
+    [action] = rule.actions
+    assert action["id"] == hook.id and action["params"] == {"body": "Value: {{context.value}}"}
+    assert action["frequency"] == {"summary": False, "notify_when": "onThrottleInterval", "throttle": "1h"}
+    assert overflow(page) <= 0
+
+    page.click("a.cx-tab:has-text('Execution log')")
+    page.wait_for_selector("#rx-log-total")
+    page.click("a.cx-tab:has-text('Alerts')")
+    page.wait_for_selector("#rx-no-alerts")
+    assert overflow(page) <= 0
+    if width > 1000:
+        tab.shot("rule-page")
+    assert tab.problems == []
