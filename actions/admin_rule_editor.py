@@ -28,6 +28,7 @@ from django.utils.http import urlencode
 
 from actions import rule_types
 from actions.models import Alert, Rule
+from actions.rule_snooze import snooze_rule, snoozed_until, unsnooze_rule
 from actions.rules import (
     RuleError,
     check_consumer,
@@ -38,9 +39,6 @@ from actions.rules import (
     get_rule_type,
     interval_seconds,
     iso,
-    snooze_rule,
-    snoozed_until,
-    unsnooze_rule,
     update_rule,
 )
 from connectors import privileges, registry, schemas
@@ -351,8 +349,8 @@ SAMPLE_CONTEXT = {
 def sample_variables(
     rule_type, *, space_id: str, name: str, tags: list[str], params: dict, group: str, summary: bool
 ) -> dict:
-    """What a run would give the templates, with sample values (the run's own `_variables`)."""
-    from actions.rule_runner import _alert_doc, _variables
+    """What a run would give the templates, with sample values (the run's own `build_variables`)."""
+    from actions.rule_variables import alert_doc, build_variables
 
     now = timezone.now()
     rule = Rule(id="sample-rule-id", space_id=space_id, name=name or "My rule", tags=tags, params=params)
@@ -369,15 +367,15 @@ def sample_variables(
     alert = Alert(alert_id="host-1", uuid="sample-alert-uuid", action_group=group, context=context)
     alert.consecutive_matches = 1
     if summary:
-        doc = _alert_doc(rule, alert, "active", now)
+        doc = alert_doc(rule, alert, "active", now)
         alerts = {
             "new": {"count": 1, "data": [doc]},
             "ongoing": {"count": 0, "data": []},
             "recovered": {"count": 0, "data": []},
             "all": {"count": 1, "data": [doc]},
         }
-        return _variables(rule, rule_type, None, None, {}, now, alerts)
-    return _variables(rule, rule_type, alert, group, context, now)
+        return build_variables(rule, rule_type, None, None, {}, now, alerts)
+    return build_variables(rule, rule_type, alert, group, context, now)
 
 
 def render_preview(connector_type, params: dict, variables: dict) -> str:
