@@ -654,9 +654,12 @@ BACKFILL_FIND_KEYS = {"rule_ids", "start", "end", "page", "per_page", "sort_fiel
 class BackfillView(RuleView):
     """Kibana 9.4's public backfill routes (`/api/alerting/rules/backfill/*`); see actions/backfill.py."""
 
-    def load_backfill(self, backfill_id: str):
+    def load_backfill(self, backfill_id: str, operation: str):
+        """The space's backfill; a caller with no rules privilege in the space learns nothing of it."""
         from actions.models import Backfill
 
+        if not privileges.allows(self.privilege, operation):
+            raise Forbidden(f"Unauthorized to {operation} backfills")
         backfill = (
             Backfill.objects.filter(pk=backfill_id, space_id=self.space_id).select_related("rule").first()
         )
@@ -687,12 +690,12 @@ class BackfillDetailView(BackfillView):
     def get(self, request, backfill_id):
         from actions.backfill import to_api
 
-        item = self.load_backfill(backfill_id)
+        item = self.load_backfill(backfill_id, "get")
         self.authorize("get", item.rule.rule_type_id, item.rule.consumer)
         return Response(to_api(item))
 
     def delete(self, request, backfill_id):
-        item = self.load_backfill(backfill_id)
+        item = self.load_backfill(backfill_id, "delete")
         self.authorize("delete", item.rule.rule_type_id, item.rule.consumer)
         item.delete()
         return Response(status=204)

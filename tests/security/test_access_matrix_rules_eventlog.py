@@ -4,6 +4,7 @@ Kibana's operation classes decide: reads (get, find, rule types, health, executi
 writes (create, update, delete, enable, disable, mute, snooze, runSoon, reporting alerts) need `all`."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -32,6 +33,12 @@ INTERNAL_MW = "{p}/internal/alerting/rules/maintenance_window"
 UPDATE = {"name": "renamed", "schedule": {"interval": "1m"}, "params": {}, "actions": []}
 
 # (label, needs, method, path, body, allowed status). {p} prefix, {rule} a fresh rule, {id} a connector.
+
+
+def _hours_ago(hours: int) -> str:
+    return (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 ROUTES = [
     ("rule create", "all", "post", "{p}/api/alerting/rule", RULE_BODY, 200),
     ("rule get", "read", "get", "{p}/api/alerting/rule/{rule}", None, 200),
@@ -94,6 +101,30 @@ ROUTES = [
     ),
     ("internal maintenance window finish", "all", "post", INTERNAL_MW + "/{rule}/_finish", None, 404),
     ("backfill find", "read", "post", "{p}/api/alerting/rules/backfill/_find", None, 200),
+    # Allowed callers get past authorisation to the per-rule result ("{rule}" is a rule, not a backfill).
+    (
+        "backfill schedule",
+        "all",
+        "post",
+        "{p}/api/alerting/rules/backfill/_schedule",
+        [
+            {
+                "rule_id": "no-such-rule",
+                "ranges": [{"start": _hours_ago(3), "end": _hours_ago(2)}],
+            }
+        ],
+        200,
+    ),
+    ("backfill get", "read", "get", "{p}/api/alerting/rules/backfill/{rule}", None, 404),
+    ("backfill delete", "all", "delete", "{p}/api/alerting/rules/backfill/{rule}", None, 404),
+    (
+        "bulk enqueue",
+        "read",
+        "post",
+        "{p}/api/actions/_bulk_enqueue",
+        {"actions": [{"id": "no-such-connector", "params": {}}]},
+        200,
+    ),
     ("report alerts", "all", "post", "{p}/api/alerting/rule/{rule}/_alerts", {"alerts": [{"id": "a1"}]}, 202),
     ("rule snooze", "all", "post", "{p}/api/alerting/rule/{rule}/snooze_schedule", SNOOZE, 200),
     # Allowed callers get past authorisation to "Rule has no snooze schedules." (the fresh rule has none).
