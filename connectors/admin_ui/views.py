@@ -319,8 +319,14 @@ def _save_errors(form, exc: Exception, specs) -> None:
 
 
 def _check_form_secrets(form, connector_type: ConnectorType, config: dict, secrets: dict, specs) -> None:
-    """Kibana's forms require the chosen authentication's secrets; the error goes on its field."""
-    problem = connector_type.check_form_secrets(_cleaned_config(connector_type, config), secrets)
+    """Kibana's forms require the chosen authentication's secrets; the error goes on its field,
+    beside any error of the config itself (all at once, not one per submit)."""
+    try:
+        cleaned = connector_type.validate_config(config, get_config())
+    except ConfigurationError as exc:
+        _save_errors(form, exc, specs)
+        cleaned = config
+    problem = connector_type.check_form_secrets(cleaned, secrets)
     if problem:
         _save_errors(form, ConfigurationError(f"error validating action type connector: {problem}"), specs)
 
