@@ -17,6 +17,12 @@ def has_connectors_privilege(user) -> bool:
 
 
 class ConnectorsAuthenticationForm(AdminAuthenticationForm):
+    # Django's says "for a staff account"; people here sign in with a connectors privilege too.
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": "Please enter the correct %(username)s and password. Both fields may be case-sensitive.",
+    }
+
     def clean(self):
         # Login rate limiting (connectors/login_limits.py): a locked-out username is refused unchecked.
         from connectors import login_limits

@@ -196,3 +196,19 @@ def test_an_empty_bulk_delete_is_a_warning(admin_client, default_space):
 
     messages = [(m.level_tag, m.message) for m in response.context["messages"]]
     assert messages == [("warning", "Select at least one connector to delete.")]
+
+
+def test_a_lockout_is_told_in_minutes():
+    from connectors.login_limits import Lockout
+
+    assert Lockout(900).message == "Too many failed login attempts. Try again in 15 minutes."
+    assert Lockout(61).message.endswith("Try again in 2 minutes.")
+    assert Lockout(1).message.endswith("Try again in 1 second.")
+
+
+def test_the_login_page_does_not_ask_for_a_staff_account(client, db):
+    response = client.post("/admin/login/", {"username": "nobody", "password": "wrong-password-1"})
+
+    page = response.content.decode()
+    assert "Please enter the correct username and password." in page
+    assert "staff" not in page.lower()
