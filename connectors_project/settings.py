@@ -180,7 +180,7 @@ else:
 
 # ---- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "connectors.api.openapi.KibanaAutoSchema",
     "EXCEPTION_HANDLER": "connectors.api.errors.kibana_exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "connectors.api.authentication.BasicAuthentication",
@@ -200,6 +200,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "TAGS": [
+        {"name": "connectors", "description": "Create, update, run and list connectors and their types."},
+        {"name": "rules", "description": "Alerting rules, their actions, and maintenance windows."},
+        {"name": "spaces", "description": "Spaces: each connector and rule lives in one."},
+        {"name": "saved objects", "description": "Kibana NDJSON export and import, copy to space."},
+        {"name": "event log", "description": "Runs of connectors: execution log, KPIs and events."},
+        {"name": "health", "description": "Status, statistics and the task manager's health."},
+    ],
 }
 
 # ---- connector types: one explicit list, loaded at start-up --------------------------------------
