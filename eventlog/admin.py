@@ -153,7 +153,8 @@ def duration_text(duration_ns) -> str:
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("when", "kind", "outcome_badge", "subject", "what_happened", "duration", "space_id")
+    # no space column: the space filter and the detail page say it, and the columns fit 1366 px
+    list_display = ("when", "kind", "outcome_badge", "subject", "what_happened", "duration")
     list_display_links = ("when",)
     list_filter = (ProviderFilter, OutcomeFilter, ConnectorFilter, SpaceFilter, ActionFilter, PeriodFilter)
     search_fields = ("message", "execution_uuid", "=connector_id")
