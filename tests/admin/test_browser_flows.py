@@ -217,3 +217,34 @@ def test_long_names_do_not_widen_the_list_and_phones_get_cards(tab, default_spac
     page.goto(f"/admin/connectors/connector/{long_one.id}/change/")
     assert overflow(page) <= 0
     assert tab.problems == []
+
+
+def test_the_api_keys_curl_line_has_a_copy_button(tab, superuser):
+    page = tab.page
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto("/admin/connectors/apikey/add/")
+    page.fill("#id_name", "ci")
+    page.select_option("#id_user", str(superuser.pk))
+    with page.expect_navigation():
+        page.click("input[name=_save]")
+
+    page.click("#cx-copy-curl")
+    page.wait_for_selector("#cx-copy-curl:has-text('Copied')")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.inner_text("#api-key-example").strip()
+    assert copied.startswith('curl -H "Authorization: ApiKey ')
+    assert overflow(page) <= 0
+    assert tab.problems == []
+
+
+def test_import_and_export_pages_look_like_the_rest(tab):
+    page = tab.page
+    for path, heading in (
+        ("/admin/saved-objects/import/", "Import"),
+        ("/admin/saved-objects/export/", "Export"),
+    ):
+        page.goto(path)
+        assert page.inner_text("h1") == f"{heading} saved objects"
+        assert page.locator(f"button.cx-button-primary:has-text('{heading}')").is_visible()
+        assert overflow(page) <= 0
+    assert tab.problems == []
