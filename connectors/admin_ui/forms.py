@@ -198,8 +198,8 @@ def _help(spec: FieldSpec, has_stored_secret: bool) -> str:
         parts.append("One value per line.")
     if has_stored_secret:
         parts.append("A value is saved; leave blank to keep it.")
-    elif spec.secret and not spec.node.required:
-        parts.append("Optional.")
+    elif spec.secret and not spec.node.required and not spec.node.shown_when:
+        parts.append("Optional.")  # (one shown for a choice is what that choice needs)
     return " ".join(parts)
 
 
@@ -270,7 +270,7 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
             initial_text = _enum_text(default)
         if offer_blank:
             default = node.default if node.default is not MISSING else None
-            blank_label = f"(default: {default})" if default is not None else "(none)"
+            blank_label = f"(default: {default})" if default is not None else "(not set)"
             choices.insert(0, (BLANK, blank_label))
         return forms.ChoiceField(
             label=label, help_text=help_text, required=required, choices=choices, initial=initial_text

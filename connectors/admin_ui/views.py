@@ -336,7 +336,9 @@ def _check_form_secrets(form, connector_type: ConnectorType, config: dict, secre
         secrets[missing.group(1)] = "(asked for)"
 
 
-def _check_fields(form, connector_type: ConnectorType, values: dict[str, dict], specs) -> None:
+def _check_fields(
+    form, connector_type: ConnectorType, values: dict[str, dict], specs, saved_config: dict | None = None
+) -> None:
     """All the problems at once: every shown field against its own schema, then the type's own
     checks of each group whose fields are right (the type's validation stops at the first)."""
     for group, group_values in values.items():
@@ -349,6 +351,10 @@ def _check_fields(form, connector_type: ConnectorType, values: dict[str, dict], 
                 schema_forms.attach_error(form, group, str(exc), specs)
         if any(form.has_error(spec.name) for spec in form.group_specs(group)):
             continue
+        if group == "secrets" and connector_type.check_form_secrets(
+            _cleaned_config(connector_type, values.get("config", saved_config or {})), group_values
+        ):
+            continue  # a missing secret is said on its field; Kibana's combination rule adds nothing
         validate = connector_type.validate_config if group == "config" else connector_type.validate_secrets
         try:
             validate(group_values, get_config())
@@ -582,7 +588,7 @@ def connector_fix(request, model_admin, connector_id: str):
     if request.method == "POST":
         form.is_valid()
         secrets = form.values("secrets")
-        _check_fields(form, connector_type, {"secrets": secrets}, specs)
+        _check_fields(form, connector_type, {"secrets": secrets}, specs, saved_config=connector.config)
         _check_form_secrets(form, connector_type, connector.config, secrets, specs)
         if not form.errors:
             try:

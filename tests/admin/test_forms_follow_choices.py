@@ -212,3 +212,21 @@ def test_the_login_page_does_not_ask_for_a_staff_account(client, db):
     page = response.content.decode()
     assert "Please enter the correct username and password." in page
     assert "staff" not in page.lower()
+
+
+def test_a_missing_username_is_said_once_on_its_field_not_also_as_a_combination_rule(admin_client, db):
+    response = admin_client.post(
+        ADD + "?type=.webhook",
+        {
+            "type": ".webhook",
+            "name": "Hook",
+            "config__url": "http://127.0.0.1:9/",
+            "config__hasAuth": "on",
+            "config__authType": "webhook-authentication-basic",
+            "secrets__password": SECRET,
+        },
+    )
+    page = response.content.decode()
+
+    assert 'id="id_secrets__user_error"' in page
+    assert "must specify one of the following schemas" not in page
