@@ -7,6 +7,7 @@ same per-space privileges as the API apply (import needs `all`, export `read`, s
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -135,9 +136,26 @@ def _connectors_list_url() -> str | None:
         return None
 
 
-def _rows(result: dict) -> list[dict]:
+def _rule_types(data: bytes) -> dict[str, str]:
+    """Rule id -> its rule type (`alertTypeId`), read from the uploaded NDJSON, so an unsupported
+    rule can be named by its type (`.geo-containment`), which is what the person can act on."""
+    types = {}
+    for line in data.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value.get("type") == "alert":
+            attributes = value.get("attributes") if isinstance(value.get("attributes"), dict) else {}
+            if isinstance(attributes.get("alertTypeId"), str):
+                types[str(value.get("id"))] = attributes["alertTypeId"]
+    return types
+
+
+def _rows(result: dict, data: bytes = b"") -> list[dict]:
     """Per-object rows for the results table."""
     rows = []
+    rule_types = _rule_types(data) if result.get("errors") else {}
     for item in result.get("successResults", []):
         target = item.get("destinationId") or item["id"]
         rows.append(
@@ -153,7 +171,9 @@ def _rows(result: dict) -> list[dict]:
         )
     for item in result.get("errors", []):
         error = item["error"]
-        if error["type"] == "unsupported_type":
+        if error["type"] == "unsupported_type" and item["id"] in rule_types:
+            detail = f"Unsupported type: rule type {rule_types[item['id']]} is not available here."
+        elif error["type"] == "unsupported_type":
             detail = f"Unsupported type: {item['type']} objects cannot be imported here."
         elif error["type"] == "conflict":
             detail = "Conflict: an object with this id already exists" + (
@@ -270,7 +290,7 @@ def _resolve_pending(request, context: dict) -> TemplateResponse | None:
     context.update(
         {
             "result": result,
-            "rows": _rows(result),
+            "rows": _rows(result, data),
             "space": space,
             "resolved": True,
             "skipped": skipped,
@@ -320,7 +340,7 @@ def import_view(request):
             context.update(
                 {
                     "result": result,
-                    "rows": _rows(result),
+                    "rows": _rows(result, data),
                     "space": space,
                     "pending": _keep_pending(request, data, space, options, result),
                 }

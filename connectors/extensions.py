@@ -27,6 +27,8 @@ class _Slots:
     rule_reference_counts: Callable[[str, list[str]], dict[str, int]] | None = None
     # (space_id, connector_id) -> the rules referencing the connector
     rules_referencing: Callable[[str, str], list] | None = None
+    # (request, space_ids) -> context for the admin home: recent failures, queue depth, workers
+    admin_home: Callable[..., dict] | None = None
     # steps `manage.py bootstrap` runs after creating the default space (schedules and such)
     bootstrap_steps: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -59,6 +61,10 @@ def failures_last_24h(connector_ids: list[str] | None) -> dict[str, int]:
 
 def render_connector_log(request, connector) -> str:
     return slots.render_connector_log(request, connector) if slots.render_connector_log else ""
+
+
+def admin_home(request, space_ids: list[str]) -> dict:
+    return slots.admin_home(request, space_ids) if slots.admin_home else {}
 
 
 def rule_reference_counts(space_id: str, connector_ids: list[str]) -> dict[str, int]:

@@ -37,10 +37,12 @@ class Lockout:
 
     @property
     def message(self) -> str:
-        return (
-            "Too many failed login attempts. Try again in "
-            f"{self.retry_after} second{'s' if self.retry_after != 1 else ''}."
-        )
+        if self.retry_after < 60:
+            wait = f"{self.retry_after} second{'s' if self.retry_after != 1 else ''}"
+        else:
+            minutes = -(-self.retry_after // 60)  # rounded up: "try in 15 minutes", not 900 seconds
+            wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+        return f"Too many failed login attempts. Try again in {wait}."
 
 
 def client_address(request) -> str:

@@ -89,6 +89,9 @@ class Field:
         secret: bool = False,
         validator: Callable[[Any], str | None] | None = None,
         widget: str = "",
+        shown_when: dict[str, Any] | None = None,
+        choice_labels: dict[Any, str] | None = None,
+        choices: tuple[Any, ...] = (),
     ):
         self.default = default
         self.nullable = nullable
@@ -98,6 +101,12 @@ class Field:
         self.secret = secret
         self.validator = validator
         self.widget = widget
+        # For forms only, never for validation: `shown_when={"hasAuth": True, "authType": (A, B)}`
+        # shows the input only while every named sibling has one of the values ("!key" for "none
+        # of"); `choice_labels` gives an Enum's values (or a String's suggested `choices`) words.
+        self.shown_when = shown_when or {}
+        self.choice_labels = choice_labels or {}
+        self.choices = tuple(choices)
 
     @property
     def required(self) -> bool:

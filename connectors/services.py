@@ -30,6 +30,10 @@ class PreconfiguredConflict(Exception):
     """Create with a preconfigured id, or update/delete of a preconfigured connector (HTTP 400)."""
 
 
+# Kibana sets no limit; a name is shown in lists and menus, and a 5 MB one made every page heavy.
+CONNECTOR_NAME_MAX_LENGTH = 255
+
+
 def find_connector(space_id: str, connector_id: str) -> Connector:
     """A preconfigured connector (any space) or a row of this space. Another space's row is 'not found'."""
     preconfigured = get_preconfigured(connector_id)

@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "connectors.api.middleware.KibanaApiMiddleware",
+    "connectors.admin_ui.middleware.OversizedAdminFormMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -197,7 +198,7 @@ SESSION_ENGINE = "connectors.api.sessions"
 
 # ---- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "connectors.api.openapi.KibanaAutoSchema",
     "EXCEPTION_HANDLER": "connectors.api.errors.kibana_exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "connectors.api.authentication.BasicAuthentication",
@@ -217,6 +218,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "TAGS": [
+        {"name": "connectors", "description": "Create, update, run and list connectors and their types."},
+        {"name": "rules", "description": "Alerting rules, their actions, and maintenance windows."},
+        {"name": "spaces", "description": "Spaces: each connector and rule lives in one."},
+        {"name": "saved objects", "description": "Kibana NDJSON export and import, copy to space."},
+        {"name": "event log", "description": "Runs of connectors: execution log, KPIs and events."},
+        {"name": "health", "description": "Status, statistics and the task manager's health."},
+    ],
 }
 
 # ---- connector types: one explicit list, loaded at start-up --------------------------------------

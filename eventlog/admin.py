@@ -1,4 +1,6 @@
-"""A read-only event list: filter by space, connector, event type, outcome and time.
+"""A read-only event list: filter by kind of run, outcome, connector, space and time. Rows name
+the connector (or rule), badge the outcome and show a failed run's error; the detail page lays the
+event out in sections, with the raw document folded away.
 
 Everything follows the space privileges: the list, the space filter and the connector filter offer
 only the spaces the user may read (and their connectors), never the names of others (issue 16)."""
@@ -7,11 +9,20 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import OuterRef, Subquery
+from django.db.models.fields.json import KT
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from connectors import privileges
 from connectors.models import Connector, Space
+from connectors.preconfigured import preconfigured_connectors
 from eventlog.models import Event
+
+PROVIDERS = {"actions": "Connector run", "alerting": "Rule run"}
 
 
 def readable_space_ids(request) -> list[str]:
@@ -96,48 +107,80 @@ class OutcomeFilter(ChoiceFilter):
     title = "outcome"
     parameter_name = "outcome"
     field = "outcome"
-    values = (("success", "success"), ("failure", "failure"), ("warning", "warning"))
+    values = (("success", "Succeeded"), ("failure", "Failed"), ("warning", "Warning"))
+
+
+class ProviderFilter(ChoiceFilter):
+    title = "kind"
+    parameter_name = "provider"
+    field = "provider"
+    values = tuple(PROVIDERS.items())
+
+
+def with_names(queryset):
+    """Each event with its connector's name and its rule's name, read for the rows shown only."""
+    names = Connector.objects.filter(pk=OuterRef("connector_id")).values("name")[:1]
+    return queryset.annotate(connector_name=Subquery(names), rule_name=KT("document__rule__name"))
+
+
+class EventChangeList(ChangeList):
+    def get_queryset(self, request, exclude_parameters=None):
+        return with_names(super().get_queryset(request, exclude_parameters))
+
+
+def connector_label(event) -> str:
+    name = getattr(event, "connector_name", None)
+    if not name and event.connector_id:
+        preconfigured = preconfigured_connectors().get(event.connector_id)
+        name = preconfigured.name if preconfigured else event.connector_id
+    return name or ""
+
+
+def connector_url(event) -> str:
+    if not event.connector_id:
+        return ""
+    try:
+        return reverse("admin:connectors_connector_view", args=[event.connector_id]) + (
+            f"?space={event.space_id}" if event.space_id else ""
+        )
+    except NoReverseMatch:
+        return ""
+
+
+def outcome_badge(outcome: str):
+    words = {"success": "Succeeded", "failure": "Failed", "warning": "Warning"}
+    if not outcome:
+        return mark_safe('<span class="cx-muted">–</span>')
+    css = {"success": "ok", "failure": "danger", "warning": "warn"}.get(outcome, "info")
+    return format_html('<span class="cx-badge cx-badge--{}">{}</span>', css, words.get(outcome, outcome))
+
+
+def duration_text(duration_ns) -> str:
+    if duration_ns is None:
+        return "–"
+    ms = duration_ns / 1e6
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = (
-        "timestamp",
-        "action",
-        "outcome",
-        "space_id",
-        "connector",
-        "short_message",
-        "duration_ms",
-        "attempt",
-    )
-    list_filter = (SpaceFilter, ConnectorFilter, ActionFilter, OutcomeFilter, PeriodFilter)
+    # no space column: the space filter and the detail page say it, and the columns fit 1366 px
+    list_display = ("when", "kind", "outcome_badge", "subject", "what_happened", "duration")
+    list_display_links = ("when",)
+    list_filter = (ProviderFilter, OutcomeFilter, ConnectorFilter, SpaceFilter, ActionFilter, PeriodFilter)
     search_fields = ("message", "execution_uuid", "=connector_id")
     ordering = ("-id",)  # insertion order: newest first without sorting the whole log
     show_full_result_count = False  # no second COUNT(*) over a large log
     list_per_page = 50
-    fields = (
-        "timestamp",
-        "action",
-        "outcome",
-        "space_id",
-        "connector_id",
-        "connector_type_id",
-        "execution_uuid",
-        "source",
-        "rule_id",
-        "attempt",
-        "duration_ms",
-        "message",
-        "pretty_document",
-    )
-    readonly_fields = fields
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).defer("document")  # the list never shows it
         if request.user.is_superuser:
             return queryset
         return queryset.filter(space_id__in=readable_space_ids(request))
+
+    def get_changelist(self, request, **kwargs):
+        return EventChangeList
 
     def has_add_permission(self, request):
         return False
@@ -148,18 +191,62 @@ class EventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="connector", ordering="connector_id")
-    def connector(self, obj):
-        return f"{obj.connector_type_id}:{obj.connector_id}" if obj.connector_id else "-"
+    @admin.display(description="time", ordering="timestamp")
+    def when(self, obj):
+        return obj.timestamp.strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="kind", ordering="provider")
+    def kind(self, obj):
+        label = PROVIDERS.get(obj.provider, obj.provider)
+        return label if obj.action in ("execute", "execute-action") else f"{label} ({obj.action})"
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_badge(self, obj):
+        return outcome_badge(obj.outcome)
+
+    @admin.display(description="connector or rule")
+    def subject(self, obj):
+        name = connector_label(obj)
+        if name:
+            url = connector_url(obj)
+            link = format_html('<a href="{}" title="{}">{}</a>', url, name, name) if url else name
+            return format_html('<span class="cx-ellipsis">{}</span>', link)
+        rule = getattr(obj, "rule_name", None) or obj.rule_id
+        return format_html('<span class="cx-ellipsis" title="{}">{}</span>', rule, rule) if rule else "–"
 
     @admin.display(description="message")
-    def short_message(self, obj):
-        return obj.message if len(obj.message) <= 120 else obj.message[:119] + "…"
+    def what_happened(self, obj):
+        text = obj.error_message if obj.outcome == "failure" and obj.error_message else obj.message
+        css = "cx-clamp" + (" cx-danger-text" if obj.outcome == "failure" else "")
+        return format_html(
+            '<span class="{}">{}</span>', css, text
+        )  # two lines at most; all of it on the detail page
 
-    @admin.display(description="duration (ms)", ordering="duration_ns")
-    def duration_ms(self, obj):
-        return round(obj.duration_ns / 1e6, 1) if obj.duration_ns is not None else "-"
+    @admin.display(description="duration", ordering="duration_ns")
+    def duration(self, obj):
+        return duration_text(obj.duration_ns)
 
-    @admin.display(description="document")
-    def pretty_document(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.document, indent=2, sort_keys=True))
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The event in sections (what ran, how it went, where), then the raw document folded."""
+        event = self.get_object(request, object_id)
+        if event is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        event = with_names(Event.objects.filter(pk=event.pk)).get()
+        document = event.document or {}
+        error = (document.get("error") or {}).get("message") or event.error_message
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{PROVIDERS.get(event.provider, event.provider)} at {event.timestamp:%Y-%m-%d %H:%M:%S}",
+            "event": event,
+            "kind": PROVIDERS.get(event.provider, event.provider),
+            "outcome": outcome_badge(event.outcome),
+            "connector_name": connector_label(event),
+            "connector_url": connector_url(event),
+            "rule_name": event.rule_name or "",
+            "duration": duration_text(event.duration_ns),
+            "delay": duration_text(event.schedule_delay_ns),
+            "error": error,
+            "document": json.dumps(document, indent=2, sort_keys=True),
+        }
+        return TemplateResponse(request, "admin/eventlog/event/detail.html", context)

@@ -25,7 +25,8 @@ from urllib.parse import urlencode
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from eventlog import queries
+from eventlog import health, queries
+from eventlog.models import Event
 
 PER_PAGE = 20
 OUTCOMES = ("success", "failure", "warning")
@@ -98,3 +99,53 @@ def render_connector_log(request, connector, **options) -> SafeString:
             "eventlog/connector_log.html", connector_log_context(request, connector, **options), request
         )
     )
+
+
+# ---- the admin home ------------------------------------------------------------------------------
+
+RECENT_FAILURES = 8
+
+
+def admin_home(request, space_ids: list[str]) -> dict:
+    """What the admin home shows from the event log and the task queue: the newest failed runs in
+    these spaces, the queue's depth and whether the workers are polling."""
+    from eventlog.admin import connector_label, connector_url, duration_text, with_names
+
+    now = datetime.now(UTC)
+    failures = with_names(
+        Event.objects.filter(
+            space_id__in=space_ids, outcome="failure", action__in=("execute", "execute-action")
+        )
+        .defer("document")
+        .order_by("-id")
+    )[:RECENT_FAILURES]
+    recent = [
+        {
+            "event": event,
+            "name": connector_label(event) or event.rule_name or event.rule_id,
+            "url": connector_url(event),
+            "error": event.error_message or event.message,
+            "duration": duration_text(event.duration_ns),
+        }
+        for event in failures
+    ]
+    try:
+        ready, claimed = health.queue_depth()
+    except Exception:  # a broker that cannot be reached: say so rather than fail the home page
+        ready, claimed = None, None
+    from connectors.conf import get_config
+
+    stale_after = timedelta(seconds=max(60.0, 10 * get_config()["connectors.actions.pollInterval"]))
+    beats = health.worker_heartbeats()
+    live = [beat for beat in beats if beat.last_poll_at >= now - stale_after]
+    last_poll = max((beat.last_poll_at for beat in beats), default=None)
+    return {
+        "recent_failures": recent,
+        "queue_ready": ready,
+        "queue_claimed": claimed,
+        "workers_live": len(live),
+        "workers_known": len(beats),
+        "workers_last_poll": last_poll,
+        "workers_ok": bool(live),
+        "event_log_url": "/admin/eventlog/event/",
+    }

@@ -226,6 +226,11 @@ def _interval(schedule: dict) -> float:
     }.get(kind, 0)
 
 
+def worker_heartbeats() -> list:
+    """Every worker poller's heartbeat (see register_heartbeat_source)."""
+    return [beat for source in _heartbeat_sources for beat in source()]
+
+
 def _observed_instances() -> int:
     try:
         from django_q.status import Stat
@@ -306,7 +311,7 @@ def _polling(now: datetime, config: dict, last_run) -> tuple[dict, str]:
     from connectors.conf import get_config
 
     stale_after = timedelta(seconds=max(60.0, 10 * get_config()["connectors.actions.pollInterval"]))
-    beats = [beat for source in _heartbeat_sources for beat in source()]
+    beats = worker_heartbeats()
     live = [beat for beat in beats if beat.last_poll_at >= now - stale_after]
     durations = [d for beat in live for d in beat.stats.get("durations_ms", [])]
     results = [r for beat in live for r in beat.stats.get("results", [])]

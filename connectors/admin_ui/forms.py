@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from connectors import schemas
 from connectors.schemas import MISSING, nul_problem
+from connectors.services import CONNECTOR_NAME_MAX_LENGTH
 
 BLANK = ""
 LINE_ITEM_KINDS = {"string", "number", "enum"}
@@ -28,6 +32,19 @@ class FieldSpec:
     node: schemas.Field
     input: str  # text, password, textarea, checkbox, tristate, select, number, lines, json
     choices: tuple = ()  # for a select: the schema's Enum values, or known values of a free string
+    # `node.shown_when` resolved to inputs: (input name, negated, the values as the input's text)
+    conditions: tuple = ()
+
+    @property
+    def conditions_json(self) -> str:
+        """What admin.js reads from `data-shown-when` to show or hide the input as choices change."""
+        return json.dumps([[name, negated, texts] for name, negated, texts in self.conditions])
+
+    def choice_label(self, value: Any) -> str:
+        labels = self.node.choice_labels
+        if value in labels:
+            return labels[value]
+        return value.upper() if self.key.lower().endswith("method") and isinstance(value, str) else str(value)
 
     @property
     def name(self) -> str:
@@ -66,11 +83,97 @@ def specs_for(schema: schemas.Field, group: str, known_values: dict | None = Non
     for key, node in schema.fields.items():
         if known_values and key in known_values and isinstance(node, schemas.String):
             specs.append(FieldSpec(group, key, node, "select", tuple(known_values[key])))
+        elif isinstance(node, schemas.String) and node.choices:  # a free string with suggestions
+            specs.append(FieldSpec(group, key, node, "select", node.choices))
         else:
             kind = input_kind(node, group)
             choices = tuple(node.values) if kind == "select" else ()
             specs.append(FieldSpec(group, key, node, kind, choices))
     return specs
+
+
+def link_conditions(specs: list[FieldSpec], saved_config: dict | None = None) -> set[str]:
+    """Resolve each `shown_when` key to an input: a sibling of the same group, else a config key
+    (the secrets of a webhook depend on its config's `authType`). A key the form has no input for
+    is decided by `saved_config` (the Fix form asks only for secrets); returns the names of the
+    inputs that this hides for good."""
+    by_group = {(spec.group, spec.key): spec for spec in specs}
+    hidden = set()
+    for spec in specs:
+        conditions = []
+        for key, wanted in spec.node.shown_when.items():
+            negated = key.startswith("!")
+            key = key.lstrip("!")
+            values = wanted if isinstance(wanted, tuple | list) else (wanted,)
+            control = by_group.get((spec.group, key)) or by_group.get(("config", key))
+            if control is None:
+                if saved_config is not None and (saved_config.get(key) in values) == negated:
+                    hidden.add(spec.name)
+                continue
+            conditions.append((control.name, negated, [_as_text(control, value) for value in values]))
+        spec.conditions = tuple(conditions)
+    return hidden
+
+
+def _as_text(spec: FieldSpec, value: Any) -> str:
+    """A value as its input submits it: a checkbox's "true"/"false", a select's option value."""
+    if spec.input == "checkbox":
+        return "true" if value else "false"
+    return _enum_text(value)
+
+
+def submitted_text(spec: FieldSpec, data) -> str:
+    if spec.input == "checkbox":
+        return "true" if data.get(spec.name) not in (None, "", "false", "off") else "false"
+    raw = data.get(spec.name, "")
+    if raw == "" and spec.node.default not in (MISSING, None) and not callable(spec.node.default):
+        return _as_text(spec, spec.node.default)  # blank means the default, as on save
+    return raw
+
+
+def visible_names(specs: list[FieldSpec], data) -> set[str]:
+    """The inputs shown for these submitted values, as admin.js decides: an input is shown when
+    every condition holds, and a hidden input's value counts as none."""
+    shown: dict[str, bool] = {}
+
+    def is_shown(spec: FieldSpec, depth: int = 0) -> bool:
+        if spec.name not in shown:
+            ok = True
+            for name, negated, texts in spec.conditions:
+                control = next(s for s in specs if s.name == name)
+                text = submitted_text(control, data) if depth < 5 and is_shown(control, depth + 1) else None
+                ok = ok and ((text in texts) != negated)
+            shown[spec.name] = ok
+        return shown[spec.name]
+
+    return {spec.name for spec in specs if is_shown(spec)}
+
+
+def display_rows(specs: list[FieldSpec], config: dict) -> list[tuple[str, str, str | None]]:
+    """The read-only Configuration: (label, key, value in words or None for not set) for the keys
+    the form would show for this config, so a no-auth webhook does not list an authentication."""
+    link_conditions(specs)
+    as_submitted = {}
+    for spec in specs:
+        value = config.get(spec.key, spec.node.default if not callable(spec.node.default) else MISSING)
+        if value not in (MISSING, None):
+            as_submitted[spec.name] = _as_text(spec, value) if spec.input in ("checkbox", "select") else "x"
+    shown = visible_names(specs, as_submitted)
+    rows = []
+    for spec in specs:
+        if spec.name not in shown or spec.key not in config:
+            continue
+        value = config[spec.key]
+        if value is None:
+            text = None
+        elif spec.input == "select":
+            text = spec.choice_label(value)
+        elif isinstance(value, bool):
+            text = "Yes" if value else "No"
+        else:
+            text = value if isinstance(value, str) else json.dumps(value)
+        rows.append((_label(spec), spec.key, text))
+    return rows
 
 
 def _label(spec: FieldSpec) -> str:
@@ -79,8 +182,15 @@ def _label(spec: FieldSpec) -> str:
     return spec.node.label or spec.key
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".?!)" else f"{text}."
+
+
 def _help(spec: FieldSpec, has_stored_secret: bool) -> str:
-    parts = [spec.node.help] if spec.node.help else []
+    parts = [_sentence(spec.node.help)] if spec.node.help else []
+    if spec.node.widget == "file":
+        parts.append("Choose the file, or paste its content in base64.")
     if spec.input == "json":
         expected = {"array": "a JSON array", "record": "a JSON object", "object": "a JSON object"}
         parts.append(f"Enter {expected.get(spec.node.kind, 'JSON')}.")
@@ -88,8 +198,8 @@ def _help(spec: FieldSpec, has_stored_secret: bool) -> str:
         parts.append("One value per line.")
     if has_stored_secret:
         parts.append("A value is saved; leave blank to keep it.")
-    elif spec.secret and not spec.node.required:
-        parts.append("Optional.")
+    elif spec.secret and not spec.node.required and not spec.node.shown_when:
+        parts.append("Optional.")  # (one shown for a choice is what that choice needs)
     return " ".join(parts)
 
 
@@ -127,12 +237,14 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
     attrs = {"data-key": spec.key}
     kind = spec.input
     if kind == "password":
+        # render_value: after a failed save the person keeps what they typed in this request; a
+        # stored secret is never an initial value, so it is never rendered.
         return forms.CharField(
             label=label,
             help_text=help_text,
             required=required,
             strip=False,
-            widget=forms.PasswordInput(render_value=False, attrs={**attrs, "autocomplete": "new-password"}),
+            widget=forms.PasswordInput(render_value=True, attrs={**attrs, "autocomplete": "new-password"}),
         )
     if kind == "checkbox":
         return forms.BooleanField(label=label, help_text=help_text, required=False, initial=initial_text)
@@ -142,10 +254,23 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
             label=label, help_text=help_text, required=False, choices=choices, initial=initial_text
         )
     if kind == "select":
-        choices = [(_enum_text(v), str(v)) for v in spec.choices]
-        if not node.required:
+        choices = [(_enum_text(v), spec.choice_label(v)) for v in spec.choices]
+        if initial_text is not None and initial_text not in {value for value, _ in choices}:
+            choices.append((initial_text, initial_text))  # a saved value the list does not offer
+        # A blank option only when blank means something: not for a free string's suggestions, not
+        # when blank is the default anyway, and not for a choice that appears because of another
+        # one (Kibana's certificate type under SSL always has a value).
+        offer_blank = not node.required and not node.choices and not node.shown_when
+        if offer_blank and node.default not in (MISSING, None):
+            offer_blank = False
+        if initial_text is None and not offer_blank and spec.choices:
+            default = node.default
+            if default in (MISSING, None) or callable(default):
+                default = spec.choices[0]
+            initial_text = _enum_text(default)
+        if offer_blank:
             default = node.default if node.default is not MISSING else None
-            blank_label = f"(default: {default})" if default is not None else "(none)"
+            blank_label = f"(default: {default})" if default is not None else "(not set)"
             choices.insert(0, (BLANK, blank_label))
         return forms.ChoiceField(
             label=label, help_text=help_text, required=required, choices=choices, initial=initial_text
@@ -161,7 +286,7 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
     if kind in ("textarea", "lines", "json"):
         css = "vLargeTextField code" if kind == "json" or node.widget == "code" else "vLargeTextField"
         rows = 6 if kind == "json" else 4
-        textarea = NoEchoTextarea if spec.secret else forms.Textarea
+        textarea = forms.Textarea
         return forms.CharField(
             label=label,
             help_text=help_text,
@@ -172,7 +297,7 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
                 attrs={**attrs, "rows": rows, "class": css, "spellcheck": "false", "autocomplete": "off"}
             ),
         )
-    text_input = NoEchoTextInput if spec.secret else forms.TextInput
+    text_input = forms.EmailInput if node.widget == "email" else forms.TextInput
     return forms.CharField(
         label=label,
         help_text=help_text,
@@ -181,18 +306,6 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
         initial=initial_text,
         widget=text_input(attrs={**attrs, "class": "vTextField", "autocomplete": "off"}),
     )
-
-
-class NoEchoTextInput(forms.TextInput):
-    """A text input that never renders a value: part of a secrets object, even when not masked."""
-
-    def format_value(self, value):
-        return None
-
-
-class NoEchoTextarea(forms.Textarea):
-    def format_value(self, value):
-        return None
 
 
 class InputError(ValueError):
@@ -212,6 +325,8 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
         for value in spec.choices:
             if _enum_text(value) == raw:
                 return value
+        if isinstance(spec.node, schemas.String):
+            return raw  # a saved value outside the suggestions; the type's validation decides
         raise InputError("Choose one of the listed values.")
     if kind == "number":
         try:
@@ -227,6 +342,12 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
             except ValueError:
                 raise InputError("Enter one number per line.") from None
         return items
+    if spec.node.widget == "email":
+        _name, address = parseaddr(raw)
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise InputError("Enter an email address such as alerts@example.com.") from None
     if kind == "json":
         try:
             value = json.loads(raw)
@@ -370,6 +491,7 @@ class SchemaForm(forms.Form):
         stored_secret_keys: set[str] | frozenset = frozenset(),
         with_name: bool = False,
         name_initial: str = "",
+        saved_config: dict | None = None,
     ):
         super().__init__(data)
         self.specs = specs
@@ -377,8 +499,11 @@ class SchemaForm(forms.Form):
         if with_name:
             self.fields["name"] = forms.CharField(
                 label="Connector name",
-                max_length=1024,
+                max_length=CONNECTOR_NAME_MAX_LENGTH,
                 initial=name_initial,
+                error_messages={
+                    "max_length": "Enter at most %(limit_value)d characters (this has %(show_value)d)."
+                },
                 widget=forms.TextInput(attrs={"class": "vTextField", "autocomplete": "off"}),
             )
         initial_values = initial_values or {}
@@ -393,6 +518,17 @@ class SchemaForm(forms.Form):
                 self.fields[f"{spec.name}__clear"] = forms.BooleanField(
                     label=f"Remove the saved {_label(spec).lower()}", required=False
                 )
+        never_shown = link_conditions(specs, saved_config)
+        # Inputs hidden by the submitted choices are not asked for and not sent.
+        self.visible = visible_names(specs, data) if data is not None else {spec.name for spec in specs}
+        self.visible -= never_shown
+        self.never_shown = never_shown
+        for spec in specs:
+            if spec.name not in self.visible:
+                self.fields[spec.name].required = False
+
+    def visible_specs(self, group: str) -> list[FieldSpec]:
+        return [spec for spec in self.group_specs(group) if spec.name in self.visible]
 
     def group_specs(self, group: str) -> list[FieldSpec]:
         return [spec for spec in self.specs if spec.group == group]
@@ -401,6 +537,8 @@ class SchemaForm(forms.Form):
         """What the template iterates: the bound field, its spec and its optional clear box."""
         rows = []
         for spec in self.group_specs(group):
+            if spec.name in self.never_shown:
+                continue
             clear = f"{spec.name}__clear"
             rows.append(
                 {
@@ -417,6 +555,12 @@ class SchemaForm(forms.Form):
         errors for inputs that cannot be parsed (bad JSON, not a number)."""
         result: dict = {}
         for spec in self.group_specs(group):
+            if spec.name not in self.visible:
+                # Kibana's flyout sends null for a hidden choice ("authType must be null or
+                # undefined if hasAuth is false"); a hidden secret is dropped, saved or not.
+                if group == "config" and spec.node.nullable and spec.key != WHOLE:
+                    result[spec.key] = None
+                continue
             raw = self.cleaned_data.get(spec.name)
             try:
                 value = parse_value(spec, raw)

@@ -17,6 +17,12 @@ def has_connectors_privilege(user) -> bool:
 
 
 class ConnectorsAuthenticationForm(AdminAuthenticationForm):
+    # Django's says "for a staff account"; people here sign in with a connectors privilege too.
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": "Please enter the correct %(username)s and password. Both fields may be case-sensitive.",
+    }
+
     def clean(self):
         # Login rate limiting (connectors/login_limits.py): a locked-out username is refused unchecked.
         from connectors import login_limits
@@ -57,3 +63,35 @@ class ConnectorsAdminSite(admin.AdminSite):
     def has_permission(self, request):
         user = request.user
         return bool(user.is_active and (user.is_staff or has_connectors_privilege(user)))
+
+    index_template = "admin/connectors/home.html"
+
+    def index(self, request, extra_context=None):
+        """A dashboard, not Django's app index: failing connectors and recent failed runs in the
+        spaces the user may read, the queue and the workers, and links to the main tasks. Django's
+        app list (django-q2's task tables and the like) is shown under "System" to superusers only."""
+        return super().index(request, extra_context={**home_context(request), **(extra_context or {})})
+
+
+def home_context(request) -> dict:
+    from connectors import extensions, privileges
+    from connectors.models import Connector, Space
+
+    space_ids = privileges.readable_space_ids(request.user)
+    failing = list(
+        Connector.objects.filter(space_id__in=space_ids, last_outcome="failure")
+        .select_related("space")
+        .order_by("-last_run_at")[:8]
+    )
+    failures = extensions.failures_last_24h([c.id for c in failing]) if failing else {}
+    for connector in failing:
+        connector.failures_24h = failures.get(connector.id, 0)
+    return {
+        "home_spaces": Space.objects.filter(id__in=space_ids).order_by("name"),
+        "home_connector_count": Connector.objects.filter(space_id__in=space_ids).count(),
+        "home_failing": failing,
+        "home_failing_total": Connector.objects.filter(
+            space_id__in=space_ids, last_outcome="failure"
+        ).count(),
+        **extensions.admin_home(request, space_ids),
+    }

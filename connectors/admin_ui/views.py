@@ -4,12 +4,14 @@ every run through `actions.services.execute`, so the admin obeys the same rules 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
+from django.forms.utils import ErrorDict, ErrorList
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -19,6 +21,7 @@ from connectors import extensions, registry
 from connectors.admin_saved_objects import export_selection_url
 from connectors.admin_ui import forms as schema_forms
 from connectors.admin_ui.icons import icon_url
+from connectors.admin_ui.middleware import too_large_message
 from connectors.admin_ui.spaces import space_access
 from connectors.api.base import collector_paused
 from connectors.api.views import is_connector_deprecated
@@ -32,6 +35,7 @@ from connectors.exceptions import (
 )
 from connectors.models import Connector
 from connectors.preconfigured import preconfigured_connectors
+from connectors.schemas import MISSING, SchemaError
 from connectors.secrets_check import secrets_unreadable
 from connectors.services import (
     ConnectorConflict,
@@ -319,16 +323,59 @@ def _save_errors(form, exc: Exception, specs) -> None:
 
 
 def _check_form_secrets(form, connector_type: ConnectorType, config: dict, secrets: dict, specs) -> None:
-    """Kibana's forms require the chosen authentication's secrets; the error goes on its field,
-    beside any error of the config itself (all at once, not one per submit)."""
-    try:
-        cleaned = connector_type.validate_config(config, get_config())
-    except ConfigurationError as exc:
-        _save_errors(form, exc, specs)
-        cleaned = config
-    problem = connector_type.check_form_secrets(cleaned, secrets)
-    if problem:
-        _save_errors(form, ConfigurationError(f"error validating action type connector: {problem}"), specs)
+    """Kibana's forms require the chosen authentication's secrets; each missing one gets its own
+    field error (the type's check names the first; asking again with it filled names the next)."""
+    cleaned = _cleaned_config(connector_type, config)
+    secrets = dict(secrets)
+    for _ in range(len(specs) + 1):
+        problem = connector_type.check_form_secrets(cleaned, secrets)
+        missing = re.fullmatch(r"\[(\w+)\] is required", problem or "")
+        if problem:
+            _save_errors(
+                form, ConfigurationError(f"error validating action type connector: {problem}"), specs
+            )
+        if not missing or (missing.group(1) in secrets and secrets[missing.group(1)]):
+            return
+        secrets[missing.group(1)] = "(asked for)"
+
+
+def _check_fields(
+    form, connector_type: ConnectorType, values: dict[str, dict], specs, saved_config: dict | None = None
+) -> None:
+    """All the problems at once: every shown field against its own schema, then the type's own
+    checks of each group whose fields are right (the type's validation stops at the first)."""
+    for group, group_values in values.items():
+        for spec in form.visible_specs(group):
+            if spec.key == schema_forms.WHOLE or form.has_error(spec.name):
+                continue
+            try:
+                spec.node.validate(group_values.get(spec.key, MISSING), spec.key)
+            except SchemaError as exc:
+                schema_forms.attach_error(form, group, str(exc), specs)
+        if any(form.has_error(spec.name) for spec in form.group_specs(group)):
+            continue
+        if group == "secrets" and connector_type.check_form_secrets(
+            _cleaned_config(connector_type, values.get("config", saved_config or {})), group_values
+        ):
+            continue  # a missing secret is said on its field; Kibana's combination rule adds nothing
+        validate = connector_type.validate_config if group == "config" else connector_type.validate_secrets
+        try:
+            validate(group_values, get_config())
+        except ConfigurationError as exc:
+            _save_errors(form, exc, specs)
+
+
+def _report_too_large(request, form) -> None:
+    message = too_large_message(request)
+    if message and request.method == "GET":
+        # the form stays unbound (its initial values), with this one error on the name
+        form._errors = ErrorDict(
+            {"name" if "name" in form.fields else NON_FIELD_ERRORS: ErrorList([message])}
+        )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _names_a_secret(message: str, specs) -> bool:
@@ -345,12 +392,13 @@ def connector_add(request, model_admin):
         raise Http404("System connectors cannot be created.")
     specs = _specs(connector_type)
     form = schema_forms.SchemaForm(request.POST or None, specs=specs, with_name=True)
+    _report_too_large(request, form)
     if request.method == "POST":
         form.is_valid()
         config = form.values("config")
         secrets = form.values("secrets")
-        if not form.errors:
-            _check_form_secrets(form, connector_type, config, secrets, specs)
+        _check_fields(form, connector_type, {"config": config, "secrets": secrets}, specs)
+        _check_form_secrets(form, connector_type, config, secrets, specs)
         if not form.errors:
             try:
                 connector = create_connector(
@@ -372,7 +420,7 @@ def connector_add(request, model_admin):
     context = _context(
         request,
         model_admin,
-        f"Create a {connector_type.name} connector",
+        f"Create {_article(connector_type.name)} {connector_type.name} connector",
         form=form,
         type=TypeInfo.of(type_id),
         mode="create",
@@ -450,10 +498,16 @@ def connector_view(request, model_admin, connector_id: str):
         return HttpResponseRedirect(_url("change", connector.id))
     config_items = []
     if not connector.is_preconfigured or getattr(connector, "expose_config", False):
-        config_items = [
-            (key, json.dumps(value) if not isinstance(value, str) else value)
-            for key, value in connector.config.items()
-        ]
+        specs = []
+        if registry.is_registered(connector.connector_type_id):
+            specs = _specs(registry.get(connector.connector_type_id), groups=("config",))
+        if specs and specs[0].key != schema_forms.WHOLE:
+            config_items = schema_forms.display_rows(specs, connector.config)
+        else:
+            config_items = [
+                (key, key, json.dumps(value) if not isinstance(value, str) else value)
+                for key, value in connector.config.items()
+            ]
     context = _connector_context(
         request, model_admin, connector, "change", connector.name, config_items=config_items
     )
@@ -480,6 +534,7 @@ def connector_change(request, model_admin, connector_id: str):
         with_name=True,
         name_initial=connector.name,
     )
+    _report_too_large(request, form)
     if request.method == "POST":
         form.is_valid()
         config = form.values("config")
@@ -489,8 +544,8 @@ def connector_change(request, model_admin, connector_id: str):
         changed = schema_forms.changed_destinations(connector.config, _cleaned_config(connector_type, config))
         reenter = schema_forms.reenter_message(changed) if changed else None
         secrets = form.values("secrets", stored=stored, reenter=reenter)
-        if not form.errors:
-            _check_form_secrets(form, connector_type, config, secrets, specs)
+        _check_fields(form, connector_type, {"config": config, "secrets": secrets}, specs)
+        _check_form_secrets(form, connector_type, config, secrets, specs)
         if not form.errors:
             try:
                 update_connector(
@@ -530,12 +585,14 @@ def connector_fix(request, model_admin, connector_id: str):
         raise PermissionDenied("Preconfigured connectors cannot be edited.")
     connector_type = _type_or_404(connector.connector_type_id)
     specs = _specs(connector_type, groups=("secrets",))
-    form = schema_forms.SchemaForm(request.POST or None, specs=specs)
+    form = schema_forms.SchemaForm(
+        request.POST or None, specs=specs, saved_config=_cleaned_config(connector_type, connector.config)
+    )
     if request.method == "POST":
         form.is_valid()
         secrets = form.values("secrets")
-        if not form.errors:
-            _check_form_secrets(form, connector_type, connector.config, secrets, specs)
+        _check_fields(form, connector_type, {"secrets": secrets}, specs, saved_config=connector.config)
+        _check_form_secrets(form, connector_type, connector.config, secrets, specs)
         if not form.errors:
             try:
                 update_connector(
@@ -685,7 +742,7 @@ def _delete(request, model_admin, ids: list[str]):
         messages.warning(request, f"Preconfigured connectors cannot be deleted and were skipped: {names}.")
     if not rows:
         if not skipped:
-            messages.info(request, "Select at least one connector to delete.")
+            messages.warning(request, "Select at least one connector to delete.")
         return HttpResponseRedirect(back)
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         model_admin.log_deletions(request, Connector.objects.filter(pk__in=[c.pk for c in rows]))
@@ -727,7 +784,7 @@ def connector_bulk_export(request, model_admin):
     ids = request.POST.getlist("ids") if request.method == "POST" else []
     selection = list(Connector.objects.filter(space=access.space, pk__in=ids).order_by("name", "id"))
     if not selection:
-        messages.info(request, "Select at least one connector to export.")
+        messages.warning(request, "Select at least one connector to export.")
         return HttpResponseRedirect(_url("changelist"))
     return HttpResponseRedirect(export_selection_url(selection))
 

@@ -23,10 +23,11 @@ from connectors.api.views import (
     connector_type_to_api,
 )
 from connectors.schemas import Object
+from connectors.services import CONNECTOR_NAME_MAX_LENGTH
 
 LEGACY_CREATE_BODY = Object(
     {
-        "name": _non_empty_string(),
+        "name": _non_empty_string(CONNECTOR_NAME_MAX_LENGTH),
         "actionTypeId": _non_empty_string(),
         "config": _record_without_empty_strings(),
         "secrets": _record_without_empty_strings(),
@@ -34,7 +35,7 @@ LEGACY_CREATE_BODY = Object(
 )
 LEGACY_UPDATE_BODY = Object(
     {
-        "name": _non_empty_string(),
+        "name": _non_empty_string(CONNECTOR_NAME_MAX_LENGTH),
         "config": _record_without_empty_strings(),
         "secrets": _record_without_empty_strings(),
     }

@@ -13,6 +13,7 @@ from connectors.exceptions import ActionTypeDisabled, ConfigurationError, Unknow
 from connectors.models import Connector, validate_connector_id
 from connectors.schemas import Any_, Object, Record, String
 from connectors.services import (
+    CONNECTOR_NAME_MAX_LENGTH,
     ConnectorConflict,
     ConnectorNotFound,
     ConnectorSummary,
@@ -39,8 +40,8 @@ def _empty_string_problem(value) -> str | None:
     return None
 
 
-def _non_empty_string() -> String:
-    return String(validator=_empty_string_problem)
+def _non_empty_string(max_length: int | None = None) -> String:
+    return String(validator=_empty_string_problem, max_length=max_length)
 
 
 def _record_without_empty_strings() -> Record:
@@ -50,7 +51,7 @@ def _record_without_empty_strings() -> Record:
 
 CREATE_BODY = Object(
     {
-        "name": _non_empty_string(),
+        "name": _non_empty_string(CONNECTOR_NAME_MAX_LENGTH),
         "connector_type_id": _non_empty_string(),
         "config": _record_without_empty_strings(),
         "secrets": _record_without_empty_strings(),
@@ -58,7 +59,7 @@ CREATE_BODY = Object(
 )
 UPDATE_BODY = Object(
     {
-        "name": _non_empty_string(),
+        "name": _non_empty_string(CONNECTOR_NAME_MAX_LENGTH),
         "config": _record_without_empty_strings(),
         "secrets": _record_without_empty_strings(),
     }

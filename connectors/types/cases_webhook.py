@@ -25,7 +25,19 @@ from connectors.types.case_management import (
     sub_action_union,
 )
 from connectors.types.sub_action_framework import normalise_url
-from connectors.types.webhook import AUTH_BASIC, AUTH_OAUTH2, AUTH_SSL, WebhookConnector
+from connectors.types.webhook import (
+    AUTH_BASIC,
+    AUTH_LABELS,
+    AUTH_OAUTH2,
+    AUTH_SSL,
+    CERT_LABELS,
+    METHOD_LABELS,
+    VERIFICATION_LABELS,
+    WITH_AUTH,
+    WITH_BASIC,
+    WITH_SSL,
+    WebhookConnector,
+)
 
 NAME = "Webhook - Case Management"
 URL_FIELDS = (
@@ -103,20 +115,33 @@ class CasesWebhookConnector(UnionSubActionType):
     config_schema = Object(
         {
             "createIncidentUrl": String(label="Create case URL"),
-            "createIncidentMethod": Enum(("post", "put"), default="post", label="Create case method"),
+            "createIncidentMethod": Enum(
+                ("post", "put"), default="post", label="Create case method", choice_labels=METHOD_LABELS
+            ),
             "createIncidentJson": String(label="Create case object (JSON template)", widget="code"),
             "createIncidentResponseKey": String(label="Create case response case key"),
             "getIncidentUrl": String(label="Get case URL"),
-            "getIncidentMethod": Enum(("get", "post"), default="get", label="Get case method"),
+            "getIncidentMethod": Enum(
+                ("get", "post"), default="get", label="Get case method", choice_labels=METHOD_LABELS
+            ),
             "getIncidentJson": String(nullable=True, default=None, label="Get case object", widget="code"),
             "getIncidentResponseExternalTitleKey": String(label="Get case response external title key"),
             "viewIncidentUrl": String(label="External case view URL"),
             "updateIncidentUrl": String(label="Update case URL"),
-            "updateIncidentMethod": Enum(("post", "patch", "put"), default="put", label="Update case method"),
+            "updateIncidentMethod": Enum(
+                ("post", "patch", "put"),
+                default="put",
+                label="Update case method",
+                choice_labels=METHOD_LABELS,
+            ),
             "updateIncidentJson": String(label="Update case object (JSON template)", widget="code"),
             "createCommentUrl": String(nullable=True, default=None, label="Create comment URL"),
             "createCommentMethod": Enum(
-                ("post", "put", "patch"), nullable=True, default="put", label="Create comment method"
+                ("post", "put", "patch"),
+                nullable=True,
+                default="put",
+                label="Create comment method",
+                choice_labels=METHOD_LABELS,
             ),
             "createCommentJson": String(
                 nullable=True, default=None, label="Create comment object", widget="code"
@@ -124,24 +149,65 @@ class CasesWebhookConnector(UnionSubActionType):
             "headers": Record(String(), nullable=True, default=None, label="HTTP headers"),
             "hasAuth": Boolean(default=True, label="Require authentication"),
             "authType": Enum(
-                (AUTH_BASIC, AUTH_SSL, AUTH_OAUTH2), nullable=True, default=AUTH_BASIC, label="Authentication"
+                (AUTH_BASIC, AUTH_SSL, AUTH_OAUTH2),
+                nullable=True,
+                default=AUTH_BASIC,
+                label="Authentication",
+                choice_labels=AUTH_LABELS,
+                shown_when=WITH_AUTH,
             ),
             "certType": Enum(
-                ("ssl-crt-key", "ssl-pfx"), nullable=True, default=None, label="Certificate type"
+                ("ssl-crt-key", "ssl-pfx"),
+                nullable=True,
+                default=None,
+                label="Certificate type",
+                choice_labels=CERT_LABELS,
+                shown_when=WITH_SSL,
             ),
-            "ca": String(nullable=True, default=None, label="CA certificate (base64 PEM)"),
+            "ca": String(nullable=True, default=None, label="CA certificate", widget="file"),
             "verificationMode": Enum(
-                ("none", "certificate", "full"), nullable=True, default=None, label="Verification mode"
+                ("none", "certificate", "full"),
+                nullable=True,
+                default=None,
+                label="Verification mode",
+                choice_labels=VERIFICATION_LABELS,
             ),
         }
     )
     secrets_schema = Object(
         {
-            "user": String(nullable=True, default=None, label="Username"),
-            "password": String(nullable=True, default=None, secret=True, label="Password"),
-            "crt": String(nullable=True, default=None, secret=True, label="Certificate (base64)"),
-            "key": String(nullable=True, default=None, secret=True, label="Private key (base64)"),
-            "pfx": String(nullable=True, default=None, secret=True, label="PFX (base64)"),
+            "user": String(nullable=True, default=None, label="Username", shown_when=WITH_BASIC),
+            "password": String(
+                nullable=True,
+                default=None,
+                secret=True,
+                label="Password",
+                shown_when={**WITH_AUTH, "authType": (AUTH_BASIC, AUTH_SSL)},
+            ),
+            "crt": String(
+                nullable=True,
+                default=None,
+                secret=True,
+                label="Certificate (CRT)",
+                widget="file",
+                shown_when={**WITH_SSL, "certType": ("ssl-crt-key",)},
+            ),
+            "key": String(
+                nullable=True,
+                default=None,
+                secret=True,
+                label="Private key (KEY)",
+                widget="file",
+                shown_when={**WITH_SSL, "certType": ("ssl-crt-key",)},
+            ),
+            "pfx": String(
+                nullable=True,
+                default=None,
+                secret=True,
+                label="PFX file",
+                widget="file",
+                shown_when={**WITH_SSL, "certType": ("ssl-pfx",)},
+            ),
             "secretHeaders": Record(
                 String(), nullable=True, default=None, secret=True, label="Secret headers"
             ),

@@ -32,6 +32,19 @@ SERVICE_SETTING_NAMES = {
     OTHER: "other",
 }
 
+# The form's Service select, as Kibana's; the API takes any nodemailer service name.
+SERVICE_LABELS = {
+    "gmail": "Gmail",
+    "outlook365": "Outlook",
+    "ses": "Amazon SES",
+    ELASTIC_CLOUD: "Elastic Cloud",
+    EXCHANGE: "MS Exchange Server",
+    OTHER: "Other (host and port)",
+}
+ONLY_OTHER = {"service": (OTHER,)}
+ONLY_EXCHANGE = {"service": (EXCHANGE,)}
+NOT_EXCHANGE = {"!service": (EXCHANGE,)}
+
 # nodemailer's well-known services that people use with Kibana: name -> (host, port, secure).
 WELL_KNOWN = {
     "gmail": ("smtp.gmail.com", 465, True),
@@ -143,23 +156,47 @@ class EmailConnector(ConnectorType):
     escape = {"message": "markdown", "messageHTML": "html", "*": "none"}
     config_schema = Object(
         {
-            "service": String(default=OTHER, label="Service", help="other, gmail, outlook365, ses, ..."),
-            "host": String(nullable=True, default=None, label="Host"),
-            "port": Number(minimum=1, maximum=65535, integer=True, nullable=True, default=None, label="Port"),
-            "secure": Boolean(nullable=True, default=None, label="Secure (TLS from the start)"),
-            "from": String(label="Sender"),
-            "hasAuth": Boolean(default=True, label="Require authentication"),
-            "tenantId": String(nullable=True, default=None, label="Tenant ID (Exchange)"),
-            "clientId": String(nullable=True, default=None, label="Client ID (Exchange)"),
-            "oauthTokenUrl": String(nullable=True, default=None, label="OAuth token URL (Exchange)"),
+            "service": String(
+                default=OTHER, label="Service", choices=tuple(SERVICE_LABELS), choice_labels=SERVICE_LABELS
+            ),
+            "host": String(nullable=True, default=None, label="Host", shown_when=ONLY_OTHER),
+            "port": Number(
+                minimum=1,
+                maximum=65535,
+                integer=True,
+                nullable=True,
+                default=None,
+                label="Port",
+                shown_when=ONLY_OTHER,
+            ),
+            "secure": Boolean(
+                nullable=True, default=None, label="Secure (TLS from the start)", shown_when=ONLY_OTHER
+            ),
+            "from": String(label="Sender", help="An address such as alerts@example.com.", widget="email"),
+            "hasAuth": Boolean(default=True, label="Require authentication", shown_when=NOT_EXCHANGE),
+            "tenantId": String(nullable=True, default=None, label="Tenant ID", shown_when=ONLY_EXCHANGE),
+            "clientId": String(nullable=True, default=None, label="Client ID", shown_when=ONLY_EXCHANGE),
+            "oauthTokenUrl": String(
+                nullable=True, default=None, label="OAuth token URL", shown_when=ONLY_EXCHANGE
+            ),
             "allowHtml": Boolean(nullable=True, label="Allow HTML messages"),
         }
     )
     secrets_schema = Object(
         {
-            "user": String(nullable=True, default=None, label="Username"),
-            "password": String(nullable=True, default=None, secret=True, label="Password"),
-            "clientSecret": String(nullable=True, default=None, secret=True, label="Client secret"),
+            "user": String(
+                nullable=True, default=None, label="Username", shown_when={**NOT_EXCHANGE, "hasAuth": True}
+            ),
+            "password": String(
+                nullable=True,
+                default=None,
+                secret=True,
+                label="Password",
+                shown_when={**NOT_EXCHANGE, "hasAuth": True},
+            ),
+            "clientSecret": String(
+                nullable=True, default=None, secret=True, label="Client secret", shown_when=ONLY_EXCHANGE
+            ),
         }
     )
     params_schema = Object(

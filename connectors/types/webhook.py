@@ -19,6 +19,20 @@ AUTH_SSL = "webhook-authentication-ssl"
 AUTH_OAUTH2 = "webhook-oauth2-client-credentials"
 METHODS = ("post", "put", "patch", "get", "delete")
 USER_ERROR_STATUSES = {400, 404, 405, 406, 410, 411, 414, 428, 431}
+# The form shows the fields of the chosen authentication only, as Kibana's flyout does.
+WITH_AUTH = {"hasAuth": True}
+WITH_BASIC = {**WITH_AUTH, "authType": (AUTH_BASIC,)}
+WITH_SSL = {**WITH_AUTH, "authType": (AUTH_SSL,)}
+WITH_OAUTH2 = {**WITH_AUTH, "authType": (AUTH_OAUTH2,)}
+AUTH_LABELS = {AUTH_BASIC: "Basic authentication", AUTH_SSL: "SSL certificate", AUTH_OAUTH2: "OAuth 2.0"}
+CERT_LABELS = {"ssl-crt-key": "CRT and KEY file", "ssl-pfx": "PFX file"}
+METHOD_LABELS = {method: method.upper() for method in METHODS}
+VERIFICATION_LABELS = {
+    "none": "None (do not verify)",
+    "certificate": "Certificate (not the host name)",
+    "full": "Full (certificate and host name)",
+}
+CA_HELP = "The certificate authority that signed the server's certificate, if it is not a public one."
 SECRETS_COMBINATIONS_MESSAGE = (
     "must specify one of the following schemas: user and password; crt and key (with optional password); "
     "pfx (with optional password); or clientSecret (for OAuth2)"
@@ -44,33 +58,81 @@ class WebhookConnector(ConnectorType):
     config_schema = Object(
         {
             "url": String(label="URL"),
-            "method": Enum(METHODS, default="post", label="Method"),
+            "method": Enum(METHODS, default="post", label="Method", choice_labels=METHOD_LABELS),
             "headers": Record(String(), nullable=True, default=None, label="HTTP headers"),
             "hasAuth": Boolean(default=True, label="Require authentication"),
             "authType": Enum(
-                (AUTH_BASIC, AUTH_SSL, AUTH_OAUTH2), nullable=True, default=AUTH_BASIC, label="Authentication"
+                (AUTH_BASIC, AUTH_SSL, AUTH_OAUTH2),
+                nullable=True,
+                default=AUTH_BASIC,
+                label="Authentication",
+                choice_labels=AUTH_LABELS,
+                shown_when=WITH_AUTH,
             ),
             "certType": Enum(
-                ("ssl-crt-key", "ssl-pfx"), nullable=True, optional=True, label="Certificate type"
+                ("ssl-crt-key", "ssl-pfx"),
+                nullable=True,
+                optional=True,
+                label="Certificate type",
+                choice_labels=CERT_LABELS,
+                shown_when=WITH_SSL,
             ),
-            "ca": String(nullable=True, optional=True, label="CA certificate (base64 PEM)"),
+            "ca": String(nullable=True, optional=True, label="CA certificate", widget="file", help=CA_HELP),
             "verificationMode": Enum(
-                ("none", "certificate", "full"), nullable=True, optional=True, label="Verification mode"
+                ("none", "certificate", "full"),
+                nullable=True,
+                optional=True,
+                label="Verification mode",
+                choice_labels=VERIFICATION_LABELS,
             ),
-            "accessTokenUrl": String(nullable=True, optional=True, label="Access token URL"),
-            "clientId": String(nullable=True, optional=True, label="Client ID"),
-            "scope": String(nullable=True, optional=True, label="Scope"),
-            "additionalFields": String(nullable=True, optional=True, label="Additional fields (JSON)"),
+            "accessTokenUrl": String(
+                nullable=True, optional=True, label="Access token URL", shown_when=WITH_OAUTH2
+            ),
+            "clientId": String(nullable=True, optional=True, label="Client ID", shown_when=WITH_OAUTH2),
+            "scope": String(nullable=True, optional=True, label="Scope", shown_when=WITH_OAUTH2),
+            "additionalFields": String(
+                nullable=True, optional=True, label="Additional fields (JSON)", shown_when=WITH_OAUTH2
+            ),
         }
     )
     secrets_schema = Object(
         {
-            "user": String(nullable=True, default=None, label="Username"),
-            "password": String(nullable=True, default=None, secret=True, label="Password"),
-            "crt": String(nullable=True, default=None, secret=True, label="Certificate (base64)"),
-            "key": String(nullable=True, default=None, secret=True, label="Private key (base64)"),
-            "pfx": String(nullable=True, default=None, secret=True, label="PFX (base64)"),
-            "clientSecret": String(nullable=True, default=None, secret=True, label="Client secret"),
+            "user": String(nullable=True, default=None, label="Username", shown_when=WITH_BASIC),
+            "password": String(
+                nullable=True,
+                default=None,
+                secret=True,
+                label="Password",
+                help="For a certificate, the passphrase of its key, if it has one.",
+                shown_when={**WITH_AUTH, "authType": (AUTH_BASIC, AUTH_SSL)},
+            ),
+            "crt": String(
+                nullable=True,
+                default=None,
+                secret=True,
+                label="Certificate (CRT)",
+                widget="file",
+                shown_when={**WITH_SSL, "certType": ("ssl-crt-key",)},
+            ),
+            "key": String(
+                nullable=True,
+                default=None,
+                secret=True,
+                label="Private key (KEY)",
+                widget="file",
+                shown_when={**WITH_SSL, "certType": ("ssl-crt-key",)},
+            ),
+            "pfx": String(
+                nullable=True,
+                default=None,
+                secret=True,
+                label="PFX file",
+                widget="file",
+                shown_when={**WITH_SSL, "certType": ("ssl-pfx",)},
+            ),
+            "clientSecret": String(
+                nullable=True, default=None, secret=True, label="Client secret", shown_when=WITH_OAUTH2
+            ),
             "secretHeaders": Record(
                 String(), nullable=True, default=None, secret=True, label="Secret headers"
             ),

@@ -254,21 +254,43 @@ def test_rules_of_the_type_are_the_apis_rules(admin_client, default_space, kiban
     assert 'id="id_config__url_error"' in page  # shown on the URL field
 
 
-def test_secret_combination_errors_are_shown(admin_client, default_space):
+def test_a_missing_username_is_shown_on_its_field_and_the_typed_password_is_kept(admin_client, default_space):
     response = admin_client.post(
         url("add") + "?type=.webhook",
         {
             "type": ".webhook",
             "name": "Hook",
             "config__url": "http://127.0.0.1:9/",
+            "config__hasAuth": "on",
+            "config__authType": "webhook-authentication-basic",
             "secrets__password": SECRET,
         },
     )
     page = response.content.decode()
 
     assert response.status_code == 400
-    assert "must specify one of the following schemas" in page
-    assert SECRET not in page  # a password field never echoes what was typed
+    assert 'id="id_secrets__user_error"' in page
+    assert f'value="{SECRET}"' in page  # what was just typed is kept, to be corrected, not retyped
+
+
+def test_unticking_authentication_after_choosing_ssl_saves_no_auth_type(admin_client, default_space):
+    response = admin_client.post(
+        url("add") + "?type=.webhook",
+        {
+            "type": ".webhook",
+            "name": "Hook",
+            "config__url": "http://127.0.0.1:9/",
+            "config__authType": "webhook-authentication-ssl",  # chosen, then auth unticked
+            "config__certType": "ssl-crt-key",
+            "secrets__password": SECRET,
+        },
+    )
+
+    connector = Connector.objects.get()
+    assert response.status_code == 302
+    assert connector.config["hasAuth"] is False
+    assert connector.config["authType"] is None
+    assert connector.get_secrets()["password"] is None  # a hidden field is not sent
 
 
 def test_a_disabled_type_cannot_be_created(admin_client, default_space, kibana_settings):

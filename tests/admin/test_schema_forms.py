@@ -118,7 +118,7 @@ def test_a_stored_secret_is_kept_when_left_blank_and_dropped_when_cleared():
     assert cleared.values("secrets", stored={"token": "old"}) == {}
 
 
-def test_a_secret_input_never_renders_its_value():
+def test_a_secret_input_never_renders_a_stored_value():
     specs = specs_for(
         Object(
             {
@@ -128,12 +128,20 @@ def test_a_secret_input_never_renders_its_value():
         ),
         "secrets",
     )
-    built = SchemaForm({"secrets__user": "someone-7", "secrets__token": "tok-9"}, specs=specs)
+    stored = {"user": "stored-user-7", "token": "stored-tok-9"}
+    built = SchemaForm(specs=specs, initial_values={"secrets": stored}, stored_secret_keys={"user", "token"})
 
     html = str(built["secrets__user"]) + str(built["secrets__token"])
 
-    assert "someone-7" not in html
-    assert "tok-9" not in html
+    assert "stored-user-7" not in html
+    assert "stored-tok-9" not in html
+
+
+def test_a_failed_submit_keeps_the_secrets_typed_in_it():
+    specs = specs_for(Object({"token": String(secret=True, nullable=True, default=None)}), "secrets")
+    built = SchemaForm({"secrets__token": "typed-tok-3"}, specs=specs)
+
+    assert 'value="typed-tok-3"' in str(built["secrets__token"])
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ def test_importing_the_714_file_shows_per_object_results_and_the_warning(
     assert "1 rule must be enabled after the import." in html
     assert html.count('class="import-ok"') == 15
     assert html.count('class="import-error"') == 8
-    assert "Unsupported type: alert objects cannot be imported here." in html
+    assert "Unsupported type: rule type .geo-containment is not available here." in html
     assert Connector.objects.count() == 14
 
 

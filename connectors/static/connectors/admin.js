@@ -33,6 +33,67 @@
       });
     });
 
+    // Fields that follow the choices (`data-shown-when`: [[input name, negated, [values]], ...]):
+    // an input is shown while every condition holds; a hidden input's value counts as none.
+    var form = document.getElementById("cx-connector-form");
+    if (form) {
+      var dependents = form.querySelectorAll("[data-shown-when]");
+      var valueOf = function (name) {
+        var input = form.elements[name];
+        if (!input) return null;
+        var wrapper = input.closest ? input.closest(".cx-field") : null;
+        if (wrapper && wrapper.hidden) return null;
+        if (input.type === "checkbox") return input.checked ? "true" : "false";
+        return input.value;
+      };
+      var refresh = function () {
+        // two passes: a field can depend on one that another choice just hid
+        for (var pass = 0; pass < 3; pass += 1) {
+          dependents.forEach(function (wrapper) {
+            var conditions = JSON.parse(wrapper.getAttribute("data-shown-when"));
+            wrapper.hidden = !conditions.every(function (c) {
+              return (c[2].indexOf(valueOf(c[0])) !== -1) !== c[1];
+            });
+          });
+        }
+      };
+      form.addEventListener("change", refresh);
+      refresh();
+    }
+
+    // Certificates and keys: the chosen file goes into the field as base64, as Kibana's form does.
+    document.querySelectorAll("input[type=file][data-base64-for]").forEach(function (picker) {
+      var target = document.getElementById(picker.getAttribute("data-base64-for"));
+      var note = document.querySelector("[data-file-note-for='" + picker.getAttribute("data-base64-for") + "']");
+      picker.addEventListener("change", function () {
+        var file = picker.files && picker.files[0];
+        if (!file || !target) return;
+        var reader = new FileReader();
+        reader.onload = function () {
+          var bytes = new Uint8Array(reader.result);
+          var binary = "";
+          for (var i = 0; i < bytes.length; i += 0x8000) {
+            binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+          }
+          target.value = btoa(binary);
+          if (note) note.textContent = file.name + " loaded.";
+        };
+        reader.readAsArrayBuffer(file);
+      });
+    });
+
+    // Copy buttons (`data-copy` names the element whose text is copied).
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var source = document.querySelector(button.getAttribute("data-copy"));
+        if (!source || !navigator.clipboard) return;
+        navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+          button.textContent = "Copied";
+        });
+      });
+    });
+
     // After a rejected submit, put the keyboard on the first field with a problem.
     var invalid = document.querySelector(".cx-field--error input, .cx-field--error select, .cx-field--error textarea");
     if (invalid) invalid.focus();
