@@ -45,6 +45,7 @@ from connectors import privileges, registry, schemas
 from connectors.admin_ui import forms as schema_forms
 from connectors.admin_ui.icons import icon_url
 from connectors.admin_ui.spaces import space_access
+from connectors.admin_ui.views import article
 from connectors.conf import get_config
 from connectors.models import Connector
 from connectors.preconfigured import preconfigured_connectors
@@ -408,10 +409,6 @@ class Editor:
             specs=self.params_specs,
             initial_values={"params": rule.params if rule else {}},
         )
-        for key, labels in rule_type.params_choice_labels.items():
-            choice = self.params_form.fields.get(f"params__{key}")
-            if isinstance(choice, forms.ChoiceField):
-                choice.choices = [(value, labels.get(value, label)) for value, label in choice.choices]
         if self.posted:
             indices = []
             for text in request.POST.getlist("actions"):
@@ -818,7 +815,9 @@ def _editor_page(request, model_admin, editor: Editor, space, privilege, *, stat
     context = _context(
         request,
         model_admin,
-        f"Edit {rule.name}" if rule else f"Create a {editor.rule_type.name} rule",
+        f"Edit {rule.name}"
+        if rule
+        else f"Create {article(editor.rule_type.name)} {editor.rule_type.name} rule",
         space,
         privilege,
         editor=editor,
@@ -958,14 +957,13 @@ def _param_items(rule: Rule) -> list[tuple[str, str]]:
     except rule_types.RuleTypeNotRegistered:
         rule_type = None
     fields = getattr(getattr(rule_type, "params_schema", None), "fields", {})
-    words = getattr(rule_type, "params_choice_labels", {})
     items = []
     for key, value in (rule.params or {}).items():
         node = fields.get(key)
         if isinstance(value, list):
             text = ", ".join(str(item) for item in value)
         elif isinstance(value, str | int | float):
-            text = str(words.get(key, {}).get(value, value))
+            text = str(getattr(node, "choice_labels", {}).get(value, value))
         else:
             text = json.dumps(value)
         items.append((node.label if node is not None and node.label else key, text))

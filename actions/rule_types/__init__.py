@@ -73,7 +73,6 @@ class RuleType:
     # Editor hints: show a param's input only while another param has one of some values.
     params_shown_when: ClassVar[dict[str, tuple[str, tuple]]] = {}
     # Editor hints: words for a select's values, `{param: {value: label}}`.
-    params_choice_labels: ClassVar[dict[str, dict[Any, str]]] = {}
 
     def validate_params(self, params: Any) -> dict:
         """Return cleaned params with defaults; raise ParamsInvalid with Kibana's message."""

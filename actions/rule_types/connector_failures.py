@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count
 
 from actions.rule_types import ParamsInvalid, ReportedAlert, RuleType, RunContext, RunOutcome
-from actions.rule_types.index_threshold import TIME_UNITS, _number, _string
+from actions.rule_types.index_threshold import TIME_UNIT_WORDS, TIME_UNITS, _number, _string
 from connectors.schemas import Array, Enum, Number, Object, String
 
 KEYS = ("connectorIds", "threshold", "timeWindowSize", "timeWindowUnit")
@@ -42,11 +42,9 @@ class ConnectorFailuresRuleType(RuleType):
             ),
             "threshold": Number(default=1, minimum=1, label="Failures at least"),
             "timeWindowSize": Number(minimum=1, label="For the last"),
-            "timeWindowUnit": Enum(tuple(TIME_UNITS), label="Time unit"),
+            "timeWindowUnit": Enum(tuple(TIME_UNITS), label="Time unit", choice_labels=TIME_UNIT_WORDS),
         }
     )
-
-    params_choice_labels = {"timeWindowUnit": {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}}
 
     def validate_params(self, params: Any) -> dict:
         if not isinstance(params, dict):

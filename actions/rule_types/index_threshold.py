@@ -244,6 +244,20 @@ def _term_key(value: Any) -> str:
     return _number_text(value) if isinstance(value, float) else str(value)
 
 
+# The words Kibana's rule form shows for the params' values (the admin's editor).
+AGG_TYPE_WORDS = {"count": "count()", "avg": "average()", "min": "min()", "max": "max()", "sum": "sum()"}
+GROUP_BY_WORDS = {"all": "all documents", "top": "top"}
+COMPARATOR_WORDS = {
+    ">": "IS ABOVE",
+    "<": "IS BELOW",
+    ">=": "IS ABOVE OR EQUALS",
+    "<=": "IS BELOW OR EQUALS",
+    "between": "IS BETWEEN",
+    "notBetween": "NOT BETWEEN",
+}
+TIME_UNIT_WORDS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
 class IndexThresholdRuleType(RuleType):
     type_id = ".index-threshold"
     supports_backfill = True  # each run is computed from its `now` over the local documents
@@ -274,33 +288,20 @@ class IndexThresholdRuleType(RuleType):
                 String(min_length=1), min_size=1, label="Indices to query", help="Names or patterns."
             ),
             "timeField": String(label="Time field", help="A date field of the documents, e.g. @timestamp."),
-            "aggType": Enum(AGG_TYPES, default="count", label="When"),
+            "aggType": Enum(AGG_TYPES, default="count", label="When", choice_labels=AGG_TYPE_WORDS),
             "aggField": String(optional=True, label="Of field", help="The numeric field to aggregate."),
-            "groupBy": Enum(GROUP_BYS, default="all", label="Over"),
+            "groupBy": Enum(GROUP_BYS, default="all", label="Over", choice_labels=GROUP_BY_WORDS),
             "termField": String(optional=True, label="Grouped over field"),
             "termSize": Number(optional=True, minimum=1, label="Number of top groups"),
             "filterKuery": String(optional=True, label="Filter (KQL)"),
-            "thresholdComparator": Enum(COMPARATORS, label="Threshold"),
+            "thresholdComparator": Enum(COMPARATORS, label="Threshold", choice_labels=COMPARATOR_WORDS),
             "threshold": Array(
                 Number(), min_size=1, max_size=2, label="Threshold values", help="Two for between."
             ),
             "timeWindowSize": Number(minimum=1, label="For the last"),
-            "timeWindowUnit": Enum(tuple(TIME_UNITS), label="Time unit"),
+            "timeWindowUnit": Enum(tuple(TIME_UNITS), label="Time unit", choice_labels=TIME_UNIT_WORDS),
         }
     )
-    params_choice_labels = {
-        "aggType": {"count": "count()", "avg": "average()", "min": "min()", "max": "max()", "sum": "sum()"},
-        "groupBy": {"all": "all documents", "top": "top"},
-        "thresholdComparator": {
-            ">": "IS ABOVE",
-            "<": "IS BELOW",
-            ">=": "IS ABOVE OR EQUALS",
-            "<=": "IS BELOW OR EQUALS",
-            "between": "IS BETWEEN",
-            "notBetween": "NOT BETWEEN",
-        },
-        "timeWindowUnit": {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"},
-    }
     params_shown_when = {
         "aggField": ("aggType", ("avg", "min", "max", "sum")),
         "termField": ("groupBy", ("top",)),

@@ -374,7 +374,7 @@ def _report_too_large(request, form) -> None:
         )
 
 
-def _article(word: str) -> str:
+def article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
@@ -420,7 +420,7 @@ def connector_add(request, model_admin):
     context = _context(
         request,
         model_admin,
-        f"Create {_article(connector_type.name)} {connector_type.name} connector",
+        f"Create {article(connector_type.name)} {connector_type.name} connector",
         form=form,
         type=TypeInfo.of(type_id),
         mode="create",

@@ -92,7 +92,7 @@ def test_the_index_threshold_form_has_an_input_per_param_and_no_json(admin, hook
         assert f'name="rule-params__{key}"' in page
     assert "null" not in page.split('id="rx-rule-form"')[1].split("</form>")[0]
     assert f'value="{hook.id}"' in page and "Ops webhook" in page  # the connector picker
-    assert '<option value="&gt;">IS ABOVE</option>' in page  # the rule type's words for its values
+    assert '<option value="&gt;" selected>IS ABOVE</option>' in page  # the rule type's words for its values
     assert '<option value="m">minutes</option>' in page
 
 

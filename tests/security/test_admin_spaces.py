@@ -81,7 +81,8 @@ def test_the_rule_list_filters_and_pages_show_only_readable_spaces(rules):
     assert "Sales" not in listing  # the space filter offers readable spaces only
     assert "rule-of-sales" not in client.get(RULES, {"q": "rule-of"}).content.decode()
     hidden = client.get(f"{RULES}{rules['sales'].pk}/change/")
-    assert hidden.status_code == 302  # Django's "does not exist" redirect, as for a missing id
+    missing = client.get(f"{RULES}no-such-rule/change/")
+    assert hidden.status_code == missing.status_code == 404  # the rule page: as for a missing id
     assert client.get(f"{RULES}{rules['marketing'].pk}/change/").status_code == 200
 
 
@@ -122,9 +123,13 @@ def test_a_rule_of_a_read_only_space_opens_read_only_and_refuses_a_post(rules):
 
 def test_a_new_rule_can_only_go_to_a_space_where_the_user_has_all(rules):
     client = staff_client("view_rule", "add_rule", "change_rule")
-    page = client.get(f"{RULES}add/").content.decode()
-    field = page.split('id="id_space"', 1)[1].split("</select>", 1)[0]
-    assert 'value="default"' in field and 'value="marketing"' not in field and 'value="sales"' not in field
+    page = client.get(f"{RULES}add/", {"rule_type": ".external"}).content.decode()
+    field = page.split('id="rx-space"', 1)[1].split("</select>", 1)[0]
+    options = {option.split('"', 1)[0]: option for option in field.split('<option value="')[1:]}
+    assert set(options) == {"default", "marketing"}  # readable spaces only
+    assert "disabled" not in options["default"] and "disabled" in options["marketing"]
+    # Asking for the read-only space directly is refused too.
+    assert client.get(f"{RULES}add/", {"rule_type": ".external", "space": "marketing"}).status_code == 403
 
 
 # ---- runs --------------------------------------------------------------------------------------------
