@@ -159,22 +159,36 @@ def record_many(events: list[Event]) -> None:
         quoting = ClientCursor(cursor.connection)
         rows = [
             quoting.mogrify(
-                row, [field.get_db_prep_save(getattr(event, field.attname), database) for field in fields]
+                row,
+                [_db_value(field, plain, getattr(event, field.attname), database) for field, plain in fields],
             )
             for event in events
         ]
         cursor.execute(
             "INSERT INTO {} ({}) VALUES {}".format(
                 database.ops.quote_name(Event._meta.db_table),
-                ", ".join(database.ops.quote_name(field.column) for field in fields),
+                ", ".join(database.ops.quote_name(field.column) for field, _ in fields),
                 ", ".join(rows),
             )
         )
 
 
 @cache
-def _insert_fields() -> list:
-    return [field for field in Event._meta.concrete_fields if not field.primary_key]
+def _insert_fields() -> list[tuple]:
+    """The columns of an event INSERT, each with the Python type it takes as is: a str for the text
+    columns, an int for the integer ones (anything else goes through Django's own conversion)."""
+    plain = {"CharField": str, "TextField": str, "BigIntegerField": int, "PositiveIntegerField": int}
+    return [
+        (field, plain.get(field.get_internal_type()))
+        for field in Event._meta.concrete_fields
+        if not field.primary_key
+    ]
+
+
+def _db_value(field, plain: type | None, value, database):
+    if (value is None and field.null) or (plain is not None and type(value) is plain):
+        return value
+    return field.get_db_prep_save(value, database)
 
 
 # ---- per-connector health -------------------------------------------------------------------------

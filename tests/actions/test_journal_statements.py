@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 
 from actions import journal as journal_module
 from actions import queue, worker
-from actions.journal import Outcome, _Entry
+from actions.journal import Journal, Outcome, _Entry
 from actions.models import ActionRun
 from connectors.base import ExecutionResult
 from eventlog.models import Event
@@ -112,6 +112,19 @@ def test_documents_with_quotes_backslashes_percent_signs_and_unicode_are_stored_
         assert event.duration_ns == 1000 and event.attempt == 1 and event.timestamp is not None
 
 
+def test_a_journal_reports_how_many_results_it_wrote_in_how_many_transactions(hook):
+    token, runs = claimed_runs(hook, 4)
+    journal = Journal()
+    for run in runs:
+        journal.add(document(run, "execute", "executed"), Outcome(run.pk, token, True, "", final=True))
+    assert journal.flush()
+
+    report = journal.report()
+    assert report["entries_written"] == 4
+    assert 1 <= report["writes"] <= 4
+    assert set(ActionRun.objects.values_list("status", flat=True)) == {ActionRun.SUCCEEDED}
+
+
 def test_the_same_on_postgresql():
     """This module again, in a child pytest on a fresh PostgreSQL database (skipped without one)."""
     server = os.environ.get("CONNECTORS_TEST_POSTGRES_URL")
@@ -130,4 +143,4 @@ def test_the_same_on_postgresql():
     )
     output = completed.stdout[-6000:] + completed.stderr[-2000:]
     assert completed.returncode == 0, output
-    assert "3 passed, 1 skipped" in output, output
+    assert "4 passed, 1 skipped" in output, output
