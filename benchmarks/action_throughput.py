@@ -9,16 +9,21 @@ per action. Everything lives in a throw-away directory; the clock starts after a
     .venv/bin/python benchmarks/action_throughput.py --actions 3000 --latency-ms 0 50 200
     .venv/bin/python benchmarks/action_throughput.py --actions 3000 --workers 2 [--batch 100] \
         --postgres postgres://postgres@127.0.0.1:5432/test --redis redis://127.0.0.1:6379/0
-    .venv/bin/python benchmarks/action_throughput.py --profile 500      # cProfile of each step
+    .venv/bin/python benchmarks/action_throughput.py --profile 500      # CPU, SQL and cProfile of each step
+    BENCH_ROWS=0 .venv/bin/python benchmarks/action_throughput.py --profile 500   # without the cProfile lists
 
 With `--postgres` (a server URL; a fresh database `connectors_bench_<random>` is created there and
 dropped at the end) and `--redis`, the same runs use DATABASE_URL/REDIS_URL: the scale-out profile.
 
 Columns: enqueue/s, drain/s (actions delivered / time from the first enqueue to the last delivery),
 sink/s (deliveries per second between the first and the last delivery), p50/p95/p99
-(enqueue-to-delivery, ms), locked (`database is locked` lines in the cluster's log), then CPU ms per
-delivered action of this process (the application), the cluster's processes, the sink, and every
-PostgreSQL and Redis process on the machine (from /proc: other users of those servers count too).
+(enqueue-to-delivery, ms), locked (`database is locked` lines in the cluster's log). Then one table of
+CPU ms per delivered action of each process (from /proc): this process (the application), the
+cluster's processes, every PostgreSQL and Redis process on the machine (other users of those servers
+count too), their sum `all`, the sink (left out of `all`: it stands for the remote service), and
+`all` and the cluster's share divided by the CPU per POST of benchmarks/baselines.py's bare
+keep-alive loop, measured at the start of the same run (CPU figures inflate on a loaded machine; the
+ratios much less). `--profile N` prints, per step, CPU ms and SQL statements per action.
 """
 
 from __future__ import annotations
@@ -324,10 +329,10 @@ def profile_one_process(n: int, workdir: Path) -> None:
                 f"\n== {label}: {plain_ms:.3f} ms CPU per action (no profiler); "
                 f"{statements / n:.2f} SQL statements per action; profiled run: {wall:.2f} s wall"
             )
-            stats = pstats.Stats(profiler)
-            stats.sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
-                int(os.environ.get("BENCH_ROWS", "18"))
-            )
+            rows = int(os.environ.get("BENCH_ROWS", "18"))  # BENCH_ROWS=0: the summary only
+            if rows:
+                stats = pstats.Stats(profiler)
+                stats.sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(rows)
         print(f"delivered to the sink: {sink.stats()['deliveries']} of {2 * n}\n")
         print(f"{'step':<34} {'CPU ms/action':>13} {'SQL statements/action':>22}")
         for label, plain_ms, per_action in summary:
@@ -440,6 +445,13 @@ def _main(args) -> None:
         if args.postgres and args.redis
         else "embedded default: SQLite (WAL) + django-q2 ORM broker"
     )
+    if args.profile:
+        print(
+            f"{profile}; --profile: each step on {args.profile} .webhook actions in this one thread, "
+            f"0 ms sink; work dir {workdir}"
+        )
+        profile_one_process(args.profile, workdir)
+        return
     print(
         f"{profile}, {args.workers} worker processes x "
         f"{args.concurrency} threads; {args.actions} .webhook actions per row "
@@ -451,9 +463,6 @@ def _main(args) -> None:
         )
         + f"work dir {workdir}"
     )
-    if args.profile:
-        profile_one_process(args.profile, workdir)
-        return
     floor = bare_loop_floor()
     print(
         f"{'latency':>8} {'delivered':>10} {'enqueue/s':>10} {'drain/s':>9} {'sink/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'locked':>7}"
