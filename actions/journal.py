@@ -145,6 +145,8 @@ class Journal:
         self.last_error = ""
         self.last_written_at: float | None = None
         self.max_lag = 0.0  # seconds from a result to its commit, largest since the last report
+        self.writes = 0  # transactions written, and the entries in them (entries per write)
+        self.entries_written = 0
 
     # -- runs held by this process --------------------------------------------------------------
 
@@ -210,6 +212,8 @@ class Journal:
                 "last_error": self.last_error,
                 "max_lag_ms": round(self.max_lag * 1000, 1),
                 "held": len(self.held),
+                "writes": self.writes,
+                "entries_written": self.entries_written,
             }
             self.max_lag = 0.0
             return report
@@ -277,6 +281,8 @@ class Journal:
         now = time.monotonic()
         with self.ready:
             if batch:
+                self.writes += 1
+                self.entries_written += len(batch)
                 self.failures, self.last_error, self.last_written_at = 0, "", now
                 self.max_lag = max(self.max_lag, now - min(entry.added for entry in batch))
             for entry in batch:

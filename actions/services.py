@@ -7,12 +7,15 @@ a Kibana-shaped result. Connector failures are results, never exceptions.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.db.models import Q
 
@@ -27,6 +30,7 @@ from connectors.exceptions import (
     ConnectorError,
     SecretsUnreadable,
 )
+from connectors.fields import open_sealed
 from connectors.models import Connector
 from connectors.prepared import PreparedGet
 from connectors.redaction import scrub_result, scrubbed_traceback
@@ -155,6 +159,22 @@ def rate_limit_exceeded(type_id: str) -> bool:
     return started > limit["limit"]
 
 
+@functools.lru_cache(maxsize=512)
+def _opened(keys: tuple, sealed: str, connector_id: str, type_id: str) -> str:
+    """The secrets of one sealed token, as JSON text. Keyed by the encryption keys too, so an entry
+    never outlives a key change; a connector whose secrets change has a new token."""
+    return json.dumps(open_sealed(sealed, connector_id=connector_id, type_id=type_id))
+
+
+def _open_secrets(connector: Connector) -> dict:
+    """`connector.get_secrets()`, decrypting each stored token once per process (a worker runs the
+    same connector many times). Each run gets a dict of its own."""
+    if getattr(connector, "_plain_secrets", None) is not None or not connector.secrets_sealed:
+        return connector.get_secrets()
+    keys = tuple(django_settings.FIELD_ENCRYPTION_KEY)
+    return json.loads(_opened(keys, connector.secrets_sealed, connector.id, connector.connector_type_id))
+
+
 def _run_type(connector: Connector, params: dict, run: RunInfo, space_id: str) -> ExecutionResult:
     config = get_config()
     connector_type = registry.get(connector.connector_type_id)
@@ -175,7 +195,7 @@ def _run_type(connector: Connector, params: dict, run: RunInfo, space_id: str) -
             error_source="user",
         )
     try:
-        secrets = connector.get_secrets()
+        secrets = _open_secrets(connector)
         validated_config = connector_type.validate_config(connector.config, config)
         validated_secrets = connector_type.validate_secrets(secrets, config)
         connector_type.validate_connector(validated_config, validated_secrets)

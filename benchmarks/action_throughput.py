@@ -9,16 +9,21 @@ per action. Everything lives in a throw-away directory; the clock starts after a
     .venv/bin/python benchmarks/action_throughput.py --actions 3000 --latency-ms 0 50 200
     .venv/bin/python benchmarks/action_throughput.py --actions 3000 --workers 2 [--batch 100] \
         --postgres postgres://postgres@127.0.0.1:5432/test --redis redis://127.0.0.1:6379/0
-    .venv/bin/python benchmarks/action_throughput.py --profile 500      # cProfile of each step
+    .venv/bin/python benchmarks/action_throughput.py --profile 500      # CPU, SQL and cProfile of each step
+    BENCH_ROWS=0 .venv/bin/python benchmarks/action_throughput.py --profile 500   # without the cProfile lists
 
 With `--postgres` (a server URL; a fresh database `connectors_bench_<random>` is created there and
 dropped at the end) and `--redis`, the same runs use DATABASE_URL/REDIS_URL: the scale-out profile.
 
 Columns: enqueue/s, drain/s (actions delivered / time from the first enqueue to the last delivery),
 sink/s (deliveries per second between the first and the last delivery), p50/p95/p99
-(enqueue-to-delivery, ms), locked (`database is locked` lines in the cluster's log), then CPU ms per
-delivered action of this process (the application), the cluster's processes, the sink, and every
-PostgreSQL and Redis process on the machine (from /proc: other users of those servers count too).
+(enqueue-to-delivery, ms), locked (`database is locked` lines in the cluster's log). Then one table of
+CPU ms per delivered action of each process (from /proc): this process (the application), the
+cluster's processes, every PostgreSQL and Redis process on the machine (other users of those servers
+count too), their sum `all`, the sink (left out of `all`: it stands for the remote service), and
+`all` and the cluster's share divided by the CPU per POST of benchmarks/baselines.py's bare
+keep-alive loop, measured at the start of the same run (CPU figures inflate on a loaded machine; the
+ratios much less). `--profile N` prints, per step, CPU ms and SQL statements per action.
 """
 
 from __future__ import annotations
@@ -204,6 +209,7 @@ def run_one(
     )
     arrivals = sink.arrivals()
     stats = sink.stats()
+    journal_writes = _journal_writes(_pids_where(lambda pid, group, cmd: group == cluster.pid))
     cluster.send_signal(signal.SIGTERM)
     try:
         cluster.wait(timeout=30)
@@ -230,16 +236,36 @@ def run_one(
         "p95": percentile(latencies, 95) if latencies else float("nan"),
         "p99": percentile(latencies, 99) if latencies else float("nan"),
         "locked": locked,
+        "entries_per_write": journal_writes,
         "cpu_ms": {name: seconds * 1000 / max(1, delivered) for name, seconds in cpu.items()},
     }
 
 
+def _journal_writes(pids: list[int]) -> float:
+    """Entries (events) per journal transaction in the cluster's processes, from their latest
+    heartbeats (written every few seconds, so the last seconds of a row may be missing)."""
+    from actions.models import WorkerHeartbeat
+
+    writes = entries = 0
+    for stats in WorkerHeartbeat.objects.filter(pid__in=pids).values_list("stats", flat=True):
+        journal = (stats or {}).get("journal") or {}
+        writes += journal.get("writes", 0)
+        entries += journal.get("entries_written", 0)
+    return entries / writes if writes else float("nan")
+
+
 def profile_one_process(n: int, workdir: Path) -> None:
-    """Where the CPU of one action goes, in this one thread under cProfile against a 0 ms sink (no
-    cluster runs): the application's `enqueue()`; a worker's claims and `execute()` on the batched
-    path (journal entries kept in a list); and the journal writing those entries in batches of 100."""
+    """Where the CPU of one action goes, in this one thread against a 0 ms sink (no cluster runs):
+    the application's `enqueue()`; a worker's claims and `execute()` on the batched path (journal
+    entries kept in a list); and the journal writing those entries in batches of 100.
+
+    Each step runs twice on N actions of its own: once plain, for its CPU ms per action, then under
+    cProfile and with every SQL statement captured, for the profile and statements per action."""
     import cProfile
     import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
     from actions import journal, worker
     from actions.models import ActionRun
@@ -263,7 +289,11 @@ def profile_one_process(n: int, workdir: Path) -> None:
         ActionRun.objects.all().delete()
 
         def claim_and_execute():
-            ids = list(ActionRun.objects.order_by("pk").values_list("pk", flat=True))
+            ids = list(
+                ActionRun.objects.filter(status=ActionRun.QUEUED)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:n]
+            )
             for first in range(0, len(ids), 50):
                 token, runs = worker.claim_many(ids[first : first + 50])
                 connectors = worker._connectors_of(runs)
@@ -273,26 +303,44 @@ def profile_one_process(n: int, workdir: Path) -> None:
                     )
 
         def write_journal():
-            for first in range(0, len(entries), 100):
-                journal.write(entries[first : first + 100])
+            written = entries[: 2 * n]  # two events per action
+            del entries[: 2 * n]
+            for first in range(0, len(written), 100):
+                journal.write(written[first : first + 100])
 
-        for label, work in (
+        steps = (
             ("enqueue()", lambda: [enqueue(connector.id, {"body": f"p-{i}"}) for i in range(n)]),
             ("claims + execute (batched path)", claim_and_execute),
             ("journal writes", write_journal),
-        ):
+        )
+        summary = []
+        for label, work in steps:
+            cpu = time.process_time()
+            work()
+            plain_ms = (time.process_time() - cpu) / n * 1000
             profiler = cProfile.Profile()
-            started, cpu = time.perf_counter(), time.process_time()
-            profiler.runcall(work)
-            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            started = time.perf_counter()
+            with CaptureQueriesContext(connection) as queries:
+                profiler.runcall(work)
+            wall = time.perf_counter() - started
+            statements = len(queries.captured_queries)
+            summary.append((label, plain_ms, statements / n))
             print(
-                f"\n== {label}: {n} actions in {wall:.2f} s wall, {cpu / n * 1000:.2f} ms/action CPU (profiled)"
+                f"\n== {label}: {plain_ms:.3f} ms CPU per action (no profiler); "
+                f"{statements / n:.2f} SQL statements per action; profiled run: {wall:.2f} s wall"
             )
-            stats = pstats.Stats(profiler)
-            stats.sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
-                int(os.environ.get("BENCH_ROWS", "18"))
-            )
-        print(f"delivered to the sink: {sink.stats()['deliveries']}")
+            rows = int(os.environ.get("BENCH_ROWS", "18"))  # BENCH_ROWS=0: the summary only
+            if rows:
+                stats = pstats.Stats(profiler)
+                stats.sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(rows)
+        print(f"delivered to the sink: {sink.stats()['deliveries']} of {2 * n}\n")
+        print(f"{'step':<34} {'CPU ms/action':>13} {'SQL statements/action':>22}")
+        for label, plain_ms, per_action in summary:
+            print(f"{label:<34} {plain_ms:>13.3f} {per_action:>22.2f}")
+        print(
+            f"{'worker side (claims..journal)':<34} {sum(r[1] for r in summary[1:]):>13.3f} "
+            f"{sum(r[2] for r in summary[1:]):>22.2f}"
+        )
 
 
 def main() -> None:
@@ -397,6 +445,13 @@ def _main(args) -> None:
         if args.postgres and args.redis
         else "embedded default: SQLite (WAL) + django-q2 ORM broker"
     )
+    if args.profile:
+        print(
+            f"{profile}; --profile: each step on {args.profile} .webhook actions in this one thread, "
+            f"0 ms sink; work dir {workdir}"
+        )
+        profile_one_process(args.profile, workdir)
+        return
     print(
         f"{profile}, {args.workers} worker processes x "
         f"{args.concurrency} threads; {args.actions} .webhook actions per row "
@@ -408,25 +463,58 @@ def _main(args) -> None:
         )
         + f"work dir {workdir}"
     )
-    if args.profile:
-        profile_one_process(args.profile, workdir)
-        return
+    floor = bare_loop_floor()
     print(
         f"{'latency':>8} {'delivered':>10} {'enqueue/s':>10} {'drain/s':>9} {'sink/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'locked':>7}"
-        "   CPU ms per action: application / cluster / sink / postgres / redis"
     )
+    rows = []
     for latency in args.latency_ms:
         r = run_one(args.actions, latency, args.workers, args.enqueue_threads, workdir, args.rate, args.batch)
+        rows.append(r)
         print(
             f"{r['latency_ms']:>6}ms {r['delivered']:>6}/{r['actions']:<4}{r['enqueue_per_s']:>9.0f} "
             f"{r['drain_per_s']:>9.0f} {r['deliver_per_s']:>8.0f} {r['p50']:>9.0f} {r['p95']:>9.0f} {r['p99']:>9.0f} {r['locked']:>7}"
-            "   "
-            + " / ".join(
-                f"{r['cpu_ms'][part]:.2f}" for part in ("application", "cluster", "sink", "postgres", "redis")
-            )
-            + f"  max in flight: {r['max_in_flight']}, first delivery after {r['first_ms']:.0f} ms,"
-            f" largest cluster process {r['rss_mb']:.0f} MB"
+            f"  max in flight: {r['max_in_flight']}, first delivery after {r['first_ms']:.0f} ms,"
+            f" largest cluster process {r['rss_mb']:.0f} MB, {r['entries_per_write']:.1f} events per journal write"
             + (f"  duplicates: {r['duplicates']}" if r["duplicates"] else ""),
+            flush=True,
+        )
+    print_cpu_table(rows, floor)
+
+
+PARTS = ("application", "cluster", "postgres", "redis")
+
+
+def bare_loop_floor(count: int = 2000, max_seconds: float = 10.0) -> float:
+    """CPU ms per POST of benchmarks/baselines.py's bare keep-alive loop (one thread, one
+    `requests.Session`) against a 0 ms sink, measured now: the floor the table's ratios divide by."""
+    from benchmarks.baselines import bare_loop
+    from benchmarks.sink import Sink
+
+    with Sink(0) as sink:
+        _, _, notes = bare_loop(sink, count, max_seconds)
+    return notes["client_cpu_ms_per_post"]
+
+
+def print_cpu_table(rows: list[dict], floor: float) -> None:
+    """CPU ms per delivered action of each process, their sum (the sink left out: it stands for the
+    remote service), and that sum and the cluster's share as multiples of the bare loop's CPU."""
+    print(
+        f"\nCPU ms per delivered action (from /proc; the bare keep-alive loop of benchmarks/baselines.py,"
+        f" measured in this run: {floor:.3f} ms per POST)"
+    )
+    header = (
+        f"{'latency':>8} {'application':>12} {'cluster':>8} {'postgres':>9} {'redis':>6} {'all':>6}"
+        f" {'sink':>6} {'all / bare':>11} {'cluster / bare':>15}"
+    )
+    print(header)
+    for r in rows:
+        cpu = r["cpu_ms"]
+        total = sum(cpu[part] for part in PARTS)
+        print(
+            f"{r['latency_ms']:>6}ms {cpu['application']:>12.2f} {cpu['cluster']:>8.2f} {cpu['postgres']:>9.2f}"
+            f" {cpu['redis']:>6.2f} {total:>6.2f} {cpu['sink']:>6.2f} {total / floor:>10.1f}x"
+            f" {cpu['cluster'] / floor:>14.1f}x",
             flush=True,
         )
 

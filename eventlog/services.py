@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import Count
 
 from connectors.redaction import scrub, secret_needles
@@ -141,8 +141,54 @@ def record(document: dict, *, secrets=None) -> Event | None:
 def record_many(events: list[Event]) -> None:
     """Store events built by `build_event` in one INSERT (the worker's batched journal). Unlike
     `record()`, a failure propagates: the caller keeps the batch and writes it again."""
-    if events:
+    if not events:
+        return
+    if connection.vendor != "postgresql" or len(events) == 1:
         Event.objects.bulk_create(events)
+        return
+    # Django's bulk_create on PostgreSQL sends each column as one array (INSERT ... UNNEST), and
+    # psycopg escapes every quote of every JSON document into that array's text in Python: about
+    # half of a batch's CPU. Plain VALUES rows instead, each quoted with the same short template
+    # (psycopg parses a long statement's placeholders on every call; a short one once).
+    from psycopg import ClientCursor
+
+    database = connections[DEFAULT_DB_ALIAS]
+    fields = _insert_fields()
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with database.cursor() as cursor:
+        quoting = ClientCursor(cursor.connection)
+        rows = [
+            quoting.mogrify(
+                row,
+                [_db_value(field, plain, getattr(event, field.attname), database) for field, plain in fields],
+            )
+            for event in events
+        ]
+        cursor.execute(
+            "INSERT INTO {} ({}) VALUES {}".format(
+                database.ops.quote_name(Event._meta.db_table),
+                ", ".join(database.ops.quote_name(field.column) for field, _ in fields),
+                ", ".join(rows),
+            )
+        )
+
+
+@cache
+def _insert_fields() -> list[tuple]:
+    """The columns of an event INSERT, each with the Python type it takes as is: a str for the text
+    columns, an int for the integer ones (anything else goes through Django's own conversion)."""
+    plain = {"CharField": str, "TextField": str, "BigIntegerField": int, "PositiveIntegerField": int}
+    return [
+        (field, plain.get(field.get_internal_type()))
+        for field in Event._meta.concrete_fields
+        if not field.primary_key
+    ]
+
+
+def _db_value(field, plain: type | None, value, database):
+    if (value is None and field.null) or (plain is not None and type(value) is plain):
+        return value
+    return field.get_db_prep_save(value, database)
 
 
 # ---- per-connector health -------------------------------------------------------------------------
