@@ -245,7 +245,7 @@ def _observed_instances() -> int:
 
 def _recent_executes(now: datetime) -> list[dict]:
     return list(
-        Event.objects.filter(action="execute", timestamp__gte=now - RUNTIME_LOOKBACK)
+        Event.objects.filter(action="execute", provider="actions", timestamp__gte=now - RUNTIME_LOOKBACK)
         .order_by("-timestamp", "-id")
         .values(
             "connector_type_id",
@@ -398,7 +398,9 @@ def _capacity_estimation(now: datetime, config: dict, workload: dict, runtime: d
     durations = [p.get("p50", 0) for p in runtime["value"]["execution"]["duration"].values() if p]
     typical_ms = max(sum(durations) / len(durations) if durations else 0, config["poll_interval"], 1)
     per_instance = config["max_workers"] * config["worker_concurrency"] * 60_000 / typical_ms
-    last_hour = Event.objects.filter(action="execute", timestamp__gte=now - timedelta(hours=1)).count()
+    last_hour = Event.objects.filter(
+        action="execute", provider="actions", timestamp__gte=now - timedelta(hours=1)
+    ).count()
     required = last_hour / 60
     recurring = workload["value"]["capacity_requirements"]["per_minute"]
     total_required = required + recurring

@@ -26,18 +26,36 @@ class Event(models.Model):
     class Meta:
         ordering = ["-timestamp", "-id"]
         indexes = [
-            # The execution log, KPI, health and metrics read `execute` events by time; these cover
-            # what they count, sort and filter on, so only the rows of the page are read from the table.
+            # The execution log, KPI, health and metrics read connector runs' `execute` events
+            # (provider `actions`; rule runs are `alerting`) by time; these cover what they count,
+            # sort and filter on, so only the rows of the page are read from the table.
             models.Index(
-                fields=["space_id", "action", "timestamp", "outcome", "duration_ns", "schedule_delay_ns"],
-                name="eventlog_space_log_idx",
+                fields=[
+                    "space_id",
+                    "action",
+                    "provider",
+                    "timestamp",
+                    "outcome",
+                    "duration_ns",
+                    "schedule_delay_ns",
+                ],
+                name="eventlog_space_run_log_idx",
             ),
             models.Index(
-                fields=["action", "timestamp", "space_id", "outcome", "duration_ns", "schedule_delay_ns"],
-                name="eventlog_action_log_idx",
+                fields=[
+                    "action",
+                    "provider",
+                    "timestamp",
+                    "space_id",
+                    "outcome",
+                    "duration_ns",
+                    "schedule_delay_ns",
+                ],
+                name="eventlog_run_log_idx",
             ),
             models.Index(
-                fields=["connector_id", "action", "timestamp", "outcome"], name="eventlog_conn_log_idx"
+                fields=["connector_id", "action", "provider", "timestamp", "outcome"],
+                name="eventlog_conn_run_log_idx",
             ),
         ]
 

@@ -223,7 +223,7 @@ def connector_health(connector_ids, now: datetime | None = None) -> dict[str, di
     }
     if not ids:
         return health
-    executes = Event.objects.filter(action="execute", connector_id__in=ids)
+    executes = Event.objects.filter(action="execute", provider="actions", connector_id__in=ids)
     failures = (
         executes.filter(outcome="failure", timestamp__gte=now - timedelta(hours=24))
         .values("connector_id")
@@ -303,7 +303,7 @@ def failures_last_24h(connector_ids=None, now: datetime | None = None) -> dict[s
     `connector_ids` is None, which is cheaper than a huge IN list for whole-space listings)."""
     now = now or datetime.now(UTC)
     failures = Event.objects.filter(
-        action="execute", outcome="failure", timestamp__gte=now - timedelta(hours=24)
+        action="execute", provider="actions", outcome="failure", timestamp__gte=now - timedelta(hours=24)
     )
     if connector_ids is not None:
         failures = failures.filter(connector_id__in=list(connector_ids))
