@@ -4,7 +4,10 @@ Runs `actions.services.execute` N times with the event log on, then with `record
 no-op, for `.server-log` (no I/O: the worst case for relative overhead) and `.webhook` against a
 local HTTP server, and prints per-run times. Scratch SQLite database in WAL mode, as in production.
 
-    .venv/bin/python benchmarks/eventlog_write.py [--runs 2000]
+    .venv/bin/python benchmarks/eventlog_write.py [--runs 2000] [--without-search-index]
+
+--without-search-index drops the message-search index's triggers (SQLite's FTS5 table, migration
+eventlog/0003) in the scratch database first, to measure what that index costs each write.
 """
 
 import argparse
@@ -37,8 +40,19 @@ def summary(samples: list[float]) -> str:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--without-search-index", action="store_true")
     args = parser.parse_args()
     _django.setup("eventlog-write")
+    if args.without_search_index:
+        from importlib import import_module
+
+        from django.db import connection
+
+        search_index = import_module("eventlog.migrations.0003_message_search_index")
+        with connection.cursor() as cursor:
+            for statement in search_index.SQLITE_DOWN:
+                cursor.execute(statement)
+        print("message-search index dropped: writes without its triggers")
 
     from django.conf import settings
     from pytest_httpserver import HTTPServer
