@@ -61,3 +61,11 @@ def test_on_sqlite_the_search_reads_the_trigram_index(runs):
     queryset = Event.objects.filter(kql.to_q('"Service Unavailable"'))
     plan = queryset.explain()
     assert "eventlog_event_text VIRTUAL TABLE INDEX" in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the pg_trgm indexes are PostgreSQL's")
+def test_on_postgresql_the_search_reads_the_trigram_index(runs):
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a tiny table: ask whether the index can serve
+    plan = Event.objects.filter(kql.to_q('"Service Unavailable"')).explain()
+    assert "eventlog_message_trgm" in plan and "eventlog_error_message_trgm" in plan, plan

@@ -342,3 +342,25 @@ def clusters(deployment):
         process.stop()
         if process in deployment.processes:
             deployment.processes.remove(process)
+
+
+def rerun_on_postgresql(module: str, postgres_url: str, name: str) -> str:
+    """Run a test module again in a child pytest on a fresh database `connectors_<name>_<random>` of
+    the scale-out PostgreSQL (Django reads its database once, at start-up; pytest-django creates
+    `test_<name>` and drops it at the end). Returns the child's output; fails if it failed."""
+    database_url = urlunsplit(
+        urlsplit(postgres_url)._replace(path=f"/connectors_{name}_{uuid.uuid4().hex[:12]}")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "CONNECTORS_"))}
+    env.update({"DATABASE_URL": database_url, "CONNECTORS_EXPECT_DB_VENDOR": "postgresql"})
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", module, "-q", "--no-header", "-rfEs", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    output = completed.stdout[-6000:] + completed.stderr[-2000:]
+    assert completed.returncode == 0, output
+    return output
