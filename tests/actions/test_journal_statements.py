@@ -5,12 +5,8 @@ again in a child pytest against a fresh PostgreSQL database, where the event INS
 (actions/journal.py -> eventlog.services.record_many)."""
 
 import os
-import subprocess
-import sys
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -23,8 +19,8 @@ from actions.models import ActionRun
 from connectors.base import ExecutionResult
 from eventlog.models import Event
 from tests.actions.helpers import make_webhook
+from tests.scaleout.conftest import ROOT, rerun_on_postgresql
 
-ROOT = Path(__file__).resolve().parents[2]
 TRICKY = 'it\'s "quoted" \\ back\\slash %s 100% {braces} ünïcødé 🚀 \n tab\t end'
 
 
@@ -130,17 +126,5 @@ def test_the_same_on_postgresql():
     server = os.environ.get("CONNECTORS_TEST_POSTGRES_URL")
     if not server or connection.vendor != "sqlite":
         pytest.skip("CONNECTORS_TEST_POSTGRES_URL is not set (or this is already the PostgreSQL run)")
-    database_url = urlunsplit(urlsplit(server)._replace(path=f"/connectors_journal_{uuid.uuid4().hex[:12]}"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "CONNECTORS_"))}
-    env.update({"DATABASE_URL": database_url, "CONNECTORS_EXPECT_DB_VENDOR": "postgresql"})
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-q", "--no-header", "-rfE", "-p", "no:cacheprovider"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
-    output = completed.stdout[-6000:] + completed.stderr[-2000:]
-    assert completed.returncode == 0, output
+    output = rerun_on_postgresql(str(Path(__file__).relative_to(ROOT)), server, "journal")
     assert "4 passed, 1 skipped" in output, output
