@@ -283,7 +283,8 @@ class KibanaAutoSchema(AutoSchema):
         )
 
     def get_request_serializer(self):
-        return super().get_request_serializer() if self._has_serializer() else OBJECT
+        # A request given as a dict is drf-spectacular's {media type: schema} form.
+        return super().get_request_serializer() if self._has_serializer() else {"application/json": OBJECT}
 
     def get_response_serializers(self):
         return super().get_response_serializers() if self._has_serializer() else {200: OBJECT}
