@@ -85,6 +85,9 @@ def _lease() -> timedelta:
     return timedelta(seconds=get_config()["connectors.actions.runTimeout"])
 
 
+RECONNECT_GRACE_S = 5.0  # beyond lost_after(), before a recovered poller judges other workers
+
+
 def lost_after() -> float:
     """Seconds without a heartbeat after which a worker process counts as lost: 30 s, or the run
     timeout when that is shorter. Heartbeats and lease renewals come six times as often."""
@@ -597,7 +600,11 @@ def _poll_forever() -> None:
         interval = 0.5
         began = time.monotonic()
         result, conflicts = "Failed", 0
-        trusted = healthy_since is not None and began - healthy_since >= lost_after()
+        # After an interruption, other workers get `lost_after()` and a grace to write again before
+        # this process judges them: right after a database outage every process reconnects and
+        # catches up at once, and one that writes a few seconds late must not have its runs taken
+        # and run twice.
+        trusted = healthy_since is not None and began - healthy_since >= lost_after() + RECONNECT_GRACE_S
         try:
             interval = get_config()["connectors.actions.pollInterval"]
             close_old_connections()
