@@ -34,9 +34,9 @@ from connectors.types.webhook import (
     METHOD_LABELS,
     VERIFICATION_LABELS,
     WITH_AUTH,
-    WITH_BASIC,
     WITH_SSL,
     WebhookConnector,
+    basic_and_certificate_secrets,
 )
 
 NAME = "Webhook - Case Management"
@@ -176,38 +176,7 @@ class CasesWebhookConnector(UnionSubActionType):
     )
     secrets_schema = Object(
         {
-            "user": String(nullable=True, default=None, label="Username", shown_when=WITH_BASIC),
-            "password": String(
-                nullable=True,
-                default=None,
-                secret=True,
-                label="Password",
-                shown_when={**WITH_AUTH, "authType": (AUTH_BASIC, AUTH_SSL)},
-            ),
-            "crt": String(
-                nullable=True,
-                default=None,
-                secret=True,
-                label="Certificate (CRT)",
-                widget="file",
-                shown_when={**WITH_SSL, "certType": ("ssl-crt-key",)},
-            ),
-            "key": String(
-                nullable=True,
-                default=None,
-                secret=True,
-                label="Private key (KEY)",
-                widget="file",
-                shown_when={**WITH_SSL, "certType": ("ssl-crt-key",)},
-            ),
-            "pfx": String(
-                nullable=True,
-                default=None,
-                secret=True,
-                label="PFX file",
-                widget="file",
-                shown_when={**WITH_SSL, "certType": ("ssl-pfx",)},
-            ),
+            **basic_and_certificate_secrets(),
             "secretHeaders": Record(
                 String(), nullable=True, default=None, secret=True, label="Secret headers"
             ),

@@ -49,6 +49,46 @@ def status_service_message(response: http.Response) -> str:
     return text
 
 
+def basic_and_certificate_secrets(*, password_help: str = "") -> dict:
+    """`user`, `password`, `crt`, `key` and `pfx`, each shown for the authentication that uses it: the
+    secrets `.webhook` and `.cases-webhook` share (Basic, and SSL with a certificate or a PFX file)."""
+    return {
+        "user": String(nullable=True, default=None, label="Username", shown_when=WITH_BASIC),
+        "password": String(
+            nullable=True,
+            default=None,
+            secret=True,
+            label="Password",
+            help=password_help,
+            shown_when={**WITH_AUTH, "authType": (AUTH_BASIC, AUTH_SSL)},
+        ),
+        "crt": String(
+            nullable=True,
+            default=None,
+            secret=True,
+            label="Certificate (CRT)",
+            widget="file",
+            shown_when={**WITH_SSL, "certType": ("ssl-crt-key",)},
+        ),
+        "key": String(
+            nullable=True,
+            default=None,
+            secret=True,
+            label="Private key (KEY)",
+            widget="file",
+            shown_when={**WITH_SSL, "certType": ("ssl-crt-key",)},
+        ),
+        "pfx": String(
+            nullable=True,
+            default=None,
+            secret=True,
+            label="PFX file",
+            widget="file",
+            shown_when={**WITH_SSL, "certType": ("ssl-pfx",)},
+        ),
+    }
+
+
 class WebhookConnector(ConnectorType):
     type_id = ".webhook"
     name = "Webhook"
@@ -97,38 +137,8 @@ class WebhookConnector(ConnectorType):
     )
     secrets_schema = Object(
         {
-            "user": String(nullable=True, default=None, label="Username", shown_when=WITH_BASIC),
-            "password": String(
-                nullable=True,
-                default=None,
-                secret=True,
-                label="Password",
-                help="For a certificate, the passphrase of its key, if it has one.",
-                shown_when={**WITH_AUTH, "authType": (AUTH_BASIC, AUTH_SSL)},
-            ),
-            "crt": String(
-                nullable=True,
-                default=None,
-                secret=True,
-                label="Certificate (CRT)",
-                widget="file",
-                shown_when={**WITH_SSL, "certType": ("ssl-crt-key",)},
-            ),
-            "key": String(
-                nullable=True,
-                default=None,
-                secret=True,
-                label="Private key (KEY)",
-                widget="file",
-                shown_when={**WITH_SSL, "certType": ("ssl-crt-key",)},
-            ),
-            "pfx": String(
-                nullable=True,
-                default=None,
-                secret=True,
-                label="PFX file",
-                widget="file",
-                shown_when={**WITH_SSL, "certType": ("ssl-pfx",)},
+            **basic_and_certificate_secrets(
+                password_help="For a certificate, the passphrase of its key, if it has one."
             ),
             "clientSecret": String(
                 nullable=True, default=None, secret=True, label="Client secret", shown_when=WITH_OAUTH2
