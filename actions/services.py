@@ -372,11 +372,13 @@ class QueueFull(Exception):
 _connector_in_space = PreparedGet(lambda pk, space_id: Connector.objects.filter(pk=pk, space_id=space_id))
 
 
-def enqueue(connector_id: str, params: dict, space: str = "default", *, user: str | None = None):
+def enqueue(connector_id: str | Connector, params: dict, space: str = "default", *, user: str | None = None):
     """Queue one background run of a connector for an application (our extension).
 
-    Raises `connectors.services.ConnectorNotFound` (Kibana's not-found message), `ActionTypeDisabled`,
-    `ConfigurationError` (missing secrets) or `QueueFull`. Returns the queued `ActionRun`.
+    `connector_id` may be the connector itself, as the API's view passes it after looking it up
+    with the caller's privilege (connectors.access). Raises `connectors.services.ConnectorNotFound`
+    (Kibana's not-found message), `ActionTypeDisabled`, `ConfigurationError` (missing secrets) or
+    `QueueFull`. Returns the queued `ActionRun`.
     """
     from actions import queue
     from connectors.preconfigured import get_preconfigured
@@ -384,8 +386,9 @@ def enqueue(connector_id: str, params: dict, space: str = "default", *, user: st
 
     # find_connector()'s rules, with the row read through SQL built once: every `_enqueue` request
     # comes here, and building the statement cost more CPU than running it.
-    connector = get_preconfigured(connector_id)
-    if connector is not None:
+    if isinstance(connector_id, Connector):
+        connector = connector_id
+    elif (connector := get_preconfigured(connector_id)) is not None:
         connector.run_space_id = space
     else:
         connector = _connector_in_space(pk=connector_id, space_id=space)

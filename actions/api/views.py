@@ -48,7 +48,6 @@ from connectors.api.base import KibanaView, validate_body
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound, envelope
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError
 from connectors.schemas import Array, Boolean, Enum, Number, Object, SchemaError, String
-from connectors.services import ConnectorNotFound
 
 
 def _notify_when_problem(value):
@@ -456,11 +455,9 @@ class EnqueueView(KibanaView):
 
     def post(self, request, connector_id):
         body = validate_body(ENQUEUE_BODY, request.data)
-        self.require("execute")
+        connector = self.connector(connector_id, "execute")
         try:
-            run = enqueue(connector_id, body["params"], space=self.space_id, user=self.username() or None)
-        except ConnectorNotFound as exc:
-            raise NotFound(str(exc)) from None
+            run = enqueue(connector, body["params"], space=self.space_id, user=self.username() or None)
         except ActionTypeDisabled as exc:
             raise Forbidden(exc.message) from None
         except ConfigurationError as exc:

@@ -18,6 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from connectors import extensions, registry
+from connectors.access import AccessDenied, allows, connector_for, connectors_for
 from connectors.admin_saved_objects import export_selection_url
 from connectors.admin_ui import forms as schema_forms
 from connectors.admin_ui.icons import icon_url
@@ -43,7 +44,6 @@ from connectors.services import (
     PreconfiguredConflict,
     create_connector,
     delete_connector,
-    find_connector,
     referenced_by_counts,
     update_connector,
 )
@@ -140,25 +140,42 @@ def _render(request, template: str, context: dict, status: int = 200) -> Templat
     return TemplateResponse(request, f"admin/connectors/connector/{template}", context, status=status)
 
 
-def _require_read(request):
-    access = space_access(request)
+def _refusal_message(access, need: str) -> str:
     if not access.can_read:
-        raise PermissionDenied("You have no access to connectors in any space.")
+        return "You have no access to connectors in any space."
+    return f"You may only read connectors in the space “{access.space.name}”."
+
+
+def _require(request, need: str):
+    """For pages on no one connector (list, add): 403 unless the space privilege allows `need`."""
+    access = space_access(request)
+    if access.space is None or not allows(access.privilege, need):
+        raise PermissionDenied(_refusal_message(access, need))
     return access
 
 
-def _require_write(request):
-    access = _require_read(request)
-    if not access.can_write:
-        raise PermissionDenied(f"You may only read connectors in the space “{access.space.name}”.")
-    return access
-
-
-def _connector(access, connector_id: str) -> Connector:
+def _connector(request, connector_id: str, need: str):
+    """The current space's connector, if the user's privilege there allows `need` (`read` or `all`):
+    the only way these pages get a connector (connectors.access.connector_for). 403 comes before 404,
+    so nobody learns which ids exist in a space they may not use."""
+    access = space_access(request)
+    space_id = access.space.id if access.space is not None else None
     try:
-        return find_connector(access.space.id, connector_id)
+        return access, connector_for(access.privilege, connector_id, space_id=space_id, need=need)
+    except AccessDenied:
+        raise PermissionDenied(_refusal_message(access, need)) from None
     except ConnectorNotFound:
         raise Http404(f"No connector {connector_id} in the space “{access.space.name}”.") from None
+
+
+def _connectors(request, connector_ids, need: str):
+    """The current space's connectors among `connector_ids`, if the privilege allows `need`."""
+    access = space_access(request)
+    space_id = access.space.id if access.space is not None else None
+    try:
+        return access, connectors_for(access.privilege, connector_ids, space_id=space_id, need=need)
+    except AccessDenied:
+        raise PermissionDenied(_refusal_message(access, need)) from None
 
 
 def _url(name: str, *args, **query) -> str:
@@ -383,7 +400,7 @@ def _names_a_secret(message: str, specs) -> bool:
 
 
 def connector_add(request, model_admin):
-    access = _require_write(request)
+    access = _require(request, "all")
     type_id = request.GET.get("type") or request.POST.get("type")
     if not type_id:
         return type_grid(request, model_admin)
@@ -492,8 +509,7 @@ def _editable(access, connector: Connector) -> bool:
 
 def connector_view(request, model_admin, connector_id: str):
     """The read-only Configuration tab: for `read` users, preconfigured connectors and unknown types."""
-    access = _require_read(request)
-    connector = _connector(access, connector_id)
+    access, connector = _connector(request, connector_id, "read")
     if _editable(access, connector):
         return HttpResponseRedirect(_url("change", connector.id))
     config_items = []
@@ -516,8 +532,7 @@ def connector_view(request, model_admin, connector_id: str):
 
 def connector_change(request, model_admin, connector_id: str):
     """The editable Configuration tab; 403 for `read` users."""
-    access = _require_write(request)
-    connector = _connector(access, connector_id)
+    access, connector = _connector(request, connector_id, "all")
     if not _editable(access, connector):
         if request.method == "POST":
             raise PermissionDenied("This connector cannot be edited.")
@@ -579,8 +594,7 @@ def connector_change(request, model_admin, connector_id: str):
 
 def connector_fix(request, model_admin, connector_id: str):
     """Re-enter the secrets of a connector imported without them (Kibana's Fix button)."""
-    access = _require_write(request)
-    connector = _connector(access, connector_id)
+    _access, connector = _connector(request, connector_id, "all")
     if connector.is_preconfigured:
         raise PermissionDenied("Preconfigured connectors cannot be edited.")
     connector_type = _type_or_404(connector.connector_type_id)
@@ -623,8 +637,8 @@ def connector_fix(request, model_admin, connector_id: str):
 
 
 def connector_test(request, model_admin, connector_id: str):
-    access = _require_read(request)  # Kibana lets `read` execute connectors
-    connector = _connector(access, connector_id)
+    # Kibana lets `read` execute connectors
+    _access, connector = _connector(request, connector_id, "execute")
     result: ExecutionResult | None = None
     if not registry.is_registered(connector.connector_type_id):
         specs = []
@@ -668,8 +682,7 @@ def connector_test(request, model_admin, connector_id: str):
 def connector_logs(request, model_admin, connector_id: str):
     """The connector's runs: the event-log area's fragment (filters `log_outcome`, `log_from`,
     `log_to`, `log_page` in the query string)."""
-    access = _require_read(request)
-    connector = _connector(access, connector_id)
+    _access, connector = _connector(request, connector_id, "read")
     context = _connector_context(
         request,
         model_admin,
@@ -710,8 +723,7 @@ def _rule_rows(space_id: str, connector_id: str) -> list[RuleRow]:
 
 
 def connector_rules(request, model_admin, connector_id: str):
-    access = _require_read(request)
-    connector = _connector(access, connector_id)
+    access, connector = _connector(request, connector_id, "read")
     rules = [] if connector.is_preconfigured else _rule_rows(access.space.id, connector.id)
     context = _connector_context(
         request, model_admin, connector, "rules", f"Rules using {connector.name}", rules=rules
@@ -730,12 +742,10 @@ def _safe_next(request, fallback: str) -> str:
 
 
 def _delete(request, model_admin, ids: list[str]):
-    access = _require_write(request)
     preconfigured_ids = set(preconfigured_connectors())
     skipped = [i for i in ids if i in preconfigured_ids]
-    rows = list(
-        Connector.objects.filter(space=access.space, pk__in=[i for i in ids if i not in preconfigured_ids])
-    )
+    access, found = _connectors(request, [i for i in ids if i not in preconfigured_ids], "all")
+    rows = list(found)
     back = _safe_next(request, _url("changelist"))
     if skipped:
         names = ", ".join(preconfigured_connectors()[i].name for i in skipped)
@@ -780,9 +790,9 @@ def connector_delete(request, model_admin, connector_id: str):
 
 def connector_bulk_export(request, model_admin):
     """ "Export selected": the saved-objects Export page for the ticked connectors of this space."""
-    access = _require_read(request)
     ids = request.POST.getlist("ids") if request.method == "POST" else []
-    selection = list(Connector.objects.filter(space=access.space, pk__in=ids).order_by("name", "id"))
+    _access, found = _connectors(request, ids, "read")
+    selection = list(found.order_by("name", "id"))
     if not selection:
         messages.warning(request, "Select at least one connector to export.")
         return HttpResponseRedirect(_url("changelist"))

@@ -10,17 +10,21 @@ from typing import Any
 from django.utils.functional import cached_property
 from rest_framework.views import APIView
 
-from connectors import privileges
-from connectors.api.errors import BadRequest, Forbidden, NotFound
-from connectors.models import Space
+from connectors import privileges, registry
+from connectors.access import AccessDenied, connector_for
+from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound
+from connectors.models import Connector, Space
 from connectors.prepared import PreparedGet
 from connectors.schemas import Object, SchemaError
+from connectors.services import ConnectorNotFound
 
 _space_by_id = PreparedGet(lambda pk: Space.objects.filter(pk=pk))
 
 
 class KibanaView(APIView):
-    """Subclasses call `self.require("get")` (or create/update/delete/execute) before touching data.
+    """A handler that works on one connector gets it with `self.connector(id, "update")`, which checks
+    the privilege as it looks it up (connectors.access); handlers without one (list, create, find)
+    call `self.require("get")` (or create/update/delete/execute) before touching data.
 
     `self.space` is the space of the `/s/{space}` prefix (`default` without one). A space that does
     not exist is a 404 for a caller who could read it (superusers) and a 403 from `require()` for
@@ -59,9 +63,49 @@ class KibanaView(APIView):
         if not privileges.allows(self.privilege, operation):
             raise Forbidden(message or f"Unauthorized to {operation} {self.feature_noun}")
 
+    def connector(
+        self,
+        connector_id: str,
+        need: str,
+        message: str | None = None,
+        *,
+        system_error: KibanaError | None = None,
+        preconfigured: bool = True,
+    ) -> Connector:
+        """The connector of this space, if the caller may `need` (a Kibana operation) on it.
+
+        Kibana's order: 403 (`message`, or "Unauthorized to <need> actions") before anything about
+        the id; then `system_error` for a system connector's id, when the route refuses those; then
+        404 "Saved object [action/<id>] not found". `preconfigured=False` for routes that only stored
+        connectors have (a preconfigured id is then not found).
+        """
+        self.require(need, message)
+        if system_error is not None and is_system_connector(connector_id):
+            raise system_error
+        try:
+            return connector_for(
+                self.privilege, connector_id, space_id=self.space_id, need=need, preconfigured=preconfigured
+            )
+        except AccessDenied:
+            raise Forbidden(message or f"Unauthorized to {need} {self.feature_noun}") from None
+        except ConnectorNotFound as exc:
+            raise NotFound(str(exc)) from None
+
     def username(self) -> str:
         user = self.request.user
         return user.get_username() if user is not None else ""
+
+
+SYSTEM_CONNECTOR_PREFIX = "system-connector-"
+
+
+def is_system_connector(connector_id: str) -> bool:
+    """Kibana gives each system action type an in-memory connector `system-connector-<typeId>`;
+    the public API hides them."""
+    if not connector_id.startswith(SYSTEM_CONNECTOR_PREFIX):
+        return False
+    type_id = connector_id[len(SYSTEM_CONNECTOR_PREFIX) :]
+    return registry.is_registered(type_id) and registry.get(type_id).is_system_action_type
 
 
 def validate_body(schema: Object, data: Any) -> dict:

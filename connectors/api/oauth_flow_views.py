@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 
 from connectors.api import openapi as oas
 from connectors.api.base import KibanaView, validate_body
-from connectors.api.errors import KibanaError, NotFound, Unauthorized, not_found_message
+from connectors.api.errors import KibanaError, NotFound, Unauthorized
 from connectors.api.views import ConnectorOperations
 from connectors.models import Connector
 from connectors.oauth_flow import (
@@ -93,10 +93,8 @@ class StartOAuthFlowView(KibanaView):
     )
     def post(self, request, connector_id):
         body = validate_body(START_BODY, request.data if request.data else {})
-        self.require("update")
-        connector = Connector.objects.filter(pk=connector_id, space_id=self.space_id).first()
-        if connector is None:
-            raise NotFound(not_found_message(connector_id))
+        # Only stored connectors have tokens to bring: a preconfigured id is not found.
+        connector = self.connector(connector_id, "update", preconfigured=False)
         try:
             answer = start_flow(connector, request.user, body.get("returnUrl"))
         except OAuthFlowError as exc:
@@ -209,8 +207,9 @@ class DisconnectOAuthView(ConnectorOperations):
     )
     def post(self, request, connector_id):
         _signed_in(request, DISCONNECT_NOT_AUTHENTICATED)
-        self.require("update")
-        connector = self.get_connector(connector_id)
+        connector = self.connector(
+            connector_id, "update", system_error=NotFound(f"Connector {connector_id} not found")
+        )
         if not connector.is_preconfigured:
             disconnect(connector)
         return HttpResponse(status=204)

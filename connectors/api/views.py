@@ -15,12 +15,10 @@ from connectors.schemas import Any_, Object, Record, String
 from connectors.services import (
     CONNECTOR_NAME_MAX_LENGTH,
     ConnectorConflict,
-    ConnectorNotFound,
     ConnectorSummary,
     PreconfiguredConflict,
     create_connector,
     delete_connector,
-    find_connector,
     list_connectors,
     referenced_by_counts,
     update_connector,
@@ -108,30 +106,11 @@ def is_connector_deprecated(connector: Connector) -> bool:
     return connector.config.get("usesTableApi", True) is not False
 
 
-SYSTEM_CONNECTOR_PREFIX = "system-connector-"
-
-
-def _is_system_connector(connector_id: str) -> bool:
-    """Kibana gives each system action type an in-memory connector `system-connector-<typeId>`;
-    the public API hides them."""
-    if not connector_id.startswith(SYSTEM_CONNECTOR_PREFIX):
-        return False
-    type_id = connector_id[len(SYSTEM_CONNECTOR_PREFIX) :]
-    return registry.is_registered(type_id) and registry.get(type_id).is_system_action_type
-
-
 def _validate_before_enabled_check(type_id: str, config: dict, secrets: dict) -> None:
     """Kibana validates config and secrets before it checks `enabledActionTypes`, so a disabled type
     with a bad config is a 400, not a 403."""
     if registry.is_registered(type_id) and not registry.is_enabled_in_config(type_id, get_config()):
         validate_connector(type_id, config, secrets)
-
-
-def _connector_or_404(space_id: str, connector_id: str) -> Connector:
-    try:
-        return find_connector(space_id, connector_id)
-    except ConnectorNotFound as exc:
-        raise NotFound(str(exc)) from None
 
 
 def _raise_for_validation(exc: Exception):
@@ -149,7 +128,8 @@ def _raise_for_validation(exc: Exception):
 
 
 class ConnectorOperations(KibanaView):
-    """The connector operations, each with its privilege check; the 8.x routes and the legacy 7.x
+    """The connector operations, each with its privilege check (the ones on one connector get it
+    through `self.connector()`, which checks as it looks up); the 8.x routes and the legacy 7.x
     routes (connectors.api.legacy) differ only in how bodies are spelled.
 
     As in Kibana, a space that does not exist holds no connectors: reads answer "not found" (or only
@@ -188,16 +168,16 @@ class ConnectorOperations(KibanaView):
             _raise_for_validation(exc)
 
     def get_connector(self, connector_id) -> Connector:
-        self.require("get")
-        if _is_system_connector(connector_id):
-            raise NotFound(f"Connector {connector_id} not found")
-        return _connector_or_404(self.space_id, connector_id)
+        return self.connector(
+            connector_id, "get", system_error=NotFound(f"Connector {connector_id} not found")
+        )
 
     def update(self, connector_id, *, name, config, secrets) -> Connector:
-        self.require("update")
-        if _is_system_connector(connector_id):
-            raise BadRequest(f"System action {connector_id} can not be updated.")
-        connector = _connector_or_404(self.space_id, connector_id)
+        connector = self.connector(
+            connector_id,
+            "update",
+            system_error=BadRequest(f"System action {connector_id} can not be updated."),
+        )
         try:
             if not connector.is_preconfigured:
                 _validate_before_enabled_check(connector.connector_type_id, config, secrets)
@@ -208,10 +188,11 @@ class ConnectorOperations(KibanaView):
             _raise_for_validation(exc)
 
     def destroy(self, connector_id) -> None:
-        self.require("delete")
-        if _is_system_connector(connector_id):
-            raise BadRequest(f"System action {connector_id} is not allowed to delete.")
-        connector = _connector_or_404(self.space_id, connector_id)
+        connector = self.connector(
+            connector_id,
+            "delete",
+            system_error=BadRequest(f"System action {connector_id} is not allowed to delete."),
+        )
         try:
             delete_connector(connector)
         except PreconfiguredConflict as exc:
@@ -226,10 +207,9 @@ class ConnectorOperations(KibanaView):
         return [(c, counts.get(c.id, 0)) for c in connectors]
 
     def run(self, connector_id, params):
-        self.require("execute")
-        if _is_system_connector(connector_id):
-            raise BadRequest("Execution of system action is not allowed")
-        connector = _connector_or_404(self.space_id, connector_id)
+        connector = self.connector(
+            connector_id, "execute", system_error=BadRequest("Execution of system action is not allowed")
+        )
         if not connector.is_preconfigured and not registry.is_enabled_in_config(
             connector.connector_type_id, get_config()
         ):

@@ -11,10 +11,9 @@ from rest_framework.response import Response
 
 from connectors import privileges
 from connectors.api.base import KibanaView
-from connectors.api.errors import BadRequest, NotFound
+from connectors.api.errors import BadRequest
 from connectors.conf import get_config
 from connectors.schemas import Array, Enum, Field, Number, Object, OneOf, SchemaError, String, type_name
-from connectors.services import ConnectorNotFound, find_connector
 from eventlog import kql, queries
 
 ORDER = Enum(("asc", "desc"))
@@ -145,17 +144,12 @@ class _LogView(KibanaView):
             space_agnostic_ids=list(get_config()["xpack.actions.preconfigured"]) if space_agnostic else [],
         )
 
-    def connector_or_404(self, connector_id: str) -> str:
-        try:
-            return find_connector(self.space_id, connector_id).id
-        except ConnectorNotFound as exc:
-            raise NotFound(str(exc)) from None
-
     def answer(self, request, connector_id=None):
         params = self.params(request)
-        self.require("get")
-        if connector_id is not None:
-            connector_id = self.connector_or_404(connector_id)
+        if connector_id is None:
+            self.require("get")
+        else:
+            connector_id = self.connector(connector_id, "get").id
         return Response(self.compute(self.query(params, connector_id)))
 
     def get(self, request, connector_id=None):
