@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from actions import maintenance_windows as mw
 from actions.models import MaintenanceWindow
-from connectors.admin_ui.spaces import space_access
+from connectors.admin.spaces import space_access
 from connectors.schemas import SchemaError
 
 

@@ -1,7 +1,7 @@
 """The rule editor: Kibana's rule flyout on the Django admin, with no JSON to write.
 
 A rule type's `params_schema` and a connector type's `params_schema` become inputs through the
-connectors admin's schema forms (`connectors.admin_ui.forms`). Saving goes through the rules API's
+connectors admin's schema forms (`connectors.admin.forms`). Saving goes through the rules API's
 own path (the route schema, then `actions.rules.create_rule` / `update_rule`), and its Kibana-worded
 errors are put back on the fields they name. The space and the privilege in it decide as for
 connectors: `read` sees the rule page, `all` may create, edit, snooze and mute.
@@ -42,10 +42,10 @@ from actions.rules import (
     update_rule,
 )
 from connectors import privileges, registry, schemas
-from connectors.admin_ui import forms as schema_forms
-from connectors.admin_ui.icons import icon_url
-from connectors.admin_ui.spaces import space_access
-from connectors.admin_ui.views import article
+from connectors.admin import forms as schema_forms
+from connectors.admin.icons import icon_url
+from connectors.admin.spaces import space_access
+from connectors.admin.views import article
 from connectors.conf import get_config
 from connectors.models import Connector
 from connectors.preconfigured import preconfigured_connectors

@@ -67,7 +67,7 @@ FIELD_ENCRYPTION_KEY = keyfiles.normalise_fernet_keys(_encryption_keys, "CONNECT
 STARTUP_REPORTED_VARIABLE = keyfiles.STARTUP_REPORTED_VARIABLE
 
 INSTALLED_APPS = [
-    "connectors.admin_ui.apps.ConnectorsAdminConfig",  # django.contrib.admin with our site
+    "connectors.apps.ConnectorsAdminConfig",  # django.contrib.admin with our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -89,7 +89,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "connectors.api.middleware.KibanaApiMiddleware",
-    "connectors.admin_ui.middleware.OversizedAdminFormMiddleware",
+    "connectors.admin.middleware.OversizedAdminFormMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -11,7 +11,7 @@ API_MODULES = [
 ]
 
 urlpatterns = [
-    path("admin/saved-objects/", include("connectors.admin_saved_objects")),
+    path("admin/saved-objects/", include("connectors.admin.saved_objects")),
     path("admin/", admin.site.urls),
     *[path("", include(module)) for module in API_MODULES],
     *[path("s/<str:space_id>/", include(module)) for module in API_MODULES],

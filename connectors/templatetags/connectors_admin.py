@@ -4,7 +4,7 @@ from django import template
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
-from connectors.admin_ui.spaces import space_access
+from connectors.admin.spaces import space_access
 
 register = template.Library()
 

@@ -118,7 +118,7 @@ def test_editing_a_no_auth_webhook_does_not_claim_an_authentication(admin_client
     assert "config__hasAuth" in field_html(form, "config__authType")  # hidden while auth is off
     assert 'id="id_config__hasAuth" checked' not in form
     assert view.status_code == 302  # the superuser edits; the read-only view is checked below
-    from connectors.admin_ui.forms import display_rows, specs_for
+    from connectors.admin.forms import display_rows, specs_for
     from connectors.registry import get
 
     connector.refresh_from_db()

@@ -186,7 +186,7 @@ def test_the_type_grid_lists_every_registered_type_with_icon_and_description(adm
 
 
 def test_every_registered_type_gets_a_form_from_its_schema(admin_client):
-    from connectors.admin_ui.forms import specs_for
+    from connectors.admin.forms import specs_for
 
     for connector_type in registry.all_types():
         if connector_type.is_system_action_type:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from connectors.admin_ui.forms import SchemaForm, attach_error, plain_words, specs_for, split_error
+from connectors.admin.forms import SchemaForm, attach_error, plain_words, specs_for, split_error
 from connectors.schemas import Array, Boolean, Enum, Number, Object, OneOf, Record, String, validate_object
 
 SCHEMA = Object(

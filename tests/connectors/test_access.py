@@ -105,7 +105,7 @@ def test_an_admin_user_of_another_space_gets_a_404_for_the_connector(client, hoo
 # The modules that answer requests. None may reach a connector by id except through connector_for.
 VIEW_MODULES = [
     *sorted((ROOT / "connectors" / "api").glob("*.py")),
-    *sorted((ROOT / "connectors" / "admin_ui").glob("*.py")),
+    *sorted((ROOT / "connectors" / "admin").glob("*.py")),
     *sorted((ROOT / "actions" / "api").glob("*.py")),
     *sorted((ROOT / "eventlog" / "api").glob("*.py")),
 ]
@@ -120,7 +120,7 @@ DIRECT_LOOKUPS = re.compile(
 
 def test_the_view_modules_exist_where_the_scan_looks():
     names = {path.relative_to(ROOT).as_posix() for path in VIEW_MODULES}
-    assert {"connectors/api/views.py", "connectors/admin_ui/views.py", "eventlog/api/views.py"} <= names
+    assert {"connectors/api/views.py", "connectors/admin/views.py", "eventlog/api/views.py"} <= names
 
 
 @pytest.mark.parametrize("path", VIEW_MODULES, ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -3,7 +3,7 @@
 import io
 import json
 
-from connectors.admin_saved_objects import export_connectors_response
+from connectors.admin.saved_objects import export_connectors_response
 from connectors.models import Connector
 from tests.saved_objects.conftest import EXPORT_714, connector_line, ndjson
 
@@ -146,7 +146,7 @@ def test_a_passphrase_carries_secrets_through_the_admin_pages(client, superuser,
 
 
 def test_the_export_page_exports_a_selection_with_a_passphrase(client, superuser, default_space):
-    from connectors.admin_saved_objects import export_selection_url
+    from connectors.admin.saved_objects import export_selection_url
 
     hook = make_hook(default_space)
     other = make_hook(default_space)

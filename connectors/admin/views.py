@@ -19,11 +19,11 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from connectors import extensions, registry
 from connectors.access import AccessDenied, allows, connector_for, connectors_for
-from connectors.admin_saved_objects import export_selection_url
-from connectors.admin_ui import forms as schema_forms
-from connectors.admin_ui.icons import icon_url
-from connectors.admin_ui.middleware import too_large_message
-from connectors.admin_ui.spaces import space_access
+from connectors.admin import forms as schema_forms
+from connectors.admin.icons import icon_url
+from connectors.admin.middleware import too_large_message
+from connectors.admin.saved_objects import export_selection_url
+from connectors.admin.spaces import space_access
 from connectors.api.base import collector_paused
 from connectors.api.views import is_connector_deprecated
 from connectors.base import ConnectorType, ExecutionResult

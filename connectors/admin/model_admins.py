@@ -1,7 +1,8 @@
-"""The admin: Kibana's Stack Management > Connectors on top of the Django admin.
+"""The ModelAdmins of spaces and connectors: Kibana's Stack Management > Connectors on top of the
+Django admin.
 
 `ConnectorAdmin` keeps the Django admin's URL names (changelist, add, change, delete) but serves
-Kibana-like pages from `connectors.admin_ui.views`. What a user may see and do comes from the
+Kibana-like pages from `connectors.admin.views`. What a user may see and do comes from the
 per-space privileges (`connectors.privileges`), not from Django model permissions.
 """
 
@@ -10,9 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import path
 
-from connectors import admin_access  # noqa: F401 -- API keys and privileges live there
-from connectors.admin_ui import views
-from connectors.admin_ui.spaces import space_access
+from connectors.admin import views
+from connectors.admin.spaces import space_access
 from connectors.models import Connector, Space
 
 

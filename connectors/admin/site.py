@@ -73,6 +73,20 @@ class ConnectorsAdminSite(admin.AdminSite):
         return super().index(request, extra_context={**home_context(request), **(extra_context or {})})
 
 
+_site: ConnectorsAdminSite | None = None
+
+
+def default_site() -> ConnectorsAdminSite:
+    """`admin.site` (named by `connectors.apps.ConnectorsAdminConfig.default_site`): one instance,
+    however often Django asks. Importing this module imports the `connectors.admin` package first,
+    whose ModelAdmins register on `admin.site` while Django is still building it, so Django asks
+    twice; with a class it would build two sites and keep the one without the registrations."""
+    global _site
+    if _site is None:
+        _site = ConnectorsAdminSite()
+    return _site
+
+
 def home_context(request) -> dict:
     from connectors import extensions, privileges
     from connectors.models import Connector, Space

@@ -1,1 +1,0 @@
-"""Kibana's Stack Management > Connectors, built on the Django admin (see docs/admin.md)."""
