@@ -131,14 +131,6 @@ class ActionForm(forms.Form):
         }
 
 
-class PrefixedSchemaForm(schema_forms.SchemaForm):
-    """A schema form under a prefix, so several can share one HTML form (`action-0-params__body`)."""
-
-    def __init__(self, data=None, *, prefix: str, **kwargs):
-        super().__init__(data, **kwargs)
-        self.prefix = prefix  # used when fields render and read data, so setting it here is enough
-
-
 def _quiet(*forms_: forms.Form) -> None:
     """Re-show posted values without judging them (adding or removing an action is not a save)."""
     for form in forms_:
@@ -166,7 +158,7 @@ class ActionEntry:
     index: int
     form: ActionForm
     connector: ConnectorChoice | None
-    params_form: PrefixedSchemaForm | None
+    params_form: schema_forms.SchemaForm | None
     preview: str = ""
     errors: list[str] = field(default_factory=list)
 
@@ -253,7 +245,7 @@ def _action_entry(
     form = ActionForm(data, prefix=prefix, initial=initial, groups=rule_type.all_action_groups())
     params_form = None
     if connector_type is not None:
-        params_form = PrefixedSchemaForm(
+        params_form = schema_forms.SchemaForm(
             data,
             prefix=prefix,
             specs=_params_specs(connector_type.params_schema, getattr(connector_type, "sub_actions", None)),
@@ -403,11 +395,12 @@ class Editor:
         data = request.POST if self.posted else None
         self.details = RuleDetailsForm(data, initial=self._initial_details())
         self.params_specs = _params_specs(rule_type.params_schema)
-        self.params_form = PrefixedSchemaForm(
+        self.params_form = schema_forms.SchemaForm(
             data,
             prefix="rule",
             specs=self.params_specs,
             initial_values={"params": rule.params if rule else {}},
+            send_hidden=True,  # a param its `shown_when` hides keeps its value, as in Kibana's rule form
         )
         if self.posted:
             indices = []
@@ -823,7 +816,6 @@ def _editor_page(request, model_admin, editor: Editor, space, privilege, *, stat
         editor=editor,
         rule_type=editor.rule_type,
         param_rows=editor.params_form.bound_rows("params"),
-        shown_when=json.dumps(editor.rule_type.params_shown_when),
         connectors=space_connectors(space.id),
         variables=action_variables(editor.rule_type),
         spaces=_space_options(request, space_access(request)) if rule is None else [],
