@@ -9,6 +9,7 @@ connectors: `read` sees the rule page, `all` may create, edit, snooze and mute.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -962,14 +963,26 @@ def _param_items(rule: Rule) -> list[tuple[str, str]]:
     return items
 
 
-def rule_snooze(request, model_admin, rule_id: str):
+def _changes_rule(view):
+    """A rule page's POST that changes the rule (snooze, mute, enable): it loads the rule, sends a
+    GET back to the rule page, refuses `read` in the rule's space, and gives the view the rule and
+    the user's name."""
+
+    @functools.wraps(view)
+    def wrapper(request, model_admin, rule_id: str):
+        rule, privilege = _load_rule(request, rule_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(_url("change", rule.id))
+        if privilege != privileges.ALL:
+            raise PermissionDenied(f"You may only read rules in the space “{rule.space.name}”.")
+        return view(request, rule, request.user.get_username())
+
+    return wrapper
+
+
+@_changes_rule
+def rule_snooze(request, rule: Rule, user: str):
     """POST `duration` (snooze from now), or `unsnooze` (a schedule id)."""
-    rule, privilege = _load_rule(request, rule_id)
-    if request.method != "POST":
-        return HttpResponseRedirect(_url("change", rule.id))
-    if privilege != privileges.ALL:
-        raise PermissionDenied(f"You may only read rules in the space “{rule.space.name}”.")
-    user = request.user.get_username()
     try:
         if request.POST.get("unsnooze"):
             unsnooze_rule(rule, request.POST["unsnooze"], user=user)
@@ -987,14 +1000,9 @@ def rule_snooze(request, model_admin, rule_id: str):
     return HttpResponseRedirect(_url("change", rule.id))
 
 
-def rule_mute(request, model_admin, rule_id: str):
+@_changes_rule
+def rule_mute(request, rule: Rule, user: str):
     """POST `mute_all` (1/0), or `alert_id` with `mute` (1/0): the API's muteAll and muteAlert."""
-    rule, privilege = _load_rule(request, rule_id)
-    if request.method != "POST":
-        return HttpResponseRedirect(_url("change", rule.id))
-    if privilege != privileges.ALL:
-        raise PermissionDenied(f"You may only read rules in the space “{rule.space.name}”.")
-    user = request.user.get_username()
     if "mute_all" in request.POST:
         mute = request.POST["mute_all"] == "1"
         Rule.objects.filter(pk=rule.pk).update(
@@ -1021,18 +1029,14 @@ def rule_mute(request, model_admin, rule_id: str):
     return HttpResponseRedirect(_url("change", rule.id) + "?tab=alerts")
 
 
-def rule_enable(request, model_admin, rule_id: str):
+@_changes_rule
+def rule_enable(request, rule: Rule, user: str):
     """POST `enabled` (1/0): the API's `_enable` / `_disable`."""
-    rule, privilege = _load_rule(request, rule_id)
-    if request.method != "POST":
-        return HttpResponseRedirect(_url("change", rule.id))
-    if privilege != privileges.ALL:
-        raise PermissionDenied(f"You may only read rules in the space “{rule.space.name}”.")
     if request.POST.get("enabled") == "1":
-        enable_rule(rule, request.user.get_username())
+        enable_rule(rule, user)
         messages.success(request, f"Enabled “{rule.name}”.")
     else:
-        disable_rule(rule, request.user.get_username())
+        disable_rule(rule, user)
         messages.success(request, f"Disabled “{rule.name}”: its alerts are cleared.")
     return HttpResponseRedirect(_url("change", rule.id))
 

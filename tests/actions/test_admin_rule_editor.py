@@ -380,6 +380,18 @@ def reader(db, default_space, other_space, django_user_model):
     return client
 
 
+def test_a_get_of_a_rule_change_route_goes_back_to_the_rule_page_and_changes_nothing(
+    admin, reader, default_space, hook
+):
+    rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
+    for route in ("snooze", "mute", "enable"):
+        for client in (admin, reader):
+            response = client.get(f"/admin/actions/rule/{rule.id}/{route}/", {"enabled": "0"})
+            assert response.status_code == 302 and response["Location"] == change_url(rule), route
+    rule.refresh_from_db()
+    assert rule.enabled is True and rule.snooze_schedule == [] and rule.mute_all is False
+
+
 def test_a_read_user_sees_the_rule_but_cannot_create_edit_snooze_or_mute(reader, default_space, hook):
     rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
     assert reader.get(f"{ADD}?space=default").status_code == 403
