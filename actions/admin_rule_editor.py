@@ -9,6 +9,7 @@ connectors: `read` sees the rule page, `all` may create, edit, snooze and mute.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -131,14 +132,6 @@ class ActionForm(forms.Form):
         }
 
 
-class PrefixedSchemaForm(schema_forms.SchemaForm):
-    """A schema form under a prefix, so several can share one HTML form (`action-0-params__body`)."""
-
-    def __init__(self, data=None, *, prefix: str, **kwargs):
-        super().__init__(data, **kwargs)
-        self.prefix = prefix  # used when fields render and read data, so setting it here is enough
-
-
 def _quiet(*forms_: forms.Form) -> None:
     """Re-show posted values without judging them (adding or removing an action is not a save)."""
     for form in forms_:
@@ -166,7 +159,7 @@ class ActionEntry:
     index: int
     form: ActionForm
     connector: ConnectorChoice | None
-    params_form: PrefixedSchemaForm | None
+    params_form: schema_forms.SchemaForm | None
     preview: str = ""
     errors: list[str] = field(default_factory=list)
 
@@ -253,7 +246,7 @@ def _action_entry(
     form = ActionForm(data, prefix=prefix, initial=initial, groups=rule_type.all_action_groups())
     params_form = None
     if connector_type is not None:
-        params_form = PrefixedSchemaForm(
+        params_form = schema_forms.SchemaForm(
             data,
             prefix=prefix,
             specs=_params_specs(connector_type.params_schema, getattr(connector_type, "sub_actions", None)),
@@ -403,11 +396,12 @@ class Editor:
         data = request.POST if self.posted else None
         self.details = RuleDetailsForm(data, initial=self._initial_details())
         self.params_specs = _params_specs(rule_type.params_schema)
-        self.params_form = PrefixedSchemaForm(
+        self.params_form = schema_forms.SchemaForm(
             data,
             prefix="rule",
             specs=self.params_specs,
             initial_values={"params": rule.params if rule else {}},
+            send_hidden=True,  # a param its `shown_when` hides keeps its value, as in Kibana's rule form
         )
         if self.posted:
             indices = []
@@ -823,7 +817,6 @@ def _editor_page(request, model_admin, editor: Editor, space, privilege, *, stat
         editor=editor,
         rule_type=editor.rule_type,
         param_rows=editor.params_form.bound_rows("params"),
-        shown_when=json.dumps(editor.rule_type.params_shown_when),
         connectors=space_connectors(space.id),
         variables=action_variables(editor.rule_type),
         spaces=_space_options(request, space_access(request)) if rule is None else [],
@@ -970,14 +963,26 @@ def _param_items(rule: Rule) -> list[tuple[str, str]]:
     return items
 
 
-def rule_snooze(request, model_admin, rule_id: str):
+def _changes_rule(view):
+    """A rule page's POST that changes the rule (snooze, mute, enable): it loads the rule, sends a
+    GET back to the rule page, refuses `read` in the rule's space, and gives the view the rule and
+    the user's name."""
+
+    @functools.wraps(view)
+    def wrapper(request, model_admin, rule_id: str):
+        rule, privilege = _load_rule(request, rule_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(_url("change", rule.id))
+        if privilege != privileges.ALL:
+            raise PermissionDenied(f"You may only read rules in the space “{rule.space.name}”.")
+        return view(request, rule, request.user.get_username())
+
+    return wrapper
+
+
+@_changes_rule
+def rule_snooze(request, rule: Rule, user: str):
     """POST `duration` (snooze from now), or `unsnooze` (a schedule id)."""
-    rule, privilege = _load_rule(request, rule_id)
-    if request.method != "POST":
-        return HttpResponseRedirect(_url("change", rule.id))
-    if privilege != privileges.ALL:
-        raise PermissionDenied(f"You may only read rules in the space “{rule.space.name}”.")
-    user = request.user.get_username()
     try:
         if request.POST.get("unsnooze"):
             unsnooze_rule(rule, request.POST["unsnooze"], user=user)
@@ -995,14 +1000,9 @@ def rule_snooze(request, model_admin, rule_id: str):
     return HttpResponseRedirect(_url("change", rule.id))
 
 
-def rule_mute(request, model_admin, rule_id: str):
+@_changes_rule
+def rule_mute(request, rule: Rule, user: str):
     """POST `mute_all` (1/0), or `alert_id` with `mute` (1/0): the API's muteAll and muteAlert."""
-    rule, privilege = _load_rule(request, rule_id)
-    if request.method != "POST":
-        return HttpResponseRedirect(_url("change", rule.id))
-    if privilege != privileges.ALL:
-        raise PermissionDenied(f"You may only read rules in the space “{rule.space.name}”.")
-    user = request.user.get_username()
     if "mute_all" in request.POST:
         mute = request.POST["mute_all"] == "1"
         Rule.objects.filter(pk=rule.pk).update(
@@ -1029,18 +1029,14 @@ def rule_mute(request, model_admin, rule_id: str):
     return HttpResponseRedirect(_url("change", rule.id) + "?tab=alerts")
 
 
-def rule_enable(request, model_admin, rule_id: str):
+@_changes_rule
+def rule_enable(request, rule: Rule, user: str):
     """POST `enabled` (1/0): the API's `_enable` / `_disable`."""
-    rule, privilege = _load_rule(request, rule_id)
-    if request.method != "POST":
-        return HttpResponseRedirect(_url("change", rule.id))
-    if privilege != privileges.ALL:
-        raise PermissionDenied(f"You may only read rules in the space “{rule.space.name}”.")
     if request.POST.get("enabled") == "1":
-        enable_rule(rule, request.user.get_username())
+        enable_rule(rule, user)
         messages.success(request, f"Enabled “{rule.name}”.")
     else:
-        disable_rule(rule, request.user.get_username())
+        disable_rule(rule, user)
         messages.success(request, f"Disabled “{rule.name}”: its alerts are cleared.")
     return HttpResponseRedirect(_url("change", rule.id))
 

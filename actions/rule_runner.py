@@ -498,50 +498,29 @@ def _finish(rule: Rule, now, started: float, execution_uuid: str, report: RunRep
     Rule.objects.filter(pk=rule.pk).update(
         execution_status=status, last_run=last_run, running=False, running_until=None
     )
-    document = {
-        "event": {
-            "provider": "alerting",
-            "action": "execute",
-            "kind": "alert",
-            "category": [rule.consumer],
-            "start": iso(now),
-            "end": iso(timezone.now()),
-            "duration": str(duration_ms * 1_000_000),
-            "outcome": "failure" if error else "success",
-        },
-        "message": (
-            f"rule execution failure: {rule.rule_type_id}:{rule.id}: '{rule.name}'"
-            if error
-            else f"rule executed: {rule.rule_type_id}:{rule.id}: '{rule.name}'"
-        ),
-        "kibana": {
-            "saved_objects": [
-                {"rel": "primary", "type": "alert", "id": rule.id, "type_id": rule.rule_type_id}
-            ],
-            "space_ids": [rule.space_id],
-            "alert": {
-                "rule": {
-                    "consumer": rule.consumer,
-                    "execution": {
-                        "uuid": execution_uuid,
-                        "metrics": {
-                            "number_of_triggered_actions": report.queued,
-                            "number_of_generated_actions": report.generated,
-                            "alert_counts": {
-                                "active": report.active,
-                                "new": report.new,
-                                "recovered": report.recovered,
-                            },
-                        },
-                    },
-                    "rule_type_id": rule.rule_type_id,
-                },
-                "maintenance_window_ids": report.maintenance_window_ids,
-            },
-            "alerting": {"outcome": "failure" if error else ("warning" if report.warning else "success")},
-        },
-        "rule": {"id": rule.id, "name": rule.name, "category": rule.rule_type_id, "ruleset": "stackAlerts"},
+    label = f"{rule.rule_type_id}:{rule.id}: '{rule.name}'"
+    outcome = "failure" if error else ("warning" if report.warning else "success")
+    document = _alerting_event(
+        rule,
+        execution_uuid,
+        "execute",
+        f"rule execution failure: {label}" if error else f"rule executed: {label}",
+        alerting={"outcome": outcome},
+    )
+    # What only the execute event has: its timing, the run's metrics and maintenance windows.
+    document["event"].update(
+        start=iso(now),
+        end=iso(timezone.now()),
+        duration=str(duration_ms * 1_000_000),
+        outcome="failure" if error else "success",
+    )
+    document["kibana"]["alert"]["rule"]["execution"]["metrics"] = {
+        "number_of_triggered_actions": report.queued,
+        "number_of_generated_actions": report.generated,
+        "alert_counts": {"active": report.active, "new": report.new, "recovered": report.recovered},
     }
+    document["kibana"]["alert"]["maintenance_window_ids"] = report.maintenance_window_ids
+    document["rule"]["ruleset"] = "stackAlerts"
     if error:
         document["error"] = {"message": error[1]}
     try:

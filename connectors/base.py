@@ -115,24 +115,10 @@ class ConnectorType:
     # ---- validation ---------------------------------------------------------------------------
 
     def validate_config(self, config: Any, settings: KibanaConfig) -> dict:
-        try:
-            cleaned = validate_object(self.config_schema, config)
-            problem = self.check_config(cleaned, settings)
-        except SchemaError as exc:
-            raise ConfigurationError(f"error validating action type config: {exc}") from None
-        if problem:
-            raise ConfigurationError(f"error validating action type config: {problem}")
-        return cleaned
+        return _validated("action type config", self.config_schema, config, self.check_config, settings)
 
     def validate_secrets(self, secrets: Any, settings: KibanaConfig) -> dict:
-        try:
-            cleaned = validate_object(self.secrets_schema, secrets)
-            problem = self.check_secrets(cleaned, settings)
-        except SchemaError as exc:
-            raise ConfigurationError(f"error validating action type secrets: {exc}") from None
-        if problem:
-            raise ConfigurationError(f"error validating action type secrets: {problem}")
-        return cleaned
+        return _validated("action type secrets", self.secrets_schema, secrets, self.check_secrets, settings)
 
     def validate_connector(self, config: dict, secrets: dict) -> None:
         problem = self.check_connector(config, secrets)
@@ -140,14 +126,7 @@ class ConnectorType:
             raise ConfigurationError(f"error validating action type connector: {problem}")
 
     def validate_params(self, params: Any, settings: KibanaConfig) -> dict:
-        try:
-            cleaned = validate_object(self.params_schema, params)
-            problem = self.check_params(cleaned, settings)
-        except SchemaError as exc:
-            raise ConfigurationError(f"error validating action params: {exc}") from None
-        if problem:
-            raise ConfigurationError(f"error validating action params: {problem}")
-        return cleaned
+        return _validated("action params", self.params_schema, params, self.check_params, settings)
 
     # Hooks for cross-field rules; return a message (without Kibana's prefix) or None.
     def check_config(self, config: dict, settings: KibanaConfig) -> str | None:
@@ -190,3 +169,16 @@ class ConnectorType:
 
     def __repr__(self) -> str:
         return f"<ConnectorType {self.type_id}>"
+
+
+def _validated(what: str, schema: Object, value: Any, check, settings: KibanaConfig) -> dict:
+    """The schema's cleaned value, then the type's `check` hook; either problem is Kibana's
+    `error validating <what>: <problem>`."""
+    try:
+        cleaned = validate_object(schema, value)
+        problem = check(cleaned, settings)
+    except SchemaError as exc:
+        raise ConfigurationError(f"error validating {what}: {exc}") from None
+    if problem:
+        raise ConfigurationError(f"error validating {what}: {problem}")
+    return cleaned

@@ -68,7 +68,16 @@ UPDATE_BODY = Object(
 FIND_KEYS = {"title", "created_by", "status", "page", "per_page"}
 
 
+# The routes' one code path. The internal routes (maintenance_windows_internal.py) subclass the
+# views here and change only their dialect: the bodies, the functions that apply them, and a
+# window's wire shape. (No class docstrings: drf-spectacular would publish them in /api/schema/.)
 class MaintenanceWindowView(KibanaView):
+    create_body = CREATE_BODY
+    update_body = UPDATE_BODY
+    create_window = staticmethod(mw.create_window)
+    update_window = staticmethod(mw.update_window)
+    to_api = staticmethod(mw.to_api)
+
     def authorize(self, write: bool) -> None:
         if not privileges.allows(self.privilege, "update" if write else "get"):
             request = self.request
@@ -84,6 +93,9 @@ class MaintenanceWindowView(KibanaView):
             raise NotFound(f"Saved object [maintenance-window/{window_id}] not found")
         return window
 
+    def user(self) -> str | None:
+        return self.username() or None
+
     def handle_exception(self, exc):
         if isinstance(exc, mw.MaintenanceWindowError):
             exc = KibanaError(exc.message, exc.status)
@@ -93,21 +105,19 @@ class MaintenanceWindowView(KibanaView):
 class MaintenanceWindowCreateView(MaintenanceWindowView):
     def post(self, request):
         self.authorize(write=True)
-        body = validate_body(CREATE_BODY, request.data)
-        window = mw.create_window(self.space, body, user=self.username() or None)
-        return Response(mw.to_api(window))
+        body = validate_body(self.create_body, request.data)
+        return Response(self.to_api(self.create_window(self.space, body, user=self.user())))
 
 
 class MaintenanceWindowDetailView(MaintenanceWindowView):
     def get(self, request, window_id):
         self.authorize(write=False)
-        return Response(mw.to_api(self.load(window_id)))
+        return Response(self.to_api(self.load(window_id)))
 
     def patch(self, request, window_id):
         self.authorize(write=True)
-        body = validate_body(UPDATE_BODY, request.data)
-        window = mw.update_window(self.load(window_id), body, user=self.username() or None)
-        return Response(mw.to_api(window))
+        body = validate_body(self.update_body, request.data)
+        return Response(self.to_api(self.update_window(self.load(window_id), body, user=self.user())))
 
     def delete(self, request, window_id):
         self.authorize(write=True)
@@ -116,15 +126,19 @@ class MaintenanceWindowDetailView(MaintenanceWindowView):
 
 
 class MaintenanceWindowArchiveView(MaintenanceWindowView):
-    archive = True
+    archive = True  # `_archive`, or False for `_unarchive`
+
+    def archiving(self, request) -> bool:
+        return self.archive
 
     def post(self, request, window_id):
         self.authorize(write=True)
-        window = mw.archive_window(self.load(window_id), self.archive, user=self.username() or None)
-        return Response(mw.to_api(window))
+        archive = self.archiving(request)
+        window = mw.archive_window(self.load(window_id), archive, user=self.user())
+        return Response(self.to_api(window))
 
 
-def _bounded(query, name: str, default: int) -> int:
+def _bounded(query, name: str, default: int, maximum: int = 100) -> int:
     value = query.get(name)
     if value is None:
         return default
@@ -136,12 +150,12 @@ def _bounded(query, name: str, default: int) -> int:
         ) from None
     if number < 1:
         raise BadRequest(f"[request query.{name}]: Value must be equal to or greater than [1].")
-    if number > 100:
-        raise BadRequest(f"[request query.{name}]: Value must be equal to or lower than [100].")
+    if number > maximum:
+        raise BadRequest(f"[request query.{name}]: Value must be equal to or lower than [{maximum}].")
     return int(number)
 
 
-def _statuses(query) -> list[str] | None:
+def _statuses(query, allowed: tuple[str, ...]) -> list[str] | None:
     values = query.getlist("status")
     if not values:
         return None
@@ -150,37 +164,48 @@ def _statuses(query) -> list[str] | None:
             values = json.loads(values[0])
         except ValueError:
             raise BadRequest("[request query.status]: could not parse array value from json input") from None
-    bad = [v for v in values if v not in mw.STATUSES]
+    bad = [v for v in values if v not in allowed]
     if bad:
-        allowed = ", ".join(f"[{s}]" for s in mw.STATUSES)
-        raise BadRequest(f"[request query.status]: expected one of {allowed} but got [{bad[0]}]")
+        listed = ", ".join(f"[{s}]" for s in allowed)
+        raise BadRequest(f"[request query.status]: expected one of {listed} but got [{bad[0]}]")
     return values
 
 
 class MaintenanceWindowFindView(MaintenanceWindowView):
+    find_keys = FIND_KEYS
+    list_key = "maintenanceWindows"
+
+    def paging(self, query) -> tuple[int, int]:
+        return _bounded(query, "page", 1), _bounded(query, "per_page", 10)
+
+    def matching(self, query) -> list[MaintenanceWindow]:
+        """The windows the query asks for, after paging is checked."""
+        return mw.find_windows(
+            self.space_id,
+            title=query.get("title"),
+            created_by=query.get("created_by"),
+            statuses=_statuses(query, mw.STATUSES),
+        )
+
     def get(self, request):
         self.authorize(write=False)
         query = request.query_params
-        unknown = sorted(set(query) - FIND_KEYS)
+        unknown = sorted(set(query) - self.find_keys)
         if unknown:
             raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
-        page = _bounded(query, "page", 1)
-        per_page = _bounded(query, "per_page", 10)
+        page, per_page = self.paging(query)
         if max(page, page * per_page) > mw.MAX_DOCS:
             raise BadRequest(
                 f"[request query]: The number of documents is too high. Paginating through more than "
                 f"{mw.MAX_DOCS} documents is not possible."
             )
-        statuses = _statuses(query)
-        windows = mw.find_windows(
-            self.space_id, title=query.get("title"), created_by=query.get("created_by"), statuses=statuses
-        )
-        window = windows[(page - 1) * per_page : page * per_page]
+        windows = self.matching(query)
+        shown = windows[(page - 1) * per_page : page * per_page]
         return Response(
             {
                 "page": page,
                 "per_page": per_page,
                 "total": len(windows),
-                "maintenanceWindows": [mw.to_api(w) for w in window],
+                self.list_key: [self.to_api(w) for w in shown],
             }
         )

@@ -2,18 +2,26 @@
 8.8+; what Kibana's UI and older clients call). Their bodies are the stored shape: `r_rule`,
 `duration` in ms, `category_ids`, `scoped_query`.
 
-A translation layer only: the same model, life cycle and status as the public routes
-(actions/maintenance_windows.py), the same privileges and 403 wording (MaintenanceWindowView)."""
+A translation layer only: the public routes' views (actions/api/maintenance_windows.py) with this
+dialect (`InternalDialect`: the bodies, the life-cycle functions and the wire shape), so the same
+model, life cycle, status, privileges and 403 wording; plus the routes only Kibana's UI has
+(`_finish`, `_active`, `_bulk_get`)."""
 
 from __future__ import annotations
-
-import json
 
 from django.utils import timezone
 from rest_framework.response import Response
 
 from actions import maintenance_windows as mw
-from actions.api.maintenance_windows import MaintenanceWindowView, _bounded
+from actions.api.maintenance_windows import (
+    MaintenanceWindowArchiveView,
+    MaintenanceWindowCreateView,
+    MaintenanceWindowDetailView,
+    MaintenanceWindowFindView,
+    MaintenanceWindowView,
+    _bounded,
+    _statuses,
+)
 from actions.models import MaintenanceWindow
 from actions.rule_snooze import _parse_date, timezone_problem
 from connectors.api.base import validate_body
@@ -106,62 +114,54 @@ BULK_GET_BODY = Object({"ids": Array(String(), max_size=BULK_GET_IDS_MAX_SIZE)})
 FIND_KEYS = {"page", "per_page", "search", "status"}
 
 
-class InternalCreateView(MaintenanceWindowView):
-    def post(self, request):
-        self.authorize(write=True)
-        body = validate_body(CREATE_BODY, request.data)
-        window = mw.create_window_internal(self.space, body, user=self.username() or None)
-        return Response(mw.to_internal_api(window))
+# What the internal routes change on the public views: the stored-shape bodies and wire shape.
+class InternalDialect:
+    create_body = CREATE_BODY
+    update_body = UPDATE_BODY
+    create_window = staticmethod(mw.create_window_internal)
+    update_window = staticmethod(mw.update_window_internal)
+    to_api = staticmethod(mw.to_internal_api)
 
 
-class InternalDetailView(MaintenanceWindowView):
-    def get(self, request, window_id):
-        self.authorize(write=False)
-        return Response(mw.to_internal_api(self.load(window_id)))
+class InternalCreateView(InternalDialect, MaintenanceWindowCreateView):
+    pass
+
+
+class InternalDetailView(InternalDialect, MaintenanceWindowDetailView):
+    http_method_names = ["get", "post", "delete", "head", "options"]  # no PATCH here
 
     def post(self, request, window_id):
         """Update (POST, not PATCH, on the internal route)."""
-        self.authorize(write=True)
-        body = validate_body(UPDATE_BODY, request.data)
-        window = mw.update_window_internal(self.load(window_id), body, user=self.username() or None)
-        return Response(mw.to_internal_api(window))
-
-    def delete(self, request, window_id):
-        self.authorize(write=True)
-        self.load(window_id).delete()
-        return Response(status=204)
+        return self.patch(request, window_id)
 
 
-class InternalArchiveView(MaintenanceWindowView):
+class InternalArchiveView(InternalDialect, MaintenanceWindowArchiveView):
+    def archiving(self, request) -> bool:
+        return validate_body(ARCHIVE_BODY, request.data)["archive"]
+
+
+class InternalFinishView(InternalDialect, MaintenanceWindowView):
     def post(self, request, window_id):
         self.authorize(write=True)
-        body = validate_body(ARCHIVE_BODY, request.data)
-        window = mw.archive_window(self.load(window_id), body["archive"], user=self.username() or None)
-        return Response(mw.to_internal_api(window))
+        window = mw.finish_window(self.load(window_id), user=self.user())
+        return Response(self.to_api(window))
 
 
-class InternalFinishView(MaintenanceWindowView):
-    def post(self, request, window_id):
-        self.authorize(write=True)
-        window = mw.finish_window(self.load(window_id), user=self.username() or None)
-        return Response(mw.to_internal_api(window))
-
-
-class InternalActiveView(MaintenanceWindowView):
+class InternalActiveView(InternalDialect, MaintenanceWindowView):
     def get(self, request):
         self.authorize(write=False)
         now = timezone.now()
-        return Response([mw.to_internal_api(w, now) for w in mw.active_windows(self.space_id, now)])
+        return Response([self.to_api(w, now) for w in mw.active_windows(self.space_id, now)])
 
 
-class InternalBulkGetView(MaintenanceWindowView):
+class InternalBulkGetView(InternalDialect, MaintenanceWindowView):
     def post(self, request):
         self.authorize(write=False)
         ids = validate_body(BULK_GET_BODY, request.data)["ids"]
         found = {w.id: w for w in MaintenanceWindow.objects.filter(space_id=self.space_id, pk__in=ids)}
         return Response(
             {
-                "maintenance_windows": [mw.to_internal_api(found[i]) for i in ids if i in found],
+                "maintenance_windows": [self.to_api(found[i]) for i in ids if i in found],
                 "errors": [
                     {
                         "id": i,
@@ -176,21 +176,6 @@ class InternalBulkGetView(MaintenanceWindowView):
         )
 
 
-def _page(query) -> int:
-    value = query.get("page")
-    if value is None:
-        return 1
-    try:
-        number = float(value)
-    except ValueError:
-        raise BadRequest("[request query.page]: expected value of type [number] but got [string]") from None
-    if number < 1:
-        raise BadRequest("[request query.page]: Value must be equal to or greater than [1].")
-    if number > mw.MAX_DOCS:
-        raise BadRequest(f"[request query.page]: Value must be equal to or lower than [{mw.MAX_DOCS}].")
-    return int(number)
-
-
 def _per_page(query) -> int:
     """Kibana's internal default is 1000 although its maximum is 100 (the default is not checked)."""
     if query.get("per_page") is None:
@@ -200,22 +185,6 @@ def _per_page(query) -> int:
     return _bounded(query, "per_page", 1000)
 
 
-def _internal_statuses(query) -> list[str] | None:
-    values = query.getlist("status")
-    if not values:
-        return None
-    if len(values) == 1 and values[0].startswith("["):
-        try:
-            values = json.loads(values[0])
-        except ValueError:
-            raise BadRequest("[request query.status]: could not parse array value from json input") from None
-    bad = [v for v in values if v not in INTERNAL_STATUSES]
-    if bad:
-        allowed = ", ".join(f"[{s}]" for s in INTERNAL_STATUSES)
-        raise BadRequest(f"[request query.status]: expected one of {allowed} but got [{bad[0]}]")
-    return values
-
-
 def _search_matches(window: MaintenanceWindow, terms: list[str]) -> bool:
     """Kibana passes `search` to a saved-objects simple_query_string (OR of the terms, over the
     text fields); here any term found in the title or the creator."""
@@ -223,35 +192,22 @@ def _search_matches(window: MaintenanceWindow, terms: list[str]) -> bool:
     return any(term in haystack for term in terms)
 
 
-class InternalFindView(MaintenanceWindowView):
-    def get(self, request):
-        self.authorize(write=False)
-        query = request.query_params
-        unknown = sorted(set(query) - FIND_KEYS)
-        if unknown:
-            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
-        page, per_page = _page(query), _per_page(query)
-        if max(page, page * per_page) > mw.MAX_DOCS:
-            raise BadRequest(
-                f"[request query]: The number of documents is too high. Paginating through more than "
-                f"{mw.MAX_DOCS} documents is not possible."
-            )
+class InternalFindView(InternalDialect, MaintenanceWindowFindView):
+    find_keys = FIND_KEYS
+    list_key = "data"
+
+    def paging(self, query) -> tuple[int, int]:
+        return _bounded(query, "page", 1, maximum=mw.MAX_DOCS), _per_page(query)
+
+    def matching(self, query) -> list[MaintenanceWindow]:
         search = query.get("search")
         if search is not None and len(search) > SEARCH_MAX_LENGTH:
             raise BadRequest(
                 f"[request query.search]: value has length [{len(search)}] but it must have a maximum "
                 f"length of [{SEARCH_MAX_LENGTH}]."
             )
-        windows = mw.find_windows(self.space_id, statuses=_internal_statuses(query))
+        windows = mw.find_windows(self.space_id, statuses=_statuses(query, INTERNAL_STATUSES))
         terms = [t.strip("*").lower() for t in (search or "").split() if t.strip("*")]
         if terms:
             windows = [w for w in windows if _search_matches(w, terms)]
-        shown = windows[(page - 1) * per_page : page * per_page]
-        return Response(
-            {
-                "page": page,
-                "per_page": per_page,
-                "total": len(windows),
-                "data": [mw.to_internal_api(w) for w in shown],
-            }
-        )
+        return windows

@@ -68,11 +68,10 @@ class RuleType:
     # Whether a run can be replayed for a past moment (the backfill API); see actions/backfill.py.
     supports_backfill: ClassVar[bool] = False
     # The params as a connectors.schemas.Object, for the admin's rule editor only (validation stays
-    # in validate_params). None: the editor offers one JSON textarea.
+    # in validate_params). None: the editor offers one JSON textarea. Its fields carry the editor's
+    # hints as a connector type's do: `shown_when` (show an input only while another param has one
+    # of some values) and `choice_labels` (words for a select's values).
     params_schema: ClassVar[Any] = None
-    # Editor hints: show a param's input only while another param has one of some values.
-    params_shown_when: ClassVar[dict[str, tuple[str, tuple]]] = {}
-    # Editor hints: words for a select's values, `{param: {value: label}}`.
 
     def validate_params(self, params: Any) -> dict:
         """Return cleaned params with defaults; raise ParamsInvalid with Kibana's message."""

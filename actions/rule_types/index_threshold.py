@@ -244,6 +244,7 @@ def _term_key(value: Any) -> str:
     return _number_text(value) if isinstance(value, float) else str(value)
 
 
+ONLY_TOP = {"groupBy": ("top",)}  # the editor shows the term inputs only for "top" (shown_when)
 # The words Kibana's rule form shows for the params' values (the admin's editor).
 AGG_TYPE_WORDS = {"count": "count()", "avg": "average()", "min": "min()", "max": "max()", "sum": "sum()"}
 GROUP_BY_WORDS = {"all": "all documents", "top": "top"}
@@ -289,10 +290,15 @@ class IndexThresholdRuleType(RuleType):
             ),
             "timeField": String(label="Time field", help="A date field of the documents, e.g. @timestamp."),
             "aggType": Enum(AGG_TYPES, default="count", label="When", choice_labels=AGG_TYPE_WORDS),
-            "aggField": String(optional=True, label="Of field", help="The numeric field to aggregate."),
+            "aggField": String(
+                optional=True,
+                label="Of field",
+                help="The numeric field to aggregate.",
+                shown_when={"aggType": ("avg", "min", "max", "sum")},
+            ),
             "groupBy": Enum(GROUP_BYS, default="all", label="Over", choice_labels=GROUP_BY_WORDS),
-            "termField": String(optional=True, label="Grouped over field"),
-            "termSize": Number(optional=True, minimum=1, label="Number of top groups"),
+            "termField": String(optional=True, label="Grouped over field", shown_when=ONLY_TOP),
+            "termSize": Number(optional=True, minimum=1, label="Number of top groups", shown_when=ONLY_TOP),
             "filterKuery": String(optional=True, label="Filter (KQL)"),
             "thresholdComparator": Enum(COMPARATORS, label="Threshold", choice_labels=COMPARATOR_WORDS),
             "threshold": Array(
@@ -302,11 +308,6 @@ class IndexThresholdRuleType(RuleType):
             "timeWindowUnit": Enum(tuple(TIME_UNITS), label="Time unit", choice_labels=TIME_UNIT_WORDS),
         }
     )
-    params_shown_when = {
-        "aggField": ("aggType", ("avg", "min", "max", "sum")),
-        "termField": ("groupBy", ("top",)),
-        "termSize": ("groupBy", ("top",)),
-    }
 
     def validate_params(self, params: Any) -> dict:
         return validate_threshold_params(params)

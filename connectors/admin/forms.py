@@ -34,11 +34,13 @@ class FieldSpec:
     choices: tuple = ()  # for a select: the schema's Enum values, or known values of a free string
     # `node.shown_when` resolved to inputs: (input name, negated, the values as the input's text)
     conditions: tuple = ()
+    # The form's prefix, when several schema forms share one HTML form (the rule editor's `rule-`).
+    prefix: str = ""
 
     @property
     def conditions_json(self) -> str:
         """What admin.js reads from `data-shown-when` to show or hide the input as choices change."""
-        return json.dumps([[name, negated, texts] for name, negated, texts in self.conditions])
+        return json.dumps([[self.prefixed(name), negated, texts] for name, negated, texts in self.conditions])
 
     def choice_label(self, value: Any) -> str:
         labels = self.node.choice_labels
@@ -49,6 +51,10 @@ class FieldSpec:
     @property
     def name(self) -> str:
         return f"{self.group}__{self.key}"
+
+    def prefixed(self, name: str) -> str:
+        """An input name as the browser posts it (Django's `Form.add_prefix`)."""
+        return f"{self.prefix}-{name}" if self.prefix else name
 
     @property
     def secret(self) -> bool:
@@ -123,9 +129,10 @@ def _as_text(spec: FieldSpec, value: Any) -> str:
 
 
 def submitted_text(spec: FieldSpec, data) -> str:
+    posted = spec.prefixed(spec.name)
     if spec.input == "checkbox":
-        return "true" if data.get(spec.name) not in (None, "", "false", "off") else "false"
-    raw = data.get(spec.name, "")
+        return "true" if data.get(posted) not in (None, "", "false", "off") else "false"
+    raw = data.get(posted, "")
     if raw == "" and spec.node.default not in (MISSING, None) and not callable(spec.node.default):
         return _as_text(spec, spec.node.default)  # blank means the default, as on save
     return raw
@@ -157,7 +164,9 @@ def display_rows(specs: list[FieldSpec], config: dict) -> list[tuple[str, str, s
     for spec in specs:
         value = config.get(spec.key, spec.node.default if not callable(spec.node.default) else MISSING)
         if value not in (MISSING, None):
-            as_submitted[spec.name] = _as_text(spec, value) if spec.input in ("checkbox", "select") else "x"
+            as_submitted[spec.prefixed(spec.name)] = (
+                _as_text(spec, value) if spec.input in ("checkbox", "select") else "x"
+            )
     shown = visible_names(specs, as_submitted)
     rows = []
     for spec in specs:
@@ -480,7 +489,8 @@ def attach_error(form: forms.Form, group: str, message: str, specs: list[FieldSp
 
 
 class SchemaForm(forms.Form):
-    """A form over one or more schema groups (config and secrets, or params)."""
+    """A form over one or more schema groups (config and secrets, or params). `prefix` lets several
+    share one HTML form (the rule editor's `rule-params__index`, `action-0-params__body`)."""
 
     def __init__(
         self,
@@ -492,9 +502,13 @@ class SchemaForm(forms.Form):
         with_name: bool = False,
         name_initial: str = "",
         saved_config: dict | None = None,
+        prefix: str | None = None,
+        send_hidden: bool = False,
     ):
-        super().__init__(data)
+        super().__init__(data, prefix=prefix)
         self.specs = specs
+        for spec in specs:
+            spec.prefix = prefix or ""
         self.stored_secret_keys = set(stored_secret_keys)
         if with_name:
             self.fields["name"] = forms.CharField(
@@ -519,8 +533,12 @@ class SchemaForm(forms.Form):
                     label=f"Remove the saved {_label(spec).lower()}", required=False
                 )
         never_shown = link_conditions(specs, saved_config)
-        # Inputs hidden by the submitted choices are not asked for and not sent.
-        self.visible = visible_names(specs, data) if data is not None else {spec.name for spec in specs}
+        # Inputs hidden by the submitted choices are not asked for and not sent, unless `send_hidden`
+        # (Kibana's rule form keeps a hidden param: aggField stays when aggType goes back to count).
+        if data is not None and not send_hidden:
+            self.visible = visible_names(specs, data)
+        else:
+            self.visible = {spec.name for spec in specs}
         self.visible -= never_shown
         self.never_shown = never_shown
         for spec in specs:

@@ -18,17 +18,17 @@ from connectors.base import ExecutionContext
 from connectors.schemas import Any_, Array, Number, Object, SchemaError, String
 from connectors.types.ai_common import (
     AI_RUN_PARAMS,
+    CALL_OPTIONS,
     DASHBOARD_PARAMS,
+    NOT_RECOGNIZED,
+    GenerativeAIConnectorType,
     absent,
+    ai_invoke_params,
     ai_test_params_schema,
+    api_error_message,
     check_ai_url,
 )
-from connectors.types.sub_action_framework import (
-    SubAction,
-    SubActionConnectorType,
-    SubActionError,
-    normalise_url,
-)
+from connectors.types.sub_action_framework import SubAction, SubActionError, normalise_url
 
 DEFAULT_URL = "https://bedrock-runtime.us-east-1.amazonaws.com"
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -36,7 +36,6 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_TIMEOUT_MS = 200_000
 DEFAULT_TOKEN_LIMIT = 8191
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
-NOT_RECOGNIZED = "The requested operation is not recognized by the service."
 TEST_BODY = json.dumps(
     {
         "anthropic_version": ANTHROPIC_VERSION,
@@ -47,21 +46,12 @@ TEST_BODY = json.dumps(
 )
 
 RUN_PARAMS = AI_RUN_PARAMS
-INVOKE_PARAMS = Object(
-    {
-        "messages": Array(Object({"role": String(), "content": Any_()}, strict=False)),
-        "model": String(nullable=True, default=None),
-        "temperature": Number(nullable=True, default=None),
-        "stopSequences": Array(String(), nullable=True, default=None),
-        "system": String(nullable=True, default=None),
-        "maxTokens": Number(nullable=True, default=None),
-        "anthropicVersion": String(nullable=True, default=None),
-        "tools": Any_(nullable=True, default=None),
-        "toolChoice": Any_(nullable=True, default=None),
-        "signal": Any_(nullable=True, default=None),
-        "timeout": Number(nullable=True, default=None),
-        "telemetryMetadata": Any_(nullable=True, default=None),
-    }
+INVOKE_PARAMS = ai_invoke_params(
+    system=String(nullable=True, default=None),
+    maxTokens=Number(nullable=True, default=None),
+    anthropicVersion=String(nullable=True, default=None),
+    tools=Any_(nullable=True, default=None),
+    toolChoice=Any_(nullable=True, default=None),
 )
 CONVERSE_PARAMS = Object(
     {
@@ -73,9 +63,7 @@ CONVERSE_PARAMS = Object(
         "maxTokens": Number(nullable=True, default=None),
         "tools": Any_(nullable=True, default=None),
         "toolChoice": Any_(nullable=True, default=None),
-        "signal": Any_(nullable=True, default=None),
-        "timeout": Number(nullable=True, default=None),
-        "telemetryMetadata": Any_(nullable=True, default=None),
+        **CALL_OPTIONS,
     }
 )
 LATEST_RESPONSE = Object(
@@ -112,17 +100,11 @@ def parse_content(content: list[dict]) -> str:
     return "".join(f"\n{text}" for text in texts if text) if len(content) > 1 else ""
 
 
-class BedrockConnector(SubActionConnectorType):
+class BedrockConnector(GenerativeAIConnectorType):
     type_id = ".bedrock"
     name = "Amazon Bedrock"
     description = "Send requests to Amazon Bedrock."
     icon = "logoAWS"
-    minimum_license = "enterprise"
-    supported_feature_ids = (
-        "generativeAIForSecurity",
-        "generativeAIForObservability",
-        "generativeAIForSearchPlayground",
-    )
     config_schema = Object(
         {
             "apiUrl": String(default=DEFAULT_URL, label="URL"),
@@ -157,9 +139,7 @@ class BedrockConnector(SubActionConnectorType):
                 f"API Error: {message}\n\nThe Kibana Connector in use may need to be reconfigured with an updated "
                 "Amazon Bedrock endpoint, like `bedrock-runtime`."
             )
-        if response.status_code == 401:
-            return f"Unauthorized API Error{f': {message}' if message else ''}"
-        return f"API Error: {response.reason}{f' - {message}' if message else ''}"
+        return api_error_message(response, message)
 
     # ---- signing ----------------------------------------------------------------------------------
 
@@ -370,6 +350,3 @@ class BedrockConnector(SubActionConnectorType):
             params.get("timeout") or DEFAULT_TIMEOUT_MS,
             typed,
         )
-
-    def get_dashboard(self, ctx: ExecutionContext, params: dict) -> dict:
-        return {"available": False}

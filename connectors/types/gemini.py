@@ -22,11 +22,15 @@ from connectors.schemas import Any_, Array, Number, Object, SchemaError, String
 from connectors.types.ai_common import (
     AI_RUN_PARAMS,
     DASHBOARD_PARAMS,
+    NOT_RECOGNIZED,
+    GenerativeAIConnectorType,
     absent,
+    ai_invoke_params,
     ai_test_params_schema,
+    api_error_message,
     check_ai_url,
 )
-from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
+from connectors.types.sub_action_framework import SubAction, SubActionError
 
 DEFAULT_URL = "https://us-central1-aiplatform.googleapis.com"
 DEFAULT_MODEL = "gemini-2.5-pro"
@@ -41,20 +45,11 @@ TEST_BODY = json.dumps(
 )
 
 RUN_PARAMS = AI_RUN_PARAMS
-INVOKE_PARAMS = Object(
-    {
-        "messages": Array(Object({"role": String(), "content": Any_()}, strict=False)),
-        "model": String(nullable=True, default=None),
-        "temperature": Number(nullable=True, default=None),
-        "stopSequences": Array(String(), nullable=True, default=None),
-        "systemInstruction": String(nullable=True, default=None),
-        "maxOutputTokens": Number(nullable=True, default=None),
-        "toolConfig": Any_(nullable=True, default=None),
-        "tools": Any_(nullable=True, default=None),
-        "signal": Any_(nullable=True, default=None),
-        "timeout": Number(nullable=True, default=None),
-        "telemetryMetadata": Any_(nullable=True, default=None),
-    }
+INVOKE_PARAMS = ai_invoke_params(
+    systemInstruction=String(nullable=True, default=None),
+    maxOutputTokens=Number(nullable=True, default=None),
+    toolConfig=Any_(nullable=True, default=None),
+    tools=Any_(nullable=True, default=None),
 )
 RUN_RESPONSE = Object(
     {
@@ -109,17 +104,11 @@ class SeamRequest(google.auth.transport.Request):
         return _TransportResponse(response)
 
 
-class GeminiConnector(SubActionConnectorType):
+class GeminiConnector(GenerativeAIConnectorType):
     type_id = ".gemini"
     name = "Google Gemini"
     description = "Send requests to Google Gemini."
     icon = "logoGoogleG"
-    minimum_license = "enterprise"
-    supported_feature_ids = (
-        "generativeAIForSecurity",
-        "generativeAIForObservability",
-        "generativeAIForSearchPlayground",
-    )
     config_schema = Object(
         {
             "apiUrl": String(default=DEFAULT_URL, label="URL"),
@@ -155,14 +144,9 @@ class GeminiConnector(SubActionConnectorType):
             error = error if isinstance(error, dict) else {}
             status = f"{error['status']}: " if error.get("status") else ""
             return f"API Error: {status}{error.get('message') or ''}"
-        if (
-            response.status_code == 400
-            and message == "The requested operation is not recognized by the service."
-        ):
+        if response.status_code == 400 and message == NOT_RECOGNIZED:
             return f"API Error: {message}"
-        if response.status_code == 401:
-            return f"Unauthorized API Error{f': {message}' if message else ''}"
-        return f"API Error: {response.reason}{f' - {message}' if message else ''}"
+        return api_error_message(response, message)
 
     # ---- auth ---------------------------------------------------------------------------------------
 
@@ -305,6 +289,3 @@ class GeminiConnector(SubActionConnectorType):
             ctx, url, self.invoke_body(ctx, params), params.get("timeout"), stream_callback=chunks.append
         )
         return b"".join(chunks).decode("utf-8", errors="replace")
-
-    def get_dashboard(self, ctx: ExecutionContext, params: dict) -> dict:
-        return {"available": False}

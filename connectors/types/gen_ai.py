@@ -31,8 +31,14 @@ from connectors.schemas import (
     String,
 )
 from connectors.tls_options import TLSOptions
-from connectors.types.ai_common import DASHBOARD_PARAMS, absent, ai_test_params_schema, check_ai_url
-from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
+from connectors.types.ai_common import (
+    DASHBOARD_PARAMS,
+    GenerativeAIConnectorType,
+    absent,
+    ai_test_params_schema,
+    check_ai_url,
+)
+from connectors.types.sub_action_framework import SubAction, SubActionError
 
 OPENAI = "OpenAI"
 AZURE = "Azure OpenAI"
@@ -133,18 +139,12 @@ def parse_sse_usage(text: str) -> dict | None:
     return usage
 
 
-class OpenAIConnector(SubActionConnectorType):
+class OpenAIConnector(GenerativeAIConnectorType):
     type_id = ".gen-ai"
     name = "OpenAI"
     description = "Send requests to OpenAI, Azure OpenAI or another OpenAI-compatible service."
     icon = "logoOpenAI"
     escape = "json"  # rule runs render `run`/`test` bodies as JSON
-    minimum_license = "enterprise"
-    supported_feature_ids = (
-        "generativeAIForSecurity",
-        "generativeAIForObservability",
-        "generativeAIForSearchPlayground",
-    )
     config_schema = Object(
         {
             "apiProvider": String(label="Select an OpenAI provider", help="OpenAI, Azure OpenAI or Other"),
@@ -396,10 +396,6 @@ class OpenAIConnector(SubActionConnectorType):
         return self.stream_api(
             ctx, {"body": self._invoke_body(params), "stream": True, "timeout": params.get("timeout")}
         )
-
-    def get_dashboard(self, ctx: ExecutionContext, params: dict) -> dict:
-        # There is no Kibana dashboard here: token usage lives in each run's result and event.
-        return {"available": False}
 
 
 def ctx_provider(response: http.Response) -> str:

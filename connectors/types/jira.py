@@ -6,9 +6,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from connectors import egress
 from connectors.base import ExecutionContext
-from connectors.exceptions import EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Any_, Object, Record, String
 from connectors.types.case_management import (
@@ -21,6 +19,7 @@ from connectors.types.case_management import (
     push_comments,
     sub_action_union,
 )
+from connectors.types.url_checks import check_connector_url
 
 NAME = "Jira"
 INCIDENT_KEYS = (
@@ -132,11 +131,7 @@ class JiraConnector(UnionSubActionType):
     }
 
     def check_config(self, config, settings):
-        try:
-            egress.ensure_uri_allowed(config["apiUrl"], settings)
-        except EgressDenied as exc:
-            return f"error configuring connector action: {exc.message}"
-        return None
+        return check_connector_url(config["apiUrl"], settings)
 
     # ---- plumbing -----------------------------------------------------------------------------
 

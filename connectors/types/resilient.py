@@ -6,12 +6,12 @@ import time
 from contextlib import contextmanager
 from typing import Any
 
-from connectors import egress, http
+from connectors import http
 from connectors.base import ExecutionContext
-from connectors.exceptions import EgressDenied
 from connectors.schemas import Any_, Array, Number, Object, Record, String
 from connectors.types.case_management import CaseConnectorMixin, comments_schema, epoch_ms_iso
 from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
+from connectors.types.url_checks import check_connector_url
 
 INCIDENT = Object(
     {
@@ -87,11 +87,7 @@ class ResilientConnector(CaseConnectorMixin, SubActionConnectorType):
     }
 
     def check_config(self, config, settings):
-        try:
-            egress.ensure_uri_allowed(config["apiUrl"], settings)
-        except EgressDenied as exc:
-            return f"error configuring connector action: {exc.message}"
-        return None
+        return check_connector_url(config["apiUrl"], settings)
 
     def response_error_message(self, response: http.Response) -> str:
         if response.status_code == 401:

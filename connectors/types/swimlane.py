@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors import egress
 from connectors.base import ExecutionContext
-from connectors.exceptions import EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Enum, Object, String
 from connectors.types.case_management import (
@@ -18,6 +16,7 @@ from connectors.types.case_management import (
     now_iso,
     sub_action_union,
 )
+from connectors.types.url_checks import check_connector_url
 
 NAME = "Swimlane"
 MAPPED_PARAMS = {
@@ -99,11 +98,7 @@ class SwimlaneConnector(UnionSubActionType):
     handlers = {"pushToService": "push_to_service"}
 
     def check_config(self, config, settings):
-        try:
-            egress.ensure_uri_allowed(config["apiUrl"], settings)
-        except EgressDenied as exc:
-            return f"error configuring connector action: {exc.message}"
-        return None
+        return check_connector_url(config["apiUrl"], settings)
 
     # ---- plumbing -----------------------------------------------------------------------------
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from connectors import egress, http
+from connectors import http
 from connectors.base import ExecutionContext
-from connectors.exceptions import EgressDenied
 from connectors.schemas import Array, Number, Object, String
 from connectors.types.case_management import CaseConnectorMixin, comments_schema, epoch_ms_iso, now_iso
 from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
+from connectors.types.url_checks import check_connector_url
 
 INCIDENT = Object(
     {
@@ -62,11 +62,7 @@ class TheHiveConnector(CaseConnectorMixin, SubActionConnectorType):
     }
 
     def check_config(self, config, settings):
-        try:
-            egress.ensure_uri_allowed(config["url"], settings)
-        except EgressDenied as exc:
-            return f"error configuring connector action: {exc.message}"
-        return None
+        return check_connector_url(config["url"], settings)
 
     def response_error_message(self, response: http.Response) -> str:
         body = response.json_or_none()

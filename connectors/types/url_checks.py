@@ -32,6 +32,16 @@ def check_webhook_url(url: str, settings: KibanaConfig, action: str) -> str | No
     return None
 
 
+def check_connector_url(url: str, settings: KibanaConfig) -> str | None:
+    """The case and sub-action types' config check of their API URL: Kibana's `error configuring
+    connector action: <reason>` when allowedHosts or the address checks refuse it."""
+    try:
+        egress.ensure_uri_allowed(url, settings)
+    except EgressDenied as exc:
+        return f"error configuring connector action: {exc.message}"
+    return None
+
+
 def origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"

@@ -1,5 +1,8 @@
 """The rule editor (actions/admin_rule_editor.py): rules made from forms, validated by the API's code."""
 
+import html
+import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -94,6 +97,36 @@ def test_the_index_threshold_form_has_an_input_per_param_and_no_json(admin, hook
     assert f'value="{hook.id}"' in page and "Ops webhook" in page  # the connector picker
     assert '<option value="&gt;" selected>IS ABOVE</option>' in page  # the rule type's words for its values
     assert '<option value="m">minutes</option>' in page
+
+
+def shown_when_of(page: str, name: str):
+    """The `data-shown-when` conditions on the `.cx-field` wrapper of one input (None: always shown)."""
+    at = page.index(f'name="{name}"')
+    wrapper = page[page.rindex('<div class="cx-field', 0, at) : at]
+    found = re.search(r'data-shown-when="([^"]*)"', wrapper)
+    return json.loads(html.unescape(found.group(1))) if found else None
+
+
+def test_params_schema_fields_say_which_choice_of_another_param_shows_them(admin):
+    page = admin.get(add_url()).content.decode()
+    assert shown_when_of(page, "rule-params__aggField") == [
+        ["rule-params__aggType", False, ["avg", "min", "max", "sum"]]
+    ]
+    for name in ("rule-params__termField", "rule-params__termSize"):
+        assert shown_when_of(page, name) == [["rule-params__groupBy", False, ["top"]]]
+    for key in ("index", "timeField", "aggType", "groupBy", "threshold", "timeWindowUnit"):
+        assert shown_when_of(page, f"rule-params__{key}") is None
+    form_tag = re.search(r'<form[^>]*id="rx-rule-form"[^>]*>', page, re.S).group(0)
+    assert "data-shown-when" not in form_tag  # one mechanism: the fields', not a form-level table
+
+
+def test_a_param_its_choice_hides_is_still_saved_as_kibanas_rule_form_keeps_it(admin, hook):
+    form = threshold_form(hook.id, **{"rule-params__aggField": "cpu.pct", "rule-params__termSize": "3"})
+    response = admin.post(add_url(), form)  # aggType count and groupBy all hide both
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    params = Rule.objects.get().params
+    assert params["aggType"] == "count" and params["aggField"] == "cpu.pct"
+    assert params["groupBy"] == "all" and params["termSize"] == 3
 
 
 def test_an_admin_creates_an_index_threshold_rule_with_an_action(admin, hook):
@@ -345,6 +378,18 @@ def reader(db, default_space, other_space, django_user_model):
     client = Client()
     client.force_login(user)
     return client
+
+
+def test_a_get_of_a_rule_change_route_goes_back_to_the_rule_page_and_changes_nothing(
+    admin, reader, default_space, hook
+):
+    rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
+    for route in ("snooze", "mute", "enable"):
+        for client in (admin, reader):
+            response = client.get(f"/admin/actions/rule/{rule.id}/{route}/", {"enabled": "0"})
+            assert response.status_code == 302 and response["Location"] == change_url(rule), route
+    rule.refresh_from_db()
+    assert rule.enabled is True and rule.snooze_schedule == [] and rule.mute_all is False
 
 
 def test_a_read_user_sees_the_rule_but_cannot_create_edit_snooze_or_mute(reader, default_space, hook):

@@ -120,3 +120,33 @@ def test_a_person_creates_an_index_threshold_rule_with_one_action(
     if width > 1000:
         tab.shot("rule-page")
     assert tab.problems == []
+
+
+def test_params_follow_the_choices_of_other_params_as_their_schema_says(session):
+    """`shown_when` on the Index threshold params schema: "Of field" only for an aggregation of a
+    field, the term inputs only for "top"; a hidden input keeps what was typed in it."""
+    tab = session()
+    page = tab.page
+    tab.login("elastic")
+    page.goto("/admin/actions/rule/add/?rule_type=.index-threshold&space=default")
+    page.wait_for_selector("#rx-rule-form")
+
+    def shown(key):
+        return page.is_visible(f"[data-param={key}]")
+
+    assert page.input_value("#id_rule-params__aggType") == "count"
+    assert not shown("aggField") and not shown("termField") and not shown("termSize")
+    for agg_type in ("avg", "min", "max", "sum"):
+        page.select_option("#id_rule-params__aggType", agg_type)
+        assert shown("aggField"), agg_type
+    page.fill("#id_rule-params__aggField", "cpu.pct")
+    page.select_option("#id_rule-params__aggType", "count")
+    assert not shown("aggField")
+    assert page.input_value("#id_rule-params__aggField") == "cpu.pct"
+
+    page.select_option("#id_rule-params__groupBy", "top")
+    assert shown("termField") and shown("termSize") and not shown("aggField")
+    page.select_option("#id_rule-params__groupBy", "all")
+    assert not shown("termField") and not shown("termSize")
+    assert shown("index") and shown("timeField") and shown("threshold")
+    assert tab.problems == []

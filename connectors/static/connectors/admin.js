@@ -33,11 +33,12 @@
       });
     });
 
-    // Fields that follow the choices (`data-shown-when`: [[input name, negated, [values]], ...]):
-    // an input is shown while every condition holds; a hidden input's value counts as none.
-    var form = document.getElementById("cx-connector-form");
-    if (form) {
+    // Fields that follow the choices (`data-shown-when`: [[input name, negated, [values]], ...]), in
+    // any form (the connector form, the rule editor): an input is shown while every condition holds;
+    // a hidden input's value counts as none.
+    document.querySelectorAll("form").forEach(function (form) {
       var dependents = form.querySelectorAll("[data-shown-when]");
+      if (!dependents.length) return;
       var valueOf = function (name) {
         var input = form.elements[name];
         if (!input) return null;
@@ -59,7 +60,7 @@
       };
       form.addEventListener("change", refresh);
       refresh();
-    }
+    });
 
     // Certificates and keys: the chosen file goes into the field as base64, as Kibana's form does.
     document.querySelectorAll("input[type=file][data-base64-for]").forEach(function (picker) {

@@ -1,5 +1,7 @@
 // The rule editor (actions/admin_rule_editor.py): progressive enhancements. Without JavaScript
 // every control still works (adding/removing actions and refreshing previews submit the form).
+// Params that follow other params' choices (`shown_when` on the params schema) are admin.js's, as on
+// the connector form.
 (function () {
   "use strict";
 
@@ -10,22 +12,6 @@
 
   function byName(form, name) {
     return form.querySelector("[name='" + name + "']");
-  }
-
-  // Params shown only while another param has one of some values (the rule type's params_shown_when).
-  function conditionalParams(form) {
-    var rules = {};
-    try { rules = JSON.parse(form.getAttribute("data-shown-when") || "{}"); } catch (e) { rules = {}; }
-    var update = function () {
-      Object.keys(rules).forEach(function (key) {
-        var row = form.querySelector("[data-param='" + key + "']");
-        var other = byName(form, "rule-params__" + rules[key][0]);
-        if (!row || !other) return;
-        row.hidden = rules[key][1].indexOf(other.value) === -1;
-      });
-    };
-    form.addEventListener("change", update);
-    update();
   }
 
   // The throttle inputs only for "On custom action intervals"; variables for alerts or summaries.
@@ -146,7 +132,6 @@
   ready(function () {
     var form = document.getElementById("rx-rule-form");
     if (!form) return;
-    conditionalParams(form);
     form.querySelectorAll(".rx-action").forEach(function (action) {
       actionFrequency(action);
       variablesMenu(action);

@@ -12,12 +12,13 @@ from urllib.parse import urlencode
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from connectors import egress, http, oauth
+from connectors import http, oauth
 from connectors.base import ExecutionContext
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.remote import RemoteCallFailed, call
 from connectors.schemas import Boolean, Object, String
 from connectors.types.case_management import action_error, iso
+from connectors.types.url_checks import check_connector_url
 
 NAME = "ServiceNow"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -60,10 +61,9 @@ OAUTH_FIELDS = ("userIdentifierValue", "clientId", "jwtKeyId")
 
 
 def check_config(config: dict, settings) -> str | None:
-    try:
-        egress.ensure_uri_allowed(config["apiUrl"], settings)
-    except EgressDenied as exc:
-        return f"error configuring connector action: {exc.message}"
+    problem = check_connector_url(config["apiUrl"], settings)
+    if problem:
+        return problem
     for field in OAUTH_FIELDS:
         if config.get("isOAuth") and config.get(field) is None:
             return f"{field} must be provided when isOAuth = true"

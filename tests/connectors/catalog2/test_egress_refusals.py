@@ -81,3 +81,32 @@ def test_a_refused_webhook_oauth_token_url_says_why_and_is_not_retried(
     assert result.retry is False
     assert result.error_source == "user"
     assert httpserver.log == []
+
+
+@pytest.mark.parametrize(
+    "type_id,config",
+    [
+        (".jira", {"apiUrl": "https://jira.example.com", "projectKey": "OPS"}),
+        (".servicenow", {"apiUrl": "https://jira.example.com", "usesTableApi": True}),
+        (".servicenow-sir", {"apiUrl": "https://jira.example.com", "usesTableApi": True}),
+        (".resilient", {"apiUrl": "https://jira.example.com", "orgId": "201"}),
+        (
+            ".swimlane",
+            {"apiUrl": "https://jira.example.com", "appId": "a", "connectorType": "all", "mappings": {}},
+        ),
+        (".thehive", {"url": "https://jira.example.com"}),
+    ],
+)
+def test_a_case_type_refuses_an_api_url_outside_allowed_hosts_in_kibanas_words(
+    type_id, config, kibana_settings
+):
+    from connectors import registry
+    from connectors.exceptions import ConfigurationError
+
+    settings = kibana_settings.set({"xpack.actions.allowedHosts": ["example.org"]})
+    with pytest.raises(ConfigurationError) as caught:
+        registry.get(type_id).validate_config(config, settings)
+    assert caught.value.message == (
+        "error validating action type config: error configuring connector action: target url "
+        '"https://jira.example.com" is not added to the Kibana config xpack.actions.allowedHosts'
+    )
