@@ -43,6 +43,7 @@ from actions.rules import (
     update_rule,
 )
 from connectors import privileges, registry, schemas
+from connectors.access import AccessDenied, connector_for
 from connectors.admin import forms as schema_forms
 from connectors.admin.icons import icon_url
 from connectors.admin.spaces import space_access
@@ -50,7 +51,7 @@ from connectors.admin.views import article
 from connectors.conf import get_config
 from connectors.models import Connector
 from connectors.preconfigured import preconfigured_connectors
-from connectors.services import ConnectorNotFound, find_connector
+from connectors.services import ConnectorNotFound
 
 CONSUMER = "alerts"  # Stack Management's rules (Kibana's `alerts` consumer)
 UNITS = [("s", "seconds"), ("m", "minutes"), ("h", "hours"), ("d", "days")]
@@ -207,10 +208,15 @@ def space_connectors(space_id: str) -> list[ConnectorChoice]:
     return sorted(choices, key=lambda c: (c.name.lower(), c.id))
 
 
-def _connector_or_none(space_id: str, connector_id: str) -> tuple[ConnectorChoice | None, Any]:
+def _connector_or_none(
+    privilege: str, space_id: str, connector_id: str
+) -> tuple[ConnectorChoice | None, Any]:
+    """The action's connector as the editor shows it, through the one lookup that checks the
+    user's privilege (connectors.access): a user who may not read the space's connectors is told
+    no more than about an id that does not exist."""
     try:
-        connector = find_connector(space_id, connector_id)
-    except ConnectorNotFound:
+        connector = connector_for(privilege, connector_id, space_id=space_id, need=privileges.READ)
+    except (AccessDenied, ConnectorNotFound):
         return None, None
     type_id = connector.connector_type_id
     return _connector_choice(connector), registry.get(type_id) if registry.is_registered(type_id) else None
@@ -237,12 +243,12 @@ def default_action_params(rule_type: rule_types.RuleType, connector_type) -> dic
 
 
 def _action_entry(
-    rule_type, space_id: str, index: int, data=None, *, initial: dict | None = None
+    privilege: str, rule_type, space_id: str, index: int, data=None, *, initial: dict | None = None
 ) -> ActionEntry:
     prefix = f"action-{index}"
     initial = initial or {}
     connector_id = (data or {}).get(f"{prefix}-connector") if data is not None else initial.get("connector")
-    choice, connector_type = _connector_or_none(space_id, connector_id or "")
+    choice, connector_type = _connector_or_none(privilege, space_id, connector_id or "")
     form = ActionForm(data, prefix=prefix, initial=initial, groups=rule_type.all_action_groups())
     params_form = None
     if connector_type is not None:
@@ -392,6 +398,7 @@ class Editor:
         self.rule_type = rule_type
         self.space = space
         self.rule = rule
+        self.privilege = privileges.privilege_for(request.user, space.id)
         self.posted = request.method == "POST"
         data = request.POST if self.posted else None
         self.details = RuleDetailsForm(data, initial=self._initial_details())
@@ -408,11 +415,13 @@ class Editor:
             for text in request.POST.getlist("actions"):
                 if text.isdigit() and int(text) not in indices:
                     indices.append(int(text))
-            self.actions = [_action_entry(rule_type, space.id, i, request.POST) for i in indices]
+            self.actions = [
+                _action_entry(self.privilege, rule_type, space.id, i, request.POST) for i in indices
+            ]
         else:
             stored = rule.actions if rule else []
             self.actions = [
-                _action_entry(rule_type, space.id, i, initial=_initial_action(rule, a))
+                _action_entry(self.privilege, rule_type, space.id, i, initial=_initial_action(rule, a))
                 for i, a in enumerate(stored)
             ]
         self.errors: list[str] = []
@@ -433,7 +442,7 @@ class Editor:
         return max((entry.index for entry in self.actions), default=-1) + 1
 
     def add_action(self, connector_id: str) -> None:
-        _, connector_type = _connector_or_none(self.space.id, connector_id)
+        _, connector_type = _connector_or_none(self.privilege, self.space.id, connector_id)
         initial = {
             "connector": connector_id,
             "group": self.rule_type.default_action_group_id,
@@ -442,7 +451,9 @@ class Editor:
             "throttle_unit": "h",
             "params": default_action_params(self.rule_type, connector_type),
         }
-        self.actions.append(_action_entry(self.rule_type, self.space.id, self.next_index(), initial=initial))
+        self.actions.append(
+            _action_entry(self.privilege, self.rule_type, self.space.id, self.next_index(), initial=initial)
+        )
 
     def quiet(self) -> None:
         _quiet(
@@ -937,7 +948,8 @@ def _rule_tab(request, model_admin, rule: Rule, privilege: str, tab: str):
         context["log_previous"] = _url("change", rule.id) + f"?tab=log&page={page - 1}" if page > 1 else ""
     else:
         context["actions"] = [
-            {"action": a, "connector": _connector_or_none(rule.space_id, a["id"])[0]} for a in rule.actions
+            {"action": a, "connector": _connector_or_none(privilege, rule.space_id, a["id"])[0]}
+            for a in rule.actions
         ]
         context["param_items"] = _param_items(rule)
     return _render(request, "rule_page.html", context)

@@ -108,6 +108,7 @@ VIEW_MODULES = [
     *sorted((ROOT / "connectors" / "admin").glob("*.py")),
     *sorted((ROOT / "actions" / "api").glob("*.py")),
     *sorted((ROOT / "eventlog" / "api").glob("*.py")),
+    *sorted((ROOT / "actions").glob("admin*.py")),
 ]
 DIRECT_LOOKUPS = re.compile(
     r"Connector\.objects\.(get|filter|select_for_update\(\)\.filter)\([^)]*\bpk="
