@@ -390,7 +390,8 @@ PARTS = (
     ("  enqueue()", "actions/services.py", "enqueue"),
     ("    connector lookup (ORM)", "connectors/services.py", "find_connector"),
     ("    INSERT + hand-off (create_runs)", "actions/queue.py", "create_runs"),
-    ("one-row lookups (PreparedGet)", "connectors/prepared.py", "__call__"),
+    ("one-row lookups (PreparedGet)", "connectors/prepared.py", "PreparedGet.__call__"),
+    ("the run's INSERT (PreparedInsert)", "connectors/prepared.py", "PreparedInsert.__call__"),
     ("URL resolving", "django/urls/resolvers.py", "resolve"),
     ("response rendering", "rest_framework/response.py", "rendered_content"),
 )
@@ -492,10 +493,16 @@ def run_profile(args) -> None:
             stats = pstats.Stats(profiler)
 
             def cumulative(file_part: str, function: str, stats=stats) -> float:
+                line = None
+                if "." in function:  # Class.method: told apart by its first line
+                    from connectors import prepared
+
+                    owner, function = function.split(".")
+                    line = getattr(prepared, owner).__call__.__code__.co_firstlineno
                 return sum(
                     ct
-                    for (f, _l, name), (_cc, _nc, _tt, ct, _c) in stats.stats.items()
-                    if name == function and file_part in f
+                    for (f, lineno, name), (_cc, _nc, _tt, ct, _c) in stats.stats.items()
+                    if name == function and file_part in f and line in (None, lineno)
                 )
 
             total = cumulative("django/core/handlers/wsgi.py", "__call__")
