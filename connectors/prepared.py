@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import QuerySet
 from django.db.models.query import get_related_populators
 from django.db.models.signals import post_save, pre_save
@@ -155,6 +155,9 @@ class PreparedInsert:
         if any(f.is_relation or hasattr(f, "get_placeholder") for f in self.fields):
             raise TypeError(f"PreparedInsert: {model.__name__} has a field it does not cover")
         self.returning_fields = meta.db_returning_fields
+        # Django's own CharField and TextField save a str as it is (to_python returns it unchanged):
+        # those values skip the conversion calls; anything else is converted by its field.
+        self.plain_text = [type(f) in (models.CharField, models.TextField) for f in self.fields]
         self.model = model
         self.using = using
         self.local = threading.local()
@@ -179,8 +182,8 @@ class PreparedInsert:
             compiled = _CompiledInsert(model, connection, self.fields, self.returning_fields)
             self.local.compiled = compiled
         params = [
-            field.get_db_prep_save(value, connection)
-            for field, value in zip(self.fields, values, strict=True)
+            value if plain and type(value) is str else field.get_db_prep_save(value, connection)
+            for field, plain, value in zip(self.fields, self.plain_text, values, strict=True)
         ]
         params.extend(compiled.returning_params)
         with transaction.mark_for_rollback_on_error(using=self.using), connection.cursor() as cursor:
