@@ -21,6 +21,7 @@ from actions.dblock import release_connection
 from actions.models import ActionRun
 from connectors import registry
 from connectors.conf import get_config
+from connectors.prepared import PreparedInsert
 
 logger = logging.getLogger("actions")
 DEFAULT_MAX_ATTEMPTS = 3
@@ -127,6 +128,9 @@ def new_run(
     )
 
 
+_insert_run = PreparedInsert(ActionRun)
+
+
 def create_runs(runs: list[ActionRun]) -> list[ActionRun]:
     """Insert the rows now and hand their ids to the workers when the surrounding transaction
     commits (at once when there is none)."""
@@ -134,8 +138,9 @@ def create_runs(runs: list[ActionRun]) -> list[ActionRun]:
         return []
     if len(runs) == 1:
         # One row outside a transaction: a plain INSERT commits on its own, where bulk_create would
-        # wrap it in BEGIN/COMMIT (two more round trips per enqueue() on PostgreSQL).
-        runs[0].save(force_insert=True)
+        # wrap it in BEGIN/COMMIT (two more round trips per enqueue() on PostgreSQL). The statement
+        # is built once per thread (`save()` builds it every time: ~0.35 ms of a ~1 ms request).
+        _insert_run(runs[0])
         created = runs
     else:
         created = ActionRun.objects.bulk_create(runs)

@@ -18,6 +18,13 @@ by itself.
     .venv/bin/python -m benchmarks.rest_enqueue                         # basic, apikey, session
     .venv/bin/python -m benchmarks.rest_enqueue --auth apikey --count 3000 --threads 8
     .venv/bin/python -m benchmarks.rest_enqueue --profile 500           # no server: where CPU goes
+    .venv/bin/python -m benchmarks.rest_enqueue --bulk 100 --bulk-only  # the bulk path against the drain
+
+`--bulk N` adds a row: `_bulk_enqueue` with N actions per request (first `--auth`), `--count` actions
+in all, delivered/s against the workers' batched drain rate on the same stack, measured just before
+and just after: `--count` runs written N per transaction with `actions.queue.create_runs` straight
+into the service's database (as a rule run, and benchmarks/action_throughput.py --batch, write them)
+and delivered by the same cluster to the same sink. The ratio is delivered/s over the drains' mean.
 
 `--profile N` starts no server: it sends N `_enqueue` requests per authentication through Django's
 WSGI handler in this process (same settings, a file SQLite database), and prints SQL statements per
@@ -282,6 +289,156 @@ def post_enqueue(port: int, path: str, headers: dict, count: int, threads: int, 
     return accepted, refused, started, time.process_time() - cpu
 
 
+def post_bulk(
+    port: int,
+    headers: dict,
+    connector_id: str,
+    count: int,
+    per_request: int,
+    threads: int,
+    max_seconds: float,
+    prefix: str,
+):
+    """POST `_bulk_enqueue` with `per_request` actions each from `threads` keep-alive connections until
+    `count` actions are accepted or time runs out. Returns (accepted tokens, refused items and
+    answers, requests sent, start, client CPU seconds)."""
+    lock = threading.Lock()
+    state = {"next": 0, "requests": 0}
+    accepted: list[str] = []
+    refused: dict[int, int] = {}
+    deadline = time.monotonic() + max_seconds
+    request_headers = {**headers, "Content-Type": "application/json", "kbn-xsrf": "true"}
+
+    def work():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while time.monotonic() < deadline:
+            with lock:
+                if state["next"] >= count:
+                    break
+                first = state["next"]
+                state["next"] = min(count, first + per_request)
+                state["requests"] += 1
+            tokens = [f"{prefix}-{i}" for i in range(first, min(count, first + per_request))]
+            body = json.dumps(
+                {"actions": [{"id": connector_id, "params": {"body": json.dumps({"id": t})}} for t in tokens]}
+            ).encode()
+            try:
+                connection.request("POST", "/api/actions/_bulk_enqueue", body=body, headers=request_headers)
+                response = connection.getresponse()
+                answer = response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                with lock:
+                    refused[0] = refused.get(0, 0) + len(tokens)
+                continue
+            with lock:
+                if response.status != 200:
+                    refused[response.status] = refused.get(response.status, 0) + len(tokens)
+                    continue
+                for token, item in zip(tokens, json.loads(answer)["items"], strict=True):
+                    if "error" in item:
+                        code = item["error"]["statusCode"]
+                        refused[code] = refused.get(code, 0) + 1
+                    else:
+                        accepted.append(token)
+        connection.close()
+
+    cpu = time.process_time()
+    started = time.monotonic()
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return accepted, refused, state["requests"], started, time.process_time() - cpu
+
+
+def drain(sink, connector_id: str, count: int, per_transaction: int, prefix: str, max_seconds: float) -> dict:
+    """The workers' batched drain rate on the same stack: `count` runs written `per_transaction` per
+    transaction with `actions.queue.create_runs` straight into the service's database (what a rule
+    run does, and benchmarks/action_throughput.py --batch), delivered by the same cluster."""
+    from django.db import connection, transaction
+
+    from actions import queue
+    from connectors.models import Connector
+
+    connector = Connector.objects.get(pk=connector_id)
+    sink.reset()
+    started = time.monotonic()
+    for first in range(0, count, per_transaction):
+        tokens = [f"{prefix}-{i}" for i in range(first, min(count, first + per_transaction))]
+        with transaction.atomic():
+            queue.create_runs(
+                [
+                    queue.new_run(
+                        connector, {"body": json.dumps({"id": t})}, space_id="default", source="alert"
+                    )
+                    for t in tokens
+                ]
+            )
+    written = time.monotonic() - started
+    connection.close()
+    stats = sink.wait_for(count, timeout=max(30.0, max_seconds))
+    last = stats["last_at"] or time.monotonic()
+    return {
+        "written_per_s": count / written if written else 0.0,
+        "delivered": stats["distinct"],
+        "duplicates": stats["duplicates"],
+        "delivered_per_s": stats["distinct"] / max(last - started, 1e-9),
+    }
+
+
+def run_bulk(service, sink, prepared, args, cpu_meter) -> dict:
+    """`_bulk_enqueue` (N actions per request) between two drains of the same number of runs."""
+    auth = args.auth[0]
+    headers = prepared["headers"][auth]
+    connector_id = prepared["connector_id"]
+    sink.reset()
+    warm, _, _, _, _ = post_bulk(
+        service.port, headers, connector_id, 16 * args.bulk, args.bulk, args.threads, 30, "warm-bulk"
+    )
+    sink.wait_for(len(warm), timeout=60)
+    time.sleep(0.5)
+    drain_before = drain(sink, connector_id, args.count, args.bulk, "drain-before", args.max_seconds)
+    time.sleep(0.5)
+
+    sink.reset()
+    sink_cpu = _cpu_seconds(sink.pid)
+    before = cpu_meter.read()
+    accepted, refused, requests_sent, started, client_cpu = post_bulk(
+        service.port, headers, connector_id, args.count, args.bulk, args.threads, args.max_seconds, "bulk"
+    )
+    posted = time.monotonic() - started
+    after_posts = cpu_meter.read()
+    stats = sink.wait_for(len(accepted), timeout=max(30.0, args.max_seconds))
+    after = cpu_meter.read()
+    sink_cpu = _cpu_seconds(sink.pid) - sink_cpu
+    delivered = stats["distinct"]
+    last = stats["last_at"] or time.monotonic()
+    delivered_per_s = delivered / max(last - started, 1e-9)
+    time.sleep(0.5)
+    drain_after = drain(sink, connector_id, args.count, args.bulk, "drain-after", args.max_seconds)
+    floor = (drain_before["delivered_per_s"] + drain_after["delivered_per_s"]) / 2
+    return {
+        "auth": auth,
+        "accepted": len(accepted),
+        "refused": refused,
+        "accepted_per_s": len(accepted) / posted if posted else 0.0,
+        "delivered": delivered,
+        "duplicates": stats["duplicates"] + drain_before["duplicates"] + drain_after["duplicates"],
+        "delivered_per_s": delivered_per_s,
+        "drain_before": drain_before,
+        "drain_after": drain_after,
+        "ratio": delivered_per_s / floor if floor else 0.0,
+        "web_ms": (after_posts["web"] - before["web"]) * 1000 / max(1, len(accepted)),
+        "web_ms_request": (after_posts["web"] - before["web"]) * 1000 / max(1, requests_sent),
+        "cluster_ms": (after["cluster"] - before["cluster"]) * 1000 / max(1, delivered),
+        "sink_ms": sink_cpu * 1000 / max(1, delivered),
+        "client_ms": client_cpu * 1000 / max(1, len(accepted)),
+    }
+
+
 def run_auth(auth, service, sink, prepared, args, cpu_meter) -> dict:
     from benchmarks.baselines import bare_loop
 
@@ -349,17 +506,22 @@ def run_http(args) -> None:
             print(
                 f"embedded default (SQLite + django-q2 ORM broker) via `manage.py serve` (gunicorn flags of "
                 f"serve.py, WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2 (default)')}, "
-                f"{os.environ.get('CONNECTORS_WORKERS', '2')} worker processes); {args.count} `_enqueue` "
-                f"POSTs per row from {args.threads} client threads; sink at 0 ms; {os.cpu_count()} CPUs, "
-                f"load average {os.getloadavg()[0]:.1f}",
+                f"{os.environ.get('CONNECTORS_WORKERS', '2')} worker processes); "
+                + (
+                    ""
+                    if args.bulk_only
+                    else f"{args.count} `_enqueue` POSTs per row from {args.threads} client threads; "
+                )
+                + f"sink at 0 ms; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            print(
-                f"{'auth':<8} {'accepted':>9} {'acc/s':>7} {'delivered':>10} {'deliv/s':>8} "
-                f"{'bare/s':>13} {'ratio':>6}   CPU ms: web/request  cluster/delivery  sink  client/request"
-            )
+            if not args.bulk_only:
+                print(
+                    f"{'auth':<8} {'accepted':>9} {'acc/s':>7} {'delivered':>10} {'deliv/s':>8} "
+                    f"{'bare/s':>13} {'ratio':>6}   CPU ms: web/request  cluster/delivery  sink  client/request"
+                )
             cpu_meter = ServiceCpu(service.process.pid)
-            for auth in args.auth:
+            for auth in args.auth if not args.bulk_only else ():
                 r = run_auth(auth, service, sink, prepared, args, cpu_meter)
                 refused = f"  refused: {r['refused']}" if r["refused"] else ""
                 duplicates = f"  duplicates: {r['duplicates']}" if r["duplicates"] else ""
@@ -370,6 +532,34 @@ def run_http(args) -> None:
                     f"   {r['web_ms']:>6.2f} {r['cluster_ms']:>16.2f} {r['sink_ms']:>5.2f} "
                     f"{r['client_ms']:>14.2f}{refused}{duplicates}",
                     flush=True,
+                )
+            if args.bulk:
+                r = run_bulk(service, sink, prepared, args, cpu_meter)
+                refused = f"  refused: {r['refused']}" if r["refused"] else ""
+                duplicates = f"  duplicates: {r['duplicates']}" if r["duplicates"] else ""
+                before, after = r["drain_before"], r["drain_after"]
+                if not args.bulk_only:
+                    print()
+                print(
+                    f"`_bulk_enqueue` with {args.bulk} actions per request ({r['auth']} auth, {args.threads} "
+                    f"client threads) against the workers' batched drain: {args.count} runs written "
+                    f"{args.bulk} per transaction with actions.queue.create_runs into the same database, "
+                    "just before and just after (their mean is the floor)"
+                )
+                print(
+                    f"{'actions':>8} {'acc/s':>7} {'delivered':>10} {'deliv/s':>8} {'drain deliv/s':>14} "
+                    f"{'ratio':>6}   CPU ms per action: web  cluster  sink  client   web/request"
+                )
+                print(
+                    f"{r['accepted']:>8} {r['accepted_per_s']:>7.0f} {r['delivered']:>6}/{r['accepted']:<4}"
+                    f"{r['delivered_per_s']:>7.0f} {before['delivered_per_s']:>6.0f}/{after['delivered_per_s']:<7.0f}"
+                    f"{r['ratio']:>5.2f}x   {r['web_ms']:>25.2f} {r['cluster_ms']:>8.2f} {r['sink_ms']:>5.2f} "
+                    f"{r['client_ms']:>7.2f} {r['web_ms_request']:>13.2f}{refused}{duplicates}",
+                    flush=True,
+                )
+                print(
+                    f"drains delivered {before['delivered']}/{args.count} and {after['delivered']}/{args.count} "
+                    f"(written at {before['written_per_s']:.0f}/s and {after['written_per_s']:.0f}/s)"
                 )
             print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
@@ -390,7 +580,8 @@ PARTS = (
     ("  enqueue()", "actions/services.py", "enqueue"),
     ("    connector lookup (ORM)", "connectors/services.py", "find_connector"),
     ("    INSERT + hand-off (create_runs)", "actions/queue.py", "create_runs"),
-    ("one-row lookups (PreparedGet)", "connectors/prepared.py", "__call__"),
+    ("one-row lookups (PreparedGet)", "connectors/prepared.py", "PreparedGet.__call__"),
+    ("the run's INSERT (PreparedInsert)", "connectors/prepared.py", "PreparedInsert.__call__"),
     ("URL resolving", "django/urls/resolvers.py", "resolve"),
     ("response rendering", "rest_framework/response.py", "rendered_content"),
 )
@@ -492,10 +683,16 @@ def run_profile(args) -> None:
             stats = pstats.Stats(profiler)
 
             def cumulative(file_part: str, function: str, stats=stats) -> float:
+                line = None
+                if "." in function:  # Class.method: told apart by its first line
+                    from connectors import prepared
+
+                    owner, function = function.split(".")
+                    line = getattr(prepared, owner).__call__.__code__.co_firstlineno
                 return sum(
                     ct
-                    for (f, _l, name), (_cc, _nc, _tt, ct, _c) in stats.stats.items()
-                    if name == function and file_part in f
+                    for (f, lineno, name), (_cc, _nc, _tt, ct, _c) in stats.stats.items()
+                    if name == function and file_part in f and line in (None, lineno)
                 )
 
             total = cumulative("django/core/handlers/wsgi.py", "__call__")
@@ -521,6 +718,13 @@ def main(argv=None) -> None:
         "--profile", type=int, default=0, help="no server: profile N in-process requests per authentication"
     )
     parser.add_argument("--rows", type=int, default=0, help="with --profile: also print N cProfile rows")
+    parser.add_argument(
+        "--bulk",
+        type=int,
+        default=0,
+        help="also post `_bulk_enqueue` with N actions per request (first --auth) against the batched drain",
+    )
+    parser.add_argument("--bulk-only", action="store_true", help="with --bulk: skip the `_enqueue` rows")
     args = parser.parse_args(argv)
     args.auth = [a.strip() for a in args.auth.split(",") if a.strip()]
     unknown = set(args.auth) - set(AUTHS)

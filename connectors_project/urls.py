@@ -3,10 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+# actions.api.urls first: its `_enqueue` and `_bulk_enqueue` are the busiest routes, and Django tries
+# the patterns in order (about 35 us of a ~0.9 ms `_enqueue` went to trying the others first). No
+# route matches another's paths, so the order decides nothing else (tests/api/test_routes.py).
 API_MODULES = [
+    "actions.api.urls",
     "connectors.api.urls",
     "connectors.api.saved_objects_urls",
-    "actions.api.urls",
     "eventlog.api.urls",
 ]
 

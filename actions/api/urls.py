@@ -7,6 +7,14 @@ from actions.api import maintenance_windows_internal as mw_internal
 from actions.api import views
 
 urlpatterns = [
+    # The hot routes first: Django tries the patterns in order (no route matches another's paths;
+    # tests/api/test_routes.py checks that every route is reached by its own paths).
+    path(
+        "api/actions/connector/<str:connector_id>/_enqueue",
+        views.EnqueueView.as_view(),
+        name="connector-enqueue",
+    ),
+    path("api/actions/_bulk_enqueue", views.BulkEnqueueView.as_view(), name="bulk-enqueue"),
     path("api/alerting/rule", views.RuleCreateView.as_view(), name="rule-create"),
     path("api/alerting/rule/<str:rule_id>", views.RuleDetailView.as_view(), name="rule"),
     path(
@@ -52,7 +60,6 @@ urlpatterns = [
     path("api/alerting/rule_types", views.RuleTypesView.as_view(), name="rule-types"),
     path("api/alerting/_health", views.HealthView.as_view(), name="alerting-health"),
     path("internal/alerting/rule/<str:rule_id>/_run_soon", views.RunSoonView.as_view(), name="rule-run-soon"),
-    path("api/actions/_bulk_enqueue", views.BulkEnqueueView.as_view(), name="bulk-enqueue"),
     path(
         "api/alerting/rule/<str:rule_id>/_update_api_key",
         views.UpdateApiKeyView.as_view(),
@@ -125,11 +132,6 @@ urlpatterns = [
         "internal/alerting/rules/maintenance_window/<str:window_id>/_finish",
         mw_internal.InternalFinishView.as_view(),
         name="mw-internal-finish",
-    ),
-    path(
-        "api/actions/connector/<str:connector_id>/_enqueue",
-        views.EnqueueView.as_view(),
-        name="connector-enqueue",
     ),
     path(
         "api/actions/connector/<str:connector_id>/_enqueue/<str:run_id>",
