@@ -30,7 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from actions.dblock import serialized_writes
-from actions.journal import Outcome, apply_outcomes, journal
+from actions.journal import Outcome, apply_outcomes, journal, name_os_thread
 from actions.models import ActionRun, Rule
 from actions.services import RunLog
 from connectors.conf import get_config
@@ -51,8 +51,12 @@ def _ensure_pool() -> tuple[ThreadPoolExecutor, threading.BoundedSemaphore]:
     with _lock:
         if _pool is None or _pid != os.getpid():
             size = _size = get_config()["connectors.worker.concurrency"]
-            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="action")
-            _rule_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rule")
+            _pool = ThreadPoolExecutor(
+                max_workers=size, thread_name_prefix="action", initializer=name_os_thread
+            )
+            _rule_pool = ThreadPoolExecutor(
+                max_workers=4, thread_name_prefix="rule", initializer=name_os_thread
+            )
             _slots = threading.BoundedSemaphore(size)
             _pid = os.getpid()
         return _pool, _slots
@@ -593,6 +597,7 @@ class PollStats:
 
 
 def _poll_forever() -> None:
+    name_os_thread()
     stats = PollStats()
     due = time.monotonic()
     healthy_since: float | None = None  # since when this process's polls and heartbeats succeed
