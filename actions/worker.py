@@ -207,7 +207,7 @@ def _connectors_of(runs: list[ActionRun]) -> dict:
     found: dict = {}
     wanted: dict[str, set[str]] = {}
     for run in runs:
-        if (run.space_id, run.connector_id) in found:
+        if (run.space_id, run.connector_id) in found or run.connector_id in wanted.get(run.space_id, ()):
             continue
         preconfigured = get_preconfigured(run.connector_id)
         if preconfigured is not None:

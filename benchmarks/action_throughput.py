@@ -96,9 +96,31 @@ def _ticks(stat_path: Path) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def _run_ns(task: Path) -> int:
+    """Nanoseconds a thread has run (/proc/<pid>/task/<tid>/schedstat): per-thread tick counts are too
+    coarse for hundreds of threads using a few ticks each."""
+    try:
+        return int((task / "schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _thread_group(name: str) -> str:
     """A thread's OS name without its pool number: `action_17` -> `action`."""
     return name.rstrip("0123456789").rstrip("_-") or name
+
+
+def _context_switches(pid: int) -> int:
+    """Voluntary + involuntary context switches of the live threads of a process so far."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
 
 
 class ClusterBreakdown:
@@ -131,6 +153,7 @@ class ClusterBreakdown:
 
     def _read(self) -> dict:
         processes = {pid: _ticks(Path(f"/proc/{pid}/stat")) for pid in self.roles}
+        switches = {pid: _context_switches(pid) for pid in self.roles}
         threads: dict = {}
         for pid, role in self.roles.items():
             if not role.startswith("worker"):
@@ -141,8 +164,8 @@ class ClusterBreakdown:
                 except OSError:
                     continue
                 group = "main (django-q2 loop)" if task.name == str(pid) else _thread_group(name)
-                threads[(pid, int(task.name), group)] = _ticks(task / "stat")
-        return {"processes": processes, "threads": threads}
+                threads[(pid, int(task.name), group)] = _run_ns(task)
+        return {"processes": processes, "threads": threads, "switches": switches}
 
     def used(self, delivered: int) -> dict:
         """CPU ms per delivered action since the start, per role and per worker thread group."""
@@ -156,11 +179,18 @@ class ClusterBreakdown:
         counts: dict = {}
         for (pid, tid, group), ticks in now["threads"].items():
             key = (self.roles[pid], group)
-            threads[key] = (
-                threads.get(key, 0) + (ticks - self.started["threads"].get((pid, tid, group), 0)) * tick_ms
-            )
+            ran_ns = ticks - self.started["threads"].get((pid, tid, group), 0)
+            threads[key] = threads.get(key, 0) + ran_ns / 1e6 / max(1, delivered)
             counts[key] = counts.get(key, 0) + 1
-        return {"processes": processes, "threads": threads, "thread_counts": counts}
+        for role in {role for role, _ in threads}:  # threads ended since, and tick rounding
+            gone = processes[role] - sum(ms for (owner, _), ms in threads.items() if owner == role)
+            threads[(role, "(process - threads)")] = gone
+            counts[(role, "(process - threads)")] = 0
+        switches = {
+            self.roles[pid]: (count - self.started["switches"].get(pid, 0)) / max(1, delivered)
+            for pid, count in now["switches"].items()
+        }
+        return {"processes": processes, "threads": threads, "thread_counts": counts, "switches": switches}
 
 
 class CpuMeter:
@@ -610,6 +640,13 @@ def print_cluster_breakdown(rows: list[dict]) -> None:
         print(
             f"{r['latency_ms']:>6}ms "
             + " ".join(f"{parts.get(role, 0):>{max(8, len(role))}.3f}" for role in roles)
+        )
+    print("context switches per delivered action (live threads, /proc/<pid>/task/*/status)")
+    for r in rows:
+        switches = r["cluster_parts"]["switches"]
+        print(
+            f"{r['latency_ms']:>6}ms "
+            + " ".join(f"{switches.get(role, 0):>{max(8, len(role))}.1f}" for role in roles)
         )
     print("\nWorker processes' CPU ms per delivered action, by thread (from /proc/<pid>/task/*/stat)")
     print(f"{'latency':>8} {'process':>9} {'thread (OS name)':<22} {'threads':>7} {'CPU ms/action':>13}")
