@@ -87,6 +87,15 @@ def _pids_where(predicate) -> list[int]:
     return found
 
 
+def _user_system(stat_path: Path) -> tuple[int, int]:
+    """utime and stime of one process (all its threads), in clock ticks."""
+    try:
+        fields = stat_path.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0, 0
+    return int(fields[11]), int(fields[12])
+
+
 def _ticks(stat_path: Path) -> int:
     """utime + stime of one process or thread (its /proc/.../stat), in clock ticks; 0 once it is gone."""
     try:
@@ -154,6 +163,7 @@ class ClusterBreakdown:
     def _read(self) -> dict:
         processes = {pid: _ticks(Path(f"/proc/{pid}/stat")) for pid in self.roles}
         switches = {pid: _context_switches(pid) for pid in self.roles}
+        system = {pid: _user_system(Path(f"/proc/{pid}/stat"))[1] for pid in self.roles}
         threads: dict = {}
         for pid, role in self.roles.items():
             if not role.startswith("worker"):
@@ -165,7 +175,7 @@ class ClusterBreakdown:
                     continue
                 group = "main (django-q2 loop)" if task.name == str(pid) else _thread_group(name)
                 threads[(pid, int(task.name), group)] = _run_ns(task)
-        return {"processes": processes, "threads": threads, "switches": switches}
+        return {"processes": processes, "threads": threads, "switches": switches, "system": system}
 
     def used(self, delivered: int) -> dict:
         """CPU ms per delivered action since the start, per role and per worker thread group."""
@@ -190,7 +200,17 @@ class ClusterBreakdown:
             self.roles[pid]: (count - self.started["switches"].get(pid, 0)) / max(1, delivered)
             for pid, count in now["switches"].items()
         }
-        return {"processes": processes, "threads": threads, "thread_counts": counts, "switches": switches}
+        system = {
+            self.roles[pid]: (ticks - self.started["system"].get(pid, 0)) * tick_ms
+            for pid, ticks in now["system"].items()
+        }
+        return {
+            "processes": processes,
+            "threads": threads,
+            "thread_counts": counts,
+            "switches": switches,
+            "system": system,
+        }
 
 
 class CpuMeter:
@@ -640,6 +660,13 @@ def print_cluster_breakdown(rows: list[dict]) -> None:
         print(
             f"{r['latency_ms']:>6}ms "
             + " ".join(f"{parts.get(role, 0):>{max(8, len(role))}.3f}" for role in roles)
+        )
+    print("of which in the kernel (stime)")
+    for r in rows:
+        system = r["cluster_parts"]["system"]
+        print(
+            f"{r['latency_ms']:>6}ms "
+            + " ".join(f"{system.get(role, 0):>{max(8, len(role))}.3f}" for role in roles)
         )
     print("context switches per delivered action (live threads, /proc/<pid>/task/*/status)")
     for r in rows:

@@ -247,10 +247,12 @@ def _prepare(session: requests.Session, method: str, url: str, headers: dict, da
     sessions: cookies (a session keeps none: its policy refuses every cookie), params, hooks, netrc
     and proxies from the environment (`trust_env` is off). Measured: requests' merging (isinstance
     checks against typing protocols) was the largest part of a call's CPU in a busy worker."""
-    merged = requests.structures.CaseInsensitiveDict(session.headers)
-    merged.update(headers)
-    for name in [name for name, value in merged.items() if value is None]:
-        del merged[name]
+    merged = requests.structures.CaseInsensitiveDict(session.headers)  # none of these is None
+    for name, value in headers.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
     prepared = requests.PreparedRequest()
     prepared.prepare_method(method)
     prepared.prepare_url(url, None)
