@@ -25,7 +25,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connections
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -229,8 +229,10 @@ def _run_in_thread(run: ActionRun, token: str, connector, slots: threading.Bound
         journal.release([run.pk])  # no result will come: its lease runs out and it is run again
     finally:
         # Action threads write through the journal; a type that touches the database itself (the
-        # index connector, OAuth tokens) must not keep one connection open per idle thread.
-        connection.close()
+        # index connector, OAuth tokens) must not keep one connection open per idle thread. A thread
+        # that never touched it has nothing to close (and no connection object to build for that).
+        for opened in connections.all(initialized_only=True):
+            opened.close()
         slots.release()
 
 

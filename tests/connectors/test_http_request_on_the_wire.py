@@ -1,11 +1,14 @@
 """`connectors.http.send` prepares its requests itself (without `requests.Session.request`'s per-call
 merging, see `_prepare`): what reaches the service must stay what `Session.request` sent."""
 
+import threading
+
 import requests
 from pytest_httpserver import HTTPServer
 
 from connectors import http
 from connectors.conf import get_config
+from tests.raw_server import RawServer
 
 
 def _received(server: HTTPServer, send) -> tuple[str, str, dict, bytes]:
@@ -59,3 +62,28 @@ def test_a_header_set_to_none_is_left_out_as_requests_does(httpserver):
     assert ours == theirs
     assert ours[2]["Accept-Encoding"] == "identity"  # http.client's own, not requests' gzip default
     assert ours[2]["X-A"] == "b"
+
+
+def _keep_alive(connection, stop) -> None:
+    """Answer every request on the connection until the client closes it."""
+    while not stop.is_set():
+        try:
+            if not connection.recv(65536):
+                return
+        except TimeoutError:
+            continue
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+
+def test_the_threads_of_a_process_share_its_keep_alive_connections():
+    """A worker's action threads take an idle connection instead of each opening its own."""
+    server = RawServer(_keep_alive, read_request=False)
+    try:
+        url = f"http://127.0.0.1:{server.port}/hook"
+        for _ in range(3):  # one after another, each from a thread of its own
+            thread = threading.Thread(target=http.send, args=("post", url), kwargs={"settings": get_config()})
+            thread.start()
+            thread.join()
+        assert server.connections == 1
+    finally:
+        server.close()
