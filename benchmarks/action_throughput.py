@@ -23,7 +23,12 @@ cluster's processes, every PostgreSQL and Redis process on the machine (other us
 count too), their sum `all`, the sink (left out of `all`: it stands for the remote service), and
 `all` and the cluster's share divided by the CPU per POST of benchmarks/baselines.py's bare
 keep-alive loop, measured at the start of the same run (CPU figures inflate on a loaded machine; the
-ratios much less). `--profile N` prints, per step, CPU ms and SQL statements per action.
+ratios much less). Then the cluster's column split by process (django-q2's sentinel, pusher and
+monitor, each worker: their pids from the cluster status the sentinel saves in the broker), with the
+kernel's share (stime) and the context switches per action, and each worker process split by thread
+(OS thread names, which actions.worker and actions.journal set: action pool, journal, poller, and
+the main thread that runs django-q2's task loop and our claims). `--profile N` prints, per step,
+CPU ms and SQL statements per action.
 """
 
 from __future__ import annotations
@@ -675,7 +680,7 @@ def print_cluster_breakdown(rows: list[dict]) -> None:
             f"{r['latency_ms']:>6}ms "
             + " ".join(f"{switches.get(role, 0):>{max(8, len(role))}.1f}" for role in roles)
         )
-    print("\nWorker processes' CPU ms per delivered action, by thread (from /proc/<pid>/task/*/stat)")
+    print("\nWorker processes' CPU ms per delivered action, by thread (from /proc/<pid>/task/*/schedstat)")
     print(f"{'latency':>8} {'process':>9} {'thread (OS name)':<22} {'threads':>7} {'CPU ms/action':>13}")
     for r in rows:
         threads, counts = r["cluster_parts"]["threads"], r["cluster_parts"]["thread_counts"]
