@@ -25,12 +25,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connections
 from django.db.models import F, Q
 from django.utils import timezone
 
 from actions.dblock import serialized_writes
-from actions.journal import Outcome, apply_outcomes, journal
+from actions.journal import Outcome, apply_outcomes, journal, name_os_thread
 from actions.models import ActionRun, Rule
 from actions.services import RunLog
 from connectors.conf import get_config
@@ -51,8 +51,12 @@ def _ensure_pool() -> tuple[ThreadPoolExecutor, threading.BoundedSemaphore]:
     with _lock:
         if _pool is None or _pid != os.getpid():
             size = _size = get_config()["connectors.worker.concurrency"]
-            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="action")
-            _rule_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rule")
+            _pool = ThreadPoolExecutor(
+                max_workers=size, thread_name_prefix="action", initializer=name_os_thread
+            )
+            _rule_pool = ThreadPoolExecutor(
+                max_workers=4, thread_name_prefix="rule", initializer=name_os_thread
+            )
             _slots = threading.BoundedSemaphore(size)
             _pid = os.getpid()
         return _pool, _slots
@@ -203,7 +207,7 @@ def _connectors_of(runs: list[ActionRun]) -> dict:
     found: dict = {}
     wanted: dict[str, set[str]] = {}
     for run in runs:
-        if (run.space_id, run.connector_id) in found:
+        if (run.space_id, run.connector_id) in found or run.connector_id in wanted.get(run.space_id, ()):
             continue
         preconfigured = get_preconfigured(run.connector_id)
         if preconfigured is not None:
@@ -225,8 +229,10 @@ def _run_in_thread(run: ActionRun, token: str, connector, slots: threading.Bound
         journal.release([run.pk])  # no result will come: its lease runs out and it is run again
     finally:
         # Action threads write through the journal; a type that touches the database itself (the
-        # index connector, OAuth tokens) must not keep one connection open per idle thread.
-        connection.close()
+        # index connector, OAuth tokens) must not keep one connection open per idle thread. A thread
+        # that never touched it has nothing to close (and no connection object to build for that).
+        for opened in connections.all(initialized_only=True):
+            opened.close()
         slots.release()
 
 
@@ -593,6 +599,7 @@ class PollStats:
 
 
 def _poll_forever() -> None:
+    name_os_thread()
     stats = PollStats()
     due = time.monotonic()
     healthy_since: float | None = None  # since when this process's polls and heartbeats succeed

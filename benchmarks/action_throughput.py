@@ -23,7 +23,12 @@ cluster's processes, every PostgreSQL and Redis process on the machine (other us
 count too), their sum `all`, the sink (left out of `all`: it stands for the remote service), and
 `all` and the cluster's share divided by the CPU per POST of benchmarks/baselines.py's bare
 keep-alive loop, measured at the start of the same run (CPU figures inflate on a loaded machine; the
-ratios much less). `--profile N` prints, per step, CPU ms and SQL statements per action.
+ratios much less). Then the cluster's column split by process (django-q2's sentinel, pusher and
+monitor, each worker: their pids from the cluster status the sentinel saves in the broker), with the
+kernel's share (stime) and the context switches per action, and each worker process split by thread
+(OS thread names, which actions.worker and actions.journal set: action pool, journal, poller, and
+the main thread that runs django-q2's task loop and our claims). `--profile N` prints, per step,
+CPU ms and SQL statements per action.
 """
 
 from __future__ import annotations
@@ -85,6 +90,132 @@ def _pids_where(predicate) -> list[int]:
         if predicate(int(entry.name), int(fields[2]), cmdline):  # pid, process group, command line
             found.append(int(entry.name))
     return found
+
+
+def _user_system(stat_path: Path) -> tuple[int, int]:
+    """utime and stime of one process (all its threads), in clock ticks."""
+    try:
+        fields = stat_path.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0, 0
+    return int(fields[11]), int(fields[12])
+
+
+def _ticks(stat_path: Path) -> int:
+    """utime + stime of one process or thread (its /proc/.../stat), in clock ticks; 0 once it is gone."""
+    try:
+        fields = stat_path.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _run_ns(task: Path) -> int:
+    """Nanoseconds a thread has run (/proc/<pid>/task/<tid>/schedstat): per-thread tick counts are too
+    coarse for hundreds of threads using a few ticks each."""
+    try:
+        return int((task / "schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _thread_group(name: str) -> str:
+    """A thread's OS name without its pool number: `action_17` -> `action`."""
+    return name.rstrip("0123456789").rstrip("_-") or name
+
+
+def _context_switches(pid: int) -> int:
+    """Voluntary + involuntary context switches of the live threads of a process so far."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+class ClusterBreakdown:
+    """CPU of each process of the cluster by its django-q2 role (from the cluster's status, which the
+    sentinel saves in the broker: sentinel, pusher, monitor and worker pids), and of each worker
+    process by thread (`/proc/<pid>/task/*`, grouped by OS thread name: actions.worker names its
+    threads; the main thread runs django-q2's task loop and our claims)."""
+
+    def __init__(self, cluster_pid: int):
+        self.cluster_pid = cluster_pid
+        self.roles = self._roles()
+        self.started = self._read()
+
+    def _roles(self) -> dict[int, str]:
+        from django_q.status import Stat
+
+        roles = {self.cluster_pid: "qcluster (parent)"}
+        for _ in range(50):  # the sentinel saves the status every cycle; it lives a few seconds
+            for stat in Stat.get_all():
+                if stat.pid != self.cluster_pid:
+                    continue
+                roles[stat.sentinel] = "sentinel"
+                roles[stat.pusher] = "pusher"
+                roles[stat.monitor] = "monitor"
+                for index, pid in enumerate(sorted(stat.workers), 1):
+                    roles[pid] = f"worker {index}"
+                return roles
+            time.sleep(0.1)
+        return roles
+
+    def _read(self) -> dict:
+        processes = {pid: _ticks(Path(f"/proc/{pid}/stat")) for pid in self.roles}
+        switches = {pid: _context_switches(pid) for pid in self.roles}
+        system = {pid: _user_system(Path(f"/proc/{pid}/stat"))[1] for pid in self.roles}
+        threads: dict = {}
+        for pid, role in self.roles.items():
+            if not role.startswith("worker"):
+                continue
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    name = (task / "comm").read_text().strip()
+                except OSError:
+                    continue
+                group = "main (django-q2 loop)" if task.name == str(pid) else _thread_group(name)
+                threads[(pid, int(task.name), group)] = _run_ns(task)
+        return {"processes": processes, "threads": threads, "switches": switches, "system": system}
+
+    def used(self, delivered: int) -> dict:
+        """CPU ms per delivered action since the start, per role and per worker thread group."""
+        now = self._read()
+        tick_ms = 1000 / os.sysconf("SC_CLK_TCK") / max(1, delivered)
+        processes = {
+            self.roles[pid]: (ticks - self.started["processes"].get(pid, 0)) * tick_ms
+            for pid, ticks in now["processes"].items()
+        }
+        threads: dict = {}
+        counts: dict = {}
+        for (pid, tid, group), ticks in now["threads"].items():
+            key = (self.roles[pid], group)
+            ran_ns = ticks - self.started["threads"].get((pid, tid, group), 0)
+            threads[key] = threads.get(key, 0) + ran_ns / 1e6 / max(1, delivered)
+            counts[key] = counts.get(key, 0) + 1
+        for role in {role for role, _ in threads}:  # threads ended since, and tick rounding
+            gone = processes[role] - sum(ms for (owner, _), ms in threads.items() if owner == role)
+            threads[(role, "(process - threads)")] = gone
+            counts[(role, "(process - threads)")] = 0
+        switches = {
+            self.roles[pid]: (count - self.started["switches"].get(pid, 0)) / max(1, delivered)
+            for pid, count in now["switches"].items()
+        }
+        system = {
+            self.roles[pid]: (ticks - self.started["system"].get(pid, 0)) * tick_ms
+            for pid, ticks in now["system"].items()
+        }
+        return {
+            "processes": processes,
+            "threads": threads,
+            "thread_counts": counts,
+            "switches": switches,
+            "system": system,
+        }
 
 
 class CpuMeter:
@@ -155,6 +286,7 @@ def run_one(
     sink.reset()
     enqueued: dict[str, float] = {}
     meter = CpuMeter(cluster.pid, sink.pid)
+    breakdown = ClusterBreakdown(cluster.pid)
 
     def producer(offset: int) -> None:
         try:
@@ -204,6 +336,8 @@ def run_one(
     while sink.stats()["distinct"] < n and time.monotonic() < deadline:
         time.sleep(0.05)
     cpu = meter.used()
+    delivered_now = sink.stats()["distinct"]
+    cluster_parts = breakdown.used(delivered_now)
     rss_mb = max(
         (_rss_mb(pid) for pid in _pids_where(lambda pid, group, cmd: group == cluster.pid)), default=0
     )
@@ -237,6 +371,7 @@ def run_one(
         "p99": percentile(latencies, 99) if latencies else float("nan"),
         "locked": locked,
         "entries_per_write": journal_writes,
+        "cluster_parts": cluster_parts,
         "cpu_ms": {name: seconds * 1000 / max(1, delivered) for name, seconds in cpu.items()},
     }
 
@@ -517,6 +652,40 @@ def print_cpu_table(rows: list[dict], floor: float) -> None:
             f" {cpu['cluster'] / floor:>14.1f}x",
             flush=True,
         )
+    print_cluster_breakdown(rows)
+
+
+def print_cluster_breakdown(rows: list[dict]) -> None:
+    """The cluster's column split by process (django-q2 role) and, in worker processes, by thread."""
+    print("\nCluster CPU ms per delivered action, by process (from /proc/<pid>/stat)")
+    roles = list(dict.fromkeys(role for r in rows for role in r["cluster_parts"]["processes"]))
+    print(f"{'latency':>8} " + " ".join(f"{role:>{max(8, len(role))}}" for role in roles))
+    for r in rows:
+        parts = r["cluster_parts"]["processes"]
+        print(
+            f"{r['latency_ms']:>6}ms "
+            + " ".join(f"{parts.get(role, 0):>{max(8, len(role))}.3f}" for role in roles)
+        )
+    print("of which in the kernel (stime)")
+    for r in rows:
+        system = r["cluster_parts"]["system"]
+        print(
+            f"{r['latency_ms']:>6}ms "
+            + " ".join(f"{system.get(role, 0):>{max(8, len(role))}.3f}" for role in roles)
+        )
+    print("context switches per delivered action (live threads, /proc/<pid>/task/*/status)")
+    for r in rows:
+        switches = r["cluster_parts"]["switches"]
+        print(
+            f"{r['latency_ms']:>6}ms "
+            + " ".join(f"{switches.get(role, 0):>{max(8, len(role))}.1f}" for role in roles)
+        )
+    print("\nWorker processes' CPU ms per delivered action, by thread (from /proc/<pid>/task/*/schedstat)")
+    print(f"{'latency':>8} {'process':>9} {'thread (OS name)':<22} {'threads':>7} {'CPU ms/action':>13}")
+    for r in rows:
+        threads, counts = r["cluster_parts"]["threads"], r["cluster_parts"]["thread_counts"]
+        for (role, group), ms in sorted(threads.items(), key=lambda item: (item[0][0], -item[1])):
+            print(f"{r['latency_ms']:>6}ms {role:>9} {group:<22} {counts[(role, group)]:>7} {ms:>13.3f}")
 
 
 if __name__ == "__main__":
