@@ -43,6 +43,7 @@ class Result:
     delivered: int
     elapsed: float
     notes: dict = field(default_factory=dict)
+    key: str = ""  # bare, threads, alertmanager or django-q2
 
     @property
     def rate(self) -> float:
@@ -250,7 +251,7 @@ def run(
                     continue
                 sink.reset(latency_ms=latency)
                 delivered, elapsed, notes = job()
-                result = Result(name, latency, delivered, elapsed, notes)
+                result = Result(name, latency, delivered, elapsed, notes, key)
                 results.append(result)
                 print(
                     f"  {latency:>5.0f} ms  {name:<34} {delivered:>6} in {elapsed:6.2f} s = "

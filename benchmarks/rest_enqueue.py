@@ -491,9 +491,11 @@ def run_auth(auth, service, sink, prepared, args, cpu_meter) -> dict:
     }
 
 
-def run_http(args) -> None:
+def run_http(args) -> dict:
+    """Print and return the rows: {"rows": one dict per authentication, "bulk": the bulk row or None}."""
     from benchmarks.sink import Sink
 
+    results: dict = {"rows": [], "bulk": None}
     workdir = Path(tempfile.mkdtemp(prefix="connectors-bench-rest-"))
     env = _environment(workdir)
     try:
@@ -523,6 +525,7 @@ def run_http(args) -> None:
             cpu_meter = ServiceCpu(service.process.pid)
             for auth in args.auth if not args.bulk_only else ():
                 r = run_auth(auth, service, sink, prepared, args, cpu_meter)
+                results["rows"].append(r)
                 refused = f"  refused: {r['refused']}" if r["refused"] else ""
                 duplicates = f"  duplicates: {r['duplicates']}" if r["duplicates"] else ""
                 print(
@@ -535,6 +538,7 @@ def run_http(args) -> None:
                 )
             if args.bulk:
                 r = run_bulk(service, sink, prepared, args, cpu_meter)
+                results["bulk"] = r
                 refused = f"  refused: {r['refused']}" if r["refused"] else ""
                 duplicates = f"  duplicates: {r['duplicates']}" if r["duplicates"] else ""
                 before, after = r["drain_before"], r["drain_after"]
@@ -564,6 +568,7 @@ def run_http(args) -> None:
             print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    return results
 
 
 # ---- --profile: the request in this process ------------------------------------------------------
@@ -707,7 +712,7 @@ def run_profile(args) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--auth", default=",".join(AUTHS), help="comma-separated: basic, apikey, session")
     parser.add_argument("--count", type=int, default=3000, help="_enqueue POSTs per row (default 3000)")
@@ -732,8 +737,8 @@ def main(argv=None) -> None:
         parser.error(f"--auth takes {', '.join(AUTHS)}; got {', '.join(sorted(unknown))}")
     if args.profile:
         run_profile(args)
-    else:
-        run_http(args)
+        return None
+    return run_http(args)
 
 
 if __name__ == "__main__":
