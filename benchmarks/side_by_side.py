@@ -313,7 +313,7 @@ def main(argv=None) -> None:
     rows: list[Row] = []
 
     def part(name: str, job) -> None:
-        print(f"\n== {name}", flush=True)
+        print(f"\n== {name}  ({datetime.now(UTC):%H:%M:%S} UTC, {_load()})", flush=True)
         try:
             rows.extend(job())
         except Exception:  # a part that fails leaves its row out; the others still print
