@@ -13,7 +13,7 @@ from actions import maintenance_windows as mw
 from actions.models import MaintenanceWindow
 from actions.rule_snooze import end_date_problem, timezone_problem
 from connectors import privileges
-from connectors.api.base import KibanaView, validate_body
+from connectors.api.base import KibanaView, refuse_unknown_query_keys, validate_body
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound
 from connectors.schemas import Array, Boolean, Number, Object, String
 
@@ -190,9 +190,7 @@ class MaintenanceWindowFindView(MaintenanceWindowView):
     def get(self, request):
         self.authorize(write=False)
         query = request.query_params
-        unknown = sorted(set(query) - self.find_keys)
-        if unknown:
-            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+        refuse_unknown_query_keys(query, self.find_keys)
         page, per_page = self.paging(query)
         if max(page, page * per_page) > mw.MAX_DOCS:
             raise BadRequest(

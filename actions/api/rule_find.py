@@ -10,6 +10,7 @@ from django.db.models.functions import Lower
 
 from actions.models import Rule
 from actions.rules import iso
+from connectors.api.base import refuse_unknown_query_keys
 from connectors.api.errors import BadRequest
 from connectors.schemas import Object, SchemaError, String, type_name
 
@@ -136,9 +137,7 @@ def _search_matcher(query):
 def check_find_query(query) -> tuple[int, int, list[str] | None]:
     """The query's keys, paging and consumers, checked before authorization as Kibana's route schema
     does: `(per_page, page, consumers)`."""
-    unknown = sorted(set(query) - FIND_KEYS)
-    if unknown:
-        raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+    refuse_unknown_query_keys(query, FIND_KEYS)
     per_page = int_param("per_page", query.get("per_page"), 10, 0)
     page = int_param("page", query.get("page"), 1, 1)
     consumers = _consumers_param(query)

@@ -44,7 +44,7 @@ from actions.rules import (
 )
 from actions.services import BULK_ENQUEUE_MAX, QueueFull, enqueue, enqueue_many
 from connectors import privileges
-from connectors.api.base import KibanaView, validate_body
+from connectors.api.base import KibanaView, refuse_unknown_query_keys, validate_body
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound, envelope
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError
 from connectors.schemas import Array, Boolean, Enum, Number, Object, SchemaError, String
@@ -594,9 +594,7 @@ class RuleExecutionLogView(RuleView):
         from actions.rule_execution_log import execution_log
 
         query = request.query_params
-        unknown = sorted(set(query) - self.KEYS)
-        if unknown:
-            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+        refuse_unknown_query_keys(query, self.KEYS)
         start, end = _log_window(query)
         per_page = int_param("per_page", query.get("per_page"), 10, 1)
         page = int_param("page", query.get("page"), 1, 1)
@@ -625,9 +623,7 @@ class RuleExecutionKpiView(RuleView):
         from actions.rule_execution_log import execution_kpi
 
         query = request.query_params
-        unknown = sorted(set(query) - self.KEYS)
-        if unknown:
-            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+        refuse_unknown_query_keys(query, self.KEYS)
         start, end = _log_window(query)
         rule = self.load(rule_id)
         self.authorize("getExecutionLog", rule.rule_type_id, rule.consumer)
@@ -706,9 +702,7 @@ class BackfillFindView(BackfillView):
         from eventlog.queries import parse_date
 
         query = request.query_params
-        unknown = sorted(set(query) - BACKFILL_FIND_KEYS)
-        if unknown:
-            raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+        refuse_unknown_query_keys(query, BACKFILL_FIND_KEYS)
         dates = {}
         for name in ("start", "end"):
             if query.get(name) is not None:

@@ -108,6 +108,15 @@ def is_system_connector(connector_id: str) -> bool:
     return registry.is_registered(type_id) and registry.get(type_id).is_system_action_type
 
 
+def refuse_unknown_query_keys(query, allowed) -> None:
+    """Kibana's route schemas refuse a query key they do not define: 400
+    `[request query.<key>]: definition for this key is missing`, naming the first unknown key in
+    sorted order."""
+    unknown = sorted(set(query) - set(allowed))
+    if unknown:
+        raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+
+
 def validate_body(schema: Object, data: Any) -> dict:
     """Validate a JSON body; messages read `[request body.name]: expected value of type [string] ...`."""
     if not isinstance(data, dict):

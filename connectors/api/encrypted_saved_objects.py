@@ -17,7 +17,7 @@ from django.conf import settings
 from rest_framework.response import Response
 
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView
+from connectors.api.base import KibanaView, refuse_unknown_query_keys
 from connectors.api.errors import BadRequest, Forbidden, KibanaError
 from connectors.management.commands.rotate_encryption_keys import rotate_all
 
@@ -73,9 +73,7 @@ class RotateKeyView(KibanaView):
                 f"API [POST {request.get_full_path()}] is unauthorized for user, this action is granted "
                 "by the Kibana privileges [superuser]"
             )
-        unknown = set(request.query_params) - {"batch_size", "type"}
-        if unknown:
-            raise BadRequest(f"[request query.{sorted(unknown)[0]}]: definition for this key is missing")
+        refuse_unknown_query_keys(request.query_params, {"batch_size", "type"})
         _batch_size(request.query_params)
         if len(settings.FIELD_ENCRYPTION_KEY) < 2:
             raise BadRequest(NOT_CONFIGURED)

@@ -10,7 +10,7 @@ from typing import Any
 from django.http import HttpResponse, JsonResponse
 from rest_framework.parsers import FormParser, MultiPartParser
 
-from connectors.api.base import KibanaView
+from connectors.api.base import KibanaView, refuse_unknown_query_keys
 from connectors.api.errors import BadRequest, envelope
 from connectors.api.parsers import JSONParser
 from connectors.saved_objects import (
@@ -149,9 +149,7 @@ class SavedObjectsImportView(KibanaView):
     query_keys = IMPORT_QUERY_KEYS
 
     def options(self, request) -> ImportOptions:
-        unknown = set(request.query_params) - self.query_keys
-        if unknown:
-            raise BadRequest(f"[request query.{sorted(unknown)[0]}]: definition for this key is missing")
+        refuse_unknown_query_keys(request.query_params, self.query_keys)
         return ImportOptions(
             overwrite=_query_boolean(request.query_params, "overwrite"),
             create_new_copies=_query_boolean(request.query_params, "createNewCopies"),

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 
 from connectors import extensions, registry
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView, collector_paused, validate_body
+from connectors.api.base import KibanaView, collector_paused, refuse_unknown_query_keys, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.base import iso_ms
 from connectors.conf import get_config
@@ -314,9 +314,7 @@ class ConnectorTypesView(KibanaView):
             raise BadRequest(
                 f"[request query.feature_id]: value has length [{len(feature_id)}] but it must have a maximum length of [100]."
             )
-        unknown = set(request.query_params) - {"feature_id"}
-        if unknown:
-            raise BadRequest(f"[request query.{sorted(unknown)[0]}]: definition for this key is missing")
+        refuse_unknown_query_keys(request.query_params, {"feature_id"})
         # Listing types needs no feature privilege (Kibana's client runs no authorization check here).
         return Response(
             [
