@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from actions.models import Rule
 from actions.rules import iso
 from connectors.api.base import refuse_unknown_query_keys
-from connectors.api.errors import BadRequest
+from connectors.api.errors import BadRequest, KibanaError
 from connectors.schemas import Object, SchemaError, String, type_name
 
 HAS_REFERENCE = Object({"type": String(), "id": String()})
@@ -162,6 +162,9 @@ def find_rules(space_id: str, query, *, per_page: int, page: int, consumers: lis
     if consumers is not None:
         rules = rules.filter(consumer__in=consumers)
     sort_field = query.get("sort_field")
+    if query.get("sort_order") and not sort_field:
+        # Kibana's saved-objects search DSL: `Boom.notAcceptable`, answered as is (406).
+        raise KibanaError("sortOrder requires a sortField", 406)
     descending = query.get("sort_order") == "desc"
     if sort_field:
         attr = SORT_FIELDS.get(sort_field, "name")

@@ -96,6 +96,17 @@ def test_find_refuses_to_page_beyond_the_result_window(api):
     assert api.get("/api/alerting/rules/_find?per_page=100&page=100").status_code == 200
 
 
+def test_find_with_a_sort_order_and_no_sort_field_is_kibanas_406(api):
+    response = api.get("/api/alerting/rules/_find?sort_order=asc")
+    assert response.status_code == 406
+    assert response.json() == {
+        "statusCode": 406,
+        "error": "Not Acceptable",
+        "message": "sortOrder requires a sortField",
+    }
+    assert api.get("/api/alerting/rules/_find?sort_order=asc&sort_field=name").status_code == 200
+
+
 def test_find_reads_a_bounded_number_of_queries_however_many_rules_and_actions(
     api, default_space, django_assert_max_num_queries
 ):
