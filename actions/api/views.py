@@ -725,6 +725,13 @@ class BackfillFindView(BackfillView):
                 "- [request query.sort_order.0]: expected value to equal [asc]\n"
                 "- [request query.sort_order.1]: expected value to equal [desc]"
             )
+        initiator = query.get("initiator")
+        if initiator is not None and initiator not in ("user", "system"):
+            raise BadRequest(
+                "[request query.initiator]: types that failed validation:\n"
+                "- [request query.initiator.0]: expected value to equal [user]\n"
+                "- [request query.initiator.1]: expected value to equal [system]"
+            )
         if not privileges.allows(self.privilege, "get"):
             raise Forbidden("Unauthorized to findBackfill rules")
         rule_ids = [r for r in (query.get("rule_ids") or "").split(",") if r]
@@ -736,6 +743,9 @@ class BackfillFindView(BackfillView):
             sort_field=sort_field,
             sort_order=sort_order,
         )
+        if initiator == "system":
+            # Every backfill here is scheduled through the API by a user (`initiator: user`).
+            found = found.none()
         total = found.count()
         window = found[(page - 1) * per_page : page * per_page]
         return Response(

@@ -146,6 +146,27 @@ def test_find_get_and_delete(api, default_space, hook):
     assert gone.json()["message"] == f"Saved object [ad_hoc_run_params/{created['id']}] not found"
 
 
+def test_find_filters_by_initiator_and_every_backfill_here_is_a_users(api, default_space, hook):
+    rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
+    start = timezone.now() - timedelta(hours=2)
+    body = [
+        {"rule_id": rule.id, "ranges": [{"start": stamp(start), "end": stamp(start + timedelta(minutes=5))}]}
+    ]
+    (created,) = api.post("/api/alerting/rules/backfill/_schedule", body, format="json").json()
+    assert created["initiator"] == "user"
+    by_user = api.post("/api/alerting/rules/backfill/_find?initiator=user").json()
+    assert [b["id"] for b in by_user["data"]] == [created["id"]]
+    by_system = api.post("/api/alerting/rules/backfill/_find?initiator=system").json()
+    assert by_system["total"] == 0 and by_system["data"] == []
+    bad = api.post("/api/alerting/rules/backfill/_find?initiator=robot")
+    assert bad.status_code == 400
+    assert bad.json()["message"] == (
+        "[request query.initiator]: types that failed validation:\n"
+        "- [request query.initiator.0]: expected value to equal [user]\n"
+        "- [request query.initiator.1]: expected value to equal [system]"
+    )
+
+
 def test_deleting_a_rule_deletes_its_backfills(api, default_space, hook):
     rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
     start = timezone.now() - timedelta(hours=2)
