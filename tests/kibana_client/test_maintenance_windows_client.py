@@ -1,0 +1,166 @@
+"""kibana-py's `client.maintenance_windows` against our live server (Kibana 9.1+ public routes)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from kibana import Kibana
+from kibana.exceptions import AuthorizationException, BadRequestError, NotFoundError
+
+from connectors.api.authentication import clear_basic_cache
+from connectors.models import Space
+from tests.api.conftest import PASSWORD, grant, make_user
+
+FUTURE = {"custom": {"start": "2030-01-05T00:00:00.000Z", "duration": "1h"}}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_basic_cache():
+    clear_basic_cache()
+    yield
+    clear_basic_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def client(live_server, default_space):
+    make_user("elastic", superuser=True)
+    return Kibana(live_server.url, basic_auth=("elastic", PASSWORD))
+
+
+@pytest.fixture
+def reader_client(live_server, default_space):
+    user = make_user("reader")
+    grant(user, "default", "read")
+    return Kibana(live_server.url, basic_auth=("reader", PASSWORD))
+
+
+def test_create_returns_the_window_and_get_reads_it_back(client):
+    created = client.maintenance_windows.create(title="Weekend maintenance", schedule=FUTURE).body
+    assert created["title"] == "Weekend maintenance" and created["enabled"] is True
+    assert created["status"] == "upcoming"
+    assert created["schedule"]["custom"]["start"] == "2030-01-05T00:00:00.000Z"
+    assert created["schedule"]["custom"]["duration"] == "1h"
+    assert created["created_by"] == "elastic"
+    fetched = client.maintenance_windows.get(id=created["id"]).body
+    assert fetched["id"] == created["id"] and fetched["title"] == "Weekend maintenance"
+
+
+def test_create_keeps_a_recurring_schedule_and_a_kql_scope(client):
+    schedule = {
+        "custom": {
+            "start": "2030-01-01T00:00:00.000Z",
+            "duration": "4h",
+            "timezone": "UTC",
+            "recurring": {"every": "1M", "onMonthDay": [1]},
+        }
+    }
+    scope = {"alerting": {"query": {"kql": 'tags: "maintenance"'}}}
+    created = client.maintenance_windows.create(
+        title="Monthly patch window", schedule=schedule, scope=scope, enabled=False
+    ).body
+    assert created["enabled"] is False and created["status"] == "disabled"
+    assert created["schedule"]["custom"]["recurring"]["every"] == "1M"
+    assert created["schedule"]["custom"]["recurring"]["onMonthDay"] == [1]
+    assert created["scope"] == scope
+
+
+def test_create_with_an_invalid_duration_is_a_bad_request(client):
+    with pytest.raises(BadRequestError) as raised:
+        client.maintenance_windows.create(
+            title="bad", schedule={"custom": {"start": "2030-01-05T00:00:00.000Z", "duration": "soon"}}
+        )
+    assert raised.value.meta.status == 400 and raised.value.body["message"]
+
+
+def test_a_read_only_user_gets_a_403_when_creating_a_window(client, reader_client):
+    with pytest.raises(AuthorizationException) as raised:
+        reader_client.maintenance_windows.create(title="no", schedule=FUTURE)
+    assert raised.value.meta.status == 403
+
+
+def test_get_of_an_unknown_window_is_a_not_found_error(client):
+    with pytest.raises(NotFoundError):
+        client.maintenance_windows.get(id="nope")
+
+
+def test_find_filters_by_title_status_and_pages(client):
+    client.maintenance_windows.create(title="alpha", schedule=FUTURE)
+    client.maintenance_windows.create(title="beta", schedule=FUTURE, enabled=False)
+    everything = client.maintenance_windows.find().body
+    assert everything["total"] == 2 and everything["page"] == 1 and everything["per_page"] == 10
+    assert len(everything["maintenanceWindows"]) == 2
+    by_title = client.maintenance_windows.find(title="alpha").body
+    assert [w["title"] for w in by_title["maintenanceWindows"]] == ["alpha"]
+    disabled = client.maintenance_windows.find(status="disabled").body
+    assert [w["title"] for w in disabled["maintenanceWindows"]] == ["beta"]
+    both = client.maintenance_windows.find(status=["disabled", "upcoming"]).body
+    assert both["total"] == 2
+    by_creator = client.maintenance_windows.find(created_by="elastic", per_page=1, page=2).body
+    assert by_creator["total"] == 2 and len(by_creator["maintenanceWindows"]) == 1
+    assert by_creator["page"] == 2 and by_creator["per_page"] == 1
+
+
+def test_find_with_an_unknown_status_is_a_bad_request(client):
+    with pytest.raises(BadRequestError):
+        client.maintenance_windows.find(status="sometimes")
+
+
+def test_update_changes_only_the_given_fields(client):
+    created = client.maintenance_windows.create(title="Weekend maintenance", schedule=FUTURE).body
+    updated = client.maintenance_windows.update(id=created["id"], enabled=False).body
+    assert updated["enabled"] is False and updated["status"] == "disabled"
+    assert updated["title"] == "Weekend maintenance"
+    renamed = client.maintenance_windows.update(
+        id=created["id"],
+        title="Patch night",
+        schedule={"custom": {"start": "2030-02-01T00:00:00.000Z", "duration": "2h"}},
+    ).body
+    assert renamed["title"] == "Patch night" and renamed["schedule"]["custom"]["duration"] == "2h"
+    assert client.maintenance_windows.get(id=created["id"]).body["title"] == "Patch night"
+
+
+def test_update_of_an_unknown_window_is_a_not_found_error(client):
+    with pytest.raises(NotFoundError):
+        client.maintenance_windows.update(id="nope", title="x")
+
+
+def test_archive_and_unarchive_change_the_status(client):
+    # Unarchive regenerates the events up to a year from now (Kibana's rule), so the window starts
+    # within that year; one in 2030 would come back `finished`, as in Kibana.
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    created = client.maintenance_windows.create(
+        title="Weekend maintenance", schedule={"custom": {"start": tomorrow, "duration": "1h"}}
+    ).body
+    archived = client.maintenance_windows.archive(id=created["id"]).body
+    assert archived["status"] == "archived"
+    assert client.maintenance_windows.find(status="archived").body["total"] == 1
+    restored = client.maintenance_windows.unarchive(id=created["id"]).body
+    assert restored["status"] == "upcoming"
+    with pytest.raises(NotFoundError):
+        client.maintenance_windows.archive(id="nope")
+    with pytest.raises(NotFoundError):
+        client.maintenance_windows.unarchive(id="nope")
+
+
+def test_delete_answers_an_empty_204_and_the_window_is_gone(client):
+    created = client.maintenance_windows.create(title="Weekend maintenance", schedule=FUTURE).body
+    response = client.maintenance_windows.delete(id=created["id"])
+    assert response.meta.status == 204 and not response.body
+    with pytest.raises(NotFoundError):
+        client.maintenance_windows.get(id=created["id"])
+    with pytest.raises(NotFoundError):
+        client.maintenance_windows.delete(id=created["id"])
+
+
+def test_windows_live_in_the_space_the_client_names(client):
+    Space.objects.create(id="marketing", name="Marketing")
+    created = client.maintenance_windows.create(title="m", schedule=FUTURE, space_id="marketing").body
+    assert client.maintenance_windows.get(id=created["id"], space_id="marketing").body["title"] == "m"
+    with pytest.raises(NotFoundError):
+        client.maintenance_windows.get(id=created["id"])
+    assert client.maintenance_windows.find(space_id="marketing").body["total"] == 1
+    assert client.maintenance_windows.find().body["total"] == 0
