@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from kibana import Kibana
-from kibana.exceptions import ApiError, AuthorizationException, BadRequestError, NotFoundError
+from kibana.exceptions import (
+    ApiError,
+    AuthorizationException,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    SpaceNotFoundError,
+)
 
 from actions.models import Alert, Rule
 from connectors.api.authentication import clear_basic_cache
@@ -341,3 +348,72 @@ def test_backfill_find_with_an_unknown_initiator_is_a_bad_request(client):
     with pytest.raises(BadRequestError) as raised:
         client.alerting.backfill.find(initiator="robot")
     assert raised.value.body["message"].startswith("[request query.initiator]: types that failed validation")
+
+
+def test_create_with_an_id_already_taken_is_a_conflict_error(client):
+    create_threshold_rule(client, id="fixed")
+    with pytest.raises(ConflictError) as raised:
+        create_threshold_rule(client, id="fixed")
+    assert raised.value.body["message"] == "Saved object [alert/fixed] conflict"
+
+
+def test_a_read_only_user_reads_rules_but_gets_a_403_for_every_change(client, reader_client):
+    rule = create_threshold_rule(client)
+    assert reader_client.alerting.rule.get(id=rule["id"]).body["id"] == rule["id"]
+    assert reader_client.alerting.rule.find().body["total"] == 1
+    assert reader_client.alerting.rule_types().body
+    assert reader_client.alerting.backfill.find().body["total"] == 0
+    changes = {
+        "delete": lambda: reader_client.alerting.rule.delete(id=rule["id"]),
+        "enable": lambda: reader_client.alerting.rule.enable(id=rule["id"]),
+        "muteAll": lambda: reader_client.alerting.rule.mute_all(id=rule["id"]),
+        "snooze": lambda: reader_client.alerting.rule.snooze(
+            id=rule["id"], schedule={"custom": {"duration": "1h", "start": "2030-01-01T00:00:00.000Z"}}
+        ),
+    }
+    for operation, change in changes.items():
+        with pytest.raises(AuthorizationException) as raised:
+            change()
+        assert (
+            raised.value.body["message"] == f'Unauthorized by "alerts" to {operation} ".index-threshold" rule'
+        )
+
+
+def test_unsnooze_of_an_unknown_schedule_is_a_bad_request_with_kibanas_message(client):
+    rule = create_threshold_rule(client)
+    with pytest.raises(BadRequestError) as raised:
+        client.alerting.rule.unsnooze(rule_id=rule["id"], schedule_id="zzz")
+    assert raised.value.body["message"] == "Rule has no snooze schedules."
+    client.alerting.rule.snooze(
+        id=rule["id"],
+        schedule={
+            "custom": {
+                "duration": "1h",
+                "start": "2030-01-01T00:00:00.000Z",
+                "timezone": "Europe/Paris",
+                "recurring": {"every": "1w", "occurrences": 3},
+            }
+        },
+    )
+    with pytest.raises(BadRequestError) as raised:
+        client.alerting.rule.unsnooze(rule_id=rule["id"], schedule_id="zzz")
+    assert raised.value.body["message"] == "Rule has no snooze schedule with id zzz."
+
+
+def test_a_space_that_does_not_exist_is_the_clients_space_not_found_error(client):
+    with pytest.raises(SpaceNotFoundError):
+        client.alerting.rule.find(space_id="nowhere")
+
+
+def test_backfill_of_an_unknown_or_disabled_rule_is_a_per_item_error(client):
+    rule = create_threshold_rule(client, enabled=False)
+    unknown, disabled = client.alerting.backfill.schedule(
+        backfills=[{"rule_id": "nope", "ranges": [RANGE]}, {"rule_id": rule["id"], "ranges": [RANGE]}]
+    ).body
+    assert unknown["error"] == {
+        "message": "Saved object [alert/nope] not found",
+        "status": 404,
+        "rule": {"id": "nope"},
+    }
+    assert disabled["error"]["message"] == f"Rule {rule['id']} is disabled"
+    assert disabled["error"]["status"] == 400

@@ -164,3 +164,57 @@ def test_windows_live_in_the_space_the_client_names(client):
         client.maintenance_windows.get(id=created["id"])
     assert client.maintenance_windows.find(space_id="marketing").body["total"] == 1
     assert client.maintenance_windows.find().body["total"] == 0
+
+
+def test_a_read_only_user_reads_windows_but_gets_a_403_for_every_change(client, reader_client):
+    created = client.maintenance_windows.create(title="Weekend maintenance", schedule=FUTURE).body
+    assert reader_client.maintenance_windows.get(id=created["id"]).body["title"] == "Weekend maintenance"
+    assert reader_client.maintenance_windows.find().body["total"] == 1
+    changes = {
+        f"PATCH /api/maintenance_window/{created['id']}": lambda: reader_client.maintenance_windows.update(
+            id=created["id"], title="x"
+        ),
+        f"DELETE /api/maintenance_window/{created['id']}": lambda: reader_client.maintenance_windows.delete(
+            id=created["id"]
+        ),
+        f"POST /api/maintenance_window/{created['id']}/_archive": lambda: (
+            reader_client.maintenance_windows.archive(id=created["id"])
+        ),
+    }
+    for route, change in changes.items():
+        with pytest.raises(AuthorizationException) as raised:
+            change()
+        assert raised.value.body["message"] == (
+            f"API [{route}] is unauthorized for user, this action is granted by the Kibana privileges "
+            "[write-maintenance-window]"
+        )
+
+
+def test_update_of_an_archived_window_is_a_bad_request_with_kibanas_message(client):
+    created = client.maintenance_windows.create(title="Weekend maintenance", schedule=FUTURE).body
+    client.maintenance_windows.archive(id=created["id"])
+    with pytest.raises(BadRequestError) as raised:
+        client.maintenance_windows.update(id=created["id"], title="z")
+    assert raised.value.body["message"] == (
+        f"Failed to update maintenance window by id: {created['id']}, Error: Cannot edit archived maintenance windows"
+    )
+
+
+def test_find_with_more_than_a_hundred_per_page_is_a_bad_request(client):
+    with pytest.raises(BadRequestError) as raised:
+        client.maintenance_windows.find(per_page=101)
+    assert (
+        raised.value.body["message"]
+        == "[request query.per_page]: Value must be equal to or lower than [100]."
+    )
+
+
+def test_a_window_that_started_ten_minutes_ago_is_found_as_running(client):
+    start = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    created = client.maintenance_windows.create(
+        title="now", schedule={"custom": {"start": start, "duration": "1h"}}
+    ).body
+    assert created["status"] == "running"
+    running = client.maintenance_windows.find(status="running").body
+    assert [w["id"] for w in running["maintenanceWindows"]] == [created["id"]]
+    assert client.maintenance_windows.find(status="upcoming").body["total"] == 0
