@@ -1,0 +1,177 @@
+"""kibana-py's `client.saved_objects` (export, import, resolve errors) and `client.spaces` against our live
+server. Connectors are Kibana's `action` saved objects."""
+
+import pytest
+from kibana import Kibana
+from kibana.exceptions import AuthorizationException, BadRequestError, ConflictError, NotFoundError
+
+from connectors.models import Connector, Space
+from tests.api.conftest import PASSWORD, grant, make_user
+
+
+@pytest.fixture
+def kibana(live_server, default_space):
+    make_user("elastic", superuser=True)
+    Space.objects.create(id="marketing", name="Marketing")
+    client = Kibana(live_server.url, basic_auth=("elastic", PASSWORD))
+    yield client
+    client.close()
+
+
+def server_log(kibana, name="Log", **kwargs):
+    return kibana.connectors.create(name=name, connector_type_id=".server-log", **kwargs)
+
+
+def test_it_exports_connectors_as_parsed_ndjson_with_the_summary_line(kibana):
+    created = server_log(kibana)
+    exported = kibana.saved_objects.export(type="action")
+    *objects, summary = exported.body
+    assert [(o["type"], o["id"]) for o in objects] == [("action", created["id"])]
+    assert objects[0]["attributes"]["actionTypeId"] == ".server-log"
+    assert summary["exportedCount"] == 1
+    assert exported.meta.headers["content-type"].startswith("application/ndjson")
+
+
+def test_it_exports_chosen_objects_without_the_summary_line(kibana):
+    first = server_log(kibana, "First")
+    server_log(kibana, "Second")
+    exported = kibana.saved_objects.export(
+        objects=[{"type": "action", "id": first["id"]}], exclude_export_details=True
+    )
+    assert [o["id"] for o in exported] == [first["id"]]
+
+
+def test_exporting_an_unknown_type_is_a_bad_request_error(kibana):
+    with pytest.raises(BadRequestError) as raised:
+        kibana.saved_objects.export(type="no-such-type")
+    assert "no-such-type" in raised.value.message
+
+
+def test_an_export_can_be_imported_into_another_space(kibana):
+    created = server_log(kibana)
+    exported = kibana.saved_objects.export(type="action", exclude_export_details=True)
+    result = kibana.saved_objects.import_objects(
+        file=exported.body, create_new_copies=True, space_id="marketing"
+    )
+    assert result["success"] is True
+    assert result["successCount"] == 1
+    copy_id = result["successResults"][0]["destinationId"]
+    assert copy_id != created["id"]
+    assert Connector.objects.get(id=copy_id).space_id == "marketing"
+
+
+def test_an_import_of_raw_ndjson_bytes_reports_a_conflict_then_overwrites(kibana):
+    created = server_log(kibana)
+    kibana.connectors.update(id=created["id"], name="Changed")
+    ndjson = (
+        b'{"type":"action","id":"%s","attributes":{"actionTypeId":".server-log","name":"Imported",'
+        b'"config":{},"isMissingSecrets":false},"references":[]}\n' % created["id"].encode()
+    )
+    result = kibana.saved_objects.import_objects(file=ndjson)
+    assert result["success"] is False
+    assert result["errors"][0]["error"]["type"] == "conflict"
+    result = kibana.saved_objects.import_objects(file=ndjson, overwrite=True)
+    assert result["success"] is True
+    assert kibana.connectors.get(id=created["id"])["name"] == "Imported"
+
+
+def test_an_import_conflict_is_resolved_with_a_retry_that_overwrites(kibana):
+    created = server_log(kibana)
+    exported = kibana.saved_objects.export(type="action", exclude_export_details=True)
+    kibana.connectors.update(id=created["id"], name="Changed")
+    conflict = kibana.saved_objects.import_objects(file=exported.body)
+    assert conflict["errors"][0]["error"]["type"] == "conflict"
+    resolved = kibana.saved_objects.resolve_import_errors(
+        file=exported.body, retries=[{"type": "action", "id": created["id"], "overwrite": True}]
+    )
+    assert resolved["success"] is True
+    assert resolved["successCount"] == 1
+    assert kibana.connectors.get(id=created["id"])["name"] == "Log"
+
+
+def test_an_import_with_conflicting_options_is_a_bad_request_error(kibana):
+    with pytest.raises(BadRequestError) as raised:
+        kibana.saved_objects.import_objects(
+            file=[{"type": "action", "id": "x", "attributes": {}}], create_new_copies=True, overwrite=True
+        )
+    assert raised.value.message == "[request query]: cannot use [overwrite] with [createNewCopies]"
+
+
+def test_a_space_is_created_read_listed_updated_and_deleted(kibana):
+    created = kibana.spaces.create(id="sales", name="Sales", description="The sales team", color="#aabbcc")
+    assert created["id"] == "sales"
+    assert kibana.spaces.get(id="sales")["description"] == "The sales team"
+    assert {"default", "marketing", "sales"} <= {space["id"] for space in kibana.spaces.get_all()}
+    updated = kibana.spaces.update(id="sales", name="Sales and more", initials="SM")
+    assert updated["name"] == "Sales and more"
+    assert kibana.spaces.get(id="sales")["initials"] == "SM"
+    kibana.spaces.delete(id="sales")
+    with pytest.raises(NotFoundError):
+        kibana.spaces.get(id="sales")
+
+
+def test_creating_a_space_twice_is_a_conflict_error(kibana):
+    with pytest.raises(ConflictError):
+        kibana.spaces.create(id="marketing", name="Marketing again")
+
+
+def test_a_space_with_an_invalid_id_is_a_bad_request_error(kibana):
+    with pytest.raises(BadRequestError):
+        kibana.spaces.create(id="Not Valid", name="Bad")
+
+
+def test_connectors_are_copied_to_another_space_and_a_conflict_is_resolved(kibana):
+    created = server_log(kibana)
+    objects = [{"type": "action", "id": created["id"]}]
+    copied = kibana.spaces.copy_saved_objects(spaces=["marketing"], objects=objects, create_new_copies=False)
+    assert copied["marketing"]["success"] is True
+    again = kibana.spaces.copy_saved_objects(spaces=["marketing"], objects=objects, create_new_copies=False)
+    assert again["marketing"]["success"] is False
+    error = again["marketing"]["errors"][0]
+    assert error["error"]["type"] == "conflict"
+    resolved = kibana.spaces.resolve_copy_saved_objects_errors(
+        retries={
+            "marketing": [
+                {
+                    "type": "action",
+                    "id": created["id"],
+                    "overwrite": True,
+                    "destinationId": error["error"]["destinationId"],
+                }
+            ]
+        },
+        objects=objects,
+        create_new_copies=False,
+    )
+    assert resolved["marketing"]["success"] is True
+    assert Connector.objects.filter(space_id="marketing").count() == 1
+
+
+def test_copying_an_unknown_object_is_a_not_found_error(kibana):
+    with pytest.raises(NotFoundError) as raised:
+        kibana.spaces.copy_saved_objects(spaces=["marketing"], objects=[{"type": "action", "id": "missing"}])
+    assert raised.value.message == "Saved objects not found"
+
+
+def test_legacy_url_aliases_are_disabled(kibana):
+    response = kibana.spaces.disable_legacy_url_aliases(
+        aliases=[{"targetSpace": "marketing", "targetType": "action", "sourceId": "old-id"}]
+    )
+    assert response.meta.status == 204
+
+
+def test_a_user_without_the_spaces_privilege_gets_an_authorization_error(kibana, live_server):
+    reader = make_user("reader")
+    grant(reader, "default", "read")
+    as_reader = Kibana(live_server.url, basic_auth=("reader", PASSWORD))
+    with pytest.raises(AuthorizationException):
+        as_reader.spaces.create(id="sales", name="Sales")
+
+
+def test_sharing_objects_across_spaces_is_not_served(kibana):
+    with pytest.raises(NotFoundError):
+        kibana.spaces.get_shareable_references(objects=[{"type": "action", "id": "x"}])
+    with pytest.raises(NotFoundError):
+        kibana.spaces.update_objects_spaces(
+            objects=[{"type": "action", "id": "x"}], spaces_to_add=["marketing"], spaces_to_remove=[]
+        )
