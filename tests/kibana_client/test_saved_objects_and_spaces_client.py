@@ -175,3 +175,79 @@ def test_sharing_objects_across_spaces_is_not_served(kibana):
         kibana.spaces.update_objects_spaces(
             objects=[{"type": "action", "id": "x"}], spaces_to_add=["marketing"], spaces_to_remove=[]
         )
+
+
+def test_updating_a_space_keeps_omitted_fields_but_resets_disabled_features(kibana):
+    kibana.spaces.create(
+        id="sales", name="Sales", description="Kept", color="#aabbcc", disabled_features=["dev_tools"]
+    )
+    updated = kibana.spaces.update(id="sales", name="Renamed")
+    assert updated["description"] == "Kept"
+    assert updated["color"] == "#aabbcc"
+    assert updated["disabledFeatures"] == []
+
+
+def test_updating_an_unknown_space_is_a_not_found_error(kibana):
+    with pytest.raises(NotFoundError):
+        kibana.spaces.update(id="nowhere", name="Nowhere")
+
+
+def test_spaces_are_listed_with_the_purposes_the_user_is_authorized_for(kibana):
+    spaces = kibana.spaces.get_all(include_authorized_purposes=True)
+    marketing = next(space for space in spaces if space["id"] == "marketing")
+    assert marketing["authorizedPurposes"]["copySavedObjectsIntoSpace"] is True
+    assert {s["id"] for s in kibana.spaces.get_all(purpose="copySavedObjectsIntoSpace")} >= {
+        "default",
+        "marketing",
+    }
+    with pytest.raises(BadRequestError) as raised:
+        kibana.spaces.get_all(purpose="any", include_authorized_purposes=True)
+    assert raised.value.message == (
+        "[request query]: include_authorized_purposes can only be false when purpose is specified"
+    )
+
+
+def test_a_space_scoped_client_exports_and_imports_in_its_space(kibana):
+    marketing = kibana.space("marketing")
+    created = marketing.connectors.create(name="Marketing", connector_type_id=".server-log")
+    server_log(kibana, "Default")
+    exported = marketing.saved_objects.export(type=["action"], exclude_export_details=True)
+    assert [o["id"] for o in exported] == [created["id"]]
+    result = marketing.saved_objects.import_objects(file=exported.body, overwrite=True)
+    assert result["success"] is True
+
+
+def test_an_export_can_search_by_name(kibana):
+    wanted = server_log(kibana, "Wanted log")
+    server_log(kibana, "Other")
+    exported = kibana.saved_objects.export(type="action", search="Wanted*", exclude_export_details=True)
+    assert [o["id"] for o in exported] == [wanted["id"]]
+
+
+def test_an_import_in_compatibility_mode_succeeds(kibana):
+    created = server_log(kibana)
+    exported = kibana.saved_objects.export(type="action", exclude_export_details=True)
+    kibana.connectors.delete(id=created["id"])
+    result = kibana.saved_objects.import_objects(file=exported.body, compatibility_mode=True)
+    assert result["success"] is True
+    assert kibana.connectors.get(id=created["id"])["name"] == "Log"
+
+
+def test_a_resolve_import_errors_retry_can_write_to_a_new_id(kibana):
+    created = server_log(kibana)
+    exported = kibana.saved_objects.export(type="action", exclude_export_details=True)
+    resolved = kibana.saved_objects.resolve_import_errors(
+        file=exported.body,
+        retries=[{"type": "action", "id": created["id"], "destinationId": "a-new-id", "overwrite": False}],
+    )
+    assert resolved["success"] is True
+    assert resolved["successResults"][0]["destinationId"] == "a-new-id"
+    assert kibana.connectors.get(id="a-new-id")["name"] == "Log"
+
+
+def test_the_deprecated_saved_object_crud_routes_are_not_served(kibana):
+    created = server_log(kibana)
+    with pytest.raises(NotFoundError):
+        kibana.saved_objects.get(type="action", id=created["id"])
+    with pytest.raises(NotFoundError):
+        kibana.saved_objects.find(type="action")
