@@ -6,6 +6,7 @@ from kibana.exceptions import (
     AuthenticationException,
     AuthorizationException,
     BadRequestError,
+    ConflictError,
     NotFoundError,
     SpaceNotFoundError,
 )
@@ -176,3 +177,9 @@ def test_a_wrong_password_or_api_key_is_an_authentication_error(kibana, live_ser
 def test_the_deprecated_actions_alias_reaches_the_same_connectors(kibana):
     created = server_log(kibana)
     assert kibana.actions.get(id=created["id"])["id"] == created["id"]
+
+
+def test_creating_a_connector_with_a_taken_id_is_a_conflict_error(kibana):
+    server_log(kibana, id="taken")
+    with pytest.raises(ConflictError):
+        server_log(kibana, id="taken")

@@ -251,3 +251,27 @@ def test_the_deprecated_saved_object_crud_routes_are_not_served(kibana):
         kibana.saved_objects.get(type="action", id=created["id"])
     with pytest.raises(NotFoundError):
         kibana.saved_objects.find(type="action")
+
+
+def test_deleting_the_default_space_is_a_bad_request_error(kibana):
+    with pytest.raises(BadRequestError) as raised:
+        kibana.spaces.delete(id="default")
+    assert "default space" in raised.value.message.lower()
+
+
+def test_copying_to_the_same_space_twice_is_a_bad_request_error(kibana):
+    created = server_log(kibana)
+    with pytest.raises(BadRequestError) as raised:
+        kibana.spaces.copy_saved_objects(
+            spaces=["marketing", "marketing"], objects=[{"type": "action", "id": created["id"]}]
+        )
+    assert "duplicate space ids are not allowed" in raised.value.message
+
+
+def test_copying_with_overwrite_and_new_copies_is_a_bad_request_error(kibana):
+    created = server_log(kibana)
+    with pytest.raises(BadRequestError) as raised:
+        kibana.spaces.copy_saved_objects(
+            spaces=["marketing"], objects=[{"type": "action", "id": created["id"]}], overwrite=True
+        )
+    assert "cannot use [overwrite] with [createNewCopies]" in raised.value.message

@@ -53,3 +53,9 @@ def test_it_reads_the_task_manager_health(kibana):
 def test_the_features_api_is_not_served(kibana):
     with pytest.raises(NotFoundError):
         kibana.status.get_features()
+
+
+def test_an_anonymous_client_gets_the_redacted_status(kibana, live_server):
+    anonymous = Kibana(live_server.url)
+    status = anonymous.status.get_status()
+    assert status.body == {"status": {"overall": {"level": "available"}}}
