@@ -275,3 +275,35 @@ def test_copying_with_overwrite_and_new_copies_is_a_bad_request_error(kibana):
             spaces=["marketing"], objects=[{"type": "action", "id": created["id"]}], overwrite=True
         )
     assert "cannot use [overwrite] with [createNewCopies]" in raised.value.message
+
+
+def test_an_export_can_keep_only_the_rules_that_use_a_connector(kibana):
+    used = server_log(kibana, "Used")
+    unused = server_log(kibana, "Unused")
+    rule = {
+        "name": "cpu",
+        "rule_type_id": ".index-threshold",
+        "consumer": "alerts",
+        "schedule": {"interval": "1m"},
+        "params": {
+            "index": ["metrics"],
+            "timeField": "@timestamp",
+            "aggType": "count",
+            "thresholdComparator": ">",
+            "threshold": [1],
+            "timeWindowSize": 5,
+            "timeWindowUnit": "m",
+        },
+    }
+    for connector in (used, unused):
+        action = {
+            "id": connector["id"],
+            "group": "threshold met",
+            "params": {"message": "m"},
+            "frequency": {"summary": False, "notify_when": "onActiveAlert", "throttle": None},
+        }
+        kibana.perform_request("POST", "/api/alerting/rule", body={**rule, "actions": [action]})
+    exported = kibana.saved_objects.export(
+        type="alert", has_reference={"type": "action", "id": used["id"]}, exclude_export_details=True
+    )
+    assert [o["references"][0]["id"] for o in exported] == [used["id"]]
