@@ -307,3 +307,18 @@ def test_an_export_can_keep_only_the_rules_that_use_a_connector(kibana):
         type="alert", has_reference={"type": "action", "id": used["id"]}, exclude_export_details=True
     )
     assert [o["references"][0]["id"] for o in exported] == [used["id"]]
+
+
+def test_the_encryption_key_is_rotated_once_a_decryption_only_key_is_configured(kibana, settings):
+    from cryptography.fernet import Fernet
+
+    with pytest.raises(BadRequestError) as raised:
+        kibana.saved_objects.rotate_encryption_key()
+    assert raised.value.message.startswith("Kibana is not configured to support encryption key rotation.")
+    server_log(kibana)
+    settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode(), settings.FIELD_ENCRYPTION_KEY[0]]
+    rotated = kibana.saved_objects.rotate_encryption_key(batch_size=100, type="action")
+    assert rotated.body == {"total": 1, "successful": 1, "failed": 0}
+    with pytest.raises(BadRequestError) as raised:
+        kibana.saved_objects.rotate_encryption_key(batch_size=0)
+    assert raised.value.message == "[request query.batch_size]: Value must be equal to or greater than [1]."
