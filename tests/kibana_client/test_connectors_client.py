@@ -183,3 +183,17 @@ def test_creating_a_connector_with_a_taken_id_is_a_conflict_error(kibana):
     server_log(kibana, id="taken")
     with pytest.raises(ConflictError):
         server_log(kibana, id="taken")
+
+
+def test_a_user_with_privileges_in_one_space_only_works_there_through_a_scoped_client(kibana, live_server):
+    member = make_user("member")
+    grant(member, "marketing", "all")
+    as_member = Kibana(live_server.url, basic_auth=("member", PASSWORD))
+    marketing = as_member.space("marketing")
+    created = marketing.connectors.create(name="Mine", connector_type_id=".server-log")
+    assert marketing.connectors.get(id=created["id"])["name"] == "Mine"
+    assert [space["id"] for space in as_member.spaces.get_all()] == ["marketing"]
+    with pytest.raises(AuthorizationException):
+        as_member.spaces.get(id="default")
+    with pytest.raises(AuthorizationException):
+        as_member.connectors.create(name="Elsewhere", connector_type_id=".server-log")

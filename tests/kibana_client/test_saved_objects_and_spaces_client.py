@@ -322,3 +322,12 @@ def test_the_encryption_key_is_rotated_once_a_decryption_only_key_is_configured(
     with pytest.raises(BadRequestError) as raised:
         kibana.saved_objects.rotate_encryption_key(batch_size=0)
     assert raised.value.message == "[request query.batch_size]: Value must be equal to or greater than [1]."
+
+
+def test_a_whole_export_with_its_summary_line_imports_back(kibana):
+    server_log(kibana)
+    exported = kibana.saved_objects.export(type="action")
+    assert "exportedCount" in exported.body[-1]
+    result = kibana.saved_objects.import_objects(file=exported.body, create_new_copies=True)
+    assert result["success"] is True
+    assert result["successCount"] == 1
