@@ -277,32 +277,40 @@ def test_copying_with_overwrite_and_new_copies_is_a_bad_request_error(kibana):
     assert "cannot use [overwrite] with [createNewCopies]" in raised.value.message
 
 
+RULE = {
+    "name": "cpu",
+    "rule_type_id": ".index-threshold",
+    "consumer": "alerts",
+    "schedule": {"interval": "1m"},
+    "params": {
+        "index": ["metrics"],
+        "timeField": "@timestamp",
+        "aggType": "count",
+        "thresholdComparator": ">",
+        "threshold": [1],
+        "timeWindowSize": 5,
+        "timeWindowUnit": "m",
+    },
+}
+
+
+def rule_using(kibana, connector_id, space=""):
+    action = {
+        "id": connector_id,
+        "group": "threshold met",
+        "params": {"message": "m"},
+        "frequency": {"summary": False, "notify_when": "onActiveAlert", "throttle": None},
+    }
+    return kibana.perform_request(
+        "POST", f"{space}/api/alerting/rule", body={**RULE, "actions": [action]}
+    ).body
+
+
 def test_an_export_can_keep_only_the_rules_that_use_a_connector(kibana):
     used = server_log(kibana, "Used")
     unused = server_log(kibana, "Unused")
-    rule = {
-        "name": "cpu",
-        "rule_type_id": ".index-threshold",
-        "consumer": "alerts",
-        "schedule": {"interval": "1m"},
-        "params": {
-            "index": ["metrics"],
-            "timeField": "@timestamp",
-            "aggType": "count",
-            "thresholdComparator": ">",
-            "threshold": [1],
-            "timeWindowSize": 5,
-            "timeWindowUnit": "m",
-        },
-    }
     for connector in (used, unused):
-        action = {
-            "id": connector["id"],
-            "group": "threshold met",
-            "params": {"message": "m"},
-            "frequency": {"summary": False, "notify_when": "onActiveAlert", "throttle": None},
-        }
-        kibana.perform_request("POST", "/api/alerting/rule", body={**rule, "actions": [action]})
+        rule_using(kibana, connector["id"])
     exported = kibana.saved_objects.export(
         type="alert", has_reference={"type": "action", "id": used["id"]}, exclude_export_details=True
     )
@@ -331,3 +339,46 @@ def test_a_whole_export_with_its_summary_line_imports_back(kibana):
     result = kibana.saved_objects.import_objects(file=exported.body, create_new_copies=True)
     assert result["success"] is True
     assert result["successCount"] == 1
+
+
+def test_a_rule_whose_connector_is_missing_is_imported_by_replacing_the_reference(kibana):
+    connector = server_log(kibana)
+    rule = rule_using(kibana, connector["id"])
+    exported = kibana.saved_objects.export(
+        objects=[{"type": "alert", "id": rule["id"]}], exclude_export_details=True
+    )
+    kibana.perform_request("DELETE", f"/api/alerting/rule/{rule['id']}")
+    kibana.connectors.delete(id=connector["id"])
+    replacement = server_log(kibana, "Replacement")
+
+    result = kibana.saved_objects.import_objects(file=exported.body)
+    assert result["errors"][0]["error"] == {
+        "type": "missing_references",
+        "references": [{"type": "action", "id": connector["id"]}],
+    }
+    resolved = kibana.saved_objects.resolve_import_errors(
+        file=exported.body,
+        retries=[
+            {
+                "type": "alert",
+                "id": rule["id"],
+                "overwrite": False,
+                "replaceReferences": [{"type": "action", "from": connector["id"], "to": replacement["id"]}],
+            }
+        ],
+    )
+    assert resolved["success"] is True
+    imported = kibana.perform_request("GET", f"/api/alerting/rule/{rule['id']}").body
+    assert [action["id"] for action in imported["actions"]] == [replacement["id"]]
+
+
+def test_copying_a_rule_with_its_references_brings_its_connector(kibana):
+    connector = server_log(kibana)
+    rule = rule_using(kibana, connector["id"])
+    copied = kibana.spaces.copy_saved_objects(
+        spaces=["marketing"], objects=[{"type": "alert", "id": rule["id"]}], include_references=True
+    )
+    assert copied["marketing"]["success"] is True
+    assert copied["marketing"]["successCount"] == 2
+    assert {r["type"] for r in copied["marketing"]["successResults"]} == {"alert", "action"}
+    assert Connector.objects.filter(space_id="marketing").count() == 1
