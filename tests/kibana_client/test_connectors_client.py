@@ -1,5 +1,7 @@
 """kibana-py's `client.connectors` (a real third-party Kibana client) against our live server."""
 
+import base64
+
 import pytest
 from kibana import Kibana
 from kibana.exceptions import (
@@ -133,6 +135,14 @@ def test_it_authenticates_with_an_api_key(kibana, live_server):
     with Kibana(live_server.url, api_key=key) as by_key:
         created = by_key.connectors.create(name="Keyed", connector_type_id=".server-log")
         assert by_key.connectors.get(id=created["id"])["name"] == "Keyed"
+
+
+def test_it_authenticates_with_an_api_key_given_as_id_and_secret(kibana, live_server):
+    key_id, secret = (
+        base64.b64decode(new_api_key(make_user("keyholder", superuser=True))).decode().split(":", 1)
+    )
+    with Kibana(live_server.url, api_key=(key_id, secret)) as by_key:
+        assert by_key.connectors.list_types().body
 
 
 def test_it_serves_the_oauth_callback_script_as_text(kibana):
