@@ -24,7 +24,15 @@ from connectors.saved_objects import (
 from connectors.saved_objects.resolve import parse_retries, resolve_import_errors
 from connectors.schemas import type_name
 
-EXPORT_KEYS = {"type", "objects", "includeReferencesDeep", "excludeExportDetails", "search", "passphrase"}
+EXPORT_KEYS = {
+    "type",
+    "objects",
+    "hasReference",
+    "includeReferencesDeep",
+    "excludeExportDetails",
+    "search",
+    "passphrase",
+}
 IMPORT_QUERY_KEYS = {"overwrite", "createNewCopies", "compatibilityMode"}
 IMPORT_EXTENSIONS = (".ndjson", ".json")
 
@@ -94,6 +102,7 @@ def parse_export_body(body: Any) -> dict:
         raise BadRequest(
             f"[request body.search]: expected value of type [string] but got [{type_name(search)}]"
         )
+    has_reference = _references(body.get("hasReference"))
     passphrase = body.get("passphrase")
     if passphrase is not None and (not isinstance(passphrase, str) or not passphrase):
         raise BadRequest("[request body.passphrase]: expected a non-empty string")
@@ -104,7 +113,26 @@ def parse_export_body(body: Any) -> dict:
         "exclude_export_details": _boolean(body, "excludeExportDetails"),
         "passphrase": passphrase,
         "search": search,
+        "has_reference": has_reference,
     }
+
+
+def _references(value: Any) -> list[dict] | None:
+    """Kibana's `hasReference`: one `{type, id}` or an array of them."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"type", "id"}
+            or not all(isinstance(item[key], str) for key in ("type", "id"))
+        ):
+            raise BadRequest(
+                "[request body.hasReference]: expected a {type, id} object or an array of them "
+                f"but got [{type_name(value)}]"
+            )
+    return [{"type": item["type"], "id": item["id"]} for item in items]
 
 
 def _query_boolean(params, key: str) -> bool:
@@ -138,6 +166,7 @@ class SavedObjectsExportView(KibanaView):
                 exclude_export_details=options["exclude_export_details"],
                 passphrase=options["passphrase"],
                 search=options["search"],
+                has_reference=options["has_reference"],
             )
         except SavedObjectsRequestError as exc:
             return request_error_response(exc)

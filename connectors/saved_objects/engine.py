@@ -62,6 +62,12 @@ def payload_too_large(size: int) -> SavedObjectsRequestError | None:
 # ---- export --------------------------------------------------------------------------------------
 
 
+def _references_any(handler: SavedObjectHandler, obj: Any, wanted: set[tuple[str, str]]) -> bool:
+    if not wanted:
+        return True
+    return any((ref["type"], ref["id"]) in wanted for ref in handler.export_references(obj))
+
+
 def _as_type_list(value: Any) -> list[str]:
     if value is None:
         return []
@@ -98,8 +104,12 @@ def export_objects(
     exclude_export_details: bool = False,
     passphrase: str | None = None,
     search: str | None = None,
+    has_reference: list[dict] | None = None,
 ) -> list[dict]:
-    """The export lines (objects, then the summary unless excluded). Raises SavedObjectsRequestError."""
+    """The export lines (objects, then the summary unless excluded). Raises SavedObjectsRequestError.
+
+    `has_reference` ({type, id} items) keeps, of an export by type, the objects that reference any of
+    them (Kibana's default `OR`), as Kibana's `hasReference` does."""
     type_list = _as_type_list(types)
     objects = objects or []
     if not type_list and not objects:
@@ -108,6 +118,11 @@ def export_objects(
         raise SavedObjectsRequestError('Can\'t specify both "types" and "objects" properties when exporting')
     if search is not None and objects:
         raise SavedObjectsRequestError('Can\'t specify both "search" and "objects" properties when exporting')
+    if has_reference and objects:
+        raise SavedObjectsRequestError(
+            'Can\'t specify both "references" and "objects" properties when exporting'
+        )
+    wanted_references = {(ref["type"], ref["id"]) for ref in has_reference or []}
     limit = max_import_export_size()
     ctx = ExportContext(
         space=space,
@@ -156,7 +171,9 @@ def export_objects(
         for type_name in dict.fromkeys(type_list):
             handler = handler_for(type_name)
             roots.extend(
-                (handler, obj) for obj in handler.find(space) if _matches(handler.title_of(obj), terms)
+                (handler, obj)
+                for obj in handler.find(space)
+                if _matches(handler.title_of(obj), terms) and _references_any(handler, obj, wanted_references)
             )
             if len(roots) > limit:
                 raise SavedObjectsRequestError(

@@ -233,3 +233,51 @@ def test_search_cannot_be_combined_with_objects(api, connectors):
     assert (
         response.json()["message"] == 'Can\'t specify both "search" and "objects" properties when exporting'
     )
+
+
+def test_an_export_by_type_keeps_only_objects_that_reference_has_reference(api, default_space):
+    from actions.rules import create_rule
+    from tests.actions.helpers import make_webhook, threshold_rule_body
+
+    first = make_webhook(default_space, "http://127.0.0.1:9/first")
+    second = make_webhook(default_space, "http://127.0.0.1:9/second")
+    uses_first = create_rule(default_space, threshold_rule_body(first.id), user="elastic")
+    create_rule(default_space, threshold_rule_body(second.id), user="elastic")
+
+    single = export_lines(
+        export(
+            api,
+            {
+                "type": "alert",
+                "hasReference": {"type": "action", "id": first.id},
+                "excludeExportDetails": True,
+            },
+        )
+    )
+    assert [line["id"] for line in single] == [uses_first.id]
+    either = export_lines(
+        export(
+            api,
+            {
+                "type": ["alert", "action"],
+                "hasReference": [{"type": "action", "id": first.id}, {"type": "action", "id": second.id}],
+                "excludeExportDetails": True,
+            },
+        )
+    )
+    assert sorted(line["type"] for line in either) == ["alert", "alert"]
+
+
+def test_has_reference_with_objects_or_of_the_wrong_shape_is_refused_as_kibana_does(api, connectors):
+    log = connectors["log"]
+    response = export(
+        api, {"objects": [{"type": "action", "id": log.id}], "hasReference": {"type": "action", "id": log.id}}
+    )
+    assert response.status_code == 400
+    assert (
+        response.json()["message"]
+        == 'Can\'t specify both "references" and "objects" properties when exporting'
+    )
+    response = export(api, {"type": "action", "hasReference": {"id": log.id}})
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("[request body.hasReference]:")
