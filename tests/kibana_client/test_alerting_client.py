@@ -6,7 +6,6 @@ Each test calls the third-party client exactly as a user of it would; only the b
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kibana import Kibana
 from kibana.exceptions import (
     ApiError,
     AuthorizationException,
@@ -17,9 +16,7 @@ from kibana.exceptions import (
 )
 
 from actions.models import Alert, Rule
-from connectors.api.authentication import clear_basic_cache
 from connectors.models import Space
-from tests.api.conftest import PASSWORD, grant, make_user
 
 THRESHOLD_PARAMS = {
     "index": ["metrics"],
@@ -32,29 +29,14 @@ THRESHOLD_PARAMS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_basic_cache():
-    clear_basic_cache()
-    yield
-    clear_basic_cache()
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+@pytest.fixture
+def client(kibana):
+    return kibana
 
 
 @pytest.fixture
-def client(live_server, default_space):
-    make_user("elastic", superuser=True)
-    return Kibana(live_server.url, basic_auth=("elastic", PASSWORD))
-
-
-@pytest.fixture
-def reader_client(live_server, default_space):
-    user = make_user("reader")
-    grant(user, "default", "read")
-    return Kibana(live_server.url, basic_auth=("reader", PASSWORD))
+def reader_client(reader_kibana):
+    return reader_kibana
 
 
 def create_threshold_rule(client, **extra):

@@ -18,12 +18,9 @@ from tests.api.conftest import PASSWORD, grant, make_user, new_api_key
 
 
 @pytest.fixture
-def kibana(live_server, default_space):
-    make_user("elastic", superuser=True)
+def kibana(kibana):
     Space.objects.create(id="marketing", name="Marketing")
-    client = Kibana(live_server.url, basic_auth=("elastic", PASSWORD))
-    yield client
-    client.close()
+    return kibana
 
 
 def server_log(kibana, **kwargs):

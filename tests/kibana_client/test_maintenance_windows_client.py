@@ -3,39 +3,21 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kibana import Kibana
 from kibana.exceptions import AuthorizationException, BadRequestError, NotFoundError
 
-from connectors.api.authentication import clear_basic_cache
 from connectors.models import Space
-from tests.api.conftest import PASSWORD, grant, make_user
 
 FUTURE = {"custom": {"start": "2030-01-05T00:00:00.000Z", "duration": "1h"}}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_basic_cache():
-    clear_basic_cache()
-    yield
-    clear_basic_cache()
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+@pytest.fixture
+def client(kibana):
+    return kibana
 
 
 @pytest.fixture
-def client(live_server, default_space):
-    make_user("elastic", superuser=True)
-    return Kibana(live_server.url, basic_auth=("elastic", PASSWORD))
-
-
-@pytest.fixture
-def reader_client(live_server, default_space):
-    user = make_user("reader")
-    grant(user, "default", "read")
-    return Kibana(live_server.url, basic_auth=("reader", PASSWORD))
+def reader_client(reader_kibana):
+    return reader_kibana
 
 
 def test_create_returns_the_window_and_get_reads_it_back(client):

@@ -4,16 +4,6 @@ import pytest
 from kibana import Kibana
 from kibana.exceptions import BadRequestError, NotFoundError
 
-from tests.api.conftest import PASSWORD, make_user
-
-
-@pytest.fixture
-def kibana(live_server, default_space):
-    make_user("elastic", superuser=True)
-    client = Kibana(live_server.url, basic_auth=("elastic", PASSWORD))
-    yield client
-    client.close()
-
 
 def test_it_reads_the_status_in_kibanas_v8_format(kibana):
     status = kibana.status.get_status()
