@@ -34,6 +34,7 @@ CPU ms and SQL statements per action.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import statistics
@@ -376,6 +377,12 @@ def run_one(
     }
 
 
+def _per_write_text(entries_per_write: float) -> str:
+    if math.isnan(entries_per_write):  # the row ended before any worker wrote a heartbeat
+        return "events per journal write: no heartbeat yet"
+    return f"{entries_per_write:.1f} events per journal write"
+
+
 def _journal_writes(pids: list[int]) -> float:
     """Entries (events) per journal transaction in the cluster's processes, from their latest
     heartbeats (written every few seconds, so the last seconds of a row may be missing)."""
@@ -612,7 +619,7 @@ def _main(args) -> tuple[list[dict], float] | None:
             f"{r['latency_ms']:>6}ms {r['delivered']:>6}/{r['actions']:<4}{r['enqueue_per_s']:>9.0f} "
             f"{r['drain_per_s']:>9.0f} {r['deliver_per_s']:>8.0f} {r['p50']:>9.0f} {r['p95']:>9.0f} {r['p99']:>9.0f} {r['locked']:>7}"
             f"  max in flight: {r['max_in_flight']}, first delivery after {r['first_ms']:.0f} ms,"
-            f" largest cluster process {r['rss_mb']:.0f} MB, {r['entries_per_write']:.1f} events per journal write"
+            f" largest cluster process {r['rss_mb']:.0f} MB, {_per_write_text(r['entries_per_write'])}"
             + (f"  duplicates: {r['duplicates']}" if r["duplicates"] else ""),
             flush=True,
         )
