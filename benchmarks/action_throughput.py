@@ -675,26 +675,24 @@ def print_cluster_breakdown(rows: list[dict]) -> None:
     print("\nCluster CPU ms per delivered action, by process (from /proc/<pid>/stat)")
     roles = list(dict.fromkeys(role for r in rows for role in r["cluster_parts"]["processes"]))
     print(f"{'latency':>8} " + " ".join(f"{role:>{max(8, len(role))}}" for role in roles))
-    for r in rows:
-        parts = r["cluster_parts"]["processes"]
-        print(
-            f"{r['latency_ms']:>6}ms "
-            + " ".join(f"{parts.get(role, 0):>{max(8, len(role))}.3f}" for role in roles)
-        )
-    print("of which in the kernel (stime)")
-    for r in rows:
-        system = r["cluster_parts"]["system"]
-        print(
-            f"{r['latency_ms']:>6}ms "
-            + " ".join(f"{system.get(role, 0):>{max(8, len(role))}.3f}" for role in roles)
-        )
-    print("context switches per delivered action (live threads, /proc/<pid>/task/*/status)")
-    for r in rows:
-        switches = r["cluster_parts"]["switches"]
-        print(
-            f"{r['latency_ms']:>6}ms "
-            + " ".join(f"{switches.get(role, 0):>{max(8, len(role))}.1f}" for role in roles)
-        )
+    tables = [
+        (None, "processes", ".3f"),
+        ("of which in the kernel (stime)", "system", ".3f"),
+        (
+            "context switches per delivered action (live threads, /proc/<pid>/task/*/status)",
+            "switches",
+            ".1f",
+        ),
+    ]
+    for title, key, number in tables:
+        if title:
+            print(title)
+        for r in rows:
+            values = r["cluster_parts"][key]
+            print(
+                f"{r['latency_ms']:>6}ms "
+                + " ".join(f"{values.get(role, 0):>{max(8, len(role))}{number}}" for role in roles)
+            )
     print("\nWorker processes' CPU ms per delivered action, by thread (from /proc/<pid>/task/*/schedstat)")
     print(f"{'latency':>8} {'process':>9} {'thread (OS name)':<22} {'threads':>7} {'CPU ms/action':>13}")
     for r in rows:

@@ -243,40 +243,46 @@ class Service:
 # ---- the clients ---------------------------------------------------------------------------------
 
 
-def post_enqueue(port: int, path: str, headers: dict, count: int, threads: int, max_seconds: float, prefix):
-    """POST `_enqueue` from `threads` keep-alive connections until `count` are accepted or time runs
-    out. Returns (accepted tokens, other answers, elapsed seconds, client CPU seconds)."""
+def _post_from_threads(
+    port, headers, count, per_request, threads, max_seconds, timeout, request, judge, prefix
+):
+    """POST from `threads` keep-alive connections, `per_request` actions each, until `count` actions
+    are accepted or time runs out. `request(tokens)` gives (path, body); `judge(status, answer,
+    tokens)` gives (accepted tokens, {status: refused count}). Returns (accepted tokens, refused
+    counts, requests sent, start, client CPU seconds)."""
     lock = threading.Lock()
-    state = {"next": 0}
+    state = {"next": 0, "requests": 0}
     accepted: list[str] = []
     refused: dict[int, int] = {}
     deadline = time.monotonic() + max_seconds
     request_headers = {**headers, "Content-Type": "application/json", "kbn-xsrf": "true"}
 
     def work():
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         while time.monotonic() < deadline:
             with lock:
                 if state["next"] >= count:
                     break
-                i = state["next"]
-                state["next"] += 1
-            token = f"{prefix}-{i}"
+                first = state["next"]
+                state["next"] = min(count, first + per_request)
+                state["requests"] += 1
+            tokens = [f"{prefix}-{i}" for i in range(first, min(count, first + per_request))]
+            path, body = request(tokens)
             try:
-                connection.request("POST", path, body=_body(token), headers=request_headers)
+                connection.request("POST", path, body=body, headers=request_headers)
                 response = connection.getresponse()
-                response.read()
+                answer = response.read()
             except (OSError, http.client.HTTPException):
                 connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
                 with lock:
-                    refused[0] = refused.get(0, 0) + 1
+                    refused[0] = refused.get(0, 0) + len(tokens)
                 continue
+            taken, others = judge(response.status, answer, tokens)
             with lock:
-                if response.status == 202:
-                    accepted.append(token)
-                else:
-                    refused[response.status] = refused.get(response.status, 0) + 1
+                accepted.extend(taken)
+                for status, n in others.items():
+                    refused[status] = refused.get(status, 0) + n
         connection.close()
 
     cpu = time.process_time()
@@ -286,7 +292,29 @@ def post_enqueue(port: int, path: str, headers: dict, count: int, threads: int, 
         thread.start()
     for thread in pool:
         thread.join()
-    return accepted, refused, started, time.process_time() - cpu
+    return accepted, refused, state["requests"], started, time.process_time() - cpu
+
+
+def post_enqueue(port: int, path: str, headers: dict, count: int, threads: int, max_seconds: float, prefix):
+    """POST `_enqueue` from `threads` keep-alive connections until `count` are accepted or time runs
+    out. Returns (accepted tokens, other answers, elapsed seconds, client CPU seconds)."""
+
+    def judge(status, _answer, tokens):
+        return (tokens, {}) if status == 202 else ([], {status: 1})
+
+    accepted, refused, _, started, cpu = _post_from_threads(
+        port,
+        headers,
+        count,
+        1,
+        threads,
+        max_seconds,
+        30,
+        lambda tokens: (path, _body(tokens[0])),
+        judge,
+        prefix,
+    )
+    return accepted, refused, started, cpu
 
 
 def post_bulk(
@@ -302,56 +330,26 @@ def post_bulk(
     """POST `_bulk_enqueue` with `per_request` actions each from `threads` keep-alive connections until
     `count` actions are accepted or time runs out. Returns (accepted tokens, refused items and
     answers, requests sent, start, client CPU seconds)."""
-    lock = threading.Lock()
-    state = {"next": 0, "requests": 0}
-    accepted: list[str] = []
-    refused: dict[int, int] = {}
-    deadline = time.monotonic() + max_seconds
-    request_headers = {**headers, "Content-Type": "application/json", "kbn-xsrf": "true"}
 
-    def work():
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while time.monotonic() < deadline:
-            with lock:
-                if state["next"] >= count:
-                    break
-                first = state["next"]
-                state["next"] = min(count, first + per_request)
-                state["requests"] += 1
-            tokens = [f"{prefix}-{i}" for i in range(first, min(count, first + per_request))]
-            body = json.dumps(
-                {"actions": [{"id": connector_id, "params": {"body": json.dumps({"id": t})}} for t in tokens]}
-            ).encode()
-            try:
-                connection.request("POST", "/api/actions/_bulk_enqueue", body=body, headers=request_headers)
-                response = connection.getresponse()
-                answer = response.read()
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                with lock:
-                    refused[0] = refused.get(0, 0) + len(tokens)
-                continue
-            with lock:
-                if response.status != 200:
-                    refused[response.status] = refused.get(response.status, 0) + len(tokens)
-                    continue
-                for token, item in zip(tokens, json.loads(answer)["items"], strict=True):
-                    if "error" in item:
-                        code = item["error"]["statusCode"]
-                        refused[code] = refused.get(code, 0) + 1
-                    else:
-                        accepted.append(token)
-        connection.close()
+    def request(tokens):
+        actions = [{"id": connector_id, "params": {"body": json.dumps({"id": t})}} for t in tokens]
+        return "/api/actions/_bulk_enqueue", json.dumps({"actions": actions}).encode()
 
-    cpu = time.process_time()
-    started = time.monotonic()
-    pool = [threading.Thread(target=work) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return accepted, refused, state["requests"], started, time.process_time() - cpu
+    def judge(status, answer, tokens):
+        if status != 200:
+            return [], {status: len(tokens)}
+        taken, others = [], {}
+        for token, item in zip(tokens, json.loads(answer)["items"], strict=True):
+            if "error" in item:
+                code = item["error"]["statusCode"]
+                others[code] = others.get(code, 0) + 1
+            else:
+                taken.append(token)
+        return taken, others
+
+    return _post_from_threads(
+        port, headers, count, per_request, threads, max_seconds, 60, request, judge, prefix
+    )
 
 
 def drain(sink, connector_id: str, count: int, per_transaction: int, prefix: str, max_seconds: float) -> dict:
