@@ -72,6 +72,29 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
+def gunicorn_arguments(
+    bind: str, workers: int, *, app: str = "connectors_project.wsgi:application", access_log: bool = True
+) -> list[str]:
+    """gunicorn's command line after `-m gunicorn`, as `serve` runs it. benchmarks/web_overhead.py
+    runs the same server, and only it passes another `app` or `access_log=False` (to price them)."""
+    return [
+        app,
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--threads",
+        "8",
+        "--worker-class",
+        "gthread",
+        "--timeout",
+        "330",
+        "--graceful-timeout",
+        str(GUNICORN_GRACEFUL_TIMEOUT),
+        *(["--access-logfile", "-"] if access_log else []),
+    ]
+
+
 def probe_address(listener: socket.socket) -> tuple[str, int]:
     host, port = listener.getsockname()[:2]
     if host in ("0.0.0.0", "::"):
@@ -173,26 +196,7 @@ class Command(BaseCommand):
         env = {**os.environ, settings.STARTUP_REPORTED_VARIABLE: "1"}
         web = Child(
             "web",
-            [
-                python,
-                "-m",
-                "gunicorn",
-                "connectors_project.wsgi:application",
-                "--bind",
-                f"fd://{listener.fileno()}",
-                "--workers",
-                str(web_workers),
-                "--threads",
-                "8",
-                "--worker-class",
-                "gthread",
-                "--timeout",
-                "330",
-                "--graceful-timeout",
-                str(GUNICORN_GRACEFUL_TIMEOUT),
-                "--access-logfile",
-                "-",
-            ],
+            [python, "-m", "gunicorn", *gunicorn_arguments(f"fd://{listener.fileno()}", web_workers)],
             env,
             pass_fds=[listener.fileno()],
         )
