@@ -213,11 +213,23 @@ def test_the_log_line_names_the_method_and_host_that_answered(
         "", status=303, headers={"Location": other_origin.url_for("/landing")}
     )
 
-    with caplog.at_level(logging.INFO, logger="connectors.http"):
+    with caplog.at_level(logging.DEBUG, logger="connectors.http"):
         execute(basic_webhook(default_space, httpserver.url_for("/hook")), {"body": "{}"}, RunInfo())
 
     lines = [r.getMessage() for r in caplog.records if r.name == "connectors.http"]
     assert lines[-1].startswith(f"GET http://localhost:{other_origin.port} -> 200"), lines
+
+
+@pytest.mark.django_db
+def test_the_line_per_call_is_at_debug_so_a_busy_worker_does_not_write_one_per_delivery(
+    default_space, httpserver, caplog
+):
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+
+    with caplog.at_level(logging.INFO, logger="connectors.http"):
+        execute(basic_webhook(default_space, httpserver.url_for("/hook")), {"body": "{}"}, RunInfo())
+
+    assert [r.getMessage() for r in caplog.records if r.name == "connectors.http"] == []
 
 
 @pytest.mark.django_db
