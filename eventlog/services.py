@@ -143,6 +143,26 @@ def record_many(events: list[Event]) -> None:
     `record()`, a failure propagates: the caller keeps the batch and writes it again."""
     if not events:
         return
+    if connection.vendor == "sqlite" and len(events) > 1:
+        # bulk_create builds a placeholder and converts a value per field per row in Python (half a
+        # batch's CPU); one statement run for every row by sqlite3's executemany does neither.
+        fields = _insert_fields()
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO {} ({}) VALUES ({})".format(
+                    connection.ops.quote_name(Event._meta.db_table),
+                    ", ".join(connection.ops.quote_name(field.column) for field, _ in fields),
+                    ", ".join(["%s"] * len(fields)),
+                ),
+                [
+                    [
+                        _db_value(field, plain, getattr(event, field.attname), connection)
+                        for field, plain in fields
+                    ]
+                    for event in events
+                ],
+            )
+        return
     if connection.vendor != "postgresql" or len(events) == 1:
         Event.objects.bulk_create(events)
         return
