@@ -49,6 +49,9 @@ class Rule(models.Model):
     # Snooze schedules (Kibana's `snoozeSchedule`): [{id, duration (ms), rRule: {dtstart, tzid, ...}}].
     # Kept out of the public get/find; they answer `is_snoozed_until` instead.
     snooze_schedule = models.JSONField(default=list, blank=True)
+    # Kibana's `originId` (as `Connector.origin_id`): the rule this one was imported or copied from
+    # under a new id, so a second copy into the same space is a conflict, not a duplicate rule.
+    origin_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["name"]

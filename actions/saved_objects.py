@@ -15,6 +15,7 @@ from connectors import registry as connectors_registry
 from connectors import saved_objects as engine  # the engine does not import actions
 from connectors.models import Connector
 from connectors.preconfigured import is_preconfigured
+from connectors.saved_objects.action_handler import iso_ms
 
 MIGRATION_VERSION = "8.0.0"
 
@@ -81,7 +82,7 @@ def rule_to_saved_object(rule: Rule, exported_at: datetime, type_of=None) -> dic
         }
     if rule.snooze_schedule:
         attributes["snoozeSchedule"] = rule.snooze_schedule  # stored in Kibana's saved-object form
-    return {
+    line = {
         "attributes": attributes,
         "coreMigrationVersion": MIGRATION_VERSION,
         "id": rule.id,
@@ -92,6 +93,9 @@ def rule_to_saved_object(rule: Rule, exported_at: datetime, type_of=None) -> dic
         "updated_at": iso(rule.updated_at),
         "version": "WzEsMV0=",
     }
+    if rule.origin_id:  # Kibana leaves the key out when there is no origin
+        line["originId"] = rule.origin_id
+    return line
 
 
 PRECONFIGURED_ACTION_REF_PREFIX = "preconfigured:"
@@ -176,6 +180,8 @@ def rule_from_saved_object(space, saved_object: dict, *, overwrite: bool = False
         "api_key_owner": None,
         "execution_status": {"status": "pending", "last_execution_date": attributes.get("updatedAt")},
         "next_run_at": None,
+        # Set on an overwrite too (none: cleared), as a connector's: the origin is the file's.
+        "origin_id": saved_object.get("originId") or "",
     }
     rule = Rule.objects.filter(pk=saved_object["id"]).first()
     if rule is not None and not overwrite:
@@ -304,6 +310,12 @@ class RuleHandler(engine.SavedObjectHandler):
                 f"[{RULE_ID_MAX_LENGTH}]."
             )
 
+    def find_by_origin(self, space, origin_id):
+        return [
+            {"id": r.id, "title": r.name, "updatedAt": iso_ms(r.updated_at)}
+            for r in Rule.objects.filter(space=space, origin_id=origin_id).order_by("id")
+        ]
+
     def locate(self, space, object_id):
         space_id = Rule.objects.filter(pk=object_id).values_list("space_id", flat=True).first()
         if space_id is None:
@@ -326,6 +338,7 @@ class RuleHandler(engine.SavedObjectHandler):
             "id": obj.destination_id or obj.id,
             "attributes": obj.attributes,
             "references": obj.references,
+            "originId": obj.origin_id,
         }
         rule_from_saved_object(ctx.space, saved_object, overwrite=obj.overwrite)
 

@@ -1,6 +1,9 @@
 """Kibana 9.x spaces behaviour: PUT keeps omitted fields, `purpose` validation, legacy URL aliases,
 copy to space (connectors and rules, through the saved-objects registry) and its conflict retries."""
 
+import io
+import json
+
 import pytest
 
 from actions.models import Rule
@@ -178,6 +181,96 @@ def test_a_copy_that_overwrites_conflicts_first_then_resolves_with_an_overwrite_
 
     assert resolved["marketing"]["success"] is True, resolved
     assert Connector.objects.get(pk=copied.id).name == "source"
+
+
+def _copy_rule(admin, rule_id, *, space="marketing", **options):
+    body = {"spaces": [space], "objects": [{"type": "alert", "id": rule_id}], "includeReferences": True}
+    return admin.post("/api/spaces/_copy_saved_objects", {**body, **options}, format="json").json()[space]
+
+
+def _rule_results(answer, key):
+    return [entry for entry in answer.get(key, []) if entry["type"] == "alert"]
+
+
+def test_copying_a_rule_twice_is_a_conflict_with_the_first_copy_not_a_second_rule(admin, spaces):
+    # Without actions nothing else of the copy conflicts: only the rule's origin can stop a duplicate.
+    rule = create_rule(spaces["default"], threshold_rule_body("unused", actions=[]), user="root")
+    [first] = _rule_results(_copy_rule(admin, rule.id, createNewCopies=False), "successResults")
+
+    again = _copy_rule(admin, rule.id, createNewCopies=False)
+
+    assert again["success"] is False
+    [error_entry] = _rule_results(again, "errors")
+    assert error_entry["error"] == {"type": "conflict", "destinationId": first["destinationId"]}
+    assert list(Rule.objects.filter(space_id="marketing").values_list("id", flat=True)) == [
+        first["destinationId"]
+    ]
+    assert Rule.objects.get(pk=first["destinationId"]).origin_id == rule.id
+
+
+def test_copying_a_rule_again_with_overwrite_replaces_the_first_copy(admin, spaces):
+    hook = make_webhook(spaces["default"], "http://127.0.0.1:9/hook")
+    rule = create_rule(spaces["default"], threshold_rule_body(hook.id), user="root")
+    [first] = _rule_results(_copy_rule(admin, rule.id, createNewCopies=False), "successResults")
+    Rule.objects.filter(pk=rule.id).update(name="renamed at the source")
+
+    again = _copy_rule(admin, rule.id, createNewCopies=False, overwrite=True)
+
+    assert again["success"] is True, again
+    [result] = _rule_results(again, "successResults")
+    assert result["destinationId"] == first["destinationId"] and result["overwrite"] is True
+    [copy] = Rule.objects.filter(space_id="marketing")
+    assert copy.id == first["destinationId"]
+    assert copy.name == "renamed at the source" and copy.origin_id == rule.id
+
+
+def test_copying_a_rule_as_new_copies_makes_a_new_rule_each_time_without_an_origin(admin, spaces):
+    hook = make_webhook(spaces["default"], "http://127.0.0.1:9/hook")
+    rule = create_rule(spaces["default"], threshold_rule_body(hook.id), user="root")
+
+    answers = [_copy_rule(admin, rule.id, createNewCopies=True) for _ in range(2)]
+
+    assert all(answer["success"] is True for answer in answers), answers
+    copies = Rule.objects.filter(space_id="marketing")
+    assert len(copies) == 2 and rule.id not in {copy.id for copy in copies}
+    assert [copy.origin_id for copy in copies] == ["", ""]
+    exported = admin.post(
+        "/s/marketing/api/saved_objects/_export", {"type": ["alert"]}, format="json"
+    ).content.decode()
+    lines = [json.loads(line) for line in exported.splitlines()]
+    assert [("originId" in line) for line in lines if line.get("type") == "alert"] == [False, False]
+
+
+def test_an_exported_rule_copy_carries_its_origin_and_a_second_import_elsewhere_finds_the_first(
+    admin, spaces
+):
+    Space.objects.create(id="ops", name="Ops")
+    hook = make_webhook(spaces["default"], "http://127.0.0.1:9/hook")
+    rule = create_rule(spaces["default"], threshold_rule_body(hook.id), user="root")
+    [copied] = _rule_results(_copy_rule(admin, rule.id, createNewCopies=False), "successResults")
+    exported = admin.post(
+        "/s/marketing/api/saved_objects/_export",
+        {"objects": [{"type": "alert", "id": copied["destinationId"]}], "includeReferencesDeep": True},
+        format="json",
+    ).content
+    lines = [json.loads(line) for line in exported.decode().splitlines()]
+    [rule_line] = [line for line in lines if line.get("type") == "alert"]
+    assert rule_line["originId"] == rule.id
+
+    def import_into_ops():
+        handle = io.BytesIO(exported)
+        handle.name = "export.ndjson"
+        return admin.post(
+            "/s/ops/api/saved_objects/_import?createNewCopies=false", {"file": handle}, format="multipart"
+        ).json()
+
+    [first] = _rule_results(import_into_ops(), "successResults")
+    again = import_into_ops()
+
+    assert Rule.objects.get(pk=first["destinationId"]).origin_id == rule.id
+    [error_entry] = _rule_results(again, "errors")
+    assert error_entry["error"] == {"type": "conflict", "destinationId": first["destinationId"]}
+    assert Rule.objects.filter(space_id="ops").count() == 1
 
 
 def test_copy_option_rules_are_kibanas(admin):
