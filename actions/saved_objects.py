@@ -8,14 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
+
 from actions import rule_types
 from actions.models import Rule
 from actions.rules import iso
 from connectors import registry as connectors_registry
 from connectors import saved_objects as engine  # the engine does not import actions
+from connectors.base import iso_ms
 from connectors.models import Connector
 from connectors.preconfigured import is_preconfigured
-from connectors.saved_objects.action_handler import iso_ms
 
 MIGRATION_VERSION = "8.0.0"
 
@@ -313,7 +315,7 @@ class RuleHandler(engine.SavedObjectHandler):
     def find_by_origin(self, space, origin_id):
         return [
             {"id": r.id, "title": r.name, "updatedAt": iso_ms(r.updated_at)}
-            for r in Rule.objects.filter(space=space, origin_id=origin_id).order_by("id")
+            for r in Rule.objects.filter(Q(origin_id=origin_id) | Q(pk=origin_id), space=space).order_by("id")
         ]
 
     def locate(self, space, object_id):

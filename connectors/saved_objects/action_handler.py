@@ -9,7 +9,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db.models import Q
+
 from connectors import registry
+from connectors.base import iso_ms as base_iso_ms
 from connectors.conf import get_config
 from connectors.exceptions import ConfigurationError, UnknownConnectorType
 from connectors.models import Connector, validate_connector_id
@@ -31,8 +34,8 @@ CONNECTORS_ACTION_PATH = "/app/management/insightsAndAlerting/triggersActionsCon
 
 
 def iso_ms(moment: datetime | None) -> str:
-    moment = (moment or datetime.now(UTC)).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """`connectors.base.iso_ms`, now when there is no date."""
+    return base_iso_ms(moment or datetime.now(UTC))
 
 
 def _version_token(moment: datetime | None) -> str:
@@ -218,7 +221,9 @@ class ConnectorHandler(SavedObjectHandler):
     def find_by_origin(self, space, origin_id):
         return [
             {"id": c.id, "title": c.name, "updatedAt": iso_ms(c.updated_at)}
-            for c in Connector.objects.filter(space=space, origin_id=origin_id).order_by("id")
+            for c in Connector.objects.filter(Q(origin_id=origin_id) | Q(pk=origin_id), space=space).order_by(
+                "id"
+            )
         ]
 
     def locate(self, space, object_id):

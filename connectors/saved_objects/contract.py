@@ -118,8 +118,10 @@ class SavedObjectHandler:
         raise NotImplementedError(".locate() must be overridden")
 
     def find_by_origin(self, space: Space, origin_id: str) -> list[dict]:
-        """Objects of `space` copied from `origin_id` (`[{id, title, updatedAt}]`). Without origin
-        tracking there are none; a handler that stores origins returns them."""
+        """Objects of `space` that are `origin_id` itself or were copied from it (`[{id, title,
+        updatedAt}]`, by id), as Kibana's origin check searches both `id` and `originId`: a copy
+        imported back into its source space then meets the original. Without origin tracking there
+        are none; a handler that stores origins returns them."""
         return []
 
     def write(self, obj: ImportedObject, ctx: ImportContext) -> None:

@@ -361,3 +361,38 @@ def test_copying_from_a_space_prefix_copies_that_spaces_objects(admin, spaces):
 
     assert answer["default"]["success"] is True
     assert Connector.objects.filter(space_id="default", name="from marketing").count() == 1
+
+
+def test_a_copy_imported_back_into_its_source_space_is_a_conflict_with_the_original(admin, spaces):
+    """Kibana's origin check searches `id` as well as `originId`: the copy meets the object it came
+    from (for connectors and rules alike), instead of becoming a second copy beside it."""
+    hook = make_webhook(spaces["default"], "http://127.0.0.1:9/hook")
+    rule = create_rule(spaces["default"], threshold_rule_body(hook.id), user="root")
+    copied = _copy_rule(admin, rule.id, createNewCopies=False)["successResults"]
+    copies = {entry["type"]: entry["destinationId"] for entry in copied}
+    before = (
+        Rule.objects.filter(space_id="default").count(),
+        Connector.objects.filter(space_id="default").count(),
+    )
+    exported = admin.post(
+        "/s/marketing/api/saved_objects/_export",
+        {"objects": [{"type": "alert", "id": copies["alert"]}], "includeReferencesDeep": True},
+        format="json",
+    ).content
+    handle = io.BytesIO(exported)
+    handle.name = "export.ndjson"
+
+    answer = admin.post(
+        "/api/saved_objects/_import?createNewCopies=false", {"file": handle}, format="multipart"
+    ).json()
+
+    errors = {entry["type"]: entry["error"] for entry in answer["errors"]}
+    assert errors == {
+        "action": {"type": "conflict", "destinationId": hook.id},
+        "alert": {"type": "conflict", "destinationId": rule.id},
+    }
+    after = (
+        Rule.objects.filter(space_id="default").count(),
+        Connector.objects.filter(space_id="default").count(),
+    )
+    assert after == before
