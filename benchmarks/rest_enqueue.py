@@ -86,6 +86,7 @@ def _setup_django(env: dict) -> None:
 
 def prepare(sink_url: str) -> dict:
     """The user, API key, session and connector (Django must be set up). Returns their headers."""
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import User
     from django.contrib.sessions.backends.db import SessionStore
@@ -100,7 +101,7 @@ def prepare(sink_url: str) -> dict:
     ApiKey.objects.create(id=key_id, name="bench", user=user, key_hash=hash_api_key(key))
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     connector = Connector(
@@ -111,7 +112,6 @@ def prepare(sink_url: str) -> dict:
     )
     connector.set_secrets({})
     connector.save()
-    from django.conf import settings
 
     basic = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
     headers = {

@@ -263,6 +263,10 @@ RULE_TYPES = [
     "actions.rule_types.external.ExternalRuleType",
 ]
 
+# Django's ModelBackend with the session's user row read through prepared SQL (connectors/auth_backends.py).
+# Sessions remember the backend that logged them in: ones made before this setting log in once more.
+AUTHENTICATION_BACKENDS = ["connectors.auth_backends.ModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
