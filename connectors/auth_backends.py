@@ -14,7 +14,13 @@ from django.core.exceptions import ValidationError
 
 from connectors.prepared import PreparedGet
 
-_user_by_pk = PreparedGet(lambda pk: get_user_model()._default_manager.filter(pk=pk))
+_active_user_by_pk = PreparedGet(lambda pk: get_user_model()._default_manager.filter(pk=pk, is_active=True))
+
+
+def active_user(pk: int):
+    """The active user with this primary key, or None: the one lookup of a user row per request, for
+    sessions here and for the Basic cache (connectors/api/authentication.py)."""
+    return _active_user_by_pk(pk=pk)
 
 
 class ModelBackend(backends.ModelBackend):
@@ -23,5 +29,5 @@ class ModelBackend(backends.ModelBackend):
             pk = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:
             return None  # Django's would raise on an id that is not one: no such user either way
-        user = _user_by_pk(pk=pk)
+        user = active_user(pk)
         return user if user is not None and self.user_can_authenticate(user) else None

@@ -26,13 +26,14 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 from django.utils import timezone
 from rest_framework import authentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from connectors import login_limits
 from connectors.api.errors import KibanaError
+from connectors.auth_backends import active_user
 from connectors.prepared import PreparedGet
 
 BASIC_CACHE_SECONDS = 60
@@ -78,7 +79,6 @@ def _fail(request, username: str):
 
 
 # The rows every authenticated request reads, with their SQL built once (connectors/prepared.py).
-_active_user_by_pk = PreparedGet(lambda pk: get_user_model().objects.filter(pk=pk, is_active=True))
 _api_key_by_id = PreparedGet(lambda pk: _api_key_model().objects.select_related("user").filter(pk=pk))
 
 
@@ -86,10 +86,6 @@ def _api_key_model():
     from connectors.models import ApiKey
 
     return ApiKey
-
-
-def _active_user(pk: int):
-    return _active_user_by_pk(pk=pk)
 
 
 def clear_basic_cache() -> None:
@@ -110,7 +106,7 @@ class BasicAuthentication(authentication.BaseAuthentication):
         if cached and cached[0] > now:
             # One query per request keeps the cache honest across processes: a changed password or
             # a deactivated user stops matching at once, whichever process made the change.
-            user = _active_user(cached[1])
+            user = active_user(cached[1])
             if user is not None and hmac.compare_digest(user.password, cached[2]):
                 return (user, None)
             with _basic_lock:
