@@ -204,32 +204,44 @@ def main(argv=None) -> None:
             _body("web-overhead"),
         )
         trivial = ("POST", "/", json_headers, _body("web-overhead"))
-        python = sys.executable
         trivial_app = "benchmarks.web_overhead:trivial_application"
+
+        def gunicorn(**options):
+            """The whole command line for a bind address: `serve`'s gunicorn, with `options` changed."""
+            return lambda bind: [
+                sys.executable, "-m", "gunicorn", *gunicorn_arguments(bind, args.web_workers, **options)
+            ]  # fmt: skip
+
         servers = [
-            ("gunicorn, trivial WSGI app", lambda bind: gunicorn_arguments(bind, args.web_workers, app=trivial_app),
-             trivial, 202),
-            ("gunicorn, trivial app, no access log",
-             lambda bind: gunicorn_arguments(bind, args.web_workers, app=trivial_app, access_log=False), trivial, 202),
-            ("gunicorn, GET /healthz", lambda bind: gunicorn_arguments(bind, args.web_workers), healthz, 200),
-            ("gunicorn, POST _enqueue (basic)", lambda bind: gunicorn_arguments(bind, args.web_workers), enqueue, 202),
-        ]  # fmt: skip
-        commands = [([python, "-m", "gunicorn"], build) for _, build, _, _ in servers]
+            ("gunicorn, trivial WSGI app", gunicorn(app=trivial_app), trivial, 202),
+            (
+                "gunicorn, trivial app, no access log",
+                gunicorn(app=trivial_app, access_log=False),
+                trivial,
+                202,
+            ),
+            ("gunicorn, GET /healthz", gunicorn(), healthz, 200),
+            ("gunicorn, POST _enqueue (basic)", gunicorn(), enqueue, 202),
+        ]
         if args.granian:
 
             def granian(app):
                 return lambda bind: [
-                    "--interface", "wsgi", "--host", "127.0.0.1", "--port", bind.rsplit(":", 1)[1],
-                    "--workers", str(args.web_workers), "--blocking-threads", "8", "--no-ws", app,
+                    sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
+                    "--port", bind.rsplit(":", 1)[1], "--workers", str(args.web_workers),
+                    "--blocking-threads", "8", "--no-ws", app,
                 ]  # fmt: skip
 
-            for label, app, request, expected in (
-                ("granian, trivial WSGI app", trivial_app, trivial, 202),
-                ("granian, GET /healthz", "connectors_project.wsgi:application", healthz, 200),
-                ("granian, POST _enqueue (basic)", "connectors_project.wsgi:application", enqueue, 202),
-            ):
-                servers.append((label, granian(app), request, expected))
-                commands.append(([python, "-m", "granian"], granian(app)))
+            servers += [
+                ("granian, trivial WSGI app", granian(trivial_app), trivial, 202),
+                ("granian, GET /healthz", granian("connectors_project.wsgi:application"), healthz, 200),
+                (
+                    "granian, POST _enqueue (basic)",
+                    granian("connectors_project.wsgi:application"),
+                    enqueue,
+                    202,
+                ),
+            ]
 
         load = os.getloadavg()
         print(
@@ -240,9 +252,9 @@ def main(argv=None) -> None:
             f" | {t:>2} client(s): req/s  CPU ms" for t in threads
         )
         print(header)
-        for (label, build, request, expected), (prefix, _) in zip(servers, commands, strict=True):
+        for label, command, request, expected in servers:
             port = _free_port()
-            with Server([*prefix, *build(f"127.0.0.1:{port}")], env, workdir / "server.log") as server:
+            with Server(command(f"127.0.0.1:{port}"), env, workdir / "server.log") as server:
                 server.wait_until_up(port)
                 cells = [measure(server, port, request, args.requests, t, expected) for t in threads]
             print(f"{label:42}" + "".join(f" |            {cell}" for cell in cells))
