@@ -7,7 +7,9 @@ after login and on the delete pages, and the OAuth `returnUrl`, never send the b
 site. The admin's rule pages need Django's CSRF token. Answers forbid framing and MIME sniffing.
 """
 
-from urllib.parse import urlsplit
+import re
+from html import unescape
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from django.test import Client
@@ -301,3 +303,50 @@ def test_admin_pages_api_answers_and_the_oauth_callback_page_forbid_framing_and_
     callback = answers["/api/actions/connector/_oauth_callback"]
     assert callback["Content-Security-Policy"].startswith("default-src 'none'; script-src 'self'")
     assert "<script>" not in callback.content.decode()  # the page's only script is the 'self' one
+
+
+# ---- the space a form was opened in ---------------------------------------------------------------
+
+
+def _post_form(client, page_url: str, form_id: str, data: dict):
+    """Submit the page's form as a browser would: to its `action`, or to the page's own URL."""
+    html = client.get(page_url).content.decode()
+    tag = re.search(rf'<form[^>]*id="{form_id}"[^>]*>', html).group(0)
+    action = re.search(r'action="([^"]*)"', tag)
+    target = urljoin(page_url, unescape(action.group(1))) if action else page_url
+    token = client.cookies["csrftoken"].value
+    return target, lambda: client.post(target, {**data, "csrfmiddlewaretoken": token})
+
+
+def test_a_create_form_saves_into_the_space_it_was_opened_in_after_another_tab_switched_space(
+    default_space, other_space
+):
+    user = make_user("both")
+    grant(user, "default", "all")
+    grant(user, "marketing", "all")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/admin/connectors/connector/?space=marketing")
+    client.get("/admin/actions/maintenancewindow/")  # the session's space is marketing
+
+    _, create_connector_ = _post_form(
+        client,
+        "/admin/connectors/connector/add/?type=.server-log",
+        "cx-connector-form",
+        {"name": "for marketing"},
+    )
+    _, create_window = _post_form(
+        client,
+        "/admin/actions/maintenancewindow/add/",
+        "maintenancewindow_form",
+        {"title": "marketing freeze", "enabled": "on", "start": "2030-01-01T00:00:00.000Z", "duration": "1h"},
+    )
+    # another tab (or a page that navigates the browser there) switches to the default space
+    client.get("/admin/connectors/connector/?space=default")
+    created = create_connector_()
+    client.get("/admin/connectors/connector/?space=default")
+    saved = create_window()
+
+    assert created.status_code == 302 and saved.status_code == 302
+    assert Connector.objects.get(name="for marketing").space_id == "marketing"
+    assert MaintenanceWindow.objects.get(title="marketing freeze").space_id == "marketing"
