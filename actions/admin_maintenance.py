@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from actions import maintenance_windows as mw
 from actions.models import MaintenanceWindow
@@ -117,6 +118,14 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """The form posts to a URL naming its space, so a switch in another tab meanwhile does not
+        move the new window to another space."""
+        access = space_access(request)
+        if access.space is not None and not form_url:
+            form_url = f"{request.path}?{urlencode({'space': access.space.id})}"
+        return super().add_view(request, form_url, extra_context)
 
     def get_queryset(self, request):
         access = space_access(request)

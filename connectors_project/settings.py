@@ -278,6 +278,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "admin:index"  # after a login whose `next` was refused (another site); Django's is a 404
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

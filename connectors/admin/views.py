@@ -443,6 +443,9 @@ def connector_add(request, model_admin):
         mode="create",
         config_rows=form.bound_rows("config"),
         secret_rows=form.bound_rows("secrets"),
+        # The space is in the form's URL, not only in the session: a switch in another tab meanwhile
+        # must not put the connector (and its secrets) in a space other than the one this page shows.
+        form_action=_url("add", type=type_id, space=access.space.id),
     )
     return _render(request, "form.html", context, status=400 if form.errors else 200)
 
@@ -736,7 +739,9 @@ def connector_rules(request, model_admin, connector_id: str):
 
 def _safe_next(request, fallback: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return fallback
 

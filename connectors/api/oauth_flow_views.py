@@ -71,8 +71,11 @@ CALLBACK_SCRIPT = """(function () {
 
 
 def _return_url_problem(value) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # `http://[::1`, a host with U+FF03 (`#` once NFKC-normalised): no URI at all
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         return "expected URI with scheme [http|https]."
     return None
 
