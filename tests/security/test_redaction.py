@@ -213,3 +213,43 @@ def test_a_client_secret_echoed_back_form_encoded_by_a_token_endpoint_is_redacte
     assert "client_secret=[REDACTED]" in written
     assert quote_plus(QUOTED_TOKEN) not in written
     assert json.dumps(QUOTED_TOKEN)[1:-1] not in written
+
+
+def _basic_webhook(space, url: str, password: str) -> Connector:
+    connector = Connector(
+        space=space,
+        name="hook",
+        connector_type_id=".webhook",
+        config={"url": url, "method": "post", "hasAuth": True},
+    )
+    connector.set_secrets({"user": "elastic", "password": password})
+    connector.save()
+    return connector
+
+
+@pytest.mark.django_db
+def test_an_echoed_basic_header_of_a_non_ascii_password_is_redacted(default_space, httpserver, caplog):
+    # Before: requests encodes Basic credentials as Latin-1, the needle is the UTF-8 encoding (what
+    # Kibana's axios sends): the echoed header of a password with `ä` went out unredacted.
+    httpserver.expect_request("/hook").respond_with_handler(_echo_json)
+    connector = _basic_webhook(default_space, httpserver.url_for("/hook"), "pässwörd-7c1d")
+
+    written = _run_and_everything_written(connector, {"body": "{}"}, caplog)
+
+    sent = httpserver.log[0][0].headers["Authorization"]
+    assert '"Authorization": "Basic [REDACTED]"' in written
+    assert sent.removeprefix("Basic ") not in written
+
+
+@pytest.mark.django_db
+def test_basic_auth_goes_out_utf8_encoded_as_kibana_sends_it(default_space, httpserver):
+    # Before: a password outside Latin-1 (`€`) could not be encoded at all: the run failed with
+    # "an error occurred while running the action" and nothing was sent.
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    password = "pässwörd-€-7c1d"
+
+    result = execute(_basic_webhook(default_space, httpserver.url_for("/hook"), password), {"body": "{}"})
+
+    assert result.status == "ok", result
+    sent = httpserver.log[0][0].headers["Authorization"]
+    assert sent == "Basic " + base64.b64encode(f"elastic:{password}".encode()).decode()
