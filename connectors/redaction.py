@@ -1,8 +1,8 @@
 """Scrub a connector's own secrets out of what a run returns.
 
 A remote service may repeat what it was sent in its error message (the Basic header, a token, a
-webhook URL); that message then flows into the `_execute` answer, the admin's Test tab, the event
-log and `last_error`. `scrub_result()` replaces every occurrence of a secret value, and of the Basic
+webhook URL), or the access token minted from them; that message then flows into the `_execute`
+answer, the admin's Test tab, the event log and `last_error`. `scrub_result()` replaces every occurrence of a secret value, and of the Basic
 encoding of any two secret-or-config strings, with `[REDACTED]`, before the result leaves the
 executor. Values shorter than MIN_LENGTH are left alone (a username such as `u` would wreck messages).
 
@@ -17,14 +17,43 @@ the exception's message (and those of its causes) into the log.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import traceback
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 REDACTED = "[REDACTED]"
 MIN_LENGTH = 6
+
+_minted: ContextVar[list[str] | None] = ContextVar("connectors_minted_credentials", default=None)
+
+
+@contextlib.contextmanager
+def minted_credentials() -> Iterator[list[str]]:
+    """The credentials minted from a connector's secrets during the run inside (OAuth access
+    tokens, reported by `connectors.oauth` through `note_minted`): secrets of the run as well."""
+    found: list[str] = []
+    reset = _minted.set(found)
+    try:
+        yield found
+    finally:
+        _minted.reset(reset)
+
+
+def note_minted(value: Any) -> None:
+    """Count `value` (an `Authorization` value such as `Bearer <token>`, or a bare token) among the
+    running connector's secrets; the token alone too, since a service may quote only that."""
+    found = _minted.get()
+    if found is None or not isinstance(value, str) or not value:
+        return
+    found.append(value)
+    _scheme, _space, token = value.partition(" ")
+    if token:
+        found.append(token)
 
 
 def _strings(value: Any) -> list[str]:

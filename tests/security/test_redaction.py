@@ -253,3 +253,44 @@ def test_basic_auth_goes_out_utf8_encoded_as_kibana_sends_it(default_space, http
     assert result.status == "ok", result
     sent = httpserver.log[0][0].headers["Authorization"]
     assert sent == "Basic " + base64.b64encode(f"elastic:{password}".encode()).decode()
+
+
+ACCESS_TOKEN = "AT-live-access-5b1e77"
+
+
+@pytest.mark.django_db
+def test_an_oauth_access_token_echoed_back_by_the_service_is_redacted(default_space, httpserver, caplog):
+    # Before: only the stored secrets were needles; the access token minted from them (live for an
+    # hour) came back in the run's message, the event log and `last_error`, fresh or from the cache.
+    httpserver.expect_request("/token").respond_with_json(
+        {"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 3600}
+    )
+    httpserver.expect_request("/hook").respond_with_handler(
+        lambda request: Response(
+            json.dumps({"message": f"no access with {request.headers['Authorization']}"}),
+            status=500,
+            content_type="application/json",
+        )
+    )
+    connector = Connector(
+        space=default_space,
+        name="hook",
+        connector_type_id=".webhook",
+        config={
+            "url": httpserver.url_for("/hook"),
+            "method": "post",
+            "hasAuth": True,
+            "authType": "webhook-oauth2-client-credentials",
+            "accessTokenUrl": httpserver.url_for("/token"),
+            "clientId": "client-1",
+        },
+    )
+    connector.set_secrets({"clientSecret": "client-secret-9f2e"})
+    connector.save()
+
+    fresh = _run_and_everything_written(connector, {"body": "{}"}, caplog)
+    cached = _run_and_everything_written(connector, {"body": "{}"}, caplog)
+
+    assert len([r for r, _ in httpserver.log if r.path == "/token"]) == 1, "the second run used the cache"
+    assert f"no access with {REDACTED}" in fresh
+    assert ACCESS_TOKEN not in fresh + cached
