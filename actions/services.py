@@ -33,7 +33,7 @@ from connectors.exceptions import (
 from connectors.fields import open_sealed
 from connectors.models import Connector
 from connectors.prepared import PreparedGet
-from connectors.redaction import scrub_result, scrubbed_traceback
+from connectors.redaction import minted_credentials, scrub_result, scrubbed_traceback
 from eventlog.services import iso, record
 
 logger = logging.getLogger("actions")
@@ -222,27 +222,30 @@ def _run_type(connector: Connector, params: dict, run: RunInfo, space_id: str) -
         execution_id=run.execution_uuid,
         source=run.source,
     )
-    try:
-        result = connector_type.run(ctx)
-    except ConnectorError as exc:
-        result = ExecutionResult.from_error(exc)
-    except Exception as exc:  # a bug in a type: still a result, and a traceback in the log
-        # The traceback carries the exception's message, which may hold a secret: log it scrubbed.
-        logger.error(
-            "connector %s (%s) raised\n%s",
-            connector.id,
-            connector.connector_type_id,
-            scrubbed_traceback(exc, validated_secrets),
-        )
-        result = ExecutionResult(
-            status="error",
-            message=UNEXPECTED_ERROR_MESSAGE,
-            service_message=str(exc),
-            retry=True,
-            error_source="framework",
-        )
+    # What the run minted from the secrets (an OAuth access token) is as secret as they are.
+    with minted_credentials() as minted:
+        hidden = [validated_secrets, minted]
+        try:
+            result = connector_type.run(ctx)
+        except ConnectorError as exc:
+            result = ExecutionResult.from_error(exc)
+        except Exception as exc:  # a bug in a type: still a result, and a traceback in the log
+            # The traceback carries the exception's message, which may hold a secret: log it scrubbed.
+            logger.error(
+                "connector %s (%s) raised\n%s",
+                connector.id,
+                connector.connector_type_id,
+                scrubbed_traceback(exc, hidden),
+            )
+            result = ExecutionResult(
+                status="error",
+                message=UNEXPECTED_ERROR_MESSAGE,
+                service_message=str(exc),
+                retry=True,
+                error_source="framework",
+            )
     # A service may echo what it was sent: no secret leaves in the result (connectors/redaction.py).
-    return scrub_result(result if result is not None else ExecutionResult.success(), validated_secrets)
+    return scrub_result(result if result is not None else ExecutionResult.success(), hidden)
 
 
 class RunLog:

@@ -13,6 +13,7 @@ from django.db import transaction
 from connectors import http
 from connectors.exceptions import ConnectorError
 from connectors.models import Connector, ConnectorToken
+from connectors.redaction import note_minted
 
 logger = logging.getLogger("connectors.oauth")
 
@@ -34,11 +35,14 @@ def cached_token(connector_id: str) -> str | None:
         .first()
     )
     if token and token.expires_at - EXPIRY_MARGIN > datetime.now(UTC):
-        return token.get_token()
+        value = token.get_token()
+        note_minted(value)  # a service that echoes it must not put it in the run's messages
+        return value
     return None
 
 
 def store_token(connector_id: str, value: str, expires_at: datetime) -> None:
+    note_minted(value)
     if not Connector.objects.filter(pk=connector_id).exists():  # preconfigured connectors are not rows
         return
     token = ConnectorToken(connector_id=connector_id, expires_at=expires_at)

@@ -1,10 +1,15 @@
 """Scrub a connector's own secrets out of what a run returns.
 
 A remote service may repeat what it was sent in its error message (the Basic header, a token, a
-webhook URL); that message then flows into the `_execute` answer, the admin's Test tab, the event
-log and `last_error`. `scrub_result()` replaces every occurrence of a secret value, and of the Basic
+webhook URL), or the access token minted from them; that message then flows into the `_execute`
+answer, the admin's Test tab, the event log and `last_error`. `scrub_result()` replaces every occurrence of a secret value, and of the Basic
 encoding of any two secret-or-config strings, with `[REDACTED]`, before the result leaves the
 executor. Values shorter than MIN_LENGTH are left alone (a username such as `u` would wreck messages).
+
+An echo is rarely verbatim, so each secret is also looked for in the shapes it takes on the way back:
+JSON-escaped (a type re-encodes the body it got), percent-encoded (a form or URL it was sent in) and,
+for a secret URL (a Slack or Teams webhook, xMatters' `secretsUrl`), its path and query, each query
+value and the password of its user-info, which a service quotes without the rest of the URL.
 `scrubbed_traceback()` does the same for the traceback of an exception a type raised, which carries
 the exception's message (and those of its causes) into the log.
 """
@@ -12,12 +17,43 @@ the exception's message (and those of its causes) into the log.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
+import json
 import traceback
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 REDACTED = "[REDACTED]"
 MIN_LENGTH = 6
+
+_minted: ContextVar[list[str] | None] = ContextVar("connectors_minted_credentials", default=None)
+
+
+@contextlib.contextmanager
+def minted_credentials() -> Iterator[list[str]]:
+    """The credentials minted from a connector's secrets during the run inside (OAuth access
+    tokens, reported by `connectors.oauth` through `note_minted`): secrets of the run as well."""
+    found: list[str] = []
+    reset = _minted.set(found)
+    try:
+        yield found
+    finally:
+        _minted.reset(reset)
+
+
+def note_minted(value: Any) -> None:
+    """Count `value` (an `Authorization` value such as `Bearer <token>`, or a bare token) among the
+    running connector's secrets; the token alone too, since a service may quote only that."""
+    found = _minted.get()
+    if found is None or not isinstance(value, str) or not value:
+        return
+    found.append(value)
+    _scheme, _space, token = value.partition(" ")
+    if token:
+        found.append(token)
 
 
 def _strings(value: Any) -> list[str]:
@@ -33,10 +69,47 @@ def _strings(value: Any) -> list[str]:
     return found
 
 
+def _url_parts(value: str) -> list[str]:
+    """What a service may quote of a secret URL on its own: path and query, path, query, each query
+    value, the user-info's password. Empty when `value` is not an http(s) URL."""
+    try:
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return []
+    except ValueError:
+        return []
+    found = [parts.path, parts.query, parts.password or ""]
+    if parts.query:
+        found.append(f"{parts.path}?{parts.query}")
+        for raw in parts.query.split("&"):  # as sent, and decoded as a service reads it
+            found.append(raw.partition("=")[2])
+        found.extend(item for _name, item in parse_qsl(parts.query, keep_blank_values=True))
+    if parts.password:
+        found.append(unquote(parts.password))
+    return found
+
+
+def _shapes(value: str) -> set[str]:
+    """`value` as it may come back: as sent, JSON-escaped (ASCII-only or not) and percent-encoded."""
+    return {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value, safe=""),
+        quote_plus(value),
+        quote(value, safe="!#$%&'()*+,/:;=?@[]~"),  # a URL as requests re-quotes it
+    }
+
+
 def secret_needles(secrets: Any) -> list[str]:
-    """The secret strings, and the Basic-auth encodings (`user:password`) built from them, longest first."""
+    """The secret strings in every shape an echo gives them (see the module's docstring), and the
+    Basic-auth encodings (`user:password`) built from them, longest first."""
     values = [s for s in _strings(secrets) if s]
-    needles = {s for s in values if len(s) >= MIN_LENGTH}
+    needles: set[str] = set()
+    for value in values:
+        for piece in (value, *_url_parts(value)):
+            if len(piece) >= MIN_LENGTH:
+                needles.update(_shapes(piece))
     for user in values:
         for password in values:
             if user is not password and len(password) >= MIN_LENGTH:
