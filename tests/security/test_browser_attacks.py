@@ -305,6 +305,38 @@ def test_admin_pages_api_answers_and_the_oauth_callback_page_forbid_framing_and_
     assert "<script>" not in callback.content.decode()  # the page's only script is the 'self' one
 
 
+def test_the_api_answers_its_middleware_builds_itself_also_forbid_framing_and_sniffing(
+    default_space, superuser, monkeypatch
+):
+    from django.db import OperationalError
+
+    from connectors.api import views
+
+    signed_out = Client()
+    signed_in = Client()
+    signed_in.force_login(superuser)
+    answers = {
+        "unknown path (404)": signed_out.get("/api/actions/no-such-route"),
+        "method the path lacks (405 as 404)": signed_in.put("/api/actions/connectors", HTTP_KBN_XSRF="1"),
+        "no credentials (401)": signed_out.post("/api/actions/connector", {}),
+        "no kbn-xsrf (400)": signed_in.post("/api/actions/connector", {}),
+        "NUL in the query (400)": signed_out.get("/api/actions/connectors?x=%00"),
+    }
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+
+    monkeypatch.setattr(views, "list_connectors", database_down)
+    signed_in.raise_request_exception = False
+    answers["database down (503)"] = signed_in.get("/api/actions/connectors")
+
+    for name, response in answers.items():
+        assert response.status_code in (400, 401, 404, 503), name
+        assert response["Content-Type"].startswith("application/json"), name
+        assert response.get("X-Frame-Options") == "DENY", name
+        assert response.get("X-Content-Type-Options") == "nosniff", name
+
+
 # ---- the space a form was opened in ---------------------------------------------------------------
 
 
