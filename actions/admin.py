@@ -94,13 +94,13 @@ class RuleForm(forms.ModelForm):
     params = forms.JSONField(
         help_text="Rule-type params, e.g. for Index threshold: index, timeField, aggType, thresholdComparator, "
         "threshold, timeWindowSize, timeWindowUnit.",
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 90, "style": "font-family: monospace"}),
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 90, "class": "rx-json"}),
     )
     actions = forms.JSONField(
         required=False,
         help_text='Kibana\'s actions[]: [{"group": "threshold met", "id": "<connector id>", "params": {...}, '
         '"frequency": {"summary": false, "notify_when": "onActiveAlert", "throttle": null}}]',
-        widget=forms.Textarea(attrs={"rows": 10, "cols": 90, "style": "font-family: monospace"}),
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 90, "class": "rx-json"}),
     )
     tags = forms.JSONField(required=False, help_text='A JSON list, e.g. ["cpu"]')
 
@@ -242,10 +242,9 @@ class RuleAdmin(SpaceScopedAdmin):
     @admin.display(description="Status")
     def status_badge(self, obj):
         status = (obj.execution_status or {}).get("status", "pending")
-        colour = {"ok": "#017d73", "active": "#bd271e", "error": "#bd271e", "warning": "#f5a700"}.get(
-            status, "#69707d"
-        )
-        return format_html('<strong style="color:{}">{}</strong>', colour, status)
+        # a class, not a style attribute: the admin's CSP has no 'unsafe-inline' (admin.css colours it)
+        tone = {"ok": "ok", "active": "bad", "error": "bad", "warning": "warn"}.get(status, "none")
+        return format_html('<strong class="rx-status-badge rx-status-badge--{}">{}</strong>', tone, status)
 
     @admin.display(description="Execution status")
     def execution_status_json(self, obj):

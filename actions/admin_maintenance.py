@@ -119,13 +119,23 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
 
+    def _form_url_in_space(self, request, form_url: str) -> str:
+        access = space_access(request)
+        if access.space is not None and not form_url:
+            return f"{request.path}?{urlencode({'space': access.space.id})}"
+        return form_url
+
     def add_view(self, request, form_url="", extra_context=None):
         """The form posts to a URL naming its space, so a switch in another tab meanwhile does not
         move the new window to another space."""
-        access = space_access(request)
-        if access.space is not None and not form_url:
-            form_url = f"{request.path}?{urlencode({'space': access.space.id})}"
-        return super().add_view(request, form_url, extra_context)
+        return super().add_view(request, self._form_url_in_space(request, form_url), extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Likewise: after a switch elsewhere the edit still finds its window (before, the window
+        was "not found" in the other space and what was typed was lost)."""
+        return super().change_view(
+            request, object_id, self._form_url_in_space(request, form_url), extra_context
+        )
 
     def get_queryset(self, request):
         access = space_access(request)

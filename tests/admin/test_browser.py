@@ -79,7 +79,10 @@ class Session:
     def shot(self, name):
         self.shots_dir.mkdir(parents=True, exist_ok=True)
         # a full-page capture stretches the viewport; keep the sticky sidebar at the top for it
-        self.page.add_style_tag(content="#nav-sidebar { position: static !important; }")
+        # (through the CSSOM: the admin's CSP refuses an added <style> element)
+        self.page.evaluate(
+            "document.querySelector('#nav-sidebar')?.style.setProperty('position', 'static', 'important')"
+        )
         self.page.screenshot(path=str(self.shots_dir / f"{name}.png"), full_page=True)
 
     def close(self):

@@ -305,6 +305,38 @@ def test_admin_pages_api_answers_and_the_oauth_callback_page_forbid_framing_and_
     assert "<script>" not in callback.content.decode()  # the page's only script is the 'self' one
 
 
+def test_the_api_answers_its_middleware_builds_itself_also_forbid_framing_and_sniffing(
+    default_space, superuser, monkeypatch
+):
+    from django.db import OperationalError
+
+    from connectors.api import views
+
+    signed_out = Client()
+    signed_in = Client()
+    signed_in.force_login(superuser)
+    answers = {
+        "unknown path (404)": signed_out.get("/api/actions/no-such-route"),
+        "method the path lacks (405 as 404)": signed_in.put("/api/actions/connectors", HTTP_KBN_XSRF="1"),
+        "no credentials (401)": signed_out.post("/api/actions/connector", {}),
+        "no kbn-xsrf (400)": signed_in.post("/api/actions/connector", {}),
+        "NUL in the query (400)": signed_out.get("/api/actions/connectors?x=%00"),
+    }
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+
+    monkeypatch.setattr(views, "list_connectors", database_down)
+    signed_in.raise_request_exception = False
+    answers["database down (503)"] = signed_in.get("/api/actions/connectors")
+
+    for name, response in answers.items():
+        assert response.status_code in (400, 401, 404, 503), name
+        assert response["Content-Type"].startswith("application/json"), name
+        assert response.get("X-Frame-Options") == "DENY", name
+        assert response.get("X-Content-Type-Options") == "nosniff", name
+
+
 # ---- the space a form was opened in ---------------------------------------------------------------
 
 
@@ -350,3 +382,116 @@ def test_a_create_form_saves_into_the_space_it_was_opened_in_after_another_tab_s
     assert created.status_code == 302 and saved.status_code == 302
     assert Connector.objects.get(name="for marketing").space_id == "marketing"
     assert MaintenanceWindow.objects.get(title="marketing freeze").space_id == "marketing"
+
+
+def test_the_edit_fix_test_and_delete_forms_of_a_connector_write_in_the_space_they_were_opened_in(
+    default_space, other_space
+):
+    user = make_user("both")
+    grant(user, "default", "all")
+    grant(user, "marketing", "all")
+    log = create_connector("marketing", name="marketing log")
+    doomed = create_connector("marketing", name="marketing doomed")
+    ticked = create_connector("marketing", name="marketing ticked")
+    imported = Connector.objects.create(
+        space=other_space,
+        name="Imported hook",
+        connector_type_id=".webhook",
+        config={"url": "http://127.0.0.1:9/", "method": "post", "hasAuth": True},
+        is_missing_secrets=True,
+    )
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/admin/connectors/connector/?space=marketing")
+    page = "/admin/connectors/connector/{}/{}/"
+
+    submissions = [
+        _post_form(
+            client, page.format(log.id, "change"), "cx-connector-form", {"name": "renamed in marketing"}
+        ),
+        _post_form(
+            client,
+            page.format(imported.id, "fix"),
+            "cx-connector-form",
+            {"secrets__user": "bot", "secrets__password": "typed-in-marketing"},
+        ),
+        _post_form(
+            client, page.format(log.id, "test"), "cx-test-form", {"params__message": "from marketing"}
+        ),
+        _post_form(
+            client, page.format(doomed.id, "delete"), "cx-delete-form", {"ids": [doomed.id], "confirm": "yes"}
+        ),
+        _post_form(client, "/admin/connectors/connector/", "cx-bulk", {"ids": [ticked.id]}),
+    ]
+    answers = []
+    for _target, submit in submissions:
+        client.get("/admin/connectors/connector/?space=default")  # another tab switches meanwhile
+        answers.append(submit())
+
+    assert [a.status_code for a in answers] == [302, 302, 200, 302, 200]
+    assert "marketing ticked" in answers[-1].content.decode()  # the bulk delete's confirmation
+    log.refresh_from_db()
+    imported.refresh_from_db()
+    assert log.name == "renamed in marketing"
+    assert imported.is_missing_secrets is False
+    assert imported.get_secrets()["password"] == "typed-in-marketing"
+    assert Event.objects.filter(connector_id=log.id, source="admin_test").exists()
+    assert not Connector.objects.filter(pk=doomed.pk).exists()
+
+
+def test_a_maintenance_window_edited_after_another_tab_switched_space_is_saved_not_lost(
+    default_space, other_space
+):
+    user = make_user("both")
+    grant(user, "default", "all")
+    grant(user, "marketing", "all")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/admin/connectors/connector/?space=marketing")
+    _, create_window = _post_form(
+        client,
+        "/admin/actions/maintenancewindow/add/",
+        "maintenancewindow_form",
+        {"title": "freeze", "enabled": "on", "start": "2030-01-01T00:00:00.000Z", "duration": "1h"},
+    )
+    assert create_window().status_code == 302
+    window = MaintenanceWindow.objects.get(title="freeze")
+
+    _, save = _post_form(
+        client,
+        f"/admin/actions/maintenancewindow/{window.pk}/change/",
+        "maintenancewindow_form",
+        {"title": "longer freeze", "enabled": "on", "start": "2030-01-01T00:00:00.000Z", "duration": "2h"},
+    )
+    client.get("/admin/connectors/connector/?space=default")
+    saved = save()
+
+    assert saved.status_code == 302
+    window.refresh_from_db()
+    assert (window.title, window.space_id) == ("longer freeze", "marketing")
+
+
+def test_a_rule_edited_after_another_tab_switched_space_is_saved_in_its_own_space(default_space, other_space):
+    user = make_user("both")
+    user.is_staff = True
+    user.save()
+    grant(user, "default", "all")
+    grant(user, "marketing", "all")
+    rule = Rule.objects.create(
+        space=other_space, name="r", rule_type_id=".external", consumer="alerts", enabled=False
+    )
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/admin/connectors/connector/?space=marketing")
+    _, save = _post_form(
+        client,
+        f"/admin/actions/rule/{rule.id}/change/",
+        "rx-rule-form",
+        {"name": "renamed", "schedule_value": "1", "schedule_unit": "m", "_save": "1"},
+    )
+    client.get("/admin/connectors/connector/?space=default")
+    saved = save()
+
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    rule.refresh_from_db()
+    assert (rule.name, rule.space_id) == ("renamed", "marketing")
