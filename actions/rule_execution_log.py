@@ -31,14 +31,21 @@ SORTABLE = (*DB_SORT, *ROW_SORT)
 RUN_UUID = "document__kibana__alert__rule__execution__uuid"
 
 
-def _runs(rule_id: str, start: datetime, end: datetime, filter_text: str | None):
+def _runs(rule, start: datetime, end: datetime, filter_text: str | None):
+    # By space as well as id, as Kibana's event-log client reads by namespace: a rule id deleted in
+    # one space can be taken in another, and the old rule's runs stay in the log.
     runs = Event.objects.filter(
-        provider="alerting", action="execute", rule_id=rule_id, timestamp__gte=start, timestamp__lte=end
+        provider="alerting",
+        action="execute",
+        space_id=rule.space_id,
+        rule_id=rule.id,
+        timestamp__gte=start,
+        timestamp__lte=end,
     )
     return runs.filter(kql.to_q(filter_text)) if filter_text else runs
 
 
-def _action_outcomes(rule_id: str, start: datetime, run_uuids: list[str]) -> dict[str, dict[str, int]]:
+def _action_outcomes(rule, start: datetime, run_uuids: list[str]) -> dict[str, dict[str, int]]:
     """`{rule execution uuid: {"success": n, "failure": n}}` of the connector runs, in one query."""
     counts: dict[str, dict[str, int]] = {}
     if not run_uuids:
@@ -47,7 +54,8 @@ def _action_outcomes(rule_id: str, start: datetime, run_uuids: list[str]) -> dic
         Event.objects.filter(
             provider="actions",
             action="execute",
-            rule_id=rule_id,
+            space_id=rule.space_id,
+            rule_id=rule.id,
             timestamp__gte=start,
             **{f"{RUN_UUID}__in": run_uuids},
         )
@@ -100,7 +108,7 @@ def _row(event: dict, rule_name: str, actions: dict[str, int]) -> dict:
 def execution_log(rule, *, start, end, filter_text=None, page=1, per_page=10, sort=None) -> dict:
     """`{total, data}`: the rule's runs in the window, newest first unless sorted otherwise."""
     sort = sort or [("timestamp", "desc")]
-    runs = _runs(rule.id, start, end, filter_text)
+    runs = _runs(rule, start, end, filter_text)
     total = runs.count()
     fields = ("id", "document", "duration_ns", "schedule_delay_ns")
     offset = (page - 1) * per_page
@@ -127,7 +135,7 @@ def _rows(rule, start, events: list[dict]) -> list[dict]:
         ).get("uuid")
         for e in events
     ]
-    actions = _action_outcomes(rule.id, start, [u for u in uuids if u])
+    actions = _action_outcomes(rule, start, [u for u in uuids if u])
     return [_row(e, rule.name, actions.get(u) or {}) for e, u in zip(events, uuids, strict=True)]
 
 
@@ -149,9 +157,7 @@ def execution_kpi(rule, *, start, end, filter_text=None) -> dict:
         rule,
         start,
         list(
-            _runs(rule.id, start, end, filter_text).values(
-                "id", "document", "duration_ns", "schedule_delay_ns"
-            )
+            _runs(rule, start, end, filter_text).values("id", "document", "duration_ns", "schedule_delay_ns")
         ),
     )
     for row in rows:
