@@ -19,8 +19,8 @@ from typing import Any
 class _Slots:
     # (connector, params, *, source, user) -> ExecutionResult: the one code path that runs a connector.
     run_connector: Callable[..., Any] | None = None
-    # (connector_ids or None) -> {connector id: failed runs in the last 24 hours}
-    failures_last_24h: Callable[[list[str] | None], dict[str, int]] | None = None
+    # (connector_ids or None, space_ids) -> {connector id: failed runs in the last 24 hours there}
+    failures_last_24h: Callable[..., dict[str, int]] | None = None
     # (request, connector) -> HTML of the connector's execution log for the admin page
     render_connector_log: Callable[..., str] | None = None
     # (space_id, connector_ids) -> {connector id: number of rules referencing it}
@@ -55,8 +55,9 @@ def run_connector(connector, params: dict, *, source: str, user: str | None):
     return slots.run_connector(connector, params, source=source, user=user)
 
 
-def failures_last_24h(connector_ids: list[str] | None) -> dict[str, int]:
-    return slots.failures_last_24h(connector_ids) if slots.failures_last_24h else {}
+def failures_last_24h(connector_ids: list[str] | None, *, space_ids: list[str]) -> dict[str, int]:
+    """Failed runs in the spaces named only: an id deleted in one space can be taken in another."""
+    return slots.failures_last_24h(connector_ids, space_ids=space_ids) if slots.failures_last_24h else {}
 
 
 def render_connector_log(request, connector) -> str:

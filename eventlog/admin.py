@@ -119,7 +119,10 @@ class ProviderFilter(ChoiceFilter):
 
 def with_names(queryset):
     """Each event with its connector's name and its rule's name, read for the rows shown only."""
-    names = Connector.objects.filter(pk=OuterRef("connector_id")).values("name")[:1]
+    # The connector of the event's own space: an id deleted in one space can be taken in another.
+    names = Connector.objects.filter(pk=OuterRef("connector_id"), space_id=OuterRef("space_id")).values(
+        "name"
+    )[:1]
     return queryset.annotate(connector_name=Subquery(names), rule_name=KT("document__rule__name"))
 
 

@@ -318,13 +318,18 @@ def ensure_retention_schedule() -> bool:
     return True
 
 
-def failures_last_24h(connector_ids=None, now: datetime | None = None) -> dict[str, int]:
+def failures_last_24h(connector_ids=None, now: datetime | None = None, *, space_ids=None) -> dict[str, int]:
     """Failed runs per connector in the last 24 hours, in one grouped query (all connectors when
-    `connector_ids` is None, which is cheaper than a huge IN list for whole-space listings)."""
+    `connector_ids` is None, which is cheaper than a huge IN list for whole-space listings).
+
+    `space_ids` keeps the runs of those spaces only: a connector id deleted in one space can be
+    taken in another, and the old connector's runs must not be counted as the new one's."""
     now = now or datetime.now(UTC)
     failures = Event.objects.filter(
         action="execute", provider="actions", outcome="failure", timestamp__gte=now - timedelta(hours=24)
     )
+    if space_ids is not None:
+        failures = failures.filter(space_id__in=list(space_ids))
     if connector_ids is not None:
         failures = failures.filter(connector_id__in=list(connector_ids))
     return {row["connector_id"]: row["n"] for row in failures.values("connector_id").annotate(n=Count("id"))}

@@ -97,7 +97,8 @@ def home_context(request) -> dict:
         .select_related("space")
         .order_by("-last_run_at")[:8]
     )
-    failures = extensions.failures_last_24h([c.id for c in failing]) if failing else {}
+    # Runs of the spaces the user may read only (an id may have been another space's once).
+    failures = extensions.failures_last_24h([c.id for c in failing], space_ids=space_ids) if failing else {}
     for connector in failing:
         connector.failures_24h = failures.get(connector.id, 0)
     return {

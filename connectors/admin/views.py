@@ -265,7 +265,9 @@ def connector_list(request, model_admin):
             row.deprecated = is_connector_deprecated(row.connector)
             row.secrets_unreadable = secrets_unreadable(row.connector)
             page_rows.append(row)
-    failures = extensions.failures_last_24h([row.connector.id for row in page_rows])  # one query per page
+    failures = extensions.failures_last_24h(  # one query per page
+        [row.connector.id for row in page_rows], space_ids=[access.space.id]
+    )
     for row in page_rows:
         row.failures_24h = failures.get(row.connector.id, 0)
 

@@ -87,7 +87,9 @@ def connector_to_api(
         body["referenced_by_count"] = referenced_by_count
     if with_health and not connector.is_preconfigured and connector.pk:
         if failures_last_24h is None:
-            failures_last_24h = extensions.failures_last_24h([connector.id]).get(connector.id, 0)
+            failures_last_24h = extensions.failures_last_24h(
+                [connector.id], space_ids=[connector.space_id]
+            ).get(connector.id, 0)
         body["last_run_at"] = iso_ms(connector.last_run_at) if connector.last_run_at else None
         body["last_outcome"] = connector.last_outcome or None
         body["last_error"] = connector.last_error or None
@@ -279,7 +281,9 @@ class ConnectorListView(ConnectorOperations):
             if not wants_health(request):
                 return Response([connector_to_api(c, count) for c, count in listed])
             # One grouped query; for a large space, grouping over every failure is cheaper than an IN list.
-            failures = extensions.failures_last_24h([c.id for c, _ in listed] if len(listed) <= 500 else None)
+            failures = extensions.failures_last_24h(
+                [c.id for c, _ in listed] if len(listed) <= 500 else None, space_ids=[self.space_id]
+            )
             return Response(
                 [connector_to_api(c, count, failures.get(c.id, 0), with_health=True) for c, count in listed]
             )

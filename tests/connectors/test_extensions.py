@@ -21,7 +21,7 @@ def test_the_installed_apps_fill_every_slot():
 def test_an_empty_slot_shows_nothing_rather_than_failing(monkeypatch):
     monkeypatch.setattr(extensions.slots, "failures_last_24h", None)
     monkeypatch.setattr(extensions.slots, "rules_referencing", None)
-    assert extensions.failures_last_24h(["a"]) == {}
+    assert extensions.failures_last_24h(["a"], space_ids=["default"]) == {}
     assert extensions.rules_referencing("default", "a") == []
 
 

@@ -54,3 +54,60 @@ def test_a_rule_id_taken_again_in_another_space_does_not_show_the_old_rules_runs
     assert log.json() == {"total": 0, "data": []}
     kpi = attacker.get(f"/internal/alerting/rule/ops-rule/_execution_kpi?{DATES}").json()
     assert kpi["success"] == 0 and kpi["triggeredActions"] == 0 and kpi["activeAlerts"] == 0
+
+
+def test_a_connector_id_taken_again_in_another_space_does_not_count_the_old_connectors_failures(
+    attacker, default_space, other_space, httpserver
+):
+    httpserver.expect_request("/x").respond_with_data("nope", status=500)
+    owner = client_for(make_user("boss", superuser=True), "basic")
+    hook = {"name": "hook", "connector_type_id": ".webhook", "config": {"url": httpserver.url_for("/x")}}
+    hook["config"]["hasAuth"] = False
+    assert owner.post("/s/marketing/api/actions/connector/ops-hook", hook, format="json").status_code == 200
+    for _ in range(2):
+        owner.post(
+            "/s/marketing/api/actions/connector/ops-hook/_execute", {"params": {"body": "{}"}}, format="json"
+        )
+    assert owner.delete("/s/marketing/api/actions/connector/ops-hook").status_code == 204
+
+    log = {"name": "mine", "connector_type_id": ".server-log"}
+    assert attacker.post("/api/actions/connector/ops-hook", log, format="json").status_code == 200
+    one = attacker.get("/api/actions/connector/ops-hook?include_health=true").json()
+    assert one["failures_last_24h"] == 0
+    listed = {c["id"]: c for c in attacker.get("/api/actions/connectors?include_health=true").json()}
+    assert listed["ops-hook"]["failures_last_24h"] == 0
+
+
+def test_the_admin_event_list_names_an_old_runs_connector_only_from_the_runs_own_space(
+    default_space, other_space, django_user_model
+):
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from connectors.models import Connector, SpacePrivilege
+    from tests.eventlog.factories import run_events
+
+    run_events(
+        connector_id="ops-hook",
+        type_id=".server-log",
+        name="old hook",
+        space="marketing",
+        outcome="failure",
+        error="boom",
+    )
+    # The id was marketing's, then deleted there and taken in the default space.
+    taken = Connector(
+        space=default_space, id="ops-hook", name="Project Nightingale", connector_type_id=".server-log"
+    )
+    taken.set_secrets({})
+    taken.save()
+    reader = django_user_model.objects.create_user("reader", "", "reader-password-1", is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_event"))
+    SpacePrivilege.objects.create(space=other_space, user=reader, privilege="read")
+    client = Client()
+    client.force_login(reader)
+
+    for url in ("/admin/eventlog/event/", "/admin/"):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert "Project Nightingale" not in page.content.decode(), url
