@@ -84,7 +84,12 @@ class ConnectorFailuresRuleType(RuleType):
         counts = dict(
             failures.values_list("connector_id").annotate(n=Count("id")).values_list("connector_id", "n")
         )
-        names = dict(Connector.objects.filter(pk__in=list(counts)).values_list("id", "name"))
+        # The rule's space only: an id deleted here may since have been taken in another space.
+        names = dict(
+            Connector.objects.filter(pk__in=list(counts), space_id=ctx.rule.space_id).values_list(
+                "id", "name"
+            )
+        )
         date = ctx.now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         window_text = f"{int(params['timeWindowSize'])}{params['timeWindowUnit']}"
         alerts = {}

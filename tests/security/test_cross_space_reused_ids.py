@@ -111,3 +111,29 @@ def test_the_admin_event_list_names_an_old_runs_connector_only_from_the_runs_own
         page = client.get(url)
         assert page.status_code == 200
         assert "Project Nightingale" not in page.content.decode(), url
+
+
+def test_a_connector_failures_rule_names_its_spaces_old_connector_not_anothers_with_the_same_id(
+    default_space, other_space
+):
+    from datetime import UTC, datetime
+
+    from actions import rule_types
+    from connectors.models import Connector
+    from tests.eventlog.factories import run_events
+
+    # `ops-hook` failed in the default space, was deleted there and taken in marketing.
+    run_events(connector_id="ops-hook", name="old hook", outcome="failure", error="boom")
+    taken = Connector(
+        space=other_space, id="ops-hook", name="Project Nightingale", connector_type_id=".server-log"
+    )
+    taken.set_secrets({})
+    taken.save()
+    rule = Rule(id="watch", space=default_space, name="watch", rule_type_id=".connector-failures")
+    rule_type = rule_types.get(".connector-failures")
+    params = rule_type.validate_params({"threshold": 1, "timeWindowSize": 1, "timeWindowUnit": "h"})
+    outcome = rule_type.run(rule_types.RunContext(rule=rule, params=params, now=datetime.now(UTC), state={}))
+
+    context = outcome.alerts["ops-hook"].context
+    assert context["connectorName"] == "ops-hook"
+    assert "Project Nightingale" not in context["message"] + context["title"]
