@@ -488,3 +488,25 @@ def test_a_rule_left_running_by_a_dead_process_is_cleared_after_its_lease(space,
     assert worker.recover_rules() == 1
     rule.refresh_from_db()
     assert rule.running is False
+
+
+def test_a_run_row_naming_another_spaces_connector_never_reaches_it(hook, httpserver):
+    # A run row is trusted for its space: the worker looks the connector up in that space only, so a
+    # row of `marketing` naming the default space's connector (by a bug, or a hand-edited row) fails
+    # as a missing connector and sends nothing with the connector's secrets.
+    from connectors.models import Space
+
+    Space.objects.create(id="marketing", name="Marketing")
+    (run,) = ActionRun.objects.bulk_create(
+        [queue.new_run(hook, {"body": "x"}, space_id="marketing", source="background_task")]
+    )
+
+    worker.dispatch([run.pk])
+    assert worker.flush()
+
+    assert httpserver.log == []
+    run.refresh_from_db()
+    assert run.status == ActionRun.FAILED
+    (execute,) = Event.objects.filter(action="execute", connector_id=hook.id)
+    assert execute.space_id == "marketing" and execute.outcome == "failure"
+    assert execute.error_message == f"Saved object [action/{hook.id}] not found"
