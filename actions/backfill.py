@@ -20,7 +20,7 @@ from django.utils import timezone
 from actions import queue, rule_types
 from actions.models import Alert, Backfill, Rule
 from actions.rule_snooze import _parse_date
-from actions.rules import interval_seconds, iso
+from actions.rules import interval_delta, iso
 
 logger = logging.getLogger("actions")
 
@@ -88,7 +88,7 @@ def _snapshot(rule: Rule) -> dict:
 
 def _runs_for(ranges: list[dict], interval: str) -> list[dict]:
     """One entry per interval end in each range (Kibana's calculateSchedule)."""
-    step = timedelta(seconds=interval_seconds(interval))
+    step = interval_delta(interval)
     entries = []
     for item in sorted(ranges, key=lambda r: r["start"]):
         moment, end = _parse_date(item["start"]), _parse_date(item["end"])

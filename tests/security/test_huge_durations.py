@@ -1,0 +1,64 @@
+"""Durations of any length: Kibana's duration syntax (`^[1-9][0-9]*[smhd]$`) sets no upper bound, but
+a datetime cannot go past the year 9999. A rule scheduled every 999999999999999 days used to make the
+worker's poller raise `OverflowError` on every round, so no rule and no queued action of any space
+ran again; a per-action throttle that long failed the rule's every run."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from actions import worker
+from actions.models import ActionRun, Rule
+from actions.rule_runner import run_rule
+from actions.rule_types.external import report_alerts
+from actions.rules import create_rule
+from tests.actions.helpers import threshold_rule_body
+from tests.security.conftest import webhook
+
+FOREVER = "999999999999999d"
+
+
+@pytest.mark.django_db
+def test_a_rule_scheduled_every_trillion_days_does_not_stop_the_poller_for_every_other_rule(
+    api, default_space
+):
+    hook = webhook(default_space, "http://127.0.0.1:9/hook")
+    normal = api.post("/api/alerting/rule", threshold_rule_body(hook.id, name="normal"), format="json")
+    huge = api.post(
+        "/api/alerting/rule", threshold_rule_body(hook.id, schedule={"interval": FOREVER}), format="json"
+    )
+    assert (normal.status_code, huge.status_code) == (200, 200)  # Kibana's syntax: any number of digits
+    now = timezone.now()
+
+    claimed = worker.claim_due_rules(now)
+
+    assert sorted(claimed) == sorted([normal.json()["id"], huge.json()["id"]])
+    assert Rule.objects.get(pk=normal.json()["id"]).next_run_at == now + timedelta(minutes=1)
+    assert Rule.objects.get(pk=huge.json()["id"]).next_run_at.year > now.year + 900  # not in our lifetime
+
+
+@pytest.mark.django_db
+def test_a_rule_with_a_trillion_day_action_throttle_runs_and_sends_once(default_space, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    hook = webhook(default_space, httpserver.url_for("/hook"))
+    frequency = {"summary": False, "notify_when": "onThrottleInterval", "throttle": FOREVER}
+    body = {
+        "name": "throttled",
+        "rule_type_id": ".external",
+        "consumer": "alerts",
+        "schedule": {"interval": "1m"},
+        "actions": [{"group": "critical", "id": hook.id, "params": {"body": "{}"}, "frequency": frequency}],
+    }
+    rule = create_rule(default_space, body, user="elastic")
+    now = timezone.now()
+
+    for minute in range(3):
+        rule.refresh_from_db()
+        report_alerts(rule, [{"action_group": "critical", "id": "host-1"}])
+        Rule.objects.filter(pk=rule.pk).update(state=rule.state)
+        run_rule(rule.id, now=now + timedelta(minutes=minute))
+        rule.refresh_from_db()
+        assert rule.execution_status["status"] == "active", rule.execution_status
+
+    assert ActionRun.objects.count() == 1
