@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from actions import worker
-from actions.models import ActionRun, Rule
+from actions import backfill, worker
+from actions.models import ActionRun, Backfill, Rule
 from actions.rule_runner import run_rule
 from actions.rule_types.external import report_alerts
 from actions.rules import create_rule
@@ -62,3 +62,42 @@ def test_a_rule_with_a_trillion_day_action_throttle_runs_and_sends_once(default_
         assert rule.execution_status["status"] == "active", rule.execution_status
 
     assert ActionRun.objects.count() == 1
+
+
+def _stamp(moment) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@pytest.mark.django_db
+def test_a_backfill_of_millions_of_runs_is_refused_per_item_before_any_is_built(api, default_space):
+    # A `1s` rule over the 90 days Kibana lets a backfill look back is 7.8 million runs per range,
+    # and the ranges are not counted: a single request used to build them all in the web process.
+    hook = webhook(default_space, "http://127.0.0.1:9/hook")
+    fast = api.post(
+        "/api/alerting/rule", threshold_rule_body(hook.id, schedule={"interval": "1s"}), format="json"
+    )
+    normal = api.post("/api/alerting/rule", threshold_rule_body(hook.id, name="normal"), format="json")
+    now = timezone.now()
+    days = [{"start": _stamp(now - timedelta(days=89)), "end": _stamp(now - timedelta(minutes=1))}]
+    body = [
+        {"rule_id": fast.json()["id"], "ranges": days * 10},
+        {
+            "rule_id": normal.json()["id"],
+            "ranges": [{"start": days[0]["start"], "end": _stamp(now - timedelta(days=88))}],
+        },
+    ]
+
+    response = api.post("/api/alerting/rules/backfill/_schedule", body, format="json")
+
+    assert response.status_code == 200, response.content[:300]
+    refused, accepted = response.json()
+    assert refused == {
+        "error": {
+            "message": f"Backfill would schedule 76895400 runs; at most {backfill.MAX_BACKFILL_RUNS} are "
+            "allowed in one request",
+            "status": 400,
+            "rule": {"id": fast.json()["id"], "name": "cpu high"},
+        }
+    }
+    assert len(accepted["schedule"]) == 24 * 60
+    assert Backfill.objects.count() == 1
