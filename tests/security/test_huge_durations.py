@@ -101,3 +101,33 @@ def test_a_backfill_of_millions_of_runs_is_refused_per_item_before_any_is_built(
     }
     assert len(accepted["schedule"]) == 24 * 60
     assert Backfill.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("start", "duration"),
+    [("past", "99999999999999d"), ("past", "1h"), ("9999-12-31T23:00:00.000Z", "2h")],
+    ids=["a trillion days", "an ordinary hour (control)", "an hour past the year 9999"],
+)
+def test_a_maintenance_window_of_any_length_is_created_never_a_500(api, start, duration):
+    if start == "past":
+        start = _stamp(timezone.now() - timedelta(minutes=1))
+    body = {"title": "t", "schedule": {"custom": {"start": start, "duration": duration, "timezone": "UTC"}}}
+
+    response = api.post("/api/maintenance_window", body, format="json")
+
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["schedule"]["custom"]["duration"] == duration  # the text is kept as sent
+    assert api.get("/internal/alerting/rules/maintenance_window/_active").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("duration", ["1" + "0" * 30, "1e300"])
+def test_the_internal_maintenance_window_route_takes_a_duration_of_any_size_never_a_500(api, duration):
+    dtstart = _stamp(timezone.now() - timedelta(minutes=1))
+    text = f'{{"title": "t", "duration": {duration}, "r_rule": {{"dtstart": "{dtstart}", "tzid": "UTC"}}}}'
+
+    response = api.post("/internal/alerting/rules/maintenance_window", text, content_type="application/json")
+
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["status"] == "running"
