@@ -94,13 +94,17 @@ ACTION = Object(
         "use_alert_data_for_template": Boolean(nullable=True),
     }
 )
+# Kibana sets no length on these; our columns do (PostgreSQL refuses a longer value with a 500, SQLite
+# stores it), so the route says so first, the same on every database.
+RULE_NAME_MAX_LENGTH = 1024  # Rule.name
+DURATION_MAX_LENGTH = 32  # Rule.schedule_interval, Rule.throttle
 COMMON = {
-    "name": String(),
+    "name": String(max_length=RULE_NAME_MAX_LENGTH),
     "tags": Array(String(), default=list),
-    "schedule": Object({"interval": String(validator=duration_problem)}),
+    "schedule": Object({"interval": String(max_length=DURATION_MAX_LENGTH, validator=duration_problem)}),
     "params": Object({}, strict=False, default=dict),
     "actions": Array(ACTION, default=list),
-    "throttle": String(nullable=True, validator=duration_problem),
+    "throttle": String(nullable=True, max_length=DURATION_MAX_LENGTH, validator=duration_problem),
     "notify_when": String(nullable=True, validator=_notify_when_problem),
     "alert_delay": Object({"active": Number(minimum=1)}, nullable=True),
     "flapping": Object(
