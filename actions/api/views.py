@@ -98,6 +98,7 @@ ACTION = Object(
 # stores it), so the route says so first, the same on every database.
 RULE_NAME_MAX_LENGTH = 1024  # Rule.name
 DURATION_MAX_LENGTH = 32  # Rule.schedule_interval, Rule.throttle
+ALERT_ID_MAX_LENGTH = 1024  # Alert.alert_id: a reported id kept in the state fails every later run
 COMMON = {
     "name": String(max_length=RULE_NAME_MAX_LENGTH),
     "tags": Array(String(), default=list),
@@ -131,7 +132,7 @@ REPORT_BODY = Object(
         "alerts": Array(
             Object(
                 {
-                    "id": String(min_length=1),
+                    "id": String(min_length=1, max_length=ALERT_ID_MAX_LENGTH),
                     "action_group": String(nullable=True),
                     "context": Object({}, strict=False, default=dict),
                 }

@@ -81,3 +81,31 @@ def test_a_rule_name_at_the_column_length_is_stored(api, default_space):
 def test_a_space_value_longer_than_its_column_is_a_400_on_every_database(api, body, field, length, maximum):
     _refused(api.post("/api/spaces/space", body, format="json"), field, length, maximum)
     assert not Space.objects.exclude(pk="default").exists()
+
+
+@pytest.mark.django_db
+def test_a_reported_alert_id_longer_than_its_column_is_a_400_and_the_rule_keeps_running(api, default_space):
+    # Stored in the rule's state, an over-long id failed every later run of the rule on PostgreSQL.
+    hook = webhook(default_space, "http://127.0.0.1:9/hook")
+    body = {
+        "name": "external",
+        "rule_type_id": ".external",
+        "consumer": "alerts",
+        "schedule": {"interval": "1m"},
+        "actions": [
+            {
+                "group": "critical",
+                "id": hook.id,
+                "params": {"body": "{}"},
+                "frequency": {"summary": False, "notify_when": "onActionGroupChange", "throttle": None},
+            }
+        ],
+    }
+    rule_id = api.post("/api/alerting/rule", body, format="json").json()["id"]
+
+    response = api.post(
+        f"/api/alerting/rule/{rule_id}/_alerts", {"alerts": [{"id": "h" * 1025}]}, format="json"
+    )
+
+    _refused(response, "alerts.0.id", 1025, 1024)
+    assert not (Rule.objects.get(pk=rule_id).state or {}).get("reported")
