@@ -14,6 +14,7 @@ sections over a list multiply), and chevron's token cache of lambda texts is bou
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import html
 import json
@@ -81,6 +82,10 @@ chevron.renderer._html_escape = _dispatch_escape
 
 MAX_RENDERED_CHARACTERS = 10_000_000
 MAX_SECTION_RENDERS = 100_000
+# A rule run renders each action's params for each alert: all of them share one larger budget
+# (`shared_budget()`), or a thousand actions of ten million characters each would be ten gigabytes.
+MAX_RUN_CHARACTERS = 50_000_000
+MAX_RUN_SECTION_RENDERS = 500_000
 
 
 class TemplateTooLarge(Exception):
@@ -88,21 +93,49 @@ class TemplateTooLarge(Exception):
 
 
 class _Budget:
-    """What one `render_object` may still produce: characters of output, and section passes."""
+    """What one `render_object` (and the rule run around it, if any) may still produce: characters
+    of output, and section passes."""
 
-    __slots__ = ("characters", "renders")
+    __slots__ = ("character_limit", "characters", "parent", "render_limit", "renders")
 
-    def __init__(self) -> None:
-        self.characters = MAX_RENDERED_CHARACTERS
-        self.renders = MAX_SECTION_RENDERS
+    def __init__(self, characters: int, renders: int, parent: _Budget | None = None) -> None:
+        self.characters = self.character_limit = characters
+        self.renders = self.render_limit = renders
+        self.parent = parent
 
     def spend(self, characters: int) -> None:
         self.characters -= characters
         if self.characters < 0:
-            raise TemplateTooLarge(f"the rendered text exceeds {MAX_RENDERED_CHARACTERS} characters")
+            raise TemplateTooLarge(f"the rendered text exceeds {self.character_limit} characters")
+        if self.parent is not None:
+            self.parent.spend(characters)
+
+    def spend_render(self) -> None:
+        self.renders -= 1
+        if self.renders < 0:
+            raise TemplateTooLarge(f"sections and lambdas rendered more than {self.render_limit} times")
+        if self.parent is not None:
+            self.parent.spend_render()
+
+    @classmethod
+    def for_one_object(cls) -> _Budget:
+        return cls(MAX_RENDERED_CHARACTERS, MAX_SECTION_RENDERS, parent=_shared_budget.get())
 
 
 _current_budget: contextvars.ContextVar = contextvars.ContextVar("mustache_budget", default=None)
+_shared_budget: contextvars.ContextVar = contextvars.ContextVar("mustache_shared_budget", default=None)
+
+
+@contextlib.contextmanager
+def shared_budget():
+    """Every render inside shares one budget of `MAX_RUN_CHARACTERS` and `MAX_RUN_SECTION_RENDERS`
+    (a rule run), besides each params object's own."""
+    token = _shared_budget.set(_Budget(MAX_RUN_CHARACTERS, MAX_RUN_SECTION_RENDERS))
+    try:
+        yield
+    finally:
+        _shared_budget.reset(token)
+
 
 # chevron calls its module's `render` again for each item of a list section, each lambda and each
 # partial, and its `_get_key` for each tag: both are looked up as module globals, so wrapping them
@@ -114,9 +147,7 @@ _chevron_get_key = chevron.renderer._get_key
 def _metered_render(template="", *args, **kwargs):
     budget = _current_budget.get()
     if budget is not None:
-        budget.renders -= 1
-        if budget.renders < 0:
-            raise TemplateTooLarge(f"sections and lambdas rendered more than {MAX_SECTION_RENDERS} times")
+        budget.spend_render()
         if not isinstance(template, str):  # a section's tokens: its literal text is output each pass
             budget.spend(sum(len(key) for tag, key in template if tag == "literal"))
     return _chevron_render(template, *args, **kwargs)
@@ -405,7 +436,7 @@ def _lambdas(variables: dict) -> dict:
 
 def render_string(template: str, variables: dict, escape: str = "none") -> str:
     prepared = prepare(variables)
-    token = _current_budget.set(_Budget())
+    token = _current_budget.set(_Budget.for_one_object())
     try:
         return _render_prepared(template, prepared, variables, escape)
     finally:
@@ -449,7 +480,7 @@ def render_object(params: Any, variables: dict, escape: str | dict = "none") -> 
             return [walk(v, path) for v in value]
         return value
 
-    token = _current_budget.set(_Budget())
+    token = _current_budget.set(_Budget.for_one_object())
     try:
         return walk(params, "")
     finally:

@@ -190,7 +190,8 @@ def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str,
     planned = _plan_actions(rule, rule_type, new_alerts, ongoing, recovered, now)
     for row in (*new_alerts, *ongoing, *recovered, *kept):
         row.save()
-    runs, scheduled = _build_runs(rule, planned, now, execution_uuid, report)
+    with mustache.shared_budget():  # every action of every alert of the run: one rendering budget
+        runs, scheduled = _build_runs(rule, planned, now, execution_uuid, report)
     queue.create_runs(runs)
     _record_alert_events(rule, execution_uuid, new_alerts, recovered, scheduled)
     report.queued = len(runs)

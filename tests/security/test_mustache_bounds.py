@@ -9,7 +9,7 @@ import chevron.renderer
 import pytest
 
 from actions import mustache, worker
-from actions.models import Rule
+from actions.models import ActionRun, Rule
 from actions.rule_runner import run_rule
 from actions.rule_types.external import report_alerts
 from actions.rules import create_rule
@@ -135,3 +135,44 @@ def test_a_rule_run_with_a_template_bomb_sends_the_error_text_and_finishes(defau
 
     (request, _), *_ = httpserver.log
     assert request.get_data(as_text=True).startswith("error rendering mustache template")
+
+
+def test_renders_inside_a_shared_budget_share_the_run_cap():
+    params = {"body": "{{{big}}}" * 90}  # 9,000,000 characters: under one object's cap
+    variables = {"big": "x" * 100_000}
+
+    with mustache.shared_budget():
+        rendered = [mustache.render_object(params, variables)["body"] for _ in range(6)]
+
+    assert [len(text) for text in rendered[:5]] == [9_000_000] * 5
+    assert rendered[5].endswith(f"the rendered text exceeds {mustache.MAX_RUN_CHARACTERS} characters")
+    assert len(mustache.render_object(params, variables)["body"]) == 9_000_000  # outside: its own cap
+
+
+@pytest.mark.timeout(60)
+def test_a_rule_run_with_many_actions_near_the_cap_stops_at_the_run_cap(default_space, hook, httpserver):
+    big = "{{{rule.tags}}}" * 90  # ten tags of 10,000 characters, comma-joined: 9,000,810 characters
+    action = {
+        "group": "critical",
+        "id": hook.id,
+        "params": {"body": big},
+        "frequency": {"summary": False, "notify_when": "onActiveAlert", "throttle": None},
+    }
+    body = {
+        "name": "many",
+        "rule_type_id": ".external",
+        "consumer": "alerts",
+        "schedule": {"interval": "1m"},
+        "tags": ["x" * 10_000] * 10,
+        "actions": [action] * 8,
+    }
+    rule = create_rule(default_space, body, user="elastic")
+    report_alerts(rule, [{"action_group": "critical", "id": "host-1"}])
+    Rule.objects.filter(pk=rule.pk).update(state=rule.state)
+
+    run_rule(rule.id)
+
+    bodies = [run.params["body"] for run in ActionRun.objects.order_by("pk")]
+    assert [len(text) for text in bodies[:5]] == [9_000_810] * 5
+    assert all(text.endswith(f"exceeds {mustache.MAX_RUN_CHARACTERS} characters") for text in bodies[5:])
+    assert len(bodies) == 8
