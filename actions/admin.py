@@ -19,7 +19,7 @@ from actions.models import ActionRun, Alert, Rule
 from actions.rules import NOTIFY_WHEN, RuleError, disable_rule, enable_rule, iso, prepare
 from connectors import privileges
 from connectors.models import Space
-from connectors.schemas import nul_problem
+from connectors.schemas import unstorable_problem
 
 
 def readable_space_ids(request) -> set[str]:
@@ -139,7 +139,7 @@ class RuleForm(forms.ModelForm):
             "notify_when": cleaned.get("notify_when") or None,
             "throttle": cleaned.get("throttle") or None,
         }
-        problem = nul_problem(body, "")  # `\u0000` in the JSON fields: PostgreSQL cannot store it
+        problem = unstorable_problem(body, "")  # `\u0000` or `\ud800` in the JSON fields: unstorable
         if problem:
             raise forms.ValidationError(problem)
         rule_type_id = (

@@ -20,12 +20,16 @@ from django.utils import timezone
 from actions import queue, rule_types
 from actions.models import Alert, Backfill, Rule
 from actions.rule_snooze import _parse_date
-from actions.rules import interval_seconds, iso
+from actions.rules import interval_delta, iso
 
 logger = logging.getLogger("actions")
 
 MAX_SCHEDULE_BACKFILL_BULK_SIZE = 100
 MAX_LOOKBACK = timedelta(days=90)
+# Runs one `_schedule` request may create in all: 90 days at Kibana's default minimum interval (1m).
+# The schedule is built in the web process; without a cap a `1s` rule over ten 90-day ranges is 78
+# million entries. An item past the cap gets a per-item error, counted before anything is built.
+MAX_BACKFILL_RUNS = 90 * 24 * 60
 UNSUPPORTED_ACTIONS_WARNING = (
     "Rule has actions that are not supported for backfill. Those actions will be skipped."
 )
@@ -88,7 +92,7 @@ def _snapshot(rule: Rule) -> dict:
 
 def _runs_for(ranges: list[dict], interval: str) -> list[dict]:
     """One entry per interval end in each range (Kibana's calculateSchedule)."""
-    step = timedelta(seconds=interval_seconds(interval))
+    step = interval_delta(interval)
     entries = []
     for item in sorted(ranges, key=lambda r: r["start"]):
         moment, end = _parse_date(item["start"]), _parse_date(item["end"])
@@ -98,11 +102,18 @@ def _runs_for(ranges: list[dict], interval: str) -> list[dict]:
     return entries
 
 
+def _run_count(ranges: list[dict], interval: str) -> int:
+    """How many entries `_runs_for` would build, without building them."""
+    step = interval_delta(interval)
+    return sum(-(-(_parse_date(r["end"]) - _parse_date(r["start"])) // step) for r in ranges)
+
+
 def schedule(space_id: str, items: list[dict], user: str | None = None) -> list[dict]:
     """Create one backfill per item (or an error entry for it), in the request's order, and queue
     them for the workers."""
     rules = {r.id: r for r in Rule.objects.filter(space_id=space_id, pk__in=[i["rule_id"] for i in items])}
     results, created = [], []
+    runs_left = MAX_BACKFILL_RUNS
     for item in items:
         rule = rules.get(item["rule_id"])
         if rule is None:
@@ -119,6 +130,14 @@ def schedule(space_id: str, items: list[dict], user: str | None = None) -> list[
             message = f'Rule type "{rule.rule_type_id}" for rule {rule.id} is not supported'
             results.append(_error(message, 400, rule.id, rule.name))
             continue
+        runs = _run_count(item["ranges"], rule.schedule_interval)
+        if runs > runs_left:
+            message = (
+                f"Backfill would schedule {runs} runs; at most {MAX_BACKFILL_RUNS} are allowed in one request"
+            )
+            results.append(_error(message, 400, rule.id, rule.name))
+            continue
+        runs_left -= runs
         run_actions = item.get("run_actions", True)
         warnings = []
         if run_actions and not all(_supported(rule, a) for a in rule.actions):

@@ -21,6 +21,12 @@ class KqlError(ValueError):
 # `*` wildcards allowed in one query (the event log's KQL has the same cap, issue 16).
 MAX_WILDCARDS = 10
 
+# As in `eventlog.kql`: levels of parentheses and `not` one query may nest. The parser recurses once per level, so past
+# Python's recursion limit a deep query would be a 500; a 400 long before that. (Elasticsearch, behind
+# Kibana, refuses bool queries nested past `indices.query.bool.max_nested_depth` too.)
+MAX_NESTING = 100
+NESTING_MESSAGE = f"The filter nests more than {MAX_NESTING} levels of parentheses and `not`."
+
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
     tokens, pos = [], 0
@@ -128,6 +134,16 @@ def _compare(actual: Any, op: str, expected: str) -> bool:
 class _Parser:
     def __init__(self, tokens):
         self.tokens, self.pos = tokens, 0
+        self.depth = 0
+
+    def nest(self):
+        """Called on each `(` and `not`; `unnest` when its operand is parsed."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise KqlError(NESTING_MESSAGE)
+
+    def unnest(self):
+        self.depth -= 1
 
     def peek(self, offset=0):
         index = self.pos + offset
@@ -165,14 +181,19 @@ class _Parser:
     def not_expr(self):
         if self.peek() == "not":
             self.take()
-            return ("not", self.not_expr())
+            self.nest()
+            node = ("not", self.not_expr())
+            self.unnest()
+            return node
         return self.primary()
 
     def primary(self):
         if self.peek() == "(":
             self.take()
+            self.nest()
             node = self.or_expr()
             self.take(")")
+            self.unnest()
             return node
         kind, text = self.take()
         if kind not in ("word", "quoted"):

@@ -36,6 +36,23 @@ UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 # moment.duration(n, unit).asDays() for the "every must be longer than the duration" rule
 EVERY_DAYS = {"d": 1, "w": 7, "M": 30, "y": 365}
 ONE_YEAR = timedelta(days=365)
+# A window's length counts at most a thousand years (Kibana's syntax takes any number of digits, a
+# datetime stops at the year 9999, the column at 2**63 ms): `99999999999999d` lasts "for ever" instead
+# of failing with OverflowError. Only the arithmetic is capped; the custom schedule keeps its text.
+MAX_LENGTH_MS = 365_000 * 86_400_000
+
+
+def _later(moment: datetime, length: timedelta) -> datetime:
+    """`moment + length`, or the last representable moment for a window ending after the year 9999."""
+    try:
+        return moment + length
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
+def length_ms_of(value) -> int:
+    """The internal API's `duration` (a number of ms), as a window length."""
+    return min(int(value), MAX_LENGTH_MS)
 
 
 class MaintenanceWindowError(RuleError):
@@ -91,7 +108,7 @@ def custom_problem(custom: dict) -> str | None:
         length = DURATION_RE.search(custom["duration"])
         if interval and length:
             every_ms = int(interval.group(1)) * EVERY_DAYS[interval.group(2)] * UNIT_MS["d"]
-            if duration_ms(custom["duration"]) >= every_ms:
+            if int(length.group(1)) * UNIT_MS[length.group(2)] >= every_ms:
                 return f"Recurrence every {every} must be longer than the duration {custom['duration']}."
     if recurring.get("end") and recurring.get("occurrences"):
         return "Only one of 'end' or 'occurrences' can be set for recurring schedules."
@@ -100,7 +117,7 @@ def custom_problem(custom: dict) -> str | None:
 
 def duration_ms(duration: str) -> int:
     count, unit = DURATION_RE.search(duration).groups()
-    return int(count) * UNIT_MS[unit]
+    return min(int(count) * UNIT_MS[unit], MAX_LENGTH_MS)
 
 
 def kql_problem(text: str, operation: str) -> None:
@@ -136,7 +153,7 @@ def expiration_for(custom: dict, now: datetime) -> datetime:
     (So a recurring window starting more than a year ahead has no events yet: `finished`, as in Kibana.)"""
     if custom.get("recurring"):
         return now + ONE_YEAR
-    return _parse_date(custom["start"]) + timedelta(milliseconds=duration_ms(custom["duration"]))
+    return _later(_parse_date(custom["start"]), timedelta(milliseconds=duration_ms(custom["duration"])))
 
 
 def expiration_for_r_rule(r_rule: dict, length_ms: int, now: datetime) -> datetime:
@@ -144,7 +161,7 @@ def expiration_for_r_rule(r_rule: dict, length_ms: int, now: datetime) -> dateti
     `freq` of 0, yearly, without an `interval` is a one-off there too)."""
     if r_rule.get("interval") or r_rule.get("freq"):
         return now + ONE_YEAR
-    return _parse_date(r_rule["dtstart"]) + timedelta(milliseconds=length_ms)
+    return _later(_parse_date(r_rule["dtstart"]), timedelta(milliseconds=length_ms))
 
 
 def generate_events(r_rule: dict, length_ms: int, expiration: datetime) -> list[dict]:
@@ -172,7 +189,7 @@ def generate_events(r_rule: dict, length_ms: int, expiration: datetime) -> list[
             moment.astimezone(UTC) + fraction
             for moment in recurrence.between(start - fraction, expiration, inc=True)
         ]
-    return [{"gte": iso(s), "lte": iso(s + length)} for s in starts]
+    return [{"gte": iso(s), "lte": iso(_later(s, length))} for s in starts]
 
 
 def merge_events(old: list[dict], new: list[dict]) -> list[dict]:
@@ -542,7 +559,9 @@ def create_window_internal(space, body: dict, user: str | None = None) -> Mainte
     window = _new_window(
         space, title=body["title"], enabled=True, scope=_internal_scope(None, body, "create"), user=user
     )
-    _set_internal_schedule(window, body["r_rule"], int(body["duration"]), timezone.now(), merge=False)
+    _set_internal_schedule(
+        window, body["r_rule"], length_ms_of(body["duration"]), timezone.now(), merge=False
+    )
     window.save(force_insert=True)
     return window
 
@@ -560,7 +579,7 @@ def update_window_internal(
         if "enabled" in body:
             window.enabled = body["enabled"]
         r_rule = _without_nulls(body.get("r_rule") or window.r_rule)
-        length_ms = int(body["duration"]) if "duration" in body else window.duration_ms
+        length_ms = length_ms_of(body["duration"]) if "duration" in body else window.duration_ms
         regenerate = r_rule != _without_nulls(window.r_rule) or length_ms != window.duration_ms
         # An unchanged schedule keeps its public `schedule.custom` as it was written.
         custom = r_rule_to_custom(r_rule, length_ms) if regenerate else (window.schedule or {}).get("custom")

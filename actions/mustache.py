@@ -5,10 +5,16 @@ print as JSON, arrays comma-joined with `.asJSON`, dotted keys expanded), `{{var
 connector type's mode (`none`, `json`, `markdown`, `slack`, `html`) while `{{{var}}}` never does,
 and the lambdas `FormatDate`, `FormatNumber`, `EvalMath` and `ParseHjson`. A template that fails to
 render becomes `error rendering mustache template "<tpl>": <msg>`; rendering never raises.
+
+Templates are what users write, so rendering is bounded: partials (`{{> name}}`) render nothing, as
+in Kibana (chevron would read `<name>.mustache` from the disk), one `render_object` stops at
+`MAX_RENDERED_CHARACTERS` of output and `MAX_SECTION_RENDERS` section and lambda passes (nested
+sections over a list multiply), and chevron's token cache of lambda texts is bounded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import html
 import json
@@ -72,6 +78,112 @@ def _dispatch_escape(value: str) -> str:
 
 chevron.renderer._html_escape = _dispatch_escape
 
+# ---- bounds ------------------------------------------------------------------------------------
+
+MAX_RENDERED_CHARACTERS = 10_000_000
+MAX_SECTION_RENDERS = 100_000
+# A rule run renders each action's params for each alert: all of them share one larger budget
+# (`shared_budget()`), or a thousand actions of ten million characters each would be ten gigabytes.
+MAX_RUN_CHARACTERS = 50_000_000
+MAX_RUN_SECTION_RENDERS = 500_000
+
+
+class TemplateTooLarge(Exception):
+    pass
+
+
+class _Budget:
+    """What one `render_object` (and the rule run around it, if any) may still produce: characters
+    of output, and section passes."""
+
+    __slots__ = ("character_limit", "characters", "parent", "render_limit", "renders")
+
+    def __init__(self, characters: int, renders: int, parent: _Budget | None = None) -> None:
+        self.characters = self.character_limit = characters
+        self.renders = self.render_limit = renders
+        self.parent = parent
+
+    def spend(self, characters: int) -> None:
+        self.characters -= characters
+        if self.characters < 0:
+            raise TemplateTooLarge(f"the rendered text exceeds {self.character_limit} characters")
+        if self.parent is not None:
+            self.parent.spend(characters)
+
+    def spend_render(self) -> None:
+        self.renders -= 1
+        if self.renders < 0:
+            raise TemplateTooLarge(f"sections and lambdas rendered more than {self.render_limit} times")
+        if self.parent is not None:
+            self.parent.spend_render()
+
+    @classmethod
+    def for_one_object(cls) -> _Budget:
+        return cls(MAX_RENDERED_CHARACTERS, MAX_SECTION_RENDERS, parent=_shared_budget.get())
+
+
+_current_budget: contextvars.ContextVar = contextvars.ContextVar("mustache_budget", default=None)
+_shared_budget: contextvars.ContextVar = contextvars.ContextVar("mustache_shared_budget", default=None)
+
+
+@contextlib.contextmanager
+def shared_budget():
+    """Every render inside shares one budget of `MAX_RUN_CHARACTERS` and `MAX_RUN_SECTION_RENDERS`
+    (a rule run), besides each params object's own."""
+    token = _shared_budget.set(_Budget(MAX_RUN_CHARACTERS, MAX_RUN_SECTION_RENDERS))
+    try:
+        yield
+    finally:
+        _shared_budget.reset(token)
+
+
+# chevron calls its module's `render` again for each item of a list section, each lambda and each
+# partial, and its `_get_key` for each tag: both are looked up as module globals, so wrapping them
+# meters a render without forking chevron.
+_chevron_render = chevron.renderer.render
+_chevron_get_key = chevron.renderer._get_key
+
+
+def _metered_render(template="", *args, **kwargs):
+    budget = _current_budget.get()
+    if budget is not None:
+        budget.spend_render()
+        if not isinstance(template, str):  # a section's tokens: its literal text is output each pass
+            budget.spend(sum(len(key) for tag, key in template if tag == "literal"))
+    return _chevron_render(template, *args, **kwargs)
+
+
+def _metered_get_key(key, scopes, warn=False):
+    value = _chevron_get_key(key, scopes, warn=warn)
+    budget = _current_budget.get()
+    if budget is not None and isinstance(value, str):
+        budget.spend(len(value))  # objects and arrays spend when printed (`__str__`)
+    return value
+
+
+class _TokenCache(dict):
+    """chevron keeps the tokens of every lambda section's text it has seen, for the life of the
+    process: a leak where users write the templates. A miss only means tokenizing again."""
+
+    def __setitem__(self, key, value) -> None:
+        if len(key) > 4096:
+            return
+        if len(self) >= 256:
+            self.clear()
+        super().__setitem__(key, value)
+
+
+chevron.renderer.render = _metered_render
+chevron.renderer._get_key = _metered_get_key
+chevron.renderer.g_token_cache = _TokenCache()
+
+
+def _spend_printed(text: str) -> str:
+    budget = _current_budget.get()
+    if budget is not None:
+        budget.spend(len(text))
+    return text
+
 
 # ---- variables ---------------------------------------------------------------------------------
 
@@ -80,18 +192,24 @@ class _JSONDict(dict):
     """A map that prints as JSON, as Kibana's objects do (`{{context}}`)."""
 
     def __str__(self) -> str:
-        return json.dumps(_plain(self), separators=(",", ":"), ensure_ascii=False)
+        text = self.__dict__.get("_text")
+        if text is None:
+            text = self._text = json.dumps(_plain(self), separators=(",", ":"), ensure_ascii=False)
+        return _spend_printed(text)
 
 
 class _JSONList(list):
     """An array that prints comma-joined, with `.asJSON` for its JSON form."""
 
     def __str__(self) -> str:
-        return ",".join(_js_string(item) for item in self)
+        text = self.__dict__.get("_text")
+        if text is None:
+            text = self._text = ",".join(_js_string(item) for item in self)
+        return _spend_printed(text)
 
     @property
     def asJSON(self) -> str:
-        return json.dumps(_plain(self), separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(_plain(self), separators=(",", ":"), ensure_ascii=False)  # metered as a str
 
 
 def _js_string(value: Any) -> str:
@@ -318,7 +436,11 @@ def _lambdas(variables: dict) -> dict:
 
 def render_string(template: str, variables: dict, escape: str = "none") -> str:
     prepared = prepare(variables)
-    return _render_prepared(template, prepared, variables, escape)
+    token = _current_budget.set(_Budget.for_one_object())
+    try:
+        return _render_prepared(template, prepared, variables, escape)
+    finally:
+        _current_budget.reset(token)
 
 
 def _render_prepared(template: str, prepared: dict, raw: dict, escape: str) -> str:
@@ -329,7 +451,8 @@ def _render_prepared(template: str, prepared: dict, raw: dict, escape: str) -> s
     try:
         view = {**prepared, **_lambdas(raw)}
         # Lambda output is rendered by chevron with escaping; we render lambdas' text ourselves.
-        return chevron.render(template, view)
+        # No partials path: `{{> name}}` renders nothing, as in Kibana, instead of reading a file.
+        return chevron.render(template, view, partials_path=None)
     except Exception as exc:
         return f'error rendering mustache template "{template}": {exc}'
     finally:
@@ -357,4 +480,8 @@ def render_object(params: Any, variables: dict, escape: str | dict = "none") -> 
             return [walk(v, path) for v in value]
         return value
 
-    return walk(params, "")
+    token = _current_budget.set(_Budget.for_one_object())
+    try:
+        return walk(params, "")
+    finally:
+        _current_budget.reset(token)

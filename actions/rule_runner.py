@@ -19,7 +19,7 @@ from actions.dblock import serialized_writes
 from actions.models import Alert, Rule
 from actions.rule_snooze import snoozed_until
 from actions.rule_variables import alert_doc, alerts_summary, build_variables, merge_docs, with_window
-from actions.rules import flapping_settings, interval_seconds, iso
+from actions.rules import flapping_settings, interval_delta, iso
 from connectors import registry
 from connectors.conf import get_config
 from eventlog.services import record
@@ -190,7 +190,8 @@ def _process(rule: Rule, rule_type, outcome, now: datetime, execution_uuid: str,
     planned = _plan_actions(rule, rule_type, new_alerts, ongoing, recovered, now)
     for row in (*new_alerts, *ongoing, *recovered, *kept):
         row.save()
-    runs, scheduled = _build_runs(rule, planned, now, execution_uuid, report)
+    with mustache.shared_budget():  # every action of every alert of the run: one rendering budget
+        runs, scheduled = _build_runs(rule, planned, now, execution_uuid, report)
     queue.create_runs(runs)
     _record_alert_events(rule, execution_uuid, new_alerts, recovered, scheduled)
     report.queued = len(runs)
@@ -230,7 +231,7 @@ def _in_maintenance(rule: Rule, action: dict, alert: Alert) -> bool:
 def _throttled(last: str | None, throttle: str | None, now: datetime) -> bool:
     if not last or not throttle:
         return False
-    return now - datetime.fromisoformat(last) < timedelta(seconds=interval_seconds(throttle))
+    return now - datetime.fromisoformat(last) < interval_delta(throttle)
 
 
 def _plan_actions(rule: Rule, rule_type, new_alerts, ongoing, recovered, now) -> list[Planned]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -46,6 +46,16 @@ def interval_seconds(value: str) -> int:
     if not value or not DURATION_RE.match(value):
         return 60
     return int(value[:-1]) * UNITS[value[-1]]
+
+
+# Kibana's duration syntax takes any number of digits, but a datetime stops at the year 9999: as a
+# span of time (a schedule, a throttle, a backfill step) a duration counts at most a thousand years, so
+# `999999999999999d` means "not again in our lifetime" instead of an OverflowError in the poller.
+MAX_INTERVAL = timedelta(days=365_000)
+
+
+def interval_delta(value: str) -> timedelta:
+    return timedelta(seconds=min(interval_seconds(value), int(MAX_INTERVAL.total_seconds())))
 
 
 def iso(moment: datetime | None) -> str | None:

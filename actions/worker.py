@@ -478,14 +478,14 @@ def due_runs(limit: int, now=None) -> list[int]:
 
 def claim_due_rules(now=None) -> list[str]:
     """Enabled rules whose next run is due; each is claimed by moving its next run one interval on."""
-    from actions.rules import interval_seconds
+    from actions.rules import interval_delta
 
     now = now or timezone.now()
     claimed = []
     for rule_id, next_run_at, interval in Rule.objects.filter(enabled=True, next_run_at__lte=now).values_list(
         "pk", "next_run_at", "schedule_interval"
     )[:100]:
-        following = now + timedelta(seconds=interval_seconds(interval))
+        following = now + interval_delta(interval)
         if Rule.objects.filter(pk=rule_id, next_run_at=next_run_at, enabled=True).update(
             next_run_at=following
         ):

@@ -49,6 +49,7 @@ from connectors.egress import (
 )
 from connectors.exceptions import ConnectorTimeout, ConnectorUnreachable, EgressDenied, ResponseTooLarge
 from connectors.proxy_plan import ProxyPlan, proxy_plan_for
+from connectors.schemas import may_hold_unstorable, replace_unstorable
 from connectors.settings_file import KibanaConfig
 from connectors.tls_options import TLSOptions, tls_for
 
@@ -345,7 +346,9 @@ class Response:
         content = self.content
         if b"\\u0000" in content:
             content = _NUL_ESCAPE.sub(rb"\1\\ufffd", content)
-        return json.loads(content or b"null")
+        value = json.loads(content or b"null")
+        # A lone surrogate escape (`\ud800`) decodes to text no database can store: replaced too.
+        return replace_unstorable(value) if may_hold_unstorable(content) else value
 
     def json_or_none(self) -> Any:
         try:

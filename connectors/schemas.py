@@ -7,6 +7,7 @@ the API, the admin forms, preconfigured connectors and saved-object import.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -41,19 +42,49 @@ def _prefix(path: str) -> str:
 
 
 NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+SURROGATE_MESSAGE = "must not contain a lone surrogate ({})"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# In UTF-8 JSON both can only arrive as escapes (a raw NUL is not valid JSON, a raw surrogate not
+# valid UTF-8): a document whose text holds none of these needs no walk.
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_UNSTORABLE_ESCAPE_BYTES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
-def nul_problem(value: Any, path: str) -> str | None:
-    """`[path.to.field]: must not contain the NUL character (U+0000)` for the first string or key
-    holding U+0000, else None. PostgreSQL's text and jsonb cannot store it, so input refuses it on
-    every database alike (a key's NUL is shown as `\\u0000`). A loop, not recursion: any depth the
-    JSON decoder accepts is fine here."""
+def may_hold_unstorable(text: str | bytes) -> bool:
+    """Whether JSON text holds an escape that could decode to U+0000 or a lone surrogate."""
+    pattern = _UNSTORABLE_ESCAPE_BYTES if isinstance(text, bytes) else _UNSTORABLE_ESCAPE
+    return pattern.search(text) is not None
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return NUL_MESSAGE
+    if not text.isascii():
+        match = _LONE_SURROGATE.search(text)
+        if match:
+            return SURROGATE_MESSAGE.format(f"U+{ord(match.group()):04X}")
+    return None
+
+
+def _shown(path: str) -> str:
+    """A key's NUL or surrogate as its JSON escape, so the message itself can be stored and sent."""
+    path = path.replace("\x00", "\\u0000")
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", path)
+
+
+def unstorable_problem(value: Any, path: str) -> str | None:
+    """`[path.to.field]: must not contain the NUL character (U+0000)` (or `... a lone surrogate
+    (U+D800)`) for the first string or key holding one, else None. PostgreSQL's text and jsonb cannot
+    store U+0000, and no database can store a lone surrogate (it has no UTF-8 form: SQLite's driver
+    and psycopg both raise), so input refuses them on every database alike. A loop, not recursion:
+    any depth the JSON decoder accepts is fine here."""
     stack = [(value, path)]
     while stack:
         node, where = stack.pop()
         if isinstance(node, str):
-            if "\x00" in node:
-                return f"{_prefix(where)}{NUL_MESSAGE}"
+            problem = _unstorable(node)
+            if problem:
+                return f"{_prefix(_shown(where))}{problem}"
             continue
         if isinstance(node, dict):
             items = list(node.items())
@@ -65,11 +96,23 @@ def nul_problem(value: Any, path: str) -> str | None:
         for key, item in items:
             name = str(key)
             child = f"{where}.{name}" if where else name
-            if "\x00" in name:
-                return _prefix(child.replace("\x00", "\\u0000")) + NUL_MESSAGE
+            problem = _unstorable(name)
+            if problem:
+                return _prefix(_shown(child)) + problem
             children.append((item, child))
         stack.extend(reversed(children))  # depth first, in document order
     return None
+
+
+def replace_unstorable(value: Any) -> Any:
+    """The value with U+0000 and lone surrogates replaced by U+FFFD, for text a remote service sent."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value.replace("\x00", "\ufffd"))
+    if isinstance(value, dict):
+        return {replace_unstorable(k): replace_unstorable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_unstorable(v) for v in value]
+    return value
 
 
 class Field:

@@ -33,6 +33,12 @@ class KqlTooComplex(KqlError):
 # exponential backtracking; the cap keeps the worst case (many wildcards against long values) small.
 MAX_WILDCARDS = 10
 
+# Levels of parentheses and `not` one query may nest. The parser recurses once per level, so past
+# Python's recursion limit a deep query would be a 500; a 400 long before that. (Elasticsearch, behind
+# Kibana, refuses bool queries nested past `indices.query.bool.max_nested_depth` too.)
+MAX_NESTING = 100
+NESTING_MESSAGE = f"The filter nests more than {MAX_NESTING} levels of parentheses and `not`."
+
 
 # dotted field -> (column or document lookup, kind)
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -93,6 +99,16 @@ class _Parser:
     def __init__(self, tokens: list[Token]):
         self.tokens = tokens
         self.i = 0
+        self.depth = 0
+
+    def nest(self) -> None:
+        """Called on each `(` and `not`; `unnest` when its operand is parsed."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise KqlTooComplex(NESTING_MESSAGE)
+
+    def unnest(self) -> None:
+        self.depth -= 1
 
     def peek(self, offset: int = 0) -> Token | None:
         index = self.i + offset
@@ -134,15 +150,20 @@ class _Parser:
     def not_expr(self) -> Q:
         if self.keyword("not"):
             self.take()
-            return ~self.not_expr()
+            self.nest()
+            result = ~self.not_expr()
+            self.unnest()
+            return result
         return self.primary()
 
     def primary(self) -> Q:
         token = self.take()
         if token.kind == "lparen":
+            self.nest()
             inner = self.or_expr()
             if self.take().kind != "rparen":
                 raise KqlError("expected )")
+            self.unnest()
             return inner
         if token.kind == "word" and self.peek() is not None and self.peek().kind == "op":
             field = token.text
@@ -163,9 +184,11 @@ class _Parser:
             return match_q(field, token.text, quoted=token.kind == "quoted")
         if token.kind != "lparen":
             raise KqlError("expected a value")
+        self.nest()
         result = self.value_or(field)
         if self.take().kind != "rparen":
             raise KqlError("expected )")
+        self.unnest()
         return result
 
     def value_or(self, field: str) -> Q:
@@ -185,12 +208,17 @@ class _Parser:
     def value_term(self, field: str) -> Q:
         if self.keyword("not"):
             self.take()
-            return ~self.value_term(field)
+            self.nest()
+            result = ~self.value_term(field)
+            self.unnest()
+            return result
         token = self.take()
         if token.kind == "lparen":
+            self.nest()
             inner = self.value_or(field)
             if self.take().kind != "rparen":
                 raise KqlError("expected )")
+            self.unnest()
             return inner
         if token.kind in ("word", "quoted"):
             return match_q(field, token.text, quoted=token.kind == "quoted")

@@ -94,13 +94,18 @@ ACTION = Object(
         "use_alert_data_for_template": Boolean(nullable=True),
     }
 )
+# Kibana sets no length on these; our columns do (PostgreSQL refuses a longer value with a 500, SQLite
+# stores it), so the route says so first, the same on every database.
+RULE_NAME_MAX_LENGTH = 1024  # Rule.name
+DURATION_MAX_LENGTH = 32  # Rule.schedule_interval, Rule.throttle
+ALERT_ID_MAX_LENGTH = 1024  # Alert.alert_id: a reported id kept in the state fails every later run
 COMMON = {
-    "name": String(),
+    "name": String(max_length=RULE_NAME_MAX_LENGTH),
     "tags": Array(String(), default=list),
-    "schedule": Object({"interval": String(validator=duration_problem)}),
+    "schedule": Object({"interval": String(max_length=DURATION_MAX_LENGTH, validator=duration_problem)}),
     "params": Object({}, strict=False, default=dict),
     "actions": Array(ACTION, default=list),
-    "throttle": String(nullable=True, validator=duration_problem),
+    "throttle": String(nullable=True, max_length=DURATION_MAX_LENGTH, validator=duration_problem),
     "notify_when": String(nullable=True, validator=_notify_when_problem),
     "alert_delay": Object({"active": Number(minimum=1)}, nullable=True),
     "flapping": Object(
@@ -127,7 +132,7 @@ REPORT_BODY = Object(
         "alerts": Array(
             Object(
                 {
-                    "id": String(min_length=1),
+                    "id": String(min_length=1, max_length=ALERT_ID_MAX_LENGTH),
                     "action_group": String(nullable=True),
                     "context": Object({}, strict=False, default=dict),
                 }

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from connectors import schemas
-from connectors.schemas import MISSING, nul_problem
+from connectors.schemas import MISSING, NUL_MESSAGE, unstorable_problem
 from connectors.services import CONNECTOR_NAME_MAX_LENGTH
 
 BLANK = ""
@@ -364,8 +364,10 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
             raise InputError(
                 f"This is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
             ) from None
-        if nul_problem(value, ""):  # `\u0000`: PostgreSQL cannot store it (a raw NUL Django refuses)
-            raise InputError("This must not contain the NUL character (U+0000).")
+        problem = unstorable_problem(value, "")  # `\u0000`, `\ud800` (a raw NUL Django refuses)
+        if problem:
+            what = "the NUL character (U+0000)" if problem.endswith(NUL_MESSAGE) else "a lone surrogate"
+            raise InputError(f"This must not contain {what}.")
         return value
     return raw
 

@@ -64,7 +64,7 @@ class KibanaApiMiddleware:
 
 def _nul_problem(request) -> str | None:
     """U+0000 in the path (`%00`) or the query: PostgreSQL cannot even look it up (see
-    `schemas.nul_problem`), so it is refused here, on every database alike."""
+    `schemas.unstorable_problem`), so it is refused here, on every database alike."""
     from connectors.schemas import NUL_MESSAGE
 
     if "\x00" in request.path_info:

@@ -1,11 +1,12 @@
-"""The one JSON body parser of the API: DRF's, plus the refusal of U+0000 (see `schemas.nul_problem`)."""
+"""The one JSON body parser of the API: DRF's, plus the refusal of U+0000 and lone surrogates (see
+`schemas.unstorable_problem`)."""
 
 import io
 
 from rest_framework import parsers
 
 from connectors.api.errors import BadRequest
-from connectors.schemas import nul_problem
+from connectors.schemas import may_hold_unstorable, unstorable_problem
 
 
 class JSONParser(parsers.JSONParser):
@@ -13,10 +14,10 @@ class JSONParser(parsers.JSONParser):
         raw = stream.read()
         data = super().parse(io.BytesIO(raw), media_type, parser_context)
         encoding = ((parser_context or {}).get("encoding") or "utf-8").lower().replace("_", "-")
-        # In UTF-8 JSON a NUL can only arrive as the escape `\u0000` (a raw one is not valid JSON):
-        # the walk runs only for bodies that hold that text.
-        if b"\\u0000" in raw or encoding not in ("utf-8", "utf8"):
-            problem = nul_problem(data, "request body")
+        # In UTF-8 JSON a NUL or a lone surrogate can only arrive as an escape (`\u0000`, `\ud800`):
+        # the walk runs only for bodies that hold one.
+        if may_hold_unstorable(raw) or encoding not in ("utf-8", "utf8"):
+            problem = unstorable_problem(data, "request body")
             if problem is not None:
                 raise BadRequest(problem)
         return data

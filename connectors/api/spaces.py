@@ -28,6 +28,10 @@ from connectors.schemas import Any_, Array, Boolean, Enum, Object, Record, Strin
 SPACE_ID_RE = re.compile(r"^[a-z0-9_\-]+$")
 COLOR_RE = re.compile(r"^#[a-zA-Z0-9]{6}$")
 MAX_SPACE_INITIALS = 2
+# Kibana sets no length on these; our columns do (Space.id, Space.name): PostgreSQL refuses a longer
+# value with a 500 and SQLite stores it, so the route says so first, the same on every database.
+SPACE_ID_MAX_LENGTH = 255
+SPACE_NAME_MAX_LENGTH = 1024
 SOLUTIONS = ("security", "oblt", "es", "classic")
 # `?purpose=`: which authorization check filters the list. `authorizedPurposes` also has findSavedObjects.
 PURPOSES = ("any", "copySavedObjectsIntoSpace", "shareSavedObjectsIntoSpace")
@@ -40,6 +44,10 @@ def _space_id_problem(value) -> str | None:
         return f"expected value of type [string] but got [{type_name(value)}]"
     if not SPACE_ID_RE.match(value):
         return "must be lower case, a-z, 0-9, '_', and '-' are allowed"
+    if len(value) > SPACE_ID_MAX_LENGTH:
+        return (
+            f"value has length [{len(value)}] but it must have a maximum length of [{SPACE_ID_MAX_LENGTH}]."
+        )
     return None
 
 
@@ -60,7 +68,7 @@ def _image_url_problem(value) -> str | None:
 SPACE_BODY = Object(
     {
         "id": Any_(validator=_space_id_problem),
-        "name": String(min_length=1),
+        "name": String(min_length=1, max_length=SPACE_NAME_MAX_LENGTH),
         "description": String(default=None),
         "initials": String(max_length=MAX_SPACE_INITIALS, default=None),
         "color": Any_(validator=_color_problem, default=None),

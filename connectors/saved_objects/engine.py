@@ -34,7 +34,7 @@ from connectors.saved_objects.contract import (
     supported_types,
 )
 from connectors.saved_objects.passphrase import PassphraseBox
-from connectors.schemas import nul_problem
+from connectors.schemas import may_hold_unstorable, unstorable_problem
 
 logger = logging.getLogger("connectors.saved_objects")
 
@@ -277,8 +277,9 @@ def parse_import_file(data: bytes) -> list[ParsedLine]:
     except UnicodeDecodeError:
         return [ParsedLine(line=1, problem="the file is not UTF-8 text")]
     decoder = json.JSONDecoder()
-    # PostgreSQL cannot store U+0000; in JSON text it can only arrive as the escape (see nul_problem).
-    may_hold_nul = "\\u0000" in text
+    # U+0000 and lone surrogates cannot be stored; in JSON text they only arrive as escapes
+    # (see unstorable_problem).
+    may_hold_nul = may_hold_unstorable(text)
     parsed: list[ParsedLine] = []
     position, length = 0, len(text)
     # Line numbers are counted as we go: counting from the start for every object is quadratic.
@@ -308,7 +309,7 @@ def parse_import_file(data: bytes) -> list[ParsedLine]:
             position = length if rest_newline == -1 else rest_newline + 1
             parsed.append(ParsedLine(line=line_no, problem="unexpected text after the JSON object"))
             continue
-        problem = nul_problem(value, "") if may_hold_nul else None
+        problem = unstorable_problem(value, "") if may_hold_nul else None
         parsed.append(ParsedLine(line=line_no, value=None if problem else value, problem=problem))
         position = end
     return parsed
