@@ -14,8 +14,10 @@ Failures come back as ConnectorError with nodemailer's wording (`Invalid login: 
 from __future__ import annotations
 
 import base64
+import email.charset
 import email.utils
 import logging
+import re
 import smtplib
 import socket
 import ssl
@@ -187,6 +189,22 @@ def _authenticate(client: _Client, user: str, password: str) -> None:
 # ---- the message ----------------------------------------------------------------------------------
 
 
+# Every line break `str.splitlines()` knows: the email package refuses a header value holding one.
+_LINE_BREAKS = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def header_text(value: str) -> str:
+    """A free-text header value (the subject) as nodemailer writes it: line breaks become spaces.
+    The email package decodes any RFC 2047 word it is given (`=?utf-8?q?a=0D=0ABcc:...?=`) and,
+    before Python 3.11.10, wrote what it decodes to, line breaks included, into the header: a rule's
+    rendered subject could add headers or start the body. Such text is handed over as one encoded
+    word of itself, which decodes back to the text as given."""
+    text = _LINE_BREAKS.sub(" ", value)
+    if "=?" in text:
+        text = email.charset.Charset("utf-8").header_encode(text)
+    return text
+
+
 def build_message(mail: Mail) -> EmailMessage:
     message = EmailMessage()
     message["From"] = mail.sender
@@ -196,7 +214,7 @@ def build_message(mail: Mail) -> EmailMessage:
         message["Cc"] = ", ".join(mail.cc)
     if mail.reply_to:
         message["Reply-To"] = ", ".join(mail.reply_to)
-    message["Subject"] = mail.subject
+    message["Subject"] = header_text(mail.subject)
     message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
     domain = email.utils.parseaddr(mail.sender)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = f"<{uuid.uuid4()}@{domain}>"
@@ -234,11 +252,23 @@ class SmtpRejected(ConnectorError):
         super().__init__(text, service_message=text, status_code=code, retry=400 <= code < 500)
 
 
+class InvalidMail(ConnectorError):
+    """The message or an address cannot be written (a line break or non-ASCII text in an address):
+    the action's parameters are at fault, so it is the user's error and is not retried."""
+
+    def __init__(self, reason: Exception):
+        text = f"Invalid message: {reason}"
+        super().__init__(text, service_message=text, retry=False)
+
+
 def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[str, Any]:
     """Send one message. Returns nodemailer's SentMessageInfo shape; raises ConnectorError."""
     egress.ensure_hostname_allowed(smtp_plan.host, settings)
     timeout = settings["xpack.actions.responseTimeout"]
-    message = build_message(mail)
+    try:
+        message = build_message(mail)
+    except ValueError as exc:  # the email package refuses a line break in an address
+        raise InvalidMail(exc) from None
     envelope_from = _address(mail.sender)
     recipients = [_address(r) for r in [*mail.to, *mail.cc, *mail.bcc]]
     started = time.monotonic()
@@ -306,6 +336,9 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
         if getattr(exc, "verify_message", None):
             reason = f"{reason}: {exc.verify_message}"
         raise ConnectorUnreachable(f"[CERT] TLS handshake failed: {reason}", retry=False) from None
+    except ValueError as exc:  # after the TLS errors (some are ValueErrors): a line break or
+        # non-ASCII text in an address, which smtplib refuses to send as a command
+        raise InvalidMail(exc) from None
     except TimeoutError:
         raise ConnectorTimeout("Connection timeout", service_message="Connection timeout") from None
     except ConnectionRefusedError:
@@ -340,4 +373,4 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
     }
 
 
-__all__ = ["Mail", "SmtpPlan", "SmtpRejected", "build_message", "plan", "send_mail"]
+__all__ = ["InvalidMail", "Mail", "SmtpPlan", "SmtpRejected", "build_message", "plan", "send_mail"]

@@ -384,7 +384,9 @@ class EmailConnector(ConnectorType):
                 "error sending email",
                 service_message=exc.service_message or exc.message,
                 retry=exc.retry,
-                error_source="user" if http_status or isinstance(exc, EgressDenied) else "framework",
+                error_source="user"
+                if http_status or isinstance(exc, EgressDenied | smtp.InvalidMail)
+                else "framework",
             ) from None
         return ExecutionResult.success(data)
 

@@ -1,0 +1,74 @@
+"""An attacker's view of `.email` over SMTP, against a real local aiosmtpd server: what reaches a
+rule's action parameters (the `.external` rule's `_alerts` context rendered by Mustache) must not add
+headers, recipients or a body, and the SMTP server must not be able to pull the credentials, or an
+unbounded amount of time or memory, out of the exchange."""
+
+import pytest
+
+from actions.services import execute
+from tests.connectors.types.test_email import PARAMS, RULE_RUN, smtp_connector
+
+
+def relay(space, server):
+    return smtp_connector(space, server.port, config={"hasAuth": False}, secrets={})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "=?utf-8?q?CPU=0D=0ABcc=3A_thief=40evil.example?=",
+        "CPU =?utf-8?b?aGlnaA0KWC1JbmplY3RlZDogMQ0KDQpQYXkgaGVyZQ==?= now",
+    ],
+)
+def test_an_encoded_word_in_a_rendered_subject_cannot_add_a_header_or_start_the_body(
+    default_space, smtp_server, subject
+):
+    server = smtp_server()
+    result = execute(relay(default_space, server), {**PARAMS, "subject": subject}, RULE_RUN)
+
+    assert result.status == "ok", result
+    received = server.last
+    assert received["rcpt_tos"] == ["ops@example.com", "lead@example.com", "audit@example.com"]
+    message = received["message"]
+    assert message["Bcc"] is None
+    assert message["X-Injected"] is None
+    assert "Pay here" not in message.get_body(preferencelist=("plain",)).get_content()
+    assert sorted(message.keys()) == sorted(
+        ["From", "To", "Cc", "Subject", "Date", "Message-ID", "Content-Type", "MIME-Version"]
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("subject", ["CPU\nhigh", "CPU\r\nhigh", "CPU\rhigh", "CPU\u2028high", "CPU\x85high"])
+def test_a_subject_with_a_line_break_is_sent_on_one_line_as_nodemailer_sends_it(
+    default_space, smtp_server, subject
+):
+    server = smtp_server()
+    result = execute(relay(default_space, server), {**PARAMS, "subject": subject}, RULE_RUN)
+
+    assert result.status == "ok", result
+    assert server.last["message"]["Subject"] == "CPU high"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"to": ["ops@example.com\r\nBcc: thief@evil.example"]},
+        {"to": ["=?utf-8?q?Ops=0D=0ABcc=3A_thief=40evil.example?= <ops@example.com>"]},
+        {"replyTo": ["=?utf-8?q?x=0D=0ABcc=3A_thief=40evil.example?= <ops@example.com>"]},
+    ],
+)
+def test_a_line_break_in_an_address_fails_as_the_users_error_and_sends_nothing(
+    default_space, smtp_server, params
+):
+    server = smtp_server()
+    result = execute(relay(default_space, server), {**PARAMS, **params}, RULE_RUN)
+
+    assert result.status == "error"
+    assert result.message == "error sending email"
+    assert result.service_message.startswith("Invalid message: ")
+    assert result.error_source == "user"
+    assert result.retry is False
+    assert server.messages == []
