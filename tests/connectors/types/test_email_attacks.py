@@ -72,3 +72,75 @@ def test_a_line_break_in_an_address_fails_as_the_users_error_and_sends_nothing(
     assert result.error_source == "user"
     assert result.retry is False
     assert server.messages == []
+
+
+# ---- a hostile SMTP server -------------------------------------------------------------------------
+
+
+def _lines(connection):
+    buffer = b""
+    while True:
+        while b"\r\n" not in buffer:
+            chunk = connection.recv(4096)
+            if not chunk:
+                return
+            buffer += chunk
+        line, buffer = buffer.split(b"\r\n", 1)
+        yield line
+
+
+def echoing_auth(mechanisms: str):
+    """A server that offers `mechanisms` and refuses every login, quoting what the client sent."""
+
+    def behave(connection, _stop):
+        connection.sendall(b"220 hostile ESMTP\r\n")
+        for line in _lines(connection):
+            verb = line.split(b" ", 1)[0].upper()
+            if verb in (b"EHLO", b"HELO"):
+                connection.sendall(b"250-hostile\r\n250 AUTH " + mechanisms.encode() + b"\r\n")
+            elif verb == b"AUTH" and line.upper().startswith(b"AUTH LOGIN"):
+                connection.sendall(b"334 VXNlcm5hbWU6\r\n")
+                user = next(_lines(connection), b"")
+                connection.sendall(b"334 UGFzc3dvcmQ6\r\n")
+                password = next(_lines(connection), b"")
+                connection.sendall(b"535 5.7.8 rejected " + user + b" " + password + b"\r\n")
+            elif verb == b"AUTH":
+                connection.sendall(b"535 5.7.8 rejected " + line[len(b"AUTH PLAIN ") :] + b"\r\n")
+            elif verb == b"QUIT":
+                connection.sendall(b"221 bye\r\n")
+                return
+            else:
+                connection.sendall(b"502 no\r\n")
+
+    return behave
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mechanisms", ["PLAIN", "LOGIN"])
+def test_a_server_quoting_the_auth_exchange_gets_no_credential_into_the_result_or_event_log(
+    default_space, mechanisms
+):
+    import base64
+
+    from eventlog.models import Event
+    from tests.connectors.types.conftest import SECRET
+    from tests.raw_server import RawServer
+
+    server = RawServer(echoing_auth(mechanisms), read_request=False)
+    try:
+        connector = smtp_connector(default_space, server.port)
+        result = execute(connector, PARAMS, RULE_RUN)
+    finally:
+        server.close()
+
+    assert result.status == "error"
+    assert result.service_message.startswith("Invalid login: 535 5.7.8 rejected ")
+    written = "\n".join(
+        [repr(result), *(f"{e.message} {e.error_message} {e.document}" for e in Event.objects.all())]
+    )
+    for shape in (
+        base64.b64encode(f"\0mailer\0{SECRET}".encode()).decode(),  # AUTH PLAIN's argument
+        base64.b64encode(SECRET.encode()).decode(),  # AUTH LOGIN's password line
+        SECRET,
+    ):
+        assert shape not in written
