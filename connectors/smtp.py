@@ -139,9 +139,55 @@ class _Client(smtplib.SMTP):
     def upgrade(self) -> None:
         self.starttls(context=self._context)
 
+    def getreply(self):
+        """smtplib's, with each reply bounded: whole within the response timeout (a read timeout alone
+        restarts on every byte, so a server dripping its reply held the worker for ever) and no longer
+        than `xpack.actions.maxResponseContentLength` (smtplib gathers a multi-line reply for as long
+        as it lasts)."""
+        if not isinstance(self.file, _ReplyReader):
+            self.file = _ReplyReader(
+                self.sock.makefile("rb"), self._settings["xpack.actions.maxResponseContentLength"]
+            )
+        self.file.used = 0
+        deadline = time.monotonic() + self.timeout
+        try:
+            with http.reads_due_by(deadline):
+                return super().getreply()
+        except smtplib.SMTPServerDisconnected:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("timed out") from None
+            raise
+        finally:
+            if self.sock is not None:  # the deadline shrank it; the next command has the full timeout
+                self.sock.settimeout(self.timeout)
+
+
+class ReplyTooLong(ConnectorError):
+    def __init__(self, limit: int):
+        text = f"The server's reply is longer than {limit} bytes (xpack.actions.maxResponseContentLength)"
+        super().__init__(text, service_message=text, retry=False)
+
+
+class _ReplyReader:
+    """The socket's file as smtplib reads replies from it, counting the bytes of the current reply."""
+
+    def __init__(self, raw, limit: int):
+        self.raw, self.limit, self.used = raw, limit, 0
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.raw.readline(size)
+        self.used += len(line)
+        if self.used > self.limit:
+            raise ReplyTooLong(self.limit)
+        return line
+
+    def close(self) -> None:
+        self.raw.close()
+
 
 def _connect_direct(host: str, port: int, timeout: float, settings: KibanaConfig) -> socket.socket:
-    return egress.connect_within(egress.resolve_permitted(host, port, settings), timeout)
+    addresses = egress.resolve_permitted(host, port, settings)
+    return egress.connect_within(addresses, timeout, make_socket=http.DeadlineSocket)
 
 
 def _tunnel(proxy: ProxyPlan, host: str, port: int, timeout: float, settings: KibanaConfig) -> socket.socket:

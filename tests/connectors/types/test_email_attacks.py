@@ -144,3 +144,73 @@ def test_a_server_quoting_the_auth_exchange_gets_no_credential_into_the_result_o
         SECRET,
     ):
         assert shape not in written
+
+
+def dripping_greeting(connection, stop):
+    """A greeting that does not end (for 8 s), a byte at a time, each well within the read timeout."""
+    import time
+
+    connection.sendall(b"220-")
+    until = time.monotonic() + 8
+    while not stop.is_set() and time.monotonic() < until:
+        connection.sendall(b"x")
+        stop.wait(0.05)
+
+
+def endless_greeting(connection, stop):
+    """A multi-line greeting that does not end (for 64 MB), as fast as the client reads it."""
+    line = b"220-" + b"x" * 1000 + b"\r\n"
+    try:
+        for _ in range(1000):
+            if stop.is_set():
+                break
+            connection.sendall(line * 64)
+    except OSError:
+        pass
+
+
+@pytest.mark.django_db
+def test_a_server_dripping_its_reply_is_cut_off_at_the_response_timeout(default_space, kibana_settings):
+    """A per-read timeout restarts on every byte: alone, it let a server hold the worker for ever."""
+    import time
+
+    from tests.raw_server import RawServer
+
+    kibana_settings.set({"xpack.actions.responseTimeout": "1s"})
+    server = RawServer(dripping_greeting, read_request=False)
+    try:
+        started = time.monotonic()
+        result = execute(relay(default_space, server), PARAMS, RULE_RUN)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+
+    assert result.status == "error"
+    assert result.service_message == "Connection timeout"
+    assert result.retry is True
+    assert elapsed < 3
+
+
+@pytest.mark.django_db
+def test_a_server_sending_an_endless_reply_is_cut_off_at_the_response_size_limit(
+    default_space, kibana_settings
+):
+    """smtplib gathers a multi-line reply for as long as it lasts: the memory it takes had no bound."""
+    import time
+
+    from tests.raw_server import RawServer
+
+    kibana_settings.set(
+        {"xpack.actions.maxResponseContentLength": "64kb", "xpack.actions.responseTimeout": "5s"}
+    )
+    server = RawServer(endless_greeting, read_request=False)
+    try:
+        started = time.monotonic()
+        result = execute(relay(default_space, server), PARAMS, RULE_RUN)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+
+    assert result.status == "error"
+    assert result.service_message.startswith("The server's reply is longer than 65536 bytes")
+    assert elapsed < 2
