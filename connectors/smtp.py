@@ -196,7 +196,9 @@ def _tunnel(proxy: ProxyPlan, host: str, port: int, timeout: float, settings: Ki
     egress.ensure_proxied_host_permitted(host, port, settings)
     parts = urlsplit(proxy.url)
     proxy_port = parts.port or (443 if parts.scheme == "https" else 80)
-    sock = socket.create_connection((parts.hostname, proxy_port), timeout=timeout)
+    # The operator's proxy: not egress-checked; a DeadlineSocket so that getreply() bounds the replies.
+    addresses = socket.getaddrinfo(parts.hostname, proxy_port, type=socket.SOCK_STREAM)
+    sock = egress.connect_within(addresses, timeout, make_socket=http.DeadlineSocket)
     if parts.scheme == "https":
         context = http.ssl_context_for(TLSOptions(verification_mode=proxy.verification_mode))
         sock = context.wrap_socket(sock, server_hostname=parts.hostname)
@@ -204,12 +206,14 @@ def _tunnel(proxy: ProxyPlan, host: str, port: int, timeout: float, settings: Ki
     lines += [f"{name}: {value}" for name, value in proxy.headers]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     # Byte by byte: the SMTP greeting may follow the proxy's reply at once and must stay unread.
-    reply = b""
-    while not reply.endswith(b"\r\n\r\n") and len(reply) < 65536:
-        chunk = sock.recv(1)
-        if not chunk:
-            break
-        reply += chunk
+    # recv_into, which the deadline sockets bound: a proxy dripping its answer must not hold the run.
+    reply, byte = b"", bytearray(1)
+    with http.reads_due_by(time.monotonic() + timeout):
+        while not reply.endswith(b"\r\n\r\n") and len(reply) < 65536:
+            if not sock.recv_into(byte):
+                break
+            reply += bytes(byte)
+    sock.settimeout(timeout)
     status_line = reply.split(b"\r\n", 1)[0].decode("latin-1", "replace")
     fields = status_line.split(" ", 2)
     if len(fields) < 2 or fields[1] != "200":

@@ -214,3 +214,26 @@ def test_a_server_sending_an_endless_reply_is_cut_off_at_the_response_size_limit
     assert result.status == "error"
     assert result.service_message.startswith("The server's reply is longer than 65536 bytes")
     assert elapsed < 2
+
+
+@pytest.mark.django_db
+def test_a_server_dripping_its_reply_through_the_proxy_is_cut_off_at_the_response_timeout(
+    default_space, kibana_settings, forward_proxy
+):
+    import time
+
+    from tests.raw_server import RawServer
+
+    kibana_settings.set({"xpack.actions.responseTimeout": "1s", "xpack.actions.proxyUrl": forward_proxy.url})
+    server = RawServer(dripping_greeting, read_request=False)
+    try:
+        started = time.monotonic()
+        result = execute(relay(default_space, server), PARAMS, RULE_RUN)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+
+    assert forward_proxy.requests[0][0] == f"CONNECT 127.0.0.1:{server.port} HTTP/1.1"
+    assert result.status == "error"
+    assert result.service_message == "Connection timeout"
+    assert elapsed < 3
