@@ -289,6 +289,13 @@ def _address(value: str) -> str:
     return email.utils.parseaddr(value)[1] or value
 
 
+def envelope_addresses(value: str) -> list[str]:
+    """Every address of one entry, which may be a list (`a@x.com, B <b@x.com>`), as nodemailer reads it."""
+    return [address for _name, address in email.utils.getaddresses([value]) if "@" in address] or [
+        _address(value)
+    ]
+
+
 def _reply_text(code: int, reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     # U+0000 cannot be stored by PostgreSQL (event log, run rows): replaced, as connectors.http does.
@@ -320,7 +327,9 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
     except ValueError as exc:  # the email package refuses a line break in an address
         raise InvalidMail(exc) from None
     envelope_from = _address(mail.sender)
-    recipients = [_address(r) for r in [*mail.to, *mail.cc, *mail.bcc]]
+    recipients = [
+        address for entry in [*mail.to, *mail.cc, *mail.bcc] for address in envelope_addresses(entry)
+    ]
     started = time.monotonic()
     where = f"{smtp_plan.host}:{smtp_plan.port}"
     client: _Client | None = None
@@ -423,4 +432,13 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
     }
 
 
-__all__ = ["InvalidMail", "Mail", "SmtpPlan", "SmtpRejected", "build_message", "plan", "send_mail"]
+__all__ = [
+    "InvalidMail",
+    "Mail",
+    "SmtpPlan",
+    "SmtpRejected",
+    "build_message",
+    "envelope_addresses",
+    "plan",
+    "send_mail",
+]

@@ -414,7 +414,9 @@ class EmailConnector(ConnectorType):
         message = smtp.build_message(mail)
         envelope = {
             "from": parseaddr(mail.sender)[1],
-            "to": [parseaddr(a)[1] for a in [*mail.to, *mail.cc, *mail.bcc]],
+            "to": [
+                address for a in [*mail.to, *mail.cc, *mail.bcc] for address in smtp.envelope_addresses(a)
+            ],
         }
         return {
             "envelope": envelope,

@@ -237,3 +237,53 @@ def test_a_server_dripping_its_reply_through_the_proxy_is_cut_off_at_the_respons
     assert result.status == "error"
     assert result.service_message == "Connection timeout"
     assert elapsed < 3
+
+
+# ---- recipients --------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_address_of_a_rendered_list_is_a_recipient_as_nodemailer_sends_it(default_space, smtp_server):
+    """`to: ["{{context.oncall}}"]` may render to a list; only its first address was sent the mail,
+    though the allow-list checked them all and the To header named them all."""
+    server = smtp_server()
+    params = {
+        **PARAMS,
+        "to": ["Ops <ops@example.com>, oncall@example.com"],
+        "cc": [],
+        "bcc": ["a@example.com,b@example.com"],
+    }
+    result = execute(relay(default_space, server), params, RULE_RUN)
+
+    assert result.status == "ok", result
+    recipients = ["ops@example.com", "oncall@example.com", "a@example.com", "b@example.com"]
+    assert server.last["rcpt_tos"] == recipients
+    assert result.data["accepted"] == recipients
+    assert result.data["envelope"]["to"] == recipients
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "address",
+    [
+        '"ops@example.com"@evil.example',
+        "Ops <thief@evil.example> (ops@example.com)",
+        '"ops@example.com" <thief@evil.example>',
+        "ops@example.com <thief@evil.example>",
+        "ops@example.com, thief@evil.example",
+        "ops@example.com>,<thief@evil.example",
+        "ops@example.com.",
+        "thief@evil.example@example.com",
+        "ops@example.com\tthief@evil.example",
+    ],
+)
+def test_the_domain_allow_list_cannot_be_passed_with_a_second_address_in_disguise(
+    default_space, smtp_server, kibana_settings, address
+):
+    kibana_settings.set({"xpack.actions.email.domain_allowlist": ["example.com"]})
+    server = smtp_server()
+    result = execute(relay(default_space, server), {**PARAMS, "to": [address], "cc": [], "bcc": []}, RULE_RUN)
+
+    assert result.status == "error"
+    assert "[to/cc/bcc]: not " in result.message
+    assert server.messages == []
