@@ -229,11 +229,21 @@ def _authenticate(client: _Client, user: str, password: str) -> None:
     if not client.has_extn("auth"):
         raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
     offered = client.esmtp_features["auth"].upper().split()
-    client.user, client.password = user, password
+    # In UTF-8, as nodemailer encodes them: smtplib's auth() encodes as ASCII and fails on `ä`.
     if "PLAIN" in offered or "LOGIN" not in offered:
-        client.auth("PLAIN", client.auth_plain)
+        code, reply = client.docmd("AUTH", "PLAIN " + _b64(f"\0{user}\0{password}"))
     else:
-        client.auth("LOGIN", client.auth_login, initial_response_ok=False)
+        code, reply = client.docmd("AUTH", "LOGIN")
+        if code == 334:
+            code, reply = client.docmd(_b64(user))
+        if code == 334:
+            code, reply = client.docmd(_b64(password))
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 # ---- the message ----------------------------------------------------------------------------------

@@ -287,3 +287,23 @@ def test_the_domain_allow_list_cannot_be_passed_with_a_second_address_in_disguis
     assert result.status == "error"
     assert "[to/cc/bcc]: not " in result.message
     assert server.messages == []
+
+
+# ---- credentials ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mechanisms", ["PLAIN LOGIN", "LOGIN"])
+def test_a_password_with_non_ascii_characters_logs_in_as_nodemailer_sends_it_in_utf_8(
+    default_space, smtp_server, mechanisms
+):
+    """smtplib encodes AUTH as ASCII: such a password failed every send (nodemailer sends UTF-8)."""
+    password = "pässwörd-€-marker"
+    server = smtp_server(auth=("mäiler", password))
+    if mechanisms == "LOGIN":
+        server.controller.SMTP_kwargs["auth_exclude_mechanism"] = ["PLAIN"]  # the next connection
+    connector = smtp_connector(default_space, server.port, secrets={"user": "mäiler", "password": password})
+    result = execute(connector, PARAMS, RULE_RUN)
+
+    assert result.status == "ok", result
+    assert server.logins == [("mäiler", True)]
