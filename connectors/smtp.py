@@ -364,8 +364,18 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
                 ) from None
             except smtplib.SMTPNotSupportedError:
                 raise SmtpRejected("Invalid login: the server does not offer authentication", 530) from None
+        options: list[str] = []
+        international = [a for a in [envelope_from, *recipients] if not a.isascii()]
+        if international:  # nodemailer's useSmtpUtf8
+            if not client.has_extn("smtputf8"):
+                raise InvalidMail(
+                    ValueError(
+                        f"{international[0]} is not an ASCII address and the server does not offer SMTPUTF8"
+                    )
+                )
+            options.append("SMTPUTF8")
         envelope_time = time.monotonic()
-        code, reply = client.mail(envelope_from)
+        code, reply = client.mail(envelope_from, options)
         if code != 250:
             raise SmtpRejected(f"Mail command failed: {_reply_text(code, reply)}", code)
         accepted, rejected, last_rejection = [], [], (550, b"")
@@ -381,7 +391,8 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
                 f"Can't send mail - all recipients were rejected: {_reply_text(*last_rejection)}",
                 last_rejection[0],
             )
-        payload = message.as_bytes()
+        # With SMTPUTF8 the headers carry the addresses in UTF-8 (RFC 6532), not as encoded words.
+        payload = message.as_bytes(policy=message.policy.clone(utf8=True)) if options else message.as_bytes()
         message_started = time.monotonic()
         code, reply = client.data(payload)
         if code != 250:

@@ -307,3 +307,34 @@ def test_a_password_with_non_ascii_characters_logs_in_as_nodemailer_sends_it_in_
 
     assert result.status == "ok", result
     assert server.logins == [("mäiler", True)]
+
+
+@pytest.mark.django_db
+def test_an_internationalized_address_is_sent_with_smtputf8_when_the_server_offers_it(
+    default_space, smtp_server
+):
+    """smtplib sends commands in ASCII unless told SMTPUTF8: such an address failed the send."""
+    server = smtp_server()
+    params = {**PARAMS, "to": ["Jörg <jörg@exämple.com>"], "cc": [], "bcc": []}
+    result = execute(relay(default_space, server), params, RULE_RUN)
+
+    assert result.status == "ok", result
+    assert server.last["rcpt_tos"] == ["jörg@exämple.com"]
+    assert server.last["message"]["To"] == "Jörg <jörg@exämple.com>"
+
+
+@pytest.mark.django_db
+def test_an_internationalized_address_fails_clearly_when_the_server_does_not_offer_smtputf8(
+    default_space, smtp_server
+):
+    server = smtp_server()
+    server.controller.SMTP_kwargs["enable_SMTPUTF8"] = False  # the next connection
+    params = {**PARAMS, "to": ["jörg@example.com"], "cc": [], "bcc": []}
+    result = execute(relay(default_space, server), params, RULE_RUN)
+
+    assert result.status == "error"
+    assert result.service_message == (
+        "Invalid message: jörg@example.com is not an ASCII address and the server does not offer SMTPUTF8"
+    )
+    assert result.error_source == "user"
+    assert server.messages == []
