@@ -17,6 +17,7 @@ apply (`connectors.tls_options`) and which proxy (`connectors.proxy_plan`).
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import functools
 import http.cookiejar
@@ -106,6 +107,22 @@ class _DeadlineSSLSocket(ssl.SSLSocket):
     def recv_into(self, buffer, nbytes=None, flags=0):
         _bounded_timeout(self)
         return super().recv_into(buffer, nbytes, flags)
+
+
+DeadlineSocket = _DeadlineSocket  # for the SMTP seam, which reads through `reads_due_by()` too
+
+
+@contextlib.contextmanager
+def reads_due_by(deadline: float):
+    """Within the block, every read on this module's sockets (DeadlineSocket, and the TLS sockets of
+    its SSL contexts) must be done by `deadline` (a `time.monotonic()` value): connectors.smtp bounds
+    each reply of a mail server with it, as `send()` bounds a whole HTTP response."""
+    previous = getattr(_local, "deadline", None)
+    _local.deadline = deadline
+    try:
+        yield
+    finally:
+        _local.deadline = previous
 
 
 class _GuardedConnectionMixin:

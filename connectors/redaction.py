@@ -3,7 +3,8 @@
 A remote service may repeat what it was sent in its error message (the Basic header, a token, a
 webhook URL), or the access token minted from them; that message then flows into the `_execute`
 answer, the admin's Test tab, the event log and `last_error`. `scrub_result()` replaces every occurrence of a secret value, and of the Basic
-encoding of any two secret-or-config strings, with `[REDACTED]`, before the result leaves the
+encoding of any two secret-or-config strings (and the base64 forms SMTP AUTH sends them in, which a
+mail server may quote in its refusal), with `[REDACTED]`, before the result leaves the
 executor. Values shorter than MIN_LENGTH are left alone (a username such as `u` would wreck messages).
 
 An echo is rarely verbatim, so each secret is also looked for in the shapes it takes on the way back:
@@ -101,19 +102,28 @@ def _shapes(value: str) -> set[str]:
     }
 
 
+def _base64(value: str) -> str:
+    """Without the padding, which a server quoting it may drop."""
+    return base64.b64encode(value.encode()).decode().rstrip("=")
+
+
 def secret_needles(secrets: Any) -> list[str]:
     """The secret strings in every shape an echo gives them (see the module's docstring), and the
-    Basic-auth encodings (`user:password`) built from them, longest first."""
+    Basic-auth (`user:password`) and SMTP AUTH (each value; `\\0user\\0password`) encodings built
+    from them, longest first."""
     values = [s for s in _strings(secrets) if s]
     needles: set[str] = set()
     for value in values:
         for piece in (value, *_url_parts(value)):
             if len(piece) >= MIN_LENGTH:
                 needles.update(_shapes(piece))
+        if len(value) >= MIN_LENGTH:  # SMTP AUTH LOGIN sends each value in base64 on its own line
+            needles.add(_base64(value))
     for user in values:
         for password in values:
             if user is not password and len(password) >= MIN_LENGTH:
                 needles.add(base64.b64encode(f"{user}:{password}".encode()).decode())
+                needles.add(_base64(f"\0{user}\0{password}"))  # SMTP AUTH PLAIN's argument
     return sorted(needles, key=len, reverse=True)
 
 

@@ -14,8 +14,10 @@ Failures come back as ConnectorError with nodemailer's wording (`Invalid login: 
 from __future__ import annotations
 
 import base64
+import email.charset
 import email.utils
 import logging
+import re
 import smtplib
 import socket
 import ssl
@@ -137,9 +139,55 @@ class _Client(smtplib.SMTP):
     def upgrade(self) -> None:
         self.starttls(context=self._context)
 
+    def getreply(self):
+        """smtplib's, with each reply bounded: whole within the response timeout (a read timeout alone
+        restarts on every byte, so a server dripping its reply held the worker for ever) and no longer
+        than `xpack.actions.maxResponseContentLength` (smtplib gathers a multi-line reply for as long
+        as it lasts)."""
+        if not isinstance(self.file, _ReplyReader):
+            self.file = _ReplyReader(
+                self.sock.makefile("rb"), self._settings["xpack.actions.maxResponseContentLength"]
+            )
+        self.file.used = 0
+        deadline = time.monotonic() + self.timeout
+        try:
+            with http.reads_due_by(deadline):
+                return super().getreply()
+        except smtplib.SMTPServerDisconnected:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("timed out") from None
+            raise
+        finally:
+            if self.sock is not None:  # the deadline shrank it; the next command has the full timeout
+                self.sock.settimeout(self.timeout)
+
+
+class ReplyTooLong(ConnectorError):
+    def __init__(self, limit: int):
+        text = f"The server's reply is longer than {limit} bytes (xpack.actions.maxResponseContentLength)"
+        super().__init__(text, service_message=text, retry=False)
+
+
+class _ReplyReader:
+    """The socket's file as smtplib reads replies from it, counting the bytes of the current reply."""
+
+    def __init__(self, raw, limit: int):
+        self.raw, self.limit, self.used = raw, limit, 0
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.raw.readline(size)
+        self.used += len(line)
+        if self.used > self.limit:
+            raise ReplyTooLong(self.limit)
+        return line
+
+    def close(self) -> None:
+        self.raw.close()
+
 
 def _connect_direct(host: str, port: int, timeout: float, settings: KibanaConfig) -> socket.socket:
-    return egress.connect_within(egress.resolve_permitted(host, port, settings), timeout)
+    addresses = egress.resolve_permitted(host, port, settings)
+    return egress.connect_within(addresses, timeout, make_socket=http.DeadlineSocket)
 
 
 def _tunnel(proxy: ProxyPlan, host: str, port: int, timeout: float, settings: KibanaConfig) -> socket.socket:
@@ -148,7 +196,9 @@ def _tunnel(proxy: ProxyPlan, host: str, port: int, timeout: float, settings: Ki
     egress.ensure_proxied_host_permitted(host, port, settings)
     parts = urlsplit(proxy.url)
     proxy_port = parts.port or (443 if parts.scheme == "https" else 80)
-    sock = socket.create_connection((parts.hostname, proxy_port), timeout=timeout)
+    # The operator's proxy: not egress-checked; a DeadlineSocket so that getreply() bounds the replies.
+    addresses = socket.getaddrinfo(parts.hostname, proxy_port, type=socket.SOCK_STREAM)
+    sock = egress.connect_within(addresses, timeout, make_socket=http.DeadlineSocket)
     if parts.scheme == "https":
         context = http.ssl_context_for(TLSOptions(verification_mode=proxy.verification_mode))
         sock = context.wrap_socket(sock, server_hostname=parts.hostname)
@@ -156,12 +206,14 @@ def _tunnel(proxy: ProxyPlan, host: str, port: int, timeout: float, settings: Ki
     lines += [f"{name}: {value}" for name, value in proxy.headers]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     # Byte by byte: the SMTP greeting may follow the proxy's reply at once and must stay unread.
-    reply = b""
-    while not reply.endswith(b"\r\n\r\n") and len(reply) < 65536:
-        chunk = sock.recv(1)
-        if not chunk:
-            break
-        reply += chunk
+    # recv_into, which the deadline sockets bound: a proxy dripping its answer must not hold the run.
+    reply, byte = b"", bytearray(1)
+    with http.reads_due_by(time.monotonic() + timeout):
+        while not reply.endswith(b"\r\n\r\n") and len(reply) < 65536:
+            if not sock.recv_into(byte):
+                break
+            reply += bytes(byte)
+    sock.settimeout(timeout)
     status_line = reply.split(b"\r\n", 1)[0].decode("latin-1", "replace")
     fields = status_line.split(" ", 2)
     if len(fields) < 2 or fields[1] != "200":
@@ -177,14 +229,40 @@ def _authenticate(client: _Client, user: str, password: str) -> None:
     if not client.has_extn("auth"):
         raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
     offered = client.esmtp_features["auth"].upper().split()
-    client.user, client.password = user, password
+    # In UTF-8, as nodemailer encodes them: smtplib's auth() encodes as ASCII and fails on `ä`.
     if "PLAIN" in offered or "LOGIN" not in offered:
-        client.auth("PLAIN", client.auth_plain)
+        code, reply = client.docmd("AUTH", "PLAIN " + _b64(f"\0{user}\0{password}"))
     else:
-        client.auth("LOGIN", client.auth_login, initial_response_ok=False)
+        code, reply = client.docmd("AUTH", "LOGIN")
+        if code == 334:
+            code, reply = client.docmd(_b64(user))
+        if code == 334:
+            code, reply = client.docmd(_b64(password))
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 # ---- the message ----------------------------------------------------------------------------------
+
+
+# Every line break `str.splitlines()` knows: the email package refuses a header value holding one.
+_LINE_BREAKS = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def header_text(value: str) -> str:
+    """A free-text header value (the subject) as nodemailer writes it: line breaks become spaces.
+    The email package decodes any RFC 2047 word it is given (`=?utf-8?q?a=0D=0ABcc:...?=`) and,
+    before Python 3.11.10, wrote what it decodes to, line breaks included, into the header: a rule's
+    rendered subject could add headers or start the body. Such text is handed over as one encoded
+    word of itself, which decodes back to the text as given."""
+    text = _LINE_BREAKS.sub(" ", value)
+    if "=?" in text:
+        text = email.charset.Charset("utf-8").header_encode(text)
+    return text
 
 
 def build_message(mail: Mail) -> EmailMessage:
@@ -196,7 +274,7 @@ def build_message(mail: Mail) -> EmailMessage:
         message["Cc"] = ", ".join(mail.cc)
     if mail.reply_to:
         message["Reply-To"] = ", ".join(mail.reply_to)
-    message["Subject"] = mail.subject
+    message["Subject"] = header_text(mail.subject)
     message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
     domain = email.utils.parseaddr(mail.sender)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = f"<{uuid.uuid4()}@{domain}>"
@@ -221,6 +299,13 @@ def _address(value: str) -> str:
     return email.utils.parseaddr(value)[1] or value
 
 
+def envelope_addresses(value: str) -> list[str]:
+    """Every address of one entry, which may be a list (`a@x.com, B <b@x.com>`), as nodemailer reads it."""
+    return [address for _name, address in email.utils.getaddresses([value]) if "@" in address] or [
+        _address(value)
+    ]
+
+
 def _reply_text(code: int, reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     # U+0000 cannot be stored by PostgreSQL (event log, run rows): replaced, as connectors.http does.
@@ -234,13 +319,27 @@ class SmtpRejected(ConnectorError):
         super().__init__(text, service_message=text, status_code=code, retry=400 <= code < 500)
 
 
+class InvalidMail(ConnectorError):
+    """The message or an address cannot be written (a line break or non-ASCII text in an address):
+    the action's parameters are at fault, so it is the user's error and is not retried."""
+
+    def __init__(self, reason: Exception):
+        text = f"Invalid message: {reason}"
+        super().__init__(text, service_message=text, retry=False)
+
+
 def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[str, Any]:
     """Send one message. Returns nodemailer's SentMessageInfo shape; raises ConnectorError."""
     egress.ensure_hostname_allowed(smtp_plan.host, settings)
     timeout = settings["xpack.actions.responseTimeout"]
-    message = build_message(mail)
+    try:
+        message = build_message(mail)
+    except ValueError as exc:  # the email package refuses a line break in an address
+        raise InvalidMail(exc) from None
     envelope_from = _address(mail.sender)
-    recipients = [_address(r) for r in [*mail.to, *mail.cc, *mail.bcc]]
+    recipients = [
+        address for entry in [*mail.to, *mail.cc, *mail.bcc] for address in envelope_addresses(entry)
+    ]
     started = time.monotonic()
     where = f"{smtp_plan.host}:{smtp_plan.port}"
     client: _Client | None = None
@@ -265,8 +364,18 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
                 ) from None
             except smtplib.SMTPNotSupportedError:
                 raise SmtpRejected("Invalid login: the server does not offer authentication", 530) from None
+        options: list[str] = []
+        international = [a for a in [envelope_from, *recipients] if not a.isascii()]
+        if international:  # nodemailer's useSmtpUtf8
+            if not client.has_extn("smtputf8"):
+                raise InvalidMail(
+                    ValueError(
+                        f"{international[0]} is not an ASCII address and the server does not offer SMTPUTF8"
+                    )
+                )
+            options.append("SMTPUTF8")
         envelope_time = time.monotonic()
-        code, reply = client.mail(envelope_from)
+        code, reply = client.mail(envelope_from, options)
         if code != 250:
             raise SmtpRejected(f"Mail command failed: {_reply_text(code, reply)}", code)
         accepted, rejected, last_rejection = [], [], (550, b"")
@@ -282,7 +391,8 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
                 f"Can't send mail - all recipients were rejected: {_reply_text(*last_rejection)}",
                 last_rejection[0],
             )
-        payload = message.as_bytes()
+        # With SMTPUTF8 the headers carry the addresses in UTF-8 (RFC 6532), not as encoded words.
+        payload = message.as_bytes(policy=message.policy.clone(utf8=True)) if options else message.as_bytes()
         message_started = time.monotonic()
         code, reply = client.data(payload)
         if code != 250:
@@ -306,6 +416,9 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
         if getattr(exc, "verify_message", None):
             reason = f"{reason}: {exc.verify_message}"
         raise ConnectorUnreachable(f"[CERT] TLS handshake failed: {reason}", retry=False) from None
+    except ValueError as exc:  # after the TLS errors (some are ValueErrors): a line break or
+        # non-ASCII text in an address, which smtplib refuses to send as a command
+        raise InvalidMail(exc) from None
     except TimeoutError:
         raise ConnectorTimeout("Connection timeout", service_message="Connection timeout") from None
     except ConnectionRefusedError:
@@ -340,4 +453,13 @@ def send_mail(smtp_plan: SmtpPlan, mail: Mail, settings: KibanaConfig) -> dict[s
     }
 
 
-__all__ = ["Mail", "SmtpPlan", "SmtpRejected", "build_message", "plan", "send_mail"]
+__all__ = [
+    "InvalidMail",
+    "Mail",
+    "SmtpPlan",
+    "SmtpRejected",
+    "build_message",
+    "envelope_addresses",
+    "plan",
+    "send_mail",
+]

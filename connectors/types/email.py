@@ -384,7 +384,9 @@ class EmailConnector(ConnectorType):
                 "error sending email",
                 service_message=exc.service_message or exc.message,
                 retry=exc.retry,
-                error_source="user" if http_status or isinstance(exc, EgressDenied) else "framework",
+                error_source="user"
+                if http_status or isinstance(exc, EgressDenied | smtp.InvalidMail)
+                else "framework",
             ) from None
         return ExecutionResult.success(data)
 
@@ -412,7 +414,9 @@ class EmailConnector(ConnectorType):
         message = smtp.build_message(mail)
         envelope = {
             "from": parseaddr(mail.sender)[1],
-            "to": [parseaddr(a)[1] for a in [*mail.to, *mail.cc, *mail.bcc]],
+            "to": [
+                address for a in [*mail.to, *mail.cc, *mail.bcc] for address in smtp.envelope_addresses(a)
+            ],
         }
         return {
             "envelope": envelope,
