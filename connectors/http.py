@@ -127,11 +127,19 @@ def reads_due_by(deadline: float):
 
 class _GuardedConnectionMixin:
     def _new_conn(self):  # urllib3 calls this to open the TCP connection
-        if getattr(self, "_tunnel_host", None) or getattr(self, "proxy", None):
-            # Connecting to the configured proxy: that is the operator's choice, not the user's.
-            return super()._new_conn()
-        addresses = resolve_permitted(self._dns_host, self.port, _current_settings())
         timeout = self.timeout if isinstance(self.timeout, int | float) else None
+        if getattr(self, "_tunnel_host", None) or getattr(self, "proxy", None):
+            # Connecting to the configured proxy: that is the operator's choice, not the user's, so
+            # no egress check. Still a deadline socket: the proxy relays what the service sends, as
+            # slowly as the service sends it.
+            try:
+                addresses = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
+                return connect_within(
+                    addresses, timeout, make_socket=_DeadlineSocket, options=self.socket_options or ()
+                )
+            except OSError as exc:
+                raise requests.exceptions.ConnectionError(exc) from exc
+        addresses = resolve_permitted(self._dns_host, self.port, _current_settings())
         try:
             return connect_within(
                 addresses, timeout, make_socket=_DeadlineSocket, options=self.socket_options or ()
@@ -216,7 +224,13 @@ class GuardedAdapter(HTTPAdapter):
                 "proxy_ssl_context",
                 build_ssl_context(TLSOptions(verification_mode=self._proxy.verification_mode)),
             )
-        return super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        # Our connections through the proxy too: their reads honour the whole-response deadline.
+        manager.pool_classes_by_scheme = {
+            "http": GuardedHTTPConnectionPool,
+            "https": GuardedHTTPSConnectionPool,
+        }
+        return manager
 
 
 # ---- TLS contexts and sessions ------------------------------------------------------------------

@@ -186,3 +186,32 @@ def test_a_stream_that_never_ends_is_cut_off_at_the_run_timeout(kibana_settings)
         server.close()
     assert chunks, "the stream's chunks were delivered while it lasted"
     assert len(b"".join(chunks)) < DRIP_FOR_SECONDS * 5 * 6 / 2, "cut off long before the server stopped"
+
+
+def test_a_call_through_the_proxy_against_dripping_headers_also_ends_at_the_response_timeout(kibana_settings):
+    """Was unbounded: the connection to `xpack.actions.proxyUrl` was a plain socket, so headers a
+    service dripped through the proxy (which relays them as they come) had only the per-read timeout.
+    (A TLS handshake needs no such care: CPython bounds the whole handshake by the socket timeout.)"""
+    from connectors import http
+    from connectors.conf import get_config
+    from connectors.exceptions import ConnectorTimeout
+
+    proxy = DripServer()  # relays the service's dripped headers, as a forwarding proxy does
+    kibana_settings.set(
+        {
+            "xpack.actions.responseTimeout": f"{TIMEOUT_SECONDS}s",
+            "xpack.actions.proxyUrl": f"http://127.0.0.1:{proxy.port}",
+        }
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectorTimeout) as raised:
+            http.send("POST", "http://127.0.0.1:9/hook", settings=get_config(), json={})
+    finally:
+        elapsed = time.monotonic() - started
+        proxy.close()
+
+    assert raised.value.service_message == f"[ETIMEDOUT] timeout of {TIMEOUT_SECONDS * 1000}ms exceeded"
+    assert elapsed < CUT_OFF_WELL_BEFORE, (
+        f"the call took {elapsed:.1f} s against a {TIMEOUT_SECONDS} s timeout"
+    )
