@@ -33,7 +33,7 @@ from connectors.exceptions import (
 from connectors.fields import open_sealed
 from connectors.models import Connector
 from connectors.prepared import PreparedGet
-from connectors.redaction import minted_credentials, scrub_result, scrubbed_traceback
+from connectors.redaction import run_secrets, scrub_result, scrubbed_traceback
 from eventlog.services import iso, record
 
 logger = logging.getLogger("actions")
@@ -223,8 +223,7 @@ def _run_type(connector: Connector, params: dict, run: RunInfo, space_id: str) -
         source=run.source,
     )
     # What the run minted from the secrets (an OAuth access token) is as secret as they are.
-    with minted_credentials() as minted:
-        hidden = [validated_secrets, minted]
+    with run_secrets(validated_secrets) as hidden:
         try:
             result = connector_type.run(ctx)
         except ConnectorError as exc:

@@ -13,7 +13,7 @@ from django.db import transaction
 from connectors import http
 from connectors.exceptions import ConnectorError
 from connectors.models import Connector, ConnectorToken
-from connectors.redaction import note_minted
+from connectors.redaction import clip, note_minted
 
 logger = logging.getLogger("connectors.oauth")
 
@@ -74,7 +74,9 @@ def request_client_credentials_token(
     if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
         raise ConnectorError(
             "error requesting OAuth token",
-            service_message=json.dumps(body, sort_keys=True) if body is not None else response.text[:500],
+            service_message=json.dumps(body, sort_keys=True)
+            if body is not None
+            else clip(response.text, 500),
             status_code=response.status_code,
             retry=http.retry_for_status(response),  # a 5xx token endpoint may recover; a 4xx will not
         )

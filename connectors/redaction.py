@@ -12,7 +12,8 @@ JSON-escaped (a type re-encodes the body it got), percent-encoded (a form or URL
 for a secret URL (a Slack or Teams webhook, xMatters' `secretsUrl`), its path and query, each query
 value and the password of its user-info, which a service quotes without the rest of the URL.
 `scrubbed_traceback()` does the same for the traceback of an exception a type raised, which carries
-the exception's message (and those of its causes) into the log.
+the exception's message (and those of its causes) into the log. Text from a service is never cut
+before it is scrubbed: a type that shortens it uses `clip()`, which scrubs first.
 """
 
 from __future__ import annotations
@@ -30,31 +31,44 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 REDACTED = "[REDACTED]"
 MIN_LENGTH = 6
 
-_minted: ContextVar[list[str] | None] = ContextVar("connectors_minted_credentials", default=None)
+# What the running connector must not let out: its secrets, and what a run minted from them.
+_hidden: ContextVar[list | None] = ContextVar("connectors_run_secrets", default=None)
 
 
 @contextlib.contextmanager
-def minted_credentials() -> Iterator[list[str]]:
-    """The credentials minted from a connector's secrets during the run inside (OAuth access
-    tokens, reported by `connectors.oauth` through `note_minted`): secrets of the run as well."""
-    found: list[str] = []
-    reset = _minted.set(found)
+def run_secrets(secrets: Any) -> Iterator[list]:
+    """For the run inside: its connector's (validated) secrets, and the credentials minted from them
+    (OAuth access tokens, reported by `connectors.oauth` through `note_minted`), which are secrets of
+    the run as well. Yields both, as `scrub_result()` takes them; `clip()` reads them from here."""
+    hidden: list = [secrets, []]
+    reset = _hidden.set(hidden)
     try:
-        yield found
+        yield hidden
     finally:
-        _minted.reset(reset)
+        _hidden.reset(reset)
 
 
 def note_minted(value: Any) -> None:
     """Count `value` (an `Authorization` value such as `Bearer <token>`, or a bare token) among the
     running connector's secrets; the token alone too, since a service may quote only that."""
-    found = _minted.get()
-    if found is None or not isinstance(value, str) or not value:
+    hidden = _hidden.get()
+    if hidden is None or not isinstance(value, str) or not value:
         return
+    found = hidden[1]
     found.append(value)
     _scheme, _space, token = value.partition(" ")
     if token:
         found.append(token)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` (what a remote service said) cut to `limit` characters, the running connector's secrets
+    redacted first. The one way to shorten a service's words: cut before `scrub_result()` sees them,
+    a secret split by the cut keeps its first characters, which no needle matches any more."""
+    hidden = _hidden.get()
+    if hidden is not None:
+        text = scrub(text, secret_needles(hidden))
+    return text[:limit]
 
 
 def _strings(value: Any) -> list[str]:

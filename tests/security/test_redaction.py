@@ -294,3 +294,41 @@ def test_an_oauth_access_token_echoed_back_by_the_service_is_redacted(default_sp
     assert len([r for r, _ in httpserver.log if r.path == "/token"]) == 1, "the second run used the cache"
     assert f"no access with {REDACTED}" in fresh
     assert ACCESS_TOKEN not in fresh + cached
+
+
+CUT_SECRET = "cs-4f9a1c7e2b8d0a6f3e"
+
+
+@pytest.mark.django_db
+def test_a_client_secret_echoed_where_a_non_json_token_answer_is_cut_leaves_none_of_it(
+    default_space, httpserver, caplog
+):
+    # Before: the answer was cut to 500 characters before the executor redacted the result, so the
+    # cut fell inside the echoed secret and its first characters matched no needle and went out.
+    def echo(request):
+        sent = request.get_data(as_text=True)
+        pad = "x" * (500 - 8 - len("refused: ") - sent.index(CUT_SECRET))  # the cut after 8 characters
+        return Response(f"refused: {pad}{sent}", status=401, content_type="text/plain")
+
+    httpserver.expect_request("/token").respond_with_handler(echo)
+    connector = Connector(
+        space=default_space,
+        name="hook",
+        connector_type_id=".webhook",
+        config={
+            "url": httpserver.url_for("/hook"),
+            "method": "post",
+            "hasAuth": True,
+            "authType": "webhook-oauth2-client-credentials",
+            "accessTokenUrl": httpserver.url_for("/token"),
+            "clientId": "client-1",
+        },
+    )
+    connector.set_secrets({"clientSecret": CUT_SECRET})
+    connector.save()
+
+    written = _run_and_everything_written(connector, {"body": "{}"}, caplog)
+
+    assert "refused: xxx" in written, "the token endpoint's answer is still reported"
+    leaked = [CUT_SECRET[:n] for n in range(6, len(CUT_SECRET) + 1) if CUT_SECRET[:n] in written]
+    assert not leaked, f"the start of the secret went out: {leaked[-1]!r}"
