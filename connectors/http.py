@@ -100,13 +100,22 @@ class _DeadlineSocket(socket.socket):
         _bounded_timeout(self)
         return super().recv_into(buffer, nbytes, flags)
 
+    def recv(self, bufsize, flags=0):
+        _bounded_timeout(self)
+        return super().recv(bufsize, flags)
+
 
 class _DeadlineSSLSocket(ssl.SSLSocket):
-    """The same for TLS (http.client reads through `recv_into` on both)."""
+    """The same for TLS. http.client reads through `recv_into`; urllib3's `SSLTransport` (TLS to the
+    service inside TLS to an https proxy) reads the proxy's socket through `recv`."""
 
     def recv_into(self, buffer, nbytes=None, flags=0):
         _bounded_timeout(self)
         return super().recv_into(buffer, nbytes, flags)
+
+    def recv(self, buflen=1024, flags=0):
+        _bounded_timeout(self)
+        return super().recv(buflen, flags)
 
 
 DeadlineSocket = _DeadlineSocket  # for the SMTP seam, which reads through `reads_due_by()` too

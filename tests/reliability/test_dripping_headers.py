@@ -215,3 +215,41 @@ def test_a_call_through_the_proxy_against_dripping_headers_also_ends_at_the_resp
     assert elapsed < CUT_OFF_WELL_BEFORE, (
         f"the call took {elapsed:.1f} s against a {TIMEOUT_SECONDS} s timeout"
     )
+
+
+def test_https_through_an_https_proxy_against_dripping_headers_also_ends_at_the_response_timeout(
+    kibana_settings,
+):
+    """TLS to the proxy, then TLS to the service inside it: urllib3 reads that through its
+    `SSLTransport`, which calls `recv` on the proxy's socket, not `recv_into`."""
+    import trustme
+
+    from connectors import http
+    from connectors.conf import get_config
+    from connectors.exceptions import ConnectorTimeout
+    from tests.connectors.types.conftest import ForwardProxy
+
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(tls)
+    service, proxy = DripServer(tls), ForwardProxy(tls_context=tls)
+    kibana_settings.set(
+        {
+            "xpack.actions.responseTimeout": f"{TIMEOUT_SECONDS}s",
+            "xpack.actions.proxyUrl": proxy.url,
+            "xpack.actions.ssl.verificationMode": "none",
+            "xpack.actions.ssl.proxyVerificationMode": "none",
+        }
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectorTimeout) as raised:
+            http.send("POST", f"https://127.0.0.1:{service.port}/hook", settings=get_config(), json={})
+    finally:
+        elapsed = time.monotonic() - started
+        proxy.close()
+        service.close()
+
+    assert raised.value.service_message == f"[ETIMEDOUT] timeout of {TIMEOUT_SECONDS * 1000}ms exceeded"
+    assert elapsed < CUT_OFF_WELL_BEFORE, (
+        f"the call took {elapsed:.1f} s against a {TIMEOUT_SECONDS} s timeout"
+    )
