@@ -31,6 +31,10 @@ HOURS_RE = re.compile(r"^([0-9]|0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$")
 CONSUMERS = {"alerts", "stackAlerts", "actions"}
 # Longest predefined rule id we store (Kibana sets no limit on create; our columns hold 64).
 MAX_RULE_ID_LENGTH = 64
+# Kibana sets no length on these either; our columns do: the routes and the saved-object import say
+# so first, the same on every database (PostgreSQL would refuse the write, SQLite store it).
+RULE_NAME_MAX_LENGTH = 1024  # Rule.name
+DURATION_MAX_LENGTH = 32  # Rule.schedule_interval, Rule.throttle
 
 
 class RuleError(Exception):

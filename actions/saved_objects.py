@@ -12,12 +12,13 @@ from django.db.models import Q
 
 from actions import rule_types
 from actions.models import Rule
-from actions.rules import iso
+from actions.rules import DURATION_MAX_LENGTH, RULE_NAME_MAX_LENGTH, iso
 from connectors import registry as connectors_registry
 from connectors import saved_objects as engine  # the engine does not import actions
 from connectors.base import iso_ms
 from connectors.models import Connector
 from connectors.preconfigured import is_preconfigured
+from connectors.schemas import MISSING, Object, String
 
 MIGRATION_VERSION = "8.0.0"
 
@@ -215,6 +216,51 @@ def import_warning(count: int) -> dict | None:
 RULE_ID_MAX_LENGTH = Rule._meta.get_field("id").max_length
 
 
+def _column(name: str) -> int:
+    return Rule._meta.get_field(name).max_length
+
+
+def _check_columns(raw: dict, attributes: dict) -> None:
+    """What `rule_from_saved_object` stores in a column of limited length, checked as the routes check
+    it: a longer value is refused for this rule alone, on every database."""
+    schedule = attributes.get("schedule", MISSING)
+    engine.check_fields([("attributes.schedule", schedule, Object({}, strict=False, nullable=True))])
+    user = String(nullable=True, max_length=_column("created_by"))
+    origin_id = raw.get("originId")
+    engine.check_fields(
+        [
+            ("attributes.name", attributes.get("name"), String(max_length=RULE_NAME_MAX_LENGTH)),
+            (
+                "attributes.consumer",
+                attributes.get("consumer", MISSING),
+                String(max_length=_column("consumer"), default="alerts"),
+            ),
+            (
+                "attributes.schedule.interval",
+                (schedule if isinstance(schedule, dict) else {}).get("interval", MISSING),
+                String(max_length=DURATION_MAX_LENGTH, default="1m"),
+            ),
+            (
+                "attributes.throttle",
+                attributes.get("throttle"),
+                String(nullable=True, max_length=DURATION_MAX_LENGTH),
+            ),
+            (
+                "attributes.notifyWhen",
+                attributes.get("notifyWhen"),
+                String(nullable=True, max_length=_column("notify_when")),
+            ),
+            ("attributes.createdBy", attributes.get("createdBy"), user),
+            ("attributes.updatedBy", attributes.get("updatedBy"), user),
+            (
+                "originId",
+                origin_id if isinstance(origin_id, str) else None,
+                String(nullable=True, max_length=_column("origin_id")),
+            ),
+        ]
+    )
+
+
 class RuleHandler(engine.SavedObjectHandler):
     """Rules in NDJSON export/import. Export applies Kibana's rewrite and references the rules'
     connectors (`includeReferencesDeep` pulls them in); import creates rules disabled, with their
@@ -268,6 +314,7 @@ class RuleHandler(engine.SavedObjectHandler):
         name = attributes.get("name")
         if not isinstance(name, str) or not name.strip():
             raise engine.ObjectError.unknown("[attributes.name]: expected a non-empty string")
+        _check_columns(raw, attributes)
         actions = attributes.get("actions") or []
         if not isinstance(actions, list) or not all(
             isinstance(a, dict) and isinstance(a.get("actionRef"), str) for a in actions

@@ -29,7 +29,9 @@ from actions.rule_snooze import (
     weekdays_problem,
 )
 from actions.rules import (
+    DURATION_MAX_LENGTH,
     NOTIFY_WHEN,
+    RULE_NAME_MAX_LENGTH,
     RuleError,
     check_consumer,
     check_groups,
@@ -95,9 +97,8 @@ ACTION = Object(
     }
 )
 # Kibana sets no length on these; our columns do (PostgreSQL refuses a longer value with a 500, SQLite
-# stores it), so the route says so first, the same on every database.
-RULE_NAME_MAX_LENGTH = 1024  # Rule.name
-DURATION_MAX_LENGTH = 32  # Rule.schedule_interval, Rule.throttle
+# stores it), so the route says so first, the same on every database (rule names and durations:
+# actions.rules, as the saved-object import checks them too).
 ALERT_ID_MAX_LENGTH = 1024  # Alert.alert_id: a reported id kept in the state fails every later run
 COMMON = {
     "name": String(max_length=RULE_NAME_MAX_LENGTH),
