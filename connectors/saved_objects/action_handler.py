@@ -27,7 +27,7 @@ from connectors.saved_objects.contract import (
     register,
 )
 from connectors.saved_objects.passphrase import _b64
-from connectors.schemas import String
+from connectors.schemas import MISSING, Boolean, String
 from connectors.services import CONNECTOR_NAME_MAX_LENGTH
 
 # What an 8.8+ export line says about its format (the kbn_archiver fixture's values).
@@ -163,6 +163,12 @@ class ConnectorHandler(SavedObjectHandler):
             [
                 ("attributes.name", name, String(max_length=CONNECTOR_NAME_MAX_LENGTH)),
                 ("originId", origin_id, String(nullable=True, max_length=ORIGIN_ID_MAX_LENGTH)),
+                # Kibana's connector attributes schema: a boolean when present (7.x files have none).
+                (
+                    "attributes.isMissingSecrets",
+                    attributes.get("isMissingSecrets", MISSING),
+                    Boolean(optional=True),
+                ),
             ]
         )
         try:
