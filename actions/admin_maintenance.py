@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.http import urlencode
 
@@ -88,6 +90,14 @@ class MaintenanceWindowForm(forms.ModelForm):
         return cleaned
 
 
+class _SpaceChangeList(ChangeList):
+    def get_filters_params(self, params=None):
+        # `?space=` names the page's space (space_access), it is no filter of the list
+        lookup_params = super().get_filters_params(params)
+        lookup_params.pop("space", None)
+        return lookup_params
+
+
 class MaintenanceWindowAdmin(admin.ModelAdmin):
     form = MaintenanceWindowForm
     list_display = ["title", "status", "current_or_next", "enabled", "created_by", "updated_at"]
@@ -136,6 +146,26 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
         return super().change_view(
             request, object_id, self._form_url_in_space(request, form_url), extra_context
         )
+
+    def _page_in_space(self, request) -> HttpResponseRedirect | None:
+        """Django's delete confirmation and the list's action form post to the page's own URL: a GET
+        of one that does not name its space is sent to the URL that does, so after a switch in another
+        tab the delete or archive still finds its windows (before: "not found", "no items selected")."""
+        access = space_access(request)
+        if request.method != "GET" or access.space is None or "space" in request.GET:
+            return None
+        query = request.GET.copy()
+        query["space"] = access.space.id
+        return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._page_in_space(request) or super().delete_view(request, object_id, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        return self._page_in_space(request) or super().changelist_view(request, extra_context)
+
+    def get_changelist(self, request, **kwargs):
+        return _SpaceChangeList
 
     def get_queryset(self, request):
         access = space_access(request)

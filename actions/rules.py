@@ -16,6 +16,7 @@ from actions import rule_types
 from actions.models import Alert, Rule
 from connectors import registry
 from connectors.conf import get_config
+from connectors.schemas import Array, Boolean, Enum, Field, Number, Object, String
 
 DURATION_RE = re.compile(r"^[1-9][0-9]*[smhd]$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -31,6 +32,10 @@ HOURS_RE = re.compile(r"^([0-9]|0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$")
 CONSUMERS = {"alerts", "stackAlerts", "actions"}
 # Longest predefined rule id we store (Kibana sets no limit on create; our columns hold 64).
 MAX_RULE_ID_LENGTH = 64
+# Kibana sets no length on these either; our columns do: the routes and the saved-object import say
+# so first, the same on every database (PostgreSQL would refuse the write, SQLite store it).
+RULE_NAME_MAX_LENGTH = 1024  # Rule.name
+DURATION_MAX_LENGTH = 32  # Rule.schedule_interval, Rule.throttle
 
 
 class RuleError(Exception):
@@ -91,6 +96,73 @@ def flapping_settings(rule: Rule) -> dict:
     """The look-back window and threshold that apply to a rule (flapping is always enabled here)."""
     override = rule.flapping or {}
     return {key: int(override.get(key) or default) for key, default in FLAPPING_DEFAULTS.items()}
+
+
+# ---- the route schema's rule fields (the create and update routes, and the saved-object import) ----
+
+
+def notify_when_problem(value: str) -> str | None:
+    return None if value in NOTIFY_WHEN else f"string is not a valid RuleNotifyWhenType: {value}"
+
+
+def frequency_field(notify_when: str) -> Object:
+    """An action's `frequency`; the saved object spells `notify_when` as `notifyWhen`."""
+    return Object(
+        {
+            "summary": Boolean(),
+            notify_when: Enum(NOTIFY_WHEN),
+            "throttle": String(nullable=True, validator=duration_problem),
+        },
+        nullable=True,
+    )
+
+
+ALERTS_FILTER = Object(
+    {
+        "query": Object(
+            {
+                "kql": String(),
+                "filters": Array(Object({}, strict=False)),
+                "dsl": String(optional=True),
+            },
+            optional=True,
+        ),
+        "timeframe": Object(
+            {
+                "days": Array(Enum((1, 2, 3, 4, 5, 6, 7))),
+                "hours": Object(
+                    {"start": String(validator=hours_problem), "end": String(validator=hours_problem)}
+                ),
+                "timezone": String(),
+            },
+            optional=True,
+        ),
+    },
+    nullable=True,
+)
+
+
+def rule_fields(action: Field) -> dict[str, Field]:
+    """The rule fields of the create and update bodies, in Kibana's order, with `action` for each
+    element of `actions` (the API's `{id, ...}`, the saved object's `{actionRef, ...}`)."""
+    return {
+        "name": String(max_length=RULE_NAME_MAX_LENGTH),
+        "tags": Array(String(), default=list),
+        "schedule": Object({"interval": String(max_length=DURATION_MAX_LENGTH, validator=duration_problem)}),
+        "params": Object({}, strict=False, default=dict),
+        "actions": Array(action, default=list),
+        "throttle": String(nullable=True, max_length=DURATION_MAX_LENGTH, validator=duration_problem),
+        "notify_when": String(nullable=True, validator=notify_when_problem),
+        "alert_delay": Object({"active": Number(minimum=1)}, nullable=True),
+        "flapping": Object(
+            {
+                "look_back_window": Number(minimum=2, maximum=20),
+                "status_change_threshold": Number(minimum=2, maximum=20),
+            },
+            nullable=True,
+            validator=flapping_problem,
+        ),
+    }
 
 
 # ---- validation after the route schema (Kibana's order, §4.2) -------------------------------------

@@ -12,12 +12,20 @@ from django.db.models import Q
 
 from actions import rule_types
 from actions.models import Rule
-from actions.rules import iso
+from actions.rules import (
+    ALERTS_FILTER,
+    flapping_problem,
+    frequency_field,
+    iso,
+    notify_when_problem,
+    rule_fields,
+)
 from connectors import registry as connectors_registry
 from connectors import saved_objects as engine  # the engine does not import actions
 from connectors.base import iso_ms
 from connectors.models import Connector
 from connectors.preconfigured import is_preconfigured
+from connectors.schemas import Array, Boolean, Number, Object, SchemaError, String
 
 MIGRATION_VERSION = "8.0.0"
 
@@ -215,6 +223,77 @@ def import_warning(count: int) -> dict | None:
 RULE_ID_MAX_LENGTH = Rule._meta.get_field("id").max_length
 
 
+def _column(name: str) -> int:
+    return Rule._meta.get_field(name).max_length
+
+
+def _flapping_problem(value: dict) -> str | None:
+    return flapping_problem(
+        {
+            "look_back_window": value["lookBackWindow"],
+            "status_change_threshold": value["statusChangeThreshold"],
+        }
+    )
+
+
+def _attributes_schema() -> Object:
+    """A rule's attributes checked as the create route checks its body (`rule_fields`), with the saved
+    object's spelling, and the attributes only the saved object has (Kibana's rule attributes schema).
+    What `rule_from_saved_object` stores in a column of limited length is checked against that column,
+    as the routes check it. Other attributes of an export (execution status, API key, ...) pass."""
+    route = rule_fields(
+        Object(
+            {
+                "actionRef": String(),
+                "group": String(nullable=True),
+                "params": Object({}, strict=False, default=dict),
+                "frequency": frequency_field("notifyWhen"),
+                "uuid": String(nullable=True),
+                "alertsFilter": ALERTS_FILTER,
+            },
+            strict=False,  # `actionTypeId`, and what later versions add
+        )
+    )
+    user = String(nullable=True, max_length=_column("created_by"))
+    return Object(
+        {
+            "name": route["name"],
+            "consumer": String(max_length=_column("consumer"), default="alerts"),
+            "tags": route["tags"],
+            # An export always has a schedule; a hand-written file without one gets the default.
+            "schedule": Object(
+                {"interval": route["schedule"].fields["interval"]}, strict=False, nullable=True
+            ),
+            "params": route["params"],
+            "actions": route["actions"],
+            "throttle": route["throttle"],
+            "notifyWhen": String(
+                nullable=True, max_length=_column("notify_when"), validator=notify_when_problem
+            ),
+            "alertDelay": route["alert_delay"],
+            "flapping": Object(
+                {
+                    "lookBackWindow": Number(minimum=2, maximum=20),
+                    "statusChangeThreshold": Number(minimum=2, maximum=20),
+                },
+                nullable=True,
+                validator=_flapping_problem,
+            ),
+            "enabled": Boolean(optional=True),
+            "muteAll": Boolean(optional=True),
+            "mutedInstanceIds": Array(String(), nullable=True),
+            "snoozeSchedule": Array(Object({}, strict=False), nullable=True),
+            "mapped_params": Object({}, strict=False, optional=True),
+            "createdBy": user,
+            "updatedBy": user,
+        },
+        strict=False,
+    )
+
+
+ATTRIBUTES = _attributes_schema()
+
+
 class RuleHandler(engine.SavedObjectHandler):
     """Rules in NDJSON export/import. Export applies Kibana's rewrite and references the rules'
     connectors (`includeReferencesDeep` pulls them in); import creates rules disabled, with their
@@ -268,15 +347,15 @@ class RuleHandler(engine.SavedObjectHandler):
         name = attributes.get("name")
         if not isinstance(name, str) or not name.strip():
             raise engine.ObjectError.unknown("[attributes.name]: expected a non-empty string")
-        actions = attributes.get("actions") or []
-        if not isinstance(actions, list) or not all(
-            isinstance(a, dict) and isinstance(a.get("actionRef"), str) for a in actions
-        ):
-            raise engine.ObjectError.unknown(
-                "[attributes.actions]: expected a list of actions with an actionRef"
-            )
+        origin_id = raw.get("originId") if isinstance(raw.get("originId"), str) else None
         try:
-            params = rule_type.validate_params(attributes.get("params") or {})
+            attributes = ATTRIBUTES.validate(attributes, "attributes")
+        except SchemaError as exc:
+            raise engine.ObjectError.unknown(str(exc)) from None
+        engine.check_fields([("originId", origin_id, String(nullable=True, max_length=_column("origin_id")))])
+        actions = attributes["actions"]
+        try:
+            params = rule_type.validate_params(attributes["params"])
         except rule_types.ParamsInvalid as exc:
             raise engine.ObjectError.unknown(f"params invalid: {exc}") from None
         raw_references = raw.get("references") or []
@@ -302,7 +381,7 @@ class RuleHandler(engine.SavedObjectHandler):
             references=references,
             raw=raw,
             managed=bool(raw.get("managed", False)),
-            origin_id=raw.get("originId") if isinstance(raw.get("originId"), str) else None,
+            origin_id=origin_id,
         )
 
     def check_id(self, object_id: str) -> None:

@@ -29,17 +29,16 @@ from actions.rule_snooze import (
     weekdays_problem,
 )
 from actions.rules import (
-    NOTIFY_WHEN,
+    ALERTS_FILTER,
     RuleError,
     check_consumer,
     check_groups,
     create_rule,
     disable_rule,
-    duration_problem,
     enable_rule,
-    flapping_problem,
+    frequency_field,
     get_rule_type,
-    hours_problem,
+    rule_fields,
     update_rule,
 )
 from actions.services import BULK_ENQUEUE_MAX, QueueFull, enqueue, enqueue_many
@@ -47,76 +46,24 @@ from connectors import privileges
 from connectors.api.base import KibanaView, refuse_unknown_query_keys, validate_body
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound, envelope
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError
-from connectors.schemas import Array, Boolean, Enum, Number, Object, SchemaError, String
-
-
-def _notify_when_problem(value):
-    return None if value in NOTIFY_WHEN else f"string is not a valid RuleNotifyWhenType: {value}"
-
+from connectors.schemas import Array, Boolean, Number, Object, SchemaError, String
 
 ACTION = Object(
     {
         "group": String(nullable=True),
         "id": String(),
         "params": Object({}, strict=False, default=dict),
-        "frequency": Object(
-            {
-                "summary": Boolean(),
-                "notify_when": Enum(NOTIFY_WHEN),
-                "throttle": String(nullable=True, validator=duration_problem),
-            },
-            nullable=True,
-        ),
+        "frequency": frequency_field("notify_when"),
         "uuid": String(nullable=True),
-        "alerts_filter": Object(
-            {
-                "query": Object(
-                    {
-                        "kql": String(),
-                        "filters": Array(Object({}, strict=False)),
-                        "dsl": String(optional=True),
-                    },
-                    optional=True,
-                ),
-                "timeframe": Object(
-                    {
-                        "days": Array(Enum((1, 2, 3, 4, 5, 6, 7))),
-                        "hours": Object(
-                            {"start": String(validator=hours_problem), "end": String(validator=hours_problem)}
-                        ),
-                        "timezone": String(),
-                    },
-                    optional=True,
-                ),
-            },
-            nullable=True,
-        ),
+        "alerts_filter": ALERTS_FILTER,
         "use_alert_data_for_template": Boolean(nullable=True),
     }
 )
-# Kibana sets no length on these; our columns do (PostgreSQL refuses a longer value with a 500, SQLite
-# stores it), so the route says so first, the same on every database.
-RULE_NAME_MAX_LENGTH = 1024  # Rule.name
-DURATION_MAX_LENGTH = 32  # Rule.schedule_interval, Rule.throttle
+# Kibana sets no length on this; our column does (PostgreSQL refuses a longer value with a 500, SQLite
+# stores it), so the route says so first, the same on every database (a rule's own fields:
+# actions.rules.rule_fields, which the saved-object import checks too).
 ALERT_ID_MAX_LENGTH = 1024  # Alert.alert_id: a reported id kept in the state fails every later run
-COMMON = {
-    "name": String(max_length=RULE_NAME_MAX_LENGTH),
-    "tags": Array(String(), default=list),
-    "schedule": Object({"interval": String(max_length=DURATION_MAX_LENGTH, validator=duration_problem)}),
-    "params": Object({}, strict=False, default=dict),
-    "actions": Array(ACTION, default=list),
-    "throttle": String(nullable=True, max_length=DURATION_MAX_LENGTH, validator=duration_problem),
-    "notify_when": String(nullable=True, validator=_notify_when_problem),
-    "alert_delay": Object({"active": Number(minimum=1)}, nullable=True),
-    "flapping": Object(
-        {
-            "look_back_window": Number(minimum=2, maximum=20),
-            "status_change_threshold": Number(minimum=2, maximum=20),
-        },
-        nullable=True,
-        validator=flapping_problem,
-    ),
-}
+COMMON = rule_fields(ACTION)
 CREATE_BODY = Object(
     {
         "name": COMMON["name"],

@@ -7,7 +7,9 @@ import re
 
 from connectors.api.errors import error_response
 
-API_PATH = re.compile(r"^(?:/s/(?P<space>[^/]+))?/(?:api|internal)/")
+# The space segment may hold anything, a slash too (`/s/a%2Fb/api/...` is decoded before routing): no
+# route matches such a path, and it answers the JSON 404 as any other unknown API path does.
+API_PATH = re.compile(r"^(?:/s/(?P<space>.*?))?/(?:api|internal)/", re.DOTALL)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 logger = logging.getLogger("connectors.api")
 
@@ -20,7 +22,8 @@ class KibanaApiMiddleware:
         match = API_PATH.match(request.path_info)
         if match:
             request.kibana_api = True
-            request.space_id = match.group("space") or "default"
+            space = match.group("space")
+            request.space_id = "default" if space is None else space
             problem = _nul_problem(request)
             if problem:
                 return error_response(400, problem)

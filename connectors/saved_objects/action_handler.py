@@ -23,13 +23,17 @@ from connectors.saved_objects.contract import (
     ImportedObject,
     ObjectError,
     SavedObjectHandler,
+    check_fields,
     register,
 )
 from connectors.saved_objects.passphrase import _b64
+from connectors.schemas import MISSING, Boolean, String
+from connectors.services import CONNECTOR_NAME_MAX_LENGTH
 
 # What an 8.8+ export line says about its format (the kbn_archiver fixture's values).
 CORE_MIGRATION_VERSION = "8.8.0"
 ENCRYPTED_SECRETS_KEY = "encryptedSecrets"
+ORIGIN_ID_MAX_LENGTH = Connector._meta.get_field("origin_id").max_length
 CONNECTORS_ACTION_PATH = "/app/management/insightsAndAlerting/triggersActionsConnectors"
 
 
@@ -154,6 +158,19 @@ class ConnectorHandler(SavedObjectHandler):
             raise ObjectError.unknown("[attributes.name]: expected a non-empty string")
         if not isinstance(type_id, str) or not type_id:
             raise ObjectError.unknown("[attributes.actionTypeId]: expected a non-empty string")
+        origin_id = raw.get("originId") if isinstance(raw.get("originId"), str) else None
+        check_fields(
+            [
+                ("attributes.name", name, String(max_length=CONNECTOR_NAME_MAX_LENGTH)),
+                ("originId", origin_id, String(nullable=True, max_length=ORIGIN_ID_MAX_LENGTH)),
+                # Kibana's connector attributes schema: a boolean when present (7.x files have none).
+                (
+                    "attributes.isMissingSecrets",
+                    attributes.get("isMissingSecrets", MISSING),
+                    Boolean(optional=True),
+                ),
+            ]
+        )
         try:
             connector_type = registry.get(type_id)
         except UnknownConnectorType as exc:
@@ -205,7 +222,7 @@ class ConnectorHandler(SavedObjectHandler):
             references=[],
             raw=raw,
             managed=bool(raw.get("managed", False)),
-            origin_id=raw.get("originId") if isinstance(raw.get("originId"), str) else None,
+            origin_id=origin_id,
             extra={"secrets": secrets},
         )
 

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from connectors.models import Space
 from connectors.saved_objects.passphrase import PassphraseBox
+from connectors.schemas import Field, SchemaError
 
 # ---- errors --------------------------------------------------------------------------------------
 
@@ -34,6 +35,18 @@ class ObjectError(Exception):
     @classmethod
     def unknown(cls, message: str, status_code: int = 400) -> ObjectError:
         return cls({"type": "unknown", "message": message, "statusCode": status_code})
+
+
+def check_fields(checks: Iterable[tuple[str, Any, Field]]) -> None:
+    """`(path, value, field)`: each value as the routes check it (`MISSING` when the key is absent),
+    for what a handler stores in a column of limited length. A longer value is the routes' maxLength
+    message for this object alone, where PostgreSQL would refuse the write (an internal error and a
+    logged traceback) and SQLite would store it."""
+    for path, value, schema in checks:
+        try:
+            schema.validate(value, path)
+        except SchemaError as exc:
+            raise ObjectError.unknown(str(exc)) from None
 
 
 # ---- the handler contract ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def test_an_admin_creates_lists_and_archives_a_window(client, superuser, default
     window = MaintenanceWindow.objects.get()
     assert window.space_id == "default" and window.created_by == "elastic"
     assert window.schedule["custom"]["timezone"] == "Europe/Amsterdam"
-    listing = client.get("/admin/actions/maintenancewindow/").content.decode()
+    listing = client.get("/admin/actions/maintenancewindow/", follow=True).content.decode()
     assert "Patch Tuesday" in listing and "upcoming" in listing
     client.post(
         "/admin/actions/maintenancewindow/",
@@ -44,7 +44,8 @@ def test_an_admin_creates_lists_and_archives_a_window(client, superuser, default
     )
     window.refresh_from_db()
     assert (
-        window.events == [] and "archived" in client.get("/admin/actions/maintenancewindow/").content.decode()
+        window.events == []
+        and "archived" in client.get("/admin/actions/maintenancewindow/", follow=True).content.decode()
     )
 
 
@@ -75,7 +76,7 @@ def test_the_admin_lists_only_the_current_spaces_windows(
     user = django_user_model.objects.create_user("ops", password="ops-password-1", is_staff=True)
     SpacePrivilege.objects.create(user=user, space=default_space, privilege="read")
     client.force_login(user)
-    listing = client.get("/admin/actions/maintenancewindow/").content.decode()
+    listing = client.get("/admin/actions/maintenancewindow/", follow=True).content.decode()
     assert "here" in listing and "elsewhere" not in listing
     assert client.get(f"/admin/actions/maintenancewindow/{elsewhere.pk}/change/").status_code in (
         302,

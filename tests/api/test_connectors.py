@@ -504,6 +504,23 @@ def test_an_unknown_api_path_or_method_is_kibanas_json_404(admin):
         assert response.json() == error(404, "Not Found")
 
 
+def test_an_api_path_under_any_space_segment_is_kibanas_json_404(admin, client):
+    # `%2F` is decoded before routing: the space segment then holds a slash and no route matches.
+    for response in (
+        admin.get("/s/a%2Fb/api/actions/connectors"),
+        admin.get("/s/a/b/api/actions/connectors"),
+        admin.get("/s//api/actions/connectors"),
+        admin.post("/s/a%2Fb/api/actions/connector", {}, format="json", HTTP_KBN_XSRF="x"),
+        admin.get("/s/a%2Fb/internal/nothing"),
+        client.get("/s/a%2Fb/api/actions/connectors"),
+    ):
+        assert response.status_code == 404
+        assert response.json() == error(404, "Not Found")
+    # A space named validly is routed as before: its list answers (empty when it does not exist).
+    assert admin.get("/s/nope/api/actions/connectors").json() == []
+    assert admin.get("/s/default/api/actions/connectors").status_code == 200
+
+
 def test_an_unexpected_error_is_a_500_envelope_that_tells_nothing(admin, monkeypatch):
     from connectors.api import views
 

@@ -1,19 +1,23 @@
 """Values longer than their column: Kibana sets no length on a rule's name, schedule or throttle, or a
 space's id or name, but our columns do. PostgreSQL refused the write with a 500 (`value too long for
 type character varying`), SQLite stored it: the routes now answer the same 400 on both, naming the
-field, and store nothing.
+field, and store nothing. A saved-object import gives the same message as that object's error (on
+PostgreSQL it was an internal error with a logged traceback) and imports the other objects.
 
 Runs on SQLite in `make test` and on PostgreSQL through `tests/scaleout/test_long_values_on_postgresql.py`.
 """
 
+import logging
 import os
 
 import pytest
 from django.db import connection
 
 from actions.models import Rule
-from connectors.models import Space
+from connectors.models import Connector, Space
 from tests.actions.helpers import threshold_rule_body
+from tests.saved_objects.conftest import connector_line, ndjson, upload
+from tests.saved_objects.test_rules import LOG_ID, rule_line
 from tests.security.conftest import webhook
 
 
@@ -109,3 +113,75 @@ def test_a_reported_alert_id_longer_than_its_column_is_a_400_and_the_rule_keeps_
 
     _refused(response, "alerts.0.id", 1025, 1024)
     assert not (Rule.objects.get(pk=rule_id).state or {}).get("reported")
+
+
+def _imported_with_one_error(api, caplog, lines) -> dict:
+    caplog.set_level(logging.INFO)
+    response = upload(api, ndjson(*lines))
+    assert response.status_code == 200, response.content[:300]
+    body = response.json()
+    assert body["successCount"] == len(lines) - 1, body
+    (entry,) = body["errors"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    return entry["error"]
+
+
+def _max_length(field: str, length: int, maximum: int) -> dict:
+    return {
+        "type": "unknown",
+        "message": f"[{field}]: value has length [{length}] but it must have a maximum length of [{maximum}].",
+        "statusCode": 400,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "length", "maximum"),
+    [
+        ({"name": "n" * 1025}, "attributes.name", 1025, 255),
+        ({"name": "n" * 256}, "attributes.name", 256, 255),
+        ({"originId": "o" * 256}, "originId", 256, 255),
+    ],
+    ids=["name-over-the-column", "name-over-the-route-limit", "origin"],
+)
+def test_an_imported_connector_value_longer_than_its_column_is_a_clean_per_object_error(
+    api, default_space, caplog, changes, field, length, maximum
+):
+    line = connector_line("long-one")
+    line["attributes"].update({k: v for k, v in changes.items() if k != "originId"})
+    line.update({k: v for k, v in changes.items() if k == "originId"})
+
+    error = _imported_with_one_error(api, caplog, [connector_line("kept-one"), line])
+
+    assert error == _max_length(field, length, maximum)
+    assert Connector.objects.filter(pk="kept-one").exists()
+    assert not Connector.objects.filter(pk="long-one").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "length", "maximum"),
+    [
+        ({"name": "n" * 1025}, "attributes.name", 1025, 1024),
+        ({"schedule": {"interval": "1" * 40 + "m"}}, "attributes.schedule.interval", 41, 32),
+        ({"throttle": "1" * 40 + "m"}, "attributes.throttle", 41, 32),
+        ({"notifyWhen": "w" * 33}, "attributes.notifyWhen", 33, 32),
+        ({"consumer": "c" * 129}, "attributes.consumer", 129, 128),
+        ({"createdBy": "u" * 151}, "attributes.createdBy", 151, 150),
+        ({"updatedBy": "u" * 151}, "attributes.updatedBy", 151, 150),
+        ({"originId": "o" * 256}, "originId", 256, 255),
+    ],
+    ids=["name", "interval", "throttle", "notify-when", "consumer", "created-by", "updated-by", "origin"],
+)
+def test_an_imported_rule_value_longer_than_its_column_is_a_clean_per_object_error(
+    api, default_space, caplog, changes, field, length, maximum
+):
+    line = rule_line()
+    line["attributes"].update({k: v for k, v in changes.items() if k != "originId"})
+    line.update({k: v for k, v in changes.items() if k == "originId"})
+
+    error = _imported_with_one_error(api, caplog, [connector_line(LOG_ID), line])
+
+    assert error == _max_length(field, length, maximum)
+    assert Connector.objects.filter(pk=LOG_ID).exists()
+    assert not Rule.objects.exists()

@@ -340,10 +340,17 @@ def test_the_api_answers_its_middleware_builds_itself_also_forbid_framing_and_sn
 # ---- the space a form was opened in ---------------------------------------------------------------
 
 
-def _post_form(client, page_url: str, form_id: str, data: dict):
-    """Submit the page's form as a browser would: to its `action`, or to the page's own URL."""
-    html = client.get(page_url).content.decode()
-    tag = re.search(rf'<form[^>]*id="{form_id}"[^>]*>', html).group(0)
+def _post_form(client, page_url: str, form_id: str | None, data: dict):
+    """Submit the page's form as a browser would: to its `action`, or to the page's own URL (the
+    page's URL after any redirect). Without `form_id`, its first form other than the logout one."""
+    response = client.get(page_url, follow=True)
+    if response.redirect_chain:
+        page_url = urljoin(page_url, response.redirect_chain[-1][0])
+    html = response.content.decode()
+    pattern = (
+        rf'<form[^>]*id="{form_id}"[^>]*>' if form_id else r'<form(?![^>]*logout)[^>]*method="post"[^>]*>'
+    )
+    tag = re.search(pattern, html).group(0)
     action = re.search(r'action="([^"]*)"', tag)
     target = urljoin(page_url, unescape(action.group(1))) if action else page_url
     token = client.cookies["csrftoken"].value
@@ -469,6 +476,50 @@ def test_a_maintenance_window_edited_after_another_tab_switched_space_is_saved_n
     assert saved.status_code == 302
     window.refresh_from_db()
     assert (window.title, window.space_id) == ("longer freeze", "marketing")
+
+
+def test_a_maintenance_windows_delete_and_list_actions_write_in_the_space_they_were_opened_in(
+    default_space, other_space
+):
+    from actions import maintenance_windows as mw
+
+    user = make_user("both")
+    grant(user, "default", "all")
+    grant(user, "marketing", "all")
+    body = {
+        "title": "w",
+        "enabled": True,
+        "schedule": {"custom": {"start": "2030-01-01T00:00:00.000Z", "duration": "1h"}},
+    }
+    doomed = mw.create_window(other_space, {**body, "title": "marketing doomed"})
+    ticked = mw.create_window(other_space, {**body, "title": "marketing ticked"})
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/admin/connectors/connector/?space=marketing")
+
+    submissions = [
+        _post_form(client, f"/admin/actions/maintenancewindow/{doomed.pk}/delete/", None, {"post": "yes"}),
+        _post_form(
+            client,
+            "/admin/actions/maintenancewindow/",
+            "changelist-form",
+            {
+                "action": "archive_windows",
+                "_selected_action": [ticked.pk],
+                "index": "0",
+                "select_across": "0",
+            },
+        ),
+    ]
+    answers = []
+    for _target, submit in submissions:
+        client.get("/admin/connectors/connector/?space=default")  # another tab switches meanwhile
+        answers.append(submit())
+
+    assert [a.status_code for a in answers] == [302, 302]
+    assert not MaintenanceWindow.objects.filter(pk=doomed.pk).exists()
+    ticked.refresh_from_db()
+    assert mw.date_and_status(ticked)[0] == "archived"
 
 
 def test_a_rule_edited_after_another_tab_switched_space_is_saved_in_its_own_space(default_space, other_space):
