@@ -23,7 +23,7 @@ from django.utils import timezone
 from actions import kql, rule_types
 from actions.models import MaintenanceWindow
 from actions.rule_snooze import EVERY_OF, FREQUENCIES, ISO_DATE_RE, _parse_date, _weekday
-from actions.rules import RuleError, iso
+from actions.rules import MAX_INTERVAL_MS, RuleError, iso, later
 
 RUNNING, UPCOMING, FINISHED, ARCHIVED, DISABLED = "running", "upcoming", "finished", "archived", "disabled"
 STATUSES = (RUNNING, UPCOMING, FINISHED, ARCHIVED, DISABLED)
@@ -36,23 +36,13 @@ UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 # moment.duration(n, unit).asDays() for the "every must be longer than the duration" rule
 EVERY_DAYS = {"d": 1, "w": 7, "M": 30, "y": 365}
 ONE_YEAR = timedelta(days=365)
-# A window's length counts at most a thousand years (Kibana's syntax takes any number of digits, a
-# datetime stops at the year 9999, the column at 2**63 ms): `99999999999999d` lasts "for ever" instead
-# of failing with OverflowError. Only the arithmetic is capped; the custom schedule keeps its text.
-MAX_LENGTH_MS = 365_000 * 86_400_000
-
-
-def _later(moment: datetime, length: timedelta) -> datetime:
-    """`moment + length`, or the last representable moment for a window ending after the year 9999."""
-    try:
-        return moment + length
-    except OverflowError:
-        return datetime.max.replace(tzinfo=UTC)
+# A window's length counts at most MAX_INTERVAL_MS (the column stops at 2**63 ms): `99999999999999d`
+# lasts "for ever" instead of failing with OverflowError; the custom schedule keeps its text.
 
 
 def length_ms_of(value) -> int:
     """The internal API's `duration` (a number of ms), as a window length."""
-    return min(int(value), MAX_LENGTH_MS)
+    return min(int(value), MAX_INTERVAL_MS)
 
 
 class MaintenanceWindowError(RuleError):
@@ -117,7 +107,7 @@ def custom_problem(custom: dict) -> str | None:
 
 def duration_ms(duration: str) -> int:
     count, unit = DURATION_RE.search(duration).groups()
-    return min(int(count) * UNIT_MS[unit], MAX_LENGTH_MS)
+    return min(int(count) * UNIT_MS[unit], MAX_INTERVAL_MS)
 
 
 def kql_problem(text: str, operation: str) -> None:
@@ -153,7 +143,7 @@ def expiration_for(custom: dict, now: datetime) -> datetime:
     (So a recurring window starting more than a year ahead has no events yet: `finished`, as in Kibana.)"""
     if custom.get("recurring"):
         return now + ONE_YEAR
-    return _later(_parse_date(custom["start"]), timedelta(milliseconds=duration_ms(custom["duration"])))
+    return later(_parse_date(custom["start"]), timedelta(milliseconds=duration_ms(custom["duration"])))
 
 
 def expiration_for_r_rule(r_rule: dict, length_ms: int, now: datetime) -> datetime:
@@ -161,7 +151,7 @@ def expiration_for_r_rule(r_rule: dict, length_ms: int, now: datetime) -> dateti
     `freq` of 0, yearly, without an `interval` is a one-off there too)."""
     if r_rule.get("interval") or r_rule.get("freq"):
         return now + ONE_YEAR
-    return _later(_parse_date(r_rule["dtstart"]), timedelta(milliseconds=length_ms))
+    return later(_parse_date(r_rule["dtstart"]), timedelta(milliseconds=length_ms))
 
 
 def generate_events(r_rule: dict, length_ms: int, expiration: datetime) -> list[dict]:
@@ -189,7 +179,7 @@ def generate_events(r_rule: dict, length_ms: int, expiration: datetime) -> list[
             moment.astimezone(UTC) + fraction
             for moment in recurrence.between(start - fraction, expiration, inc=True)
         ]
-    return [{"gte": iso(s), "lte": iso(_later(s, length))} for s in starts]
+    return [{"gte": iso(s), "lte": iso(later(s, length))} for s in starts]
 
 
 def merge_events(old: list[dict], new: list[dict]) -> list[dict]:

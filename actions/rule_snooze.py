@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from actions.models import Rule
-from actions.rules import RuleError, iso
+from actions.rules import MAX_INTERVAL_MS, RuleError, iso, later
 
 ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 SNOOZE_DURATION_RE = re.compile(r"(\d+)(s|m|h|d)")  # unanchored, as Kibana's
@@ -150,26 +150,18 @@ def _weekday(text: str):
     return day(int(text[:-2])) if len(text) > 2 else day
 
 
-# A snooze counts at most a thousand years (Kibana stores any number of ms; a datetime stops at the
-# year 9999): one snoozed "for 99999999999999d" used to make the rule, the space's `_find` and the
-# rule's runs fail with OverflowError. Applied when read, so snoozes stored before hold too.
-MAX_SNOOZE_MS = 365_000 * 86_400_000
-
-
-def _later(moment: datetime, length: timedelta) -> datetime:
-    try:
-        return moment + length
-    except OverflowError:
-        return datetime.max.replace(tzinfo=UTC)
+# A snooze counts at most MAX_INTERVAL_MS (Kibana stores any number of ms): one snoozed "for
+# 99999999999999d" used to make the rule, the space's `_find` and the rule's runs fail with
+# OverflowError. Applied when read, so snoozes stored before hold too.
 
 
 def _active_until(snooze: dict, now: datetime) -> datetime | None:
     """When the occurrence of `snooze` that covers `now` ends, or None (Kibana's getActiveSnoozeIfExist)."""
     r_rule = snooze["rRule"]
-    duration = timedelta(milliseconds=min(snooze["duration"], MAX_SNOOZE_MS))
+    duration = timedelta(milliseconds=min(snooze["duration"], MAX_INTERVAL_MS))
     start = _parse_date(r_rule["dtstart"])
-    if start <= now < _later(start, duration):
-        return _later(start, duration)
+    if start <= now < later(start, duration):
+        return later(start, duration)
     if r_rule.get("freq") is None:
         return None
     # Occurrences keep their wall-clock time in the schedule's timezone (across DST changes).
@@ -186,8 +178,8 @@ def _active_until(snooze: dict, now: datetime) -> datetime | None:
         until=_parse_date(r_rule["until"]) if r_rule.get("until") else None,
     )
     last = recurrence.before(now - fraction, inc=True)
-    if last is not None and now < _later(last + fraction, duration):
-        return _later(last + fraction, duration).astimezone(UTC)
+    if last is not None and now < later(last + fraction, duration):
+        return later(last + fraction, duration).astimezone(UTC)
     return None
 
 

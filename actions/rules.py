@@ -54,13 +54,23 @@ def interval_seconds(value: str) -> int:
 
 
 # Kibana's duration syntax takes any number of digits, but a datetime stops at the year 9999: as a
-# span of time (a schedule, a throttle, a backfill step) a duration counts at most a thousand years, so
-# `999999999999999d` means "not again in our lifetime" instead of an OverflowError in the poller.
+# span of time (a schedule, a throttle, a backfill step, a snooze, a maintenance window) a duration
+# counts at most a thousand years, so `999999999999999d` means "not again in our lifetime" instead of
+# an OverflowError in the poller. Only the arithmetic is capped; what was sent is kept as sent.
 MAX_INTERVAL = timedelta(days=365_000)
+MAX_INTERVAL_MS = MAX_INTERVAL.days * 86_400_000
 
 
 def interval_delta(value: str) -> timedelta:
     return timedelta(seconds=min(interval_seconds(value), int(MAX_INTERVAL.total_seconds())))
+
+
+def later(moment: datetime, length: timedelta) -> datetime:
+    """`moment + length`, or the last representable moment when that is after the year 9999."""
+    try:
+        return moment + length
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def iso(moment: datetime | None) -> str | None:
