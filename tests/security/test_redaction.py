@@ -179,6 +179,26 @@ def test_a_secret_header_echoed_back_json_encoded_is_redacted(default_space, htt
     assert QUOTED_TOKEN not in written
 
 
+def _client_credentials_webhook(space, httpserver, client_secret: str) -> Connector:
+    """A `.webhook` that gets its token from the local server's `/token` with `client_secret`."""
+    connector = Connector(
+        space=space,
+        name="hook",
+        connector_type_id=".webhook",
+        config={
+            "url": httpserver.url_for("/hook"),
+            "method": "post",
+            "hasAuth": True,
+            "authType": "webhook-oauth2-client-credentials",
+            "accessTokenUrl": httpserver.url_for("/token"),
+            "clientId": "client-1",
+        },
+    )
+    connector.set_secrets({"clientSecret": client_secret})
+    connector.save()
+    return connector
+
+
 @pytest.mark.django_db
 def test_a_client_secret_echoed_back_form_encoded_by_a_token_endpoint_is_redacted(
     default_space, httpserver, caplog
@@ -192,21 +212,7 @@ def test_a_client_secret_echoed_back_form_encoded_by_a_token_endpoint_is_redacte
             content_type="application/json",
         )
     )
-    connector = Connector(
-        space=default_space,
-        name="hook",
-        connector_type_id=".webhook",
-        config={
-            "url": httpserver.url_for("/hook"),
-            "method": "post",
-            "hasAuth": True,
-            "authType": "webhook-oauth2-client-credentials",
-            "accessTokenUrl": httpserver.url_for("/token"),
-            "clientId": "client-1",
-        },
-    )
-    connector.set_secrets({"clientSecret": QUOTED_TOKEN})
-    connector.save()
+    connector = _client_credentials_webhook(default_space, httpserver, QUOTED_TOKEN)
 
     written = _run_and_everything_written(connector, {"body": "{}"}, caplog)
 
@@ -311,21 +317,7 @@ def test_a_client_secret_echoed_where_a_non_json_token_answer_is_cut_leaves_none
         return Response(f"refused: {pad}{sent}", status=401, content_type="text/plain")
 
     httpserver.expect_request("/token").respond_with_handler(echo)
-    connector = Connector(
-        space=default_space,
-        name="hook",
-        connector_type_id=".webhook",
-        config={
-            "url": httpserver.url_for("/hook"),
-            "method": "post",
-            "hasAuth": True,
-            "authType": "webhook-oauth2-client-credentials",
-            "accessTokenUrl": httpserver.url_for("/token"),
-            "clientId": "client-1",
-        },
-    )
-    connector.set_secrets({"clientSecret": CUT_SECRET})
-    connector.save()
+    connector = _client_credentials_webhook(default_space, httpserver, CUT_SECRET)
 
     written = _run_and_everything_written(connector, {"body": "{}"}, caplog)
 
