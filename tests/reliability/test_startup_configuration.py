@@ -99,6 +99,16 @@ def test_dot_env_example_copied_as_it_is_starts(tmp_path):
     assert completed.returncode == 0, completed.stderr
 
 
+def test_connectors_behind_tls_proxy_set_in_dot_env_is_read(tmp_path):
+    """The README says every variable may be set in `.env`; this one was refused as unknown."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("CONNECTORS_BEHIND_TLS_PROXY=true\n")
+    read = "from django.conf import settings; print('SECURE', settings.SESSION_COOKIE_SECURE)"
+    completed = manage(tmp_path, "shell", "-c", read, env_file=str(env_file))
+    assert completed.returncode == 0, completed.stderr
+    assert "SECURE True" in completed.stdout
+
+
 @pytest.mark.parametrize(
     "variable, value",
     [
