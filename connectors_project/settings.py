@@ -48,6 +48,8 @@ if BEHIND_TLS_PROXY:
 
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+# gunicorn web processes `serve` (make run) starts; gunicorn itself reads the same variable.
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1, maximum=1024)
 
 # ---- the kibana.yml-style settings file: parsed once, fails loudly on unknown keys --------------
 CONNECTORS_CONFIG = env_str("CONNECTORS_CONFIG")

@@ -54,6 +54,11 @@ def test_a_bad_environment_variable_is_one_line_naming_it(tmp_path):
     assert "PORT must be a whole number, got 'eighty'" in line
 
 
+def test_a_bad_web_concurrency_is_one_line_naming_it_not_a_traceback(tmp_path):
+    line = one_error_line(manage(tmp_path, "serve", "--help", WEB_CONCURRENCY="two"))
+    assert "WEB_CONCURRENCY must be a whole number, got 'two'" in line
+
+
 def test_a_misspelt_variable_in_the_environment_names_the_closest_known_one(tmp_path):
     line = one_error_line(manage(tmp_path, "check", CONNECTORS_WORKER="3"))
     assert "unknown variable CONNECTORS_WORKER (did you mean CONNECTORS_WORKERS?)" in line

@@ -175,7 +175,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=settings.HOST)
         parser.add_argument("--port", type=int, default=settings.PORT)
-        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        parser.add_argument("--web-workers", type=int, default=settings.WEB_CONCURRENCY)
         parser.add_argument("--no-worker", action="store_true", help="serve the web only")
         parser.add_argument(
             "--migrate", action="store_true", help="apply migrations and run `bootstrap` first (make run)"
