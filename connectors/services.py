@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -152,6 +153,36 @@ SUMMARY_COLUMNS = ("id", "name", "connector_type_id", "config", "is_missing_secr
 HEALTH_COLUMNS = ("last_run_at", "last_outcome", "last_error")
 
 
+# ICU's root order of the ASCII characters that are not digits or letters (spaces, punctuation,
+# symbols, then currency): what `localeCompare` puts before "0".
+_ASCII_BEFORE_DIGITS = {c: i for i, c in enumerate("\t\n\v\f\r _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$")}
+
+
+def _primary(character: str) -> tuple[int, int | str]:
+    if character in _ASCII_BEFORE_DIGITS:
+        return (0, _ASCII_BEFORE_DIGITS[character])
+    category = unicodedata.category(character)[0]
+    group = {"Z": 1, "P": 1, "C": 1, "S": 2, "N": 3}.get(category, 4)
+    return (group, character)
+
+
+def locale_compare_key(name: str) -> tuple:
+    """A sort key that orders names as Kibana's `a.name.localeCompare(b.name)` (ICU, root order):
+    spaces and punctuation, then symbols, digits and letters; letters compared without accents and
+    case first (ß as ss), then accents (unaccented first), then case (lower first); code points last."""
+    primary, secondary, tertiary = [], [], []
+    for character in unicodedata.normalize("NFD", name):
+        if unicodedata.combining(character) and primary:
+            secondary[-1] += character
+            continue
+        folded = character.casefold()
+        for base in folded:
+            primary.append(_primary(base))
+            secondary.append("")
+            tertiary.append(folded != character)
+    return (primary, secondary, tertiary, name)
+
+
 def list_connectors(space_id: str, *, with_health: bool = False) -> list[Connector | ConnectorSummary]:
     """The space's connectors (as summaries, with the health columns if asked) and every
     preconfigured one, sorted by name as Kibana sorts them."""
@@ -159,7 +190,7 @@ def list_connectors(space_id: str, *, with_health: bool = False) -> list[Connect
     # No ORDER BY: the merged list is sorted here anyway, with Kibana's key.
     rows = Connector.objects.filter(space_id=space_id).order_by().values_list(*columns)
     merged = list(preconfigured_connectors().values()) + [ConnectorSummary(*row) for row in rows]
-    return sorted(merged, key=lambda c: (c.name.lower(), c.name))
+    return sorted(merged, key=lambda c: locale_compare_key(c.name))
 
 
 def referenced_by_counts(space_id: str, connector_ids: list[str]) -> dict[str, int]:

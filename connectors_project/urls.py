@@ -13,6 +13,8 @@ API_MODULES = [
     "eventlog.api.urls",
 ]
 
+handler400 = "connectors.api.middleware.bad_request"
+
 urlpatterns = [
     path("admin/saved-objects/", include("connectors.admin.saved_objects")),
     path("admin/", admin.site.urls),

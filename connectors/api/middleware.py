@@ -96,3 +96,14 @@ def _has_credentials(request) -> bool:
 
 def _is_json(response) -> bool:
     return response.get("Content-Type", "").startswith("application/json")
+
+
+def bad_request(request, exception=None):
+    """Django's `handler400`: what answers a SuspiciousOperation no view caught, a Host header outside
+    ALLOWED_HOSTS above all (raised before any view, so the envelope above never applies). Kibana's
+    JSON envelope on API paths, Django's page elsewhere."""
+    if API_PATH.match(request.path_info):
+        return error_response(400, "Bad Request")
+    from django.views.defaults import bad_request as django_bad_request
+
+    return django_bad_request(request, exception)

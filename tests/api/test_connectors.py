@@ -136,6 +136,20 @@ class TestRoutes:
         assert "is_missing_secrets" not in body[0] and "config" not in body[0]
         assert body[1]["is_missing_secrets"] is False
 
+    def test_list_sorts_names_as_javascripts_locale_compare_does_accents_case_and_punctuation(
+        self, admin, space_id
+    ):
+        # Kibana sorts with `a.name.localeCompare(b.name)` (ICU); the expected order is Node's.
+        names = ["Zeta", "\u00c9mile", "alpha", "Beta", "hook", "A", "a", "9x", "10x", "_under", "emile"]
+        names += ["my-index", "my_index", "Stra\u00dfe", "strasse", "(paren)", "@user", "$cost"]
+        for name in names:
+            create_connector(space_id, name=name)
+        body = admin.get(url(space_id, "connectors")).json()
+        assert [c["name"] for c in body] == [
+            "_under", "(paren)", "@user", "$cost", "10x", "9x", "a", "A", "alpha", "Beta", "emile",
+            "\u00c9mile", "hook", "my_index", "my-index", "strasse", "Stra\u00dfe", "Zeta",
+        ]  # fmt: skip
+
     def test_update_replaces_secrets_wholesale_and_clears_missing_secrets(self, admin, space_id):
         created = admin.post(
             url(space_id, "connector"),
