@@ -9,11 +9,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.http import HttpResponseRedirect
 from django.utils import timezone
-from django.utils.http import urlencode
 
 from actions import maintenance_windows as mw
 from actions.models import MaintenanceWindow
-from connectors.admin.spaces import space_access
+from connectors.admin.spaces import here_in_space, space_access
 from connectors.schemas import SchemaError
 
 
@@ -132,7 +131,7 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
     def _form_url_in_space(self, request, form_url: str) -> str:
         access = space_access(request)
         if access.space is not None and not form_url:
-            return f"{request.path}?{urlencode({'space': access.space.id})}"
+            return here_in_space(request, access.space.id)
         return form_url
 
     def add_view(self, request, form_url="", extra_context=None):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.http import urlencode
+
 from connectors import privileges
 from connectors.models import DEFAULT_SPACE_ID, Space
 
@@ -46,3 +48,9 @@ def space_access(request) -> SpaceAccess:
     access = SpaceAccess(space=space, privilege=privilege, readable=readable)
     request._connectors_space_access = access
     return access
+
+
+def here_in_space(request, space_id: str) -> str:
+    """This page's URL naming its space: where its forms post, so a space switch in another tab
+    meanwhile neither 404s the submit (losing what was typed, secrets included) nor writes elsewhere."""
+    return f"{request.path}?{urlencode({'space': space_id})}"

@@ -23,7 +23,7 @@ from connectors.admin import forms as schema_forms
 from connectors.admin.icons import icon_url
 from connectors.admin.middleware import too_large_message
 from connectors.admin.saved_objects import export_selection_url
-from connectors.admin.spaces import space_access
+from connectors.admin.spaces import here_in_space, space_access
 from connectors.api.base import collector_paused
 from connectors.api.views import is_connector_deprecated
 from connectors.base import ConnectorType, ExecutionResult
@@ -304,7 +304,7 @@ def connector_list(request, model_admin):
         columns=columns,
         sort=sort,
         filter_query=urlencode({k: v for k, v in (("q", query), ("type", type_filter), ("sort", sort)) if v}),
-        # the ticked ids are this space's: the bulk buttons name it (see _here_in_space)
+        # the ticked ids are this space's: the bulk buttons name it (see spaces.here_in_space)
         bulk_delete_action=_url("bulk_delete", space=access.space.id),
         bulk_export_action=_url("bulk_export", space=access.space.id),
     )
@@ -485,12 +485,6 @@ def _tabs(connector: Connector, active: str, used_by: int, editable: bool) -> li
     ]
 
 
-def _here_in_space(request, access) -> str:
-    """This page's URL naming its space: where its form posts, so a space switch in another tab
-    meanwhile neither 404s the submit (losing what was typed, secrets included) nor writes elsewhere."""
-    return f"{request.path}?{urlencode({'space': access.space.id})}"
-
-
 def _connector_context(request, model_admin, connector: Connector, active: str, title: str, **extra) -> dict:
     access = space_access(request)
     used_by = (
@@ -509,7 +503,7 @@ def _connector_context(request, model_admin, connector: Connector, active: str, 
         tabs=_tabs(connector, active, used_by, _editable(access, connector)),
         active_tab=active,
         editable=access.can_write and not connector.is_preconfigured,
-        form_action=_here_in_space(request, access),
+        form_action=here_in_space(request, access.space.id),
         **extra,
     )
 
@@ -797,7 +791,7 @@ def _delete(request, model_admin, ids: list[str]):
         items=items,
         in_use=in_use,
         back=back,
-        form_action=_here_in_space(request, access),
+        form_action=here_in_space(request, access.space.id),
     )
     return _render(request, "delete_confirm.html", context)
 

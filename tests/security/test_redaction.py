@@ -278,21 +278,7 @@ def test_an_oauth_access_token_echoed_back_by_the_service_is_redacted(default_sp
             content_type="application/json",
         )
     )
-    connector = Connector(
-        space=default_space,
-        name="hook",
-        connector_type_id=".webhook",
-        config={
-            "url": httpserver.url_for("/hook"),
-            "method": "post",
-            "hasAuth": True,
-            "authType": "webhook-oauth2-client-credentials",
-            "accessTokenUrl": httpserver.url_for("/token"),
-            "clientId": "client-1",
-        },
-    )
-    connector.set_secrets({"clientSecret": "client-secret-9f2e"})
-    connector.save()
+    connector = _client_credentials_webhook(default_space, httpserver, "client-secret-9f2e")
 
     fresh = _run_and_everything_written(connector, {"body": "{}"}, caplog)
     cached = _run_and_everything_written(connector, {"body": "{}"}, caplog)
