@@ -13,8 +13,8 @@ from actions import maintenance_windows as mw
 from actions.models import MaintenanceWindow
 from actions.rule_snooze import end_date_problem, timezone_problem
 from connectors import privileges
-from connectors.api.base import KibanaView, refuse_unknown_query_keys, validate_body
-from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound
+from connectors.api.base import KibanaView, api_unauthorized, refuse_unknown_query_keys, validate_body
+from connectors.api.errors import BadRequest, KibanaError, NotFound
 from connectors.schemas import Array, Boolean, Number, Object, String
 
 RECURRING = Object(
@@ -80,12 +80,8 @@ class MaintenanceWindowView(KibanaView):
 
     def authorize(self, write: bool) -> None:
         if not privileges.allows(self.privilege, "update" if write else "get"):
-            request = self.request
             privilege = "write-maintenance-window" if write else "read-maintenance-window"
-            raise Forbidden(
-                f"API [{request.method} {request.path}] is unauthorized for user, "
-                f"this action is granted by the Kibana privileges [{privilege}]"
-            )
+            raise api_unauthorized(self.request, privilege)
 
     def load(self, window_id: str) -> MaintenanceWindow:
         window = MaintenanceWindow.objects.filter(pk=window_id, space_id=self.space_id).first()

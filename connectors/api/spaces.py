@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from connectors import privileges
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView, validate_body
+from connectors.api.base import KibanaView, api_unauthorized, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.api.saved_objects_views import request_error_response
 from connectors.copy_to_space import copy_into_spaces, export_for_copy
@@ -318,11 +318,7 @@ class CopyViewBase(KibanaView):
     `all` there, checked per space (a space refused answers its own 403, the others go ahead)."""
 
     def require_copy(self) -> None:
-        self.require(
-            "get",
-            f"API [POST {self.request.get_full_path()}] is unauthorized for user, this action is granted by the "
-            "Kibana privileges [copySavedObjectsToSpaces]",
-        )
+        self.require("get", api_unauthorized(self.request, "copySavedObjectsToSpaces").message)
 
     def may_write(self, space_id: str) -> bool:
         return privileges.privilege_for(self.request.user, space_id) == privileges.ALL

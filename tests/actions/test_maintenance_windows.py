@@ -213,6 +213,29 @@ def test_a_read_only_user_can_read_but_not_write(api, default_space, django_user
     )
 
 
+def test_the_403_names_the_path_without_the_space_prefix_and_with_the_query_as_kibana_does(
+    api, other_space, django_user_model
+):
+    # Kibana's route authorization prints `request.url.pathname + search` after the spaces plugin
+    # has rewritten `/s/{space}` away (FTR find_maintenance_windows: `space_1_all at space2`).
+    from rest_framework.test import APIClient
+
+    django_user_model.objects.create_user("stranger", password="stranger-password-1")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=basic_auth("stranger", "stranger-password-1"), HTTP_KBN_XSRF="true")
+    found = client.get(f"/s/{other_space.id}/api/maintenance_window/_find?page=1&per_page=1")
+    assert found.status_code == 403
+    assert found.json()["message"] == (
+        "API [GET /api/maintenance_window/_find?page=1&per_page=1] is unauthorized for user, "
+        "this action is granted by the Kibana privileges [read-maintenance-window]"
+    )
+    deleted = client.delete(f"/s/{other_space.id}/api/maintenance_window/abc")
+    assert deleted.json()["message"] == (
+        "API [DELETE /api/maintenance_window/abc] is unauthorized for user, "
+        "this action is granted by the Kibana privileges [write-maintenance-window]"
+    )
+
+
 def test_writes_need_the_kbn_xsrf_header(api):
     api.credentials(HTTP_AUTHORIZATION=basic_auth("elastic", "changeme-please"))
     response = api.post("/api/maintenance_window", WEEKLY, format="json")
