@@ -621,9 +621,12 @@ class BackfillScheduleView(BackfillView):
             items = BACKFILL_BODY.validate(request.data, "request body")
         except SchemaError as exc:
             raise BadRequest(str(exc)) from None
-        problems = backfill.range_problems([r for item in items for r in item["ranges"]])
-        if problems:
-            raise BadRequest("[request body]: " + "\n".join(problems))
+        # Kibana validates each item's ranges in the item's own `validate`: the first bad item
+        # answers, under its index.
+        for index, item in enumerate(items):
+            problems = backfill.range_problems(item["ranges"])
+            if problems:
+                raise BadRequest(f"[request body.{index}]: " + "\n".join(problems))
         if not privileges.allows(self.privilege, "update"):
             raise Forbidden("Unauthorized to scheduleBackfill rules")
         with transaction.atomic():

@@ -105,14 +105,14 @@ def test_schedule_validates_ranges_with_kibanas_messages(api, default_space, hoo
         return response.json()["message"]
 
     assert attempt(stamp(now - timedelta(days=91)), stamp(now - timedelta(days=90, hours=23))) == (
-        "[request body]: Backfill cannot look back more than 90 days"
+        "[request body.0]: Backfill cannot look back more than 90 days"
     )
-    assert attempt("yesterday", stamp(now)) == "[request body]: Backfill start must be valid date"
+    assert attempt("yesterday", stamp(now)) == "[request body.0]: Backfill start must be valid date"
     assert attempt(stamp(now - timedelta(hours=1)), stamp(now - timedelta(hours=2))) == (
-        "[request body]: Backfill end must be greater than backfill start"
+        "[request body.0]: Backfill end must be greater than backfill start"
     )
     assert attempt(stamp(now - timedelta(hours=1)), stamp(now + timedelta(hours=1))) == (
-        "[request body]: Backfill cannot be scheduled for the future"
+        "[request body.0]: Backfill cannot be scheduled for the future"
     )
     empty = api.post("/api/alerting/rules/backfill/_schedule", [], format="json")
     assert empty.json()["message"] == "[request body]: array size is [0], but cannot be smaller than [1]"
@@ -121,6 +121,47 @@ def test_schedule_validates_ranges_with_kibanas_messages(api, default_space, hoo
     assert (
         response.json()["message"] == "[request body]: array size is [101], but cannot be greater than [100]"
     )
+
+
+def test_a_bad_range_is_reported_under_its_items_index_with_only_the_first_problem_of_each_range(
+    api, default_space, hook
+):
+    # Kibana: an object-level `validate` on each item (`[request body.<i>]`), and
+    # validateBackfillSchedule returns the first problem of a range; the item's ranges' problems
+    # are joined with a newline (FTR schedule_backfill: `[request body.0]: Backfill ...`).
+    rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
+    now = timezone.now()
+    good = {"start": stamp(now - timedelta(hours=2)), "end": stamp(now - timedelta(hours=1))}
+    ancient_and_reversed = {"start": "2020-01-02T00:00:00.000Z", "end": "2020-01-01T00:00:00.000Z"}
+    reversed_recent = {"start": stamp(now - timedelta(hours=1)), "end": stamp(now - timedelta(hours=2))}
+    body = [
+        {"rule_id": rule.id, "ranges": [good]},
+        {"rule_id": rule.id, "ranges": [ancient_and_reversed, good, reversed_recent]},
+    ]
+    response = api.post("/api/alerting/rules/backfill/_schedule", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "[request body.1]: Backfill cannot look back more than 90 days\n"
+        "Backfill end must be greater than backfill start"
+    )
+    assert not Backfill.objects.exists()
+
+
+def test_the_internal_backfill_routes_are_the_public_ones_twins(api, default_space, hook):
+    rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
+    start = timezone.now() - timedelta(hours=2)
+    body = [
+        {"rule_id": rule.id, "ranges": [{"start": stamp(start), "end": stamp(start + timedelta(minutes=5))}]}
+    ]
+    scheduled = api.post("/internal/alerting/rules/backfill/_schedule", body, format="json")
+    assert scheduled.status_code == 200, scheduled.json()
+    (created,) = scheduled.json()
+    found = api.post(f"/internal/alerting/rules/backfill/_find?rule_ids={rule.id}").json()
+    assert [b["id"] for b in found["data"]] == [created["id"]]
+    assert api.get(f"/internal/alerting/rules/backfill/{created['id']}").json() == created
+    assert api.get(f"/s/marketing/internal/alerting/rules/backfill/{created['id']}").status_code == 404
+    assert api.delete(f"/internal/alerting/rules/backfill/{created['id']}").status_code == 204
+    assert api.get(f"/api/alerting/rules/backfill/{created['id']}").status_code == 404
 
 
 def test_find_get_and_delete(api, default_space, hook):
