@@ -176,6 +176,7 @@ class SavedObjectsExportView(KibanaView):
 class SavedObjectsImportView(KibanaView):
     parser_classes = [MultiPartParser, FormParser]
     query_keys = IMPORT_QUERY_KEYS
+    extensions = IMPORT_EXTENSIONS
 
     def options(self, request) -> ImportOptions:
         refuse_unknown_query_keys(request.query_params, self.query_keys)
@@ -198,7 +199,7 @@ class SavedObjectsImportView(KibanaView):
         if upload is None or not hasattr(upload, "read"):
             raise BadRequest("[request body.file]: expected value of type [Stream] but got [undefined]")
         name = (upload.name or "").lower()
-        if not name.endswith(IMPORT_EXTENSIONS):
+        if not name.endswith(self.extensions):
             extension = "." + name.rsplit(".", 1)[1] if "." in name else ""
             raise BadRequest(f"Invalid file extension {extension}")
         too_large = payload_too_large(upload.size or 0)
@@ -228,6 +229,7 @@ class SavedObjectsResolveImportErrorsView(SavedObjectsImportView):
     (connectors/saved_objects/resolve.py). No `overwrite` query parameter: overwrite is per retry."""
 
     query_keys = IMPORT_QUERY_KEYS - {"overwrite"}
+    extensions = (".ndjson",)  # Kibana's route takes nothing else
 
     def post(self, request):
         options = self.options(request)

@@ -172,6 +172,19 @@ def test_kibanas_query_and_file_checks(api, default_space):
     )
 
 
+def test_only_an_ndjson_file_is_accepted_as_in_kibanas_route(api, default_space):
+    # SOR/resolve_import_errors.ts: `if (fileExtension !== '.ndjson') return res.badRequest(...)`.
+    data = ndjson(connector_line(ID_A))
+    retries = [{"type": "action", "id": ID_A}]
+
+    as_json = resolve(api, data, retries, filename="export.json")
+    upper_case = resolve(api, data, retries, filename="EXPORT.NDJSON")
+
+    assert as_json.json() == error(400, "Invalid file extension .json")
+    assert upper_case.status_code == 200
+    assert not Connector.objects.exclude(pk=ID_A).exists()
+
+
 def test_create_new_copies_gives_retried_objects_new_ids(api, default_space):
     existing(default_space)
 
