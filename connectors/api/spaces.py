@@ -67,7 +67,7 @@ def _image_url_problem(value) -> str | None:
 
 SPACE_BODY = Object(
     {
-        "id": Any_(validator=_space_id_problem),
+        "id": String(validator=_space_id_problem),
         "name": String(min_length=1, max_length=SPACE_NAME_MAX_LENGTH),
         "description": String(default=None),
         "initials": String(max_length=MAX_SPACE_INITIALS, default=None),
@@ -154,10 +154,11 @@ class SpaceListView(SpaceViewBase):
                 for i, p in enumerate(PURPOSES)
             )
             raise BadRequest(f"[request query.purpose]: types that failed validation:\n{lines}")
-        include = request.query_params.get("include_authorized_purposes", "false")
+        # A config-schema boolean: "true"/"false" in any case.
+        include = request.query_params.get("include_authorized_purposes", "false").lower()
         if include not in ("true", "false"):
             raise BadRequest(
-                f"[request query.include_authorized_purposes]: expected value of type [boolean] but got [{include}]"
+                "[request query.include_authorized_purposes]: expected value of type [boolean] but got [string]"
             )
         if purpose_given and include == "true":
             raise BadRequest(

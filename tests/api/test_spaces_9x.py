@@ -69,6 +69,24 @@ def test_purpose_with_include_authorized_purposes_is_kibanas_400(admin):
     assert admin.get("/api/spaces/space?purpose=any&include_authorized_purposes=false").status_code == 200
 
 
+def test_include_authorized_purposes_is_a_boolean_in_any_case(admin):
+    listed = admin.get("/api/spaces/space?include_authorized_purposes=TRUE")
+    assert listed.status_code == 200
+    assert all("authorizedPurposes" in space for space in listed.json())
+    assert admin.get("/api/spaces/space?include_authorized_purposes=yes").json() == error(
+        400, "[request query.include_authorized_purposes]: expected value of type [boolean] but got [string]"
+    )
+
+
+def test_put_without_an_id_is_kibanas_string_type_error(admin):
+    # Kibana's space schema: `id: schema.string({validate})`, validated though the path names the space.
+    response = admin.put("/api/spaces/space/marketing", {"name": "Marketing"}, format="json")
+
+    assert response.json() == error(
+        400, "[request body.id]: expected value of type [string] but got [undefined]"
+    )
+
+
 def test_the_copy_purpose_lists_only_spaces_the_caller_may_write_to(spaces):
     user = make_user("u")
     grant(user, "default", "read")
