@@ -139,10 +139,9 @@ def _query_boolean(params, key: str) -> bool:
     value = params.get(key)
     if value is None:
         return False
-    if value in ("true", ""):
-        return True
-    if value == "false":
-        return False
+    # config-schema's boolean: "true"/"false" in any case; "" (a bare `?key`) is not one.
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
     raise BadRequest(f"[request query.{key}]: expected value of type [boolean] but got [string]")
 
 

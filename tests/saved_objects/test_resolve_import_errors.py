@@ -200,6 +200,20 @@ def test_create_new_copies_gives_retried_objects_new_ids(api, default_space):
     assert Connector.objects.count() == 2
 
 
+def test_the_query_flags_are_config_schema_booleans_in_any_case_and_empty_is_a_400(api, default_space):
+    existing(default_space)
+    line = ndjson(connector_line(ID_A, name="c"))
+    retries = [{"type": "action", "id": ID_A}]
+
+    upper = resolve(api, line, retries, query="createNewCopies=TRUE")
+    bare = resolve(api, line, retries, query="createNewCopies")
+
+    assert upper.json()["successResults"][0]["destinationId"] not in (ID_A, None)
+    assert bare.json() == error(
+        400, "[request query.createNewCopies]: expected value of type [boolean] but got [string]"
+    )
+
+
 def test_it_works_under_a_space_prefix_and_needs_the_all_privilege(
     api, default_space, other_space, django_user_model
 ):
