@@ -600,16 +600,21 @@ class BackfillView(RuleView):
     """Kibana 9.4's public backfill routes (`/api/alerting/rules/backfill/*`); see actions/backfill.py."""
 
     def load_backfill(self, backfill_id: str, operation: str):
-        """The space's backfill; a caller with no rules privilege in the space learns nothing of it."""
+        """Kibana's getBackfill/deleteBackfill: the space's backfill is read first (404 for every
+        caller), then its rule's type is authorized; both errors say which backfill failed."""
         from actions.models import Backfill
 
-        if not privileges.allows(self.privilege, operation):
-            raise Forbidden(f"Unauthorized to {operation} backfills")
+        failed = f"Failed to {operation} backfill by id: {backfill_id}"
         backfill = (
             Backfill.objects.filter(pk=backfill_id, space_id=self.space_id).select_related("rule").first()
         )
         if backfill is None:
-            raise NotFound(f"Saved object [ad_hoc_run_params/{backfill_id}] not found")
+            raise NotFound(f"{failed}: Saved object [ad_hoc_run_params/{backfill_id}] not found")
+        if not privileges.allows(self.privilege, NEEDS[operation]):
+            rule = backfill.rule
+            raise Forbidden(
+                f'{failed}: Unauthorized by "{rule.consumer}" to {operation}Backfill "{rule.rule_type_id}" rule'
+            )
         return backfill
 
 
@@ -638,14 +643,10 @@ class BackfillDetailView(BackfillView):
     def get(self, request, backfill_id):
         from actions.backfill import to_api
 
-        item = self.load_backfill(backfill_id, "get")
-        self.authorize("get", item.rule.rule_type_id, item.rule.consumer)
-        return Response(to_api(item))
+        return Response(to_api(self.load_backfill(backfill_id, "get")))
 
     def delete(self, request, backfill_id):
-        item = self.load_backfill(backfill_id, "delete")
-        self.authorize("delete", item.rule.rule_type_id, item.rule.consumer)
-        item.delete()
+        self.load_backfill(backfill_id, "delete").delete()
         return Response(status=204)
 
 

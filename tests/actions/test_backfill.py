@@ -184,7 +184,57 @@ def test_find_get_and_delete(api, default_space, hook):
     assert api.delete(f"/api/alerting/rules/backfill/{created['id']}").status_code == 204
     gone = api.get(f"/api/alerting/rules/backfill/{created['id']}")
     assert gone.status_code == 404
-    assert gone.json()["message"] == f"Saved object [ad_hoc_run_params/{created['id']}] not found"
+    assert gone.json()["message"] == (
+        f"Failed to get backfill by id: {created['id']}: Saved object [ad_hoc_run_params/{created['id']}] not found"
+    )
+
+
+def test_get_and_delete_answer_kibanas_failed_by_id_messages(api, default_space, other_space, hook):
+    # Kibana's getBackfill/deleteBackfill: the saved object is read first (404 for everyone), then
+    # the rule type is authorized; both errors are prefixed `Failed to <op> backfill by id: <id>: `
+    # (FTR get_backfill.ts / delete_backfill.ts).
+    from rest_framework.test import APIClient
+
+    from connectors.models import SpacePrivilege
+    from tests.conftest import basic_auth
+
+    rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
+    start = timezone.now() - timedelta(hours=2)
+    body = [
+        {"rule_id": rule.id, "ranges": [{"start": stamp(start), "end": stamp(start + timedelta(minutes=5))}]}
+    ]
+    (created,) = api.post("/api/alerting/rules/backfill/_schedule", body, format="json").json()
+    backfill_id = created["id"]
+
+    missing = api.delete("/api/alerting/rules/backfill/does-not-exist")
+    assert missing.status_code == 404
+    assert missing.json()["message"] == (
+        "Failed to delete backfill by id: does-not-exist: "
+        "Saved object [ad_hoc_run_params/does-not-exist] not found"
+    )
+    elsewhere = api.get(f"/s/{other_space.id}/api/alerting/rules/backfill/{backfill_id}")
+    assert elsewhere.json()["message"] == (
+        f"Failed to get backfill by id: {backfill_id}: Saved object [ad_hoc_run_params/{backfill_id}] not found"
+    )
+
+    from django.contrib.auth.models import User
+
+    outsider = User.objects.create_user("outsider", password="outsider-password-1")
+    SpacePrivilege.objects.create(user=outsider, space=other_space, privilege="all")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=basic_auth("outsider", "outsider-password-1"), HTTP_KBN_XSRF="true")
+    denied = client.get(f"/api/alerting/rules/backfill/{backfill_id}")
+    assert denied.status_code == 403
+    assert denied.json()["message"] == (
+        f'Failed to get backfill by id: {backfill_id}: Unauthorized by "{rule.consumer}" to getBackfill '
+        f'"{rule.rule_type_id}" rule'
+    )
+    not_deleted = client.delete(f"/api/alerting/rules/backfill/{backfill_id}")
+    assert not_deleted.json()["message"] == (
+        f'Failed to delete backfill by id: {backfill_id}: Unauthorized by "{rule.consumer}" to deleteBackfill '
+        f'"{rule.rule_type_id}" rule'
+    )
+    assert Backfill.objects.filter(pk=backfill_id).exists()
 
 
 def test_find_filters_by_initiator_and_every_backfill_here_is_a_users(api, default_space, hook):
