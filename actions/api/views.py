@@ -593,6 +593,7 @@ BACKFILL_BODY = Array(
     min_size=1,
     max_size=100,
 )
+UNAUTHORIZED_TO_FIND_RULES = "Unauthorized to find rules for any rule types"
 BACKFILL_FIND_KEYS = {"rule_ids", "start", "end", "page", "per_page", "sort_field", "sort_order", "initiator"}
 
 
@@ -632,11 +633,25 @@ class BackfillScheduleView(BackfillView):
             problems = backfill.range_problems(item["ranges"])
             if problems:
                 raise BadRequest(f"[request body.{index}]: " + "\n".join(problems))
-        if not privileges.allows(self.privilege, "update"):
-            raise Forbidden("Unauthorized to scheduleBackfill rules")
+        self.authorize_schedule([item["rule_id"] for item in items])
         with transaction.atomic():
             results = backfill.schedule(self.space_id, items, user=self.username() or None)
         return Response(results)
+
+    def authorize_schedule(self, rule_ids: list[str]) -> None:
+        """Kibana's scheduleBackfill: the rules are found through the find authorization filter (no
+        privilege in the space: its 403), then each found rule's type is authorized for the write."""
+        if self.privilege == privileges.NONE:
+            raise Forbidden(UNAUTHORIZED_TO_FIND_RULES)
+        if privileges.allows(self.privilege, "update"):
+            return
+        found = {r.id: r for r in Rule.objects.filter(pk__in=rule_ids, space_id=self.space_id)}
+        for rule_id in rule_ids:
+            if rule_id in found:
+                rule = found[rule_id]
+                raise Forbidden(
+                    f'Unauthorized by "{rule.consumer}" to scheduleBackfill "{rule.rule_type_id}" rule'
+                )
 
 
 class BackfillDetailView(BackfillView):
@@ -689,7 +704,7 @@ class BackfillFindView(BackfillView):
                 "- [request query.initiator.1]: expected value to equal [system]"
             )
         if not privileges.allows(self.privilege, "get"):
-            raise Forbidden("Unauthorized to findBackfill rules")
+            raise Forbidden(f"Failed to find backfills: {UNAUTHORIZED_TO_FIND_RULES}")
         rule_ids = [r for r in (query.get("rule_ids") or "").split(",") if r]
         found = backfill.find(
             self.space_id,

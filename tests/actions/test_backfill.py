@@ -237,6 +237,52 @@ def test_get_and_delete_answer_kibanas_failed_by_id_messages(api, default_space,
     assert Backfill.objects.filter(pk=backfill_id).exists()
 
 
+def test_schedule_and_find_refuse_with_kibanas_messages(api, default_space, other_space, hook):
+    # FTR schedule_backfill.ts: no privilege in the space -> the rules find filter's 403; read only
+    # -> the rule's scheduleBackfill 403. findBackfill wraps the find filter's 403 as
+    # `Failed to find backfills: ...` (find_backfill.ts).
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    from connectors.models import SpacePrivilege
+    from tests.conftest import basic_auth
+
+    rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
+    start = timezone.now() - timedelta(hours=2)
+    body = [
+        {
+            "rule_id": "no-such-rule",
+            "ranges": [{"start": stamp(start), "end": stamp(start + timedelta(hours=1))}],
+        },
+        {"rule_id": rule.id, "ranges": [{"start": stamp(start), "end": stamp(start + timedelta(hours=1))}]},
+    ]
+
+    def client(name, privilege):
+        user = User.objects.create_user(name, password=f"{name}-password-1")
+        if privilege:
+            SpacePrivilege.objects.create(user=user, space=default_space, privilege=privilege)
+        result = APIClient()
+        result.credentials(HTTP_AUTHORIZATION=basic_auth(name, f"{name}-password-1"), HTTP_KBN_XSRF="true")
+        return result
+
+    nobody, reader = client("nobody", None), client("reader", "read")
+
+    assert nobody.post("/api/alerting/rules/backfill/_schedule", body, format="json").json()["message"] == (
+        "Unauthorized to find rules for any rule types"
+    )
+    denied = reader.post("/api/alerting/rules/backfill/_schedule", body, format="json")
+    assert denied.status_code == 403
+    assert denied.json()["message"] == (
+        f'Unauthorized by "{rule.consumer}" to scheduleBackfill "{rule.rule_type_id}" rule'
+    )
+    found = nobody.post("/api/alerting/rules/backfill/_find")
+    assert found.status_code == 403
+    assert (
+        found.json()["message"] == "Failed to find backfills: Unauthorized to find rules for any rule types"
+    )
+    assert not Backfill.objects.exists()
+
+
 def test_find_filters_by_initiator_and_every_backfill_here_is_a_users(api, default_space, hook):
     rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
     start = timezone.now() - timedelta(hours=2)
