@@ -17,7 +17,7 @@ from typing import Any
 
 from connectors.models import Space
 from connectors.saved_objects import ImportOptions, ImportRetry, SavedObjectsRequestError, import_objects
-from connectors.schemas import type_name
+from connectors.schemas import MISSING, type_name
 
 MAX_RETRIES = 10_000
 MAX_REPLACE_REFERENCES = 100
@@ -79,9 +79,15 @@ def parse_retries(
             )
         for r_index, replacement in enumerate(replacements):
             r_here = f"{here}.replaceReferences.{r_index}"
-            _expect(replacement, dict, "object", r_here)
+            if not isinstance(replacement, dict):
+                raise _fail(
+                    r_here, f"expected a plain object value, but found [{type_name(replacement)}] instead."
+                )
+            for key in replacement:
+                if key not in ("type", "from", "to"):
+                    raise _fail(f"{r_here}.{key}", "definition for this key is missing")
             for key in ("type", "from", "to"):
-                _expect(replacement.get(key), str, "string", f"{r_here}.{key}")
+                _expect(replacement.get(key, MISSING), str, "string", f"{r_here}.{key}")
         retries.append(
             ImportRetry(
                 type=item["type"],

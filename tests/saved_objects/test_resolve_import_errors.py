@@ -155,6 +155,34 @@ def test_non_unique_retries_are_a_400_and_nothing_is_written(api, default_space,
     assert not Connector.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("replacement", "message"),
+    [
+        (
+            {"type": "connector", "to": "x"},
+            "[request body.retries.0.replaceReferences.0.from]: expected value of type [string] but got [undefined]",
+        ),
+        (
+            {"type": "connector", "from": "a", "to": "b", "extra": 1},
+            "[request body.retries.0.replaceReferences.0.extra]: definition for this key is missing",
+        ),
+        (
+            "connector:a:b",
+            "[request body.retries.0.replaceReferences.0]: expected a plain object value, but found [string] instead.",
+        ),
+    ],
+)
+def test_replace_references_entries_are_validated_as_kibanas_object_schema(
+    api, default_space, replacement, message
+):
+    retries = [{"type": "action", "id": ID_A, "replaceReferences": [replacement]}]
+
+    response = resolve(api, ndjson(connector_line(ID_A)), retries)
+
+    assert response.json() == error(400, message)
+    assert not Connector.objects.exists()
+
+
 def test_kibanas_query_and_file_checks(api, default_space):
     data = ndjson(connector_line(ID_A))
     retries = [{"type": "action", "id": ID_A}]
