@@ -16,7 +16,13 @@ from collections import Counter
 from typing import Any
 
 from connectors.models import Space
-from connectors.saved_objects import ImportOptions, ImportRetry, SavedObjectsRequestError, import_objects
+from connectors.saved_objects import (
+    ImportOptions,
+    ImportRetry,
+    SavedObjectsRequestError,
+    import_objects,
+    parse_import_file,
+)
 from connectors.schemas import MISSING, type_name
 
 MAX_RETRIES = 10_000
@@ -132,6 +138,11 @@ def resolve_import_errors(
         create_new_copies=create_new_copies, compatibility_mode=compatibility_mode, passphrase=passphrase
     )
     options.check()
+    # Kibana's route parses the whole stream before anything else: text that is not JSON is a 400,
+    # on any line (`_import` here answers per-line errors instead: docs/reliability.md).
+    for entry in parse_import_file(data):
+        if entry.unparsable:
+            raise SavedObjectsRequestError(f"Unexpected token in JSON at line {entry.line}: {entry.problem}")
     if not retries:
         return {"successCount": 0, "success": True, "warnings": []}
     return import_objects(space, data, options, user=user, retries=retries)

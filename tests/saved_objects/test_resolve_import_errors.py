@@ -213,6 +213,18 @@ def test_only_an_ndjson_file_is_accepted_as_in_kibanas_route(api, default_space)
     assert not Connector.objects.exclude(pk=ID_A).exists()
 
 
+def test_an_unparsable_file_is_a_400_even_where_no_retry_names_the_bad_line(api, default_space):
+    # SOR/resolve_import_errors.ts parses the whole stream first and answers its SyntaxError as a 400
+    # (`_import` here keeps its documented per-line errors).
+    data = ndjson(connector_line(ID_A)) + b"not json\n"
+
+    response = resolve(api, data, [{"type": "action", "id": ID_A}])
+
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Unexpected token in JSON at line 2: ")
+    assert not Connector.objects.exists()
+
+
 def test_create_new_copies_gives_retried_objects_new_ids(api, default_space):
     existing(default_space)
 
