@@ -122,6 +122,17 @@ ROUTES = [
     # tests/actions/test_backfill.py.
     ("backfill get", "anyone", "get", "{p}/api/alerting/rules/backfill/{rule}", None, 404),
     ("backfill delete", "anyone", "delete", "{p}/api/alerting/rules/backfill/{rule}", None, 404),
+    # Kibana's internal twins of the backfill routes: the same views.
+    ("internal backfill find", "read", "post", "{p}/internal/alerting/rules/backfill/_find", None, 200),
+    (
+        "internal backfill schedule",
+        "read",
+        "post",
+        "{p}/internal/alerting/rules/backfill/_schedule",
+        [{"rule_id": "no-such-rule", "ranges": [{"start": _hours_ago(3), "end": _hours_ago(2)}]}],
+        200,
+    ),
+    ("internal backfill get", "anyone", "get", "{p}/internal/alerting/rules/backfill/{rule}", None, 404),
     (
         "bulk enqueue",
         "read",
