@@ -134,8 +134,16 @@ class MaintenanceWindowArchiveView(MaintenanceWindowView):
         return Response(self.to_api(window))
 
 
+def _single(query, name: str, kind: str) -> str | None:
+    """A config-schema string or number: a key repeated in the query string arrives as an array."""
+    values = query.getlist(name)
+    if len(values) > 1:
+        raise BadRequest(f"[request query.{name}]: expected value of type [{kind}] but got [Array]")
+    return values[0] if values else None
+
+
 def _bounded(query, name: str, default: int, maximum: int = 100) -> int:
-    value = query.get(name)
+    value = _single(query, name, "number")
     if value is None:
         return default
     try:
@@ -178,8 +186,8 @@ class MaintenanceWindowFindView(MaintenanceWindowView):
         """The windows the query asks for, after paging is checked."""
         return mw.find_windows(
             self.space_id,
-            title=query.get("title"),
-            created_by=query.get("created_by"),
+            title=_single(query, "title", "string"),
+            created_by=_single(query, "created_by", "string"),
             statuses=_statuses(query, mw.STATUSES),
         )
 

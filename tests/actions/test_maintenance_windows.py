@@ -189,6 +189,17 @@ def test_find_filters_by_status_pages_and_uses_kibanas_key(api):
     )
 
 
+def test_find_refuses_a_repeated_single_valued_key_as_config_schema_does(api):
+    # `title`, `created_by` (schema.string) and `page`/`per_page` (schema.number): a repeated query key
+    # reaches the schema as an array.
+    title = api.get("/api/maintenance_window/_find?title=a&title=b")
+    page = api.get("/api/maintenance_window/_find?page=1&page=2")
+
+    assert title.status_code == 400
+    assert title.json()["message"] == "[request query.title]: expected value of type [string] but got [Array]"
+    assert page.json()["message"] == "[request query.page]: expected value of type [number] but got [Array]"
+
+
 def test_windows_live_in_their_space(api, other_space):
     created = api.post("/s/marketing/api/maintenance_window", WEEKLY, format="json").json()
     assert api.get(f"/api/maintenance_window/{created['id']}").status_code == 404
