@@ -326,7 +326,10 @@ class CopyViewBase(KibanaView):
 
     def copy(self, body: dict, space_ids: list[str], options: ImportOptions, retries=None) -> Response:
         try:
-            data = export_for_copy(self.space, body["objects"], body["includeReferences"])
+            # No objects is an empty export (Kibana's exportByObjects of []), not the export
+            # route's "Either `type` or `objects` are required."
+            objects = body["objects"]
+            data = export_for_copy(self.space, objects, body["includeReferences"]) if objects else b""
             result = copy_into_spaces(
                 data, space_ids, options, may_write=self.may_write, user=self.username(), retries=retries
             )
