@@ -36,24 +36,36 @@ UNSUPPORTED_ACTIONS_WARNING = (
 
 
 def range_problems(ranges: list[dict], now: datetime | None = None) -> list[str]:
-    """Kibana's validateBackfillSchedule, per range; the route joins them with a newline."""
+    """Kibana's validateBackfillSchedule, per range: the first problem of each range, in Kibana's
+    order (start, look-back, start in the future, then, only when `end` is set, end, order, end in
+    the future). The route joins one item's problems with a newline."""
     now = now or timezone.now()
     problems = []
     for item in ranges:
-        start, end = _parse_date(item.get("start")), _parse_date(item.get("end"))
-        if start is None:
-            problems.append("Backfill start must be valid date")
-        elif now - start > MAX_LOOKBACK:
-            problems.append("Backfill cannot look back more than 90 days")
-        elif start > now:
-            problems.append("Backfill cannot be scheduled for the future")
-        if end is None:
-            problems.append("Backfill end must be valid date")
-        elif end > now and not (start is not None and start > now):
-            problems.append("Backfill cannot be scheduled for the future")
-        if start is not None and end is not None and end <= start:
-            problems.append("Backfill end must be greater than backfill start")
+        problem = _range_problem(item.get("start"), item.get("end"), now)
+        if problem:
+            problems.append(problem)
     return problems
+
+
+def _range_problem(start_text, end_text, now: datetime) -> str | None:
+    start = _parse_date(start_text)
+    if start is None:
+        return "Backfill start must be valid date"
+    if now - start > MAX_LOOKBACK:
+        return "Backfill cannot look back more than 90 days"
+    if start > now:
+        return "Backfill cannot be scheduled for the future"
+    if not end_text:
+        return None
+    end = _parse_date(end_text)
+    if end is None:
+        return "Backfill end must be valid date"
+    if end <= start:
+        return "Backfill end must be greater than backfill start"
+    if end > now:
+        return "Backfill cannot be scheduled for the future"
+    return None
 
 
 def _supported(rule: Rule, action: dict) -> bool:

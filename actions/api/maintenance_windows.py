@@ -13,8 +13,8 @@ from actions import maintenance_windows as mw
 from actions.models import MaintenanceWindow
 from actions.rule_snooze import end_date_problem, timezone_problem
 from connectors import privileges
-from connectors.api.base import KibanaView, refuse_unknown_query_keys, validate_body
-from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound
+from connectors.api.base import KibanaView, api_unauthorized, refuse_unknown_query_keys, validate_body
+from connectors.api.errors import BadRequest, KibanaError, NotFound
 from connectors.schemas import Array, Boolean, Number, Object, String
 
 RECURRING = Object(
@@ -80,12 +80,8 @@ class MaintenanceWindowView(KibanaView):
 
     def authorize(self, write: bool) -> None:
         if not privileges.allows(self.privilege, "update" if write else "get"):
-            request = self.request
             privilege = "write-maintenance-window" if write else "read-maintenance-window"
-            raise Forbidden(
-                f"API [{request.method} {request.path}] is unauthorized for user, "
-                f"this action is granted by the Kibana privileges [{privilege}]"
-            )
+            raise api_unauthorized(self.request, privilege)
 
     def load(self, window_id: str) -> MaintenanceWindow:
         window = MaintenanceWindow.objects.filter(pk=window_id, space_id=self.space_id).first()
@@ -138,8 +134,16 @@ class MaintenanceWindowArchiveView(MaintenanceWindowView):
         return Response(self.to_api(window))
 
 
+def _single(query, name: str, kind: str) -> str | None:
+    """A config-schema string or number: a key repeated in the query string arrives as an array."""
+    values = query.getlist(name)
+    if len(values) > 1:
+        raise BadRequest(f"[request query.{name}]: expected value of type [{kind}] but got [Array]")
+    return values[0] if values else None
+
+
 def _bounded(query, name: str, default: int, maximum: int = 100) -> int:
-    value = query.get(name)
+    value = _single(query, name, "number")
     if value is None:
         return default
     try:
@@ -182,8 +186,8 @@ class MaintenanceWindowFindView(MaintenanceWindowView):
         """The windows the query asks for, after paging is checked."""
         return mw.find_windows(
             self.space_id,
-            title=query.get("title"),
-            created_by=query.get("created_by"),
+            title=_single(query, "title", "string"),
+            created_by=_single(query, "created_by", "string"),
             statuses=_statuses(query, mw.STATUSES),
         )
 

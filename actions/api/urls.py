@@ -84,6 +84,22 @@ urlpatterns = [
     path(
         "api/alerting/rules/backfill/<str:backfill_id>", views.BackfillDetailView.as_view(), name="backfill"
     ),
+    # Kibana registers each backfill route twice from one builder: public (9.4) and internal.
+    path(
+        "internal/alerting/rules/backfill/_schedule",
+        views.BackfillScheduleView.as_view(),
+        name="backfill-schedule-internal",
+    ),
+    path(
+        "internal/alerting/rules/backfill/_find",
+        views.BackfillFindView.as_view(),
+        name="backfill-find-internal",
+    ),
+    path(
+        "internal/alerting/rules/backfill/<str:backfill_id>",
+        views.BackfillDetailView.as_view(),
+        name="backfill-internal",
+    ),
     path("api/maintenance_window", mw_views.MaintenanceWindowCreateView.as_view(), name="mw-create"),
     path("api/maintenance_window/_find", mw_views.MaintenanceWindowFindView.as_view(), name="mw-find"),
     path("api/maintenance_window/<str:window_id>", mw_views.MaintenanceWindowDetailView.as_view(), name="mw"),

@@ -593,6 +593,7 @@ BACKFILL_BODY = Array(
     min_size=1,
     max_size=100,
 )
+UNAUTHORIZED_TO_FIND_RULES = "Unauthorized to find rules for any rule types"
 BACKFILL_FIND_KEYS = {"rule_ids", "start", "end", "page", "per_page", "sort_field", "sort_order", "initiator"}
 
 
@@ -600,16 +601,21 @@ class BackfillView(RuleView):
     """Kibana 9.4's public backfill routes (`/api/alerting/rules/backfill/*`); see actions/backfill.py."""
 
     def load_backfill(self, backfill_id: str, operation: str):
-        """The space's backfill; a caller with no rules privilege in the space learns nothing of it."""
+        """Kibana's getBackfill/deleteBackfill: the space's backfill is read first (404 for every
+        caller), then its rule's type is authorized; both errors say which backfill failed."""
         from actions.models import Backfill
 
-        if not privileges.allows(self.privilege, operation):
-            raise Forbidden(f"Unauthorized to {operation} backfills")
+        failed = f"Failed to {operation} backfill by id: {backfill_id}"
         backfill = (
             Backfill.objects.filter(pk=backfill_id, space_id=self.space_id).select_related("rule").first()
         )
         if backfill is None:
-            raise NotFound(f"Saved object [ad_hoc_run_params/{backfill_id}] not found")
+            raise NotFound(f"{failed}: Saved object [ad_hoc_run_params/{backfill_id}] not found")
+        if not privileges.allows(self.privilege, NEEDS[operation]):
+            rule = backfill.rule
+            raise Forbidden(
+                f'{failed}: Unauthorized by "{rule.consumer}" to {operation}Backfill "{rule.rule_type_id}" rule'
+            )
         return backfill
 
 
@@ -621,28 +627,41 @@ class BackfillScheduleView(BackfillView):
             items = BACKFILL_BODY.validate(request.data, "request body")
         except SchemaError as exc:
             raise BadRequest(str(exc)) from None
-        problems = backfill.range_problems([r for item in items for r in item["ranges"]])
-        if problems:
-            raise BadRequest("[request body]: " + "\n".join(problems))
-        if not privileges.allows(self.privilege, "update"):
-            raise Forbidden("Unauthorized to scheduleBackfill rules")
+        # Kibana validates each item's ranges in the item's own `validate`: the first bad item
+        # answers, under its index.
+        for index, item in enumerate(items):
+            problems = backfill.range_problems(item["ranges"])
+            if problems:
+                raise BadRequest(f"[request body.{index}]: " + "\n".join(problems))
+        self.authorize_schedule([item["rule_id"] for item in items])
         with transaction.atomic():
             results = backfill.schedule(self.space_id, items, user=self.username() or None)
         return Response(results)
+
+    def authorize_schedule(self, rule_ids: list[str]) -> None:
+        """Kibana's scheduleBackfill: the rules are found through the find authorization filter (no
+        privilege in the space: its 403), then each found rule's type is authorized for the write."""
+        if self.privilege == privileges.NONE:
+            raise Forbidden(UNAUTHORIZED_TO_FIND_RULES)
+        if privileges.allows(self.privilege, "update"):
+            return
+        found = {r.id: r for r in Rule.objects.filter(pk__in=rule_ids, space_id=self.space_id)}
+        for rule_id in rule_ids:
+            if rule_id in found:
+                rule = found[rule_id]
+                raise Forbidden(
+                    f'Unauthorized by "{rule.consumer}" to scheduleBackfill "{rule.rule_type_id}" rule'
+                )
 
 
 class BackfillDetailView(BackfillView):
     def get(self, request, backfill_id):
         from actions.backfill import to_api
 
-        item = self.load_backfill(backfill_id, "get")
-        self.authorize("get", item.rule.rule_type_id, item.rule.consumer)
-        return Response(to_api(item))
+        return Response(to_api(self.load_backfill(backfill_id, "get")))
 
     def delete(self, request, backfill_id):
-        item = self.load_backfill(backfill_id, "delete")
-        self.authorize("delete", item.rule.rule_type_id, item.rule.consumer)
-        item.delete()
+        self.load_backfill(backfill_id, "delete").delete()
         return Response(status=204)
 
 
@@ -685,7 +704,7 @@ class BackfillFindView(BackfillView):
                 "- [request query.initiator.1]: expected value to equal [system]"
             )
         if not privileges.allows(self.privilege, "get"):
-            raise Forbidden("Unauthorized to findBackfill rules")
+            raise Forbidden(f"Failed to find backfills: {UNAUTHORIZED_TO_FIND_RULES}")
         rule_ids = [r for r in (query.get("rule_ids") or "").split(",") if r]
         found = backfill.find(
             self.space_id,

@@ -17,8 +17,8 @@ from django.conf import settings
 from rest_framework.response import Response
 
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView, refuse_unknown_query_keys
-from connectors.api.errors import BadRequest, Forbidden, KibanaError
+from connectors.api.base import KibanaView, api_unauthorized, refuse_unknown_query_keys
+from connectors.api.errors import BadRequest, KibanaError
 from connectors.management.commands.rotate_encryption_keys import rotate_all
 
 MAX_BATCH_SIZE = 10000
@@ -69,10 +69,7 @@ class RotateKeyView(KibanaView):
     def post(self, request):
         # Kibana authorizes the route (onPostAuth) before it validates the query.
         if not request.user.is_superuser:
-            raise Forbidden(
-                f"API [POST {request.get_full_path()}] is unauthorized for user, this action is granted "
-                "by the Kibana privileges [superuser]"
-            )
+            raise api_unauthorized(request, "superuser")
         refuse_unknown_query_keys(request.query_params, {"batch_size", "type"})
         _batch_size(request.query_params)
         if len(settings.FIELD_ENCRYPTION_KEY) < 2:

@@ -139,10 +139,9 @@ def _query_boolean(params, key: str) -> bool:
     value = params.get(key)
     if value is None:
         return False
-    if value in ("true", ""):
-        return True
-    if value == "false":
-        return False
+    # config-schema's boolean: "true"/"false" in any case; "" (a bare `?key`) is not one.
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
     raise BadRequest(f"[request query.{key}]: expected value of type [boolean] but got [string]")
 
 
@@ -176,6 +175,7 @@ class SavedObjectsExportView(KibanaView):
 class SavedObjectsImportView(KibanaView):
     parser_classes = [MultiPartParser, FormParser]
     query_keys = IMPORT_QUERY_KEYS
+    extensions = IMPORT_EXTENSIONS
 
     def options(self, request) -> ImportOptions:
         refuse_unknown_query_keys(request.query_params, self.query_keys)
@@ -198,7 +198,7 @@ class SavedObjectsImportView(KibanaView):
         if upload is None or not hasattr(upload, "read"):
             raise BadRequest("[request body.file]: expected value of type [Stream] but got [undefined]")
         name = (upload.name or "").lower()
-        if not name.endswith(IMPORT_EXTENSIONS):
+        if not name.endswith(self.extensions):
             extension = "." + name.rsplit(".", 1)[1] if "." in name else ""
             raise BadRequest(f"Invalid file extension {extension}")
         too_large = payload_too_large(upload.size or 0)
@@ -228,6 +228,7 @@ class SavedObjectsResolveImportErrorsView(SavedObjectsImportView):
     (connectors/saved_objects/resolve.py). No `overwrite` query parameter: overwrite is per retry."""
 
     query_keys = IMPORT_QUERY_KEYS - {"overwrite"}
+    extensions = (".ndjson",)  # Kibana's route takes nothing else
 
     def post(self, request):
         options = self.options(request)

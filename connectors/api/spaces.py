@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from connectors import privileges
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView, validate_body
+from connectors.api.base import KibanaView, api_unauthorized, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.api.saved_objects_views import request_error_response
 from connectors.copy_to_space import copy_into_spaces, export_for_copy
@@ -67,7 +67,7 @@ def _image_url_problem(value) -> str | None:
 
 SPACE_BODY = Object(
     {
-        "id": Any_(validator=_space_id_problem),
+        "id": String(validator=_space_id_problem),
         "name": String(min_length=1, max_length=SPACE_NAME_MAX_LENGTH),
         "description": String(default=None),
         "initials": String(max_length=MAX_SPACE_INITIALS, default=None),
@@ -154,10 +154,11 @@ class SpaceListView(SpaceViewBase):
                 for i, p in enumerate(PURPOSES)
             )
             raise BadRequest(f"[request query.purpose]: types that failed validation:\n{lines}")
-        include = request.query_params.get("include_authorized_purposes", "false")
+        # A config-schema boolean: "true"/"false" in any case.
+        include = request.query_params.get("include_authorized_purposes", "false").lower()
         if include not in ("true", "false"):
             raise BadRequest(
-                f"[request query.include_authorized_purposes]: expected value of type [boolean] but got [{include}]"
+                "[request query.include_authorized_purposes]: expected value of type [boolean] but got [string]"
             )
         if purpose_given and include == "true":
             raise BadRequest(
@@ -318,18 +319,17 @@ class CopyViewBase(KibanaView):
     `all` there, checked per space (a space refused answers its own 403, the others go ahead)."""
 
     def require_copy(self) -> None:
-        self.require(
-            "get",
-            f"API [POST {self.request.get_full_path()}] is unauthorized for user, this action is granted by the "
-            "Kibana privileges [copySavedObjectsToSpaces]",
-        )
+        self.require("get", api_unauthorized(self.request, "copySavedObjectsToSpaces").message)
 
     def may_write(self, space_id: str) -> bool:
         return privileges.privilege_for(self.request.user, space_id) == privileges.ALL
 
     def copy(self, body: dict, space_ids: list[str], options: ImportOptions, retries=None) -> Response:
         try:
-            data = export_for_copy(self.space, body["objects"], body["includeReferences"])
+            # No objects is an empty export (Kibana's exportByObjects of []), not the export
+            # route's "Either `type` or `objects` are required."
+            objects = body["objects"]
+            data = export_for_copy(self.space, objects, body["includeReferences"]) if objects else b""
             result = copy_into_spaces(
                 data, space_ids, options, may_write=self.may_write, user=self.username(), retries=retries
             )

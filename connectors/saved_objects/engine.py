@@ -267,6 +267,7 @@ class ParsedLine:
     line: int
     value: Any = None
     problem: str | None = None
+    unparsable: bool = False  # not JSON at all (Kibana's stream parser throws on it)
 
 
 def parse_import_file(data: bytes) -> list[ParsedLine]:
@@ -275,7 +276,7 @@ def parse_import_file(data: bytes) -> list[ParsedLine]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return [ParsedLine(line=1, problem="the file is not UTF-8 text")]
+        return [ParsedLine(line=1, problem="the file is not UTF-8 text", unparsable=True)]
     decoder = json.JSONDecoder()
     # U+0000 and lone surrogates cannot be stored; in JSON text they only arrive as escapes
     # (see unstorable_problem).
@@ -301,13 +302,15 @@ def parse_import_file(data: bytes) -> list[ParsedLine]:
                 if isinstance(exc, json.JSONDecodeError)
                 else "nested too deeply to read"
             )
-            parsed.append(ParsedLine(line=line_no, problem=problem))
+            parsed.append(ParsedLine(line=line_no, problem=problem, unparsable=True))
             continue
         rest_newline = text.find("\n", end)
         trailing = text[end : length if rest_newline == -1 else rest_newline]
         if trailing.strip():
             position = length if rest_newline == -1 else rest_newline + 1
-            parsed.append(ParsedLine(line=line_no, problem="unexpected text after the JSON object"))
+            parsed.append(
+                ParsedLine(line=line_no, problem="unexpected text after the JSON object", unparsable=True)
+            )
             continue
         problem = unstorable_problem(value, "") if may_hold_nul else None
         parsed.append(ParsedLine(line=line_no, value=None if problem else value, problem=problem))

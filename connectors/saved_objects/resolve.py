@@ -16,8 +16,14 @@ from collections import Counter
 from typing import Any
 
 from connectors.models import Space
-from connectors.saved_objects import ImportOptions, ImportRetry, SavedObjectsRequestError, import_objects
-from connectors.schemas import type_name
+from connectors.saved_objects import (
+    ImportOptions,
+    ImportRetry,
+    SavedObjectsRequestError,
+    import_objects,
+    parse_import_file,
+)
+from connectors.schemas import MISSING, type_name
 
 MAX_RETRIES = 10_000
 MAX_REPLACE_REFERENCES = 100
@@ -79,9 +85,15 @@ def parse_retries(
             )
         for r_index, replacement in enumerate(replacements):
             r_here = f"{here}.replaceReferences.{r_index}"
-            _expect(replacement, dict, "object", r_here)
+            if not isinstance(replacement, dict):
+                raise _fail(
+                    r_here, f"expected a plain object value, but found [{type_name(replacement)}] instead."
+                )
+            for key in replacement:
+                if key not in ("type", "from", "to"):
+                    raise _fail(f"{r_here}.{key}", "definition for this key is missing")
             for key in ("type", "from", "to"):
-                _expect(replacement.get(key), str, "string", f"{r_here}.{key}")
+                _expect(replacement.get(key, MISSING), str, "string", f"{r_here}.{key}")
         retries.append(
             ImportRetry(
                 type=item["type"],
@@ -126,6 +138,11 @@ def resolve_import_errors(
         create_new_copies=create_new_copies, compatibility_mode=compatibility_mode, passphrase=passphrase
     )
     options.check()
+    # Kibana's route parses the whole stream before anything else: text that is not JSON is a 400,
+    # on any line (`_import` here answers per-line errors instead: docs/reliability.md).
+    for entry in parse_import_file(data):
+        if entry.unparsable:
+            raise SavedObjectsRequestError(f"Unexpected token in JSON at line {entry.line}: {entry.problem}")
     if not retries:
         return {"successCount": 0, "success": True, "warnings": []}
     return import_objects(space, data, options, user=user, retries=retries)

@@ -106,9 +106,10 @@ def _format(params) -> str:
         raw = params.get(key)
         if raw is None:
             continue
-        if raw not in ("true", "false", ""):
+        # config-schema booleans: "true"/"false" in any case; anything else, "" too, is a 400.
+        if raw.lower() not in ("true", "false"):
             raise BadRequest(f"[request query.{key}]: expected value of type [boolean] but got [string]")
-        values[key] = raw in ("true", "")
+        values[key] = raw.lower() == "true"
     if "v7format" in values and "v8format" in values:
         raise BadRequest("[request query]: provide only one format option: v7format or v8format")
     v7 = values.get("v7format", False)
@@ -159,6 +160,8 @@ def _metrics(now: str) -> dict:
             "load": {"1m": load[0], "5m": load[1], "15m": load[2]},
         },
         "process": {"pid": os.getpid(), "uptime_in_millis": int((time.time() - _STARTED) * 1000)},
+        # Required by Kibana's status response schema; no Elasticsearch client here, so no sockets.
+        "elasticsearch_client": {"totalActiveSockets": 0, "totalIdleSockets": 0, "totalQueuedRequests": 0},
     }
 
 
@@ -223,9 +226,10 @@ def _flag(params, key: str, default: bool) -> bool:
     raw = params.get(key)
     if raw is None:
         return default
-    if raw in ("", "true"):
+    # `''` (a bare `?extended`) or a config-schema boolean, "true"/"false" in any case.
+    if raw == "" or raw.lower() == "true":
         return True
-    if raw == "false":
+    if raw.lower() == "false":
         return False
     raise BadRequest(f"[request query.{key}]: expected value of type [boolean] but got [string]")
 

@@ -189,6 +189,17 @@ def test_find_filters_by_status_pages_and_uses_kibanas_key(api):
     )
 
 
+def test_find_refuses_a_repeated_single_valued_key_as_config_schema_does(api):
+    # `title`, `created_by` (schema.string) and `page`/`per_page` (schema.number): a repeated query key
+    # reaches the schema as an array.
+    title = api.get("/api/maintenance_window/_find?title=a&title=b")
+    page = api.get("/api/maintenance_window/_find?page=1&page=2")
+
+    assert title.status_code == 400
+    assert title.json()["message"] == "[request query.title]: expected value of type [string] but got [Array]"
+    assert page.json()["message"] == "[request query.page]: expected value of type [number] but got [Array]"
+
+
 def test_windows_live_in_their_space(api, other_space):
     created = api.post("/s/marketing/api/maintenance_window", WEEKLY, format="json").json()
     assert api.get(f"/api/maintenance_window/{created['id']}").status_code == 404
@@ -209,6 +220,29 @@ def test_a_read_only_user_can_read_but_not_write(api, default_space, django_user
     assert denied.status_code == 403
     assert denied.json()["message"] == (
         "API [POST /api/maintenance_window] is unauthorized for user, "
+        "this action is granted by the Kibana privileges [write-maintenance-window]"
+    )
+
+
+def test_the_403_names_the_path_without_the_space_prefix_and_with_the_query_as_kibana_does(
+    api, other_space, django_user_model
+):
+    # Kibana's route authorization prints `request.url.pathname + search` after the spaces plugin
+    # has rewritten `/s/{space}` away (FTR find_maintenance_windows: `space_1_all at space2`).
+    from rest_framework.test import APIClient
+
+    django_user_model.objects.create_user("stranger", password="stranger-password-1")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=basic_auth("stranger", "stranger-password-1"), HTTP_KBN_XSRF="true")
+    found = client.get(f"/s/{other_space.id}/api/maintenance_window/_find?page=1&per_page=1")
+    assert found.status_code == 403
+    assert found.json()["message"] == (
+        "API [GET /api/maintenance_window/_find?page=1&per_page=1] is unauthorized for user, "
+        "this action is granted by the Kibana privileges [read-maintenance-window]"
+    )
+    deleted = client.delete(f"/s/{other_space.id}/api/maintenance_window/abc")
+    assert deleted.json()["message"] == (
+        "API [DELETE /api/maintenance_window/abc] is unauthorized for user, "
         "this action is granted by the Kibana privileges [write-maintenance-window]"
     )
 

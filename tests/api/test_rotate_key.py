@@ -64,6 +64,19 @@ def test_only_superusers_may_rotate(spaces, two_keys):
     )
 
 
+def test_the_403_under_a_space_names_the_path_without_the_space_prefix(spaces, two_keys):
+    user = make_user("space-admin")
+    grant(user, "marketing", "all")
+
+    response = client_for(user, "basic").post(f"/s/marketing{ROTATE}?type=action")
+
+    assert response.json() == error(
+        403,
+        f"API [POST {ROTATE}?type=action] is unauthorized for user, "
+        "this action is granted by the Kibana privileges [superuser]",
+    )
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

@@ -59,7 +59,7 @@ def test_creating_a_space_with_a_taken_id_is_a_409(admin):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"name": "x"}, "[request body.id]: expected value of type [any] but got [undefined]"),
+        ({"name": "x"}, "[request body.id]: expected value of type [string] but got [undefined]"),
         ({"id": 5, "name": "x"}, "[request body.id]: expected value of type [string] but got [number]"),
         (
             {"id": "Bad Id", "name": "x"},

@@ -69,6 +69,27 @@ def test_asking_for_both_formats_is_kibanas_400(user_client):
     )
 
 
+def test_format_flags_are_config_schema_booleans_in_any_case_and_an_empty_value_is_a_400(user_client):
+    # config-schema booleans take "true"/"false" in any case; a bare `?v7format` is the string "".
+    assert "state" in user_client.get("/api/status?v7format=TRUE").json()["status"]["overall"]
+    assert "state" in user_client.get("/api/status?v8format=False").json()["status"]["overall"]
+    assert user_client.get("/api/status?v7format").json() == error(
+        400, "[request query.v7format]: expected value of type [boolean] but got [string]"
+    )
+
+
+def test_the_v8_metrics_carry_kibanas_elasticsearch_client_sockets(user_client):
+    # Required by Kibana's status response schema and shown in its example; there is no
+    # Elasticsearch client here, so no socket is ever open.
+    metrics = user_client.get("/api/status").json()["metrics"]
+
+    assert metrics["elasticsearch_client"] == {
+        "totalActiveSockets": 0,
+        "totalIdleSockets": 0,
+        "totalQueuedRequests": 0,
+    }
+
+
 def test_the_status_route_is_also_served_under_a_space(user_client):
     assert user_client.get("/s/marketing/api/status").status_code == 200
 
@@ -117,3 +138,9 @@ def test_stats_answer_kibanas_shape_and_the_extended_legacy_cluster_key(user_cli
     assert extended["usage"] == {}
     assert "clusterUuid" in extended and "cluster_uuid" not in extended
     assert "cluster_uuid" in user_client.get("/api/stats?extended").json()
+
+
+def test_stats_flags_are_booleans_in_any_case(user_client):
+    extended = user_client.get("/api/stats?extended=TRUE&legacy=True").json()
+
+    assert extended["usage"] == {} and "clusterUuid" in extended

@@ -155,6 +155,34 @@ def test_non_unique_retries_are_a_400_and_nothing_is_written(api, default_space,
     assert not Connector.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("replacement", "message"),
+    [
+        (
+            {"type": "connector", "to": "x"},
+            "[request body.retries.0.replaceReferences.0.from]: expected value of type [string] but got [undefined]",
+        ),
+        (
+            {"type": "connector", "from": "a", "to": "b", "extra": 1},
+            "[request body.retries.0.replaceReferences.0.extra]: definition for this key is missing",
+        ),
+        (
+            "connector:a:b",
+            "[request body.retries.0.replaceReferences.0]: expected a plain object value, but found [string] instead.",
+        ),
+    ],
+)
+def test_replace_references_entries_are_validated_as_kibanas_object_schema(
+    api, default_space, replacement, message
+):
+    retries = [{"type": "action", "id": ID_A, "replaceReferences": [replacement]}]
+
+    response = resolve(api, ndjson(connector_line(ID_A)), retries)
+
+    assert response.json() == error(400, message)
+    assert not Connector.objects.exists()
+
+
 def test_kibanas_query_and_file_checks(api, default_space):
     data = ndjson(connector_line(ID_A))
     retries = [{"type": "action", "id": ID_A}]
@@ -172,6 +200,31 @@ def test_kibanas_query_and_file_checks(api, default_space):
     )
 
 
+def test_only_an_ndjson_file_is_accepted_as_in_kibanas_route(api, default_space):
+    # SOR/resolve_import_errors.ts: `if (fileExtension !== '.ndjson') return res.badRequest(...)`.
+    data = ndjson(connector_line(ID_A))
+    retries = [{"type": "action", "id": ID_A}]
+
+    as_json = resolve(api, data, retries, filename="export.json")
+    upper_case = resolve(api, data, retries, filename="EXPORT.NDJSON")
+
+    assert as_json.json() == error(400, "Invalid file extension .json")
+    assert upper_case.status_code == 200
+    assert not Connector.objects.exclude(pk=ID_A).exists()
+
+
+def test_an_unparsable_file_is_a_400_even_where_no_retry_names_the_bad_line(api, default_space):
+    # SOR/resolve_import_errors.ts parses the whole stream first and answers its SyntaxError as a 400
+    # (`_import` here keeps its documented per-line errors).
+    data = ndjson(connector_line(ID_A)) + b"not json\n"
+
+    response = resolve(api, data, [{"type": "action", "id": ID_A}])
+
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Unexpected token in JSON at line 2: ")
+    assert not Connector.objects.exists()
+
+
 def test_create_new_copies_gives_retried_objects_new_ids(api, default_space):
     existing(default_space)
 
@@ -185,6 +238,20 @@ def test_create_new_copies_gives_retried_objects_new_ids(api, default_space):
     [result] = body["successResults"]
     assert result["destinationId"] not in (ID_A, None)
     assert Connector.objects.count() == 2
+
+
+def test_the_query_flags_are_config_schema_booleans_in_any_case_and_empty_is_a_400(api, default_space):
+    existing(default_space)
+    line = ndjson(connector_line(ID_A, name="c"))
+    retries = [{"type": "action", "id": ID_A}]
+
+    upper = resolve(api, line, retries, query="createNewCopies=TRUE")
+    bare = resolve(api, line, retries, query="createNewCopies")
+
+    assert upper.json()["successResults"][0]["destinationId"] not in (ID_A, None)
+    assert bare.json() == error(
+        400, "[request query.createNewCopies]: expected value of type [boolean] but got [string]"
+    )
 
 
 def test_it_works_under_a_space_prefix_and_needs_the_all_privilege(
