@@ -628,3 +628,58 @@ def test_an_ascii_names_sort_key_from_the_tables_is_the_key_the_general_path_giv
     ]
     for name in names:
         assert locale_compare_key(name) == _key_of_any(name), repr(name)
+
+
+@pytest.mark.parametrize("space_id", SPACES)
+def test_the_internal_connectors_route_lists_the_public_list_plus_the_system_connectors(
+    admin, system_type, space_id
+):
+    """Kibana's UI lists connectors at `GET /internal/actions/connectors` (get_all_system.ts): the
+    public list's shape, system connectors included."""
+    create_connector(space_id, name="b log")
+    public = admin.get(url(space_id, "connectors")).json()
+
+    internal = admin.get(f"{prefix(space_id)}/internal/actions/connectors")
+
+    assert internal.status_code == 200
+    system = {
+        "id": "system-connector-.test-system",
+        "name": "Test system action",
+        "connector_type_id": ".test-system",
+        "is_preconfigured": False,
+        "is_deprecated": False,
+        "is_system_action": True,
+        "referenced_by_count": 0,
+    }
+    assert sorted(internal.json(), key=lambda c: c["id"]) == sorted([*public, system], key=lambda c: c["id"])
+    assert [c["name"] for c in internal.json()] == ["b log", "Test system action"]
+
+
+def test_the_internal_connectors_route_needs_read_in_the_space(as_user):
+    reader = as_user("read", "default")
+    nobody = as_user("none", "default")
+
+    assert reader.get("/internal/actions/connectors").status_code == 200
+    assert nobody.get("/internal/actions/connectors").json() == error(403, "Unauthorized to get actions")
+
+
+def test_the_internal_connector_types_route_also_lists_system_action_types(admin, system_type):
+    public = admin.get("/api/actions/connector_types").json()
+
+    internal = admin.get("/internal/actions/connector_types")
+
+    assert internal.status_code == 200
+    assert [t for t in internal.json() if t["id"] != ".test-system"] == public
+    assert [t for t in internal.json() if t["id"] == ".test-system"] == [
+        {
+            "id": ".test-system",
+            "name": "Test system action",
+            "enabled": True,
+            "enabled_in_config": True,
+            "enabled_in_license": True,
+            "minimum_license_required": system_type.minimum_license,
+            "supported_feature_ids": list(system_type.supported_feature_ids),
+            "is_system_action_type": True,
+        }
+    ]
+    assert admin.get("/internal/actions/connector_types?feature_id=nope").json() == []
