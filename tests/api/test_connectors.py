@@ -683,3 +683,36 @@ def test_the_internal_connector_types_route_also_lists_system_action_types(admin
         }
     ]
     assert admin.get("/internal/actions/connector_types?feature_id=nope").json() == []
+
+
+ALERT_HISTORY_ID = "preconfigured-alert-history-es-index"
+
+
+def test_the_alert_history_setting_adds_kibanas_preconfigured_index_connector(admin, kibana_settings):
+    """`xpack.actions.preconfiguredAlertHistoryEsIndex: true` adds Kibana's built-in preconfigured
+    Index connector writing to `kibana-alert-history-default` (spec §8); false (the default) does not."""
+    from connectors.models import IndexDocument
+
+    assert admin.get(f"/api/actions/connector/{ALERT_HISTORY_ID}").status_code == 404
+    kibana_settings.set({"xpack.actions.preconfiguredAlertHistoryEsIndex": True})
+
+    expected = {
+        "id": ALERT_HISTORY_ID,
+        "name": "Alert history Elasticsearch index",
+        "connector_type_id": ".index",
+        "is_preconfigured": True,
+        "is_deprecated": False,
+        "is_system_action": False,
+    }
+    assert admin.get(f"/api/actions/connector/{ALERT_HISTORY_ID}").json() == expected
+    assert admin.get("/s/marketing/api/actions/connectors").json() == [{**expected, "referenced_by_count": 0}]
+    ran = admin.post(
+        f"/api/actions/connector/{ALERT_HISTORY_ID}/_execute",
+        {"params": {"documents": [{"rule": {"name": "r"}}]}},
+        format="json",
+    )
+    assert ran.json()["status"] == "ok"
+    assert [d.index for d in IndexDocument.objects.all()] == ["kibana-alert-history-default"]
+    assert admin.delete(f"/api/actions/connector/{ALERT_HISTORY_ID}").json() == error(
+        400, f"Preconfigured action {ALERT_HISTORY_ID} is not allowed to delete."
+    )
