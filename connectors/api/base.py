@@ -104,8 +104,7 @@ def is_system_connector(connector_id: str) -> bool:
     the public API hides them."""
     if not connector_id.startswith(SYSTEM_CONNECTOR_PREFIX):
         return False
-    type_id = connector_id[len(SYSTEM_CONNECTOR_PREFIX) :]
-    return registry.is_registered(type_id) and registry.get(type_id).is_system_action_type
+    return registry.is_system_action_type(connector_id[len(SYSTEM_CONNECTOR_PREFIX) :])
 
 
 def refuse_unknown_query_keys(query, allowed) -> None:

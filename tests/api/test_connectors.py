@@ -716,3 +716,28 @@ def test_the_alert_history_setting_adds_kibanas_preconfigured_index_connector(ad
     assert admin.delete(f"/api/actions/connector/{ALERT_HISTORY_ID}").json() == error(
         400, f"Preconfigured action {ALERT_HISTORY_ID} is not allowed to delete."
     )
+
+
+@pytest.mark.parametrize("type_id", [".cases", ".observability-ai-assistant"])
+def test_kibanas_own_system_connector_ids_answer_as_kibana_though_those_types_are_not_implemented(
+    admin, type_id
+):
+    """Kibana always has the `.cases` (and the AI assistant's) system connector; a client that names
+    one hears Kibana's system-connector answers, not "not found" or "not registered"."""
+    system_id = f"system-connector-{type_id}"
+
+    assert admin.get(f"/api/actions/connector/{system_id}").json() == error(
+        404, f"Connector {system_id} not found"
+    )
+    assert admin.put(f"/api/actions/connector/{system_id}", {"name": "x"}, format="json").json() == error(
+        400, f"System action {system_id} can not be updated."
+    )
+    assert admin.delete(f"/api/actions/connector/{system_id}").json() == error(
+        400, f"System action {system_id} is not allowed to delete."
+    )
+    assert admin.post(
+        f"/api/actions/connector/{system_id}/_execute", {"params": {}}, format="json"
+    ).json() == error(400, "Execution of system action is not allowed")
+    created = admin.post("/api/actions/connector", {"name": "x", "connector_type_id": type_id}, format="json")
+    assert created.json() == error(400, f"System action creation is forbidden. Action type: {type_id}.")
+    assert not Connector.objects.exists()
