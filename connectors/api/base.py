@@ -116,6 +116,17 @@ def refuse_unknown_query_keys(query, allowed) -> None:
         raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
 
 
+def request_body(request) -> Any:
+    """`request.data`, or None for a request with no body at all: hapi's payload is then null, so
+    Kibana's route validation answers `[request body]: expected a plain object value, but found
+    [null] instead.` (chunked bodies have their length set by connectors_project/wsgi.py)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return request.data if length > 0 else None
+
+
 def validate_body(schema: Object, data: Any) -> dict:
     """Validate a JSON body; messages read `[request body.name]: expected value of type [string] ...`."""
     if not isinstance(data, dict):

@@ -12,6 +12,7 @@ from connectors.api.base import (
     KibanaView,
     collector_paused,
     refuse_unknown_query_keys,
+    request_body,
     validate_body,
 )
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -240,7 +241,7 @@ class ConnectorCreateView(ConnectorOperations):
         xsrf=True,
     )
     def post(self, request, connector_id=None):
-        body = validate_body(CREATE_BODY, request.data)
+        body = validate_body(CREATE_BODY, request_body(request))
         connector = self.create(
             name=body["name"],
             type_id=body["connector_type_id"],
@@ -267,7 +268,7 @@ class ConnectorView(ConnectorCreateView):
         xsrf=True,
     )
     def put(self, request, connector_id):
-        body = validate_body(UPDATE_BODY, request.data)
+        body = validate_body(UPDATE_BODY, request_body(request))
         connector = self.update(
             connector_id, name=body["name"], config=body["config"], secrets=body["secrets"]
         )
@@ -346,7 +347,7 @@ class ConnectorExecuteView(ConnectorOperations):
         xsrf=True,
     )
     def post(self, request, connector_id):
-        body = validate_body(EXECUTE_BODY, request.data)
+        body = validate_body(EXECUTE_BODY, request_body(request))
         connector, result = self.run(connector_id, body["params"])
         return Response(result.to_api(connector.id))
 

@@ -741,3 +741,29 @@ def test_kibanas_own_system_connector_ids_answer_as_kibana_though_those_types_ar
     created = admin.post("/api/actions/connector", {"name": "x", "connector_type_id": type_id}, format="json")
     assert created.json() == error(400, f"System action creation is forbidden. Action type: {type_id}.")
     assert not Connector.objects.exists()
+
+
+def test_a_write_with_no_body_at_all_is_kibanas_null_payload_400(admin):
+    """hapi hands Kibana's route validation a null payload when a request has no body; config-schema
+    then answers `[request body]: expected a plain object value, but found [null] instead.` (an
+    empty JSON object instead is `[request body.name]: ... [undefined]`)."""
+    create_connector("default", name="log").save()
+    connector_id = Connector.objects.get().id
+    expected = error(400, "[request body]: expected a plain object value, but found [null] instead.")
+    for method, path in (
+        ("POST", "/api/actions/connector"),
+        ("POST", "/api/actions/connector/new-id"),
+        ("PUT", f"/api/actions/connector/{connector_id}"),
+        ("POST", f"/api/actions/connector/{connector_id}/_execute"),
+        ("POST", "/s/marketing/api/actions/connector"),
+        ("POST", "/api/actions/action"),
+        ("PUT", f"/api/actions/action/{connector_id}"),
+        ("POST", f"/api/actions/action/{connector_id}/_execute"),
+    ):
+        for content_type in ("application/json", None):
+            extra = {"content_type": content_type} if content_type else {}
+            response = admin.generic(method, path, "", **extra)
+            assert (response.status_code, response.json()) == (400, expected), (method, path, content_type)
+    assert admin.post(f"/api/actions/connector/{connector_id}/_execute", {}, format="json").json() == error(
+        400, "[request body.params]: expected value of type [object] but got [undefined]"
+    )
