@@ -288,3 +288,14 @@ def test_the_execute_event_counts_the_request_body_bytes_the_run_sent(default_sp
     assert "usage" not in hook_start.document["kibana"]["action"]["execution"]
     _, log_done = events_of(log)
     assert log_done.document["kibana"]["action"]["execution"]["usage"] == {"request_body_bytes": 0}
+
+
+def test_events_name_the_kibana_version_the_status_api_reports(default_space):
+    """Kibana's event-log service writes its own version into `kibana.version` (and the execution log
+    answers it as `version`): the same number `GET /api/status` reports as `version.number`."""
+    from eventlog.api.status import KIBANA_API_VERSION
+
+    connector = server_log(default_space)
+    execute(connector, {"message": "hello"}, RunInfo())
+
+    assert {event.document["kibana"]["version"] for event in events_of(connector)} == {KIBANA_API_VERSION}

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from actions.services import execute
 from connectors.models import Connector, SpacePrivilege
+from eventlog.services import KIBANA_VERSION
 from tests.conftest import basic_auth
 from tests.eventlog.factories import run_events
 
@@ -56,7 +57,7 @@ def test_the_log_lists_executions_newest_first_in_kibanas_shape(api, three_runs)
         "status": "failure",
         "message": "action execution failure: .webhook:b: Bravo - "
         "error calling webhook, retry later: [502] Bad Gateway; retry: true",
-        "version": "8.18.0",
+        "version": KIBANA_VERSION,
         "schedule_delay_ms": 400.0,
         "space_ids": ["default"],
         "connector_name": "Bravo",
