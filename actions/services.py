@@ -31,6 +31,7 @@ from connectors.exceptions import (
     SecretsUnreadable,
 )
 from connectors.fields import open_sealed
+from connectors.http import counting_request_body_bytes
 from connectors.models import Connector
 from connectors.prepared import PreparedGet
 from connectors.redaction import run_secrets, scrub_result, scrubbed_traceback
@@ -282,7 +283,8 @@ def execute(
     log.started(connector, start_doc)
 
     clock = time.monotonic_ns()
-    result = _run_type(connector, params, run, space_id)
+    with counting_request_body_bytes() as body_bytes:
+        result = _run_type(connector, params, run, space_id)
     duration_ns = time.monotonic_ns() - clock
 
     doc = _base_document(connector, run, "execute", space_id)
@@ -299,6 +301,7 @@ def execute(
     execution = doc["kibana"]["action"]["execution"]
     execution["attempt"] = run.attempt
     execution["max_attempts"] = run.max_attempts
+    execution["usage"] = {"request_body_bytes": body_bytes[0]}
     if result.ok:
         doc["message"] = f"action executed: {label}"
         execution["final"] = True

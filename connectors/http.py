@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import contextvars
 import errno
 import functools
 import http.cookiejar
@@ -29,6 +30,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,6 +75,29 @@ HEADERS_KEPT_ACROSS_ORIGINS = frozenset(
 # ---- connections that check the resolved address ------------------------------------------------
 
 _local = threading.local()
+# The run's request-body byte counter (Kibana's ConnectorUsageCollector), while one is counting.
+_body_bytes: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "connectors_request_body_bytes", default=None
+)
+
+
+@contextlib.contextmanager
+def counting_request_body_bytes() -> Iterator[list[int]]:
+    """Count the bytes of the request bodies sent inside the block (`counter[0]`), as Kibana's
+    ConnectorUsageCollector does for a run's `kibana.action.execution.usage.request_body_bytes`.
+    A redirect that sends the body again is not counted twice (axios counts one request)."""
+    counter = [0]
+    token = _body_bytes.set(counter)
+    try:
+        yield counter
+    finally:
+        _body_bytes.reset(token)
+
+
+def _count_body(body: Any) -> None:
+    counter = _body_bytes.get()
+    if counter is not None and isinstance(body, bytes | str):
+        counter[0] += len(body.encode() if isinstance(body, str) else body)
 
 
 def _current_settings() -> KibanaConfig:
@@ -481,6 +506,8 @@ def send(
                 prepared = _prepare(
                     session, current_method, current_url, merged_headers, body, json_body, auth
                 )
+                if _hop == 0:
+                    _count_body(prepared.body)
                 raw = session.get_adapter(current_url).send(
                     prepared,
                     stream=True,

@@ -8,6 +8,11 @@ from connectors.exceptions import AlreadyRegistered, UnknownConnectorType
 
 _types: dict[str, ConnectorType] = {}
 
+# Kibana's own system action types (types spec §5). Not implemented here, but every Kibana has their
+# connectors (`system-connector-.cases`, ...), so the API answers for them as Kibana does (a system
+# connector is never found, updated, deleted or run, and none is created) instead of "not found".
+KIBANA_SYSTEM_ACTION_TYPE_IDS = frozenset({".cases", ".observability-ai-assistant", ".workflows"})
+
 
 def register(type_class: type[ConnectorType]) -> ConnectorType:
     instance = type_class()
@@ -34,6 +39,13 @@ def get(type_id: str) -> ConnectorType:
 
 def is_registered(type_id: str) -> bool:
     return type_id in _types
+
+
+def is_system_action_type(type_id: str) -> bool:
+    """Kibana's `actionTypeRegistry.isSystemActionType`, with Kibana's own system types reserved."""
+    if type_id in _types:
+        return _types[type_id].is_system_action_type
+    return type_id in KIBANA_SYSTEM_ACTION_TYPE_IDS
 
 
 def all_types() -> list[ConnectorType]:

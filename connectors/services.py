@@ -76,9 +76,9 @@ def create_connector(
 ) -> Connector:
     if connector_id and is_preconfigured(connector_id):
         raise PreconfiguredConflict(f"This {connector_id} already exists in a preconfigured action.")
-    connector_type = registry.get(type_id)
-    if connector_type.is_system_action_type:
+    if registry.is_system_action_type(type_id):
         raise PreconfiguredConflict(f"System action creation is forbidden. Action type: {type_id}.")
+    registry.get(type_id)  # raises UnknownConnectorType
     ensure_type_enabled(type_id)
     cleaned_config, cleaned_secrets = validate_connector(type_id, config, secrets)
     connector = Connector(

@@ -20,7 +20,8 @@ from eventlog.models import Event
 logger = logging.getLogger("eventlog")
 
 ECS_VERSION = "1.8.0"
-KIBANA_VERSION = "8.18.0"
+# The Kibana release whose API this service follows: eventlog.api.status reports the same number.
+KIBANA_VERSION = "9.4.0"
 PROVIDER = "actions"
 RETENTION_TASK = "eventlog.tasks.purge_expired_events"
 RETENTION_SCHEDULE_NAME = "Event log retention"

@@ -104,8 +104,7 @@ def is_system_connector(connector_id: str) -> bool:
     the public API hides them."""
     if not connector_id.startswith(SYSTEM_CONNECTOR_PREFIX):
         return False
-    type_id = connector_id[len(SYSTEM_CONNECTOR_PREFIX) :]
-    return registry.is_registered(type_id) and registry.get(type_id).is_system_action_type
+    return registry.is_system_action_type(connector_id[len(SYSTEM_CONNECTOR_PREFIX) :])
 
 
 def api_unauthorized(request, privilege_names: str) -> Forbidden:
@@ -129,6 +128,17 @@ def refuse_unknown_query_keys(query, allowed) -> None:
     unknown = sorted(set(query) - set(allowed))
     if unknown:
         raise BadRequest(f"[request query.{unknown[0]}]: definition for this key is missing")
+
+
+def request_body(request) -> Any:
+    """`request.data`, or None for a request with no body at all: hapi's payload is then null, so
+    Kibana's route validation answers `[request body]: expected a plain object value, but found
+    [null] instead.` (chunked bodies have their length set by connectors_project/wsgi.py)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return request.data if length > 0 else None
 
 
 def validate_body(schema: Object, data: Any) -> dict:

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from connectors import registry
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView, collector_paused, validate_body
+from connectors.api.base import KibanaView, collector_paused, request_body, validate_body
 from connectors.api.views import (
     EXECUTE_BODY,
     ConnectorOperations,
@@ -82,7 +82,7 @@ def legacy_result(connector_id: str, result) -> dict:
 
 class LegacyCreateView(ConnectorOperations):
     def post(self, request):
-        body = validate_body(LEGACY_CREATE_BODY, request.data)
+        body = validate_body(LEGACY_CREATE_BODY, request_body(request))
         connector = self.create(
             name=body["name"], type_id=body["actionTypeId"], config=body["config"], secrets=body["secrets"]
         )
@@ -94,7 +94,7 @@ class LegacyActionView(ConnectorOperations):
         return Response(legacy_connector(self.get_connector(connector_id)))
 
     def put(self, request, connector_id):
-        body = validate_body(LEGACY_UPDATE_BODY, request.data)
+        body = validate_body(LEGACY_UPDATE_BODY, request_body(request))
         connector = self.update(
             connector_id, name=body["name"], config=body["config"], secrets=body["secrets"]
         )
@@ -117,7 +117,7 @@ class LegacyListView(ConnectorOperations):
 
 class LegacyExecuteView(ConnectorOperations):
     def post(self, request, connector_id):
-        body = validate_body(EXECUTE_BODY, request.data)
+        body = validate_body(EXECUTE_BODY, request_body(request))
         connector, result = self.run(connector_id, body["params"])
         return Response(legacy_result(connector.id, result))
 

@@ -30,12 +30,11 @@ class KibanaApiMiddleware:
             if request.method not in SAFE_METHODS and not (
                 "kbn-xsrf" in request.headers or "kbn-version" in request.headers
             ):
-                # Kibana checks the header after authentication: a caller with no credentials at
-                # all hears 401 first.
-                if not _has_credentials(request):
-                    response = error_response(401, "Unauthorized")
-                    response["WWW-Authenticate"] = 'Basic realm="connectors", ApiKey'
-                    return response
+                # Kibana checks the header after authentication (an onPostAuth handler): a caller
+                # whose credentials (or lack of them) do not authenticate hears 401 first.
+                refused = _unauthenticated_answer(request)
+                if refused is not None:
+                    return refused
                 # A custom header is CSRF protection by itself while CORS stays closed, so API calls
                 # from the admin's session need only this header, as in Kibana.
                 return error_response(400, "Request must contain a kbn-xsrf header.")
@@ -88,10 +87,34 @@ def _backing_service_down(exception) -> bool:
     )
 
 
-def _has_credentials(request) -> bool:
+def _unauthenticated_answer(request):
+    """The 401 (or the login limiter's 429) a request without `kbn-xsrf` gets when it does not
+    authenticate as the view would authenticate it (Basic, ApiKey, then the session); None when
+    it does. Only requests missing the header pay for this here."""
     from django.conf import settings
+    from django.contrib.auth import get_user
+    from rest_framework.exceptions import AuthenticationFailed
+    from rest_framework.request import Request
 
-    return bool(request.headers.get("Authorization")) or settings.SESSION_COOKIE_NAME in request.COOKIES
+    from connectors.api.authentication import ApiKeyAuthentication, BasicAuthentication
+    from connectors.api.errors import KibanaError
+
+    if request.headers.get("Authorization"):
+        try:
+            user = Request(request, authenticators=[BasicAuthentication(), ApiKeyAuthentication()]).user
+        except KibanaError as exc:
+            return error_response(exc.status_code, exc.message)
+        except AuthenticationFailed:
+            user = None
+        if user is not None:
+            return None
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        user = get_user(request)
+        if user.is_authenticated and user.is_active:
+            return None
+    response = error_response(401, "Unauthorized")
+    response["WWW-Authenticate"] = 'Basic realm="connectors", ApiKey'
+    return response
 
 
 def _is_json(response) -> bool:

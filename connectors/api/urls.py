@@ -51,6 +51,17 @@ urlpatterns = [
     ),
     path("api/actions/connectors", views.ConnectorListView.as_view(), name="connector-list"),
     path("api/actions/connector_types", views.ConnectorTypesView.as_view(), name="connector-types"),
+    # Kibana's internal list routes (its UI's), with system connectors and system types.
+    path(
+        "internal/actions/connectors",
+        views.InternalConnectorListView.as_view(),
+        name="internal-connector-list",
+    ),
+    path(
+        "internal/actions/connector_types",
+        views.InternalConnectorTypesView.as_view(),
+        name="internal-connector-types",
+    ),
     # Kibana's spaces API.
     path("api/spaces/space", spaces.SpaceListView.as_view(), name="space-list"),
     path("api/spaces/space/<str:space_ref>", spaces.SpaceView.as_view(), name="space"),

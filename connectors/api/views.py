@@ -1,11 +1,20 @@
 """Kibana's public connectors API: `/api/actions/connector*` and `/api/actions/connector_types`."""
 
+from dataclasses import dataclass, field
+
 from django.core.exceptions import ValidationError
 from rest_framework.response import Response
 
 from connectors import extensions, registry
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView, collector_paused, refuse_unknown_query_keys, validate_body
+from connectors.api.base import (
+    SYSTEM_CONNECTOR_PREFIX,
+    KibanaView,
+    collector_paused,
+    refuse_unknown_query_keys,
+    request_body,
+    validate_body,
+)
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.base import iso_ms
 from connectors.conf import get_config
@@ -20,6 +29,7 @@ from connectors.services import (
     create_connector,
     delete_connector,
     list_connectors,
+    locale_compare_key,
     referenced_by_counts,
     update_connector,
     validate_connector,
@@ -76,11 +86,12 @@ def connector_to_api(
     routes with `?include_health=true`, our extension), stored connectors also carry health fields;
     without it every body is exactly Kibana's."""
     body = {"id": connector.id, "name": connector.name, "connector_type_id": connector.connector_type_id}
-    if not connector.is_preconfigured or getattr(connector, "expose_config", False):
+    in_memory = connector.is_preconfigured or connector.is_system_action
+    if not in_memory or getattr(connector, "expose_config", False):
         body["config"] = connector.config
     body["is_preconfigured"] = connector.is_preconfigured
     body["is_deprecated"] = is_connector_deprecated(connector)
-    if not connector.is_preconfigured:
+    if not in_memory:
         body["is_missing_secrets"] = connector.is_missing_secrets
     body["is_system_action"] = connector.is_system_action
     if referenced_by_count is not None:
@@ -230,7 +241,7 @@ class ConnectorCreateView(ConnectorOperations):
         xsrf=True,
     )
     def post(self, request, connector_id=None):
-        body = validate_body(CREATE_BODY, request.data)
+        body = validate_body(CREATE_BODY, request_body(request))
         connector = self.create(
             name=body["name"],
             type_id=body["connector_type_id"],
@@ -257,7 +268,7 @@ class ConnectorView(ConnectorCreateView):
         xsrf=True,
     )
     def put(self, request, connector_id):
-        body = validate_body(UPDATE_BODY, request.data)
+        body = validate_body(UPDATE_BODY, request_body(request))
         connector = self.update(
             connector_id, name=body["name"], config=body["config"], secrets=body["secrets"]
         )
@@ -289,6 +300,44 @@ class ConnectorListView(ConnectorOperations):
             )
 
 
+@dataclass(frozen=True, slots=True)
+class SystemConnector:
+    """Kibana's in-memory `system-connector-<typeId>` of a system action type (createSystemConnectors):
+    empty config, never stored, listed only by the internal route."""
+
+    id: str
+    name: str
+    connector_type_id: str
+    config: dict = field(default_factory=dict)
+    is_preconfigured: bool = False
+    is_system_action: bool = True
+    is_missing_secrets: bool = False
+
+    @classmethod
+    def of(cls, connector_type) -> "SystemConnector":
+        return cls(
+            SYSTEM_CONNECTOR_PREFIX + connector_type.type_id, connector_type.name, connector_type.type_id
+        )
+
+
+class InternalConnectorListView(ConnectorOperations):
+    """`GET /internal/actions/connectors` (Kibana's get_all_system.ts, what its UI calls): the public
+    list with the system connectors merged in, in the same name order."""
+
+    @oas.operation(
+        "List the space's connectors, system connectors included (Kibana's internal route)",
+        response={"type": "array", "items": oas.CONNECTOR_IN_LIST},
+        error_codes=(403, 404),
+    )
+    def get(self, request):
+        with collector_paused():
+            listed = self.list_with_counts() + [
+                (SystemConnector.of(t), 0) for t in registry.all_types() if t.is_system_action_type
+            ]
+            listed.sort(key=lambda pair: locale_compare_key(pair[0].name))
+            return Response([connector_to_api(c, count) for c, count in listed])
+
+
 class ConnectorExecuteView(ConnectorOperations):
     @oas.operation(
         "Run a connector",
@@ -298,13 +347,15 @@ class ConnectorExecuteView(ConnectorOperations):
         xsrf=True,
     )
     def post(self, request, connector_id):
-        body = validate_body(EXECUTE_BODY, request.data)
+        body = validate_body(EXECUTE_BODY, request_body(request))
         connector, result = self.run(connector_id, body["params"])
         return Response(result.to_api(connector.id))
 
 
 class ConnectorTypesView(KibanaView):
     needs_space = False
+    # The internal route (Kibana's list_types_system.ts, what its UI calls) lists system types too.
+    include_system_types = False
 
     @oas.operation(
         "List connector types",
@@ -324,10 +375,14 @@ class ConnectorTypesView(KibanaView):
             [
                 connector_type_to_api(t)
                 for t in registry.all_types()
-                if not t.is_system_action_type
+                if (self.include_system_types or not t.is_system_action_type)
                 and (feature_id is None or feature_id in t.supported_feature_ids)
             ]
         )
+
+
+class InternalConnectorTypesView(ConnectorTypesView):
+    include_system_types = True
 
 
 def connector_type_to_api(connector_type) -> dict:

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from connectors import privileges
 from connectors.api.base import KibanaView
 from connectors.api.errors import BadRequest
-from connectors.conf import get_config
+from connectors.preconfigured import preconfigured_connectors
 from connectors.schemas import Array, Enum, Field, Number, Object, OneOf, SchemaError, String, type_name
 from eventlog import kql, queries
 
@@ -141,7 +141,7 @@ class _LogView(KibanaView):
             page=int(params.get("page") or 1),
             per_page=int(params.get("per_page") or 10),
             sort=sort or [("timestamp", "desc")],
-            space_agnostic_ids=list(get_config()["xpack.actions.preconfigured"]) if space_agnostic else [],
+            space_agnostic_ids=list(preconfigured_connectors()) if space_agnostic else [],
         )
 
     def answer(self, request, connector_id=None):

@@ -194,3 +194,30 @@ def test_getting_one_connector_costs_two_queries_once_the_credential_is_known(
     # The user (or key and user) and the connector: no space, privilege or session query.
     with django_assert_num_queries(2):
         assert client.get(f"/api/actions/connector/{connector.id}").status_code == 200
+
+
+def test_wrong_credentials_and_no_kbn_xsrf_is_a_401_as_kibana_authenticates_before_the_xsrf_check(root):
+    """Kibana checks `kbn-xsrf` in an onPostAuth handler: credentials that do not authenticate are a
+    401 whether or not the header is there; good ones without the header are the 400."""
+    body = {"name": "x", "connector_type_id": ".server-log"}
+    wrong_basic = base64.b64encode(b"root:not-the-password").decode()
+    for header in (
+        f"Basic {wrong_basic}",
+        "ApiKey " + base64.b64encode(b"nokey:nothing").decode(),
+        "Bearer x",
+    ):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=header)
+        response = client.post("/api/actions/connector", body, format="json")
+        assert (response.status_code, response.json()) == (401, error(401, "Unauthorized")), header
+        assert "ApiKey" in response["WWW-Authenticate"]
+    stale_session = Client()
+    stale_session.cookies["sessionid"] = "no-such-session"
+    response = stale_session.post("/api/actions/connector", body, content_type="application/json")
+    assert (response.status_code, response.json()) == (401, error(401, "Unauthorized"))
+
+    for method in ("basic", "apikey", "session"):
+        client = client_for(root, method, xsrf=False)
+        response = client.post("/api/actions/connector", body, format="json")
+        assert response.json() == error(400, "Request must contain a kbn-xsrf header."), method
+    assert not Connector.objects.exists()

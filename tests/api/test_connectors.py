@@ -628,3 +628,142 @@ def test_an_ascii_names_sort_key_from_the_tables_is_the_key_the_general_path_giv
     ]
     for name in names:
         assert locale_compare_key(name) == _key_of_any(name), repr(name)
+
+
+@pytest.mark.parametrize("space_id", SPACES)
+def test_the_internal_connectors_route_lists_the_public_list_plus_the_system_connectors(
+    admin, system_type, space_id
+):
+    """Kibana's UI lists connectors at `GET /internal/actions/connectors` (get_all_system.ts): the
+    public list's shape, system connectors included."""
+    create_connector(space_id, name="b log")
+    public = admin.get(url(space_id, "connectors")).json()
+
+    internal = admin.get(f"{prefix(space_id)}/internal/actions/connectors")
+
+    assert internal.status_code == 200
+    system = {
+        "id": "system-connector-.test-system",
+        "name": "Test system action",
+        "connector_type_id": ".test-system",
+        "is_preconfigured": False,
+        "is_deprecated": False,
+        "is_system_action": True,
+        "referenced_by_count": 0,
+    }
+    assert sorted(internal.json(), key=lambda c: c["id"]) == sorted([*public, system], key=lambda c: c["id"])
+    assert [c["name"] for c in internal.json()] == ["b log", "Test system action"]
+
+
+def test_the_internal_connectors_route_needs_read_in_the_space(as_user):
+    reader = as_user("read", "default")
+    nobody = as_user("none", "default")
+
+    assert reader.get("/internal/actions/connectors").status_code == 200
+    assert nobody.get("/internal/actions/connectors").json() == error(403, "Unauthorized to get actions")
+
+
+def test_the_internal_connector_types_route_also_lists_system_action_types(admin, system_type):
+    public = admin.get("/api/actions/connector_types").json()
+
+    internal = admin.get("/internal/actions/connector_types")
+
+    assert internal.status_code == 200
+    assert [t for t in internal.json() if t["id"] != ".test-system"] == public
+    assert [t for t in internal.json() if t["id"] == ".test-system"] == [
+        {
+            "id": ".test-system",
+            "name": "Test system action",
+            "enabled": True,
+            "enabled_in_config": True,
+            "enabled_in_license": True,
+            "minimum_license_required": system_type.minimum_license,
+            "supported_feature_ids": list(system_type.supported_feature_ids),
+            "is_system_action_type": True,
+        }
+    ]
+    assert admin.get("/internal/actions/connector_types?feature_id=nope").json() == []
+
+
+ALERT_HISTORY_ID = "preconfigured-alert-history-es-index"
+
+
+def test_the_alert_history_setting_adds_kibanas_preconfigured_index_connector(admin, kibana_settings):
+    """`xpack.actions.preconfiguredAlertHistoryEsIndex: true` adds Kibana's built-in preconfigured
+    Index connector writing to `kibana-alert-history-default` (spec §8); false (the default) does not."""
+    from connectors.models import IndexDocument
+
+    assert admin.get(f"/api/actions/connector/{ALERT_HISTORY_ID}").status_code == 404
+    kibana_settings.set({"xpack.actions.preconfiguredAlertHistoryEsIndex": True})
+
+    expected = {
+        "id": ALERT_HISTORY_ID,
+        "name": "Alert history Elasticsearch index",
+        "connector_type_id": ".index",
+        "is_preconfigured": True,
+        "is_deprecated": False,
+        "is_system_action": False,
+    }
+    assert admin.get(f"/api/actions/connector/{ALERT_HISTORY_ID}").json() == expected
+    assert admin.get("/s/marketing/api/actions/connectors").json() == [{**expected, "referenced_by_count": 0}]
+    ran = admin.post(
+        f"/api/actions/connector/{ALERT_HISTORY_ID}/_execute",
+        {"params": {"documents": [{"rule": {"name": "r"}}]}},
+        format="json",
+    )
+    assert ran.json()["status"] == "ok"
+    assert [d.index for d in IndexDocument.objects.all()] == ["kibana-alert-history-default"]
+    assert admin.delete(f"/api/actions/connector/{ALERT_HISTORY_ID}").json() == error(
+        400, f"Preconfigured action {ALERT_HISTORY_ID} is not allowed to delete."
+    )
+
+
+@pytest.mark.parametrize("type_id", [".cases", ".observability-ai-assistant"])
+def test_kibanas_own_system_connector_ids_answer_as_kibana_though_those_types_are_not_implemented(
+    admin, type_id
+):
+    """Kibana always has the `.cases` (and the AI assistant's) system connector; a client that names
+    one hears Kibana's system-connector answers, not "not found" or "not registered"."""
+    system_id = f"system-connector-{type_id}"
+
+    assert admin.get(f"/api/actions/connector/{system_id}").json() == error(
+        404, f"Connector {system_id} not found"
+    )
+    assert admin.put(f"/api/actions/connector/{system_id}", {"name": "x"}, format="json").json() == error(
+        400, f"System action {system_id} can not be updated."
+    )
+    assert admin.delete(f"/api/actions/connector/{system_id}").json() == error(
+        400, f"System action {system_id} is not allowed to delete."
+    )
+    assert admin.post(
+        f"/api/actions/connector/{system_id}/_execute", {"params": {}}, format="json"
+    ).json() == error(400, "Execution of system action is not allowed")
+    created = admin.post("/api/actions/connector", {"name": "x", "connector_type_id": type_id}, format="json")
+    assert created.json() == error(400, f"System action creation is forbidden. Action type: {type_id}.")
+    assert not Connector.objects.exists()
+
+
+def test_a_write_with_no_body_at_all_is_kibanas_null_payload_400(admin):
+    """hapi hands Kibana's route validation a null payload when a request has no body; config-schema
+    then answers `[request body]: expected a plain object value, but found [null] instead.` (an
+    empty JSON object instead is `[request body.name]: ... [undefined]`)."""
+    create_connector("default", name="log").save()
+    connector_id = Connector.objects.get().id
+    expected = error(400, "[request body]: expected a plain object value, but found [null] instead.")
+    for method, path in (
+        ("POST", "/api/actions/connector"),
+        ("POST", "/api/actions/connector/new-id"),
+        ("PUT", f"/api/actions/connector/{connector_id}"),
+        ("POST", f"/api/actions/connector/{connector_id}/_execute"),
+        ("POST", "/s/marketing/api/actions/connector"),
+        ("POST", "/api/actions/action"),
+        ("PUT", f"/api/actions/action/{connector_id}"),
+        ("POST", f"/api/actions/action/{connector_id}/_execute"),
+    ):
+        for content_type in ("application/json", None):
+            extra = {"content_type": content_type} if content_type else {}
+            response = admin.generic(method, path, "", **extra)
+            assert (response.status_code, response.json()) == (400, expected), (method, path, content_type)
+    assert admin.post(f"/api/actions/connector/{connector_id}/_execute", {}, format="json").json() == error(
+        400, "[request body.params]: expected value of type [object] but got [undefined]"
+    )

@@ -102,6 +102,7 @@ def test_a_successful_run_writes_execute_start_then_execute(default_space):
                     "attempt": 1,
                     "max_attempts": 1,
                     "final": True,
+                    "usage": {"request_body_bytes": 0},
                 },
             },
         },
@@ -268,3 +269,33 @@ def test_record_redacts_secret_values_a_service_echoed(default_space):
     )
     assert stored.message == "action execution failure: .webhook:c: abc hook"
     assert stored.document["user"] == {"name": "elastic"}  # only the error text is redacted
+
+
+def test_the_execute_event_counts_the_request_body_bytes_the_run_sent(default_space, httpserver: HTTPServer):
+    """Kibana's ConnectorUsageCollector: `kibana.action.execution.usage.request_body_bytes` on the
+    `execute` event, the bytes of the request bodies the run sent (0 when it sent none)."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    hook = webhook(default_space, httpserver.url_for("/hook"))
+    log = server_log(default_space)
+
+    assert execute(hook, {"body": "héllo wörld"}, RunInfo()).status == "ok"
+    assert execute(log, {"message": "hello"}, RunInfo()).status == "ok"
+
+    hook_start, hook_done = events_of(hook)
+    assert hook_done.document["kibana"]["action"]["execution"]["usage"] == {
+        "request_body_bytes": len("héllo wörld".encode())
+    }
+    assert "usage" not in hook_start.document["kibana"]["action"]["execution"]
+    _, log_done = events_of(log)
+    assert log_done.document["kibana"]["action"]["execution"]["usage"] == {"request_body_bytes": 0}
+
+
+def test_events_name_the_kibana_version_the_status_api_reports(default_space):
+    """Kibana's event-log service writes its own version into `kibana.version` (and the execution log
+    answers it as `version`): the same number `GET /api/status` reports as `version.number`."""
+    from eventlog.api.status import KIBANA_API_VERSION
+
+    connector = server_log(default_space)
+    execute(connector, {"message": "hello"}, RunInfo())
+
+    assert {event.document["kibana"]["version"] for event in events_of(connector)} == {KIBANA_API_VERSION}

@@ -72,6 +72,8 @@ API_ROUTES = [
     ),
     ("list", "read", "get", "{p}/api/actions/connectors", None, 200),
     ("types", "signed-in", "get", "{p}/api/actions/connector_types", None, 200),
+    ("internal list", "read", "get", "{p}/internal/actions/connectors", None, 200),
+    ("internal types", "signed-in", "get", "{p}/internal/actions/connector_types", None, 200),
     (
         "legacy create",
         "all",
