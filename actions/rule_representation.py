@@ -108,7 +108,7 @@ def rule_type_to_api(rule_type: rule_types.RuleType) -> dict:
         "enabled_in_license": True,
         "producer": producer,
         "authorized_consumers": {c: {"read": True, "all": True} for c in consumers},
-        "rule_task_timeout": "5m",
+        "rule_task_timeout": rule_types.task_timeout(rule_type),
         "does_set_recovery_context": rule_type.does_set_recovery_context,
         "is_exportable": rule_type.is_exportable,
         "category": rule_type.category,
