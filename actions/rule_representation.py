@@ -71,7 +71,7 @@ def rule_to_api(rule: Rule, type_cache: dict | None = None, *, snooze_data: bool
         "created_at": iso(rule.created_at),
         "updated_at": iso(rule.updated_at),
         "api_key_owner": rule.api_key_owner,
-        "api_key_created_by_user": False if rule.api_key_owner else None,
+        "api_key_created_by_user": bool(rule.api_key_created_by_user) if rule.api_key_owner else None,
         "throttle": rule.throttle,
         "notify_when": rule.notify_when,
         "mute_all": rule.mute_all,

@@ -362,6 +362,10 @@ SETTINGS: dict[str, Setting] = {
     "connectors.email.fixedTestMessage": Setting(_bool, True),
     "xpack.actions.email.services.enabled": Setting(_str_list, ("*",), "email services connectors may use"),
     "xpack.alerting.rules.run.alerts.max": Setting(_int_range(1, 100000), 1000),
+    "xpack.alerting.rules.minimumScheduleInterval.value": Setting(_rule_duration, "1m"),
+    "xpack.alerting.rules.minimumScheduleInterval.enforce": Setting(
+        _bool, False, "refuse rules scheduled more often than minimumScheduleInterval.value"
+    ),
     "xpack.alerting.rules.run.timeout": Setting(
         _rule_duration, None, "rule run timeout (default: the type's, 5m)"
     ),
