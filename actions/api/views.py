@@ -254,10 +254,14 @@ class RuleActionView(RuleView):
                 )
             disable_rule(rule, user)
         elif self.operation in ("muteAll", "unmuteAll"):
+            # Kibana's muteAll and unmuteAll both clear the muted alerts and any snooze without a
+            # schedule id, and stamp updated_by/updated_at.
             Rule.objects.filter(pk=rule.pk).update(
                 mute_all=self.operation == "muteAll",
-                muted_alert_ids=[] if self.operation == "muteAll" else rule.muted_alert_ids,
+                muted_alert_ids=[],
+                snooze_schedule=[s for s in rule.snooze_schedule or [] if s.get("id")],
                 updated_by=user,
+                updated_at=timezone.now(),
             )
         return Response(status=204)
 
@@ -287,11 +291,16 @@ class AlertMuteView(RuleView):
         with transaction.atomic():
             rule = Rule.objects.select_for_update().get(pk=rule.pk)
             muted = list(rule.muted_alert_ids or [])
-            if self.mute and alert_id not in muted:
+            # Kibana's muteInstance/unmuteInstance change nothing while the whole rule is muted.
+            if rule.mute_all or (alert_id in muted) == self.mute:
+                return Response(status=204)
+            if self.mute:
                 muted.append(alert_id)
-            if not self.mute and alert_id in muted:
+            else:
                 muted.remove(alert_id)
-            Rule.objects.filter(pk=rule.pk).update(muted_alert_ids=muted)
+            Rule.objects.filter(pk=rule.pk).update(
+                muted_alert_ids=muted, updated_by=self.username() or None, updated_at=timezone.now()
+            )
         return Response(status=204)
 
 

@@ -390,3 +390,21 @@ def test_disable_refuses_an_untrack_that_is_not_a_boolean(api, hook):
     )
     assert Rule.objects.get(pk=rid).enabled is True
     assert api.post(f"/api/alerting/rule/{rid}/_disable", {"untrack": True}, format="json").status_code == 204
+
+
+def test_unmute_all_clears_the_muted_alerts_and_a_muted_rule_ignores_alert_mutes(api, hook):
+    rid = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()["id"]
+    Alert.objects.create(rule_id=rid, alert_id="a", status=Alert.ACTIVE)
+    Alert.objects.create(rule_id=rid, alert_id="b", status=Alert.ACTIVE)
+    before = api.get(f"/api/alerting/rule/{rid}").json()["updated_at"]
+    assert api.post(f"/api/alerting/rule/{rid}/alert/a/_mute").status_code == 204
+    muted = api.get(f"/api/alerting/rule/{rid}").json()
+    assert muted["muted_alert_ids"] == ["a"] and muted["updated_at"] > before
+    api.post(f"/api/alerting/rule/{rid}/_mute_all")
+    assert api.post(f"/api/alerting/rule/{rid}/alert/b/_mute").status_code == 204
+    assert api.get(f"/api/alerting/rule/{rid}").json()["muted_alert_ids"] == []
+    api.post(f"/api/alerting/rule/{rid}/_unmute_all")
+    api.post(f"/api/alerting/rule/{rid}/alert/b/_mute")
+    api.post(f"/api/alerting/rule/{rid}/_unmute_all")
+    body = api.get(f"/api/alerting/rule/{rid}").json()
+    assert body["mute_all"] is False and body["muted_alert_ids"] == []
