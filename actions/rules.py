@@ -453,11 +453,14 @@ def enable_rule(rule: Rule, user: str | None = None, *, by_api_key: bool = False
         return
     now = timezone.now()
     rule.enabled = True
-    rule.api_key_owner = user
-    rule.api_key_created_by_user = by_api_key
+    # Kibana keeps a disabled rule's API key and reuses it (`!existingApiKey`); only a rule without
+    # one (created disabled, imported) gets a key, and owner, from the enabling caller.
+    if rule.api_key_owner is None:
+        rule.api_key_owner = user
+        rule.api_key_created_by_user = by_api_key
     rule.updated_by = user
     rule.next_run_at = now
-    rule.execution_status = {"status": "pending", "last_execution_date": iso(now)}
+    rule.execution_status = {"status": "pending", "last_execution_date": iso(now), "last_duration": 0}
     rule.save()
 
 

@@ -340,14 +340,12 @@ def test_a_rule_created_updated_or_enabled_with_an_api_key_says_api_key_created_
     rid = created["id"]
     updated = api.put(f"/api/alerting/rule/{rid}", _update_body(hook), format="json").json()
     assert updated["api_key_created_by_user"] is False  # Basic: a new key is minted for the rule
-    api.post(f"/api/alerting/rule/{rid}/_disable")
-    assert api.get(f"/api/alerting/rule/{rid}").json()["api_key_created_by_user"] is False
-    keyed.post(f"/api/alerting/rule/{rid}/_enable")
-    assert api.get(f"/api/alerting/rule/{rid}").json()["api_key_created_by_user"] is True
     disabled = keyed.post(
         "/api/alerting/rule", threshold_rule_body(hook.id, enabled=False), format="json"
     ).json()
     assert disabled["api_key_owner"] is None and disabled["api_key_created_by_user"] is None
+    keyed.post(f"/api/alerting/rule/{disabled['id']}/_enable")  # no key yet: the caller's is used
+    assert api.get(f"/api/alerting/rule/{disabled['id']}").json()["api_key_created_by_user"] is True
 
 
 def _update_body(hook):
@@ -408,3 +406,17 @@ def test_unmute_all_clears_the_muted_alerts_and_a_muted_rule_ignores_alert_mutes
     api.post(f"/api/alerting/rule/{rid}/_unmute_all")
     body = api.get(f"/api/alerting/rule/{rid}").json()
     assert body["mute_all"] is False and body["muted_alert_ids"] == []
+
+
+def test_enabling_a_disabled_rule_again_reuses_its_api_key_and_shows_it_pending(api, hook, django_user_model):
+    from tests.api.conftest import client_for
+
+    rid = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()["id"]
+    api.post(f"/api/alerting/rule/{rid}/_disable")
+    other = django_user_model.objects.create_superuser("other", "", "another-password-1")
+    assert client_for(other, "apikey").post(f"/api/alerting/rule/{rid}/_enable").status_code == 204
+    body = api.get(f"/api/alerting/rule/{rid}").json()
+    assert body["api_key_owner"] == "elastic" and body["api_key_created_by_user"] is False
+    assert body["updated_by"] == "other"
+    assert body["execution_status"]["status"] == "pending"
+    assert body["execution_status"]["last_duration"] == 0
