@@ -487,9 +487,17 @@ def _build_runs(rule: Rule, planned: list[Planned], now, execution_uuid: str, re
     return runs, scheduled
 
 
-def _alerting_event(rule: Rule, execution_uuid: str, action: str, message: str, **extra) -> dict:
+def _alerting_event(rule: Rule, execution_uuid: str | None, action: str, message: str, **extra) -> dict:
+    """Kibana's createAlertEventLogRecordObject: the category and ruleset are the rule type's
+    producer, the license its minimum license."""
+    try:
+        rule_type = rule_types.get(rule.rule_type_id)
+        producer, license_ = rule_type.producer, rule_type.minimum_license
+    except rule_types.RuleTypeNotRegistered:
+        producer, license_ = rule.consumer, "basic"
+    execution = {"execution": {"uuid": execution_uuid}} if execution_uuid else {}
     return {
-        "event": {"provider": "alerting", "action": action, "kind": "alert", "category": [rule.consumer]},
+        "event": {"provider": "alerting", "action": action, "kind": "alert", "category": [producer]},
         "message": message,
         "kibana": {
             "saved_objects": [
@@ -499,13 +507,19 @@ def _alerting_event(rule: Rule, execution_uuid: str, action: str, message: str, 
             "alert": {
                 "rule": {
                     "consumer": rule.consumer,
-                    "execution": {"uuid": execution_uuid},
+                    **execution,
                     "rule_type_id": rule.rule_type_id,
                 }
             },
             **extra,
         },
-        "rule": {"id": rule.id, "name": rule.name, "category": rule.rule_type_id},
+        "rule": {
+            "id": rule.id,
+            "name": rule.name,
+            "category": rule.rule_type_id,
+            "license": license_,
+            "ruleset": producer,
+        },
     }
 
 
@@ -607,7 +621,6 @@ def _finish(
         "alert_counts": {"active": report.active, "new": report.new, "recovered": report.recovered},
     }
     document["kibana"]["alert"]["maintenance_window_ids"] = report.maintenance_window_ids
-    document["rule"]["ruleset"] = "stackAlerts"
     if error:
         document["error"] = {"message": error[1]}
     try:

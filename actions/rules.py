@@ -473,8 +473,29 @@ def disable_rule(rule: Rule, user: str | None = None) -> None:
         rule.next_run_at = None
         rule.running = False
         rule.save()
-        # Kibana clears the rule's alert state on disable: enabling again starts fresh.
+        # Kibana clears the rule's alert state on disable (enabling again starts fresh), logging a
+        # recovered-instance event for each alert that was active.
+        _log_recovered_on_disable(rule)
         Alert.objects.filter(rule=rule).delete()
+
+
+def _log_recovered_on_disable(rule: Rule) -> None:
+    from actions.rule_runner import _alerting_event
+    from eventlog.services import record
+
+    for alert_id, group in Alert.objects.filter(rule=rule, status=Alert.ACTIVE).values_list(
+        "alert_id", "last_scheduled_group"
+    ):
+        alerting = {"instance_id": alert_id, **({"action_group_id": group} if group else {})}
+        record(
+            _alerting_event(
+                rule,
+                None,
+                "recovered-instance",
+                f"instance '{alert_id}' has recovered due to the rule was disabled",
+                alerting=alerting,
+            )
+        )
 
 
 def type_enabled_for_rules(type_id: str) -> bool:
