@@ -90,7 +90,10 @@ def rule_to_api(rule: Rule, type_cache: dict | None = None, *, snooze_data: bool
         body["scheduled_task_id"] = rule.id
     if rule.last_run is not None:
         body["last_run"] = rule.last_run
-    body["next_run"] = iso(rule.next_run_at) if rule.enabled else None
+    # Kibana's nextRun is unset at creation (so `next_run` is absent) until the rule's first run or
+    # an `_enable` (both leave `last_duration` in the status); `_disable` sets it to null.
+    if rule.last_run is not None or "last_duration" in (rule.execution_status or {}):
+        body["next_run"] = iso(rule.next_run_at) if rule.enabled else None
     return body
 
 

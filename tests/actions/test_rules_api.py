@@ -420,3 +420,20 @@ def test_enabling_a_disabled_rule_again_reuses_its_api_key_and_shows_it_pending(
     assert body["updated_by"] == "other"
     assert body["execution_status"]["status"] == "pending"
     assert body["execution_status"]["last_duration"] == 0
+
+
+def test_next_run_is_absent_until_the_rule_runs_or_is_enabled(api, hook, default_space):
+    from actions.rule_runner import run_rule
+
+    created = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()
+    assert "next_run" not in created
+    disabled = api.post(
+        "/api/alerting/rule", threshold_rule_body(hook.id, enabled=False), format="json"
+    ).json()
+    assert "next_run" not in disabled
+    api.post(f"/api/alerting/rule/{disabled['id']}/_enable")
+    assert api.get(f"/api/alerting/rule/{disabled['id']}").json()["next_run"]
+    run_rule(created["id"])
+    assert api.get(f"/api/alerting/rule/{created['id']}").json()["next_run"]
+    api.post(f"/api/alerting/rule/{created['id']}/_disable")
+    assert api.get(f"/api/alerting/rule/{created['id']}").json()["next_run"] is None
