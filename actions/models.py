@@ -33,6 +33,8 @@ class Rule(models.Model):
     created_by = models.CharField(max_length=150, null=True, blank=True)
     updated_by = models.CharField(max_length=150, null=True, blank=True)
     api_key_owner = models.CharField(max_length=150, null=True, blank=True)
+    # Kibana's apiKeyCreatedByUser: the caller's own API key was used (create, update, enable).
+    api_key_created_by_user = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     revision = models.IntegerField(default=0)

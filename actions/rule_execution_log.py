@@ -69,7 +69,24 @@ def _action_outcomes(rule, start: datetime, run_uuids: list[str]) -> dict[str, d
     return counts
 
 
-def _row(event: dict, rule_name: str, actions: dict[str, int]) -> dict:
+def _timed_out(rule, start: datetime, run_uuids: list[str]) -> set[str]:
+    """The runs that were cancelled on timeout (Kibana: an `execute-timeout` event with the run's
+    execution uuid; `timed_out` in the execution log)."""
+    if not run_uuids:
+        return set()
+    return set(
+        Event.objects.filter(
+            provider="alerting",
+            action="execute-timeout",
+            space_id=rule.space_id,
+            rule_id=rule.id,
+            timestamp__gte=start,
+            **{f"{RUN_UUID}__in": run_uuids},
+        ).values_list(RUN_UUID, flat=True)
+    )
+
+
+def _row(event: dict, rule_name: str, actions: dict[str, int], timed_out: bool = False) -> dict:
     doc = event["document"]
     kibana = doc.get("kibana") or {}
     alert = kibana.get("alert") or {}
@@ -97,7 +114,7 @@ def _row(event: dict, rule_name: str, actions: dict[str, int]) -> dict:
         "total_search_duration_ms": metrics.get("total_search_duration_ms", 0),
         "es_search_duration_ms": metrics.get("es_search_duration_ms", 0),
         "schedule_delay_ms": (event["schedule_delay_ns"] or 0) / 1_000_000,
-        "timed_out": False,  # rule runs here are not cancelled on timeout
+        "timed_out": timed_out,
         "rule_id": (doc.get("rule") or {}).get("id") or "",
         "space_ids": kibana.get("space_ids") or [],
         "rule_name": rule_name,
@@ -136,7 +153,10 @@ def _rows(rule, start, events: list[dict]) -> list[dict]:
         for e in events
     ]
     actions = _action_outcomes(rule, start, [u for u in uuids if u])
-    return [_row(e, rule.name, actions.get(u) or {}) for e, u in zip(events, uuids, strict=True)]
+    timed_out = _timed_out(rule, start, [u for u in uuids if u])
+    return [
+        _row(e, rule.name, actions.get(u) or {}, u in timed_out) for e, u in zip(events, uuids, strict=True)
+    ]
 
 
 def execution_kpi(rule, *, start, end, filter_text=None) -> dict:

@@ -71,7 +71,7 @@ def rule_to_api(rule: Rule, type_cache: dict | None = None, *, snooze_data: bool
         "created_at": iso(rule.created_at),
         "updated_at": iso(rule.updated_at),
         "api_key_owner": rule.api_key_owner,
-        "api_key_created_by_user": False if rule.api_key_owner else None,
+        "api_key_created_by_user": bool(rule.api_key_created_by_user) if rule.api_key_owner else None,
         "throttle": rule.throttle,
         "notify_when": rule.notify_when,
         "mute_all": rule.mute_all,
@@ -90,7 +90,10 @@ def rule_to_api(rule: Rule, type_cache: dict | None = None, *, snooze_data: bool
         body["scheduled_task_id"] = rule.id
     if rule.last_run is not None:
         body["last_run"] = rule.last_run
-    body["next_run"] = iso(rule.next_run_at) if rule.enabled else None
+    # Kibana's nextRun is unset at creation (so `next_run` is absent) until the rule's first run or
+    # an `_enable` (both leave `last_duration` in the status); `_disable` sets it to null.
+    if rule.last_run is not None or "last_duration" in (rule.execution_status or {}):
+        body["next_run"] = iso(rule.next_run_at) if rule.enabled else None
     return body
 
 
@@ -108,7 +111,7 @@ def rule_type_to_api(rule_type: rule_types.RuleType) -> dict:
         "enabled_in_license": True,
         "producer": producer,
         "authorized_consumers": {c: {"read": True, "all": True} for c in consumers},
-        "rule_task_timeout": "5m",
+        "rule_task_timeout": rule_types.task_timeout(rule_type),
         "does_set_recovery_context": rule_type.does_set_recovery_context,
         "is_exportable": rule_type.is_exportable,
         "category": rule_type.category,

@@ -6,12 +6,13 @@ transaction; then report `execution_status` and `last_run`."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from actions import alerts_filter, maintenance_windows, mustache, queue, rule_types
@@ -19,7 +20,7 @@ from actions.dblock import serialized_writes
 from actions.models import Alert, Rule
 from actions.rule_snooze import snoozed_until
 from actions.rule_variables import alert_doc, alerts_summary, build_variables, merge_docs, with_window
-from actions.rules import flapping_settings, interval_delta, iso
+from actions.rules import flapping_settings, interval_delta, interval_seconds, iso
 from connectors import registry
 from connectors.conf import get_config
 from eventlog.services import record
@@ -64,14 +65,87 @@ class RunReport:
     maintenance_window_ids: list[str] = field(default_factory=list)
 
 
-RULE_RUN_LEASE = timedelta(minutes=5)  # Kibana's rule_task_timeout: a dead run stops counting as running
+# A run's `running` flag outlives a dead process by its timeout plus this (worker.recover_rules).
+RULE_RUN_LEASE_MARGIN = timedelta(minutes=1)
+
+
+class _Timeout:
+    """Kibana's rule task timeout (`rule_task_timeout`): when the rule type's executor is still
+    running after it, the run is cancelled (TaskRunner.cancel): the rule reports
+    `execution_status.error.reason: "timeout"` and `last_run.warning: "timeout"` at once, an
+    `execute-timeout` event is logged, and whatever the executor returns later is dropped (no alert
+    changes, no actions: `cancelAlertsOnRuleTimeout`); its `execute` event is still written."""
+
+    def __init__(self, rule: Rule, execution_uuid: str, text: str):
+        self.rule, self.execution_uuid, self.text = rule, execution_uuid, text
+        self.lock = threading.Lock()
+        self.fired = self.done = False
+        self.timer = threading.Timer(interval_seconds(text), self._fire)
+        self.timer.daemon = True
+        self.timer.name = f"rule-timeout-{rule.pk}"
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def finish(self) -> bool:
+        """The executor returned: True when the run was already cancelled."""
+        with self.lock:
+            self.done = True
+            self.timer.cancel()
+            return self.fired
+
+    def _fire(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.fired = True
+        try:
+            _record_timeout(self.rule, self.execution_uuid, self.text)
+        except Exception:
+            logger.exception("could not record the timeout of rule %s", self.rule.pk)
+        finally:
+            connection.close()
+
+
+def _record_timeout(rule: Rule, execution_uuid: str, timeout_text: str) -> None:
+    message = (
+        f"{rule.rule_type_id}:{rule.id}: execution cancelled due to timeout - "
+        f"exceeded rule type timeout of {timeout_text}"
+    )
+    logger.warning("rule %s: %s", rule.id, message)
+    Rule.objects.filter(pk=rule.pk).update(
+        execution_status={
+            "status": "error",
+            "last_execution_date": iso(timezone.now()),
+            "error": {"reason": "timeout", "message": message},
+        },
+        last_run={
+            "outcome": "failed",
+            "outcome_order": 20,
+            "outcome_msg": [message],
+            "warning": "timeout",
+            "alerts_count": {},
+        },
+        running=False,
+        running_until=None,
+    )
+    record(
+        _alerting_event(
+            rule,
+            execution_uuid,
+            "execute-timeout",
+            f"rule: {rule.rule_type_id}:{rule.id}: '{rule.name}' execution cancelled due to timeout - "
+            f"exceeded rule type timeout of {timeout_text}",
+        )
+    )
 
 
 def run_rule(rule_id: str, now: datetime | None = None) -> RunReport | None:
     rule = Rule.objects.filter(pk=rule_id).first()
     if rule is None or not rule.enabled:
         return None
-    Rule.objects.filter(pk=rule.pk).update(running=True, running_until=timezone.now() + RULE_RUN_LEASE)
+    lease = interval_delta(rule_types.task_timeout_of(rule.rule_type_id)) + RULE_RUN_LEASE_MARGIN
+    Rule.objects.filter(pk=rule.pk).update(running=True, running_until=timezone.now() + lease)
     try:
         return _run(rule, now)  # its last write clears `running`
     except BaseException:
@@ -89,6 +163,8 @@ def _run(rule: Rule, now: datetime | None) -> RunReport:
     started = time.monotonic()
     execution_uuid = str(uuid.uuid4())
     report = RunReport()
+    timeout = _Timeout(rule, execution_uuid, rule_types.task_timeout_of(rule.rule_type_id))
+    timeout.start()
     try:
         rule_type = rule_types.get(rule.rule_type_id)
         params = rule_type.validate_params(rule.params)
@@ -96,8 +172,13 @@ def _run(rule: Rule, now: datetime | None) -> RunReport:
             rule_types.RunContext(rule=rule, params=params, now=now, state=rule.state or {})
         )
     except Exception as exc:
+        cancelled = timeout.finish()
         logger.warning("rule %s failed: %s", rule.id, exc)
-        _finish(rule, now, started, execution_uuid, report, error=("execute", str(exc)))
+        _finish(rule, now, started, execution_uuid, report, error=("execute", str(exc)), cancelled=cancelled)
+        return report
+    if timeout.finish():
+        logger.info("no scheduling of actions for rule %s: rule execution has been cancelled.", rule.id)
+        _finish(rule, now, started, execution_uuid, report, cancelled=True)
         return report
     try:
         with serialized_writes(), transaction.atomic():
@@ -406,9 +487,17 @@ def _build_runs(rule: Rule, planned: list[Planned], now, execution_uuid: str, re
     return runs, scheduled
 
 
-def _alerting_event(rule: Rule, execution_uuid: str, action: str, message: str, **extra) -> dict:
+def _alerting_event(rule: Rule, execution_uuid: str | None, action: str, message: str, **extra) -> dict:
+    """Kibana's createAlertEventLogRecordObject: the category and ruleset are the rule type's
+    producer, the license its minimum license."""
+    try:
+        rule_type = rule_types.get(rule.rule_type_id)
+        producer, license_ = rule_type.producer, rule_type.minimum_license
+    except rule_types.RuleTypeNotRegistered:
+        producer, license_ = rule.consumer, "basic"
+    execution = {"execution": {"uuid": execution_uuid}} if execution_uuid else {}
     return {
-        "event": {"provider": "alerting", "action": action, "kind": "alert", "category": [rule.consumer]},
+        "event": {"provider": "alerting", "action": action, "kind": "alert", "category": [producer]},
         "message": message,
         "kibana": {
             "saved_objects": [
@@ -418,13 +507,19 @@ def _alerting_event(rule: Rule, execution_uuid: str, action: str, message: str, 
             "alert": {
                 "rule": {
                     "consumer": rule.consumer,
-                    "execution": {"uuid": execution_uuid},
+                    **execution,
                     "rule_type_id": rule.rule_type_id,
                 }
             },
             **extra,
         },
-        "rule": {"id": rule.id, "name": rule.name, "category": rule.rule_type_id},
+        "rule": {
+            "id": rule.id,
+            "name": rule.name,
+            "category": rule.rule_type_id,
+            "license": license_,
+            "ruleset": producer,
+        },
     }
 
 
@@ -463,7 +558,11 @@ def _record_alert_events(rule: Rule, execution_uuid: str, new_alerts, recovered,
         )
 
 
-def _finish(rule: Rule, now, started: float, execution_uuid: str, report: RunReport, error=None) -> None:
+def _finish(
+    rule: Rule, now, started: float, execution_uuid: str, report: RunReport, error=None, cancelled=False
+) -> None:
+    """The run's `execution_status`, `last_run` and `execute` event; a cancelled run (timeout) has
+    already reported its status, so only its event is written."""
     duration_ms = int((time.monotonic() - started) * 1000)
     status = {"last_execution_date": iso(now), "last_duration": duration_ms}
     counts = {"active": report.active, "new": report.new, "recovered": report.recovered, "ignored": 0}
@@ -496,9 +595,10 @@ def _finish(rule: Rule, now, started: float, execution_uuid: str, report: RunRep
             "warning": None,
             "alerts_count": counts,
         }
-    Rule.objects.filter(pk=rule.pk).update(
-        execution_status=status, last_run=last_run, running=False, running_until=None
-    )
+    if not cancelled:
+        Rule.objects.filter(pk=rule.pk).update(
+            execution_status=status, last_run=last_run, running=False, running_until=None
+        )
     label = f"{rule.rule_type_id}:{rule.id}: '{rule.name}'"
     outcome = "failure" if error else ("warning" if report.warning else "success")
     document = _alerting_event(
@@ -521,7 +621,6 @@ def _finish(rule: Rule, now, started: float, execution_uuid: str, report: RunRep
         "alert_counts": {"active": report.active, "new": report.new, "recovered": report.recovered},
     }
     document["kibana"]["alert"]["maintenance_window_ids"] = report.maintenance_window_ids
-    document["rule"]["ruleset"] = "stackAlerts"
     if error:
         document["error"] = {"message": error[1]}
     try:

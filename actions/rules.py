@@ -4,6 +4,7 @@ update, enable/disable. Snooze schedules are `actions.rule_snooze`; the API's ru
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ from actions.models import Alert, Rule
 from connectors import registry
 from connectors.conf import get_config
 from connectors.schemas import Array, Boolean, Enum, Field, Number, Object, String
+
+logger = logging.getLogger("actions")
 
 DURATION_RE = re.compile(r"^[1-9][0-9]*[smhd]$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -320,6 +323,27 @@ def _alerts_filter_problems(rule_type: rule_types.RuleType, actions: list[dict])
     return problems
 
 
+def check_minimum_interval(interval: str, operation: str) -> None:
+    """`xpack.alerting.rules.minimumScheduleInterval`: with `enforce`, a shorter schedule is refused
+    (Kibana's create_rule/update_rule, after the action checks); without it, only a warning is logged."""
+    config = get_config()
+    minimum = config["xpack.alerting.rules.minimumScheduleInterval.value"]
+    if interval_seconds(interval) >= interval_seconds(minimum):
+        return
+    if config["xpack.alerting.rules.minimumScheduleInterval.enforce"]:
+        verb = "creating" if operation == "create" else "updating"
+        raise RuleError(
+            f"Error {verb} rule: the interval is less than the allowed minimum interval of {minimum}"
+        )
+    logger.warning(
+        "Rule schedule interval (%s) is less than the minimum value (%s). Running rules at this interval may "
+        'impact alerting performance. Set "xpack.alerting.rules.minimumScheduleInterval.enforce" to true to '
+        "prevent creation of these rules.",
+        interval,
+        minimum,
+    )
+
+
 def prepare(space_id: str, body: dict, *, rule_type_id: str, consumer: str, operation: str) -> dict:
     """Every check after the route schema, in Kibana's order. Returns the fields to store."""
     check_groups(body.get("actions", []))
@@ -336,6 +360,7 @@ def prepare(space_id: str, body: dict, *, rule_type_id: str, consumer: str, oper
         notify_when=notify_when,
         throttle=throttle,
     )
+    check_minimum_interval(body["schedule"]["interval"], operation)
     if notify_when is None and throttle:
         notify_when = "onThrottleInterval"
     return {
@@ -351,7 +376,9 @@ def prepare(space_id: str, body: dict, *, rule_type_id: str, consumer: str, oper
     }
 
 
-def create_rule(space, body: dict, *, rule_id: str | None = None, user: str | None = None) -> Rule:
+def create_rule(
+    space, body: dict, *, rule_id: str | None = None, user: str | None = None, by_api_key: bool = False
+) -> Rule:
     # Any predefined id is accepted (Kibana 8.17+/9.x: the rule type has `enforceRandomId: false`);
     # it must be unused in every space (rules are multiple-isolated saved objects).
     if rule_id is not None and len(rule_id) > MAX_RULE_ID_LENGTH:
@@ -371,6 +398,7 @@ def create_rule(space, body: dict, *, rule_id: str | None = None, user: str | No
         created_by=user,
         updated_by=user,
         api_key_owner=user if enabled else None,
+        api_key_created_by_user=by_api_key if enabled else None,
         execution_status={"status": "pending", "last_execution_date": iso(now)},
         next_run_at=now if enabled else None,
         **fields,
@@ -400,7 +428,7 @@ DEFINITION_FIELDS = (
 )
 
 
-def update_rule(rule: Rule, body: dict, *, user: str | None = None) -> Rule:
+def update_rule(rule: Rule, body: dict, *, user: str | None = None, by_api_key: bool = False) -> Rule:
     fields = prepare(
         rule.space_id, body, rule_type_id=rule.rule_type_id, consumer=rule.consumer, operation="update"
     )
@@ -413,21 +441,26 @@ def update_rule(rule: Rule, body: dict, *, user: str | None = None) -> Rule:
     rule.updated_by = user
     if rule.enabled:
         rule.api_key_owner = user
+        rule.api_key_created_by_user = by_api_key
         if interval_changed:
             rule.next_run_at = timezone.now()
     rule.save()
     return rule
 
 
-def enable_rule(rule: Rule, user: str | None = None) -> None:
+def enable_rule(rule: Rule, user: str | None = None, *, by_api_key: bool = False) -> None:
     if rule.enabled:
         return
     now = timezone.now()
     rule.enabled = True
-    rule.api_key_owner = user
+    # Kibana keeps a disabled rule's API key and reuses it (`!existingApiKey`); only a rule without
+    # one (created disabled, imported) gets a key, and owner, from the enabling caller.
+    if rule.api_key_owner is None:
+        rule.api_key_owner = user
+        rule.api_key_created_by_user = by_api_key
     rule.updated_by = user
     rule.next_run_at = now
-    rule.execution_status = {"status": "pending", "last_execution_date": iso(now)}
+    rule.execution_status = {"status": "pending", "last_execution_date": iso(now), "last_duration": 0}
     rule.save()
 
 
@@ -440,8 +473,29 @@ def disable_rule(rule: Rule, user: str | None = None) -> None:
         rule.next_run_at = None
         rule.running = False
         rule.save()
-        # Kibana clears the rule's alert state on disable: enabling again starts fresh.
+        # Kibana clears the rule's alert state on disable (enabling again starts fresh), logging a
+        # recovered-instance event for each alert that was active.
+        _log_recovered_on_disable(rule)
         Alert.objects.filter(rule=rule).delete()
+
+
+def _log_recovered_on_disable(rule: Rule) -> None:
+    from actions.rule_runner import _alerting_event
+    from eventlog.services import record
+
+    for alert_id, group in Alert.objects.filter(rule=rule, status=Alert.ACTIVE).values_list(
+        "alert_id", "last_scheduled_group"
+    ):
+        alerting = {"instance_id": alert_id, **({"action_group_id": group} if group else {})}
+        record(
+            _alerting_event(
+                rule,
+                None,
+                "recovered-instance",
+                f"instance '{alert_id}' has recovered due to the rule was disabled",
+                alerting=alerting,
+            )
+        )
 
 
 def type_enabled_for_rules(type_id: str) -> bool:

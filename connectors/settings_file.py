@@ -209,6 +209,36 @@ def _type_overrides(value: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(result)
 
 
+_RULE_DURATION = re.compile(r"^[1-9][0-9]*[smhd]$")
+
+
+def _rule_duration(value: Any) -> str:
+    """Kibana's alerting durations (validateDurationSchema): `30s`, `5m`, `1h`, `1d`, kept as written
+    (the rule type's `rule_task_timeout` and the timeout messages show them so)."""
+    if isinstance(value, str) and _RULE_DURATION.match(value):
+        return value
+    raise SettingError(f"string is not a valid duration: {value}")
+
+
+def _rule_type_timeouts(value: Any) -> tuple[Mapping[str, Any], ...]:
+    """`xpack.alerting.rules.run.ruleTypeOverrides`: `[{id, timeout}]`."""
+    if not isinstance(value, list):
+        raise SettingError(f"expected a list of {{id, timeout}}, got {value!r}")
+    result = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise SettingError(f"[{index}.id]: expected value of type [string]")
+        unknown = sorted(set(entry) - {"id", "timeout"})
+        if unknown:
+            raise SettingError(f"[{index}.{unknown[0]}]: definition for this key is missing")
+        try:
+            timeout = _rule_duration(entry.get("timeout"))
+        except SettingError as exc:
+            raise SettingError(f"[{index}.timeout]: {exc}") from None
+        result.append(MappingProxyType({"id": entry["id"], "timeout": timeout}))
+    return tuple(result)
+
+
 def _private_addresses(value: Any) -> bool | tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """`true`/`false`, or a list of CIDR blocks that may be reached although they are not public."""
     if isinstance(value, bool):
@@ -332,6 +362,14 @@ SETTINGS: dict[str, Setting] = {
     "connectors.email.fixedTestMessage": Setting(_bool, True),
     "xpack.actions.email.services.enabled": Setting(_str_list, ("*",), "email services connectors may use"),
     "xpack.alerting.rules.run.alerts.max": Setting(_int_range(1, 100000), 1000),
+    "xpack.alerting.rules.minimumScheduleInterval.value": Setting(_rule_duration, "1m"),
+    "xpack.alerting.rules.minimumScheduleInterval.enforce": Setting(
+        _bool, False, "refuse rules scheduled more often than minimumScheduleInterval.value"
+    ),
+    "xpack.alerting.rules.run.timeout": Setting(
+        _rule_duration, None, "rule run timeout (default: the type's, 5m)"
+    ),
+    "xpack.alerting.rules.run.ruleTypeOverrides": Setting(_rule_type_timeouts, ()),
     "connectors.actions.runTimeout": Setting(parse_duration, 300.0, "Kibana's 5m action task timeout"),
     "connectors.actions.firstRetryDelay": Setting(parse_duration, 30.0, "delay before the first retry"),
     "connectors.actions.backoffBase": Setting(parse_duration, 300.0, "randomized backoff base (x2 per try)"),

@@ -118,7 +118,7 @@ def _consumers_param(query) -> list[str] | None:
 def _search_matcher(query):
     fields = query.getlist("search_fields") or ["name", "tags"]
     terms = [t for t in query["search"].split() if t]
-    mode = all if query.get("default_search_operator", "OR").upper() == "AND" else any
+    mode = all if query.get("default_search_operator") == "AND" else any
 
     def matches(attributes: dict, term: str) -> bool:
         pattern = term.strip('"').lower()
@@ -134,12 +134,26 @@ def _search_matcher(query):
     return lambda attributes, rule: mode(matches(attributes, t) for t in terms)
 
 
+def _literal_param(query, name: str, allowed: tuple[str, ...]) -> None:
+    """config-schema's `oneOf([literal(a), literal(b)])`: case-sensitive, every branch named."""
+    value = query.get(name)
+    if value is None or value in allowed:
+        return
+    branches = "\n".join(
+        f"- [request query.{name}.{i}]: expected value to equal [{literal}]"
+        for i, literal in enumerate(allowed)
+    )
+    raise BadRequest(f"[request query.{name}]: types that failed validation:\n{branches}")
+
+
 def check_find_query(query) -> tuple[int, int, list[str] | None]:
     """The query's keys, paging and consumers, checked before authorization as Kibana's route schema
     does: `(per_page, page, consumers)`."""
     refuse_unknown_query_keys(query, FIND_KEYS)
     per_page = int_param("per_page", query.get("per_page"), 10, 0)
     page = int_param("page", query.get("page"), 1, 1)
+    _literal_param(query, "default_search_operator", ("OR", "AND"))
+    _literal_param(query, "sort_order", ("asc", "desc"))
     consumers = _consumers_param(query)
     if page * per_page > MAX_RESULT_WINDOW:
         raise BadRequest(

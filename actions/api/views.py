@@ -46,7 +46,7 @@ from connectors import privileges
 from connectors.api.base import KibanaView, refuse_unknown_query_keys, validate_body
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound, envelope
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError
-from connectors.schemas import Array, Boolean, Number, Object, SchemaError, String
+from connectors.schemas import Array, Boolean, Number, Object, SchemaError, String, type_name
 
 ACTION = Object(
     {
@@ -172,6 +172,13 @@ class RuleView(KibanaView):
         if not privileges.allows(self.privilege, NEEDS[operation]):
             raise Forbidden(f'Unauthorized by "{consumer}" to {operation} "{rule_type_id}" rule')
 
+    def by_api_key(self) -> bool:
+        """The caller authenticated with an API key, which Kibana then reuses for the rule
+        (`api_key_created_by_user: true`)."""
+        from connectors.models import ApiKey
+
+        return isinstance(self.request.auth, ApiKey)
+
     def load(self, rule_id: str) -> Rule:
         rule = Rule.objects.filter(pk=rule_id, space_id=self.space_id).first()
         if rule is None:
@@ -192,7 +199,9 @@ class RuleCreateView(RuleView):
         rule_type = get_rule_type(body["rule_type_id"])
         self.authorize("create", rule_type.type_id, body["consumer"])
         check_consumer(rule_type, body["consumer"], "create")
-        rule = create_rule(self.space, body, rule_id=rule_id, user=self.username() or None)
+        rule = create_rule(
+            self.space, body, rule_id=rule_id, user=self.username() or None, by_api_key=self.by_api_key()
+        )
         return Response(rule_to_api(rule))
 
 
@@ -210,7 +219,7 @@ class RuleDetailView(RuleCreateView):
         check_groups(body["actions"])
         rule = self.load(rule_id)
         self.authorize("update", rule.rule_type_id, rule.consumer)
-        update_rule(rule, body, user=self.username() or None)
+        update_rule(rule, body, user=self.username() or None, by_api_key=self.by_api_key())
         rule.refresh_from_db()
         return Response(rule_to_api(rule))
 
@@ -231,18 +240,28 @@ class RuleActionView(RuleView):
         self.authorize(self.operation, rule.rule_type_id, rule.consumer)
         user = self.username() or None
         if self.operation == "enable":
-            enable_rule(rule, user)
+            enable_rule(rule, user, by_api_key=self.by_api_key())
         elif self.operation == "disable":
             data = request.data if isinstance(request.data, dict) else {}
             unknown = [key for key in data if key != "untrack"]
             if unknown:
                 raise BadRequest(f"[request body.{unknown[0]}]: definition for this key is missing")
+            untrack = data.get("untrack", False)
+            # config-schema's boolean also takes the strings "true" and "false".
+            if not isinstance(untrack, bool) and str(untrack).lower() not in ("true", "false"):
+                raise BadRequest(
+                    f"[request body.untrack]: expected value of type [boolean] but got [{type_name(untrack)}]"
+                )
             disable_rule(rule, user)
         elif self.operation in ("muteAll", "unmuteAll"):
+            # Kibana's muteAll and unmuteAll both clear the muted alerts and any snooze without a
+            # schedule id, and stamp updated_by/updated_at.
             Rule.objects.filter(pk=rule.pk).update(
                 mute_all=self.operation == "muteAll",
-                muted_alert_ids=[] if self.operation == "muteAll" else rule.muted_alert_ids,
+                muted_alert_ids=[],
+                snooze_schedule=[s for s in rule.snooze_schedule or [] if s.get("id")],
                 updated_by=user,
+                updated_at=timezone.now(),
             )
         return Response(status=204)
 
@@ -272,11 +291,16 @@ class AlertMuteView(RuleView):
         with transaction.atomic():
             rule = Rule.objects.select_for_update().get(pk=rule.pk)
             muted = list(rule.muted_alert_ids or [])
-            if self.mute and alert_id not in muted:
+            # Kibana's muteInstance/unmuteInstance change nothing while the whole rule is muted.
+            if rule.mute_all or (alert_id in muted) == self.mute:
+                return Response(status=204)
+            if self.mute:
                 muted.append(alert_id)
-            if not self.mute and alert_id in muted:
+            else:
                 muted.remove(alert_id)
-            Rule.objects.filter(pk=rule.pk).update(muted_alert_ids=muted)
+            Rule.objects.filter(pk=rule.pk).update(
+                muted_alert_ids=muted, updated_by=self.username() or None, updated_at=timezone.now()
+            )
         return Response(status=204)
 
 
@@ -288,7 +312,12 @@ class UpdateApiKeyView(RuleView):
         rule = self.load(rule_id)
         self.authorize("updateApiKey", rule.rule_type_id, rule.consumer)
         user = self.username() or None
-        Rule.objects.filter(pk=rule.pk).update(api_key_owner=user, updated_by=user, updated_at=timezone.now())
+        Rule.objects.filter(pk=rule.pk).update(
+            api_key_owner=user,
+            api_key_created_by_user=self.by_api_key(),
+            updated_by=user,
+            updated_at=timezone.now(),
+        )
         return Response(status=204)
 
 

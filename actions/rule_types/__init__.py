@@ -65,6 +65,8 @@ class RuleType:
     action_variables: ClassVar[dict[str, list[dict[str, str]]]] = {"context": [], "state": [], "params": []}
     # Our rule types all keep alert documents, so summaries and alerts_filter are allowed.
     has_alerts: ClassVar[bool] = True
+    # Kibana's ruleTaskTimeout of the type (None: the framework's); see task_timeout().
+    rule_task_timeout: ClassVar[str | None] = None
     # Whether a run can be replayed for a past moment (the backfill API); see actions/backfill.py.
     supports_backfill: ClassVar[bool] = False
     # The params as a connectors.schemas.Object, for the admin's rule editor only (validation stays
@@ -113,6 +115,34 @@ def get(type_id: str) -> RuleType:
         return _types[type_id]
     except KeyError:
         raise RuleTypeNotRegistered(type_id) from None
+
+
+DEFAULT_TASK_TIMEOUT = "5m"
+
+
+def task_timeout(rule_type: RuleType) -> str:
+    """Kibana's getRuleTaskTimeout: `xpack.alerting.rules.run.ruleTypeOverrides` for the type, else
+    `xpack.alerting.rules.run.timeout`, else the type's own, else 5m."""
+    return _task_timeout(rule_type.type_id, rule_type.rule_task_timeout)
+
+
+def task_timeout_of(type_id: str) -> str:
+    """task_timeout() by id; an unregistered type gets the configured or default timeout."""
+    try:
+        own = get(type_id).rule_task_timeout
+    except RuleTypeNotRegistered:
+        own = None
+    return _task_timeout(type_id, own)
+
+
+def _task_timeout(type_id: str, own: str | None) -> str:
+    from connectors.conf import get_config
+
+    config = get_config()
+    for override in config["xpack.alerting.rules.run.ruleTypeOverrides"]:
+        if override["id"] == type_id:
+            return override["timeout"]
+    return config["xpack.alerting.rules.run.timeout"] or own or DEFAULT_TASK_TIMEOUT
 
 
 def all_types() -> list[RuleType]:

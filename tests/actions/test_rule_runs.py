@@ -555,3 +555,32 @@ def test_a_run_of_another_connector_or_space_is_not_found(api, hook, other_space
         response = api.get(url)
         assert response.status_code == 404, url
         assert response.json()["message"].startswith("Saved object [action_run/")
+
+
+def test_disabling_a_rule_logs_each_active_alert_as_recovered_with_kibanas_event_fields(
+    default_space, hook, httpserver
+):
+    from actions.rules import disable_rule
+
+    rule = create_rule(default_space, threshold_rule_body(hook.id, group_by="host"), user="elastic")
+    add_documents("metrics", [{"host": "a"}] * 3 + [{"host": "b"}] * 3)
+    fire(rule)
+
+    disable_rule(rule, "elastic")
+
+    events = Event.objects.filter(provider="alerting", action="recovered-instance").order_by("id")
+    assert [e.message for e in events] == [
+        "instance 'a' has recovered due to the rule was disabled",
+        "instance 'b' has recovered due to the rule was disabled",
+    ]
+    document = events[0].document
+    assert document["event"]["category"] == ["stackAlerts"]  # the rule type's producer
+    assert document["rule"] == {
+        "id": rule.id,
+        "name": "cpu high",
+        "category": ".index-threshold",
+        "license": "basic",
+        "ruleset": "stackAlerts",
+    }
+    assert document["kibana"]["alerting"] == {"instance_id": "a", "action_group_id": "threshold met"}
+    assert not Alert.objects.filter(rule=rule).exists()

@@ -1,6 +1,7 @@
 """Kibana's rule API: routes, bodies, responses and exact error messages."""
 
 import pytest
+from django.contrib.auth.models import User
 
 from actions.models import Alert, Rule
 from connectors.models import SpacePrivilege
@@ -305,3 +306,134 @@ def test_enqueue_answers_202_with_the_run_id_and_404_for_unknown_connectors(api,
     missing = api.post("/api/actions/connector/nope/_enqueue", {"params": {}}, format="json")
     assert missing.status_code == 404
     assert missing.json()["message"] == "Saved object [action/nope] not found"
+
+
+def test_find_refuses_a_sort_order_or_search_operator_that_is_not_one_of_kibanas_literals(api):
+    order = api.get("/api/alerting/rules/_find?sort_field=name&sort_order=up")
+    assert order.status_code == 400
+    assert order.json()["message"] == (
+        "[request query.sort_order]: types that failed validation:\n"
+        "- [request query.sort_order.0]: expected value to equal [asc]\n"
+        "- [request query.sort_order.1]: expected value to equal [desc]"
+    )
+    operator = api.get("/api/alerting/rules/_find?search=cpu&default_search_operator=and")
+    assert operator.status_code == 400
+    assert operator.json()["message"] == (
+        "[request query.default_search_operator]: types that failed validation:\n"
+        "- [request query.default_search_operator.0]: expected value to equal [OR]\n"
+        "- [request query.default_search_operator.1]: expected value to equal [AND]"
+    )
+    assert (
+        api.get(
+            "/api/alerting/rules/_find?default_search_operator=AND&sort_order=desc&sort_field=name"
+        ).status_code
+        == 200
+    )
+
+
+def test_a_rule_created_updated_or_enabled_with_an_api_key_says_api_key_created_by_user(api, hook):
+    from tests.api.conftest import client_for
+
+    keyed = client_for(User.objects.get(username="elastic"), "apikey")
+    created = keyed.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()
+    assert created["api_key_owner"] == "elastic" and created["api_key_created_by_user"] is True
+    rid = created["id"]
+    updated = api.put(f"/api/alerting/rule/{rid}", _update_body(hook), format="json").json()
+    assert updated["api_key_created_by_user"] is False  # Basic: a new key is minted for the rule
+    disabled = keyed.post(
+        "/api/alerting/rule", threshold_rule_body(hook.id, enabled=False), format="json"
+    ).json()
+    assert disabled["api_key_owner"] is None and disabled["api_key_created_by_user"] is None
+    keyed.post(f"/api/alerting/rule/{disabled['id']}/_enable")  # no key yet: the caller's is used
+    assert api.get(f"/api/alerting/rule/{disabled['id']}").json()["api_key_created_by_user"] is True
+
+
+def _update_body(hook):
+    body = threshold_rule_body(hook.id)
+    return {key: body[key] for key in ("name", "tags", "schedule", "params", "actions")}
+
+
+def test_an_enforced_minimum_schedule_interval_refuses_a_shorter_rule_on_create_and_update(
+    api, hook, kibana_settings
+):
+    fast = threshold_rule_body(hook.id, schedule={"interval": "30s"})
+    assert api.post("/api/alerting/rule", fast, format="json").status_code == 200  # not enforced: a warning
+    kibana_settings.set({"xpack.alerting.rules.minimumScheduleInterval": {"value": "2m", "enforce": True}})
+    refused = api.post("/api/alerting/rule", fast, format="json")
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": "Error creating rule: the interval is less than the allowed minimum interval of 2m",
+    }
+    ok = api.post(
+        "/api/alerting/rule", threshold_rule_body(hook.id, schedule={"interval": "2m"}), format="json"
+    )
+    assert ok.status_code == 200
+    update = {**_update_body(hook), "schedule": {"interval": "1m"}}
+    response = api.put(f"/api/alerting/rule/{ok.json()['id']}", update, format="json")
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "Error updating rule: the interval is less than the allowed minimum interval of 2m"
+    )
+
+
+def test_disable_refuses_an_untrack_that_is_not_a_boolean(api, hook):
+    rid = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()["id"]
+    response = api.post(f"/api/alerting/rule/{rid}/_disable", {"untrack": "yes"}, format="json")
+    assert response.status_code == 400
+    assert (
+        response.json()["message"]
+        == "[request body.untrack]: expected value of type [boolean] but got [string]"
+    )
+    assert Rule.objects.get(pk=rid).enabled is True
+    assert api.post(f"/api/alerting/rule/{rid}/_disable", {"untrack": True}, format="json").status_code == 204
+
+
+def test_unmute_all_clears_the_muted_alerts_and_a_muted_rule_ignores_alert_mutes(api, hook):
+    rid = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()["id"]
+    Alert.objects.create(rule_id=rid, alert_id="a", status=Alert.ACTIVE)
+    Alert.objects.create(rule_id=rid, alert_id="b", status=Alert.ACTIVE)
+    before = api.get(f"/api/alerting/rule/{rid}").json()["updated_at"]
+    assert api.post(f"/api/alerting/rule/{rid}/alert/a/_mute").status_code == 204
+    muted = api.get(f"/api/alerting/rule/{rid}").json()
+    assert muted["muted_alert_ids"] == ["a"] and muted["updated_at"] > before
+    api.post(f"/api/alerting/rule/{rid}/_mute_all")
+    assert api.post(f"/api/alerting/rule/{rid}/alert/b/_mute").status_code == 204
+    assert api.get(f"/api/alerting/rule/{rid}").json()["muted_alert_ids"] == []
+    api.post(f"/api/alerting/rule/{rid}/_unmute_all")
+    api.post(f"/api/alerting/rule/{rid}/alert/b/_mute")
+    api.post(f"/api/alerting/rule/{rid}/_unmute_all")
+    body = api.get(f"/api/alerting/rule/{rid}").json()
+    assert body["mute_all"] is False and body["muted_alert_ids"] == []
+
+
+def test_enabling_a_disabled_rule_again_reuses_its_api_key_and_shows_it_pending(api, hook, django_user_model):
+    from tests.api.conftest import client_for
+
+    rid = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()["id"]
+    api.post(f"/api/alerting/rule/{rid}/_disable")
+    other = django_user_model.objects.create_superuser("other", "", "another-password-1")
+    assert client_for(other, "apikey").post(f"/api/alerting/rule/{rid}/_enable").status_code == 204
+    body = api.get(f"/api/alerting/rule/{rid}").json()
+    assert body["api_key_owner"] == "elastic" and body["api_key_created_by_user"] is False
+    assert body["updated_by"] == "other"
+    assert body["execution_status"]["status"] == "pending"
+    assert body["execution_status"]["last_duration"] == 0
+
+
+def test_next_run_is_absent_until_the_rule_runs_or_is_enabled(api, hook, default_space):
+    from actions.rule_runner import run_rule
+
+    created = api.post("/api/alerting/rule", threshold_rule_body(hook.id), format="json").json()
+    assert "next_run" not in created
+    disabled = api.post(
+        "/api/alerting/rule", threshold_rule_body(hook.id, enabled=False), format="json"
+    ).json()
+    assert "next_run" not in disabled
+    api.post(f"/api/alerting/rule/{disabled['id']}/_enable")
+    assert api.get(f"/api/alerting/rule/{disabled['id']}").json()["next_run"]
+    run_rule(created["id"])
+    assert api.get(f"/api/alerting/rule/{created['id']}").json()["next_run"]
+    api.post(f"/api/alerting/rule/{created['id']}/_disable")
+    assert api.get(f"/api/alerting/rule/{created['id']}").json()["next_run"] is None
