@@ -11,7 +11,9 @@ from connectors.schemas import Array, Enum, Object, OneOf, Record, String
 from connectors.types.sub_action_framework import SubAction, SubActionConnectorType
 
 MAX_MESSAGE = 130
-PATH_SAFE = "!$&'()*+,;=:@~%[]|^"  # what WHATWG URL parsing leaves unescaped in a path segment
+# What WHATWG URL parsing leaves unescaped in a path: Kibana joins `v2/alerts/<alias>/close` onto the
+# API URL with `new URL`, so a "/" in the alias stays a path separator.
+PATH_SAFE = "!$&'()*+,;=:@~%[]|^/"
 MAX_ALIAS = 512
 
 

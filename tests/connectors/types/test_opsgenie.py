@@ -135,3 +135,19 @@ def test_a_reply_without_a_message_falls_back_to_the_http_error_text(default_spa
     )
     assert result.service_message == "Status code: 502. Message: Request failed with status code 502"
     assert result.retry is True
+
+
+def test_close_alert_keeps_a_slash_in_the_alias_as_a_path_separator_as_kibanas_url_join_does(
+    default_space, httpserver
+):
+    # Kibana builds `new URL("v2/alerts/<alias>/close", apiUrl)`: WHATWG escapes a space but keeps "/".
+    httpserver.expect_request("/v2/alerts/team/web-1 disk/close", method="POST").respond_with_json(
+        OK, status=202
+    )
+    params = {"alias": "team/web-1 disk"}
+    result = execute(
+        opsgenie(default_space, httpserver), {"subAction": "closeAlert", "subActionParams": params}
+    )
+    assert result.status == "ok", result
+    request, _ = httpserver.log[0]
+    assert request.environ["RAW_URI"] == "/v2/alerts/team/web-1%20disk/close?identifierType=alias"
