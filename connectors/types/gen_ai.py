@@ -355,7 +355,7 @@ class OpenAIConnector(GenerativeAIConnectorType):
         try:
             RUN_RESPONSE.validate(data if data is not None else {}, "")
         except SchemaError as exc:
-            raise SubActionError(f"Response validation failed ({exc})") from None
+            raise SubActionError(f"Response validation failed (Error: {exc})") from None
         return data
 
     def stream_api(self, ctx: ExecutionContext, params: dict) -> Any:

@@ -185,15 +185,18 @@ def test_a_400_carries_the_status_text_and_detail(make_connector, run, httpserve
     assert result.retry is False
 
 
-def test_a_response_without_usage_fails_validation(make_connector, run, httpserver, kibana_settings):
+def test_a_response_without_usage_fails_validation_with_the_error_text_kibana_interpolates(
+    make_connector, run, httpserver, kibana_settings
+):
     httpserver.expect_request("/v1/chat/completions").respond_with_json({"choices": []})
     result = run(
         openai(make_connector, kibana_settings, httpserver),
         {"subAction": "run", "subActionParams": {"body": "{}"}},
     )
     assert result.service_message == (
-        "Response validation failed ([usage]: expected value of type [object] but got [undefined])"
+        "Response validation failed (Error: [usage]: expected value of type [object] but got [undefined])"
     )
+    assert result.retry is True  # thrown by Kibana's SubActionConnector.request, so the framework retries
 
 
 def test_an_unsupported_provider_is_rejected(kibana_settings):

@@ -70,7 +70,7 @@ def test_a_whitespace_message_fails_request_validation(default_space, httpserver
     )
     assert result.message == "an error occurred while running the action"
     assert result.service_message == (
-        "Request validation failed ([message]: must be populated with a value other than just whitespace)"
+        "Request validation failed (Error: [message]: must be populated with a value other than just whitespace)"
     )
     assert httpserver.log == []
 
