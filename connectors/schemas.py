@@ -372,11 +372,25 @@ class OneOf(Field):
     def check(self, value: Any, path: str) -> Any:
         failures = []
         for index, option in enumerate(self.options):
+            indexed = f"{path}.{index}" if path else str(index)
             try:
-                return option.validate(value, f"{path}.{index}" if path else str(index))
+                return option.validate(value, indexed)
             except SchemaError as exc:
-                failures.append(f"- {exc}")
+                failures.append(nested_failure(str(exc), indexed, path))
         raise SchemaError(f"{_prefix(path)}types that failed validation:\n" + "\n".join(failures))
+
+
+def nested_failure(message: str, indexed: str, path: str) -> str:
+    """One option's failure as config-schema lists it under its union: `- <message>`; when the option
+    failed on a union of its own, that union's lines are indented one more space and their paths keep
+    no trace of the outer option index (config-schema splices the index into direct children only)."""
+    first, *rest = message.split("\n")
+    pattern = re.compile(r"\[" + re.escape(indexed) + r"(?=[.\]])")
+    replacement = "[" + path
+    if not path:  # top level: `[3.subActionParams...]` -> `[subActionParams...]`
+        pattern = re.compile(r"\[" + re.escape(indexed) + r"\.")
+        replacement = "["
+    return "\n".join([f"- {first}", *(" " + pattern.sub(replacement, line, count=1) for line in rest)])
 
 
 def validate_object(schema: Object, value: Any) -> dict:

@@ -8,6 +8,7 @@ from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
 from connectors.schemas import Array, Enum, Object, OneOf, Record, String
+from connectors.types.case_management import Literal
 from connectors.types.sub_action_framework import SubAction, SubActionConnectorType
 
 MAX_MESSAGE = 130
@@ -28,18 +29,17 @@ RESPONDER = OneOf(
     [
         Object({"name": String(), "type": Enum(RESPONDER_TYPES)}),
         Object({"id": String(), "type": Enum(RESPONDER_TYPES)}),
-        Object({"username": String(), "type": Enum(("user",))}),
+        Object({"username": String(), "type": Literal("user")}),
     ]
 )
 VISIBLE_TO = OneOf(
     [
-        Object({"name": String(), "type": Enum(("team",))}),
-        Object({"id": String(), "type": Enum(("team",))}),
-        Object({"id": String(), "type": Enum(("user",))}),
-        Object({"username": String(), "type": Enum(("user",))}),
+        Object({"name": String(), "type": Literal("team")}),
+        Object({"id": String(), "type": Literal("team")}),
+        Object({"id": String(), "type": Literal("user")}),
+        Object({"username": String(), "type": Literal("user")}),
     ]
 )
-
 CREATE_ALERT = Object(
     {
         "message": String(min_length=1, max_length=15000, validator=_not_blank, label="Message"),
