@@ -138,7 +138,8 @@ class Field:
     ):
         self.default = default
         self.nullable = nullable
-        self.optional = optional  # schema.maybe(): an absent key stays absent
+        # schema.maybe(): an absent key stays absent, even with a `default` (which forms still show)
+        self.optional = optional
         self.label = label
         self.help = help
         self.secret = secret
@@ -157,10 +158,10 @@ class Field:
 
     def validate(self, value: Any, path: str = "") -> Any:
         if value is MISSING:
+            if self.optional:  # schema.maybe(x({defaultValue})): the inner default never applies
+                return MISSING
             if self.default is not MISSING:
                 return self.default() if callable(self.default) else self.default
-            if self.optional:
-                return MISSING
             if self.nullable:
                 return None
             raise SchemaError(f"{_prefix(path)}expected value of type [{self.expected}] but got [undefined]")
