@@ -410,28 +410,38 @@ class EmailConnector(ConnectorType):
 
     @staticmethod
     def _json_transport(mail: smtp.Mail) -> dict[str, Any]:
-        """nodemailer's jsonTransport: nothing is sent; the message comes back as data."""
+        """nodemailer's jsonTransport: nothing is sent; the message comes back as data. Address lists
+        are `[{address, name}]`, or null when empty (as Kibana's email API test shows for cc/bcc)."""
         message = smtp.build_message(mail)
+
+        def addresses(values: list[str]) -> list[dict[str, str]] | None:
+            listed = [{"address": parseaddr(a)[1], "name": parseaddr(a)[0]} for a in values]
+            return listed or None
+
         envelope = {
             "from": parseaddr(mail.sender)[1],
             "to": [
                 address for a in [*mail.to, *mail.cc, *mail.bcc] for address in smtp.envelope_addresses(a)
             ],
         }
-        return {
-            "envelope": envelope,
-            "messageId": message["Message-ID"],
-            "message": {
-                "from": {"address": parseaddr(mail.sender)[1], "name": parseaddr(mail.sender)[0]},
-                "to": [{"address": parseaddr(a)[1], "name": parseaddr(a)[0]} for a in mail.to],
-                "cc": [{"address": parseaddr(a)[1], "name": parseaddr(a)[0]} for a in mail.cc],
-                "bcc": [{"address": parseaddr(a)[1], "name": parseaddr(a)[0]} for a in mail.bcc],
+        sent: dict[str, Any] = {
+            "from": {"address": parseaddr(mail.sender)[1], "name": parseaddr(mail.sender)[0]},
+            "to": addresses(mail.to),
+            "cc": addresses(mail.cc),
+            "bcc": addresses(mail.bcc),
+        }
+        if mail.reply_to:
+            sent["replyTo"] = addresses(mail.reply_to)
+        sent.update(
+            {
                 "subject": mail.subject,
                 "text": mail.text,
                 "html": mail.html,
+                "headers": {},
                 "messageId": message["Message-ID"],
-            },
-        }
+            }
+        )
+        return {"envelope": envelope, "messageId": message["Message-ID"], "message": sent}
 
     def _login_base(self, settings) -> str:
         """xpack.actions.microsoftExchangeUrl when set; else `connectors.serviceUrls[".email"]`, so one
