@@ -129,15 +129,15 @@ def footer(settings, link: dict | None) -> str:
     return f"This message was sent by Elastic. [{link.get('text', 'Go to Elastic')}]({base}{path})."
 
 
-def trim(connector_id: str, text: str | None) -> str | None:
-    if not text or len(text) < MAX_BODY_LENGTH:
+def trim(connector_id: str, text: str | None, limit: int = MAX_BODY_LENGTH) -> str | None:
+    if not text or len(text) < limit:
         return text
     warning = (
-        f"Your message's length of {len(text)} exceeded the {MAX_BODY_LENGTH} bytes limit that is set for "
+        f"Your message's length of {len(text)} exceeded the {limit} bytes limit that is set for "
         f'the connector "{connector_id}" and was trimmed. You can modify the limit by increasing the value '
         "specified for the xpack.actions.email.maximum_body_length setting."
     )
-    return f"{warning}\n\n{text[:MAX_BODY_LENGTH]}"
+    return f"{warning}\n\n{text[:limit]}"
 
 
 # ---- the type ---------------------------------------------------------------------------------------
@@ -351,8 +351,9 @@ class EmailConnector(ConnectorType):
             and settings["connectors.email.fixedTestMessage"]
         ):
             subject = message = TEST_MESSAGE
-        message = trim(ctx.connector_id, message)
-        html_message = trim(ctx.connector_id, params.get("messageHTML"))
+        limit = settings["xpack.actions.email.maximum_body_length"]
+        message = trim(ctx.connector_id, message, limit)
+        html_message = trim(ctx.connector_id, params.get("messageHTML"), limit)
         if settings["xpack.actions.enableFooterInEmail"]:
             message = f"{message}{FOOTER_DIVIDER}{footer(settings, params.get('kibanaFooterLink'))}"
         text = message or "no message set"

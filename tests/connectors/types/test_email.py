@@ -732,3 +732,24 @@ def test_the_json_service_lists_reply_to_as_nodemailer_does(default_space):
     result = execute(connector, params, RunInfo(source="http_request"))
     assert result.data["message"]["replyTo"] == [{"address": "reply@example.com", "name": ""}]
     assert result.data["envelope"] == {"from": "bob@example.com", "to": ["a@example.com"]}
+
+
+@pytest.mark.django_db
+def test_a_message_longer_than_the_maximum_body_length_setting_is_trimmed_with_kibanas_warning(
+    default_space, kibana_settings
+):
+    # Kibana's email API test runs with xpack.actions.email.maximum_body_length: 10000.
+    kibana_settings.set({"xpack.actions.email.maximum_body_length": 10000})
+    connector = make_connector(
+        default_space, ".email", config={"service": "__json", "from": "bob@example.com", "hasAuth": False}
+    )
+    params = {"to": ["a@example.com"], "subject": "s", "message": "x" * 20000}
+    result = execute(connector, params, RunInfo(source="http_request"))
+    text, html = result.data["message"]["text"], result.data["message"]["html"]
+    assert text.startswith(
+        "Your message's length of 20000 exceeded the 10000 bytes limit that is set for the connector "
+        f'"{connector.id}" and was trimmed. You can modify the limit by increasing the value specified for '
+        "the xpack.actions.email.maximum_body_length setting.\n\n" + "x" * 10000 + "\n\n---\n\n"
+    )
+    assert html.startswith("<p>Your message's length of 20000 exceeded the 10000 bytes limit")
+    assert len(text) < 20000
