@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from werkzeug import Response
 
 API_KEY = "sk-openai-marker-8e21"
@@ -333,3 +334,50 @@ def test_invoke_async_iterator_streams_like_invoke_stream(make_connector, run, h
     )
     assert result.data.endswith("data: [DONE]\n\n")
     assert httpserver.log[0][0].get_json()["stream"] is True
+
+
+# Kibana's config schema is a oneOf of three objects (Azure OpenAI, OpenAI, Other), each with a
+# literal apiProvider; its OpenAI API integration test pins these two 400 messages.
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"apiUrl": "https://api.openai.com/v1/chat/completions"},
+            "error validating action type config: types that failed validation:\n"
+            "- [0.apiProvider]: expected at least one defined value but got [undefined]\n"
+            "- [1.apiProvider]: expected at least one defined value but got [undefined]\n"
+            "- [2.apiProvider]: expected at least one defined value but got [undefined]",
+        ),
+        (
+            {"apiProvider": "OpenAI"},
+            "error validating action type config: types that failed validation:\n"
+            "- [0.apiProvider]: expected value to equal [Azure OpenAI]\n"
+            "- [1.apiUrl]: expected value of type [string] but got [undefined]\n"
+            "- [2.apiProvider]: expected value to equal [Other]",
+        ),
+        (
+            {"apiProvider": "Other", "apiUrl": "https://llm.example/v1/chat/completions"},
+            "error validating action type config: types that failed validation:\n"
+            "- [0.apiProvider]: expected value to equal [Azure OpenAI]\n"
+            "- [1.apiProvider]: expected value to equal [OpenAI]\n"
+            "- [2.defaultModel]: expected value of type [string] but got [undefined]",
+        ),
+    ],
+)
+def test_a_config_failing_every_provider_lists_the_union_as_kibanas_openai_api_test_shows(
+    config, message, api
+):
+    response = api.post(
+        "/api/actions/connector",
+        {
+            "name": "A genAi action",
+            "connector_type_id": ".gen-ai",
+            "config": config,
+            "secrets": {"apiKey": "k"},
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"statusCode": 400, "error": "Bad Request", "message": message}
