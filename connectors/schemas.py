@@ -7,6 +7,7 @@ the API, the admin forms, preconfigured connectors and saved-object import.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -317,11 +318,18 @@ class Record(Field):
     kind = "record"
     expected = "object"
 
-    def __init__(self, values: Field | None = None, **kwargs):
+    def __init__(self, values: Field | None = None, *, json_string: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.values = values or String()
+        self.json_string = json_string
 
     def check(self, value: Any, path: str) -> dict:
+        if isinstance(value, str) and self.json_string:
+            # config-schema's `record` coerces a JSON string: `{"a":1}` given as text is the record.
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise SchemaError(f"{_prefix(path)}could not parse record value from json input") from None
         if not isinstance(value, dict):
             raise self.type_error(value, path)
         return {
