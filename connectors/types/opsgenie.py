@@ -7,9 +7,9 @@ from urllib.parse import quote, urljoin
 from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
-from connectors.schemas import Array, Enum, Object, OneOf, Record, String
+from connectors.schemas import Any_, Array, Enum, Number, Object, OneOf, Record, SchemaError, String
 from connectors.types.case_management import Literal
-from connectors.types.sub_action_framework import SubAction, SubActionConnectorType
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 MAX_MESSAGE = 130
 # What WHATWG URL parsing leaves unescaped in a path: Kibana joins `v2/alerts/<alias>/close` onto the
@@ -64,6 +64,24 @@ CLOSE_ALERT = Object(
         "source": String(max_length=100, nullable=True, label="Source"),
         "note": String(max_length=25000, nullable=True, label="Note"),
     }
+)
+
+
+# Kibana's `Response`: oneOf([success, failure]); both need `took` and `requestId`.
+RESPONSE = OneOf(
+    [
+        Object({"took": Number(), "requestId": String(), "result": String()}, strict=False),
+        Object(
+            {
+                "took": Number(),
+                "requestId": String(),
+                "message": String(optional=True),
+                "result": String(optional=True),
+                "errors": Any_(optional=True),
+            },
+            strict=False,
+        ),
+    ]
 )
 
 
@@ -132,7 +150,11 @@ class OpsgenieConnector(SubActionConnectorType):
 
     def _result(self, response: http.Response) -> dict:
         body = response.json_or_none()
-        return body if isinstance(body, dict) else {}
+        try:
+            RESPONSE.validate(body if body is not None else {}, "")
+        except SchemaError as exc:  # SubActionConnector.validateResponse
+            raise SubActionError(f"Response validation failed (Error: {exc})") from None
+        return body
 
     def create_alert(self, ctx: ExecutionContext, params: dict) -> dict:
         body = {key: value for key, value in params.items() if value is not None}

@@ -190,3 +190,19 @@ def test_visible_to_a_user_by_name_fails_on_the_literal_team_type_as_kibana_does
         "- [visibleTo.0.2.id]: expected value of type [string] but got [undefined]\n"
         "- [visibleTo.0.3.username]: expected value of type [string] but got [undefined])"
     )
+
+
+def test_a_reply_without_took_and_request_id_fails_opsgenies_response_schema(default_space, httpserver):
+    # Kibana validates the reply against oneOf([{took, requestId, result}, {took, requestId, ...}]).
+    httpserver.expect_request("/v2/alerts", method="POST").respond_with_json({"result": "ok"}, status=202)
+    result = execute(
+        opsgenie(default_space, httpserver), {"subAction": "createAlert", "subActionParams": {"message": "m"}}
+    )
+    assert result.message == "an error occurred while running the action"
+    assert result.service_message == (
+        "Response validation failed (Error: types that failed validation:\n"
+        "- [0.took]: expected value of type [number] but got [undefined]\n"
+        "- [1.took]: expected value of type [number] but got [undefined])"
+    )
+    assert result.retry is True
+    assert_no_secret(result)
