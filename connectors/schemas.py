@@ -7,6 +7,7 @@ the API, the admin forms, preconfigured connectors and saved-object import.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -138,7 +139,8 @@ class Field:
     ):
         self.default = default
         self.nullable = nullable
-        self.optional = optional  # schema.maybe(): an absent key stays absent
+        # schema.maybe(): an absent key stays absent, even with a `default` (which forms still show)
+        self.optional = optional
         self.label = label
         self.help = help
         self.secret = secret
@@ -157,10 +159,10 @@ class Field:
 
     def validate(self, value: Any, path: str = "") -> Any:
         if value is MISSING:
+            if self.optional:  # schema.maybe(x({defaultValue})): the inner default never applies
+                return MISSING
             if self.default is not MISSING:
                 return self.default() if callable(self.default) else self.default
-            if self.optional:
-                return MISSING
             if self.nullable:
                 return None
             raise SchemaError(f"{_prefix(path)}expected value of type [{self.expected}] but got [undefined]")
@@ -316,11 +318,18 @@ class Record(Field):
     kind = "record"
     expected = "object"
 
-    def __init__(self, values: Field | None = None, **kwargs):
+    def __init__(self, values: Field | None = None, *, json_string: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.values = values or String()
+        self.json_string = json_string
 
     def check(self, value: Any, path: str) -> dict:
+        if isinstance(value, str) and self.json_string:
+            # config-schema's `record` coerces a JSON string: `{"a":1}` given as text is the record.
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise SchemaError(f"{_prefix(path)}could not parse record value from json input") from None
         if not isinstance(value, dict):
             raise self.type_error(value, path)
         return {
@@ -372,11 +381,25 @@ class OneOf(Field):
     def check(self, value: Any, path: str) -> Any:
         failures = []
         for index, option in enumerate(self.options):
+            indexed = f"{path}.{index}" if path else str(index)
             try:
-                return option.validate(value, f"{path}.{index}" if path else str(index))
+                return option.validate(value, indexed)
             except SchemaError as exc:
-                failures.append(f"- {exc}")
+                failures.append(nested_failure(str(exc), indexed, path))
         raise SchemaError(f"{_prefix(path)}types that failed validation:\n" + "\n".join(failures))
+
+
+def nested_failure(message: str, indexed: str, path: str) -> str:
+    """One option's failure as config-schema lists it under its union: `- <message>`; when the option
+    failed on a union of its own, that union's lines are indented one more space and their paths keep
+    no trace of the outer option index (config-schema splices the index into direct children only)."""
+    first, *rest = message.split("\n")
+    pattern = re.compile(r"\[" + re.escape(indexed) + r"(?=[.\]])")
+    replacement = "[" + path
+    if not path:  # top level: `[3.subActionParams...]` -> `[subActionParams...]`
+        pattern = re.compile(r"\[" + re.escape(indexed) + r"\.")
+        replacement = "["
+    return "\n".join([f"- {first}", *(" " + pattern.sub(replacement, line, count=1) for line in rest)])
 
 
 def validate_object(schema: Object, value: Any) -> dict:

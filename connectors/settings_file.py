@@ -326,6 +326,8 @@ SETTINGS: dict[str, Setting] = {
     "xpack.actions.maxResponseContentLength": Setting(parse_byte_size, 1024 * 1024),
     "xpack.actions.responseTimeout": Setting(parse_duration, 60.0),
     "xpack.actions.email.domain_allowlist": Setting(_str_list, None),
+    # Kibana: schema.number({min: 0, max: 25MB}); longer email bodies are cut with a warning.
+    "xpack.actions.email.maximum_body_length": Setting(_int_range(0, 25 * 1024 * 1024), 25 * 1024 * 1024),
     "xpack.actions.queued.max": Setting(_int_range(1, 10**12), 1_000_000),
     "xpack.actions.run.maxAttempts": Setting(_int_range(1, 10), None),
     "xpack.actions.run.connectorTypeOverrides": Setting(_type_overrides, ()),

@@ -324,11 +324,22 @@ def _specs(connector_type: ConnectorType, groups=("config", "secrets")) -> list[
 
 
 def _cleaned_config(connector_type: ConnectorType, config: dict) -> dict:
-    """The config as it would be saved (defaults filled in), to compare with the saved one."""
+    """The config as it would be saved (defaults filled in), to compare with the saved one. An
+    optional key left out (Kibana's `maybe(x, {defaultValue})`, e.g. a webhook's authType) counts
+    as its default here, as the run reads it."""
     try:
-        return connector_type.validate_config(config, get_config())
+        cleaned = connector_type.validate_config(config, get_config())
     except ConfigurationError:
         return config  # the save reports the problem
+    for key, node in connector_type.config_schema.fields.items():
+        if (
+            node.optional
+            and key not in cleaned
+            and node.default is not MISSING
+            and not callable(node.default)
+        ):
+            cleaned[key] = node.default
+    return cleaned
 
 
 def _save_errors(form, exc: Exception, specs) -> None:

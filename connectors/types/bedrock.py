@@ -181,7 +181,7 @@ class BedrockConnector(GenerativeAIConnectorType):
         try:
             LATEST_RESPONSE.validate(data if data is not None else {}, "")
         except SchemaError as exc:
-            raise SubActionError(f"Response validation failed ({exc})") from None
+            raise SubActionError(f"Response validation failed (Error: {exc})") from None
         return {
             "completion": parse_content(data["content"]),
             "stop_reason": data.get("stop_reason"),

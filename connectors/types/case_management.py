@@ -103,12 +103,12 @@ class NullableArray(Field):
         self.item = item
 
     def check(self, value: Any, path: str) -> Any:
-        inner = re.sub(r"^\d+\.", "", path)
+        # The enclosing OneOf indents these lines and drops its own option index from their paths.
         try:
-            return Array(self.item).validate(value, f"{inner}.0")
+            return Array(self.item).validate(value, f"{path}.0")
         except SchemaError as exc:
             raise SchemaError(
-                f"{_prefix(path)}types that failed validation:\n - {exc}\n - [{inner}.1]: expected value to equal [null]"
+                f"{_prefix(path)}types that failed validation:\n- {exc}\n- [{path}.1]: expected value to equal [null]"
             ) from None
 
     def describe(self):

@@ -151,6 +151,7 @@ class CasesWebhookConnector(UnionSubActionType):
             "authType": Enum(
                 (AUTH_BASIC, AUTH_SSL, AUTH_OAUTH2),
                 nullable=True,
+                optional=True,  # Kibana: maybe(..., {defaultValue: basic}); absent means basic
                 default=AUTH_BASIC,
                 label="Authentication",
                 choice_labels=AUTH_LABELS,

@@ -5,7 +5,7 @@ import json
 from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
-from connectors.schemas import Object, String
+from connectors.schemas import Object, String, type_name
 from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 RUN_PARAMS = Object(
@@ -77,13 +77,9 @@ class D3SecurityConnector(SubActionConnectorType):
         )
         body = response.json_or_none()
         if not isinstance(body, dict) or not isinstance(body.get("refid"), str):
-            got = (
-                "undefined"
-                if not isinstance(body, dict) or "refid" not in body
-                else type(body["refid"]).__name__
-            )
+            got = type_name(body.get("refid")) if isinstance(body, dict) and "refid" in body else "undefined"
+            # Kibana's validateResponse: `Response validation failed (${err})`, thrown, so retryable.
             raise SubActionError(
-                f"Response validation failed ([refid]: expected value of type [string] but got [{got}])",
-                retry=False,
+                f"Response validation failed (Error: [refid]: expected value of type [string] but got [{got}])"
             )
         return {"refid": body["refid"]}

@@ -129,15 +129,15 @@ def footer(settings, link: dict | None) -> str:
     return f"This message was sent by Elastic. [{link.get('text', 'Go to Elastic')}]({base}{path})."
 
 
-def trim(connector_id: str, text: str | None) -> str | None:
-    if not text or len(text) < MAX_BODY_LENGTH:
+def trim(connector_id: str, text: str | None, limit: int = MAX_BODY_LENGTH) -> str | None:
+    if not text or len(text) < limit:
         return text
     warning = (
-        f"Your message's length of {len(text)} exceeded the {MAX_BODY_LENGTH} bytes limit that is set for "
+        f"Your message's length of {len(text)} exceeded the {limit} bytes limit that is set for "
         f'the connector "{connector_id}" and was trimmed. You can modify the limit by increasing the value '
         "specified for the xpack.actions.email.maximum_body_length setting."
     )
-    return f"{warning}\n\n{text[:MAX_BODY_LENGTH]}"
+    return f"{warning}\n\n{text[:limit]}"
 
 
 # ---- the type ---------------------------------------------------------------------------------------
@@ -351,8 +351,9 @@ class EmailConnector(ConnectorType):
             and settings["connectors.email.fixedTestMessage"]
         ):
             subject = message = TEST_MESSAGE
-        message = trim(ctx.connector_id, message)
-        html_message = trim(ctx.connector_id, params.get("messageHTML"))
+        limit = settings["xpack.actions.email.maximum_body_length"]
+        message = trim(ctx.connector_id, message, limit)
+        html_message = trim(ctx.connector_id, params.get("messageHTML"), limit)
         if settings["xpack.actions.enableFooterInEmail"]:
             message = f"{message}{FOOTER_DIVIDER}{footer(settings, params.get('kibanaFooterLink'))}"
         text = message or "no message set"
@@ -410,28 +411,38 @@ class EmailConnector(ConnectorType):
 
     @staticmethod
     def _json_transport(mail: smtp.Mail) -> dict[str, Any]:
-        """nodemailer's jsonTransport: nothing is sent; the message comes back as data."""
+        """nodemailer's jsonTransport: nothing is sent; the message comes back as data. Address lists
+        are `[{address, name}]`, or null when empty (as Kibana's email API test shows for cc/bcc)."""
         message = smtp.build_message(mail)
+
+        def addresses(values: list[str]) -> list[dict[str, str]] | None:
+            listed = [{"address": parseaddr(a)[1], "name": parseaddr(a)[0]} for a in values]
+            return listed or None
+
         envelope = {
             "from": parseaddr(mail.sender)[1],
             "to": [
                 address for a in [*mail.to, *mail.cc, *mail.bcc] for address in smtp.envelope_addresses(a)
             ],
         }
-        return {
-            "envelope": envelope,
-            "messageId": message["Message-ID"],
-            "message": {
-                "from": {"address": parseaddr(mail.sender)[1], "name": parseaddr(mail.sender)[0]},
-                "to": [{"address": parseaddr(a)[1], "name": parseaddr(a)[0]} for a in mail.to],
-                "cc": [{"address": parseaddr(a)[1], "name": parseaddr(a)[0]} for a in mail.cc],
-                "bcc": [{"address": parseaddr(a)[1], "name": parseaddr(a)[0]} for a in mail.bcc],
+        sent: dict[str, Any] = {
+            "from": {"address": parseaddr(mail.sender)[1], "name": parseaddr(mail.sender)[0]},
+            "to": addresses(mail.to),
+            "cc": addresses(mail.cc),
+            "bcc": addresses(mail.bcc),
+        }
+        if mail.reply_to:
+            sent["replyTo"] = addresses(mail.reply_to)
+        sent.update(
+            {
                 "subject": mail.subject,
                 "text": mail.text,
                 "html": mail.html,
+                "headers": {},
                 "messageId": message["Message-ID"],
-            },
-        }
+            }
+        )
+        return {"envelope": envelope, "messageId": message["Message-ID"], "message": sent}
 
     def _login_base(self, settings) -> str:
         """xpack.actions.microsoftExchangeUrl when set; else `connectors.serviceUrls[".email"]`, so one

@@ -220,7 +220,7 @@ class GeminiConnector(GenerativeAIConnectorType):
         try:
             RUN_RESPONSE.validate(data if data is not None else {}, "")
         except SchemaError as exc:
-            raise SubActionError(f"Response validation failed ({exc})") from None
+            raise SubActionError(f"Response validation failed (Error: {exc})") from None
         return {
             "completion": data["candidates"][0]["content"]["parts"][0]["text"],
             "usageMetadata": data.get("usageMetadata"),

@@ -18,7 +18,9 @@ from typing import Any
 
 from connectors import http
 from connectors.base import ExecutionContext
+from connectors.exceptions import ConfigurationError
 from connectors.schemas import (
+    MISSING,
     Any_,
     Array,
     Boolean,
@@ -43,6 +45,7 @@ from connectors.types.sub_action_framework import SubAction, SubActionError
 OPENAI = "OpenAI"
 AZURE = "Azure OpenAI"
 OTHER = "Other"
+UNION_ORDER = (AZURE, OPENAI, OTHER)  # the order of Kibana's config oneOf
 PROVIDERS = (OPENAI, AZURE, OTHER)
 OPENAI_ORIGIN = "https://api.openai.com"
 OPENAI_CHAT_URL = f"{OPENAI_ORIGIN}/v1/chat/completions"
@@ -190,21 +193,48 @@ class OpenAIConnector(GenerativeAIConnectorType):
     # ---- validation -------------------------------------------------------------------------------
 
     def validate_config(self, config, settings):
-        cleaned = super().validate_config(config, settings)
+        try:
+            cleaned = super().validate_config(config, settings)
+        except ConfigurationError as exc:
+            raise ConfigurationError(self._as_union(config, exc.message)) from None
         if cleaned["apiProvider"] == OPENAI and not cleaned.get("defaultModel"):
             cleaned["defaultModel"] = DEFAULT_OPENAI_MODEL
         return cleaned
 
+    @staticmethod
+    def _as_union(config: Any, message: str) -> str:
+        """Kibana's config schema is `oneOf([azure, openai, other])`, each object with a one-literal
+        `apiProvider`: a schema failure lists every option (a missing apiProvider is "expected at
+        least one defined value"; another provider's option fails on its literal)."""
+        prefix = "error validating action type config: "
+        detail = message.removeprefix(prefix)
+        provider = config.get("apiProvider", MISSING) if isinstance(config, dict) else MISSING
+        lines = []
+        for index, option in enumerate(UNION_ORDER):
+            if provider is MISSING:
+                lines.append(
+                    f"- [{index}.apiProvider]: expected at least one defined value but got [undefined]"
+                )
+            elif provider != option:
+                lines.append(f"- [{index}.apiProvider]: expected value to equal [{option}]")
+            elif detail.startswith("["):
+                lines.append(f"- [{index}.{detail[1:]}")
+            else:
+                return message  # the option's schema held; a custom check (URL, allowed hosts) spoke
+        if provider is not MISSING and provider not in PROVIDERS:
+            return message  # "API Provider is not supported: X" (spec §3.16)
+        return prefix + "types that failed validation:\n" + "\n".join(lines)
+
     def check_config(self, config, settings):
+        provider = config["apiProvider"]
+        if provider == OTHER and not config.get("defaultModel"):  # the Other option's schema
+            return "[defaultModel]: expected value of type [string] but got [undefined]"
         problem = check_ai_url("OpenAI", config["apiUrl"], settings)
         if problem:
             return problem
-        provider = config["apiProvider"]
         if provider not in PROVIDERS:
             suffix = f": {provider}" if provider else ""
             return f"Error configuring OpenAI action: Error: API Provider is not supported{suffix}"
-        if provider == OTHER and not config.get("defaultModel"):
-            return "[defaultModel]: expected value of type [string] but got [undefined]"
         return None
 
     def check_secrets(self, secrets, settings):
@@ -355,7 +385,7 @@ class OpenAIConnector(GenerativeAIConnectorType):
         try:
             RUN_RESPONSE.validate(data if data is not None else {}, "")
         except SchemaError as exc:
-            raise SubActionError(f"Response validation failed ({exc})") from None
+            raise SubActionError(f"Response validation failed (Error: {exc})") from None
         return data
 
     def stream_api(self, ctx: ExecutionContext, params: dict) -> Any:

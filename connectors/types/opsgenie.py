@@ -7,11 +7,14 @@ from urllib.parse import quote, urljoin
 from connectors import egress, http
 from connectors.base import ExecutionContext
 from connectors.exceptions import EgressDenied
-from connectors.schemas import Array, Enum, Object, OneOf, Record, String
-from connectors.types.sub_action_framework import SubAction, SubActionConnectorType
+from connectors.schemas import Any_, Array, Enum, Number, Object, OneOf, Record, SchemaError, String
+from connectors.types.case_management import Literal
+from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 
 MAX_MESSAGE = 130
-PATH_SAFE = "!$&'()*+,;=:@~%[]|^"  # what WHATWG URL parsing leaves unescaped in a path segment
+# What WHATWG URL parsing leaves unescaped in a path: Kibana joins `v2/alerts/<alias>/close` onto the
+# API URL with `new URL`, so a "/" in the alias stays a path separator.
+PATH_SAFE = "!$&'()*+,;=:@~%[]|^/"
 MAX_ALIAS = 512
 
 
@@ -26,18 +29,17 @@ RESPONDER = OneOf(
     [
         Object({"name": String(), "type": Enum(RESPONDER_TYPES)}),
         Object({"id": String(), "type": Enum(RESPONDER_TYPES)}),
-        Object({"username": String(), "type": Enum(("user",))}),
+        Object({"username": String(), "type": Literal("user")}),
     ]
 )
 VISIBLE_TO = OneOf(
     [
-        Object({"name": String(), "type": Enum(("team",))}),
-        Object({"id": String(), "type": Enum(("team",))}),
-        Object({"id": String(), "type": Enum(("user",))}),
-        Object({"username": String(), "type": Enum(("user",))}),
+        Object({"name": String(), "type": Literal("team")}),
+        Object({"id": String(), "type": Literal("team")}),
+        Object({"id": String(), "type": Literal("user")}),
+        Object({"username": String(), "type": Literal("user")}),
     ]
 )
-
 CREATE_ALERT = Object(
     {
         "message": String(min_length=1, max_length=15000, validator=_not_blank, label="Message"),
@@ -62,6 +64,24 @@ CLOSE_ALERT = Object(
         "source": String(max_length=100, nullable=True, label="Source"),
         "note": String(max_length=25000, nullable=True, label="Note"),
     }
+)
+
+
+# Kibana's `Response`: oneOf([success, failure]); both need `took` and `requestId`.
+RESPONSE = OneOf(
+    [
+        Object({"took": Number(), "requestId": String(), "result": String()}, strict=False),
+        Object(
+            {
+                "took": Number(),
+                "requestId": String(),
+                "message": String(optional=True),
+                "result": String(optional=True),
+                "errors": Any_(optional=True),
+            },
+            strict=False,
+        ),
+    ]
 )
 
 
@@ -130,7 +150,11 @@ class OpsgenieConnector(SubActionConnectorType):
 
     def _result(self, response: http.Response) -> dict:
         body = response.json_or_none()
-        return body if isinstance(body, dict) else {}
+        try:
+            RESPONSE.validate(body if body is not None else {}, "")
+        except SchemaError as exc:  # SubActionConnector.validateResponse
+            raise SubActionError(f"Response validation failed (Error: {exc})") from None
+        return body
 
     def create_alert(self, ctx: ExecutionContext, params: dict) -> dict:
         body = {key: value for key, value in params.items() if value is not None}

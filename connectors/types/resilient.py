@@ -8,7 +8,7 @@ from typing import Any
 
 from connectors import http
 from connectors.base import ExecutionContext
-from connectors.schemas import Any_, Array, Number, Object, Record, String
+from connectors.schemas import MISSING, Any_, Array, Number, Object, Record, String, type_name
 from connectors.types.case_management import CaseConnectorMixin, comments_schema, epoch_ms_iso
 from connectors.types.sub_action_framework import SubAction, SubActionConnectorType, SubActionError
 from connectors.types.url_checks import check_connector_url
@@ -128,6 +128,18 @@ class ResilientConnector(CaseConnectorMixin, SubActionConnectorType):
                 status_code=exc.status_code,
             ) from None
 
+    @staticmethod
+    def _require_numbers(data: Any, keys: tuple[str, ...]) -> None:
+        """Kibana's response schema for a created incident (`{id: number, create_date: number}`):
+        `Response validation failed (Error: [id]: expected value of type [number] but got [undefined])`."""
+        for key in keys:
+            value = data.get(key, MISSING) if isinstance(data, dict) else MISSING
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SubActionError(
+                    f"Response validation failed (Error: [{key}]: expected value of type [number] "
+                    f"but got [{type_name(value)}])"
+                )
+
     def create_incident(self, ctx, incident: dict) -> dict:
         with self._failing_as("Unable to create incident"):
             payload: dict[str, Any] = {"name": incident["name"], "discovered_date": int(time.time() * 1000)}
@@ -141,8 +153,7 @@ class ResilientConnector(CaseConnectorMixin, SubActionConnectorType):
             data = self._call(
                 ctx, "post", f"{self._org(ctx)}/incidents?text_content_output_format=objects_convert", payload
             )
-            if not isinstance(data, dict) or data.get("id") is None or data.get("create_date") is None:
-                raise SubActionError("Response validation failed (id and create_date are required)")
+            self._require_numbers(data, ("id", "create_date"))
             incident_id = js_id(data["id"])
             return {
                 "title": incident_id,

@@ -64,14 +64,13 @@ class SubActionConnectorType(ConnectorType):
             raise SubActionError(
                 f'Sub action "{name}" is not registered. Connector id: {ctx.connector_id}. '
                 f"Connector name: {self.name}. Connector type: {self.type_id}",
-                error_source="user",
-            )
+            )  # a plain Error in Kibana's executor: retry true, errorSource framework
         try:
             params = sub_action.params_schema.validate(ctx.params.get("subActionParams") or {}, "")
         except SchemaError as exc:
-            raise SubActionError(
-                f"Request validation failed ({exc})", retry=False, error_source="user"
-            ) from None
+            # Kibana: createTaskRunError(new Error(`Request validation failed (${err})`), USER), and
+            # `${err}` of a config-schema error reads "Error: <message>". Thrown, so retry is true.
+            raise SubActionError(f"Request validation failed (Error: {exc})", error_source="user") from None
         method: Callable[[ExecutionContext, dict], Any] = getattr(self, sub_action.method)
         data = method(ctx, params)
         return ExecutionResult.success({} if data is None else data)

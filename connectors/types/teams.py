@@ -56,16 +56,7 @@ class TeamsConnector(ConnectorType):
         service_message = f"[{status}] {response.reason}"
         if status >= 500:  # Kibana's retryResult carries no service message
             raise ConnectorError("error posting a Microsoft Teams message, retry later", retry=True)
-        if status == 429:
-            retry_at = http.retry_after(response)
-            raise ConnectorError(
-                f"error posting a Microsoft Teams message, retry at {http.iso_ms(retry_at)}"
-                if retry_at
-                else "error posting a Microsoft Teams message, retry later",
-                service_message=service_message,
-                retry=retry_at or True,
-                error_source="user",
-            )
+        # No 429 branch: Kibana's Teams executor retries only 5xx and the throttling text in a 2xx body.
         raise ConnectorError(
             "error posting to Microsoft Teams, invalid response",
             service_message=service_message,

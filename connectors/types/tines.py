@@ -115,11 +115,8 @@ class TinesConnector(SubActionConnectorType):
     def run_webhook(self, ctx: ExecutionContext, params: dict):
         webhook, webhook_url = params.get("webhook"), params.get("webhookUrl")
         if not webhook and not webhook_url:
-            raise SubActionError(
-                "Invalid subActionsParams: [webhook] or [webhookUrl] expected but got none",
-                retry=False,
-                error_source="user",
-            )
+            # A plain Error thrown by Kibana's Tines service: the framework reports it retryable.
+            raise SubActionError("Invalid subActionsParams: [webhook] or [webhookUrl] expected but got none")
         url = webhook_url or f"{self._base(ctx)}/webhook/{webhook.get('path')}/{webhook.get('secret')}"
         response = self.request(ctx, "post", url, data=params["body"].encode("utf-8"))
         return response.json_or_none()

@@ -104,6 +104,7 @@ class WebhookConnector(ConnectorType):
             "authType": Enum(
                 (AUTH_BASIC, AUTH_SSL, AUTH_OAUTH2),
                 nullable=True,
+                optional=True,  # Kibana: maybe(..., {defaultValue: basic}); absent means basic
                 default=AUTH_BASIC,
                 label="Authentication",
                 choice_labels=AUTH_LABELS,

@@ -59,7 +59,7 @@ def test_invalid_sub_action_params_fail_validation(default_space, httpserver):
         _connector(default_space, httpserver.url_for("")), {"subAction": "echo", "subActionParams": {}}
     )
     assert result.service_message == (
-        "Request validation failed ([text]: expected value of type [string] but got [undefined])"
+        "Request validation failed (Error: [text]: expected value of type [string] but got [undefined])"
     )
 
 

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from werkzeug import Response
 
 API_KEY = "sk-openai-marker-8e21"
@@ -185,15 +186,18 @@ def test_a_400_carries_the_status_text_and_detail(make_connector, run, httpserve
     assert result.retry is False
 
 
-def test_a_response_without_usage_fails_validation(make_connector, run, httpserver, kibana_settings):
+def test_a_response_without_usage_fails_validation_with_the_error_text_kibana_interpolates(
+    make_connector, run, httpserver, kibana_settings
+):
     httpserver.expect_request("/v1/chat/completions").respond_with_json({"choices": []})
     result = run(
         openai(make_connector, kibana_settings, httpserver),
         {"subAction": "run", "subActionParams": {"body": "{}"}},
     )
     assert result.service_message == (
-        "Response validation failed ([usage]: expected value of type [object] but got [undefined])"
+        "Response validation failed (Error: [usage]: expected value of type [object] but got [undefined])"
     )
+    assert result.retry is True  # thrown by Kibana's SubActionConnector.request, so the framework retries
 
 
 def test_an_unsupported_provider_is_rejected(kibana_settings):
@@ -330,3 +334,50 @@ def test_invoke_async_iterator_streams_like_invoke_stream(make_connector, run, h
     )
     assert result.data.endswith("data: [DONE]\n\n")
     assert httpserver.log[0][0].get_json()["stream"] is True
+
+
+# Kibana's config schema is a oneOf of three objects (Azure OpenAI, OpenAI, Other), each with a
+# literal apiProvider; its OpenAI API integration test pins these two 400 messages.
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"apiUrl": "https://api.openai.com/v1/chat/completions"},
+            "error validating action type config: types that failed validation:\n"
+            "- [0.apiProvider]: expected at least one defined value but got [undefined]\n"
+            "- [1.apiProvider]: expected at least one defined value but got [undefined]\n"
+            "- [2.apiProvider]: expected at least one defined value but got [undefined]",
+        ),
+        (
+            {"apiProvider": "OpenAI"},
+            "error validating action type config: types that failed validation:\n"
+            "- [0.apiProvider]: expected value to equal [Azure OpenAI]\n"
+            "- [1.apiUrl]: expected value of type [string] but got [undefined]\n"
+            "- [2.apiProvider]: expected value to equal [Other]",
+        ),
+        (
+            {"apiProvider": "Other", "apiUrl": "https://llm.example/v1/chat/completions"},
+            "error validating action type config: types that failed validation:\n"
+            "- [0.apiProvider]: expected value to equal [Azure OpenAI]\n"
+            "- [1.apiProvider]: expected value to equal [OpenAI]\n"
+            "- [2.defaultModel]: expected value of type [string] but got [undefined]",
+        ),
+    ],
+)
+def test_a_config_failing_every_provider_lists_the_union_as_kibanas_openai_api_test_shows(
+    config, message, api
+):
+    response = api.post(
+        "/api/actions/connector",
+        {
+            "name": "A genAi action",
+            "connector_type_id": ".gen-ai",
+            "config": config,
+            "secrets": {"apiKey": "k"},
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"statusCode": 400, "error": "Bad Request", "message": message}

@@ -231,3 +231,24 @@ def test_handshake_is_in_the_schema_but_not_implemented(make_connector, run, htt
     assert result.message == "an error occurred while running the action"
     assert result.service_message == "[Action][ExternalService] subAction handshake not implemented."
     assert len(httpserver.log) == 0
+
+
+def test_other_fields_sent_as_a_json_object_string_are_accepted_as_kibanas_jira_api_test_shows(
+    make_connector, run, httpserver
+):
+    httpserver.expect_request("/rest/api/2/issue", method="POST").respond_with_json({"id": "10001"})
+    httpserver.expect_request("/rest/api/2/issue/10001", method="GET").respond_with_json(ISSUE)
+    result = run(
+        jira(make_connector, httpserver),
+        {
+            "subAction": "pushToService",
+            "subActionParams": {
+                "incident": {"summary": "Disk", "issueType": "3", "otherFields": '{ "foo": "bar" }'},
+                "comments": [],
+            },
+        },
+        secrets=[SECRET],
+    )
+    assert result.status == "ok", result
+    sent = json.loads(httpserver.log[0][0].get_data())
+    assert sent["fields"]["foo"] == "bar"

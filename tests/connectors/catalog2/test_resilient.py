@@ -160,3 +160,19 @@ def test_get_fields_keeps_kibanas_field_keys(make_connector, run, httpserver):
             "values": [],
         }
     ]
+
+
+def test_a_created_incident_without_an_id_fails_kibanas_response_schema(make_connector, run, httpserver):
+    httpserver.expect_request("/rest/orgs/201/incidents", method="POST").respond_with_json(
+        {"name": "Disk", "create_date": 1700000000000}
+    )
+    result = run(
+        resilient(make_connector, httpserver),
+        {"subAction": "pushToService", "subActionParams": {"incident": {"name": "Disk"}, "comments": []}},
+        secrets=[SECRET],
+    )
+    assert result.message == "an error occurred while running the action"
+    assert result.service_message == (
+        "[Action][IBM Resilient]: Unable to create incident. Error: Response validation failed "
+        "(Error: [id]: expected value of type [number] but got [undefined])."
+    )

@@ -122,4 +122,4 @@ def test_severity_outside_1_to_4_is_rejected(make_connector, run, httpserver):
             "subActionParams": {"incident": {"title": "t", "description": "d", "severity": 9}},
         },
     )
-    assert result.service_message.startswith("Request validation failed ([incident.severity]")
+    assert result.service_message.startswith("Request validation failed (Error: [incident.severity]")

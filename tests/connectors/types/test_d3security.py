@@ -52,7 +52,7 @@ def test_a_reply_without_refid_fails_response_validation(default_space, httpserv
     httpserver.expect_request("/d3/hook").respond_with_json({"ok": True})
     result = execute(d3(default_space, httpserver), {"subAction": "run", "subActionParams": {}})
     assert result.status == "error"
-    assert result.service_message.startswith("Response validation failed ([refid]")
+    assert result.service_message.startswith("Response validation failed (Error: [refid]")
 
 
 def test_401_and_other_errors_get_d3s_messages(default_space, httpserver):
@@ -64,3 +64,20 @@ def test_401_and_other_errors_get_d3s_messages(default_space, httpserver):
     assert second.service_message == "Status code: 502. Message: API Error: 502 - BAD GATEWAY"
     assert second.retry is True
     assert_no_secret(first)
+
+
+def test_a_reply_without_refid_is_kibanas_thrown_response_validation_error(default_space, httpserver):
+    # SubActionConnector.validateResponse throws `Response validation failed (${err})`; `${err}` of a
+    # config-schema error starts "Error: ", and the framework reports a thrown error as retryable.
+    httpserver.expect_request("/d3/hook").respond_with_json({"refid": 5})
+    connector = d3(default_space, httpserver)
+    result = execute(connector, {"subAction": "run", "subActionParams": {}})
+    assert result.to_api(str(connector.id)) == {
+        "connector_id": str(connector.id),
+        "status": "error",
+        "message": "an error occurred while running the action",
+        "service_message": "Response validation failed (Error: [refid]: expected value of type [string] "
+        "but got [number])",
+        "retry": True,
+        "errorSource": "framework",
+    }

@@ -675,3 +675,81 @@ def test_a_7x_config_with_a_null_service_reads_as_other(kibana_settings):
         kibana_settings.set({}),
     )
     assert config["service"] == "other"
+
+
+@pytest.mark.django_db
+def test_the_json_service_answers_nodemailers_message_shape_as_kibanas_email_api_test_expects(
+    api, kibana_settings
+):
+    # Kibana's email API integration test, `__json` service: no cc/bcc are null, headers are {}.
+    kibana_settings.set({"connectors.kibanaBaseUrl": "https://localhost:5601"})
+    created = api.post(
+        "/api/actions/connector",
+        {
+            "name": "An email action",
+            "connector_type_id": ".email",
+            "config": {"service": "__json", "from": "bob@example.com", "hasAuth": True},
+            "secrets": {"user": "bob", "password": "supersecret"},
+        },
+        format="json",
+    ).json()
+    body = api.post(
+        f"/api/actions/connector/{created['id']}/_execute",
+        {
+            "params": {
+                "to": ["kibana-action-test@elastic.co"],
+                "subject": "email-subject",
+                "message": "email-message",
+            }
+        },
+        format="json",
+    ).json()
+    data = body["data"]
+    assert isinstance(data["messageId"], str) and isinstance(data["message"]["messageId"], str)
+    del data["messageId"], data["message"]["messageId"]
+    assert data == {
+        "envelope": {"from": "bob@example.com", "to": ["kibana-action-test@elastic.co"]},
+        "message": {
+            "from": {"address": "bob@example.com", "name": ""},
+            "to": [{"address": "kibana-action-test@elastic.co", "name": ""}],
+            "cc": None,
+            "bcc": None,
+            "subject": "email-subject",
+            "html": '<p>email-message</p>\n<hr>\n<p>This message was sent by Elastic. <a href="https://localhost:5601">'
+            "Go to Elastic</a>.</p>\n",
+            "text": "email-message\n\n---\n\nThis message was sent by Elastic. [Go to Elastic](https://localhost:5601).",
+            "headers": {},
+        },
+    }
+
+
+@pytest.mark.django_db
+def test_the_json_service_lists_reply_to_as_nodemailer_does(default_space):
+    connector = make_connector(
+        default_space, ".email", config={"service": "__json", "from": "bob@example.com", "hasAuth": False}
+    )
+    params = {"to": ["a@example.com"], "replyTo": ["reply@example.com"], "subject": "s", "message": "m"}
+    result = execute(connector, params, RunInfo(source="http_request"))
+    assert result.data["message"]["replyTo"] == [{"address": "reply@example.com", "name": ""}]
+    assert result.data["envelope"] == {"from": "bob@example.com", "to": ["a@example.com"]}
+
+
+@pytest.mark.django_db
+def test_a_message_longer_than_the_maximum_body_length_setting_is_trimmed_with_kibanas_warning(
+    default_space, kibana_settings
+):
+    # Kibana's email API test runs with xpack.actions.email.maximum_body_length: 10000.
+    kibana_settings.set({"xpack.actions.email.maximum_body_length": 10000})
+    connector = make_connector(
+        default_space, ".email", config={"service": "__json", "from": "bob@example.com", "hasAuth": False}
+    )
+    params = {"to": ["a@example.com"], "subject": "s", "message": "x" * 20000}
+    result = execute(connector, params, RunInfo(source="http_request"))
+    text, html = result.data["message"]["text"], result.data["message"]["html"]
+    assert text.startswith(
+        "Your message's length of 20000 exceeded the 10000 bytes limit that is set for the connector "
+        f'"{connector.id}" and was trimmed. You can modify the limit by increasing the value specified for '
+        "the xpack.actions.email.maximum_body_length setting.\n\n" + "x" * 10000 + "\n\n---\n\n"
+    )
+    assert html.startswith("<p>Your message's length of 20000 exceeded the 10000 bytes limit")
+    assert len(text) < 20000

@@ -70,7 +70,7 @@ def test_a_whitespace_message_fails_request_validation(default_space, httpserver
     )
     assert result.message == "an error occurred while running the action"
     assert result.service_message == (
-        "Request validation failed ([message]: must be populated with a value other than just whitespace)"
+        "Request validation failed (Error: [message]: must be populated with a value other than just whitespace)"
     )
     assert httpserver.log == []
 
@@ -135,3 +135,74 @@ def test_a_reply_without_a_message_falls_back_to_the_http_error_text(default_spa
     )
     assert result.service_message == "Status code: 502. Message: Request failed with status code 502"
     assert result.retry is True
+
+
+def test_close_alert_keeps_a_slash_in_the_alias_as_a_path_separator_as_kibanas_url_join_does(
+    default_space, httpserver
+):
+    # Kibana builds `new URL("v2/alerts/<alias>/close", apiUrl)`: WHATWG escapes a space but keeps "/".
+    httpserver.expect_request("/v2/alerts/team/web-1 disk/close", method="POST").respond_with_json(
+        OK, status=202
+    )
+    params = {"alias": "team/web-1 disk"}
+    result = execute(
+        opsgenie(default_space, httpserver), {"subAction": "closeAlert", "subActionParams": params}
+    )
+    assert result.status == "ok", result
+    request, _ = httpserver.log[0]
+    assert request.environ["RAW_URI"] == "/v2/alerts/team/web-1%20disk/close?identifierType=alias"
+
+
+# The next two are `_execute` bodies from Kibana's Opsgenie API integration test: config-schema indents
+# a union nested in a union by one space and leaves the outer option index out of the nested paths.
+
+
+def test_a_responder_of_an_unknown_type_lists_the_nested_union_as_kibana_does(default_space, httpserver):
+    connector = opsgenie(default_space, httpserver)
+    params = {"message": "hello", "responders": [{"name": "sam", "type": "invalidType"}]}
+    result = execute(connector, {"subAction": "createAlert", "subActionParams": params})
+    assert result.to_api(str(connector.id)) == {
+        "connector_id": str(connector.id),
+        "status": "error",
+        "retry": True,
+        "message": "an error occurred while running the action",
+        "errorSource": "user",
+        "service_message": "Request validation failed (Error: [responders.0]: types that failed validation:\n"
+        "- [responders.0.0.type]: types that failed validation:\n"
+        " - [responders.0.type.0]: expected value to equal [team]\n"
+        " - [responders.0.type.1]: expected value to equal [user]\n"
+        " - [responders.0.type.2]: expected value to equal [escalation]\n"
+        " - [responders.0.type.3]: expected value to equal [schedule]\n"
+        "- [responders.0.1.id]: expected value of type [string] but got [undefined]\n"
+        "- [responders.0.2.username]: expected value of type [string] but got [undefined])",
+    }
+    assert not httpserver.log
+
+
+def test_visible_to_a_user_by_name_fails_on_the_literal_team_type_as_kibana_does(default_space, httpserver):
+    connector = opsgenie(default_space, httpserver)
+    params = {"message": "hello", "visibleTo": [{"name": "sam", "type": "user"}]}
+    result = execute(connector, {"subAction": "createAlert", "subActionParams": params})
+    assert result.service_message == (
+        "Request validation failed (Error: [visibleTo.0]: types that failed validation:\n"
+        "- [visibleTo.0.0.type]: expected value to equal [team]\n"
+        "- [visibleTo.0.1.id]: expected value of type [string] but got [undefined]\n"
+        "- [visibleTo.0.2.id]: expected value of type [string] but got [undefined]\n"
+        "- [visibleTo.0.3.username]: expected value of type [string] but got [undefined])"
+    )
+
+
+def test_a_reply_without_took_and_request_id_fails_opsgenies_response_schema(default_space, httpserver):
+    # Kibana validates the reply against oneOf([{took, requestId, result}, {took, requestId, ...}]).
+    httpserver.expect_request("/v2/alerts", method="POST").respond_with_json({"result": "ok"}, status=202)
+    result = execute(
+        opsgenie(default_space, httpserver), {"subAction": "createAlert", "subActionParams": {"message": "m"}}
+    )
+    assert result.message == "an error occurred while running the action"
+    assert result.service_message == (
+        "Response validation failed (Error: types that failed validation:\n"
+        "- [0.took]: expected value of type [number] but got [undefined]\n"
+        "- [1.took]: expected value of type [number] but got [undefined])"
+    )
+    assert result.retry is True
+    assert_no_secret(result)

@@ -156,3 +156,25 @@ def test_the_body_is_sent_as_javascript_would_serialise_it(default_space, httpse
     connector = pagerduty(default_space, httpserver)
     execute(connector, {"eventAction": "resolve", "dedupKey": "clé 1"})
     assert httpserver.log[0][0].get_data() == '{"event_action":"resolve","dedup_key":"clé 1"}'.encode()
+
+
+def test_custom_details_given_as_a_json_string_are_sent_as_an_object_as_config_schema_coerces_records(
+    default_space, httpserver
+):
+    # config-schema's recordOf parses a JSON string (older Kibana UIs sent customDetails that way).
+    httpserver.expect_request("/v2/enqueue", method="POST").respond_with_json(
+        {"status": "success"}, status=202
+    )
+    result = execute(
+        pagerduty(default_space, httpserver), {"summary": "s", "customDetails": '{"host": "db-1"}'}
+    )
+    assert result.status == "ok", result
+    assert json.loads(httpserver.log[0][0].get_data())["payload"]["custom_details"] == {"host": "db-1"}
+
+
+def test_custom_details_that_are_not_json_fail_with_config_schemas_record_message(kibana_settings):
+    with pytest.raises(ConfigurationError) as raised:
+        registry.get(".pagerduty").validate_params({"customDetails": "{not json"}, kibana_settings.set({}))
+    assert raised.value.message == (
+        "error validating action params: [customDetails]: could not parse record value from json input"
+    )

@@ -64,3 +64,16 @@ def test_a_refused_connection_is_an_unexpected_error_and_retryable(default_space
     result = execute(connector, {"message": "x"})
     assert result.message == "error posting to Microsoft Teams, unexpected error"
     assert result.retry is True
+
+
+def test_an_http_429_is_an_invalid_response_because_kibanas_teams_executor_only_retries_5xx_and_throttling_bodies(
+    default_space, httpserver
+):
+    httpserver.expect_request(HOOK).respond_with_response(
+        Response("slow down", status=429, headers={"Retry-After": "10"})
+    )
+    result = execute(teams(default_space, httpserver), {"message": "x"})
+    assert result.message == "error posting to Microsoft Teams, invalid response"
+    assert result.service_message == "[429] TOO MANY REQUESTS"
+    assert result.retry is False
+    assert_no_secret(result)

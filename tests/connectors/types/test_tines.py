@@ -102,3 +102,55 @@ def test_errors_read_api_error_and_the_status_text(default_space, httpserver):
     assert result.service_message == "Status code: 401. Message: API Error: UNAUTHORIZED"
     assert result.error_source == "framework"  # Kibana's Tines marks only a 429 as the user's
     assert_no_secret(result)
+
+
+# Kibana's own Tines API integration tests pin these three `_execute` bodies exactly
+# (x-pack/test/alerting_api_integration/.../connector_types/tines.ts).
+
+
+def test_an_unknown_sub_action_is_a_retryable_framework_error_as_in_kibanas_tines_api_test(
+    default_space, httpserver
+):
+    connector = tines(default_space, httpserver)
+    result = execute(connector, {"subAction": "invalidAction"})
+    assert result.to_api(str(connector.id)) == {
+        "connector_id": str(connector.id),
+        "status": "error",
+        "retry": True,
+        "message": "an error occurred while running the action",
+        "errorSource": "framework",
+        "service_message": f'Sub action "invalidAction" is not registered. Connector id: {connector.id}. '
+        "Connector name: Tines. Connector type: .tines",
+    }
+
+
+def test_sub_action_params_failing_their_schema_read_request_validation_failed_error_as_in_kibanas_tines_api_test(
+    default_space, httpserver
+):
+    connector = tines(default_space, httpserver)
+    result = execute(connector, {"subAction": "webhooks", "subActionParams": {}})
+    assert result.to_api(str(connector.id)) == {
+        "connector_id": str(connector.id),
+        "status": "error",
+        "retry": True,
+        "message": "an error occurred while running the action",
+        "errorSource": "user",
+        "service_message": "Request validation failed (Error: [storyId]: expected value of type [number] "
+        "but got [undefined])",
+    }
+    assert not httpserver.log
+
+
+def test_run_without_a_webhook_is_a_retryable_framework_error_as_in_kibanas_tines_api_test(
+    default_space, httpserver
+):
+    connector = tines(default_space, httpserver)
+    result = execute(connector, {"subAction": "run", "subActionParams": {"body": ""}})
+    assert result.to_api(str(connector.id)) == {
+        "connector_id": str(connector.id),
+        "status": "error",
+        "retry": True,
+        "message": "an error occurred while running the action",
+        "errorSource": "framework",
+        "service_message": "Invalid subActionsParams: [webhook] or [webhookUrl] expected but got none",
+    }
