@@ -50,7 +50,8 @@ class FieldSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.group}__{self.key}"
+        # a nested key (`subActionParams.incident.summary`, see `specs_for(nested=True)`) joins with __
+        return f"{self.group}__{self.key.replace('.', '__')}"
 
     def prefixed(self, name: str) -> str:
         """An input name as the browser posts it (Django's `Form.add_prefix`)."""
@@ -65,6 +66,8 @@ def input_kind(node: schemas.Field, group: str) -> str:
     if isinstance(node, schemas.String):
         if node.secret:
             return "password"
+        if node.widget == "hidden":
+            return "hidden"  # a fixed value the person does not choose (the Test tab's subAction)
         return "textarea" if node.widget in TEXTAREA_WIDGETS else "text"
     if isinstance(node, schemas.Boolean):
         return "checkbox" if isinstance(node.default, bool) else "tristate"
@@ -72,21 +75,36 @@ def input_kind(node: schemas.Field, group: str) -> str:
         return "number"
     if isinstance(node, schemas.Enum):
         return "select"
-    if isinstance(node, schemas.Array) and node.item.kind in LINE_ITEM_KINDS:
-        return "lines"
-    return "json"  # Record, Object, OneOf, Any, arrays of objects
+    if node.kind == "array" and getattr(getattr(node, "item", None), "kind", None) in LINE_ITEM_KINDS:
+        return "lines"  # (Array, and the ITSM types' NullableArray: Jira's labels)
+    if isinstance(node, schemas.Record) and isinstance(node.values, schemas.String):
+        return "pairs"  # HTTP headers: one `Name: value` per line, as Kibana's key/value rows
+    return "json"  # other Records, Object, OneOf, Any, arrays of objects
 
 
 WHOLE = "__whole__"  # the key of the single JSON input used when a schema is not an Object
 
 
-def specs_for(schema: schemas.Field, group: str, known_values: dict | None = None) -> list[FieldSpec]:
+def specs_for(
+    schema: schemas.Field,
+    group: str,
+    known_values: dict | None = None,
+    *,
+    nested: bool = False,
+    _path: str = "",
+) -> list[FieldSpec]:
     """One input per key of an Object schema; any other schema (say a top-level OneOf) is edited
-    as one JSON object. `known_values` turns a string key into a select (a sub-action's `subAction`)."""
+    as one JSON object. `known_values` turns a string key into a select (a sub-action's `subAction`).
+    `nested` gives the keys of an inner Object with declared keys their own inputs too (the Test
+    tab's `subActionParams.incident.summary`) instead of one JSON object."""
     if not isinstance(schema, schemas.Object):
         return [FieldSpec(group, WHOLE, schema, "json")]
     specs = []
     for key, node in schema.fields.items():
+        if nested and isinstance(node, schemas.Object) and node.fields:
+            specs += specs_for(node, group, nested=True, _path=f"{_path}{key}.")
+            continue
+        key = f"{_path}{key}"
         if known_values and key in known_values and isinstance(node, schemas.String):
             specs.append(FieldSpec(group, key, node, "select", tuple(known_values[key])))
         elif isinstance(node, schemas.String) and node.choices:  # a free string with suggestions
@@ -188,7 +206,7 @@ def display_rows(specs: list[FieldSpec], config: dict) -> list[tuple[str, str, s
 def _label(spec: FieldSpec) -> str:
     if spec.key == WHOLE:
         return spec.node.label or spec.group.capitalize()
-    return spec.node.label or spec.key
+    return spec.node.label or spec.key.rpartition(".")[2]
 
 
 def _sentence(text: str) -> str:
@@ -205,6 +223,8 @@ def _help(spec: FieldSpec, has_stored_secret: bool) -> str:
         parts.append(f"Enter {expected.get(spec.node.kind, 'JSON')}.")
     elif spec.input == "lines":
         parts.append("One value per line.")
+    elif spec.input == "pairs":
+        parts.append("One “Name: value” per line.")
     if has_stored_secret:
         parts.append("A value is saved; leave blank to keep it.")
     elif spec.secret and not spec.node.required and not spec.node.shown_when:
@@ -230,6 +250,10 @@ def _initial_text(spec: FieldSpec, value: Any) -> Any:
         return "\n".join(str(item) for item in value) if isinstance(value, list) else None
     if spec.input == "json":
         return json.dumps(value, indent=2)
+    if spec.input == "pairs":
+        if not isinstance(value, dict):
+            return json.dumps(value, indent=2)
+        return "\n".join(f"{key}: {item}" for key, item in value.items())
     if spec.input == "number":
         return str(value)
     return value if isinstance(value, str) else json.dumps(value)
@@ -257,6 +281,8 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
         )
     if kind == "checkbox":
         return forms.BooleanField(label=label, help_text=help_text, required=False, initial=initial_text)
+    if kind == "hidden":
+        return forms.CharField(label=label, required=False, initial=initial_text, widget=forms.HiddenInput)
     if kind == "tristate":
         choices = [(BLANK, "(not set)"), ("true", "Yes"), ("false", "No")]
         return forms.ChoiceField(
@@ -292,7 +318,7 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
             initial=initial_text,
             widget=forms.NumberInput(attrs={**attrs, "step": "any"}),
         )
-    if kind in ("textarea", "lines", "json"):
+    if kind in ("textarea", "lines", "json", "pairs"):
         css = "vLargeTextField code" if kind == "json" or node.widget == "code" else "vLargeTextField"
         rows = 6 if kind == "json" else 4
         textarea = forms.Textarea
@@ -351,13 +377,23 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
             except ValueError:
                 raise InputError("Enter one number per line.") from None
         return items
+    if kind == "pairs" and not raw.lstrip().startswith("{"):  # (a JSON object is still accepted)
+        pairs = {}
+        for number, line in enumerate(raw.splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, colon, value = line.partition(":")
+            if not colon or not key.strip():
+                raise InputError(f"Line {number}: write a name, a colon and the value (X-Team: ops).")
+            pairs[key.strip()] = value.strip()
+        return pairs
     if spec.node.widget == "email":
         _name, address = parseaddr(raw)
         try:
             validate_email(address)
         except ValidationError:
             raise InputError("Enter an email address such as alerts@example.com.") from None
-    if kind == "json":
+    if kind in ("json", "pairs"):
         try:
             value = json.loads(raw)
         except ValueError as exc:
@@ -473,6 +509,17 @@ def attach_error(form: forms.Form, group: str, message: str, specs: list[FieldSp
     """Put a validation error on its field when it names one, else on the whole form."""
     keys = {spec.key: spec for spec in specs if spec.group == group}
     key, text = split_error(message)
+    inner = PATH_RE.match(PREFIX_RE.sub("", message.strip(), count=1))
+    if inner and "." in inner.group(1) and any("." in name for name in keys):
+        # a nested input (`specs_for(nested=True)`): the longest key the path starts with
+        path = inner.group(1).split(".")
+        for end in range(len(path), 1, -1):
+            if ".".join(path[:end]) in keys:
+                key, rest = ".".join(path[:end]), path[end:]
+                text = plain_words(inner.group(2))
+                if rest:
+                    text = f"{'.'.join(rest)}: {text}"
+                break
     if key in keys:
         form.add_error(keys[key].name, text)
         return
@@ -486,6 +533,14 @@ def attach_error(form: forms.Form, group: str, message: str, specs: list[FieldSp
             if re.fullmatch(rf"\[{re.escape(named[0].key)}\] is required", text):
                 text = "This field is required."  # Kibana's "[password] is required", on its field
             form.add_error(named[0].name, text)
+            return
+        # "username and password must both be specified": on the named inputs left blank
+        blank = [
+            spec for spec in named if form.data is not None and not form.data.get(spec.prefixed(spec.name))
+        ]
+        if len(named) > 1 and blank:
+            for spec in blank:
+                form.add_error(spec.name, text)
             return
     form.add_error(None, text or message)
 
@@ -600,6 +655,14 @@ class SchemaForm(forms.Form):
                     continue
             if keep and spec.key != WHOLE:
                 value = stored.get(spec.key, MISSING)
+            if "." in spec.key:  # an inner Object's key: the Object is sent even when left blank
+                *parents, last = spec.key.split(".")
+                target = result
+                for parent in parents:
+                    target = target.setdefault(parent, {})
+                if value is not MISSING:
+                    target[last] = value
+                continue
             if spec.key == WHOLE:
                 if value is MISSING:
                     return dict(stored) if keep and not reenter else {}

@@ -44,7 +44,7 @@ def test_each_kind_of_field_gets_its_input():
         "tags": "lines",
         "sizes": "lines",
         "items": "json",
-        "headers": "json",
+        "headers": "pairs",  # a Record of strings: one `Name: value` per line
         "extra": "json",
         "either": "json",
     }
