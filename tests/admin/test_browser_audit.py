@@ -141,3 +141,17 @@ def test_a_servicenow_username_left_blank_gets_kibanas_message_on_the_username_f
     assert page.locator("#cx-form-errors ul").count() == 0  # nothing left without its field
     assert page.input_value("#id_config__apiUrl") == httpserver.url_for("/")
     assert not Connector.objects.filter(name="ITSM").exists()
+
+
+def test_a_maintenance_window_start_in_the_wrong_format_is_said_on_the_start_field(tab):
+    page = tab.page
+    page.goto("/admin/actions/maintenancewindow/add/?space=default")
+    page.fill("#id_title", "Nightly")
+    page.fill("#id_start", "2030-03-01 08:00")
+    page.fill("#id_duration", "2h")
+    with page.expect_navigation():
+        page.click("input[name=_save]")
+
+    assert "Invalid schedule start date" in page.inner_text(".field-start .errorlist")
+    assert page.locator(".errornote + .errorlist, form > div > .errorlist.nonfield").count() == 0
+    assert page.input_value("#id_title") == "Nightly" and page.input_value("#id_duration") == "2h"
