@@ -259,6 +259,20 @@ def _initial_text(spec: FieldSpec, value: Any) -> Any:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+class SecretTextarea(forms.Textarea):
+    """A textarea for a secret (secret headers) that, like a password input, never renders a value."""
+
+    def format_value(self, value):
+        return None
+
+
+class SecretTextInput(forms.TextInput):
+    """An unmasked member of the secrets (a username) that never renders a value either."""
+
+    def format_value(self, value):
+        return None
+
+
 def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: bool = False) -> forms.Field:
     node = spec.node
     label = _label(spec)
@@ -269,15 +283,18 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
     initial_text = None if spec.secret else _initial_text(spec, initial)
     attrs = {"data-key": spec.key}
     kind = spec.input
+    if spec.secret:
+        # A secret is never rendered, stored or just typed: no secret is ever in a page's HTML. After
+        # a rejected submit admin.js puts back what was typed (kept in the tab for that one
+        # navigation, `data-secret`), so nobody retypes a password because the URL was wrong.
+        attrs["data-secret"] = "true"
     if kind == "password":
-        # render_value: after a failed save the person keeps what they typed in this request; a
-        # stored secret is never an initial value, so it is never rendered.
         return forms.CharField(
             label=label,
             help_text=help_text,
             required=required,
             strip=False,
-            widget=forms.PasswordInput(render_value=True, attrs={**attrs, "autocomplete": "new-password"}),
+            widget=forms.PasswordInput(render_value=False, attrs={**attrs, "autocomplete": "new-password"}),
         )
     if kind == "checkbox":
         return forms.BooleanField(label=label, help_text=help_text, required=False, initial=initial_text)
@@ -321,7 +338,7 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
     if kind in ("textarea", "lines", "json", "pairs"):
         css = "vLargeTextField code" if kind == "json" or node.widget == "code" else "vLargeTextField"
         rows = 6 if kind == "json" else 4
-        textarea = forms.Textarea
+        textarea = SecretTextarea if spec.secret else forms.Textarea
         return forms.CharField(
             label=label,
             help_text=help_text,
@@ -333,6 +350,8 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
             ),
         )
     text_input = forms.EmailInput if node.widget == "email" else forms.TextInput
+    if spec.secret:
+        text_input = SecretTextInput
     return forms.CharField(
         label=label,
         help_text=help_text,

@@ -155,3 +155,50 @@ def test_a_maintenance_window_start_in_the_wrong_format_is_said_on_the_start_fie
     assert "Invalid schedule start date" in page.inner_text(".field-start .errorlist")
     assert page.locator(".errornote + .errorlist, form > div > .errorlist.nonfield").count() == 0
     assert page.input_value("#id_title") == "Nightly" and page.input_value("#id_duration") == "2h"
+
+
+def test_a_rejected_submit_never_puts_a_typed_secret_in_the_html_yet_the_inputs_still_hold_it(tab):
+    page = tab.page
+    page.goto("/admin/connectors/connector/add/?type=.webhook")
+    page.fill("#id_name", "No URL yet")
+    page.fill("#id_secrets__user", "ops-bot")
+    page.fill("#id_secrets__password", SECRET)
+    page.fill("#id_secrets__secretHeaders", f"X-Key: {SECRET}-hdr")
+    save(page)
+
+    assert page.locator("#id_config__url_error").is_visible()
+    assert SECRET not in page.content()
+    assert page.input_value("#id_secrets__password") == SECRET
+    assert page.input_value("#id_secrets__secretHeaders") == f"X-Key: {SECRET}-hdr"
+    assert page.input_value("#id_secrets__user") == "ops-bot"  # a secrets member, put back too
+    assert "ops-bot" not in page.content()
+    page.reload()  # the tab kept them for that one navigation only
+    assert page.input_value("#id_secrets__password") == ""
+
+
+def test_the_fix_form_does_not_echo_a_typed_secret_either(tab, default_space, httpserver):
+    imported = Connector.objects.create(
+        space=default_space,
+        name="Imported hook",
+        connector_type_id=".webhook",
+        config={
+            "url": httpserver.url_for("/hook"),
+            "hasAuth": True,
+            "authType": "webhook-authentication-basic",
+        },
+        is_missing_secrets=True,
+    )
+    page = tab.page
+    page.goto(f"/admin/connectors/connector/{imported.id}/fix/?space=default")
+    page.fill("#id_secrets__password", SECRET)
+    with page.expect_navigation():
+        page.click("#content form button[type=submit]")
+
+    assert page.locator("#id_secrets__user_error").is_visible()
+    assert SECRET not in page.content()
+    assert page.input_value("#id_secrets__password") == SECRET
+    page.fill("#id_secrets__user", "ops-bot")
+    with page.expect_navigation():
+        page.click("#content form button[type=submit]")
+    imported.refresh_from_db()
+    assert not imported.is_missing_secrets and imported.get_secrets()["password"] == SECRET

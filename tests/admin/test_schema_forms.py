@@ -137,11 +137,24 @@ def test_a_secret_input_never_renders_a_stored_value():
     assert "stored-tok-9" not in html
 
 
-def test_a_failed_submit_keeps_the_secrets_typed_in_it():
-    specs = specs_for(Object({"token": String(secret=True, nullable=True, default=None)}), "secrets")
-    built = SchemaForm({"secrets__token": "typed-tok-3"}, specs=specs)
+def test_a_failed_submit_never_renders_the_secrets_typed_in_it():
+    # the browser puts them back (admin.js, `data-secret`): tests/admin/test_browser_audit.py
+    specs = specs_for(
+        Object(
+            {
+                "token": String(secret=True, nullable=True, default=None),
+                "secretHeaders": Record(String(), nullable=True, default=None),
+            }
+        ),
+        "secrets",
+    )
+    built = SchemaForm(
+        {"secrets__token": "typed-tok-3", "secrets__secretHeaders": "X-Key: typed-hdr-3"}, specs=specs
+    )
 
-    assert 'value="typed-tok-3"' in str(built["secrets__token"])
+    html = str(built["secrets__token"]) + str(built["secrets__secretHeaders"])
+    assert "typed-tok-3" not in html and "typed-hdr-3" not in html
+    assert html.count("data-secret") == 2
 
 
 @pytest.mark.parametrize(
