@@ -510,6 +510,9 @@ def plain_words(message: str) -> str:
 def split_error(message: str) -> tuple[str | None, str]:
     """`error validating action type config: [url.0]: …` -> ("url", plain words)."""
     inner = PREFIX_RE.sub("", message.strip(), count=1)
+    inner = PREFIX_RE.sub(
+        "", inner, count=1
+    )  # a type's own prefix inside ("error validation webhook action config: ")
     match = PATH_RE.match(inner)
     if not match:
         return None, inner

@@ -202,3 +202,15 @@ def test_the_fix_form_does_not_echo_a_typed_secret_either(tab, default_space, ht
         page.click("#content form button[type=submit]")
     imported.refresh_from_db()
     assert not imported.is_missing_secrets and imported.get_secrets()["password"] == SECRET
+
+
+def test_a_webhook_url_that_does_not_parse_is_said_on_the_url_field_without_the_api_prefixes(tab):
+    page = tab.page
+    page.goto("/admin/connectors/connector/add/?type=.webhook")
+    page.fill("#id_name", "Typo hook")
+    page.fill("#id_config__url", "not a url")
+    page.uncheck("#id_config__hasAuth")
+    save(page)
+
+    assert page.inner_text("#id_config__url_error").strip() == "unable to parse url: Invalid URL: not a url"
+    assert page.input_value("#id_config__url") == "not a url"
