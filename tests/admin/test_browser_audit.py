@@ -214,3 +214,32 @@ def test_a_webhook_url_that_does_not_parse_is_said_on_the_url_field_without_the_
 
     assert page.inner_text("#id_config__url_error").strip() == "unable to parse url: Invalid URL: not a url"
     assert page.input_value("#id_config__url") == "not a url"
+
+
+def test_the_openai_provider_is_chosen_from_a_select_as_its_label_says(tab, httpserver):
+    page = tab.page
+    page.goto("/admin/connectors/connector/add/?type=.gen-ai")
+    options = page.locator("select#id_config__apiProvider option").all_inner_texts()
+    assert options == ["OpenAI", "Azure OpenAI", "Other"]
+    page.fill("#id_name", "Assistant")
+    page.select_option("#id_config__apiProvider", "Other")
+    page.fill("#id_config__apiUrl", httpserver.url_for("/v1/chat/completions"))
+    page.fill("#id_config__defaultModel", "llama3")  # Other needs one
+    page.fill("#id_secrets__apiKey", SECRET)
+    save(page)
+    errors = page.locator(".cx-errors").evaluate_all("els => els.map(e => e.id + ' ' + e.innerText)")
+    assert Connector.objects.filter(name="Assistant").exists(), errors
+    assert Connector.objects.get(name="Assistant").config["apiProvider"] == "Other"
+
+
+def test_the_slack_api_test_tab_offers_its_message_types_as_a_select(tab, default_space):
+    slack = create_connector(
+        default_space, name="Slack bot", type_id=".slack_api", config={}, secrets={"token": SECRET}
+    )
+    page = tab.page
+    page.goto(f"/admin/connectors/connector/{slack.id}/test/?space=default")
+    assert page.locator("select#id_params__subAction option").all_inner_texts() == [
+        "postMessage",
+        "postBlockkit",
+    ]
+    assert page.locator("#id_params__subActionParams__text").is_visible()
