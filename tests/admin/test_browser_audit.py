@@ -248,11 +248,17 @@ def test_the_slack_api_test_tab_offers_its_message_types_as_a_select(tab, defaul
 def test_the_servicenow_form_asks_for_a_username_and_password_until_oauth_is_ticked(tab, httpserver):
     page = tab.page
     page.goto("/admin/connectors/connector/add/?type=.servicenow")
-    assert page.locator("#id_secrets__username").is_visible() and page.locator("#id_secrets__password").is_visible()
+    assert (
+        page.locator("#id_secrets__username").is_visible()
+        and page.locator("#id_secrets__password").is_visible()
+    )
     for oauth_only in ("#id_config__clientId", "#id_config__jwtKeyId", "#id_secrets__clientSecret"):
         assert not page.locator(oauth_only).is_visible(), oauth_only
     page.check("#id_config__isOAuth")
-    assert page.locator("#id_config__clientId").is_visible() and page.locator("#id_secrets__privateKey").is_visible()
+    assert (
+        page.locator("#id_config__clientId").is_visible()
+        and page.locator("#id_secrets__privateKey").is_visible()
+    )
     assert not page.locator("#id_secrets__username").is_visible()
 
     page.fill("#id_name", "ITSM OAuth")
