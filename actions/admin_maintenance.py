@@ -4,6 +4,8 @@ messages are Kibana's), archive and unarchive. Registered from actions/admin.py.
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -83,10 +85,38 @@ class MaintenanceWindowForm(forms.ModelForm):
             if cleaned.get("kql"):
                 mw.kql_problem(cleaned["kql"], "create")
         except SchemaError as exc:
-            raise forms.ValidationError(str(exc)) from None
+            field, message = _field_of(str(exc))
+            self.add_error(field, message)
         except mw.MaintenanceWindowError as exc:
-            raise forms.ValidationError(exc.message) from None
+            self.add_error("kql" if cleaned.get("kql") else None, exc.message)
         return cleaned
+
+
+# The API body's paths (`[request body.schedule.custom.recurring.every]: …`) and their inputs.
+BODY_FIELDS = {
+    "title": "title",
+    "enabled": "enabled",
+    "schedule.custom.start": "start",
+    "schedule.custom.duration": "duration",
+    "schedule.custom.timezone": "schedule_timezone",
+    "schedule.custom.recurring.every": "every",
+    "schedule.custom.recurring.onWeekDay": "on_week_day",
+    "schedule.custom.recurring.occurrences": "occurrences",
+    "schedule.custom.recurring.end": "end",
+    "scope": "kql",
+}
+
+
+def _field_of(message: str) -> tuple[str | None, str]:
+    """The input a schema message is about and the message without its path, so it shows on that
+    input; a path no input matches stays at the top of the form with its path."""
+    match = re.match(r"^\[request body\.([^\]]+)\]: (.*)$", message, re.DOTALL)
+    if match:
+        path, rest = match.groups()
+        for prefix in sorted(BODY_FIELDS, key=len, reverse=True):
+            if path == prefix or path.startswith(f"{prefix}."):
+                return BODY_FIELDS[prefix], rest
+    return None, message
 
 
 class _SpaceChangeList(ChangeList):

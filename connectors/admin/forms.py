@@ -50,7 +50,8 @@ class FieldSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.group}__{self.key}"
+        # a nested key (`subActionParams.incident.summary`, see `specs_for(nested=True)`) joins with __
+        return f"{self.group}__{self.key.replace('.', '__')}"
 
     def prefixed(self, name: str) -> str:
         """An input name as the browser posts it (Django's `Form.add_prefix`)."""
@@ -65,6 +66,8 @@ def input_kind(node: schemas.Field, group: str) -> str:
     if isinstance(node, schemas.String):
         if node.secret:
             return "password"
+        if node.widget == "hidden":
+            return "hidden"  # a fixed value the person does not choose (the Test tab's subAction)
         return "textarea" if node.widget in TEXTAREA_WIDGETS else "text"
     if isinstance(node, schemas.Boolean):
         return "checkbox" if isinstance(node.default, bool) else "tristate"
@@ -72,21 +75,36 @@ def input_kind(node: schemas.Field, group: str) -> str:
         return "number"
     if isinstance(node, schemas.Enum):
         return "select"
-    if isinstance(node, schemas.Array) and node.item.kind in LINE_ITEM_KINDS:
-        return "lines"
-    return "json"  # Record, Object, OneOf, Any, arrays of objects
+    if node.kind == "array" and getattr(getattr(node, "item", None), "kind", None) in LINE_ITEM_KINDS:
+        return "lines"  # (Array, and the ITSM types' NullableArray: Jira's labels)
+    if isinstance(node, schemas.Record) and isinstance(node.values, schemas.String):
+        return "pairs"  # HTTP headers: one `Name: value` per line, as Kibana's key/value rows
+    return "json"  # other Records, Object, OneOf, Any, arrays of objects
 
 
 WHOLE = "__whole__"  # the key of the single JSON input used when a schema is not an Object
 
 
-def specs_for(schema: schemas.Field, group: str, known_values: dict | None = None) -> list[FieldSpec]:
+def specs_for(
+    schema: schemas.Field,
+    group: str,
+    known_values: dict | None = None,
+    *,
+    nested: bool = False,
+    _path: str = "",
+) -> list[FieldSpec]:
     """One input per key of an Object schema; any other schema (say a top-level OneOf) is edited
-    as one JSON object. `known_values` turns a string key into a select (a sub-action's `subAction`)."""
+    as one JSON object. `known_values` turns a string key into a select (a sub-action's `subAction`).
+    `nested` gives the keys of an inner Object with declared keys their own inputs too (the Test
+    tab's `subActionParams.incident.summary`) instead of one JSON object."""
     if not isinstance(schema, schemas.Object):
         return [FieldSpec(group, WHOLE, schema, "json")]
     specs = []
     for key, node in schema.fields.items():
+        if nested and isinstance(node, schemas.Object) and node.fields:
+            specs += specs_for(node, group, nested=True, _path=f"{_path}{key}.")
+            continue
+        key = f"{_path}{key}"
         if known_values and key in known_values and isinstance(node, schemas.String):
             specs.append(FieldSpec(group, key, node, "select", tuple(known_values[key])))
         elif isinstance(node, schemas.String) and node.choices:  # a free string with suggestions
@@ -188,7 +206,7 @@ def display_rows(specs: list[FieldSpec], config: dict) -> list[tuple[str, str, s
 def _label(spec: FieldSpec) -> str:
     if spec.key == WHOLE:
         return spec.node.label or spec.group.capitalize()
-    return spec.node.label or spec.key
+    return spec.node.label or spec.key.rpartition(".")[2]
 
 
 def _sentence(text: str) -> str:
@@ -205,6 +223,8 @@ def _help(spec: FieldSpec, has_stored_secret: bool) -> str:
         parts.append(f"Enter {expected.get(spec.node.kind, 'JSON')}.")
     elif spec.input == "lines":
         parts.append("One value per line.")
+    elif spec.input == "pairs":
+        parts.append("One “Name: value” per line.")
     if has_stored_secret:
         parts.append("A value is saved; leave blank to keep it.")
     elif spec.secret and not spec.node.required and not spec.node.shown_when:
@@ -230,9 +250,27 @@ def _initial_text(spec: FieldSpec, value: Any) -> Any:
         return "\n".join(str(item) for item in value) if isinstance(value, list) else None
     if spec.input == "json":
         return json.dumps(value, indent=2)
+    if spec.input == "pairs":
+        if not isinstance(value, dict):
+            return json.dumps(value, indent=2)
+        return "\n".join(f"{key}: {item}" for key, item in value.items())
     if spec.input == "number":
         return str(value)
     return value if isinstance(value, str) else json.dumps(value)
+
+
+class SecretTextarea(forms.Textarea):
+    """A textarea for a secret (secret headers) that, like a password input, never renders a value."""
+
+    def format_value(self, value):
+        return None
+
+
+class SecretTextInput(forms.TextInput):
+    """An unmasked member of the secrets (a username) that never renders a value either."""
+
+    def format_value(self, value):
+        return None
 
 
 def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: bool = False) -> forms.Field:
@@ -245,18 +283,23 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
     initial_text = None if spec.secret else _initial_text(spec, initial)
     attrs = {"data-key": spec.key}
     kind = spec.input
+    if spec.secret:
+        # A secret is never rendered, stored or just typed: no secret is ever in a page's HTML. After
+        # a rejected submit admin.js puts back what was typed (kept in the tab for that one
+        # navigation, `data-secret`), so nobody retypes a password because the URL was wrong.
+        attrs["data-secret"] = "true"
     if kind == "password":
-        # render_value: after a failed save the person keeps what they typed in this request; a
-        # stored secret is never an initial value, so it is never rendered.
         return forms.CharField(
             label=label,
             help_text=help_text,
             required=required,
             strip=False,
-            widget=forms.PasswordInput(render_value=True, attrs={**attrs, "autocomplete": "new-password"}),
+            widget=forms.PasswordInput(render_value=False, attrs={**attrs, "autocomplete": "new-password"}),
         )
     if kind == "checkbox":
         return forms.BooleanField(label=label, help_text=help_text, required=False, initial=initial_text)
+    if kind == "hidden":
+        return forms.CharField(label=label, required=False, initial=initial_text, widget=forms.HiddenInput)
     if kind == "tristate":
         choices = [(BLANK, "(not set)"), ("true", "Yes"), ("false", "No")]
         return forms.ChoiceField(
@@ -292,10 +335,10 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
             initial=initial_text,
             widget=forms.NumberInput(attrs={**attrs, "step": "any"}),
         )
-    if kind in ("textarea", "lines", "json"):
+    if kind in ("textarea", "lines", "json", "pairs"):
         css = "vLargeTextField code" if kind == "json" or node.widget == "code" else "vLargeTextField"
         rows = 6 if kind == "json" else 4
-        textarea = forms.Textarea
+        textarea = SecretTextarea if spec.secret else forms.Textarea
         return forms.CharField(
             label=label,
             help_text=help_text,
@@ -307,6 +350,8 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
             ),
         )
     text_input = forms.EmailInput if node.widget == "email" else forms.TextInput
+    if spec.secret:
+        text_input = SecretTextInput
     return forms.CharField(
         label=label,
         help_text=help_text,
@@ -351,13 +396,23 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
             except ValueError:
                 raise InputError("Enter one number per line.") from None
         return items
+    if kind == "pairs" and not raw.lstrip().startswith("{"):  # (a JSON object is still accepted)
+        pairs = {}
+        for number, line in enumerate(raw.splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, colon, value = line.partition(":")
+            if not colon or not key.strip():
+                raise InputError(f"Line {number}: write a name, a colon and the value (X-Team: ops).")
+            pairs[key.strip()] = value.strip()
+        return pairs
     if spec.node.widget == "email":
         _name, address = parseaddr(raw)
         try:
             validate_email(address)
         except ValidationError:
             raise InputError("Enter an email address such as alerts@example.com.") from None
-    if kind == "json":
+    if kind in ("json", "pairs"):
         try:
             value = json.loads(raw)
         except ValueError as exc:
@@ -455,6 +510,9 @@ def plain_words(message: str) -> str:
 def split_error(message: str) -> tuple[str | None, str]:
     """`error validating action type config: [url.0]: …` -> ("url", plain words)."""
     inner = PREFIX_RE.sub("", message.strip(), count=1)
+    inner = PREFIX_RE.sub(
+        "", inner, count=1
+    )  # a type's own prefix inside ("error validation webhook action config: ")
     match = PATH_RE.match(inner)
     if not match:
         return None, inner
@@ -473,6 +531,17 @@ def attach_error(form: forms.Form, group: str, message: str, specs: list[FieldSp
     """Put a validation error on its field when it names one, else on the whole form."""
     keys = {spec.key: spec for spec in specs if spec.group == group}
     key, text = split_error(message)
+    inner = PATH_RE.match(PREFIX_RE.sub("", message.strip(), count=1))
+    if inner and "." in inner.group(1) and any("." in name for name in keys):
+        # a nested input (`specs_for(nested=True)`): the longest key the path starts with
+        path = inner.group(1).split(".")
+        for end in range(len(path), 1, -1):
+            if ".".join(path[:end]) in keys:
+                key, rest = ".".join(path[:end]), path[end:]
+                text = plain_words(inner.group(2))
+                if rest:
+                    text = f"{'.'.join(rest)}: {text}"
+                break
     if key in keys:
         form.add_error(keys[key].name, text)
         return
@@ -486,6 +555,14 @@ def attach_error(form: forms.Form, group: str, message: str, specs: list[FieldSp
             if re.fullmatch(rf"\[{re.escape(named[0].key)}\] is required", text):
                 text = "This field is required."  # Kibana's "[password] is required", on its field
             form.add_error(named[0].name, text)
+            return
+        # "username and password must both be specified": on the named inputs left blank
+        blank = [
+            spec for spec in named if form.data is not None and not form.data.get(spec.prefixed(spec.name))
+        ]
+        if len(named) > 1 and blank:
+            for spec in blank:
+                form.add_error(spec.name, text)
             return
     form.add_error(None, text or message)
 
@@ -600,6 +677,14 @@ class SchemaForm(forms.Form):
                     continue
             if keep and spec.key != WHOLE:
                 value = stored.get(spec.key, MISSING)
+            if "." in spec.key:  # an inner Object's key: the Object is sent even when left blank
+                *parents, last = spec.key.split(".")
+                target = result
+                for parent in parents:
+                    target = target.setdefault(parent, {})
+                if value is not MISSING:
+                    target[last] = value
+                continue
             if spec.key == WHOLE:
                 if value is MISSING:
                     return dict(stored) if keep and not reenter else {}

@@ -669,6 +669,7 @@ def connector_test(request, model_admin, connector_id: str):
             connector_type.test_params_schema or connector_type.params_schema,
             "params",
             known_values={"subAction": sorted(sub_actions)} if sub_actions else None,
+            nested=True,
         )
     form = schema_forms.SchemaForm(request.POST or None, specs=specs)
     if request.method == "POST":

@@ -150,7 +150,11 @@ class OpenAIConnector(GenerativeAIConnectorType):
     escape = "json"  # rule runs render `run`/`test` bodies as JSON
     config_schema = Object(
         {
-            "apiProvider": String(label="Select an OpenAI provider", help="OpenAI, Azure OpenAI or Other"),
+            "apiProvider": String(
+                label="Select an OpenAI provider",
+                help="OpenAI, Azure OpenAI or Other",
+                choices=(OPENAI, AZURE, OTHER),
+            ),
             "apiUrl": String(label="URL"),
             "organizationId": String(nullable=True, default=absent, label="OpenAI Organization"),
             "projectId": String(nullable=True, default=absent, label="OpenAI Project"),

@@ -101,7 +101,11 @@ class SlackApiConnector(ConnectorType):
     )
     test_params_schema = Object(
         {
-            "subAction": String(label="Message type", help="postMessage (text) or postBlockkit (Block Kit)"),
+            "subAction": String(
+                label="Message type",
+                help="postMessage (text) or postBlockkit (Block Kit)",
+                choices=("postMessage", "postBlockkit"),  # the form's select; validation is the union's
+            ),
             "subActionParams": Object(_channel_fields("Text or Block Kit JSON", "code")),
         }
     )

@@ -44,7 +44,7 @@ def test_each_kind_of_field_gets_its_input():
         "tags": "lines",
         "sizes": "lines",
         "items": "json",
-        "headers": "json",
+        "headers": "pairs",  # a Record of strings: one `Name: value` per line
         "extra": "json",
         "either": "json",
     }
@@ -137,11 +137,24 @@ def test_a_secret_input_never_renders_a_stored_value():
     assert "stored-tok-9" not in html
 
 
-def test_a_failed_submit_keeps_the_secrets_typed_in_it():
-    specs = specs_for(Object({"token": String(secret=True, nullable=True, default=None)}), "secrets")
-    built = SchemaForm({"secrets__token": "typed-tok-3"}, specs=specs)
+def test_a_failed_submit_never_renders_the_secrets_typed_in_it():
+    # the browser puts them back (admin.js, `data-secret`): tests/admin/test_browser_audit.py
+    specs = specs_for(
+        Object(
+            {
+                "token": String(secret=True, nullable=True, default=None),
+                "secretHeaders": Record(String(), nullable=True, default=None),
+            }
+        ),
+        "secrets",
+    )
+    built = SchemaForm(
+        {"secrets__token": "typed-tok-3", "secrets__secretHeaders": "X-Key: typed-hdr-3"}, specs=specs
+    )
 
-    assert 'value="typed-tok-3"' in str(built["secrets__token"])
+    html = str(built["secrets__token"]) + str(built["secrets__secretHeaders"])
+    assert "typed-tok-3" not in html and "typed-hdr-3" not in html
+    assert html.count("data-secret") == 2
 
 
 @pytest.mark.parametrize(

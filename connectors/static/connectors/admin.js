@@ -95,6 +95,39 @@
       });
     });
 
+    // Secrets typed before a rejected submit: the server never puts a secret into a page, so the tab
+    // keeps them (sessionStorage) for that one navigation and puts them back into the same form.
+    var SECRETS_KEY = "cx-typed-secrets";
+    var typed = null;
+    try {
+      typed = JSON.parse(window.sessionStorage.getItem(SECRETS_KEY) || "null");
+      window.sessionStorage.removeItem(SECRETS_KEY);
+    } catch (e) {
+      typed = null;
+    }
+    document.querySelectorAll("form").forEach(function (form) {
+      if (!form.querySelector("[data-secret]")) return;
+      if (typed && typed.action === form.action && form.querySelector(".cx-field--error, #cx-form-errors")) {
+        Object.keys(typed.values).forEach(function (name) {
+          var input = form.elements[name];
+          if (input && input.hasAttribute && input.hasAttribute("data-secret") && !input.value) {
+            input.value = typed.values[name];
+          }
+        });
+      }
+      form.addEventListener("submit", function () {
+        var values = {};
+        form.querySelectorAll("[data-secret]").forEach(function (input) {
+          if (input.value) values[input.name] = input.value;
+        });
+        try {
+          if (Object.keys(values).length) {
+            window.sessionStorage.setItem(SECRETS_KEY, JSON.stringify({ action: form.action, values: values }));
+          }
+        } catch (e) { /* storage full or disabled: the secrets are typed again */ }
+      });
+    });
+
     // After a rejected submit, put the keyboard on the first field with a problem.
     var invalid = document.querySelector(".cx-field--error input, .cx-field--error select, .cx-field--error textarea");
     if (invalid) invalid.focus();

@@ -35,13 +35,18 @@ class Product:
     comment_field: str = "work_notes"
 
 
+OAUTH = {"isOAuth": True}
+BASIC = {"isOAuth": False}
+
+
 def config_schema(with_table_api: bool = True) -> Object:
     fields = {
         "apiUrl": String(label="ServiceNow instance URL"),
         "isOAuth": Boolean(default=False, label="Use OAuth authentication"),
-        "userIdentifierValue": String(nullable=True, default=None, label="User identifier"),
-        "clientId": String(nullable=True, default=None, label="Client ID"),
-        "jwtKeyId": String(nullable=True, default=None, label="JWT verifier key ID"),
+        # (shown_when: the form asks for OAuth's fields or the username and password, as Kibana's)
+        "userIdentifierValue": String(nullable=True, default=None, label="User identifier", shown_when=OAUTH),
+        "clientId": String(nullable=True, default=None, label="Client ID", shown_when=OAUTH),
+        "jwtKeyId": String(nullable=True, default=None, label="JWT verifier key ID", shown_when=OAUTH),
     }
     if with_table_api:
         fields["usesTableApi"] = Boolean(default=True, label="Use the Table API (deprecated)")
@@ -50,11 +55,17 @@ def config_schema(with_table_api: bool = True) -> Object:
 
 SECRETS_SCHEMA = Object(
     {
-        "username": String(nullable=True, default=None, label="Username"),
-        "password": String(nullable=True, default=None, secret=True, label="Password"),
-        "clientSecret": String(nullable=True, default=None, secret=True, label="Client secret"),
-        "privateKey": String(nullable=True, default=None, secret=True, label="Private key (PEM)"),
-        "privateKeyPassword": String(nullable=True, default=None, secret=True, label="Private key password"),
+        "username": String(nullable=True, default=None, label="Username", shown_when=BASIC),
+        "password": String(nullable=True, default=None, secret=True, label="Password", shown_when=BASIC),
+        "clientSecret": String(
+            nullable=True, default=None, secret=True, label="Client secret", shown_when=OAUTH
+        ),
+        "privateKey": String(
+            nullable=True, default=None, secret=True, label="Private key (PEM)", shown_when=OAUTH
+        ),
+        "privateKeyPassword": String(
+            nullable=True, default=None, secret=True, label="Private key password", shown_when=OAUTH
+        ),
     }
 )
 OAUTH_FIELDS = ("userIdentifierValue", "clientId", "jwtKeyId")
