@@ -108,7 +108,9 @@ def test_a_jira_test_without_a_summary_says_so_on_the_summary_field(tab, default
 
 
 def test_the_opsgenie_test_tab_creates_an_alert_from_fields(tab, default_space, httpserver):
-    httpserver.expect_request("/v2/alerts", method="POST").respond_with_json({"requestId": "r-1"}, status=202)
+    httpserver.expect_request("/v2/alerts", method="POST").respond_with_json(
+        {"result": "Request will be processed", "took": 0.01, "requestId": "r-1"}, status=202
+    )
     opsgenie = create_connector(
         default_space,
         name="Opsgenie",
