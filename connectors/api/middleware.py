@@ -9,6 +9,7 @@ import re
 from django.core.exceptions import BadRequest
 
 from connectors.api.errors import error_response
+from connectors.models import SPACE_ID_RE
 
 # The space segment may hold anything, a slash too (`/s/a%2Fb/api/...` is decoded before routing): no
 # route matches such a path, and it answers the JSON 404 as any other unknown API path does.
@@ -41,6 +42,10 @@ class KibanaApiMiddleware:
             problem = _nul_problem(request)
             if problem:
                 return error_response(400, problem)
+            if space is not None and not SPACE_ID_RE.fullmatch(space):
+                # Kibana takes the space only from `/s/([a-z0-9_-]+)`: with any other segment the
+                # path stays unrouted, and hapi answers 404 whatever the route, method or caller.
+                return error_response(404, "Not Found")
             if request.method not in SAFE_METHODS and not (
                 "kbn-xsrf" in request.headers or "kbn-version" in request.headers
             ):
