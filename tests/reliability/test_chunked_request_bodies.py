@@ -170,3 +170,16 @@ def test_a_short_admin_form_is_refused_with_400(web):
     )
 
     assert status == 400
+
+
+def test_a_large_body_cut_short_is_refused_too(web):
+    # Past 1 MiB the body is spooled rather than read into memory: the same check applies.
+    body = json.dumps({"name": "big", "connector_type_id": ".server-log"}).encode() + b" " * 1_500_000
+
+    status, answer = _send_short(web, "/api/actions/connector/big", body, 2_000_000, "application/json")
+
+    assert status == 400, answer
+    assert json.loads(answer)["message"] == (
+        f"Payload stream closed prematurely: {len(body)} of 2000000 bytes received"
+    )
+    assert not Connector.objects.filter(id="big").exists()
