@@ -229,6 +229,32 @@ def validate_actions(
     missing = sorted({c.name for c in connectors.values() if c.is_missing_secrets and not c.is_preconfigured})
     if missing:
         errors.append(f"Invalid connectors: {', '.join(missing)}")
+    actions, problems = action_problems(
+        rule_type, actions, interval=interval, notify_when=notify_when, throttle=throttle
+    )
+    raise_action_problems(errors + problems)
+    cleaned = []
+    for action in actions:
+        item = dict(action)
+        item.setdefault("params", {})
+        item.pop("connector_type_id", None)
+        cleaned.append(item)
+    return cleaned
+
+
+def action_problems(
+    rule_type: rule_types.RuleType,
+    actions: list[dict],
+    *,
+    interval: str,
+    notify_when: str | None,
+    throttle: str | None,
+) -> tuple[list[dict], list[str]]:
+    """The checks of Kibana's validate_actions that need no connector, in its order: action groups,
+    rule-level versus per-action frequency, throttles shorter than the interval, alerts filters,
+    duplicated uuids. Returns the actions with uuids, and the problems. Also run on a saved-object
+    import (actions.saved_objects), where connectors may arrive without secrets or later."""
+    errors = []
     known_groups = {g["id"] for g in rule_type.all_action_groups()}
     bad_groups = sorted({a["group"] for a in actions if a.get("group") and a["group"] not in known_groups})
     if bad_groups:
@@ -265,19 +291,17 @@ def validate_actions(
     given = [a["uuid"] for a in actions if a.get("uuid")]
     if len(given) != len(set(given)):
         errors.append("Actions have duplicated UUIDs")
+    return actions, errors
+
+
+def raise_action_problems(errors: list[str]) -> None:
+    """Kibana's one `Failed to validate actions ...` message for validate_actions' problems."""
     if len(errors) == 1:
         raise RuleError(f"Failed to validate actions due to the following error: {errors[0]}")
     if errors:
         raise RuleError(
             f"Failed to validate actions due to the following {len(errors)} errors:\n- " + "\n- ".join(errors)
         )
-    cleaned = []
-    for action in actions:
-        item = dict(action)
-        item.setdefault("params", {})
-        item.pop("connector_type_id", None)
-        cleaned.append(item)
-    return cleaned
 
 
 def _alerts_filter_problems(rule_type: rule_types.RuleType, actions: list[dict]) -> list[str]:

@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connectors import privileges
+from connectors.admin.spaces import in_space
 from connectors.fields import open_sealed, seal
 from connectors.models import Connector, Space
 from connectors.saved_objects import (
@@ -122,18 +123,20 @@ class ExportForm(forms.Form):
         self.fields["types"].initial = supported_types()
 
 
-def _connector_url(connector_id: str) -> str | None:
+def _connector_url(connector_id: str, space_id: str) -> str | None:
+    """The imported connector's page, naming the space it was imported into (not always the header's)."""
     try:
-        return reverse("admin:connectors_connector_change", args=[connector_id])
+        return in_space(reverse("admin:connectors_connector_change", args=[connector_id]), space_id)
     except NoReverseMatch:
         return None
 
 
-def _connectors_list_url() -> str | None:
+def _connectors_list_url(space_id: str | None = None) -> str | None:
     try:
-        return reverse("admin:connectors_connector_changelist")
+        url = reverse("admin:connectors_connector_changelist")
     except NoReverseMatch:
         return None
+    return in_space(url, space_id) if space_id else url
 
 
 def _rule_types(data: bytes) -> dict[str, str]:
@@ -152,7 +155,7 @@ def _rule_types(data: bytes) -> dict[str, str]:
     return types
 
 
-def _rows(result: dict, data: bytes = b"") -> list[dict]:
+def _rows(result: dict, space_id: str, data: bytes = b"") -> list[dict]:
     """Per-object rows for the results table."""
     rows = []
     rule_types = _rule_types(data) if result.get("errors") else {}
@@ -166,7 +169,7 @@ def _rows(result: dict, data: bytes = b"") -> list[dict]:
                 "title": item.get("meta", {}).get("title", ""),
                 "outcome": "Overwritten" if item.get("overwrite") else "Created",
                 "destination_id": item.get("destinationId", ""),
-                "url": _connector_url(target) if item["type"] == "action" else None,
+                "url": _connector_url(target, space_id) if item["type"] == "action" else None,
             }
         )
     for item in result.get("errors", []):
@@ -290,7 +293,8 @@ def _resolve_pending(request, context: dict) -> TemplateResponse | None:
     context.update(
         {
             "result": result,
-            "rows": _rows(result, data),
+            "rows": _rows(result, space.id, data),
+            "connectors_url": _connectors_list_url(space.id),
             "space": space,
             "resolved": True,
             "skipped": skipped,
@@ -340,7 +344,8 @@ def import_view(request):
             context.update(
                 {
                     "result": result,
-                    "rows": _rows(result, data),
+                    "rows": _rows(result, space.id, data),
+                    "connectors_url": _connectors_list_url(space.id),
                     "space": space,
                     "pending": _keep_pending(request, data, space, options, result),
                 }

@@ -50,7 +50,14 @@ def space_access(request) -> SpaceAccess:
     return access
 
 
+def in_space(url: str, space_id: str, **query) -> str:
+    """`url` naming its space (`?space=`, which the pages read first): what links and forms of a
+    per-space page point to, so a space switch in another tab meanwhile neither 404s the click or
+    the submit (losing what was typed, secrets included) nor lands or writes in another space."""
+    query = {"space": space_id, **{k: v for k, v in query.items() if v not in (None, "")}}
+    return f"{url}?{urlencode(query)}"
+
+
 def here_in_space(request, space_id: str) -> str:
-    """This page's URL naming its space: where its forms post, so a space switch in another tab
-    meanwhile neither 404s the submit (losing what was typed, secrets included) nor writes elsewhere."""
-    return f"{request.path}?{urlencode({'space': space_id})}"
+    """This page's URL naming its space: where its forms post (see `in_space`)."""
+    return in_space(request.path, space_id)

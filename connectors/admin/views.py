@@ -419,7 +419,7 @@ def connector_add(request, model_admin):
     access = _require(request, "all")
     type_id = request.GET.get("type") or request.POST.get("type")
     if not type_id:
-        return type_grid(request, model_admin)
+        return type_grid(request, model_admin, access)
     connector_type = _type_or_404(type_id)
     if connector_type.is_system_action_type:
         raise Http404("System connectors cannot be created.")
@@ -448,8 +448,8 @@ def connector_add(request, model_admin):
                 model_admin.log_addition(request, connector, [{"added": {}}])
                 messages.success(request, f"Created “{connector.name}”.")
                 if "_test" in request.POST:
-                    return HttpResponseRedirect(_url("test", connector.id))
-                return HttpResponseRedirect(_url("changelist"))
+                    return HttpResponseRedirect(_url("test", connector.id, space=access.space.id))
+                return HttpResponseRedirect(_url("changelist", space=access.space.id))
     context = _context(
         request,
         model_admin,
@@ -466,13 +466,13 @@ def connector_add(request, model_admin):
     return _render(request, "form.html", context, status=400 if form.errors else 200)
 
 
-def type_grid(request, model_admin):
+def type_grid(request, model_admin, access):
     query = request.GET.get("q", "").strip().lower()
     types = [TypeInfo.of(t.type_id) for t in registry.all_types() if not t.is_system_action_type]
     types.sort(key=lambda t: t.name.lower())
     for info in types:
         info.visible = not query or query in f"{info.name} {info.type_id} {info.description}".lower()
-        info.url = _url("add", type=info.type_id)
+        info.url = _url("add", type=info.type_id, space=access.space.id)
     context = _context(request, model_admin, "Select a connector", types=types, query=query)
     return _render(request, "type_grid.html", context)
 
@@ -480,8 +480,9 @@ def type_grid(request, model_admin):
 # ---- one connector: details/edit, fix, test, logs, rules ------------------------------------------
 
 
-def _tabs(connector: Connector, active: str, used_by: int, editable: bool) -> list[dict]:
-    """Configuration is the form for those who may edit, the read-only view for everyone else."""
+def _tabs(connector: Connector, active: str, used_by: int, editable: bool, space_id: str) -> list[dict]:
+    """Configuration is the form for those who may edit, the read-only view for everyone else. Each
+    tab names the space (as every link and form of these pages does: spaces.in_space)."""
     tabs = [("change" if editable else "view", "Configuration"), ("test", "Test"), ("logs", "Logs")]
     if not connector.is_preconfigured:
         tabs.append(("rules", f"Rules ({used_by})"))
@@ -489,7 +490,7 @@ def _tabs(connector: Connector, active: str, used_by: int, editable: bool) -> li
         {
             "key": key,
             "label": label,
-            "url": _url(key, connector.id),
+            "url": _url(key, connector.id, space=space_id),
             "active": key == active or (key == "view" and active == "change"),
         }
         for key, label in tabs
@@ -511,7 +512,7 @@ def _connector_context(request, model_admin, connector: Connector, active: str, 
         type=TypeInfo.of(connector.connector_type_id),
         deprecated=is_connector_deprecated(connector),
         used_by=used_by,
-        tabs=_tabs(connector, active, used_by, _editable(access, connector)),
+        tabs=_tabs(connector, active, used_by, _editable(access, connector), access.space.id),
         active_tab=active,
         editable=access.can_write and not connector.is_preconfigured,
         form_action=here_in_space(request, access.space.id),
@@ -531,7 +532,7 @@ def connector_view(request, model_admin, connector_id: str):
     """The read-only Configuration tab: for `read` users, preconfigured connectors and unknown types."""
     access, connector = _connector(request, connector_id, "read")
     if _editable(access, connector):
-        return HttpResponseRedirect(_url("change", connector.id))
+        return HttpResponseRedirect(_url("change", connector.id, space=access.space.id))
     config_items = []
     if not connector.is_preconfigured or getattr(connector, "expose_config", False):
         specs = []
@@ -556,7 +557,7 @@ def connector_change(request, model_admin, connector_id: str):
     if not _editable(access, connector):
         if request.method == "POST":
             raise PermissionDenied("This connector cannot be edited.")
-        return HttpResponseRedirect(_url("view", connector.id))
+        return HttpResponseRedirect(_url("view", connector.id, space=access.space.id))
     connector_type = registry.get(connector.connector_type_id)
     specs = _specs(connector_type)
     stored = _stored_secrets(connector)
@@ -596,8 +597,8 @@ def connector_change(request, model_admin, connector_id: str):
                 model_admin.log_change(request, connector, [{"changed": {}}])
                 messages.success(request, f"Saved “{connector.name}”.")
                 if "_test" in request.POST:
-                    return HttpResponseRedirect(_url("test", connector.id))
-                return HttpResponseRedirect(_url("change", connector.id))
+                    return HttpResponseRedirect(_url("test", connector.id, space=access.space.id))
+                return HttpResponseRedirect(_url("change", connector.id, space=access.space.id))
     context = _connector_context(
         request,
         model_admin,
@@ -614,7 +615,7 @@ def connector_change(request, model_admin, connector_id: str):
 
 def connector_fix(request, model_admin, connector_id: str):
     """Re-enter the secrets of a connector imported without them (Kibana's Fix button)."""
-    _access, connector = _connector(request, connector_id, "all")
+    access, connector = _connector(request, connector_id, "all")
     if connector.is_preconfigured:
         raise PermissionDenied("Preconfigured connectors cannot be edited.")
     connector_type = _type_or_404(connector.connector_type_id)
@@ -641,7 +642,7 @@ def connector_fix(request, model_admin, connector_id: str):
             else:
                 model_admin.log_change(request, connector, [{"changed": {"fields": ["secrets"]}}])
                 messages.success(request, f"Secrets saved: “{connector.name}” can run again.")
-                return HttpResponseRedirect(_url("change", connector.id))
+                return HttpResponseRedirect(_url("change", connector.id, space=access.space.id))
     context = _connector_context(
         request,
         model_admin,
@@ -729,7 +730,7 @@ def _rule_rows(space_id: str, connector_id: str) -> list[RuleRow]:
         extensions.rules_referencing(space_id, connector_id), key=lambda r: (r.name.lower(), r.id)
     ):
         try:
-            rule_url = reverse("admin:actions_rule_change", args=[rule.id])
+            rule_url = reverse("admin:actions_rule_change", args=[rule.id])  # by id, in any space
         except NoReverseMatch:
             rule_url = ""
         rows.append(
@@ -769,7 +770,7 @@ def _delete(request, model_admin, ids: list[str]):
     skipped = [i for i in ids if i in preconfigured_ids]
     access, found = _connectors(request, [i for i in ids if i not in preconfigured_ids], "all")
     rows = list(found)
-    back = _safe_next(request, _url("changelist"))
+    back = _safe_next(request, _url("changelist", space=access.space.id))
     if skipped:
         names = ", ".join(preconfigured_connectors()[i].name for i in skipped)
         messages.warning(request, f"Preconfigured connectors cannot be deleted and were skipped: {names}.")
@@ -783,7 +784,7 @@ def _delete(request, model_admin, ids: list[str]):
             delete_connector(connector)
         noun = "connector" if len(rows) == 1 else "connectors"
         messages.success(request, f"Deleted {len(rows)} {noun}.")
-        return HttpResponseRedirect(_url("changelist"))
+        return HttpResponseRedirect(_url("changelist", space=access.space.id))
     counts = referenced_by_counts(access.space.id, [c.id for c in rows])
     items = [
         {

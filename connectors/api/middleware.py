@@ -1,17 +1,24 @@
 """API-wide rules: the `/s/{space}` prefix, the `kbn-xsrf` header, and Kibana's envelope for answers
 no view gives (an unknown path or method is a JSON 404, an unexpected error a JSON 500 that tells
-nothing about the error; a 503 when the database or Redis is unavailable)."""
+nothing about the error; a 503 when the database or Redis is unavailable), and the 400 for a body that
+ended before its Content-Length (found by connectors_project.wsgi, answered here)."""
 
 import logging
 import re
 
+from django.core.exceptions import BadRequest
+
 from connectors.api.errors import error_response
+from connectors.models import SPACE_ID_RE
 
 # The space segment may hold anything, a slash too (`/s/a%2Fb/api/...` is decoded before routing): no
 # route matches such a path, and it answers the JSON 404 as any other unknown API path does.
 API_PATH = re.compile(r"^(?:/s/(?P<space>.*?))?/(?:api|internal)/", re.DOTALL)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 logger = logging.getLogger("connectors.api")
+# Set in the WSGI environ by connectors_project.wsgi.ChunkedBodies when a body ended before its
+# Content-Length ("<received> of <declared> bytes"); the body Django sees is then empty.
+SHORT_BODY = "connectors.short_body"
 
 
 class KibanaApiMiddleware:
@@ -20,6 +27,14 @@ class KibanaApiMiddleware:
 
     def __call__(self, request):
         match = API_PATH.match(request.path_info)
+        short = request.META.get(SHORT_BODY)
+        if short:
+            # Nothing is done with a body that did not all arrive. hapi fails the same read with
+            # "Payload stream closed prematurely"; a client's fault, so 400 (the admin too).
+            message = f"Payload stream closed prematurely: {short} received"
+            if match:
+                return error_response(400, message)
+            raise BadRequest(message)
         if match:
             request.kibana_api = True
             space = match.group("space")
@@ -27,6 +42,10 @@ class KibanaApiMiddleware:
             problem = _nul_problem(request)
             if problem:
                 return error_response(400, problem)
+            if space is not None and not SPACE_ID_RE.fullmatch(space):
+                # Kibana takes the space only from `/s/([a-z0-9_-]+)`: with any other segment the
+                # path stays unrouted, and hapi answers 404 whatever the route, method or caller.
+                return error_response(404, "Not Found")
             if request.method not in SAFE_METHODS and not (
                 "kbn-xsrf" in request.headers or "kbn-version" in request.headers
             ):

@@ -69,6 +69,8 @@ class ImportedObject:
     destination_id: str | None = None
     overwrite: bool = False
     create_new_copy: bool = False
+    # A retry's `ignoreMissingReferences`: written even if what it references is not here.
+    ignore_missing_references: bool = False
 
 
 @dataclass

@@ -471,7 +471,8 @@ def import_objects(
     for obj in prepared:
         missing = []
         retry = retries.get((obj.type, obj.id)) if retries is not None else None
-        for ref in [] if retry is not None and retry.ignore_missing_references else obj.references:
+        obj.ignore_missing_references = retry is not None and retry.ignore_missing_references
+        for ref in [] if obj.ignore_missing_references else obj.references:
             ref_key = (ref.get("type"), ref.get("id"))
             if ref_key in in_file:
                 continue

@@ -1,10 +1,12 @@
-"""Template helpers for the connectors admin: the header's space switcher."""
+"""Template helpers for the connectors admin: the header's space switcher, and links that name the
+page's space."""
 
 from django import template
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.urls import reverse
 
-from connectors.admin.spaces import space_access
+from connectors.admin.spaces import in_space, space_access
 
 register = template.Library()
 
@@ -28,3 +30,15 @@ def optional_include(context, template_name):
     except TemplateDoesNotExist:
         return ""
     return found.render(context.flatten(), context.get("request"))
+
+
+@register.simple_tag(takes_context=True)
+def space_url(context, view_name, *args, **query):
+    """`{% url %}` naming the space this page shows (`?space=`, plus `query`), as its forms do
+    (connectors.admin.spaces.in_space): a click after a space switch in another tab still lands on
+    this space's object."""
+    url = reverse(view_name, args=args)
+    space = space_access(context["request"]).space
+    if space is None:
+        return url
+    return in_space(url, space.id, **query)

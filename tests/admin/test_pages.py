@@ -138,7 +138,9 @@ def test_preconfigured_connectors_are_listed_apart_and_read_only(
     assert 'id="cx-preconfigured"' in page and "Preset log" in page
     assert detail.status_code == 200 and "cannot be edited or deleted" in detail.content.decode()
     assert 'id="cx-connector-form"' not in detail.content.decode()
-    assert redirected.status_code == 302 and redirected["Location"] == url("view", "my-log")
+    assert (
+        redirected.status_code == 302 and redirected["Location"] == url("view", "my-log") + "?space=default"
+    )
     assert edit_attempt.status_code == 403
     assert "Preconfigured connectors cannot be deleted" in delete_attempt.content.decode()
 

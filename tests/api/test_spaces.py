@@ -203,3 +203,46 @@ def test_the_spaces_api_needs_kbn_xsrf_for_changes(spaces):
     client = client_for(make_user("root", superuser=True), "basic", xsrf=False)
     response = client.post("/api/spaces/space", {"id": "x", "name": "x"}, format="json")
     assert response.json() == error(400, "Request must contain a kbn-xsrf header.")
+
+
+@pytest.mark.parametrize("space", ["Marketing", "sales!", "caf%C3%A9", "a%20b", "a.b", "sales%0A"])
+def test_every_space_route_answers_kibanas_404_for_a_space_id_kibana_would_not_route(admin, space):
+    # Kibana takes the space from `/s/([a-z0-9_-]+)` only; any other segment leaves the path
+    # unrouted, so hapi answers 404 Not Found whatever the route and method.
+    from tests.api.test_routes import api_routes, sample_path
+
+    prefix = "s/<str:space_id>/"
+    routes = [r for r in api_routes() if r.startswith((f"{prefix}api/", f"{prefix}internal/"))]
+    assert len(routes) > 20
+    answers = {}
+    for route in routes:
+        path = sample_path(route).replace("space_id-sample", space, 1)
+        for method in (admin.get, admin.post, admin.delete):
+            response = method(path, {}, format="json")
+            if response.status_code != 404 or response.json() != error(404, "Not Found"):
+                answers[f"{method.__name__.upper()} {path}"] = response.status_code
+    assert answers == {}
+    assert Connector.objects.count() == 0
+    # The same space id, spelt validly, is routed as before.
+    assert admin.get("/s/marketing/api/actions/connectors").status_code == 200
+
+
+def test_a_space_id_or_color_ending_in_a_newline_is_refused_as_kibanas_regex_refuses_it(admin):
+    # Python's `$` also matches before a final newline; JavaScript's, in Kibana's schema, does not.
+    from django.core.exceptions import ValidationError
+
+    from connectors.models import validate_space_id
+
+    response = admin.post("/api/spaces/space", {"id": "sales\n", "name": "x"}, format="json")
+    assert response.json() == error(
+        400, "[request body.id]: must be lower case, a-z, 0-9, '_', and '-' are allowed"
+    )
+    response = admin.post(
+        "/api/spaces/space", {"id": "sales", "name": "x", "color": "#aabbcc\n"}, format="json"
+    )
+    assert response.json() == error(
+        400, "[request body.color]: must be a 6 digit hex color, starting with a #"
+    )
+    assert not Space.objects.filter(pk__startswith="sales").exists()
+    with pytest.raises(ValidationError):
+        validate_space_id("sales\n")

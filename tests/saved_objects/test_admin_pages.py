@@ -2,6 +2,8 @@
 
 import io
 import json
+import re
+from html import unescape
 
 from connectors.admin.saved_objects import export_connectors_response
 from connectors.models import Connector
@@ -309,3 +311,23 @@ def test_an_ambiguous_conflict_offers_each_copy_to_overwrite(client, superuser, 
     assert Connector.objects.get(pk="eeeeeeee-0000-4000-8000-000000000023").name == "original"
     assert Connector.objects.get(pk="eeeeeeee-0000-4000-8000-000000000022").name == "copy 22"
     assert not Connector.objects.filter(pk=origin).exists()
+
+
+def test_the_import_results_link_to_the_connectors_in_the_space_they_were_imported_into(
+    client, superuser, default_space, other_space
+):
+    client.force_login(superuser)
+    client.get("/admin/connectors/connector/?space=default")  # the header's space is another one
+    html = client.post(
+        "/admin/saved-objects/import/",
+        {"file": file_of(ndjson(connector_line(missing=True))), "space": "marketing", "mode": "check"},
+    ).content.decode()
+
+    connector = Connector.objects.get(space_id="marketing")
+    (to_connector,) = re.findall(rf'href="(/admin/connectors/connector/{connector.id}/[^"]*)"', html)
+    (to_list,) = re.findall(r'href="([^"]*)">Go to connectors<', html)
+    client.get("/admin/connectors/connector/?space=default")
+    assert client.get(unescape(to_connector), follow=True).status_code == 200
+    client.get("/admin/connectors/connector/?space=default")
+    listed = client.get(unescape(to_list), follow=True).content.decode()
+    assert f"/admin/connectors/connector/{connector.id}/" in listed  # the list of marketing

@@ -118,14 +118,39 @@ def test_replace_references_points_a_rule_at_another_connector(api, default_spac
     assert Rule.objects.get(pk=RULE_ID).actions[0]["id"] == ID_C
 
 
-def test_ignore_missing_references_skips_the_check_but_the_rule_handler_still_refuses(api, default_space):
+def test_ignore_missing_references_writes_the_rule_disabled_with_its_missing_connector_as_kibana_does(
+    api, default_space
+):
     data = ndjson(rule_line())
     retries = [{"type": "alert", "id": RULE_ID, "ignoreMissingReferences": True}]
 
     body = resolve(api, data, retries).json()
 
-    # The engine no longer stops it; the rule cannot run without its connector, so the handler does.
+    # The caller asked for it (say the connectors come in a later file): the rule is written as it
+    # is, disabled, and uses the connector once it is in the space.
+    assert body["success"] is True, body
+    rule = Rule.objects.get(pk=RULE_ID)
+    assert rule.enabled is False
+    assert rule.actions[0]["id"] == LOG_ID
+    # Without the flag the same file is still refused: the check is skipped only when asked.
+    Rule.objects.all().delete()
+    body = resolve(api, data, [{"type": "alert", "id": RULE_ID}]).json()
     assert body["errors"][0]["error"]["type"] == "missing_references"
+    assert not Rule.objects.exists()
+
+
+def test_ignore_missing_references_does_not_skip_the_rule_routes_checks(api, default_space):
+    line = rule_line()
+    line["attributes"]["actions"][0]["group"] = "no such group"
+    retries = [{"type": "alert", "id": RULE_ID, "ignoreMissingReferences": True}]
+
+    body = resolve(api, ndjson(line), retries).json()
+
+    assert body["errors"][0]["error"] == {
+        "type": "unknown",
+        "message": "Failed to validate actions due to the following error: Invalid action groups: no such group",
+        "statusCode": 400,
+    }
     assert not Rule.objects.exists()
 
 

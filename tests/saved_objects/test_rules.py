@@ -372,3 +372,85 @@ def test_rules_of_another_space_are_not_exported(api, default_space, other_space
 
     assert export_lines(export(api, {"type": "alert"}))[-1]["exportedCount"] == 0
     assert export_lines(export(api, {"type": "alert"}, prefix="/s/marketing"))[-1]["exportedCount"] == 1
+
+
+def _with(line: dict, *, action: dict | None = None, **attributes) -> dict:
+    line["attributes"].update(attributes)
+    if action is not None:
+        line["attributes"]["actions"][0].update(action)
+    return line
+
+
+PREFIX = "Failed to validate actions due to the following error: "
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            _with(rule_line(), action={"group": "no such group"}),
+            PREFIX + "Invalid action groups: no such group",
+        ),
+        (
+            _with(rule_line(), action={"group": None}),
+            f"Group is not defined in action {LOG_ID}",
+        ),
+        (
+            _with(
+                rule_line(),
+                throttle="1h",
+                notifyWhen="onThrottleInterval",
+                action={"frequency": {"summary": False, "notifyWhen": "onActiveAlert", "throttle": None}},
+            ),
+            PREFIX + "Cannot specify per-action frequency params when notify_when or throttle are defined "
+            "at the rule level: threshold met",
+        ),
+        (
+            _with(rule_line(), notifyWhen=None, throttle=None),
+            PREFIX + "Actions missing frequency parameters: threshold met",
+        ),
+        (
+            _with(
+                rule_line(),
+                notifyWhen=None,
+                schedule={"interval": "1h"},
+                action={
+                    "frequency": {"summary": False, "notifyWhen": "onThrottleInterval", "throttle": "1m"}
+                },
+            ),
+            PREFIX
+            + "Action frequency cannot be shorter than the schedule interval of 1h: threshold met (1m)",
+        ),
+    ],
+)
+def test_an_imported_rule_that_the_rule_routes_would_refuse_is_a_per_object_error_with_their_message(
+    api, default_space, line, message
+):
+    body = upload(api, ndjson(connector_line(LOG_ID), line)).json()
+
+    assert body["successCount"] == 1  # the connector
+    assert body["errors"] == [
+        {
+            "id": RULE_ID,
+            "type": "alert",
+            "meta": {"title": "Rule: [cpu]"},
+            "error": {"type": "unknown", "message": message, "statusCode": 400},
+        }
+    ]
+    assert not Rule.objects.exists()
+    assert Connector.objects.filter(pk=LOG_ID).exists()
+
+
+def test_an_imported_rule_whose_connector_still_needs_its_secrets_imports_as_kibanas_does(api, default_space):
+    # Connectors travel without secrets: the route's "Invalid connectors" check is not an import check.
+    hook = connector_line(
+        LOG_ID,
+        type_id=".webhook",
+        config={"url": "https://hooks.example.com/", "hasAuth": True},
+        missing=True,
+    )
+    body = upload(api, ndjson(hook, rule_line())).json()
+
+    assert [e["error"] for e in body.get("errors", [])] == []
+    assert Connector.objects.get(pk=LOG_ID).is_missing_secrets is True
+    assert Rule.objects.get(pk=RULE_ID).actions[0]["id"] == LOG_ID

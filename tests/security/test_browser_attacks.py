@@ -165,7 +165,7 @@ def test_login_and_delete_next_never_leave_the_site(target, default_space, super
     ).content.decode()
     assert "evil" not in page and "javascript:" not in page
     nothing_to_delete = client.post("/admin/connectors/connector/delete/", {"next": target, "ids": ["nope"]})
-    assert nothing_to_delete["Location"] == "/admin/connectors/connector/"
+    assert nothing_to_delete["Location"] == "/admin/connectors/connector/?space=default"
 
 
 def test_a_refused_next_after_login_lands_on_the_admin_home_not_a_404(default_space, superuser):
@@ -546,3 +546,50 @@ def test_a_rule_edited_after_another_tab_switched_space_is_saved_in_its_own_spac
     assert saved.status_code == 302, saved.content.decode()[:2000]
     rule.refresh_from_db()
     assert (rule.name, rule.space_id) == ("renamed", "marketing")
+
+
+def test_the_links_on_a_connectors_pages_lead_into_the_space_they_were_opened_in(default_space, other_space):
+    user = make_user("both")
+    grant(user, "default", "all")
+    grant(user, "marketing", "all")
+    log = create_connector("marketing", name="marketing log")
+    imported = Connector.objects.create(
+        space=other_space,
+        name="Imported hook",
+        connector_type_id=".webhook",
+        config={"url": "http://127.0.0.1:9/", "method": "post", "hasAuth": True},
+        is_missing_secrets=True,
+    )
+    Rule.objects.create(
+        space=other_space,
+        name="marketing rule",
+        rule_type_id=".external",
+        consumer="alerts",
+        enabled=False,
+        actions=[{"group": "default", "id": log.id, "actionTypeId": ".server-log", "params": {}}],
+    )
+    client = Client()
+    client.force_login(user)
+    client.get("/admin/connectors/connector/?space=marketing")
+    pages = ["/admin/connectors/connector/"] + [
+        f"/admin/connectors/connector/{c.id}/{tab}/"
+        for c in (log, imported)
+        for tab in ("change", "test", "logs", "rules", "delete")
+    ]
+    pages.append(f"/admin/connectors/connector/{imported.id}/fix/")
+    links = set()
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 200, page
+        for href in re.findall(r'href="([^"]+)"', response.content.decode()):
+            href = unescape(href)
+            if re.match(rf"/admin/(connectors/connector/({log.id}|{imported.id})/|actions/rule/)", href):
+                links.add(href)
+    assert len(links) > 8
+
+    landed = {}
+    for link in sorted(links):
+        client.get("/admin/connectors/connector/?space=default")  # another tab switches meanwhile
+        response = client.get(link, follow=True)
+        landed[link] = response.status_code
+    assert landed == dict.fromkeys(links, 200)
