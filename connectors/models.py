@@ -6,8 +6,8 @@ from django.db import models
 
 from connectors.fields import SecretsField, open_sealed, seal
 
-SPACE_ID_RE = re.compile(r"^[a-z0-9_\-]+$")
-CONNECTOR_ID_RE = re.compile(r"^[a-z0-9\-]+$")
+SPACE_ID_RE = re.compile(r"^[a-z0-9_\-]+\Z")
+CONNECTOR_ID_RE = re.compile(r"^[a-z0-9\-]+\Z")
 CONNECTOR_ID_MAX_LENGTH = 36
 DEFAULT_SPACE_ID = "default"
 

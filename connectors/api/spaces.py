@@ -25,8 +25,8 @@ from connectors.saved_objects import ImportOptions, SavedObjectsRequestError
 from connectors.saved_objects.resolve import parse_retries
 from connectors.schemas import Any_, Array, Boolean, Enum, Object, Record, String, type_name
 
-SPACE_ID_RE = re.compile(r"^[a-z0-9_\-]+$")
-COLOR_RE = re.compile(r"^#[a-zA-Z0-9]{6}$")
+SPACE_ID_RE = re.compile(r"^[a-z0-9_\-]+\Z")
+COLOR_RE = re.compile(r"^#[a-zA-Z0-9]{6}\Z")
 MAX_SPACE_INITIALS = 2
 # Kibana sets no length on these; our columns do (Space.id, Space.name): PostgreSQL refuses a longer
 # value with a 500 and SQLite stores it, so the route says so first, the same on every database.
