@@ -62,7 +62,7 @@ NOTIFY_CHOICES = [
 ]
 SUMMARY_CHOICES = [("false", "For each alert"), ("true", "Summary of alerts")]
 SNOOZE_CHOICES = [("1h", "1 hour"), ("8h", "8 hours"), ("24h", "24 hours"), ("7d", "7 days")]
-DURATION_RE = re.compile(r"^([1-9][0-9]*)([smhd])$")
+DURATION_RE = re.compile(r"^([1-9][0-9]*)([smhd])\Z")
 LOG_DAYS = 30
 
 

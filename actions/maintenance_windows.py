@@ -30,8 +30,8 @@ STATUSES = (RUNNING, UPCOMING, FINISHED, ARCHIVED, DISABLED)
 MAX_DOCS = 10000  # the find route's page * per_page limit
 # MWP's schedule validators (they differ from the rule snooze ones: `ms` durations, +/-5 weekdays).
 DURATION_RE = re.compile(r"(\d+)(ms|s|m|h|d)")
-EVERY_RE = re.compile(r"^(\d+)(d|w|M|y)$")
-WEEKDAY_RE = re.compile(r"^(((\+|-)[1-5])?(MO|TU|WE|TH|FR|SA|SU))$")
+EVERY_RE = re.compile(r"^(\d+)(d|w|M|y)\Z")
+WEEKDAY_RE = re.compile(r"^(((\+|-)[1-5])?(MO|TU|WE|TH|FR|SA|SU))\Z")
 UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 # moment.duration(n, unit).asDays() for the "every must be longer than the duration" rule
 EVERY_DAYS = {"d": 1, "w": 7, "M": 30, "y": 365}

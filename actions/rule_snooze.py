@@ -15,11 +15,11 @@ from django.utils import timezone
 from actions.models import Rule
 from actions.rules import MAX_INTERVAL_MS, RuleError, iso, later
 
-ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 SNOOZE_DURATION_RE = re.compile(r"(\d+)(s|m|h|d)")  # unanchored, as Kibana's
-EVERY_RE = re.compile(r"^[1-9][0-9]*[yMwdhms]$")
+EVERY_RE = re.compile(r"^[1-9][0-9]*[yMwdhms]\Z")
 FREQUENCY_RE = re.compile(r"(\d+)(d|w|M|y)")
-WEEKDAY_RE = re.compile(r"^(((\+|-)[1-4])?(MO|TU|WE|TH|FR|SA|SU))$")
+WEEKDAY_RE = re.compile(r"^(((\+|-)[1-4])?(MO|TU|WE|TH|FR|SA|SU))\Z")
 FREQUENCIES = {"y": rrule.YEARLY, "M": rrule.MONTHLY, "w": rrule.WEEKLY, "d": rrule.DAILY}
 EVERY_OF = {value: key for key, value in FREQUENCIES.items()}
 # moment.duration(n, unit).asDays(), which rounds months to whole days

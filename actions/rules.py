@@ -21,7 +21,7 @@ from connectors.schemas import Array, Boolean, Enum, Field, Number, Object, Stri
 
 logger = logging.getLogger("actions")
 
-DURATION_RE = re.compile(r"^[1-9][0-9]*[smhd]$")
+DURATION_RE = re.compile(r"^[1-9][0-9]*[smhd]\Z")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 NOTIFY_WHEN = ("onActiveAlert", "onThrottleInterval", "onActionGroupChange")
 UUID_RE = re.compile(
@@ -30,7 +30,7 @@ UUID_RE = re.compile(
 # Flapping (§5.6): the defaults when a rule has no `flapping` override; both numbers range 2-20.
 FLAPPING_DEFAULTS = {"look_back_window": 20, "status_change_threshold": 4}
 FLAPPING_RANGE = (2, 20)
-HOURS_RE = re.compile(r"^([0-9]|0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$")
+HOURS_RE = re.compile(r"^([0-9]|0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]\Z")
 # Consumers (Kibana feature ids) that may own rules here; the rule type's producer is always allowed.
 CONSUMERS = {"alerts", "stackAlerts", "actions"}
 # Longest predefined rule id we store (Kibana sets no limit on create; our columns hold 64).

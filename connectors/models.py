@@ -7,7 +7,7 @@ from django.db import models
 from connectors.fields import SecretsField, open_sealed, seal
 
 SPACE_ID_RE = re.compile(r"^[a-z0-9_\-]+\Z")  # not `$`, which also matches before a final newline
-CONNECTOR_ID_RE = re.compile(r"^[a-z0-9\-]+$")
+CONNECTOR_ID_RE = re.compile(r"^[a-z0-9\-]+\Z")
 CONNECTOR_ID_MAX_LENGTH = 36
 DEFAULT_SPACE_ID = "default"
 

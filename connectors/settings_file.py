@@ -20,9 +20,9 @@ import yaml
 from django.core.exceptions import ImproperlyConfigured
 
 VERIFICATION_MODES = ("full", "certificate", "none")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\Z")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_BYTE_SIZE = re.compile(r"^(\d+)\s*(b|kb|mb|gb)?$", re.IGNORECASE)
+_BYTE_SIZE = re.compile(r"^(\d+)\s*(b|kb|mb|gb)?\Z", re.IGNORECASE)
 _BYTE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 
 
@@ -166,7 +166,7 @@ def _custom_host_settings(value: Any) -> tuple[Mapping[str, Any], ...]:
         if unknown:
             raise SettingError(f"[{index}.{unknown[0]}]: definition for this key is missing")
         url = flat.get("url")
-        match = re.match(r"^(https|smtp)://([^/:?#]+)(?::(\d+))?/?$", str(url or ""))
+        match = re.match(r"^(https|smtp)://([^/:?#]+)(?::(\d+))?/?\Z", str(url or ""))
         if not match:
             raise SettingError(
                 f"[{index}.url]: expected https://host[:port] or smtp://host[:port] with no path, got {url!r}"
@@ -209,7 +209,7 @@ def _type_overrides(value: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(result)
 
 
-_RULE_DURATION = re.compile(r"^[1-9][0-9]*[smhd]$")
+_RULE_DURATION = re.compile(r"^[1-9][0-9]*[smhd]\Z")
 
 
 def _rule_duration(value: Any) -> str:

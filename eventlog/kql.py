@@ -60,7 +60,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
 # Fields the actions provider never writes (rule-execution fields Kibana's UI also asks about): they
 # match nothing, without reading every stored document to find that out.
 NEVER_SET = {"kibana.alerting.outcome", "kibana.alerting.status"}
-FIELD_RE = re.compile(r"^[A-Za-z0-9_@.\-]+$")
+FIELD_RE = re.compile(r"^[A-Za-z0-9_@.\-]+\Z")
 TOKEN_RE = re.compile(
     r"""\s*(?:
         (?P<lparen>\() | (?P<rparen>\)) |

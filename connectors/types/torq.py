@@ -9,7 +9,7 @@ from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError, EgressDenied
 from connectors.schemas import Object, String
 
-HOST_PATTERN = re.compile(r"^hooks\.(eu\.)?torq\.io$")
+HOST_PATTERN = re.compile(r"^hooks\.(eu\.)?torq\.io\Z")
 PREFIX = "error configuring send to Torq action: "
 
 

@@ -59,7 +59,7 @@ def assert_url(url: str) -> str | None:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         return f"URL Error: Invalid URL: {url}"
-    if not parts.scheme or not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*$", parts.scheme) or "://" not in url:
+    if not parts.scheme or not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*\Z", parts.scheme) or "://" not in url:
         return f"URL Error: Invalid URL: {url}"
     if not parts.hostname:
         return "URL Error: URL must contain hostname"

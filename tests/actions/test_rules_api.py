@@ -90,6 +90,10 @@ def test_a_predefined_id_longer_than_the_stored_limit_is_a_400(api, hook):
             lambda b: b["schedule"].update(interval="0s"),
             "[request body.schedule.interval]: string is not a valid duration: 0s",
         ),
+        (
+            lambda b: b["schedule"].update(interval="1m\n"),
+            "[request body.schedule.interval]: string is not a valid duration: 1m\n",
+        ),
         (lambda b: b.update(rule_type_id="nope"), 'Rule type "nope" is not registered.'),
         (lambda b: b.update(foo=1), "[request body.foo]: definition for this key is missing"),
         (lambda b: b["actions"][0].pop("group"), None),

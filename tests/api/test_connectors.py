@@ -99,6 +99,18 @@ class TestRoutes:
             400, "Connector ID must contain only lowercase letters, numbers, and hyphens."
         )
 
+    def test_a_connector_id_ending_in_a_newline_is_a_400_not_a_stored_id(self, admin, space_id):
+        # Python's `$` also matches before a final newline: `abc\n` passed the id pattern.
+        response = admin.post(
+            url(space_id, "connector/abc%0A"),
+            {"name": "x", "connector_type_id": ".server-log"},
+            format="json",
+        )
+        assert response.json() == error(
+            400, "Connector ID must contain only lowercase letters, numbers, and hyphens."
+        )
+        assert not Connector.objects.filter(pk__startswith="abc").exists()
+
     def test_get_answers_the_connector(self, admin, space_id):
         connector = create_connector(space_id, name="mine")
         response = admin.get(url(space_id, f"connector/{connector.id}"))
