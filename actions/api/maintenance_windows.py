@@ -13,7 +13,13 @@ from actions import maintenance_windows as mw
 from actions.models import MaintenanceWindow
 from actions.rule_snooze import end_date_problem, timezone_problem
 from connectors import privileges
-from connectors.api.base import KibanaView, api_unauthorized, refuse_unknown_query_keys, validate_body
+from connectors.api.base import (
+    KibanaView,
+    api_unauthorized,
+    refuse_unknown_query_keys,
+    request_body,
+    validate_body,
+)
 from connectors.api.errors import BadRequest, KibanaError, NotFound
 from connectors.schemas import Array, Boolean, Number, Object, String
 
@@ -101,7 +107,7 @@ class MaintenanceWindowView(KibanaView):
 class MaintenanceWindowCreateView(MaintenanceWindowView):
     def post(self, request):
         self.authorize(write=True)
-        body = validate_body(self.create_body, request.data)
+        body = validate_body(self.create_body, request_body(request))
         return Response(self.to_api(self.create_window(self.space, body, user=self.user())))
 
 
@@ -112,7 +118,7 @@ class MaintenanceWindowDetailView(MaintenanceWindowView):
 
     def patch(self, request, window_id):
         self.authorize(write=True)
-        body = validate_body(self.update_body, request.data)
+        body = validate_body(self.update_body, request_body(request))
         return Response(self.to_api(self.update_window(self.load(window_id), body, user=self.user())))
 
     def delete(self, request, window_id):

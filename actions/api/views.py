@@ -43,7 +43,7 @@ from actions.rules import (
 )
 from actions.services import BULK_ENQUEUE_MAX, QueueFull, enqueue, enqueue_many
 from connectors import privileges
-from connectors.api.base import KibanaView, refuse_unknown_query_keys, validate_body
+from connectors.api.base import KibanaView, refuse_unknown_query_keys, request_body, validate_body
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound, envelope
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError
 from connectors.schemas import Array, Boolean, Number, Object, SchemaError, String, type_name
@@ -193,7 +193,7 @@ class RuleView(KibanaView):
 
 class RuleCreateView(RuleView):
     def post(self, request, rule_id=None):
-        raw = request.data
+        raw = request_body(request)
         body = _strip_absent(validate_body(CREATE_BODY, raw), raw if isinstance(raw, dict) else {})
         check_groups(body["actions"])
         rule_type = get_rule_type(body["rule_type_id"])
@@ -214,7 +214,7 @@ class RuleDetailView(RuleCreateView):
         return Response(rule_to_api(rule, snooze_data=True))
 
     def put(self, request, rule_id):
-        raw = request.data
+        raw = request_body(request)
         body = _strip_absent(validate_body(UPDATE_BODY, raw), raw if isinstance(raw, dict) else {})
         check_groups(body["actions"])
         rule = self.load(rule_id)
@@ -325,7 +325,7 @@ class SnoozeView(RuleView):
     """`POST /api/alerting/rule/{id}/snooze_schedule` (public since 8.19)."""
 
     def post(self, request, rule_id):
-        body = validate_body(SNOOZE_BODY, request.data)
+        body = validate_body(SNOOZE_BODY, request_body(request))
         custom = body["schedule"].get("custom")
         if not custom:
             raise BadRequest("A schedule is required")
@@ -435,7 +435,7 @@ class EnqueueView(KibanaView):
     """`POST /api/actions/connector/{id}/_enqueue` (our extension): queue one background run."""
 
     def post(self, request, connector_id):
-        body = validate_body(ENQUEUE_BODY, request.data)
+        body = validate_body(ENQUEUE_BODY, request_body(request))
         connector = self.connector(connector_id, "execute")
         try:
             run = enqueue(connector, body["params"], space=self.space_id, user=self.username() or None)
@@ -467,7 +467,7 @@ class BulkEnqueueView(KibanaView):
     """
 
     def post(self, request):
-        body = validate_body(BULK_ENQUEUE_BODY, request.data)
+        body = validate_body(BULK_ENQUEUE_BODY, request_body(request))
         self.require("execute")
         results = enqueue_many(
             self.space_id,

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from connectors import privileges
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView, api_unauthorized, validate_body
+from connectors.api.base import KibanaView, api_unauthorized, request_body, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.api.saved_objects_views import request_error_response
 from connectors.copy_to_space import copy_into_spaces, export_for_copy
@@ -189,7 +189,7 @@ class SpaceListView(SpaceViewBase):
         "Create a space", request=oas.SPACE, response=oas.SPACE, error_codes=(400, 403, 409), xsrf=True
     )
     def post(self, request):
-        body = _validate(request.data, "create")
+        body = _validate(request_body(request), "create")
         self.require_manage("create")
         space = Space(id=body["id"])
         _apply(space, body)
@@ -217,7 +217,7 @@ class SpaceView(SpaceViewBase):
         "Update a space", request=oas.SPACE, response=oas.SPACE, error_codes=(400, 403, 404), xsrf=True
     )
     def put(self, request, space_ref):
-        body = _validate(request.data, "update")
+        body = _validate(request_body(request), "update")
         self.require_manage("update")
         space = Space.objects.filter(pk=space_ref).first()
         if space is None:
