@@ -163,6 +163,8 @@ def _run(rule: Rule, now: datetime | None) -> RunReport:
     started = time.monotonic()
     execution_uuid = str(uuid.uuid4())
     report = RunReport()
+    # Kibana's AlertingEventLogger.start(): one `execute-start` per run, before the executor.
+    record(_alerting_event(rule, execution_uuid, "execute-start", f'rule execution start: "{rule.id}"'))
     timeout = _Timeout(rule, execution_uuid, rule_types.task_timeout_of(rule.rule_type_id))
     timeout.start()
     try:

@@ -584,3 +584,17 @@ def test_disabling_a_rule_logs_each_active_alert_as_recovered_with_kibanas_event
     }
     assert document["kibana"]["alerting"] == {"instance_id": "a", "action_group_id": "threshold met"}
     assert not Alert.objects.filter(rule=rule).exists()
+
+
+def test_each_rule_run_logs_kibanas_execute_start_event_before_its_execute_event(default_space, hook):
+    rule = create_rule(default_space, threshold_rule_body(hook.id), user="elastic")
+
+    fire(rule)
+
+    start, execute = Event.objects.filter(provider="alerting", action__startswith="execute").order_by("id")
+    assert (start.action, execute.action) == ("execute-start", "execute")
+    assert start.message == f'rule execution start: "{rule.id}"'
+    assert start.rule_id == rule.id and start.space_id == "default"
+    uuids = [e.document["kibana"]["alert"]["rule"]["execution"]["uuid"] for e in (start, execute)]
+    assert uuids[0] == uuids[1]
+    assert start.document["event"]["kind"] == "alert" and "outcome" not in start.document["event"]
