@@ -51,14 +51,7 @@ def _action_outcomes(rule, start: datetime, run_uuids: list[str]) -> dict[str, d
     if not run_uuids:
         return counts
     rows = (
-        Event.objects.filter(
-            provider="actions",
-            action="execute",
-            space_id=rule.space_id,
-            rule_id=rule.id,
-            timestamp__gte=start,
-            **{f"{RUN_UUID}__in": run_uuids},
-        )
+        _events_of_runs(rule, start, run_uuids, "actions", "execute")
         .values_list(RUN_UUID, "outcome")
         .annotate(n=Count("id"))
         .order_by()
@@ -75,14 +68,21 @@ def _timed_out(rule, start: datetime, run_uuids: list[str]) -> set[str]:
     if not run_uuids:
         return set()
     return set(
-        Event.objects.filter(
-            provider="alerting",
-            action="execute-timeout",
-            space_id=rule.space_id,
-            rule_id=rule.id,
-            timestamp__gte=start,
-            **{f"{RUN_UUID}__in": run_uuids},
-        ).values_list(RUN_UUID, flat=True)
+        _events_of_runs(rule, start, run_uuids, "alerting", "execute-timeout").values_list(
+            RUN_UUID, flat=True
+        )
+    )
+
+
+def _events_of_runs(rule, start: datetime, run_uuids: list[str], provider: str, action: str):
+    """The rule's events of one kind that belong to the given runs (by space as well as id)."""
+    return Event.objects.filter(
+        provider=provider,
+        action=action,
+        space_id=rule.space_id,
+        rule_id=rule.id,
+        timestamp__gte=start,
+        **{f"{RUN_UUID}__in": run_uuids},
     )
 
 
