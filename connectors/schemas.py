@@ -145,20 +145,6 @@ def _no_constants(name: str) -> Any:
     raise ValueError(name)  # JSON.parse knows no NaN or Infinity
 
 
-def parse_json_input(text: str, kind: str, path: str) -> Any:
-    """config-schema's coercion of a string given for an array, object or record: `JSON.parse`, or
-    `could not parse <kind> value from json input`. What it parses to is checked like any other input,
-    and, like the request body itself, may not hold what the database cannot store."""
-    try:
-        value = json.loads(text, parse_constant=_no_constants)
-    except (ValueError, RecursionError):
-        raise SchemaError(f"{_prefix(path)}could not parse {kind} value from json input") from None
-    problem = unstorable_problem(value, path)
-    if problem:
-        raise SchemaError(problem)
-    return value
-
-
 class Field:
     """Base of every schema node. `validate` returns the cleaned value or raises SchemaError."""
 
@@ -222,14 +208,30 @@ class Field:
         return value
 
     def type_error(self, value: Any, path: str) -> SchemaError:
+        return self.failure(f"expected value of type [{self.expected}] but got [{type_name(value)}]", path)
+
+    def failure(self, problem: str, path: str) -> SchemaError:
+        """`[path]: problem`; a nullable field is config-schema's `oneOf([type, literal(null)])`, so
+        there the problem is the first of the union's two failures."""
         if self.nullable:
-            first = f"- [{path}.0]: expected value of type [{self.expected}] but got [{type_name(value)}]"
             return SchemaError(
-                f"{_prefix(path)}types that failed validation:\n{first}\n- [{path}.1]: expected value to equal [null]"
+                f"{_prefix(path)}types that failed validation:\n- [{path}.0]: {problem}\n"
+                f"- [{path}.1]: expected value to equal [null]"
             )
-        return SchemaError(
-            f"{_prefix(path)}expected value of type [{self.expected}] but got [{type_name(value)}]"
-        )
+        return SchemaError(f"{_prefix(path)}{problem}")
+
+    def parse_json_input(self, text: str, kind: str, path: str) -> Any:
+        """config-schema's coercion of a string given for an array, object or record: `JSON.parse`,
+        or `could not parse <kind> value from json input`. What it parses to is checked like any
+        other input and, like a request body, may not hold what the database cannot store."""
+        try:
+            value = json.loads(text, parse_constant=_no_constants)
+        except (ValueError, RecursionError):
+            raise self.failure(f"could not parse {kind} value from json input", path) from None
+        problem = unstorable_problem(value, path)
+        if problem:
+            raise SchemaError(problem)
+        return value
 
     def describe(self) -> dict[str, Any]:
         """A plain description for forms and the API schema."""
@@ -300,7 +302,7 @@ class Number(Field):
             if number is None:
                 raise self.type_error(value, path)
             if not math.isfinite(number):
-                raise SchemaError(f'{_prefix(path)}"value" must be a safe number')
+                raise self.failure('"value" must be a safe number', path)
             value = number
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.type_error(value, path)
@@ -349,7 +351,7 @@ class Array(Field):
 
     def check(self, value: Any, path: str) -> list:
         if isinstance(value, str):  # config-schema parses a JSON string given for an array
-            value = parse_json_input(value, "array", path)
+            value = self.parse_json_input(value, "array", path)
         if not isinstance(value, list):
             raise self.type_error(value, path)
         if self.min_size is not None and len(value) < self.min_size:
@@ -378,7 +380,7 @@ class Record(Field):
 
     def check(self, value: Any, path: str) -> dict:
         if isinstance(value, str):  # config-schema's `record` coerces a JSON string, everywhere
-            value = parse_json_input(value, "record", path)
+            value = self.parse_json_input(value, "record", path)
         if not isinstance(value, dict):
             raise self.type_error(value, path)
         return {
@@ -399,7 +401,7 @@ class Object(Field):
 
     def check(self, value: Any, path: str) -> dict:
         if isinstance(value, str):  # config-schema parses a JSON string given for an object
-            value = parse_json_input(value, "object", path)
+            value = self.parse_json_input(value, "object", path)
         if not isinstance(value, dict):
             raise self.type_error(value, path)
         cleaned = {}

@@ -225,3 +225,13 @@ def test_a_rule_body_with_its_actions_given_as_json_text_keeps_each_actions_grou
     action = response.json()["actions"][0]
     assert action["group"] == "threshold met"
     assert action["frequency"]["notify_when"] == "onActiveAlert"
+
+
+def test_a_nullable_field_given_text_that_is_not_json_lists_the_parse_failure_beside_the_null_alternative():
+    with pytest.raises(SchemaError) as caught:
+        Object({}, nullable=True).validate("often", "flapping")
+    assert str(caught.value) == (
+        "[flapping]: types that failed validation:\n"
+        "- [flapping.0]: could not parse object value from json input\n"
+        "- [flapping.1]: expected value to equal [null]"
+    )
