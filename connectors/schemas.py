@@ -8,6 +8,7 @@ the API, the admin forms, preconfigured connectors and saved-object import.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -116,6 +117,34 @@ def replace_unstorable(value: Any) -> Any:
     return value
 
 
+# JavaScript's whitespace (what `Number()` trims): Python's `str.strip()` differs at the edges.
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_JS_DECIMAL = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
+_JS_RADIX = re.compile(r"0(?:([xX])[0-9a-fA-F]+|([oO])[0-7]+|([bB])[01]+)")
+
+
+def js_number(text: str) -> int | float | None:
+    """What JavaScript's `Number(text)` gives, or None where it gives NaN. config-schema's number
+    coerces a string this way: `"465"`, `" 4.23 "`, `"1e3"`, `"0x10"` and `""` (0) are numbers,
+    `"4px"`, `"1_000"` and `"nan"` are not. Whole values come back as int, as JSON's would."""
+    text = text.strip(_JS_SPACE)
+    if not text:
+        return 0
+    if _JS_DECIMAL.fullmatch(text):
+        number = float(text)
+    elif _JS_RADIX.fullmatch(text):
+        number = float(int(text[2:], {"x": 16, "o": 8, "b": 2}[text[1].lower()]))
+    else:
+        return None
+    if number.is_integer() and abs(number) <= 2**53:
+        return int(number)
+    return number
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(name)  # JSON.parse knows no NaN or Infinity
+
+
 class Field:
     """Base of every schema node. `validate` returns the cleaned value or raises SchemaError."""
 
@@ -179,14 +208,30 @@ class Field:
         return value
 
     def type_error(self, value: Any, path: str) -> SchemaError:
+        return self.failure(f"expected value of type [{self.expected}] but got [{type_name(value)}]", path)
+
+    def failure(self, problem: str, path: str) -> SchemaError:
+        """`[path]: problem`; a nullable field is config-schema's `oneOf([type, literal(null)])`, so
+        there the problem is the first of the union's two failures."""
         if self.nullable:
-            first = f"- [{path}.0]: expected value of type [{self.expected}] but got [{type_name(value)}]"
             return SchemaError(
-                f"{_prefix(path)}types that failed validation:\n{first}\n- [{path}.1]: expected value to equal [null]"
+                f"{_prefix(path)}types that failed validation:\n- [{path}.0]: {problem}\n"
+                f"- [{path}.1]: expected value to equal [null]"
             )
-        return SchemaError(
-            f"{_prefix(path)}expected value of type [{self.expected}] but got [{type_name(value)}]"
-        )
+        return SchemaError(f"{_prefix(path)}{problem}")
+
+    def parse_json_input(self, text: str, kind: str, path: str) -> Any:
+        """config-schema's coercion of a string given for an array, object or record: `JSON.parse`,
+        or `could not parse <kind> value from json input`. What it parses to is checked like any
+        other input and, like a request body, may not hold what the database cannot store."""
+        try:
+            value = json.loads(text, parse_constant=_no_constants)
+        except (ValueError, RecursionError):
+            raise self.failure(f"could not parse {kind} value from json input", path) from None
+        problem = unstorable_problem(value, path)
+        if problem:
+            raise SchemaError(problem)
+        return value
 
     def describe(self) -> dict[str, Any]:
         """A plain description for forms and the API schema."""
@@ -232,6 +277,8 @@ class Boolean(Field):
     expected = "boolean"
 
     def check(self, value: Any, path: str) -> bool:
+        if isinstance(value, str):  # config-schema: "true"/"false" in any case are booleans
+            value = {"true": True, "false": False}.get(value.lower(), value)
         if not isinstance(value, bool):
             raise self.type_error(value, path)
         return value
@@ -250,6 +297,13 @@ class Number(Field):
         self.integer = integer
 
     def check(self, value: Any, path: str) -> float:
+        if isinstance(value, str):  # config-schema: a string `Number()` reads is that number
+            number = js_number(value)
+            if number is None:
+                raise self.type_error(value, path)
+            if not math.isfinite(number):
+                raise self.failure('"value" must be a safe number', path)
+            value = number
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.type_error(value, path)
         if self.integer and not float(value).is_integer():
@@ -296,6 +350,8 @@ class Array(Field):
         self.max_size = max_size
 
     def check(self, value: Any, path: str) -> list:
+        if isinstance(value, str):  # config-schema parses a JSON string given for an array
+            value = self.parse_json_input(value, "array", path)
         if not isinstance(value, list):
             raise self.type_error(value, path)
         if self.min_size is not None and len(value) < self.min_size:
@@ -318,18 +374,13 @@ class Record(Field):
     kind = "record"
     expected = "object"
 
-    def __init__(self, values: Field | None = None, *, json_string: bool = True, **kwargs):
+    def __init__(self, values: Field | None = None, **kwargs):
         super().__init__(**kwargs)
         self.values = values or String()
-        self.json_string = json_string
 
     def check(self, value: Any, path: str) -> dict:
-        if isinstance(value, str) and self.json_string:
-            # config-schema's `record` coerces a JSON string: `{"a":1}` given as text is the record.
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise SchemaError(f"{_prefix(path)}could not parse record value from json input") from None
+        if isinstance(value, str):  # config-schema's `record` coerces a JSON string, everywhere
+            value = self.parse_json_input(value, "record", path)
         if not isinstance(value, dict):
             raise self.type_error(value, path)
         return {
@@ -349,6 +400,8 @@ class Object(Field):
         self.strict = strict
 
     def check(self, value: Any, path: str) -> dict:
+        if isinstance(value, str):  # config-schema parses a JSON string given for an object
+            value = self.parse_json_input(value, "object", path)
         if not isinstance(value, dict):
             raise self.type_error(value, path)
         cleaned = {}

@@ -76,8 +76,8 @@ R_RULE = Object(
 CATEGORY_IDS = Array(Enum(mw.CATEGORY_IDS), max_size=len(mw.CATEGORY_IDS), optional=True, nullable=True)
 FILTER = Object(
     {
-        "query": Record(Any_(), optional=True, json_string=False),
-        "meta": Record(Any_(), json_string=False),
+        "query": Record(Any_(), optional=True),
+        "meta": Record(Any_()),
         "$state": Object({"store": Enum(("appState", "globalState"))}, optional=True),
     }
 )

@@ -152,13 +152,20 @@ NEEDS = {
 }
 
 
+def _as_sent(value):
+    """An array or object the body gave as JSON text (config-schema parses it, and so did the
+    validation that already passed) as the structure it stands for."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _strip_absent(
     cleaned: dict, raw: dict, keys=("throttle", "notify_when", "alert_delay", "flapping")
 ) -> dict:
     for key in keys:
         if key not in raw:
             cleaned.pop(key, None)
-    for action, raw_action in zip(cleaned.get("actions", []), raw.get("actions", []), strict=False):
+    for action, raw_action in zip(cleaned.get("actions", []), _as_sent(raw.get("actions", [])), strict=False):
+        raw_action = _as_sent(raw_action)
         for key in ("group", "frequency", "uuid", "alerts_filter", "use_alert_data_for_template"):
             if key not in raw_action:
                 action.pop(key, None)

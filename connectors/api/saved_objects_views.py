@@ -22,7 +22,7 @@ from connectors.saved_objects import (
     to_ndjson,
 )
 from connectors.saved_objects.resolve import parse_retries, resolve_import_errors
-from connectors.schemas import type_name
+from connectors.schemas import MISSING, Boolean, SchemaError, type_name
 
 EXPORT_KEYS = {
     "type",
@@ -51,10 +51,11 @@ def ndjson_response(text: str, filename: str = "export.ndjson") -> HttpResponse:
 
 
 def _boolean(body: dict, key: str, where: str = "request body") -> bool:
-    value = body.get(key, False)
-    if not isinstance(value, bool):
-        raise BadRequest(f"[{where}.{key}]: expected value of type [boolean] but got [{type_name(value)}]")
-    return value
+    """`schema.boolean({defaultValue: false})`, coercing "true"/"false" as config-schema does."""
+    try:
+        return Boolean(default=False).validate(body.get(key, MISSING), f"{where}.{key}")
+    except SchemaError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def parse_export_body(body: Any) -> dict:

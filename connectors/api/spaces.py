@@ -305,7 +305,7 @@ COPY_BODY = Object(
 RETRY_ITEM_KEYS = {"type", "id", "overwrite", "destinationId", "createNewCopy", "ignoreMissingReferences"}
 RESOLVE_COPY_BODY = Object(
     {
-        "retries": Record(Any_(), json_string=False),
+        "retries": Record(Any_()),
         "objects": COPY_OBJECTS,
         "includeReferences": Boolean(default=False),
         "createNewCopies": Boolean(default=True),

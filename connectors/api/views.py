@@ -54,7 +54,7 @@ def _non_empty_string(max_length: int | None = None) -> String:
 
 def _record_without_empty_strings() -> Record:
     """`schema.recordOf(schema.string(), schema.any({validate: validateEmptyStrings}), {defaultValue: {}})`."""
-    return Record(Any_(validator=_empty_string_problem), default=dict, json_string=False)
+    return Record(Any_(validator=_empty_string_problem), default=dict)
 
 
 CREATE_BODY = Object(
@@ -72,7 +72,7 @@ UPDATE_BODY = Object(
         "secrets": _record_without_empty_strings(),
     }
 )
-EXECUTE_BODY = Object({"params": Record(Any_(), json_string=False)})
+EXECUTE_BODY = Object({"params": Record(Any_())})
 
 
 def connector_to_api(

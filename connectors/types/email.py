@@ -238,8 +238,6 @@ class EmailConnector(ConnectorType):
     # ---- validation ---------------------------------------------------------------------------------
 
     def validate_config(self, config, settings):
-        if isinstance(config, dict) and isinstance(config.get("port"), str) and config["port"].isdigit():
-            config = {**config, "port": int(config["port"])}  # Kibana coerces a numeric string
         if isinstance(config, dict) and "service" in config and config["service"] is None:
             # 7.x saved `service: null`; Kibana's 7.16 migration made that "other".
             config = {**config, "service": OTHER}

@@ -66,7 +66,8 @@ class PagerDutyConnector(ConnectorType):
                 nullable=True,
                 label="Links",
             ),
-            "customDetails": Record(Any_(), nullable=True, label="Custom details", widget="code"),
+            # schema.maybe(recordOf(...)): absent or a record, not null (so its failures are not a union)
+            "customDetails": Record(Any_(), optional=True, label="Custom details", widget="code"),
         }
     )
 

@@ -84,7 +84,7 @@ def test_creating_a_space_with_a_taken_id_is_a_409(admin):
         ),
         (
             {"id": "ok", "name": "x", "disabledFeatures": "a"},
-            "[request body.disabledFeatures]: expected value of type [array] but got [string]",
+            "[request body.disabledFeatures]: could not parse array value from json input",
         ),
         (
             {"id": "ok", "name": "x", "unknown": 1},

@@ -281,3 +281,19 @@ def test_has_reference_with_objects_or_of_the_wrong_shape_is_refused_as_kibana_d
     response = export(api, {"type": "action", "hasReference": {"id": log.id}})
     assert response.status_code == 400
     assert response.json()["message"].startswith("[request body.hasReference]:")
+
+
+def test_an_export_body_with_its_flags_as_the_strings_true_is_read_as_config_schema_coerces_booleans(
+    api, connectors
+):
+    lines = export_lines(
+        export(
+            api,
+            {
+                "objects": [{"type": "action", "id": connectors["index"].id}],
+                "excludeExportDetails": "TRUE",
+                "includeReferencesDeep": "true",
+            },
+        )
+    )
+    assert [line["id"] for line in lines] == [connectors["index"].id]
