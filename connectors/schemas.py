@@ -117,25 +117,19 @@ def replace_unstorable(value: Any) -> Any:
     return value
 
 
-# JavaScript's whitespace (what `Number()` trims): Python's `str.strip()` differs at the edges.
-_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-_JS_DECIMAL = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
-_JS_RADIX = re.compile(r"0(?:([xX])[0-9a-fA-F]+|([oO])[0-7]+|([bB])[01]+)")
+# The strings config-schema's number takes (Joi's number conversion, which the spec's config-schema
+# version runs): a decimal, optionally signed, with an optional exponent, spaces around it allowed.
+_DECIMAL = re.compile(r"\s*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*")
 
 
-def js_number(text: str) -> int | float | None:
-    """What JavaScript's `Number(text)` gives, or None where it gives NaN. config-schema's number
-    coerces a string this way: `"465"`, `" 4.23 "`, `"1e3"`, `"0x10"` and `""` (0) are numbers,
-    `"4px"`, `"1_000"` and `"nan"` are not. Whole values come back as int, as JSON's would."""
-    text = text.strip(_JS_SPACE)
-    if not text:
-        return 0
-    if _JS_DECIMAL.fullmatch(text):
-        number = float(text)
-    elif _JS_RADIX.fullmatch(text):
-        number = float(int(text[2:], {"x": 16, "o": 8, "b": 2}[text[1].lower()]))
-    else:
+def number_from_text(text: str) -> int | float | None:
+    """The number config-schema reads from a string, or None when it reads none: `"465"`, `" 4.23 "`,
+    `"1e3"` and `".5"` are numbers; `""`, `"4px"`, `"0x10"`, `"1_000"`, `"Infinity"` and `"nan"` are
+    not. Whole values come back as int, as JSON's would; `"1e999"` is infinite (the caller refuses it)."""
+    match = _DECIMAL.fullmatch(text)
+    if match is None:
         return None
+    number = float(match.group(1))
     if number.is_integer() and abs(number) <= 2**53:
         return int(number)
     return number
@@ -297,8 +291,8 @@ class Number(Field):
         self.integer = integer
 
     def check(self, value: Any, path: str) -> float:
-        if isinstance(value, str):  # config-schema: a string `Number()` reads is that number
-            number = js_number(value)
+        if isinstance(value, str):  # config-schema: a decimal string is that number
+            number = number_from_text(value)
             if number is None:
                 raise self.type_error(value, path)
             if not math.isfinite(number):
