@@ -168,12 +168,10 @@ class _GuardedConnectionMixin:
             # slowly as the service sends it.
             try:
                 addresses = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
-                return connect_within(
-                    addresses, timeout, make_socket=_DeadlineSocket, options=self.socket_options or ()
-                )
             except OSError as exc:
                 raise requests.exceptions.ConnectionError(exc) from exc
-        addresses = resolve_permitted(self._dns_host, self.port, _current_settings())
+        else:
+            addresses = resolve_permitted(self._dns_host, self.port, _current_settings())
         try:
             return connect_within(
                 addresses, timeout, make_socket=_DeadlineSocket, options=self.socket_options or ()
