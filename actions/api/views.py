@@ -43,10 +43,16 @@ from actions.rules import (
 )
 from actions.services import BULK_ENQUEUE_MAX, QueueFull, enqueue, enqueue_many
 from connectors import privileges
-from connectors.api.base import KibanaView, refuse_unknown_query_keys, request_body, validate_body
+from connectors.api.base import (
+    KibanaView,
+    query_boolean,
+    refuse_unknown_query_keys,
+    request_body,
+    validate_body,
+)
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound, envelope
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError
-from connectors.schemas import Array, Boolean, Number, Object, SchemaError, String, type_name
+from connectors.schemas import Array, Boolean, Number, Object, SchemaError, String
 
 ACTION = Object(
     {
@@ -237,6 +243,9 @@ class RuleDetailView(RuleCreateView):
         return Response(status=204)
 
 
+DISABLE_BODY = Object({"untrack": Boolean(optional=True)})
+
+
 class RuleActionView(RuleView):
     """`_enable`, `_disable`, `_mute_all`, `_unmute_all`."""
 
@@ -253,12 +262,7 @@ class RuleActionView(RuleView):
             unknown = [key for key in data if key != "untrack"]
             if unknown:
                 raise BadRequest(f"[request body.{unknown[0]}]: definition for this key is missing")
-            untrack = data.get("untrack", False)
-            # config-schema's boolean also takes the strings "true" and "false".
-            if not isinstance(untrack, bool) and str(untrack).lower() not in ("true", "false"):
-                raise BadRequest(
-                    f"[request body.untrack]: expected value of type [boolean] but got [{type_name(untrack)}]"
-                )
+            validate_body(DISABLE_BODY, data)  # `untrack`: a config-schema boolean
             disable_rule(rule, user)
         elif self.operation in ("muteAll", "unmuteAll"):
             # Kibana's muteAll and unmuteAll both clear the muted alerts and any snooze without a
@@ -273,16 +277,6 @@ class RuleActionView(RuleView):
         return Response(status=204)
 
 
-def _bool_param(query, name: str, default: bool) -> bool:
-    """config-schema booleans: `true`/`false` in any case."""
-    value = query.get(name)
-    if value is None:
-        return default
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise BadRequest(f"[request query.{name}]: expected value of type [boolean] but got [string]")
-
-
 class AlertMuteView(RuleView):
     """`_mute` / `_unmute` one alert. `validate_alerts_existence` (default true, Kibana 9.3+): the
     alert must be one the rule has raised (active or recovered), else Kibana's 404."""
@@ -290,7 +284,7 @@ class AlertMuteView(RuleView):
     mute = True
 
     def post(self, request, rule_id, alert_id):
-        validate = _bool_param(request.query_params, "validate_alerts_existence", True)
+        validate = query_boolean(request.query_params, "validate_alerts_existence", True)
         rule = self.load(rule_id)
         self.authorize("muteAlert" if self.mute else "unmuteAlert", rule.rule_type_id, rule.consumer)
         if validate and not Alert.objects.filter(rule_id=rule.pk, alert_id=alert_id).exists():

@@ -15,7 +15,7 @@ from connectors.access import AccessDenied, connector_for
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound
 from connectors.models import Connector, Space
 from connectors.prepared import PreparedGet
-from connectors.schemas import Object, SchemaError
+from connectors.schemas import Boolean, Object, SchemaError
 from connectors.services import ConnectorNotFound
 
 _space_by_id = PreparedGet(lambda pk: Space.objects.filter(pk=pk))
@@ -119,6 +119,22 @@ def api_unauthorized(request, privilege_names: str) -> Forbidden:
         f"API [{request.method} {path}{'?' + query if query else ''}] is unauthorized for user, "
         f"this action is granted by the Kibana privileges [{privilege_names}]"
     )
+
+
+_QUERY_BOOLEAN = Boolean()
+
+
+def query_boolean(query, name: str, default: bool | None) -> bool | None:
+    """A config-schema boolean query parameter: `default` when absent, "true"/"false" in any case,
+    and anything else (a bare `?name` too) Kibana's 400 `[request query.<name>]: expected value of
+    type [boolean] but got [string]`."""
+    value = query.get(name)
+    if value is None:
+        return default
+    try:
+        return _QUERY_BOOLEAN.validate(value, f"request query.{name}")
+    except SchemaError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def refuse_unknown_query_keys(query, allowed) -> None:

@@ -109,7 +109,8 @@ def _backing_service_down(exception) -> bool:
 def _unauthenticated_answer(request):
     """The 401 (or the login limiter's 429) a request without `kbn-xsrf` gets when it does not
     authenticate as the view would authenticate it (Basic, ApiKey, then the session); None when
-    it does. Only requests missing the header pay for this here."""
+    it does. Only requests missing the header pay for this here. The session is read directly:
+    this middleware runs before AuthenticationMiddleware, so DRF's session class sees no user."""
     from django.conf import settings
     from django.contrib.auth import get_user
     from rest_framework.exceptions import AuthenticationFailed

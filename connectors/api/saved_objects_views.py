@@ -10,7 +10,7 @@ from typing import Any
 from django.http import HttpResponse, JsonResponse
 from rest_framework.parsers import FormParser, MultiPartParser
 
-from connectors.api.base import KibanaView, refuse_unknown_query_keys
+from connectors.api.base import KibanaView, query_boolean, refuse_unknown_query_keys
 from connectors.api.errors import BadRequest, envelope
 from connectors.api.parsers import JSONParser
 from connectors.saved_objects import (
@@ -136,16 +136,6 @@ def _references(value: Any) -> list[dict] | None:
     return [{"type": item["type"], "id": item["id"]} for item in items]
 
 
-def _query_boolean(params, key: str) -> bool:
-    value = params.get(key)
-    if value is None:
-        return False
-    # config-schema's boolean: "true"/"false" in any case; "" (a bare `?key`) is not one.
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise BadRequest(f"[request query.{key}]: expected value of type [boolean] but got [string]")
-
-
 class SavedObjectsExportView(KibanaView):
     parser_classes = [JSONParser]
 
@@ -181,9 +171,9 @@ class SavedObjectsImportView(KibanaView):
     def options(self, request) -> ImportOptions:
         refuse_unknown_query_keys(request.query_params, self.query_keys)
         return ImportOptions(
-            overwrite=_query_boolean(request.query_params, "overwrite"),
-            create_new_copies=_query_boolean(request.query_params, "createNewCopies"),
-            compatibility_mode=_query_boolean(request.query_params, "compatibilityMode"),
+            overwrite=query_boolean(request.query_params, "overwrite", False),
+            create_new_copies=query_boolean(request.query_params, "createNewCopies", False),
+            compatibility_mode=query_boolean(request.query_params, "compatibilityMode", False),
         )
 
     def uploaded_file(self, request) -> bytes:

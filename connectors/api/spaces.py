@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from connectors import privileges
 from connectors.api import openapi as oas
-from connectors.api.base import KibanaView, api_unauthorized, request_body, validate_body
+from connectors.api.base import KibanaView, api_unauthorized, query_boolean, request_body, validate_body
 from connectors.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from connectors.api.saved_objects_views import request_error_response
 from connectors.copy_to_space import copy_into_spaces, export_for_copy
@@ -155,13 +155,8 @@ class SpaceListView(SpaceViewBase):
                 for i, p in enumerate(PURPOSES)
             )
             raise BadRequest(f"[request query.purpose]: types that failed validation:\n{lines}")
-        # A config-schema boolean: "true"/"false" in any case.
-        include = request.query_params.get("include_authorized_purposes", "false").lower()
-        if include not in ("true", "false"):
-            raise BadRequest(
-                "[request query.include_authorized_purposes]: expected value of type [boolean] but got [string]"
-            )
-        if purpose_given and include == "true":
+        include = query_boolean(request.query_params, "include_authorized_purposes", False)
+        if purpose_given and include:
             raise BadRequest(
                 "[request query]: include_authorized_purposes can only be false when purpose is specified"
             )
@@ -173,7 +168,7 @@ class SpaceListView(SpaceViewBase):
             if purpose != "any" and privilege != privileges.ALL:
                 continue  # copying or sharing into a space writes there
             body = space_to_api(space)
-            if include == "true":
+            if include:
                 body["authorizedPurposes"] = {
                     "any": True,
                     "copySavedObjectsIntoSpace": privilege == privileges.ALL,

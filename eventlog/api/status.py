@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connectors.api import openapi as oas
+from connectors.api.base import query_boolean
 from connectors.api.errors import BadRequest
 from connectors.conf import get_config
 from eventlog.api.probes import readiness_checks
@@ -103,13 +104,9 @@ def _format(params) -> str:
     """`v8` or `v7`, with Kibana's rule: v8 only when `!v7format && v8format` (v8format defaults true)."""
     values = {}
     for key in ("v7format", "v8format"):
-        raw = params.get(key)
-        if raw is None:
-            continue
-        # config-schema booleans: "true"/"false" in any case; anything else, "" too, is a 400.
-        if raw.lower() not in ("true", "false"):
-            raise BadRequest(f"[request query.{key}]: expected value of type [boolean] but got [string]")
-        values[key] = raw.lower() == "true"
+        value = query_boolean(params, key, None)
+        if value is not None:
+            values[key] = value
     if "v7format" in values and "v8format" in values:
         raise BadRequest("[request query]: provide only one format option: v7format or v8format")
     v7 = values.get("v7format", False)
@@ -223,15 +220,10 @@ class StatusView(APIView):
 
 
 def _flag(params, key: str, default: bool) -> bool:
-    raw = params.get(key)
-    if raw is None:
-        return default
-    # `''` (a bare `?extended`) or a config-schema boolean, "true"/"false" in any case.
-    if raw == "" or raw.lower() == "true":
+    # A bare `?extended` means true here; otherwise a config-schema boolean.
+    if params.get(key) == "":
         return True
-    if raw.lower() == "false":
-        return False
-    raise BadRequest(f"[request query.{key}]: expected value of type [boolean] but got [string]")
+    return query_boolean(params, key, default)
 
 
 class StatsView(APIView):
