@@ -118,6 +118,14 @@ def _bounded_timeout(sock: socket.socket) -> None:
     sock.settimeout(remaining if current is None else min(current, remaining))
 
 
+def _remaining(deadline: float) -> float:
+    """Seconds left before `deadline`; a timeout (as a read past it would be) when none are."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise requests.exceptions.Timeout("the whole response took longer than the timeout")
+    return remaining
+
+
 class _DeadlineSocket(socket.socket):
     """A plain socket whose every read honours the whole-response deadline (see `_bounded_timeout`)."""
 
@@ -132,7 +140,12 @@ class _DeadlineSocket(socket.socket):
 
 class _DeadlineSSLSocket(ssl.SSLSocket):
     """The same for TLS. http.client reads through `recv_into`; urllib3's `SSLTransport` (TLS to the
-    service inside TLS to an https proxy) reads the proxy's socket through `recv`."""
+    service inside TLS to an https proxy) reads the proxy's socket through `recv`. The handshake reads
+    inside OpenSSL, under the socket's timeout: it gets what is left of the deadline too."""
+
+    def do_handshake(self, block=False):
+        _bounded_timeout(self)
+        return super().do_handshake(block)
 
     def recv_into(self, buffer, nbytes=None, flags=0):
         _bounded_timeout(self)
@@ -492,9 +505,10 @@ def send(
     # The status line and headers must arrive within the timeout for every caller; streaming
     # callers (AI streams) then read the body as long as the stream lasts, everyone else must have
     # the whole response by then.
-    _local.deadline = started + request_timeout
+    headers_due = started + request_timeout
     try:
         for _hop in range(MAX_REDIRECTS + 1):
+            _local.deadline = headers_due  # a streamed hop's longer deadline ends with that hop
             options = tls_for(current_url, settings, tls)
             proxy = proxy_plan_for(current_url, settings)
             if proxy is not None:
@@ -509,7 +523,8 @@ def send(
                 raw = session.get_adapter(current_url).send(
                     prepared,
                     stream=True,
-                    timeout=request_timeout,
+                    # A later hop connects within what is left of the one deadline, not a fresh timeout.
+                    timeout=_remaining(headers_due),
                     verify=options.verification_mode != "none",
                     cert=None,
                     proxies={"http": proxy.url, "https": proxy.url} if proxy else {},
@@ -536,7 +551,7 @@ def send(
                 # (`connectors.actions.runTimeout`), never forever.
                 _local.deadline = started + max(request_timeout, settings["connectors.actions.runTimeout"])
             try:
-                deadline = _local.deadline if stream_callback is not None else started + request_timeout
+                deadline = _local.deadline if stream_callback is not None else headers_due
                 content = _read_capped(raw, max_bytes, stream_callback, deadline)
             except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError) as exc:
                 raise ConnectorTimeout(
