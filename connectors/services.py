@@ -74,13 +74,14 @@ def create_connector(
     connector_id: str | None = None,
     user: str = "",
 ) -> Connector:
-    if connector_id and is_preconfigured(connector_id):
-        raise PreconfiguredConflict(f"This {connector_id} already exists in a preconfigured action.")
+    # Kibana's order: the system type, the preconfigured id, the type, its config and secrets, and
+    # only then whether the type is enabled (a disabled type with a bad config is a 400, not a 403).
     if registry.is_system_action_type(type_id):
         raise PreconfiguredConflict(f"System action creation is forbidden. Action type: {type_id}.")
-    registry.get(type_id)  # raises UnknownConnectorType
-    ensure_type_enabled(type_id)
+    if connector_id and is_preconfigured(connector_id):
+        raise PreconfiguredConflict(f"This {connector_id} already exists in a preconfigured action.")
     cleaned_config, cleaned_secrets = validate_connector(type_id, config, secrets)
+    ensure_type_enabled(type_id)
     connector = Connector(
         space=space,
         name=name,
@@ -108,8 +109,8 @@ def update_connector(
     """Secrets are replaced wholesale; the connector is no longer missing secrets; tokens are dropped."""
     if connector.is_preconfigured:
         raise PreconfiguredConflict(f"Preconfigured action {connector.id} is not allowed to update.")
-    ensure_type_enabled(connector.connector_type_id)
     cleaned_config, cleaned_secrets = validate_connector(connector.connector_type_id, config, secrets)
+    ensure_type_enabled(connector.connector_type_id)  # after validation, as in create
     connector.name = name
     connector.config = cleaned_config
     connector.set_secrets(cleaned_secrets)

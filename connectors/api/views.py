@@ -32,7 +32,6 @@ from connectors.services import (
     locale_compare_key,
     referenced_by_counts,
     update_connector,
-    validate_connector,
 )
 
 
@@ -119,13 +118,6 @@ def is_connector_deprecated(connector: Connector) -> bool:
     return connector.config.get("usesTableApi", True) is not False
 
 
-def _validate_before_enabled_check(type_id: str, config: dict, secrets: dict) -> None:
-    """Kibana validates config and secrets before it checks `enabledActionTypes`, so a disabled type
-    with a bad config is a 400, not a 403."""
-    if registry.is_registered(type_id) and not registry.is_enabled_in_config(type_id, get_config()):
-        validate_connector(type_id, config, secrets)
-
-
 def _raise_for_validation(exc: Exception):
     if isinstance(exc, ActionTypeDisabled):
         raise Forbidden(exc.message)
@@ -161,7 +153,6 @@ class ConnectorOperations(KibanaView):
             except ValidationError as exc:
                 raise BadRequest(exc.messages[0]) from None
         try:
-            _validate_before_enabled_check(type_id, config, secrets)
             return create_connector(
                 self.space,
                 name=name,
@@ -192,8 +183,6 @@ class ConnectorOperations(KibanaView):
             system_error=BadRequest(f"System action {connector_id} can not be updated."),
         )
         try:
-            if not connector.is_preconfigured:
-                _validate_before_enabled_check(connector.connector_type_id, config, secrets)
             return update_connector(
                 connector, name=name, config=config, secrets=secrets, user=self.username()
             )

@@ -89,6 +89,27 @@ class TestRoutes:
         assert response.json() == error(400, "This my-log already exists in a preconfigured action.")
         assert not Connector.objects.filter(pk="my-log").exists()
 
+    def test_a_system_type_under_a_preconfigured_id_is_refused_as_a_system_type_first(
+        self, admin, space_id, kibana_settings
+    ):
+        # Kibana's create checks the system type before the preconfigured id, both before validation.
+        kibana_settings.set(PRECONFIGURED)
+        response = admin.post(
+            url(space_id, "connector/my-log"), {"name": "x", "connector_type_id": ".cases"}, format="json"
+        )
+        assert response.json() == error(400, "System action creation is forbidden. Action type: .cases.")
+
+    def test_a_preconfigured_id_is_refused_before_the_config_of_a_disabled_type_is_validated(
+        self, admin, space_id, kibana_settings
+    ):
+        kibana_settings.set({**PRECONFIGURED, "xpack.actions.enabledActionTypes": [".server-log"]})
+        response = admin.post(
+            url(space_id, "connector/my-log"),
+            {"name": "x", "connector_type_id": ".webhook", "config": {"url": 5}},
+            format="json",
+        )
+        assert response.json() == error(400, "This my-log already exists in a preconfigured action.")
+
     def test_a_connector_id_breaking_the_rules_is_a_400(self, admin, space_id):
         response = admin.post(
             url(space_id, "connector/Not_Valid"),
