@@ -272,3 +272,43 @@ def test_a_user_of_one_space_cannot_reach_another_spaces_objects_by_id(
     assert Rule.objects.get(pk=marketing["rule"]).space_id == "marketing"
     assert Connector.objects.get(pk=marketing["connector"]).get_secrets()["password"] == MARKER
     assert Connector.objects.filter(space_id="default").exclude(name="mine").count() == 0
+
+
+def test_a_copy_retry_naming_another_spaces_connector_as_its_destination_writes_a_new_copy(marketing, api):
+    from connectors.models import Space
+
+    Space.objects.create(id="sales", name="Sales")
+    user = make_user("bob")
+    grant(user, "default", "all")
+    grant(user, "sales", "all")
+    bob = client_for(user, "basic")
+    own = bob.post(
+        "/api/actions/connector", {"name": "own", "connector_type_id": ".server-log"}, format="json"
+    ).json()
+    before = api.get(f"/s/marketing/api/actions/connector/{marketing['connector']}").json()
+
+    response = bob.post(
+        "/api/spaces/_resolve_copy_saved_objects_errors",
+        {
+            "objects": [{"type": "action", "id": own["id"]}],
+            "includeReferences": False,
+            "retries": {
+                "sales": [
+                    {
+                        "type": "action",
+                        "id": own["id"],
+                        "overwrite": True,
+                        "destinationId": marketing["connector"],
+                    }
+                ]
+            },
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    (result,) = response.json()["sales"]["successResults"]
+    assert result["destinationId"] not in (marketing["connector"], own["id"])
+    assert api.get(f"/s/marketing/api/actions/connector/{marketing['connector']}").json() == before
+    assert Connector.objects.get(pk=result["destinationId"]).space_id == "sales"
+    assert MARKER not in response.content.decode()
