@@ -15,6 +15,7 @@ from connectors.models import SPACE_ID_RE
 # route matches such a path, and it answers the JSON 404 as any other unknown API path does.
 API_PATH = re.compile(r"^(?:/s/(?P<space>.*?))?/(?:api|internal)/", re.DOTALL)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+SPACE_PREFIX = "/s/"
 logger = logging.getLogger("connectors.api")
 # Set in the WSGI environ by connectors_project.wsgi.ChunkedBodies when a body ended before its
 # Content-Length ("<received> of <declared> bytes"); the body Django sees is then empty.
@@ -59,8 +60,13 @@ class KibanaApiMiddleware:
                 return error_response(400, "Request must contain a kbn-xsrf header.")
             request._dont_enforce_csrf_checks = True
         response = self.get_response(request)
-        if match and response.status_code in (404, 405) and not _is_json(response):
-            # hapi answers an unknown path, or a method the path does not have, with a JSON 404.
+        if (
+            (match or request.path_info.startswith(SPACE_PREFIX))
+            and response.status_code in (404, 405)
+            and not _is_json(response)
+        ):
+            # hapi answers an unknown path, or a method the path does not have, with a JSON 404;
+            # under `/s/` too, where only API routes are mounted (not the probes, not the admin).
             return error_response(404, "Not Found")
         return response
 

@@ -78,7 +78,9 @@ def service_endpoint(service: str, settings) -> tuple[str, int, bool] | None:
 
 
 def _has_mustache(value: str) -> bool:
-    return "{{" in value and "}}" in value
+    """Kibana's MustacheInEmailRegExp: `{{` followed, anywhere later, by `}}`."""
+    opening = value.find("{{")
+    return opening != -1 and value.find("}}", opening + 2) != -1
 
 
 def invalid_emails_message(addresses: list[str], settings, *, mustache_valid: bool = False) -> str | None:
@@ -327,6 +329,11 @@ class EmailConnector(ConnectorType):
         problem = invalid_emails_message([config["from"]], settings)
         if problem:
             raise ConnectorError(f"[from]: {problem}", retry=False, error_source="user")
+        # Not in Kibana's executor: saving lets any address holding `{{...}}` through (and `_execute`
+        # renders nothing), so without this a reply-to outside the allow-list reaches the message.
+        problem = invalid_emails_message(list(params.get("replyTo") or []), settings)
+        if problem:
+            raise ConnectorError(f"[replyTo]: {problem}", retry=False, error_source="user")
         if (
             params.get("messageHTML") is not None
             and ctx.source != "notification"

@@ -2,6 +2,14 @@ from django.urls import path
 
 from eventlog.api import probes, status, views
 
+# The process's own probes (Kibana has none): mounted at the root only (connectors_project/urls.py),
+# since no space can be more or less healthy than the process answering.
+probe_urlpatterns = [
+    path("metrics", probes.metrics_view, name="metrics"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
+]
+
 urlpatterns = [
     path(
         "internal/actions/_global_connector_execution_logs",
@@ -27,7 +35,4 @@ urlpatterns = [
     path("api/task_manager/_health", probes.TaskManagerHealthView.as_view(), name="task-manager-health"),
     path("api/status", status.StatusView.as_view(), name="status"),
     path("api/stats", status.StatsView.as_view(), name="stats"),
-    path("metrics", probes.metrics_view, name="metrics"),
-    path("healthz", probes.healthz, name="healthz"),
-    path("readyz", probes.readyz, name="readyz"),
 ]

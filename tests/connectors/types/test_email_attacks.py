@@ -6,6 +6,8 @@ unbounded amount of time or memory, out of the exchange."""
 import pytest
 
 from actions.services import execute
+from connectors import registry
+from connectors.exceptions import ConfigurationError
 from tests.connectors.types.test_email import PARAMS, RULE_RUN, smtp_connector
 
 
@@ -337,4 +339,132 @@ def test_an_internationalized_address_fails_clearly_when_the_server_does_not_off
         "Invalid message: jörg@example.com is not an ASCII address and the server does not offer SMTPUTF8"
     )
     assert result.error_source == "user"
+    assert server.messages == []
+
+
+# ---- reply-to and the domain allow-list ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "reply_to",
+    [
+        "{{context.owner}} <thief@evil.example>",  # a template left unrendered (`_execute` renders none)
+        '"{{x}}" <thief@evil.example>',
+    ],
+)
+def test_a_reply_to_outside_the_domain_allow_list_is_refused_when_the_action_runs(
+    default_space, smtp_server, kibana_settings, reply_to
+):
+    """Saving skips addresses that hold `{{...}}` (they render later), so the run is the only check
+    that sees what the reply goes to: Kibana's executor re-checks to, cc, bcc and from, not replyTo."""
+    kibana_settings.set({"xpack.actions.email.domain_allowlist": ["example.com"]})
+    server = smtp_server()
+    result = execute(
+        relay(default_space, server), {**PARAMS, "replyTo": ["ok@example.com", reply_to]}, RULE_RUN
+    )
+
+    assert result.status == "error"
+    assert result.message == f"[replyTo]: not allowed emails: {reply_to}"
+    assert result.error_source == "user"
+    assert result.retry is False
+    assert server.messages == []
+
+
+@pytest.mark.django_db
+def test_a_reply_to_inside_the_domain_allow_list_is_sent(default_space, smtp_server, kibana_settings):
+    kibana_settings.set({"xpack.actions.email.domain_allowlist": ["example.com"]})
+    server = smtp_server()
+    result = execute(
+        relay(default_space, server), {**PARAMS, "replyTo": ["Desk <desk@example.com>"]}, RULE_RUN
+    )
+
+    assert result.status == "ok", result
+    assert server.last["message"]["Reply-To"] == "Desk <desk@example.com>"
+
+
+@pytest.mark.parametrize("address", ["}} {{ <thief@evil.example>", "thief@evil.example {{"])
+def test_braces_that_do_not_open_a_template_do_not_spare_an_address_the_allow_list_at_save(
+    kibana_settings, address
+):
+    """Kibana's MustacheInEmailRegExp: a template is `{{` followed, anywhere later, by `}}`."""
+    settings = kibana_settings.set({"xpack.actions.email.domain_allowlist": ["example.com"]})
+    with pytest.raises(ConfigurationError) as caught:
+        registry.get(".email").validate_params({**PARAMS, "to": [address]}, settings)
+    assert (
+        caught.value.message == f"error validating action params: [to/cc/bcc]: not allowed emails: {address}"
+    )
+
+
+# ---- what one rendered entry may expand to --------------------------------------------------------
+
+
+def _email_rule(api, connector, params):
+    body = {
+        "name": "router",
+        "rule_type_id": ".external",
+        "consumer": "alerts",
+        "schedule": {"interval": "1h"},
+        "actions": [
+            {
+                "group": "critical",
+                "id": connector.id,
+                "params": {"subject": "s", "message": "m", **params},
+                "frequency": {"summary": False, "notify_when": "onActionGroupChange", "throttle": None},
+            }
+        ],
+    }
+    response = api.post("/api/alerting/rule", body, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()["id"]
+
+
+def _report_and_run(api, rule_id, context):
+    from django.utils import timezone
+
+    from actions import worker
+    from actions.models import ActionRun
+    from actions.rule_runner import run_rule
+
+    report = {"alerts": [{"id": "a1", "action_group": "critical", "context": context}]}
+    assert api.post(f"/api/alerting/rule/{rule_id}/_alerts", report, format="json").status_code == 202
+    run_rule(rule_id, now=timezone.now())
+    worker.run_pending()
+    return ActionRun.objects.get(rule_id=rule_id)
+
+
+@pytest.mark.django_db
+def test_a_rendered_entry_expanding_to_thousands_of_recipients_is_refused_and_sends_nothing(
+    api, default_space, smtp_server
+):
+    """Kibana's limit, checked again on the rendered parameters: one entry of to, cc, bcc or replyTo
+    holds at most 512 characters (so at most about 85 addresses), and each list at most 100 entries."""
+    server = smtp_server()
+    rule_id = _email_rule(api, relay(default_space, server), {"to": ["{{context.list}}"]})
+    addresses = ", ".join(f"user{n}@example.com" for n in range(2000))
+
+    run = _report_and_run(api, rule_id, {"list": addresses})
+
+    assert run.attempts == 1 and run.status in ("queued", "failed")  # Kibana retries a params error
+    assert run.last_error == (
+        f"error validating action params: [to.0]: value has length [{len(addresses)}] but it must have "
+        "a maximum length of [512]."
+    )
+    assert server.messages == []
+
+
+@pytest.mark.django_db
+def test_a_reply_to_rendered_from_an_alerts_context_is_checked_against_the_allow_list(
+    api, default_space, smtp_server, kibana_settings
+):
+    kibana_settings.set({"xpack.actions.email.domain_allowlist": ["example.com"]})
+    server = smtp_server()
+    rule_id = _email_rule(
+        api, relay(default_space, server), {"to": ["ops@example.com"], "replyTo": ["{{context.owner}}"]}
+    )
+
+    run = _report_and_run(api, rule_id, {"owner": "{{x}} <thief@evil.example>"})
+
+    assert run.status == "failed"
+    assert run.last_error == "[replyTo]: not allowed emails: {{x}} <thief@evil.example>"
     assert server.messages == []
