@@ -7,6 +7,8 @@ primary key, backed by the `rotate_encryption_keys` command's `rotate_all()`.
   setting; ours is the second and later entries of CONNECTORS_ENCRYPTION_KEYS.
 - 429 while a rotation runs in this process, as Kibana's per-instance guard.
 - `batch_size` is validated as Kibana does but not used: rows are re-encrypted one at a time.
+- As Kibana's, values no configured key opens are skipped (left as they are, not `failed`); `failed`
+  counts values opened whose re-encryption could not be written (they kept changing meanwhile).
 - `type`: `action` (connectors and their cached tokens) is the only type with encrypted attributes
   here; any other type answers `{total: 0, successful: 0, failed: 0}`, as an unregistered one in Kibana.
 """
@@ -80,7 +82,7 @@ class RotateKeyView(KibanaView):
         if not _rotation_lock.acquire(blocking=False):
             raise KibanaError(IN_PROGRESS, 429)
         try:
-            total, rotated, failed = rotate_all()
+            result = rotate_all()
         finally:
             _rotation_lock.release()
-        return Response({"total": total, "successful": rotated, "failed": failed})
+        return Response({"total": result.checked, "successful": result.rotated, "failed": result.failed})

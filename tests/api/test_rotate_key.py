@@ -38,6 +38,25 @@ def test_rotation_re_encrypts_secrets_under_the_primary_key_and_counts_them(admi
     assert admin.post(ROTATE).status_code == 400  # one key: nothing to rotate from
 
 
+def test_a_secret_no_configured_key_opens_is_skipped_not_counted_as_failed(admin, two_keys, settings):
+    # Kibana's rotation tries the decryption-only keys and silently skips what they cannot open;
+    # `failed` counts re-encryptions that could not be written.
+    readable = create_connector("default", name="readable")
+    readable.set_secrets({"token": "s3cret"})
+    readable.save()
+    configured = settings.FIELD_ENCRYPTION_KEY
+    settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode()]
+    unknown = create_connector("default", name="sealed elsewhere")
+    unknown.set_secrets({"token": "under a key nobody configured"})
+    unknown.save()
+    settings.FIELD_ENCRYPTION_KEY = configured
+    sealed = Connector.objects.get(pk=unknown.pk).secrets_sealed
+    two_keys()
+
+    assert admin.post(ROTATE).json() == {"total": 2, "successful": 1, "failed": 0}
+    assert Connector.objects.get(pk=unknown.pk).secrets_sealed == sealed  # left exactly as it was
+
+
 def test_a_single_key_is_kibanas_not_configured_400(admin):
     assert admin.post(ROTATE).json() == error(400, encrypted_saved_objects.NOT_CONFIGURED)
 

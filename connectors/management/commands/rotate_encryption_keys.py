@@ -1,5 +1,7 @@
 """Re-encrypt every stored secret under the first key of CONNECTORS_ENCRYPTION_KEYS."""
 
+from dataclasses import dataclass
+
 from cryptography.fernet import InvalidToken
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,19 +9,29 @@ from connectors.fields import needs_rotation, opens_with_configured_keys, rotate
 from connectors.models import Connector, ConnectorToken
 
 
-def rotate_all() -> tuple[int, int, int]:
-    """(encrypted values checked, re-encrypted, failed: no configured key opens them). Also behind
-    `POST /api/encrypted_saved_objects/_rotate_key` (connectors/api/encrypted_saved_objects.py).
-    A value that fails is left exactly as it is."""
-    total = rotated = failed = 0
+@dataclass
+class Rotation:
+    checked: int = 0  # encrypted values looked at
+    rotated: int = 0  # re-encrypted under the current key
+    failed: int = 0  # opened, but the re-encrypted value could not be written (kept changing)
+    unopenable: int = 0  # no configured key opens them: left exactly as they are
+
+
+def rotate_all() -> Rotation:
+    """Every encrypted value, re-encrypted under the current key where it needs it. Also behind
+    `POST /api/encrypted_saved_objects/_rotate_key` (connectors/api/encrypted_saved_objects.py),
+    which, as Kibana's rotation, skips what no key opens rather than counting it as failed."""
+    result = Rotation()
     for model, field in ((Connector, "secrets_sealed"), (ConnectorToken, "token_sealed")):
         for pk, token in encrypted_rows(model, field):
-            total += 1
+            result.checked += 1
             try:
-                rotated += rotate_row(model, field, pk, token)
+                result.rotated += rotate_row(model, field, pk, token)
             except InvalidToken:
-                failed += 1
-    return total, rotated, failed
+                result.unopenable += 1
+            except StillChanging:
+                result.failed += 1
+    return result
 
 
 class Command(BaseCommand):
@@ -27,13 +39,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self._refuse_unless_every_value_opens()
-        total, rotated, failed = rotate_all()
+        result = rotate_all()
         self.stdout.write(
-            f"Checked {total} encrypted values; {rotated} still needed an old key and were re-encrypted."
+            f"Checked {result.checked} encrypted values; {result.rotated} still needed an old key and "
+            "were re-encrypted."
         )
-        if failed:
+        if result.unopenable:
             self.stderr.write(
-                f"{failed} encrypted values open with none of the configured keys and were left as they are."
+                f"{result.unopenable} encrypted values open with none of the configured keys and were "
+                "left as they are."
+            )
+        if result.failed:
+            self.stderr.write(
+                f"{result.failed} encrypted values kept changing while they were rotated; run this again."
             )
 
     def _refuse_unless_every_value_opens(self) -> None:
@@ -88,6 +106,10 @@ def rotate_row(model, field: str, pk, token: str) -> bool:
         token = model.objects.filter(pk=pk).values_list(field, flat=True).first()
         if not token:
             return False  # deleted, or its secrets cleared, meanwhile
-    raise RuntimeError(
-        f"{model.__name__} {pk}: its encrypted value changed {MAX_ATTEMPTS} times during rotation; run the command again"
+    raise StillChanging(
+        f"{model.__name__} {pk}: its encrypted value changed {MAX_ATTEMPTS} times during rotation"
     )
+
+
+class StillChanging(Exception):
+    """A row rewritten by others on every attempt: left for the next rotation."""
