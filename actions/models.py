@@ -52,7 +52,7 @@ class Rule(models.Model):
     # When summary actions with a throttle last ran, keyed by action uuid.
     summary_throttles = models.JSONField(default=dict, blank=True)
     # Snooze schedules (Kibana's `snoozeSchedule`): [{id, duration (ms), rRule: {dtstart, tzid, ...}}].
-    # Kept out of the public get/find; they answer `is_snoozed_until` instead.
+    # Kept out of the public get/find, as is when the rule is snoozed until (Kibana strips both there).
     snooze_schedule = models.JSONField(default=list, blank=True)
     # Kibana's `originId` (as `Connector.origin_id`): the rule this one was imported or copied from
     # under a new id, so a second copy into the same space is a conflict, not a duplicate rule.

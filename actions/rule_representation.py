@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from actions import rule_types
 from actions.models import Rule
-from actions.rule_snooze import snoozed_until
 from actions.rules import CONSUMERS, iso
 
 
@@ -52,9 +51,10 @@ def action_to_api(space_id: str, action: dict, type_cache: dict) -> dict:
     return body
 
 
-def rule_to_api(rule: Rule, type_cache: dict | None = None, *, snooze_data: bool = False) -> dict:
-    """Kibana's rule object. `snooze_data` (get and find) adds `is_snoozed_until`; the schedules
-    themselves are never shown on the public routes."""
+def rule_to_api(rule: Rule, type_cache: dict | None = None) -> dict:
+    """Kibana's public rule object. Like Kibana's public routes (`excludeFromPublicApi`), it carries no
+    snooze data: no `snooze_schedule`, `active_snoozes` or `is_snoozed_until` (only Kibana's internal
+    get has them)."""
     type_cache = {} if type_cache is None else type_cache
     body = {
         "id": rule.id,
@@ -76,7 +76,6 @@ def rule_to_api(rule: Rule, type_cache: dict | None = None, *, snooze_data: bool
         "notify_when": rule.notify_when,
         "mute_all": rule.mute_all,
         "muted_alert_ids": rule.muted_alert_ids,
-        **({"is_snoozed_until": iso(snoozed_until(rule))} if snooze_data else {}),
         "execution_status": rule.execution_status
         or {"status": "pending", "last_execution_date": iso(rule.created_at)},
         "revision": rule.revision,
