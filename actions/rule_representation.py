@@ -96,10 +96,12 @@ def rule_to_api(rule: Rule, type_cache: dict | None = None) -> dict:
     return body
 
 
-def rule_type_to_api(rule_type: rule_types.RuleType) -> dict:
+def rule_type_to_api(rule_type: rule_types.RuleType, *, can_write: bool = True) -> dict:
+    """Kibana's rule type entry; `authorized_consumers` say `all` only for a caller who may write."""
     producer = rule_type.producer
     consumers = sorted(CONSUMERS | {producer})
-    return {
+    alerts = rule_type.alerts_config()
+    body = {
         "id": rule_type.type_id,
         "name": rule_type.name,
         "action_groups": rule_type.all_action_groups(),
@@ -109,11 +111,14 @@ def rule_type_to_api(rule_type: rule_types.RuleType) -> dict:
         "minimum_license_required": rule_type.minimum_license,
         "enabled_in_license": True,
         "producer": producer,
-        "authorized_consumers": {c: {"read": True, "all": True} for c in consumers},
+        "authorized_consumers": {c: {"read": True, "all": can_write} for c in consumers},
         "rule_task_timeout": rule_types.task_timeout(rule_type),
         "does_set_recovery_context": rule_type.does_set_recovery_context,
         "is_exportable": rule_type.is_exportable,
         "category": rule_type.category,
-        "has_alerts_mappings": rule_type.has_alerts,
+        "has_alerts_mappings": alerts is not None,
         "has_fields_for_a_a_d": False,
     }
+    if alerts is not None:
+        body["alerts"] = alerts
+    return body

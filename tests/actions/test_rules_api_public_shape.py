@@ -1,7 +1,8 @@
 """The public rule routes as Kibana's API integration tests pin them: what `_find` refuses on the
-public API, what `fields` returns, the snooze data the public get/find leave out and a new rule's single
-timestamp."""
+public API, what `fields` returns, the snooze data the public get/find leave out, the rule types
+list (alerts-as-data config, callers without privileges) and a new rule's single timestamp."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -150,6 +151,57 @@ def test_the_public_get_of_a_rule_never_snoozed_has_kibanas_exact_keys(api, rule
     got = api.get(f"/api/alerting/rule/{rule['id']}").json()
     assert set(got) == set(rule)
     assert "is_snoozed_until" not in got
+
+
+# 3. GET /api/alerting/rule_types
+
+
+def test_rule_types_carry_the_alerts_as_data_config_of_each_type(api):
+    types = {t["id"]: t for t in api.get("/api/alerting/rule_types").json()}
+    threshold = types[".index-threshold"]
+    assert threshold["alerts"] == {
+        "context": "stack",
+        "mappings": {
+            "fieldMap": {
+                "kibana.alert.title": {"type": "keyword", "array": False, "required": False},
+                "kibana.alert.evaluation.conditions": {"type": "keyword", "array": False, "required": False},
+                "kibana.alert.evaluation.value": {"type": "keyword", "array": False, "required": False},
+                "kibana.alert.evaluation.threshold": {
+                    "type": "scaled_float",
+                    "scaling_factor": 100,
+                    "required": False,
+                },
+            }
+        },
+        "shouldWrite": True,
+        "useEcs": True,
+    }
+    assert threshold["has_alerts_mappings"] is True and threshold["does_set_recovery_context"] is True
+    assert threshold["has_fields_for_a_a_d"] is False and "fieldsForAAD" not in threshold
+    for type_id in (".connector-failures", ".external"):
+        own = types[type_id]
+        assert set(own["alerts"]) == {"context", "mappings", "shouldWrite"}
+        assert own["alerts"]["mappings"] == {"fieldMap": {}} and own["alerts"]["shouldWrite"] is True
+        assert own["has_alerts_mappings"] is True and own["does_set_recovery_context"] is True
+    # JSON-serialisable as sent: one body per type, no shared mutable config between them
+    assert json.loads(json.dumps(types))[".index-threshold"]["alerts"]["context"] == "stack"
+
+
+def test_a_caller_without_privileges_gets_an_empty_rule_types_list(db, default_space, django_user_model):
+    stranger = client_with(django_user_model, default_space, "stranger", None)
+    response = stranger.get("/api/alerting/rule_types")
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+def test_a_read_only_caller_is_authorized_to_read_but_not_write_each_consumer(
+    db, default_space, django_user_model
+):
+    reader = client_with(django_user_model, default_space, "reader", "read")
+    types = {t["id"]: t for t in reader.get("/api/alerting/rule_types").json()}
+    consumers = types[".index-threshold"]["authorized_consumers"]
+    assert consumers["stackAlerts"] == {"read": True, "all": False}
+    assert all(value == {"read": True, "all": False} for value in consumers.values())
 
 
 # 4. Create: one timestamp
