@@ -3,6 +3,7 @@
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 
 def new_rule_id() -> str:
@@ -35,8 +36,10 @@ class Rule(models.Model):
     api_key_owner = models.CharField(max_length=150, null=True, blank=True)
     # Kibana's apiKeyCreatedByUser: the caller's own API key was used (create, update, enable).
     api_key_created_by_user = models.BooleanField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Stamped by save() from one clock reading (auto_now_add/auto_now read the clock once each, so a
+    # new rule's two could differ; Kibana's create stamps both from one `Date.now()`).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
     revision = models.IntegerField(default=0)
     running = models.BooleanField(default=False)
     # While `running`: when a rule run whose worker died stops counting as running (the poller clears it).
@@ -49,7 +52,7 @@ class Rule(models.Model):
     # When summary actions with a throttle last ran, keyed by action uuid.
     summary_throttles = models.JSONField(default=dict, blank=True)
     # Snooze schedules (Kibana's `snoozeSchedule`): [{id, duration (ms), rRule: {dtstart, tzid, ...}}].
-    # Kept out of the public get/find; they answer `is_snoozed_until` instead.
+    # Kept out of the public get/find, as is when the rule is snoozed until (Kibana strips both there).
     snooze_schedule = models.JSONField(default=list, blank=True)
     # Kibana's `originId` (as `Connector.origin_id`): the rule this one was imported or copied from
     # under a new id, so a second copy into the same space is a conflict, not a duplicate rule.
@@ -61,6 +64,17 @@ class Rule(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        """As auto_now_add (created_at on insert) and auto_now (updated_at on every save, or when
+        `update_fields` names it), from one timestamp."""
+        now = timezone.now()
+        update_fields = kwargs.get("update_fields")
+        if self._state.adding and update_fields is None:
+            self.created_at = now
+        if update_fields is None or "updated_at" in update_fields:
+            self.updated_at = now
+        super().save(*args, **kwargs)
 
     def connector_ids(self) -> list[str]:
         return [action.get("id") for action in self.actions or [] if action.get("id")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from actions import rule_types
 from actions.models import Rule
-from actions.rule_snooze import snoozed_until
 from actions.rules import CONSUMERS, iso
 
 
@@ -52,9 +51,10 @@ def action_to_api(space_id: str, action: dict, type_cache: dict) -> dict:
     return body
 
 
-def rule_to_api(rule: Rule, type_cache: dict | None = None, *, snooze_data: bool = False) -> dict:
-    """Kibana's rule object. `snooze_data` (get and find) adds `is_snoozed_until`; the schedules
-    themselves are never shown on the public routes."""
+def rule_to_api(rule: Rule, type_cache: dict | None = None) -> dict:
+    """Kibana's public rule object. Like Kibana's public routes (`excludeFromPublicApi`), it carries no
+    snooze data: no `snooze_schedule`, `active_snoozes` or `is_snoozed_until` (only Kibana's internal
+    get has them)."""
     type_cache = {} if type_cache is None else type_cache
     body = {
         "id": rule.id,
@@ -76,7 +76,6 @@ def rule_to_api(rule: Rule, type_cache: dict | None = None, *, snooze_data: bool
         "notify_when": rule.notify_when,
         "mute_all": rule.mute_all,
         "muted_alert_ids": rule.muted_alert_ids,
-        **({"is_snoozed_until": iso(snoozed_until(rule))} if snooze_data else {}),
         "execution_status": rule.execution_status
         or {"status": "pending", "last_execution_date": iso(rule.created_at)},
         "revision": rule.revision,
@@ -97,10 +96,12 @@ def rule_to_api(rule: Rule, type_cache: dict | None = None, *, snooze_data: bool
     return body
 
 
-def rule_type_to_api(rule_type: rule_types.RuleType) -> dict:
+def rule_type_to_api(rule_type: rule_types.RuleType, *, can_write: bool = True) -> dict:
+    """Kibana's rule type entry; `authorized_consumers` say `all` only for a caller who may write."""
     producer = rule_type.producer
     consumers = sorted(CONSUMERS | {producer})
-    return {
+    alerts = rule_type.alerts_config()
+    body = {
         "id": rule_type.type_id,
         "name": rule_type.name,
         "action_groups": rule_type.all_action_groups(),
@@ -110,11 +111,14 @@ def rule_type_to_api(rule_type: rule_types.RuleType) -> dict:
         "minimum_license_required": rule_type.minimum_license,
         "enabled_in_license": True,
         "producer": producer,
-        "authorized_consumers": {c: {"read": True, "all": True} for c in consumers},
+        "authorized_consumers": {c: {"read": True, "all": can_write} for c in consumers},
         "rule_task_timeout": rule_types.task_timeout(rule_type),
         "does_set_recovery_context": rule_type.does_set_recovery_context,
         "is_exportable": rule_type.is_exportable,
         "category": rule_type.category,
-        "has_alerts_mappings": rule_type.has_alerts,
+        "has_alerts_mappings": alerts is not None,
         "has_fields_for_a_a_d": False,
     }
+    if alerts is not None:
+        body["alerts"] = alerts
+    return body

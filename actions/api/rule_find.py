@@ -39,6 +39,38 @@ SORT_FIELDS = {
     "rule_type_id": "rule_type_id",
     "consumer": "consumer",
 }
+# Kibana's fieldsToExcludeFromPublicApi (rules_client.ts): the public `_find` refuses to sort,
+# search or filter on them, and never returns them.
+EXCLUDED_FROM_PUBLIC_API = ("monitoring", "mapped_params", "snoozeSchedule", "activeSnoozes")
+# `fields` names saved-object attributes; each attribute's key in the API's rule object.
+FIELD_KEYS = {
+    "name": "name",
+    "tags": "tags",
+    "enabled": "enabled",
+    "alertTypeId": "rule_type_id",
+    "consumer": "consumer",
+    "schedule": "schedule",
+    "actions": "actions",
+    "params": "params",
+    "scheduledTaskId": "scheduled_task_id",
+    "createdBy": "created_by",
+    "updatedBy": "updated_by",
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+    "apiKeyOwner": "api_key_owner",
+    "apiKeyCreatedByUser": "api_key_created_by_user",
+    "throttle": "throttle",
+    "muteAll": "mute_all",
+    "notifyWhen": "notify_when",
+    "mutedInstanceIds": "muted_alert_ids",
+    "executionStatus": "execution_status",
+    "lastRun": "last_run",
+    "nextRun": "next_run",
+    "revision": "revision",
+    "running": "running",
+    "alertDelay": "alert_delay",
+    "flapping": "flapping",
+}
 ATTRIBUTES = {
     "name": "name",
     "tags": "tags",
@@ -115,8 +147,69 @@ def _consumers_param(query) -> list[str] | None:
     return [str(value) for value in parsed]
 
 
-def _search_matcher(query):
-    fields = query.getlist("search_fields") or ["name", "tags"]
+def string_or_array_param(query, name: str) -> list[str] | None:
+    """Kibana's stringOrStringArraySchema (`oneOf([arrayOf(string), string])`): the repeated key, one
+    JSON array of strings, or one plain string."""
+    values = query.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        return values
+    try:
+        parsed = json.loads(values[0])
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, list) and all(isinstance(value, str) for value in parsed):
+        return parsed
+    return values
+
+
+def pick_fields(body: dict, fields: list[str]) -> dict:
+    """A rule object as Kibana's `_find` answers it with `fields`: the attributes named (by their
+    saved-object names) are read alone, so the rule keeps its id and an empty `actions` list
+    besides them; attributes kept from the public API are never returned."""
+    keys = {FIELD_KEYS[field] for field in fields if field in FIELD_KEYS}
+    picked = {"id": body["id"], "actions": body["actions"] if "actions" in keys else []}
+    picked.update({key: value for key, value in body.items() if key in keys and key != "actions"})
+    return picked
+
+
+def _filter_fields(node) -> list[str]:
+    """The field names of a parsed KQL filter, in Kibana's walk order (depth first, left to right)."""
+    if node is None:
+        return []
+    kind = node[0]
+    if kind in ("or", "and"):
+        return [field for child in node[1] for field in _filter_fields(child)]
+    if kind == "not":
+        return _filter_fields(node[1])
+    if kind in ("field", "range"):
+        return [node[1]]
+    return []
+
+
+def check_public_attributes(query, search_fields: list[str] | None, filter_node) -> None:
+    """Kibana's validateOperationOnAttributes for the public API: sort, search and filter on an
+    attribute it keeps from the public API are refused (`Error find rules: ...`)."""
+
+    def excluded(field: str) -> bool:
+        first = field.split(".")[0]
+        return any(name in first for name in EXCLUDED_FROM_PUBLIC_API)
+
+    sort_field = query.get("sort_field")
+    if sort_field and excluded(sort_field):
+        raise BadRequest(f"Error find rules: Sort is not supported on this field {sort_field}")
+    refused = [field for field in search_fields or [] if excluded(field)]
+    if refused:
+        raise BadRequest(f"Error find rules: Search field {','.join(refused)} not supported")
+    for field in _filter_fields(filter_node):
+        first = next((part for part in field.split(".") if part not in ("alert", "attributes")), "")
+        if first in EXCLUDED_FROM_PUBLIC_API:
+            raise BadRequest(f"Error find rules: Filter is not supported on this field {field}")
+
+
+def _search_matcher(query, search_fields: list[str] | None):
+    fields = search_fields or ["name", "tags"]
     terms = [t for t in query["search"].split() if t]
     mode = all if query.get("default_search_operator") == "AND" else any
 
@@ -172,6 +265,14 @@ def find_rules(space_id: str, query, *, per_page: int, page: int, consumers: lis
     rule's attributes built once."""
     from actions import kql
 
+    search_fields = string_or_array_param(query, "search_fields")
+    filter_node = None
+    if query.get("filter"):
+        try:
+            filter_node = kql.parse(query["filter"])
+        except kql.KqlError as exc:
+            raise BadRequest(f"KQLSyntaxError: {exc}") from None
+    check_public_attributes(query, search_fields, filter_node)
     rules = Rule.objects.filter(space_id=space_id)
     if consumers is not None:
         rules = rules.filter(consumer__in=consumers)
@@ -188,7 +289,7 @@ def find_rules(space_id: str, query, *, per_page: int, page: int, consumers: lis
         rules = rules.order_by("name", "id")
     checks = []
     if query.get("search"):
-        checks.append(_search_matcher(query))
+        checks.append(_search_matcher(query, search_fields))
     reference = query.get("has_reference")
     if reference:
         try:
@@ -212,11 +313,8 @@ def find_rules(space_id: str, query, *, per_page: int, page: int, consumers: lis
         else:
             wanted = ref.get("id")
             checks.append(lambda attributes, rule: wanted in rule.connector_ids())
-    if query.get("filter"):
-        try:
-            node = kql.parse(query["filter"].replace("alert.attributes.", ""))
-        except kql.KqlError as exc:
-            raise BadRequest(f"KQLSyntaxError: {exc}") from None
+    if filter_node is not None:
+        node = kql.parse(query["filter"].replace("alert.attributes.", ""))
         checks.append(lambda attributes, rule: kql.matches(node, attributes))
     if checks:
         matching = []

@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from actions import queue, rule_types
-from actions.api.rule_find import check_find_query, find_rules, int_param
+from actions.api.rule_find import check_find_query, find_rules, int_param, pick_fields, string_or_array_param
 from actions.models import Alert, Rule
 from actions.rule_representation import connector_types_of, rule_to_api, rule_type_to_api
 from actions.rule_snooze import (
@@ -224,7 +224,7 @@ class RuleDetailView(RuleCreateView):
     def get(self, request, rule_id):
         rule = self.load(rule_id)
         self.authorize("get", rule.rule_type_id, rule.consumer)
-        return Response(rule_to_api(rule, snooze_data=True))
+        return Response(rule_to_api(rule))
 
     def put(self, request, rule_id):
         raw = request_body(request)
@@ -371,19 +371,20 @@ class RuleFindView(RuleView):
             raise Forbidden("Unauthorized to find rules for any rule types")
         total, window = find_rules(self.space_id, query, per_page=per_page, page=page, consumers=consumers)
         cache = connector_types_of(self.space_id, {cid for rule in window for cid in rule.connector_ids()})
-        data = [rule_to_api(r, cache, snooze_data=True) for r in window]
-        fields = query.getlist("fields")
+        data = [rule_to_api(r, cache) for r in window]
+        fields = string_or_array_param(query, "fields")
         if fields:
-            data = [
-                {key: value for key, value in item.items() if key in fields or key == "id"} for item in data
-            ]
+            data = [pick_fields(item, fields) for item in data]
         return Response({"page": page, "per_page": per_page, "total": total, "data": data})
 
 
 class RuleTypesView(RuleView):
     def get(self, request):
-        self.require("get", "Unauthorized to get rule types")
-        return Response([rule_type_to_api(t) for t in rule_types.all_types()])
+        # Kibana lists the types the caller may read: none (200, []) without privileges.
+        if not privileges.allows(self.privilege, "get"):
+            return Response([])
+        can_write = privileges.allows(self.privilege, "create")
+        return Response([rule_type_to_api(t, can_write=can_write) for t in rule_types.all_types()])
 
 
 class HealthView(RuleView):

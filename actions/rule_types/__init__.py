@@ -6,6 +6,7 @@ The framework (`actions.rule_runner`) turns reports into alert state, recoveries
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -65,6 +66,10 @@ class RuleType:
     action_variables: ClassVar[dict[str, list[dict[str, str]]]] = {"context": [], "state": [], "params": []}
     # Our rule types all keep alert documents, so summaries and alerts_filter are allowed.
     has_alerts: ClassVar[bool] = True
+    # Kibana's `alerts` (IRuleTypeAlerts) of a type that writes alerts-as-data, as `rule_types` lists
+    # it: the alerts index context, the type's own field mappings, `shouldWrite` (and `useEcs`).
+    # None for a type without alert documents; see alerts_config().
+    alerts: ClassVar[dict[str, Any] | None] = None
     # Kibana's ruleTaskTimeout of the type (None: the framework's); see task_timeout().
     rule_task_timeout: ClassVar[str | None] = None
     # Whether a run can be replayed for a past moment (the backfill API); see actions/backfill.py.
@@ -85,6 +90,16 @@ class RuleType:
     def merge_state(self, fresh: dict, outcome: dict) -> dict:
         """The state to store after a run; `fresh` is the state as stored now (it may have changed)."""
         return outcome
+
+    def alerts_config(self) -> dict[str, Any] | None:
+        """The `alerts` object `rule_types` shows (a copy): the type's own, else for a type keeping alert
+        documents its own context with only the framework's fields, as Kibana registers such a type."""
+        if not self.has_alerts:
+            return None
+        if self.alerts is not None:
+            return copy.deepcopy(self.alerts)
+        context = self.type_id.lstrip(".")
+        return {"context": context, "mappings": {"fieldMap": {}}, "shouldWrite": True}
 
     def all_action_groups(self) -> list[dict[str, str]]:
         return [*self.action_groups, RECOVERED]

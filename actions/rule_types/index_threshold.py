@@ -267,6 +267,24 @@ class IndexThresholdRuleType(RuleType):
     action_groups = [{"id": "threshold met", "name": "Threshold met"}]
     default_action_group_id = "threshold met"
     does_set_recovery_context = True
+    # Stack Alerts' STACK_ALERTS_AAD_CONFIG (8.x form; 9.x adds grouping and ES|QL result fields).
+    alerts = {
+        "context": "stack",
+        "mappings": {
+            "fieldMap": {
+                "kibana.alert.title": {"type": "keyword", "array": False, "required": False},
+                "kibana.alert.evaluation.conditions": {"type": "keyword", "array": False, "required": False},
+                "kibana.alert.evaluation.value": {"type": "keyword", "array": False, "required": False},
+                "kibana.alert.evaluation.threshold": {
+                    "type": "scaled_float",
+                    "scaling_factor": 100,
+                    "required": False,
+                },
+            }
+        },
+        "shouldWrite": True,
+        "useEcs": True,
+    }
     action_variables = {
         "context": [
             {"name": "message", "description": "A pre-constructed message for the alert."},

@@ -249,7 +249,7 @@ def test_find_pages_searches_and_filters_by_connector_reference(api, hook, defau
     searched = api.get("/api/alerting/rules/_find?search_fields=name&search=cpu*").json()
     assert searched["total"] == 3
     fields = api.get("/api/alerting/rules/_find?fields=name").json()["data"][0]
-    assert set(fields) == {"id", "name"}
+    assert set(fields) == {"id", "actions", "name"} and fields["actions"] == []
     assert api.get("/api/alerting/rules/_find?bogus=1").json()["message"] == (
         "[request query.bogus]: definition for this key is missing"
     )
