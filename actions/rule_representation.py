@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from actions import rule_types
 from actions.models import Rule
+from actions.rule_snooze import snoozed_until
 from actions.rules import CONSUMERS, iso
 
 
@@ -52,9 +53,10 @@ def action_to_api(space_id: str, action: dict, type_cache: dict) -> dict:
 
 
 def rule_to_api(rule: Rule, type_cache: dict | None = None) -> dict:
-    """Kibana's public rule object. Like Kibana's public routes (`excludeFromPublicApi`), it carries no
-    snooze data: no `snooze_schedule`, `active_snoozes` or `is_snoozed_until` (only Kibana's internal
-    get has them)."""
+    """Kibana's public rule object. The snooze schedules stay out (`excludeFromPublicApi`: no
+    `snooze_schedule` or `active_snoozes`); `is_snoozed_until` (the spec's get/find field) is there
+    while the rule is snoozed and absent otherwise, as Kibana's transform leaves out a null one (its
+    pinned public bodies of unsnoozed rules have no such key)."""
     type_cache = {} if type_cache is None else type_cache
     body = {
         "id": rule.id,
@@ -76,6 +78,7 @@ def rule_to_api(rule: Rule, type_cache: dict | None = None) -> dict:
         "notify_when": rule.notify_when,
         "mute_all": rule.mute_all,
         "muted_alert_ids": rule.muted_alert_ids,
+        **({"is_snoozed_until": iso(until)} if (until := snoozed_until(rule)) is not None else {}),
         "execution_status": rule.execution_status
         or {"status": "pending", "last_execution_date": iso(rule.created_at)},
         "revision": rule.revision,

@@ -1,5 +1,5 @@
-"""Snooze schedules: the public routes (8.19+), when a rule is snoozed until (kept off the public
-get/find, as in Kibana), and rule runs that compute alerts but send nothing while snoozed (actions
+"""Snooze schedules: the public routes (8.19+), `is_snoozed_until` on get/find while a rule is snoozed
+(absent otherwise), and rule runs that compute alerts but send nothing while snoozed (actions
 delivered to a local HTTP server)."""
 
 import json
@@ -47,17 +47,20 @@ def test_snoozing_answers_the_schedule_and_the_rule_is_snoozed_until_its_end(api
             "custom": {"duration": "1h", "start": stamp(start), "timezone": "UTC"},
         }
     }
-    assert until_of(rule_id) == stamp(start + timedelta(hours=1))
+    until = stamp(start + timedelta(hours=1))
+    assert until_of(rule_id) == until
     rule = api.get(f"/api/alerting/rule/{rule_id}").json()
-    assert not {"is_snoozed_until", "snooze_schedule", "active_snoozes"} & set(rule)
+    assert rule["is_snoozed_until"] == until
+    assert not {"snooze_schedule", "active_snoozes"} & set(rule)
     (found,) = api.get("/api/alerting/rules/_find").json()["data"]
-    assert not {"is_snoozed_until", "snooze_schedule", "active_snoozes"} & set(found)
+    assert found["is_snoozed_until"] == until and "snooze_schedule" not in found
 
 
 def test_a_rule_whose_snooze_has_not_started_is_not_snoozed(api, rule_id):
     later = datetime.now(UTC) + timedelta(days=1)
     assert snooze(api, rule_id, {"start": stamp(later), "duration": "2h"}).status_code == 200
     assert until_of(rule_id) is None
+    assert "is_snoozed_until" not in api.get(f"/api/alerting/rule/{rule_id}").json()
 
 
 def test_a_recurring_snooze_is_active_during_todays_occurrence(api, rule_id):
