@@ -17,7 +17,7 @@ from actions import rule_types
 from actions.models import Alert, Rule
 from connectors import registry
 from connectors.conf import get_config
-from connectors.schemas import Array, Boolean, Enum, Field, Number, Object, String
+from connectors.schemas import Any_, Array, Boolean, Enum, Field, Number, Object, Record, String
 
 logger = logging.getLogger("actions")
 
@@ -162,7 +162,7 @@ def rule_fields(action: Field) -> dict[str, Field]:
         "name": String(max_length=RULE_NAME_MAX_LENGTH),
         "tags": Array(String(), default=list),
         "schedule": Object({"interval": String(max_length=DURATION_MAX_LENGTH, validator=duration_problem)}),
-        "params": Object({}, strict=False, default=dict),
+        "params": Record(Any_(), default=dict),  # ruleParamsSchema: recordOf(string, maybe(any))
         "actions": Array(action, default=list),
         "throttle": String(nullable=True, max_length=DURATION_MAX_LENGTH, validator=duration_problem),
         "notify_when": String(nullable=True, validator=notify_when_problem),

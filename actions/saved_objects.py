@@ -29,7 +29,7 @@ from connectors import saved_objects as engine  # the engine does not import act
 from connectors.base import iso_ms
 from connectors.models import Connector
 from connectors.preconfigured import is_preconfigured
-from connectors.schemas import Array, Boolean, Number, Object, SchemaError, String
+from connectors.schemas import Any_, Array, Boolean, Number, Object, Record, SchemaError, String
 
 MIGRATION_VERSION = "8.0.0"
 DEFAULT_INTERVAL = "1m"  # a hand-written file without a schedule
@@ -256,7 +256,7 @@ def _attributes_schema() -> Object:
             {
                 "actionRef": String(),
                 "group": String(nullable=True),
-                "params": Object({}, strict=False, default=dict),
+                "params": Record(Any_(), default=dict),  # rawRule action params: recordOf
                 "frequency": frequency_field("notifyWhen"),
                 "uuid": String(nullable=True),
                 "alertsFilter": ALERTS_FILTER,

@@ -363,7 +363,10 @@ class Array(Field):
 
 
 class Record(Field):
-    """`schema.recordOf(schema.string(), <values>)`."""
+    """`schema.recordOf(schema.string(), <values>)`: any keys, each value checked by `values` (not
+    `schema.mapOf`, which reads `expected value of type [Map] or [object] ...`). Unlike an object it
+    has no default, so an absent required record fails as `undefined`, and a wrong type reads
+    `expected value of type [object] but got [X]`."""
 
     kind = "record"
     expected = "object"
@@ -383,7 +386,13 @@ class Record(Field):
 
 
 class Object(Field):
-    """A map with declared keys. `strict` (Kibana's default) rejects unknown keys."""
+    """`schema.object({...})`: a map with declared keys. `strict` (Kibana's default) rejects unknown
+    keys; `strict=False` is `{unknowns: 'allow'}`. A map of any keys is `schema.recordOf`: declare it
+    as a `Record`, which config-schema words differently.
+
+    config-schema's object is `object().default().optional()` in Joi: an absent required object is
+    checked as `{}` (so its own keys' defaults apply, and the first missing required key is what
+    fails), and a wrong type reads `expected a plain object value, but found [number] instead.`"""
 
     kind = "object"
     expected = "object"
@@ -392,6 +401,14 @@ class Object(Field):
         super().__init__(**kwargs)
         self.fields = fields or {}
         self.strict = strict
+
+    def validate(self, value: Any, path: str = "") -> Any:
+        if value is MISSING and self.required:
+            value = {}
+        return super().validate(value, path)
+
+    def type_error(self, value: Any, path: str) -> SchemaError:
+        return self.failure(f"expected a plain object value, but found [{type_name(value)}] instead.", path)
 
     def check(self, value: Any, path: str) -> dict:
         if isinstance(value, str):  # config-schema parses a JSON string given for an object

@@ -52,13 +52,13 @@ from connectors.api.base import (
 )
 from connectors.api.errors import BadRequest, Forbidden, KibanaError, NotFound, envelope
 from connectors.exceptions import ActionTypeDisabled, ConfigurationError
-from connectors.schemas import Array, Boolean, Number, Object, SchemaError, String
+from connectors.schemas import Any_, Array, Boolean, Number, Object, Record, SchemaError, String
 
 ACTION = Object(
     {
         "group": String(nullable=True),
         "id": String(),
-        "params": Object({}, strict=False, default=dict),
+        "params": Record(Any_(), default=dict),  # recordOf(string, maybe(any), {defaultValue: {}})
         "frequency": frequency_field("notify_when"),
         "uuid": String(nullable=True),
         "alerts_filter": ALERTS_FILTER,
@@ -87,7 +87,7 @@ REPORT_BODY = Object(
                 {
                     "id": String(min_length=1, max_length=ALERT_ID_MAX_LENGTH),
                     "action_group": String(nullable=True),
-                    "context": Object({}, strict=False, default=dict),
+                    "context": Record(Any_(), default=dict),
                 }
             ),
             min_size=1,
@@ -134,7 +134,7 @@ SNOOZE_BODY = Object(
         )
     }
 )
-ENQUEUE_BODY = Object({"params": Object({}, strict=False)})
+ENQUEUE_BODY = Object({"params": Record(Any_())})  # as _execute's: recordOf(string, any)
 RUN_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a 64-bit integer column
 
 # Rule operations and the connectors privilege they need (rules share the per-space privilege).
@@ -207,7 +207,7 @@ class RuleView(KibanaView):
 class RuleCreateView(RuleView):
     def post(self, request, rule_id=None):
         raw = request_body(request)
-        body = _strip_absent(validate_body(CREATE_BODY, raw), raw if isinstance(raw, dict) else {})
+        body = _strip_absent(validate_body(CREATE_BODY, raw), _as_sent(raw))
         check_groups(body["actions"])
         rule_type = get_rule_type(body["rule_type_id"])
         self.authorize("create", rule_type.type_id, body["consumer"])
@@ -228,7 +228,7 @@ class RuleDetailView(RuleCreateView):
 
     def put(self, request, rule_id):
         raw = request_body(request)
-        body = _strip_absent(validate_body(UPDATE_BODY, raw), raw if isinstance(raw, dict) else {})
+        body = _strip_absent(validate_body(UPDATE_BODY, raw), _as_sent(raw))
         check_groups(body["actions"])
         rule = self.load(rule_id)
         self.authorize("update", rule.rule_type_id, rule.consumer)
@@ -453,7 +453,7 @@ class EnqueueView(KibanaView):
 BULK_ENQUEUE_BODY = Object(
     {
         "actions": Array(
-            Object({"id": String(min_length=1), "params": Object({}, strict=False)}),
+            Object({"id": String(min_length=1), "params": Record(Any_())}),
             min_size=1,
             max_size=BULK_ENQUEUE_MAX,
         )

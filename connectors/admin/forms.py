@@ -483,6 +483,14 @@ def plain_words(message: str) -> str:
         if got == "null":
             return "This field cannot be empty."
         return f"Enter {TYPE_WORDS.get(expected, expected)}, not {TYPE_WORDS.get(got, got)}."
+    match = re.fullmatch(r"expected a plain object value, but found \[(\w+)\] instead\.", message)
+    if match:  # config-schema's object (a record says `expected value of type [object] ...`)
+        got = match.group(1)
+        return (
+            "This field cannot be empty."
+            if got == "null"
+            else f"Enter a JSON object, not {TYPE_WORDS.get(got, got)}."
+        )
     if message.startswith("types that failed validation:"):
         values = re.findall(r"expected value to equal \[([^\]]*)\]", message)
         values = [v for v in values if v != "null"]

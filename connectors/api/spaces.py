@@ -9,6 +9,7 @@ Bodies, codes and messages follow Kibana's spaces plugin. Who may do what:
 Deleting a space deletes everything in it (its connectors, privileges and other space-owned rows).
 """
 
+import json
 import re
 
 from django.db import IntegrityError, transaction
@@ -123,7 +124,8 @@ def _apply(space: Space, body: dict, *, partial: bool = False) -> None:
 
 def _validate(data, action: str) -> dict:
     body = validate_body(SPACE_BODY, data)
-    if "solution" in data and not body.get("solution"):
+    sent = json.loads(data) if isinstance(data, str) else data  # a body given as JSON text, parsed
+    if "solution" in sent and not body.get("solution"):
         raise BadRequest(f"Unable to {action} Space, solution property cannot be empty")
     return body
 

@@ -10,7 +10,7 @@ from django.db.models import Max
 from connectors.base import ConnectorType, ExecutionContext, ExecutionResult
 from connectors.exceptions import ConnectorError
 from connectors.models import IndexDocument
-from connectors.schemas import Array, Boolean, Object, String
+from connectors.schemas import Any_, Array, Boolean, Object, Record, String
 
 ALERT_HISTORY_PREFIX = "kibana-alert-history-"
 ALERT_HISTORY_CONNECTOR_ID = "preconfigured-alert-history-es-index"
@@ -43,9 +43,7 @@ class IndexConnector(ConnectorType):
     )
     params_schema = Object(
         {
-            "documents": Array(
-                Object({}, strict=False), label="Documents", help="A JSON array of documents to index."
-            ),
+            "documents": Array(Record(Any_()), label="Documents", help="A JSON array of documents to index."),
             "indexOverride": String(nullable=True, default=None, validator=_index_override_rule),
         }
     )

@@ -50,23 +50,23 @@ class PagerDutyConnector(ConnectorType):
     secrets_schema = Object(
         {"routingKey": String(label="Integration key", secret=True, help="Events API v2 routing key")}
     )
+    # Every param is schema.maybe: absent is fine, null is refused (config-schema's maybe_type).
     params_schema = Object(
         {
-            "eventAction": Enum(EVENT_ACTIONS, nullable=True, label="Event action"),
-            "dedupKey": String(max_length=255, nullable=True, label="Dedup key"),
-            "summary": String(max_length=1024, nullable=True, label="Summary"),
-            "source": String(nullable=True, label="Source"),
-            "severity": Enum(SEVERITIES, nullable=True, label="Severity"),
-            "timestamp": String(nullable=True, label="Timestamp"),
-            "component": String(nullable=True, label="Component"),
-            "group": String(nullable=True, label="Group"),
-            "class": String(nullable=True, label="Class"),
+            "eventAction": Enum(EVENT_ACTIONS, optional=True, label="Event action"),
+            "dedupKey": String(max_length=255, optional=True, label="Dedup key"),
+            "summary": String(max_length=1024, optional=True, label="Summary"),
+            "source": String(optional=True, label="Source"),
+            "severity": Enum(SEVERITIES, optional=True, label="Severity"),
+            "timestamp": String(optional=True, label="Timestamp"),
+            "component": String(optional=True, label="Component"),
+            "group": String(optional=True, label="Group"),
+            "class": String(optional=True, label="Class"),
             "links": Array(
                 Object({"href": String(label="URL"), "text": String(label="Text")}),
-                nullable=True,
+                optional=True,
                 label="Links",
             ),
-            # schema.maybe(recordOf(...)): absent or a record, not null (so its failures are not a union)
             "customDetails": Record(Any_(), optional=True, label="Custom details", widget="code"),
         }
     )

@@ -51,9 +51,8 @@ class SubActionConnectorType(ConnectorType):
     params_schema = Object(
         {
             "subAction": String(label="Sub action"),
-            "subActionParams": Object(
-                {}, strict=False, nullable=True, default=None, label="Sub action params"
-            ),
+            # schema.object({}, {unknowns: 'allow'}): absent is {}, null is refused
+            "subActionParams": Object({}, strict=False, default=dict, label="Sub action params"),
         }
     )
 

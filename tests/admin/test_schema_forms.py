@@ -170,6 +170,8 @@ def test_a_failed_submit_never_renders_the_secrets_typed_in_it():
         ("value has length [9] but it must have a maximum length of [5].", "Enter at most 5 characters."),
         ("Value must be equal to or greater than [1].", "Enter a number of at least 1."),
         ("definition for this key is missing", "This key is not allowed here."),
+        ("expected a plain object value, but found [Array] instead.", "Enter a JSON object, not a list."),
+        ("expected a plain object value, but found [null] instead.", "This field cannot be empty."),
         ("something the type says", "something the type says"),
     ],
 )

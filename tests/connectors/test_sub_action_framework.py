@@ -75,3 +75,23 @@ def test_http_errors_are_rewritten_with_the_status_code(default_space, httpserve
 
 def test_urls_are_normalised_as_kibana_does():
     assert normalise_url("https://a.example//b//c/") == "https://a.example/b/c"
+
+
+def test_null_sub_action_params_are_refused_as_kibanas_framework_schema_object_refuses_them(default_space):
+    # Kibana's framework params: {subAction: string, subActionParams: schema.object({}, {unknowns: 'allow'})}
+    result = execute(
+        _connector(default_space, "http://127.0.0.1:9"), {"subAction": "echo", "subActionParams": None}
+    )
+    assert result.status == "error"
+    assert result.message == (
+        "error validating action params: [subActionParams]: expected a plain object value, but found [null] instead."
+    )
+
+
+def test_sub_action_params_left_out_are_an_empty_object_as_kibanas_framework_defaults_them(
+    default_space, httpserver
+):
+    result = execute(_connector(default_space, httpserver.url_for("")), {"subAction": "echo"})
+    assert result.service_message == (
+        "Request validation failed (Error: [text]: expected value of type [string] but got [undefined])"
+    )

@@ -81,7 +81,7 @@ def _unparsable(kind: str) -> str:
             "- [attributes.actions.0.frequency.notifyWhen.2]: expected value to equal [onActionGroupChange]",
         ),
         ({"params": []}, "[attributes.params]: expected value of type [object] but got [Array]"),
-        ({"params": "p"}, f"[attributes.params]: {_unparsable('object')}"),
+        ({"params": "p"}, f"[attributes.params]: {_unparsable('record')}"),
         (
             {"schedule": {}},
             "[attributes.schedule.interval]: expected value of type [string] but got [undefined]",
@@ -170,7 +170,7 @@ def test_a_malformed_rule_attribute_is_a_clean_per_object_error_and_the_rest_imp
     [
         (
             {"config": []},
-            "error validating action type config: expected value of type [object] but got [Array]",
+            "error validating action type config: expected a plain object value, but found [Array] instead.",
         ),
         (
             {"config": "c"},

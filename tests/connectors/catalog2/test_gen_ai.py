@@ -195,7 +195,7 @@ def test_a_response_without_usage_fails_validation_with_the_error_text_kibana_in
         {"subAction": "run", "subActionParams": {"body": "{}"}},
     )
     assert result.service_message == (
-        "Response validation failed (Error: [usage]: expected value of type [object] but got [undefined])"
+        "Response validation failed (Error: [usage.prompt_tokens]: expected value of type [number] but got [undefined])"
     )
     assert result.retry is True  # thrown by Kibana's SubActionConnector.request, so the framework retries
 

@@ -178,3 +178,34 @@ def test_custom_details_that_are_not_json_fail_with_config_schemas_record_messag
     assert raised.value.message == (
         "error validating action params: [customDetails]: could not parse record value from json input"
     )
+
+
+# Kibana's params are all schema.maybe (pagerduty/index.ts): absent is fine, null is refused.
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("summary", "[summary]: expected value of type [string] but got [null]"),
+        ("dedupKey", "[dedupKey]: expected value of type [string] but got [null]"),
+        ("links", "[links]: expected value of type [array] but got [null]"),
+        (
+            "severity",
+            "[severity]: types that failed validation:\n"
+            "- [severity.0]: expected value to equal [critical]\n"
+            "- [severity.1]: expected value to equal [error]\n"
+            "- [severity.2]: expected value to equal [warning]\n"
+            "- [severity.3]: expected value to equal [info]",
+        ),
+    ],
+)
+def test_a_pagerduty_param_given_null_is_refused_as_kibanas_schema_maybe_refuses_it(
+    kibana_settings, name, message
+):
+    with pytest.raises(ConfigurationError) as raised:
+        registry.get(".pagerduty").validate_params({name: None}, kibana_settings.set({}))
+    assert raised.value.message == f"error validating action params: {message}"
+
+
+def test_pagerduty_params_left_out_are_still_accepted(kibana_settings):
+    assert registry.get(".pagerduty").validate_params({}, kibana_settings.set({})) == {}
