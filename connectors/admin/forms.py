@@ -593,7 +593,11 @@ def _parse_rows(spec: FieldSpec, rows: list[dict]) -> Any:
     null (when the key may be) or left out, a blank hidden cell numbers its row (a comment's id)."""
     items = []
     for number, row in enumerate(rows, start=1):
-        texts = {key: (row.get(key) or "").strip() for key, _node in row_columns(spec.node.item)}
+        # (browsers send a textarea's line breaks as CRLF)
+        texts = {
+            key: (row.get(key) or "").replace("\r\n", "\n").strip()
+            for key, _node in row_columns(spec.node.item)
+        }
         asked = [key for key, node in row_columns(spec.node.item) if node.widget != "hidden"]
         if not any(texts[key] for key in asked):
             continue

@@ -91,9 +91,15 @@
       var add = box.querySelector("[data-add-row]");
       if (!body || !add) return;
       var next = body.querySelectorAll("tr").length;
+      // Remove buttons when there are two rows or more; labels say each row's place ("row 2").
       var showRemove = function () {
-        body.querySelectorAll("[data-remove-row]").forEach(function (button) {
-          button.hidden = body.querySelectorAll("tr").length < 2;
+        var rows = body.querySelectorAll("tr");
+        rows.forEach(function (row, position) {
+          row.querySelectorAll("[aria-label]").forEach(function (input) {
+            input.setAttribute("aria-label", input.getAttribute("aria-label").replace(/row \d+$/, "row " + (position + 1)));
+          });
+          var button = row.querySelector("[data-remove-row]");
+          if (button) button.hidden = rows.length < 2;
         });
       };
       add.hidden = false;
@@ -108,9 +114,6 @@
           var key = input.getAttribute("data-col");
           input.name = name + "__" + index + "__" + key;
           if (input.id) input.id = box.id + "__" + index + "__" + key;
-          if (input.hasAttribute("aria-label")) {
-            input.setAttribute("aria-label", input.getAttribute("aria-label").replace(/row \d+$/, "row " + (index + 1)));
-          }
           input.value = "";
         });
         body.appendChild(row);
