@@ -215,10 +215,23 @@ def display_rows(specs: list[FieldSpec], config: dict) -> list[tuple[str, str, s
             text = spec.choice_label(value)
         elif isinstance(value, bool):
             text = "Yes" if value else "No"
+        elif spec.input in ("lines", "pairs", "rows"):
+            text = _display_text(spec, value)
         else:
             text = value if isinstance(value, str) else json.dumps(value)
         rows.append((_label(spec), spec.key, text))
     return rows
+
+
+def _display_text(spec: FieldSpec, value: Any) -> str:
+    """A list or pairs as the read-only page says them: "C0123ABCD #general; ops-alerts"."""
+    shown = _initial_text(spec, value)
+    if spec.input == "rows" and isinstance(shown, list):
+        keys = [key for key, node in row_columns(spec.node.item) if node.widget != "hidden"]
+        return "; ".join(" ".join(row[key] for key in keys if row[key]) for row in shown)
+    if isinstance(shown, str) and not shown.lstrip().startswith(("{", "[")):
+        return "; ".join(line for line in shown.splitlines() if line.strip())
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _label(spec: FieldSpec) -> str:

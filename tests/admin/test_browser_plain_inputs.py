@@ -41,6 +41,9 @@ def test_a_person_lists_the_allowed_slack_channels_row_by_row(tab):
     page.fill("#id_config__allowedChannels__2__name", "gone")
     page.click("[aria-label='Remove row 3']")
     tab.shot("form-slack-channels")
+    page.set_viewport_size({"width": 390, "height": 844})  # the rows fit a phone
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    page.set_viewport_size({"width": 1366, "height": 900})
     save(page)
 
     connector = Connector.objects.get(name="Ops Slack")
@@ -159,6 +162,8 @@ def test_a_person_adds_pagerduty_links_as_address_and_text(tab, default_space, h
     assert "Enter a JSON object, not a list." in page.inner_text(".cx-field--error")
     assert page.input_value("#id_params__links__1__text") == "Status page"  # the rows stay as typed
 
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     page.fill("#id_params__customDetails", '{"disk": "/var"}')
     page.click("#cx-run")
     page.wait_for_selector("[data-outcome=success]")

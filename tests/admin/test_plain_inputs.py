@@ -322,3 +322,22 @@ def test_index_documents_that_are_not_objects_get_a_plain_error_on_their_field(a
         field = page.split('id="id_params__documents"')[1].split("cx-help")[0]
         assert expected in field, (text, field[:600])
         assert "Traceback" not in page and "error validating" not in page
+
+
+def test_the_read_only_page_says_channels_and_pairs_without_json(admin_client, default_space, staff_user):
+    from django.test import Client
+
+    slack = create_connector(
+        default_space,
+        name="Ops Slack",
+        type_id=".slack_api",
+        config={"allowedChannels": [{"id": "C0123ABCD", "name": "#general"}, {"name": "ops-alerts"}]},
+        secrets={"token": SECRET},
+    )
+    reader = Client()
+    reader.force_login(staff_user("reader", default="read"))
+
+    page = reader.get(url("view", slack.id)).content.decode()
+
+    assert "C0123ABCD #general; ops-alerts" in page
+    assert "[{" not in page and "&quot;name&quot;" not in page
