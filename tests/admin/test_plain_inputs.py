@@ -341,3 +341,17 @@ def test_the_read_only_page_says_channels_and_pairs_without_json(admin_client, d
 
     assert "C0123ABCD #general; ops-alerts" in page
     assert "[{" not in page and "&quot;name&quot;" not in page
+
+
+def test_an_error_inside_a_list_item_names_the_item_and_its_key():
+    from connectors.admin.forms import split_error
+
+    assert split_error(
+        "error validating action params: [links.0.href]: expected value of type [string] but got [undefined]"
+    ) == ("links", "Item 1, href: This field is required.")
+    assert split_error(
+        "error validating action params: [documents.1]: could not parse object value from json input"
+    ) == (
+        "documents",
+        "Item 2: Enter a JSON object, not text.",
+    )
