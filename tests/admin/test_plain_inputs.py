@@ -355,3 +355,40 @@ def test_an_error_inside_a_list_item_names_the_item_and_its_key():
         "documents",
         "Item 2: Enter a JSON object, not text.",
     )
+
+
+def test_a_rules_pagerduty_action_takes_its_links_as_rows_and_shows_them_again(admin_client, default_space):
+    from actions.models import Rule
+    from tests.actions.test_admin_rule_editor import add_url, threshold_form
+
+    paging = create_connector(
+        default_space,
+        name="Paging",
+        type_id=".pagerduty",
+        config={"apiUrl": "http://127.0.0.1:9/enqueue"},
+        secrets={"routingKey": SECRET},
+    )
+    data = threshold_form(paging.id)
+    del data["action-0-params__body"]
+    data.update(
+        {
+            "action-0-params__eventAction": "trigger",
+            "action-0-params__summary": "{{context.message}}",
+            "action-0-params__links__0__href": "https://runbooks.example.com/{{rule.id}}",
+            "action-0-params__links__0__text": "Runbook",
+            "action-0-params__links__1__href": "",
+            "action-0-params__links__1__text": "",
+        }
+    )
+
+    response = admin_client.post(add_url(), data)
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    rule = Rule.objects.get()
+    links = [{"href": "https://runbooks.example.com/{{rule.id}}", "text": "Runbook"}]
+    assert rule.actions[0]["params"]["links"] == links
+    page = admin_client.get(f"/admin/actions/rule/{rule.id}/change/").content.decode()
+    assert (
+        'name="action-0-params__links__0__href" id="id_action-0-params__links__0__href" value="https://runbooks.example.com/{{rule.id}}"'
+        in page
+    )
