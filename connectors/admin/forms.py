@@ -13,6 +13,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.forms.utils import flatatt
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from connectors import schemas
 from connectors.schemas import MISSING, NUL_MESSAGE, unstorable_problem
@@ -30,7 +33,7 @@ class FieldSpec:
     group: str  # config, secrets or params
     key: str
     node: schemas.Field
-    input: str  # text, password, textarea, checkbox, tristate, select, number, lines, json
+    input: str  # text, password, textarea, checkbox, tristate, select, number, lines, pairs, rows, json
     choices: tuple = ()  # for a select: the schema's Enum values, or known values of a free string
     # `node.shown_when` resolved to inputs: (input name, negated, the values as the input's text)
     conditions: tuple = ()
@@ -68,6 +71,8 @@ def input_kind(node: schemas.Field, group: str) -> str:
             return "password"
         if node.widget == "hidden":
             return "hidden"  # a fixed value the person does not choose (the Test tab's subAction)
+        if node.widget == "pairs":
+            return "pairs"  # a JSON object kept as text (the webhook's OAuth additionalFields)
         return "textarea" if node.widget in TEXTAREA_WIDGETS else "text"
     if isinstance(node, schemas.Boolean):
         return "checkbox" if isinstance(node.default, bool) else "tristate"
@@ -75,11 +80,24 @@ def input_kind(node: schemas.Field, group: str) -> str:
         return "number"
     if isinstance(node, schemas.Enum):
         return "select"
-    if node.kind == "array" and getattr(getattr(node, "item", None), "kind", None) in LINE_ITEM_KINDS:
+    item = getattr(node, "item", None)
+    if node.kind == "array" and getattr(item, "kind", None) in LINE_ITEM_KINDS:
         return "lines"  # (Array, and the ITSM types' NullableArray: Jira's labels)
+    if node.kind == "array" and row_columns(item):
+        return "rows"  # objects of strings: Slack's channels, PagerDuty's links, comments
     if isinstance(node, schemas.Record) and isinstance(node.values, schemas.String):
         return "pairs"  # HTTP headers: one `Name: value` per line, as Kibana's key/value rows
     return "json"  # other Records, Object, OneOf, Any, arrays of objects
+
+
+def row_columns(item: Any) -> list[tuple[str, schemas.Field]]:
+    """The columns of a `rows` input: the declared keys of an Object item when each is a String
+    (one text input per row each; `widget="hidden"` ones are kept, not asked for), else none."""
+    if not isinstance(item, schemas.Object) or not item.fields:
+        return []
+    if not all(isinstance(node, schemas.String) and not node.secret for node in item.fields.values()):
+        return []
+    return list(item.fields.items())
 
 
 WHOLE = "__whole__"  # the key of the single JSON input used when a schema is not an Object
@@ -197,10 +215,23 @@ def display_rows(specs: list[FieldSpec], config: dict) -> list[tuple[str, str, s
             text = spec.choice_label(value)
         elif isinstance(value, bool):
             text = "Yes" if value else "No"
+        elif spec.input in ("lines", "pairs", "rows"):
+            text = _display_text(spec, value)
         else:
             text = value if isinstance(value, str) else json.dumps(value)
         rows.append((_label(spec), spec.key, text))
     return rows
+
+
+def _display_text(spec: FieldSpec, value: Any) -> str:
+    """A list or pairs as the read-only page says them: "C0123ABCD #general; ops-alerts"."""
+    shown = _initial_text(spec, value)
+    if spec.input == "rows" and isinstance(shown, list):
+        keys = [key for key, node in row_columns(spec.node.item) if node.widget != "hidden"]
+        return "; ".join(" ".join(row[key] for key in keys if row[key]) for row in shown)
+    if isinstance(shown, str) and not shown.lstrip().startswith(("{", "[")):
+        return "; ".join(line for line in shown.splitlines() if line.strip())
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _label(spec: FieldSpec) -> str:
@@ -225,6 +256,8 @@ def _help(spec: FieldSpec, has_stored_secret: bool) -> str:
         parts.append("One value per line.")
     elif spec.input == "pairs":
         parts.append("One “Name: value” per line.")
+    elif spec.input == "rows":
+        parts.append("One per row; a blank row is left out.")
     if has_stored_secret:
         parts.append("A value is saved; leave blank to keep it.")
     elif spec.secret and not spec.node.required and not spec.node.shown_when:
@@ -251,12 +284,143 @@ def _initial_text(spec: FieldSpec, value: Any) -> Any:
     if spec.input == "json":
         return json.dumps(value, indent=2)
     if spec.input == "pairs":
-        if not isinstance(value, dict):
-            return json.dumps(value, indent=2)
+        if isinstance(value, str):  # a JSON object kept as text: lines when it reads as them
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return value
+            if not isinstance(parsed, dict) or not parsed:
+                return value
+            value = parsed
+        if not isinstance(value, dict) or not all(_fits_a_line(k, v) for k, v in value.items()):
+            # other JSON stays JSON (the input takes it too), so saving unchanged stores the same
+            return value if isinstance(value, str) else json.dumps(value, indent=2)
         return "\n".join(f"{key}: {item}" for key, item in value.items())
+    if spec.input == "rows":
+        columns = row_columns(spec.node.item)
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            return None
+        return [
+            {key: "" if item.get(key) is None else str(item.get(key)) for key, _node in columns}
+            for item in value
+        ]
     if spec.input == "number":
         return str(value)
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _fits_a_line(key: Any, value: Any) -> bool:
+    """A pair that `Name: value` gives back unchanged."""
+    return (
+        isinstance(value, str)
+        and isinstance(key, str)
+        and key == key.strip()
+        and ":" not in key
+        and "\n" not in key
+        and value == value.strip()
+        and "\n" not in value
+        and bool(key)
+    )
+
+
+class RowsWidget(forms.Widget):
+    """A list of small objects (Slack's allowed channels, PagerDuty's links, comments) as a table:
+    one row per item, one text input per key, named `<name>__<row>__<key>`, plus one blank row to
+    add one more. admin.js adds "Add row" and "Remove" buttons; without it, each save adds one."""
+
+    def __init__(self, columns: list[tuple[str, schemas.Field]], attrs=None):
+        super().__init__(attrs)
+        self.columns = columns
+
+    def shown_columns(self) -> list[tuple[str, schemas.Field]]:
+        return [(key, node) for key, node in self.columns if node.widget != "hidden"]
+
+    def value_from_datadict(self, data, files, name):
+        pattern = re.compile(rf"^{re.escape(name)}__(\d+)__(\w+)$")
+        keys = {key for key, _node in self.columns}
+        rows: dict[int, dict] = {}
+        for posted in data:
+            match = pattern.match(posted)
+            if match and match.group(2) in keys:
+                rows.setdefault(int(match.group(1)), {})[match.group(2)] = data.get(posted)
+        if not rows:
+            return None
+        return [rows[index] for index in sorted(rows)]
+
+    def value_omitted_from_data(self, data, files, name):
+        return not any(key.startswith(f"{name}__") for key in data)
+
+    def id_for_label(self, id_):
+        shown = self.shown_columns()
+        return f"{id_}__0__{shown[0][0]}" if id_ and shown else id_
+
+    def format_value(self, value):
+        return value if isinstance(value, list) else []
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = self.build_attrs(self.attrs, attrs)
+        base_id = attrs.pop("id", f"id_{name}")
+        shown = self.shown_columns()
+        rows = [row for row in self.format_value(value) if isinstance(row, dict)]
+        rows.append({})  # the blank row that adds one more
+        head = "".join(
+            format_html('<th scope="col">{}</th>', _column_label(key, node)) for key, node in shown
+        )
+        body = []
+        for index, row in enumerate(rows):
+            cells = []
+            for key, node in self.columns:
+                input_name, input_id = f"{name}__{index}__{key}", f"{base_id}__{index}__{key}"
+                text = row.get(key) or ""
+                if node.widget == "hidden":
+                    cells.append(
+                        format_html(
+                            '<input type="hidden" name="{}" value="{}" data-col="{}">', input_name, text, key
+                        )
+                    )
+                    continue
+                label = f"{_column_label(key, node)}, row {index + 1}"
+                if node.widget in TEXTAREA_WIDGETS:
+                    control = format_html(
+                        '<textarea name="{}" id="{}" rows="2" class="vLargeTextField" data-col="{}" '
+                        'aria-label="{}" spellcheck="true">\n{}</textarea>',
+                        input_name,
+                        input_id,
+                        key,
+                        label,
+                        text,
+                    )
+                else:
+                    control = format_html(
+                        '<input type="text" name="{}" id="{}" value="{}" class="vTextField" data-col="{}" '
+                        'aria-label="{}" autocomplete="off">',
+                        input_name,
+                        input_id,
+                        text,
+                        key,
+                        label,
+                    )
+                cells.append(format_html("<td>{}</td>", control))
+            remove = format_html(
+                '<td class="cx-rows-remove"><button type="button" class="button cx-button-small" '
+                'data-remove-row hidden aria-label="Remove row {}">Remove</button></td>',
+                index + 1,
+            )
+            body.append(format_html('<tr data-row="{}">{}{}</tr>', index, mark_safe("".join(cells)), remove))
+        return format_html(
+            '<div class="cx-rows" id="{}" data-rows="{}"{}><table class="cx-rows-table"><thead><tr>{}<th>'
+            '<span class="cx-visually-hidden">Remove</span></th></tr></thead><tbody>{}</tbody></table>'
+            '<button type="button" class="button cx-button-small" data-add-row hidden>Add row</button></div>',
+            base_id,
+            name,
+            flatatt({k: v for k, v in attrs.items() if k.startswith("data-")}),
+            mark_safe(head),
+            mark_safe("".join(body)),
+        )
+
+
+def _column_label(key: str, node: schemas.Field) -> str:
+    return node.label or key
 
 
 class SecretTextarea(forms.Textarea):
@@ -335,6 +499,14 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
             initial=initial_text,
             widget=forms.NumberInput(attrs={**attrs, "step": "any"}),
         )
+    if kind == "rows":
+        return forms.Field(
+            label=label,
+            help_text=help_text,
+            required=False,  # a blank list is left out; the schema says when one is needed
+            initial=initial_text,
+            widget=RowsWidget(row_columns(node.item), attrs=attrs),
+        )
     if kind in ("textarea", "lines", "json", "pairs"):
         css = "vLargeTextField code" if kind == "json" or node.widget == "code" else "vLargeTextField"
         rows = 6 if kind == "json" else 4
@@ -373,6 +545,8 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
         return bool(raw)
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return MISSING
+    if kind == "rows":
+        return _parse_rows(spec, raw)
     if kind == "tristate":
         return raw == "true"
     if kind == "select":
@@ -425,6 +599,34 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
             raise InputError(f"This must not contain {what}.")
         return value
     return raw
+
+
+def _parse_rows(spec: FieldSpec, rows: list[dict]) -> Any:
+    """A `rows` input's rows as a list of objects: blank rows are left out, a blank optional cell is
+    null (when the key may be) or left out, a blank hidden cell numbers its row (a comment's id)."""
+    items = []
+    for number, row in enumerate(rows, start=1):
+        # (browsers send a textarea's line breaks as CRLF)
+        texts = {
+            key: (row.get(key) or "").replace("\r\n", "\n").strip()
+            for key, _node in row_columns(spec.node.item)
+        }
+        asked = [key for key, node in row_columns(spec.node.item) if node.widget != "hidden"]
+        if not any(texts[key] for key in asked):
+            continue
+        item = {}
+        for key, node in row_columns(spec.node.item):
+            text = texts[key]
+            if text:
+                item[key] = text
+            elif node.widget == "hidden":
+                item[key] = str(len(items) + 1)
+            elif node.required:
+                raise InputError(f"Row {number}: enter the {_column_label(key, node).lower()}.")
+            elif node.nullable:
+                item[key] = None
+        items.append(item)
+    return items or MISSING
 
 
 # ---- where secrets go ----------------------------------------------------------------------------
@@ -510,6 +712,10 @@ def plain_words(message: str) -> str:
     if match:
         bound, limit = match.groups()
         return f"Enter a number {'of at least' if bound == 'greater' else 'no greater than'} {limit}."
+    match = re.fullmatch(r"could not parse (object|array|record) value from json input", message)
+    if match:  # config-schema reads a string given for an object or array as JSON
+        kind = {"record": "object"}.get(match.group(1), match.group(1))
+        return f"Enter {TYPE_WORDS[kind]}, not text."
     if message == "definition for this key is missing":
         return "This key is not allowed here."
     return message
@@ -528,10 +734,12 @@ def split_error(message: str) -> tuple[str | None, str]:
     key, _, sub = path.partition(".")
     # a nested path inside a types-that-failed list starts with the key too
     text = plain_words(rest)
-    if sub and not sub.isdigit():
+    item = re.fullmatch(r"(\d+)(?:\.(.+))?", sub)
+    if item:  # `[links.0.href]`: "Item 1, href: …"
+        number, inner = item.groups()
+        text = f"Item {int(number) + 1}, {inner}: {text}" if inner else f"Item {int(number) + 1}: {text}"
+    elif sub:
         text = f"{sub}: {text}"
-    elif sub.isdigit():
-        text = f"Item {int(sub) + 1}: {text}"
     return key, text
 
 
@@ -608,6 +816,7 @@ class SchemaForm(forms.Form):
                 widget=forms.TextInput(attrs={"class": "vTextField", "autocomplete": "off"}),
             )
         initial_values = initial_values or {}
+        self.initial_values = initial_values
         for spec in specs:
             stored = spec.secret and (
                 spec.key in self.stored_secret_keys or (spec.key == WHOLE and bool(self.stored_secret_keys))
@@ -654,6 +863,21 @@ class SchemaForm(forms.Form):
             )
         return rows
 
+    def _object_as_text(self, spec: FieldSpec, value: Any) -> Any:
+        """A `pairs` input over a String (a JSON object kept as text): the saved text when the
+        object is the same, so saving unchanged stores the same config."""
+        if not isinstance(value, dict):
+            self.add_error(spec.name, "Enter one “Name: value” per line, or a JSON object.")
+            return MISSING
+        saved = self.initial_values.get(spec.group, {}).get(spec.key)
+        if isinstance(saved, str):
+            try:
+                if json.loads(saved) == value:
+                    return saved
+            except ValueError:
+                pass
+        return json.dumps(value)
+
     def values(self, group: str, stored: dict | None = None, reenter: str | None = None) -> dict:
         """The group's JSON values; blank secrets keep `stored` values, unless `reenter` (a reason)
         is given: then a blank secret that has a saved value is a field error saying why. Adds field
@@ -672,6 +896,10 @@ class SchemaForm(forms.Form):
             except InputError as exc:
                 self.add_error(spec.name, str(exc))
                 continue
+            if spec.input == "pairs" and isinstance(spec.node, schemas.String) and value is not MISSING:
+                value = self._object_as_text(spec, value)
+                if value is MISSING:
+                    continue
             keep = (
                 spec.secret
                 and value is MISSING

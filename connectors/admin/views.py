@@ -229,6 +229,11 @@ def _matches(connector: Connector, type_info: TypeInfo, query: str, type_filter:
     )
 
 
+def list_query(**values: str) -> str:
+    """The list's query string: its space first, then the filters and sort that are set."""
+    return urlencode({key: value for key, value in values.items() if value})
+
+
 def connector_list(request, model_admin):
     access = space_access(request)
     if not access.can_read:
@@ -283,9 +288,7 @@ def connector_list(request, model_admin):
         column = {"key": key, "label": label, "sortable": key in SORT_KEYS, "active": key == sort_key}
         if column["sortable"]:
             next_sort = f"-{key}" if key == sort_key and not descending else key
-            column["url"] = "?" + urlencode(
-                {k: v for k, v in (("q", query), ("type", type_filter), ("sort", next_sort)) if v}
-            )
+            column["url"] = "?" + list_query(space=access.space.id, q=query, type=type_filter, sort=next_sort)
             column["direction"] = ("descending" if descending else "ascending") if key == sort_key else "none"
         columns.append(column)
 
@@ -303,7 +306,9 @@ def connector_list(request, model_admin):
         type_choices=sorted(types.values(), key=lambda t: t.name.lower()),
         columns=columns,
         sort=sort,
-        filter_query=urlencode({k: v for k, v in (("q", query), ("type", type_filter), ("sort", sort)) if v}),
+        # the sort, page and Clear links name the space, as every other link of the page does
+        filter_query=list_query(space=access.space.id, q=query, type=type_filter, sort=sort),
+        space_query=list_query(space=access.space.id),
         # the ticked ids are this space's: the bulk buttons name it (see spaces.here_in_space)
         bulk_delete_action=_url("bulk_delete", space=access.space.id),
         bulk_export_action=_url("bulk_export", space=access.space.id),

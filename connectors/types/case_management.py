@@ -118,7 +118,12 @@ class NullableArray(Field):
 def comments_schema() -> NullableArray:
     """`comments: [{comment, commentId}] | null`."""
     return NullableArray(
-        Object({"comment": String(), "commentId": CommentId()}, strict=False), label="Additional comments"
+        # the admin asks for each comment in its own row; the id numbers them (Kibana's forms send "1")
+        Object(
+            {"comment": String(label="Comment", widget="textarea"), "commentId": CommentId(widget="hidden")},
+            strict=False,
+        ),
+        label="Additional comments",
     )
 
 

@@ -84,7 +84,12 @@ class SlackApiConnector(ConnectorType):
     config_schema = Object(
         {
             "allowedChannels": Array(
-                Object({"id": String(min_length=1, nullable=True), "name": String(min_length=1)}),
+                Object(
+                    {
+                        "id": String(min_length=1, nullable=True, label="Channel ID"),
+                        "name": String(min_length=1, label="Channel name"),
+                    }
+                ),
                 max_size=25,
                 nullable=True,
                 label="Allowed channels",

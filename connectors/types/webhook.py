@@ -132,7 +132,12 @@ class WebhookConnector(ConnectorType):
             "clientId": String(nullable=True, optional=True, label="Client ID", shown_when=WITH_OAUTH2),
             "scope": String(nullable=True, optional=True, label="Scope", shown_when=WITH_OAUTH2),
             "additionalFields": String(
-                nullable=True, optional=True, label="Additional fields (JSON)", shown_when=WITH_OAUTH2
+                nullable=True,
+                optional=True,
+                label="Additional fields",
+                help="Sent with the token request.",
+                widget="pairs",  # a JSON object string, asked for as `name: value` lines
+                shown_when=WITH_OAUTH2,
             ),
         }
     )

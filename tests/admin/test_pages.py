@@ -101,6 +101,19 @@ def test_sorting_by_name_descending_reverses_the_rows(admin_client, default_spac
     assert descending.index("Zulu") < descending.index("Alpha")
 
 
+def test_the_lists_sort_page_and_clear_links_name_its_space(admin_client, default_space, other_space):
+    for index in range(51):
+        create_connector(other_space, name=f"Log {index:02}", type_id=".server-log", config={}, secrets={})
+
+    page = admin_client.get(LIST, {"space": "marketing", "q": "Log"}).content.decode()
+
+    assert 'href="?space=marketing&amp;q=Log&amp;sort=-name"' in page  # the active column reverses
+    assert 'href="?space=marketing&amp;q=Log&amp;sort=type"' in page
+    assert 'href="?space=marketing&amp;q=Log&amp;sort=name&amp;page=2"' in page
+    assert 'href="?space=marketing" class="cx-link">Clear' in page
+    assert '<input type="hidden" name="space" value="marketing">' in page  # the search form too
+
+
 def test_a_later_page_shows_the_next_rows_in_full_with_their_badges(admin_client, default_space):
     for i in range(55):
         server_log(default_space, f"Log {i:02d}")
@@ -200,7 +213,9 @@ def test_every_registered_type_gets_a_form_from_its_schema(admin_client):
             connector_type.secrets_schema, "secrets"
         )
         for spec in specs:
-            assert f'name="{spec.name}"' in page, (connector_type.type_id, spec.name)
+            # (a `rows` input is one text input per row and key: `config__allowedChannels__0__name`)
+            name = f'data-rows="{spec.name}"' if spec.input == "rows" else f'name="{spec.name}"'
+            assert name in page, (connector_type.type_id, spec.name)
             if spec.input == "password":
                 assert f'type="password" name="{spec.name}"' in page
 

@@ -83,6 +83,54 @@
       });
     });
 
+    // Lists of small objects (`data-rows`: Slack's channels, PagerDuty's links, comments): "Add row"
+    // copies the last row blank, "Remove" drops one. Inputs are named `<name>__<row>__<key>`; gaps
+    // in the row numbers do not matter, the server reads the rows in order.
+    document.querySelectorAll("[data-rows]").forEach(function (box) {
+      var body = box.querySelector("tbody");
+      var add = box.querySelector("[data-add-row]");
+      if (!body || !add) return;
+      var next = body.querySelectorAll("tr").length;
+      // Remove buttons when there are two rows or more; labels say each row's place ("row 2").
+      var showRemove = function () {
+        var rows = body.querySelectorAll("tr");
+        rows.forEach(function (row, position) {
+          row.querySelectorAll("[aria-label]").forEach(function (input) {
+            input.setAttribute("aria-label", input.getAttribute("aria-label").replace(/row \d+$/, "row " + (position + 1)));
+          });
+          var button = row.querySelector("[data-remove-row]");
+          if (button) button.hidden = rows.length < 2;
+        });
+      };
+      add.hidden = false;
+      add.addEventListener("click", function () {
+        var rows = body.querySelectorAll("tr");
+        var row = rows[rows.length - 1].cloneNode(true);
+        var name = box.getAttribute("data-rows");
+        var index = next;
+        next += 1;
+        row.setAttribute("data-row", String(index));
+        row.querySelectorAll("[data-col]").forEach(function (input) {
+          var key = input.getAttribute("data-col");
+          input.name = name + "__" + index + "__" + key;
+          if (input.id) input.id = box.id + "__" + index + "__" + key;
+          input.value = "";
+        });
+        body.appendChild(row);
+        showRemove();
+        var first = row.querySelector("input:not([type=hidden]), textarea");
+        if (first) first.focus();
+      });
+      body.addEventListener("click", function (event) {
+        var button = event.target.closest ? event.target.closest("[data-remove-row]") : null;
+        if (!button) return;
+        button.closest("tr").remove();
+        showRemove();
+        add.focus();
+      });
+      showRemove();
+    });
+
     // Copy buttons (`data-copy` names the element whose text is copied).
     document.querySelectorAll("button[data-copy]").forEach(function (button) {
       button.hidden = false;
