@@ -1,8 +1,10 @@
 """A small KQL (Kibana Query Language) parser and matcher for documents in the local store.
 
 Supports `field: value`, `field: "a phrase"`, wildcards (`field: ab*`, `field: *`), ranges
-(`field > 5`, `>=`, `<`, `<=`), value lists (`field: (a or b)`), `and`, `or`, `not`, parentheses and
-free text (matches any field). Enough for `filterKuery` and the rules `_find` filter.
+(`field > 5`, `>=`, `<`, `<=`), value lists (`field: (a or b)`), `and`, `or`, `not`, parentheses,
+nested groups (`actions:{ actionTypeId: x and group: y }`: one object of the array satisfies the whole
+inner query, as Elasticsearch's nested query) and free text (matches any field). Enough for
+`filterKuery` and the rules `_find` filter.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-_TOKEN = re.compile(r'\s*(?:(\()|(\))|(:)|(<=|>=|<|>)|"((?:[^"\\]|\\.)*)"|([^\s():<>"]+))')
+_TOKEN = re.compile(r'\s*(?:([(){}])|(:)|(<=|>=|<|>)|"((?:[^"\\]|\\.)*)"|([^\s(){}:<>"]+))')
 
 
 class KqlError(ValueError):
@@ -21,7 +23,7 @@ class KqlError(ValueError):
 # `*` wildcards allowed in one query (the event log's KQL has the same cap, issue 16).
 MAX_WILDCARDS = 10
 
-# As in `eventlog.kql`: levels of parentheses and `not` one query may nest. The parser recurses once per level, so past
+# As in `eventlog.kql`: levels of parentheses, `not` and nested `{ }` groups one query may nest. The parser recurses once per level, so past
 # Python's recursion limit a deep query would be a 500; a 400 long before that. (Elasticsearch, behind
 # Kibana, refuses bool queries nested past `indices.query.bool.max_nested_depth` too.)
 MAX_NESTING = 100
@@ -36,11 +38,9 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
         if not match or match.end() == pos:
             raise KqlError(f"unexpected input at {pos}")
         pos = match.end()
-        lpar, rpar, colon, op, quoted, word = match.groups()
-        if lpar:
-            tokens.append(("(", "("))
-        elif rpar:
-            tokens.append((")", ")"))
+        bracket, colon, op, quoted, word = match.groups()
+        if bracket:
+            tokens.append((bracket, bracket))
         elif colon:
             tokens.append((":", ":"))
         elif op:
@@ -198,6 +198,16 @@ class _Parser:
         kind, text = self.take()
         if kind not in ("word", "quoted"):
             raise KqlError(f"unexpected {text!r}")
+        if kind == "word" and self.peek() == ":" and self.peek(1) == "{":
+            self.take()
+            self.take()
+            self.nest()
+            if self.peek() == "}":
+                raise KqlError("expected a query inside { }")
+            node = ("nested", text, self.or_expr())
+            self.take("}")
+            self.unnest()
+            return node
         if kind == "word" and self.peek() == ":":
             self.take()
             return ("field", text, self.values())
@@ -257,4 +267,6 @@ def matches(node, document: Any) -> bool:
         return any(_value_matches(v, text, quoted) for v in values for text, quoted in node[2])
     if kind == "range":
         return any(_compare(v, node[2], node[3]) for v in lookup(document, node[1]) if v is not None)
+    if kind == "nested":
+        return any(isinstance(item, dict) and matches(node[2], item) for item in lookup(document, node[1]))
     return any(_value_matches(v, node[1], node[2]) for v in _all_values(document))
