@@ -150,6 +150,30 @@ def int_param(name: str, value: str | None, default: int, minimum: int) -> int:
     return number
 
 
+def _snake(key: str) -> str:
+    """lodash snakeCase for a params key as Kibana's mapped_params use it (`riskScore` -> `risk_score`)."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+
+
+def _mapped_value(key: str, value):
+    """Kibana's getModifiedValue: a severity is stored as its sortable form, an unknown one as ``."""
+    if key == "severity":
+        return SEVERITY_ORDER.get(value, "") if isinstance(value, str) else ""
+    return value
+
+
+def _mapped_params(params) -> dict:
+    """Kibana's getMappedParams: the rule's `risk_score` and `severity` params (camel or snake case)."""
+    if not isinstance(params, dict):
+        return {}
+    mapped = {}
+    for key, value in params.items():
+        snake = _snake(str(key))
+        if snake in MAPPED_PARAMS:
+            mapped[snake] = _mapped_value(snake, value)
+    return mapped
+
+
 def _camel(value):
     """Stored snake_case keys (`last_execution_date`) as the saved object's (`lastExecutionDate`)."""
     if isinstance(value, dict):
@@ -171,6 +195,7 @@ def _attributes(rule: Rule, connector_types: dict | None = None) -> dict:
         "muteAll": rule.mute_all,
         "mutedInstanceIds": rule.muted_alert_ids,
         "params": rule.params,
+        "mapped_params": _mapped_params(rule.params),
         "actions": [
             {
                 "group": action.get("group"),
@@ -353,15 +378,35 @@ def _strip_prefix(node):
     return node
 
 
+def _to_mapped_params(node):
+    """Kibana's modifyFilterKueryNode: `params.<risk_score|severity>` (camel or snake case) is
+    filtered on mapped_params, and a severity value is compared in its sortable form."""
+    if node is None:
+        return None
+    kind = node[0]
+    if kind in ("or", "and"):
+        return (kind, [_to_mapped_params(child) for child in node[1]])
+    if kind == "not":
+        return ("not", _to_mapped_params(node[1]))
+    if kind in ("field", "range") and node[1].startswith("params."):
+        key = _snake(node[1].removeprefix("params."))
+        if key in MAPPED_PARAMS:
+            field = f"mapped_params.{key}"
+            if kind == "range":
+                return ("range", field, node[2], _mapped_value(key, node[3]))
+            return ("field", field, [(_mapped_value(key, text), quoted) for text, quoted in node[2]])
+    return node
+
+
 def _sort_spec(sort_field: str) -> tuple[str, str, str]:
     """`(how, path, type)` for a `sort_field`, as Kibana resolves it: `db` sorts on a rule column,
     `attribute` on a saved-object attribute path. Unknown fields are Kibana's 400."""
     if sort_field in DB_SORT_FIELDS:
         return "db", DB_SORT_FIELDS[sort_field], ""
     if sort_field.startswith("params."):
-        key = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", sort_field.removeprefix("params.")).lower()
+        key = _snake(sort_field.removeprefix("params."))
         if key in MAPPED_PARAMS:
-            return "mapped", key, MAPPED_PARAMS[key]
+            return "attribute", f"mapped_params.{key}", MAPPED_PARAMS[key]
     if sort_field in ATTRIBUTE_SORT_FIELDS:
         return "attribute", sort_field, ATTRIBUTE_SORT_FIELDS[sort_field]
     if sort_field in OBJECT_SORT_FIELDS or sort_field in NESTED_SORT_FIELDS:
@@ -377,23 +422,12 @@ def _sort_spec(sort_field: str) -> tuple[str, str, str]:
     raise BadRequest(f"Unknown sort field {sort_field}")
 
 
-def _sort_values(rule: Rule, attributes: dict, how: str, path: str, kind: str) -> list:
+def _sort_values(attributes: dict, path: str, kind: str) -> list:
     """The rule's values for the sort, as Elasticsearch compares them (keywords as strings, dates
     and numbers as numbers); empty when the rule has none (missing)."""
     from actions import kql
 
-    if how == "mapped":
-        found = [
-            value
-            for key, value in (rule.params or {}).items()
-            if re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", str(key)).lower() == path
-        ]
-        if path == "severity":
-            return [SEVERITY_ORDER.get(value, "") if isinstance(value, str) else "" for value in found]
-    elif path == "params":
-        found = kql._all_values(rule.params or {})
-    else:
-        found = kql.lookup(attributes, path)
+    found = kql.all_values(attributes["params"]) if path == "params" else kql.lookup(attributes, path)
     values = []
     for value in found:
         if value is None or isinstance(value, dict | list):
@@ -434,7 +468,7 @@ def find_rules(space_id: str, query, *, per_page: int, page: int, consumers: lis
     filter_node = None
     if query.get("filter"):
         try:
-            filter_node = kql.parse(query["filter"])
+            filter_node = kql.parse_filter(query["filter"])
         except kql.KqlError as exc:
             raise BadRequest(f"KQLSyntaxError: {exc}") from None
     check_public_attributes(query, search_fields, filter_node)
@@ -469,7 +503,7 @@ def find_rules(space_id: str, query, *, per_page: int, page: int, consumers: lis
             checks.append(lambda attributes, rule: wanted in rule.connector_ids())
     connector_types = None
     if filter_node is not None:
-        node = _strip_prefix(filter_node)
+        node = _to_mapped_params(_strip_prefix(filter_node))
         checks.append(lambda attributes, rule: kql.matches(node, attributes))
         if any(f.removeprefix("alert.attributes.").startswith("actions") for f in _filter_fields(node)):
             ids = {cid for actions in rules.values_list("actions", flat=True) for cid in _ids(actions)}
@@ -481,7 +515,7 @@ def find_rules(space_id: str, query, *, per_page: int, page: int, consumers: lis
     for rule in rules.iterator(chunk_size=500):
         attributes = _attributes(rule, connector_types)
         if all(check(attributes, rule) for check in checks):
-            values = [] if how == "db" else _sort_values(rule, attributes, how, path, kind)
+            values = [] if how == "db" else _sort_values(attributes, path, kind)
             entries.append((rule.id, values))
     ids = [rid for rid, _ in entries] if how == "db" else _sorted_ids(entries, descending)
     window = ids[(page - 1) * per_page : page * per_page]

@@ -2,6 +2,7 @@
 (saved-objects `getSortingParams` over the `alert` mappings, Elasticsearch's missing-last order), the
 KQL nested syntax `alert.attributes.actions:{ actionTypeId: ... }` and `params` in search fields."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -151,3 +152,62 @@ def test_nested_groups_count_towards_the_kql_nesting_limit():
 
 def test_find_searches_a_params_field_named_in_search_fields(api, severities):
     assert names(find(api, "search_fields=params.severity&search=critical")) == ["d critical"]
+
+
+# Kibana's rules client also takes the filter as a serialized KueryNode (buildKueryNodeFilter
+# JSON-parses it first), as its spaces_only find test sends: `JSON.stringify(fromKueryExpression(...))`.
+def is_node(field, value, quoted=False):
+    return {
+        "type": "function",
+        "function": "is",
+        "arguments": [
+            {"type": "literal", "value": field, "isQuoted": False},
+            {"type": "literal", "value": value, "isQuoted": quoted},
+        ],
+    }
+
+
+def test_find_accepts_a_filter_sent_as_a_serialized_kuery_node(api, default_space, connector_rules):
+    make_rule(default_space, "my b", params={"strValue": "my b"})
+    make_rule(default_space, "my c", params={"strValue": "my c"})
+    phrase = json.dumps(is_node("alert.attributes.params.strValue", "my b", quoted=True))
+    nested = json.dumps(
+        {
+            "type": "function",
+            "function": "nested",
+            "arguments": [
+                {"type": "literal", "value": "alert.attributes.actions"},
+                is_node("actionTypeId", ".server-log"),
+            ],
+        }
+    )
+    negated = json.dumps({"type": "function", "function": "not", "arguments": [json.loads(nested)]})
+
+    assert names(find(api, f"filter={phrase}")) == ["my b"]
+    assert names(find(api, f"filter={nested}")) == ["logs"]
+    assert "logs" not in names(find(api, f"filter={negated}"))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"type": "function", "function": "bogus", "arguments": []}',
+        '{"type": "function", "function": "is"}',
+        '{"type": "literal"}',
+        "[" * 5000 + "]" * 5000,
+        '{"type":"function","function":"not","arguments":[' * 300 + "{}" + "]}" * 300,
+    ],
+)
+def test_a_malformed_or_too_deep_kuery_node_filter_is_a_400(api, connector_rules, bad):
+    response = find(api, f"filter={bad}")
+
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("KQLSyntaxError: ")
+
+
+def test_a_range_filter_on_params_severity_compares_kibanas_mapped_severity_order(api, severities):
+    above_low = find(api, "filter=alert.attributes.params.severity > low")
+    exactly = find(api, "filter=alert.attributes.params.severity: high")
+
+    assert names(above_low) == ["b high", "d critical"]
+    assert names(exactly) == ["b high"]
