@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
+from rest_framework.test import APIClient
 
 from actions import kql
 from actions.models import Rule
 from connectors.models import Connector
 from tests.actions.helpers import make_webhook
+from tests.conftest import basic_auth
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -211,3 +213,21 @@ def test_a_range_filter_on_params_severity_compares_kibanas_mapped_severity_orde
 
     assert names(above_low) == ["b high", "d critical"]
     assert names(exactly) == ["b high"]
+
+
+def test_a_caller_without_rule_privileges_gets_kibanas_find_403_without_a_trailing_period(
+    db, default_space, django_user_model
+):
+    # Kibana's alerting authorization and its FTR find tests (public and internal): no trailing `.`.
+    django_user_model.objects.create_user("nobody", password="nobody-pass-1")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=basic_auth("nobody", "nobody-pass-1"))
+
+    response = client.get("/api/alerting/rules/_find?filter=alert.attributes.actions:{ actionTypeId: x }")
+
+    assert response.status_code == 403
+    assert response.json() == {
+        "statusCode": 403,
+        "error": "Forbidden",
+        "message": "Unauthorized to find rules for any rule types",
+    }
