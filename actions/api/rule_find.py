@@ -43,6 +43,10 @@ DB_SORT_FIELDS = {
     "revision": "revision",
     "running": "running",
     "muteAll": "mute_all",
+    # getSortingParams' top-level fields: the document id, and the search score (no scoring here:
+    # the default order, by name).
+    "_id": "id",
+    "_score": "name",
 }
 # The other sortable attributes: the leaf fields of Kibana's `alert` saved-object mappings
 # (alerting/server/saved_objects/mappings.ts) with their Elasticsearch types, read from the rule's

@@ -91,6 +91,8 @@ def test_find_still_sorts_on_the_saved_object_root_timestamps_and_name_keyword(a
     assert find(api, "sort_field=updated_at&sort_order=desc").status_code == 200
     assert find(api, "sort_field=created_at").status_code == 200
     assert names(find(api, "sort_field=name.keyword&sort_order=desc"))[0] == "d critical"
+    by_id = [rule.name for rule in Rule.objects.order_by("-id")]
+    assert names(find(api, "sort_field=_id&sort_order=desc")) == by_id
 
 
 @pytest.fixture
