@@ -1,17 +1,20 @@
 """A small KQL (Kibana Query Language) parser and matcher for documents in the local store.
 
 Supports `field: value`, `field: "a phrase"`, wildcards (`field: ab*`, `field: *`), ranges
-(`field > 5`, `>=`, `<`, `<=`), value lists (`field: (a or b)`), `and`, `or`, `not`, parentheses and
-free text (matches any field). Enough for `filterKuery` and the rules `_find` filter.
+(`field > 5`, `>=`, `<`, `<=`), value lists (`field: (a or b)`), `and`, `or`, `not`, parentheses,
+nested groups (`actions:{ actionTypeId: x and group: y }`: one object of the array satisfies the whole
+inner query, as Elasticsearch's nested query) and free text (matches any field). Enough for
+`filterKuery` and the rules `_find` filter.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-_TOKEN = re.compile(r'\s*(?:(\()|(\))|(:)|(<=|>=|<|>)|"((?:[^"\\]|\\.)*)"|([^\s():<>"]+))')
+_TOKEN = re.compile(r'\s*(?:([(){}])|(:)|(<=|>=|<|>)|"((?:[^"\\]|\\.)*)"|([^\s(){}:<>"]+))')
 
 
 class KqlError(ValueError):
@@ -21,7 +24,7 @@ class KqlError(ValueError):
 # `*` wildcards allowed in one query (the event log's KQL has the same cap, issue 16).
 MAX_WILDCARDS = 10
 
-# As in `eventlog.kql`: levels of parentheses and `not` one query may nest. The parser recurses once per level, so past
+# As in `eventlog.kql`: levels of parentheses, `not` and nested `{ }` groups one query may nest. The parser recurses once per level, so past
 # Python's recursion limit a deep query would be a 500; a 400 long before that. (Elasticsearch, behind
 # Kibana, refuses bool queries nested past `indices.query.bool.max_nested_depth` too.)
 MAX_NESTING = 100
@@ -36,11 +39,9 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
         if not match or match.end() == pos:
             raise KqlError(f"unexpected input at {pos}")
         pos = match.end()
-        lpar, rpar, colon, op, quoted, word = match.groups()
-        if lpar:
-            tokens.append(("(", "("))
-        elif rpar:
-            tokens.append((")", ")"))
+        bracket, colon, op, quoted, word = match.groups()
+        if bracket:
+            tokens.append((bracket, bracket))
         elif colon:
             tokens.append((":", ":"))
         elif op:
@@ -82,11 +83,11 @@ def _lookup(node: Any, parts: list[str]) -> list[Any]:
     return results
 
 
-def _all_values(document: Any) -> list[Any]:
+def all_values(document: Any) -> list[Any]:
     if isinstance(document, dict):
-        return [v for value in document.values() for v in _all_values(value)]
+        return [v for value in document.values() for v in all_values(value)]
     if isinstance(document, list):
-        return [v for value in document for v in _all_values(value)]
+        return [v for value in document for v in all_values(value)]
     return [document]
 
 
@@ -198,6 +199,16 @@ class _Parser:
         kind, text = self.take()
         if kind not in ("word", "quoted"):
             raise KqlError(f"unexpected {text!r}")
+        if kind == "word" and self.peek() == ":" and self.peek(1) == "{":
+            self.take()
+            self.take()
+            self.nest()
+            if self.peek() == "}":
+                raise KqlError("expected a query inside { }")
+            node = ("nested", text, self.or_expr())
+            self.take("}")
+            self.unnest()
+            return node
         if kind == "word" and self.peek() == ":":
             self.take()
             return ("field", text, self.values())
@@ -257,4 +268,113 @@ def matches(node, document: Any) -> bool:
         return any(_value_matches(v, text, quoted) for v in values for text, quoted in node[2])
     if kind == "range":
         return any(_compare(v, node[2], node[3]) for v in lookup(document, node[1]) if v is not None)
-    return any(_value_matches(v, node[1], node[2]) for v in _all_values(document))
+    if kind == "nested":
+        return any(isinstance(item, dict) and matches(node[2], item) for item in lookup(document, node[1]))
+    return any(_value_matches(v, node[1], node[2]) for v in all_values(document))
+
+
+# Kibana's KueryNode JSON (`@kbn/es-query` node types), which its rules client also takes as the
+# `_find` filter (buildKueryNodeFilter JSON-parses the text first). Its wildcard placeholder:
+KUERY_WILDCARD = "@kuery-wildcard@"
+_RANGE_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def parse_filter(text: str):
+    """A filter as Kibana's buildKueryNodeFilter reads it: text that parses as a JSON object is a
+    serialized KueryNode, anything else KQL. Raises KqlError."""
+    stripped = (text or "").strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            document = json.loads(stripped)
+        except RecursionError:
+            raise KqlError(NESTING_MESSAGE) from None
+        except ValueError:
+            document = None
+        if isinstance(document, list):
+            raise KqlError("a serialized KueryNode must be an object")
+        if isinstance(document, dict):
+            node = _from_kuery_node(document, 0)
+            wildcards = _count_wildcards(node)
+            if wildcards > MAX_WILDCARDS:
+                raise KqlError(
+                    f"The filter has {wildcards} wildcards (*); at most {MAX_WILDCARDS} are allowed in one query."
+                )
+            return node
+    return parse(text)
+
+
+def _literal(node: Any, what: str) -> tuple[str, bool]:
+    """`(text, quoted)` of a literal or wildcard node."""
+    if not isinstance(node, dict) or node.get("type") not in ("literal", "wildcard"):
+        raise KqlError(f"expected a literal {what}")
+    value = node.get("value")
+    if isinstance(value, dict | list):
+        raise KqlError(f"expected a literal {what}")
+    if node["type"] == "wildcard":
+        return str(value).replace(KUERY_WILDCARD, "*"), False
+    text = (
+        "null" if value is None else ("true" if value else "false") if isinstance(value, bool) else str(value)
+    )
+    return text, bool(node.get("isQuoted"))
+
+
+def _from_kuery_node(node: Any, depth: int):
+    if depth > MAX_NESTING:
+        raise KqlError(NESTING_MESSAGE)
+    if not isinstance(node, dict) or node.get("type") != "function":
+        raise KqlError("expected a KueryNode function")
+    function, arguments = node.get("function"), node.get("arguments")
+    if not isinstance(arguments, list) or not arguments:
+        raise KqlError(f"the KueryNode function {str(function)[:40]!r} has no arguments")
+    if function in ("and", "or"):
+        return (function, [_from_kuery_node(child, depth + 1) for child in arguments])
+    if function == "not":
+        return ("not", _from_kuery_node(arguments[0], depth + 1))
+    if function == "nested":
+        path, _ = _literal(arguments[0], "nested path")
+        if len(arguments) < 2:
+            raise KqlError("a nested KueryNode needs a query")
+        return ("nested", path, _from_kuery_node(arguments[1], depth + 1))
+    if function == "exists":
+        field, _ = _literal(arguments[0], "field")
+        return ("field", field, [("*", False)])
+    if function == "is":
+        if len(arguments) < 2:
+            raise KqlError("an `is` KueryNode needs a field and a value")
+        value, quoted = _literal(arguments[1], "value")
+        # The older form carries isPhrase as a third argument.
+        if len(arguments) > 2 and isinstance(arguments[2], dict) and arguments[2].get("value") is True:
+            quoted = True
+        field_node = arguments[0]
+        if isinstance(field_node, dict) and field_node.get("value") is None:
+            return ("free", value, quoted)
+        field, _ = _literal(field_node, "field")
+        return ("field", field, [(value, quoted)])
+    if function == "range":
+        field, _ = _literal(arguments[0], "field")
+        rest = arguments[1:]
+        if rest and isinstance(rest[0], dict) and rest[0].get("type") == "namedArg":
+            operator, value_node = rest[0].get("name"), rest[0].get("value")
+        elif len(rest) >= 2:
+            operator, value_node = _literal(rest[0], "range operator")[0], rest[1]
+        else:
+            raise KqlError("a range KueryNode needs an operator and a value")
+        if operator not in _RANGE_OPERATORS:
+            raise KqlError("a range KueryNode needs gt, gte, lt or lte")
+        return ("range", field, _RANGE_OPERATORS[operator], _literal(value_node, "value")[0])
+    raise KqlError(f"unknown KueryNode function {str(function)[:40]!r}")
+
+
+def _count_wildcards(node) -> int:
+    kind = node[0]
+    if kind in ("and", "or"):
+        return sum(_count_wildcards(child) for child in node[1])
+    if kind == "not":
+        return _count_wildcards(node[1])
+    if kind == "nested":
+        return _count_wildcards(node[2])
+    if kind == "field":
+        return sum(text.count("*") for text, quoted in node[2] if not quoted)
+    if kind == "free":
+        return 0 if node[2] else node[1].count("*")
+    return 0
