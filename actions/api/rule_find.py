@@ -235,38 +235,30 @@ def _attributes(rule: Rule, connector_types: dict | None = None) -> dict:
 MAX_RESULT_WINDOW = 10000
 
 
-def _consumers_param(query) -> list[str] | None:
-    """`filter_consumers` as config-schema reads an array: the repeated key, or one JSON array
-    string; a single plain value fails JSON parsing (400)."""
-    values = query.getlist("filter_consumers")
-    if not values:
-        return None
-    if len(values) > 1:
-        return values
+def _array_param(query, name: str, *, one_string_allowed: bool) -> list[str] | None:
+    """A config-schema array in the query string: the repeated key, or one JSON array. With
+    `one_string_allowed` (Kibana's stringOrStringArraySchema) one plain string is a list of one;
+    otherwise a single value that is no JSON array fails as config-schema's array does (400)."""
+    values = query.getlist(name)
+    if len(values) != 1:
+        return values or None
     try:
         parsed = json.loads(values[0])
     except ValueError:
         parsed = None
+    if one_string_allowed:
+        return parsed if isinstance(parsed, list) and all(isinstance(v, str) for v in parsed) else values
     if not isinstance(parsed, list):
-        raise BadRequest("[request query.filter_consumers]: could not parse array value from json input")
+        raise BadRequest(f"[request query.{name}]: could not parse array value from json input")
     return [str(value) for value in parsed]
 
 
+def _consumers_param(query) -> list[str] | None:
+    return _array_param(query, "filter_consumers", one_string_allowed=False)
+
+
 def string_or_array_param(query, name: str) -> list[str] | None:
-    """Kibana's stringOrStringArraySchema (`oneOf([arrayOf(string), string])`): the repeated key, one
-    JSON array of strings, or one plain string."""
-    values = query.getlist(name)
-    if not values:
-        return None
-    if len(values) > 1:
-        return values
-    try:
-        parsed = json.loads(values[0])
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, list) and all(isinstance(value, str) for value in parsed):
-        return parsed
-    return values
+    return _array_param(query, name, one_string_allowed=True)
 
 
 def pick_fields(body: dict, fields: list[str]) -> dict:
