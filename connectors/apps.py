@@ -11,9 +11,13 @@ class ConnectorsConfig(AppConfig):
     default = True  # the config of `"connectors"` in INSTALLED_APPS; ConnectorsAdminConfig is not
 
     def ready(self):
+        from django.db.backends.signals import connection_created
+
         from connectors import checks, registry  # noqa: F401 -- registers the system checks
+        from connectors.db_functions import register_sqlite_functions
 
         registry.load_from_settings()
+        connection_created.connect(register_sqlite_functions, dispatch_uid="connectors-sqlite-functions")
 
 
 class ConnectorsAdminConfig(admin_apps.AdminConfig):

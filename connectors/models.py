@@ -3,7 +3,10 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Lower
 
+from connectors.db_functions import CodePointOrder
 from connectors.fields import SecretsField, open_sealed, seal
 
 SPACE_ID_RE = re.compile(r"^[a-z0-9_\-]+\Z")  # not `$`, which also matches before a final newline
@@ -98,7 +101,15 @@ class Connector(models.Model):
         ordering = ["name"]
         indexes = [
             models.Index(fields=["space", "name"]),
-            models.Index(fields=["space", "connector_type_id"]),
+            # The admin list's order (connectors.admin.views), with and without its type filter: a
+            # page is read in index order, and its search reads the lowered names from the index.
+            models.Index(F("space"), CodePointOrder(Lower("name")), name="connector_space_lower_name"),
+            models.Index(
+                F("space"),
+                F("connector_type_id"),
+                CodePointOrder(Lower("name")),
+                name="connector_space_type_name",
+            ),
         ]
 
     def __str__(self):
