@@ -344,9 +344,7 @@ class RuleHandler(engine.SavedObjectHandler):
 
     # -- import --
     def prepare(self, raw: dict, line: int, ctx) -> engine.ImportedObject:
-        attributes = raw.get("attributes")
-        if not isinstance(attributes, dict):
-            raise engine.ObjectError.unknown("[attributes]: expected value of type [object]")
+        attributes = engine.attributes_of(raw)
         type_id = attributes.get("alertTypeId")
         if not isinstance(type_id, str) or not type_id:
             raise engine.ObjectError.unknown("[attributes.alertTypeId]: expected a non-empty string")

@@ -195,3 +195,59 @@ def test_a_malformed_connector_attribute_is_a_clean_per_object_error_and_the_res
 
     assert error == _unknown(message)
     assert list(Connector.objects.values_list("id", flat=True)) == ["kept-one"]
+
+
+# Kibana validates an imported object against its type's saved-object schema, whose `attributes` is
+# a schema.object (rawConnectorSchema, rawRuleSchema) and whose connector `secrets` is a recordOf.
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ([1], "[attributes]: expected a plain object value, but found [Array] instead."),
+        (7, "[attributes]: expected a plain object value, but found [number] instead."),
+        ("not json", f"[attributes]: {_unparsable('object')}"),
+    ],
+    ids=["list", "number", "text"],
+)
+def test_a_connector_whose_attributes_are_not_an_object_answers_config_schemas_object_words(
+    api, default_space, caplog, attributes, message
+):
+    bad = connector_line("bad-one")
+    bad["attributes"] = attributes
+
+    error = _imported_with_one_error(api, caplog, [connector_line("kept-one"), bad])
+
+    assert error == _unknown(message)
+
+
+@pytest.mark.django_db
+def test_a_connector_whose_secrets_are_not_an_object_answers_config_schemas_record_words(
+    api, default_space, caplog
+):
+    bad = connector_line("bad-one")
+    bad["attributes"]["secrets"] = 5
+
+    error = _imported_with_one_error(api, caplog, [connector_line("kept-one"), bad])
+
+    assert error == _unknown("[attributes.secrets]: expected value of type [object] but got [number]")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ([1], "[attributes]: expected a plain object value, but found [Array] instead."),
+        (None, "[attributes]: expected a plain object value, but found [null] instead."),
+    ],
+    ids=["list", "null"],
+)
+def test_a_rule_whose_attributes_are_not_an_object_answers_config_schemas_object_words(
+    api, default_space, caplog, attributes, message
+):
+    bad = rule_line(BAD_RULE_ID, name="bad")
+    bad["attributes"] = attributes
+
+    error = _imported_with_one_error(api, caplog, [connector_line(LOG_ID), rule_line(KEPT_RULE_ID), bad])
+
+    assert error == _unknown(message)
+    assert list(Rule.objects.values_list("id", flat=True)) == [KEPT_RULE_ID]
