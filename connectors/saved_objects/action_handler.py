@@ -152,11 +152,13 @@ class ConnectorHandler(SavedObjectHandler):
         from_version = _parse_version(migration.get(self.type)) if isinstance(migration, dict) else None
         if from_version is not None and from_version < (8, 0, 0):
             attributes = _migrate_7x(attributes, from_version)
-        name = attributes.get("name")
-        type_id = attributes.get("actionTypeId")
-        if not isinstance(name, str) or not name.strip():
+        # rawConnectorSchema's actionTypeId and name are schema.string() (a wrong type in its words);
+        # an empty one is refused as well, which Kibana's saved-object schema lets through
+        type_id = checked("attributes.actionTypeId", attributes.get("actionTypeId", MISSING), String())
+        name = checked("attributes.name", attributes.get("name", MISSING), String())
+        if not name.strip():
             raise ObjectError.unknown("[attributes.name]: expected a non-empty string")
-        if not isinstance(type_id, str) or not type_id:
+        if not type_id:
             raise ObjectError.unknown("[attributes.actionTypeId]: expected a non-empty string")
         origin_id = raw.get("originId") if isinstance(raw.get("originId"), str) else None
         check_fields(

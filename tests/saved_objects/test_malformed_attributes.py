@@ -121,6 +121,7 @@ def _unparsable(kind: str) -> str:
         ),
         ({"consumer": 7}, "[attributes.consumer]: expected value of type [string] but got [number]"),
         ({"createdBy": 7}, _either_or_null("attributes.createdBy", "string", "number")),
+        ({"name": 7}, "[attributes.name]: expected value of type [string] but got [number]"),
     ],
     ids=[
         "flapping-without-look-back-window",
@@ -149,6 +150,7 @@ def _unparsable(kind: str) -> str:
         "alert-delay-below-one",
         "consumer-a-number",
         "created-by-a-number",
+        "name-a-number",
     ],
 )
 def test_a_malformed_rule_attribute_is_a_clean_per_object_error_and_the_rest_imports(
@@ -176,14 +178,17 @@ def test_a_malformed_rule_attribute_is_a_clean_per_object_error_and_the_rest_imp
             {"config": "c"},
             f"error validating action type config: {_unparsable('object')}",
         ),
-        ({"name": 7}, "[attributes.name]: expected a non-empty string"),
-        ({"actionTypeId": 7}, "[attributes.actionTypeId]: expected a non-empty string"),
+        # rawConnectorSchema's schema.string(): a wrong type in config-schema's words; an empty or
+        # blank name is refused too (Kibana's saved-object schema would let it through)
+        ({"name": 7}, "[attributes.name]: expected value of type [string] but got [number]"),
+        ({"actionTypeId": 7}, "[attributes.actionTypeId]: expected value of type [string] but got [number]"),
+        ({"name": " "}, "[attributes.name]: expected a non-empty string"),
         (
             {"isMissingSecrets": "no"},
             "[attributes.isMissingSecrets]: expected value of type [boolean] but got [string]",
         ),
     ],
-    ids=["config-list", "config-string", "name", "type", "missing-secrets"],
+    ids=["config-list", "config-string", "name", "type", "blank-name", "missing-secrets"],
 )
 def test_a_malformed_connector_attribute_is_a_clean_per_object_error_and_the_rest_imports(
     api, default_space, caplog, changes, message
