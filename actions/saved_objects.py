@@ -29,7 +29,7 @@ from connectors import saved_objects as engine  # the engine does not import act
 from connectors.base import iso_ms
 from connectors.models import Connector
 from connectors.preconfigured import is_preconfigured
-from connectors.schemas import Any_, Array, Boolean, Number, Object, Record, SchemaError, String
+from connectors.schemas import MISSING, Any_, Array, Boolean, Number, Object, Record, SchemaError, String
 
 MIGRATION_VERSION = "8.0.0"
 DEFAULT_INTERVAL = "1m"  # a hand-written file without a schedule
@@ -344,18 +344,18 @@ class RuleHandler(engine.SavedObjectHandler):
 
     # -- import --
     def prepare(self, raw: dict, line: int, ctx) -> engine.ImportedObject:
-        attributes = raw.get("attributes")
-        if not isinstance(attributes, dict):
-            raise engine.ObjectError.unknown("[attributes]: expected value of type [object]")
-        type_id = attributes.get("alertTypeId")
-        if not isinstance(type_id, str) or not type_id:
+        attributes = engine.attributes_of(raw)
+        # rawRuleSchema's alertTypeId and name are schema.string() (a wrong type in its words); an
+        # empty one is refused as well, which Kibana's saved-object schema lets through
+        type_id = engine.checked("attributes.alertTypeId", attributes.get("alertTypeId", MISSING), String())
+        if not type_id:
             raise engine.ObjectError.unknown("[attributes.alertTypeId]: expected a non-empty string")
         try:
             rule_type = rule_types.get(type_id)
         except rule_types.RuleTypeNotRegistered:
             raise engine.ObjectError({"type": "unsupported_type"}) from None
-        name = attributes.get("name")
-        if not isinstance(name, str) or not name.strip():
+        name = engine.checked("attributes.name", attributes.get("name", MISSING), String())
+        if not name.strip():
             raise engine.ObjectError.unknown("[attributes.name]: expected a non-empty string")
         origin_id = raw.get("originId") if isinstance(raw.get("originId"), str) else None
         try:

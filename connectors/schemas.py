@@ -410,11 +410,17 @@ class Object(Field):
     def type_error(self, value: Any, path: str) -> SchemaError:
         return self.failure(f"expected a plain object value, but found [{type_name(value)}] instead.", path)
 
-    def check(self, value: Any, path: str) -> dict:
-        if isinstance(value, str):  # config-schema parses a JSON string given for an object
+    def object_input(self, value: Any, path: str) -> dict:
+        """config-schema's object input: a string is JSON-parsed, and what is then not a plain
+        object is refused in its words. For callers that must see the dict before validating it."""
+        if isinstance(value, str):
             value = self.parse_json_input(value, "object", path)
         if not isinstance(value, dict):
             raise self.type_error(value, path)
+        return value
+
+    def check(self, value: Any, path: str) -> dict:
+        value = self.object_input(value, path)
         cleaned = {}
         for name, field in self.fields.items():
             result = field.validate(value.get(name, MISSING), f"{path}.{name}" if path else name)

@@ -22,7 +22,7 @@ from connectors.saved_objects import (
     to_ndjson,
 )
 from connectors.saved_objects.resolve import parse_retries, resolve_import_errors
-from connectors.schemas import MISSING, Boolean, SchemaError, type_name
+from connectors.schemas import MISSING, Boolean, Object, SchemaError, type_name
 
 EXPORT_KEYS = {
     "type",
@@ -33,6 +33,8 @@ EXPORT_KEYS = {
     "search",
     "passphrase",
 }
+# The export body's own checks follow (Kibana's keys and words); this only reads what is an object.
+EXPORT_BODY = Object({}, strict=False)
 IMPORT_QUERY_KEYS = {"overwrite", "createNewCopies", "compatibilityMode"}
 IMPORT_EXTENSIONS = (".ndjson", ".json")
 
@@ -59,10 +61,10 @@ def _boolean(body: dict, key: str, where: str = "request body") -> bool:
 
 
 def parse_export_body(body: Any) -> dict:
-    if not isinstance(body, dict):
-        raise BadRequest(
-            f"[request body]: expected a plain object value, but found [{type_name(body)}] instead."
-        )
+    try:  # config-schema's object: a string is JSON-parsed, anything else not an object refused
+        body = EXPORT_BODY.object_input(body, "request body")
+    except SchemaError as exc:
+        raise BadRequest(str(exc)) from None
     for key in body:
         if key not in EXPORT_KEYS:
             raise BadRequest(f"[request body.{key}]: definition for this key is missing")

@@ -336,7 +336,11 @@ class CopyViewBase(KibanaView):
         return Response(result)
 
 
-def _exclusive(body: dict) -> None:
+def _exclusive(body: dict, *, copy: bool = False) -> None:
+    """The import routes' option rules, in the body. Kibana's copy route alone names the
+    compatibility conflict the other way round (`[compatibilityMode] with [createNewCopies]`)."""
+    if copy and body["compatibilityMode"] and body["createNewCopies"] and not body.get("overwrite"):
+        raise BadRequest("[request body]: cannot use [compatibilityMode] with [createNewCopies]")
     options = ImportOptions(
         overwrite=body.get("overwrite", False),
         create_new_copies=body["createNewCopies"],
@@ -353,7 +357,7 @@ class CopySavedObjectsView(CopyViewBase):
     def post(self, request):
         self.require_copy()  # Kibana authorizes the route before it validates the body
         body = validate_body(COPY_BODY, request.data)
-        _exclusive(body)
+        _exclusive(body, copy=True)
         options = ImportOptions(
             overwrite=body["overwrite"],
             create_new_copies=body["createNewCopies"],

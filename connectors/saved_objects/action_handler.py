@@ -23,11 +23,13 @@ from connectors.saved_objects.contract import (
     ImportedObject,
     ObjectError,
     SavedObjectHandler,
+    attributes_of,
     check_fields,
+    checked,
     register,
 )
 from connectors.saved_objects.passphrase import _b64
-from connectors.schemas import MISSING, Boolean, String
+from connectors.schemas import MISSING, Any_, Boolean, Record, String
 from connectors.services import CONNECTOR_NAME_MAX_LENGTH
 
 # What an 8.8+ export line says about its format (the kbn_archiver fixture's values).
@@ -145,18 +147,18 @@ class ConnectorHandler(SavedObjectHandler):
         return f"{self.type}:{object_id}:{type_id}"
 
     def prepare(self, raw: dict, line: int, ctx: ImportContext) -> ImportedObject:
-        attributes = raw.get("attributes")
-        if not isinstance(attributes, dict):
-            raise ObjectError.unknown("[attributes]: expected value of type [object]")
+        attributes = attributes_of(raw)
         migration = raw.get("migrationVersion")
         from_version = _parse_version(migration.get(self.type)) if isinstance(migration, dict) else None
         if from_version is not None and from_version < (8, 0, 0):
             attributes = _migrate_7x(attributes, from_version)
-        name = attributes.get("name")
-        type_id = attributes.get("actionTypeId")
-        if not isinstance(name, str) or not name.strip():
+        # rawConnectorSchema's actionTypeId and name are schema.string() (a wrong type in its words);
+        # an empty one is refused as well, which Kibana's saved-object schema lets through
+        type_id = checked("attributes.actionTypeId", attributes.get("actionTypeId", MISSING), String())
+        name = checked("attributes.name", attributes.get("name", MISSING), String())
+        if not name.strip():
             raise ObjectError.unknown("[attributes.name]: expected a non-empty string")
-        if not isinstance(type_id, str) or not type_id:
+        if not type_id:
             raise ObjectError.unknown("[attributes.actionTypeId]: expected a non-empty string")
         origin_id = raw.get("originId") if isinstance(raw.get("originId"), str) else None
         check_fields(
@@ -182,7 +184,8 @@ class ConnectorHandler(SavedObjectHandler):
             config = {}
         file_secrets = attributes.get("secrets") or {}
         if not isinstance(file_secrets, dict):
-            raise ObjectError.unknown("[attributes.secrets]: expected value of type [object]")
+            # rawConnectorSchema's secrets: a schema.recordOf
+            file_secrets = checked("attributes.secrets", file_secrets, Record(Any_()))
         secrets: dict | None = file_secrets or None  # plaintext secrets a person wrote into the file
         envelope = raw.get(ENCRYPTED_SECRETS_KEY)
         if envelope is not None and ctx.passphrase_box is not None:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from connectors.models import Space
 from connectors.saved_objects.passphrase import PassphraseBox
-from connectors.schemas import Field, SchemaError
+from connectors.schemas import Field, Object, SchemaError
 
 # ---- errors --------------------------------------------------------------------------------------
 
@@ -43,10 +43,32 @@ def check_fields(checks: Iterable[tuple[str, Any, Field]]) -> None:
     message for this object alone, where PostgreSQL would refuse the write (an internal error and a
     logged traceback) and SQLite would store it."""
     for path, value, schema in checks:
-        try:
-            schema.validate(value, path)
-        except SchemaError as exc:
-            raise ObjectError.unknown(str(exc)) from None
+        checked(path, value, schema)
+
+
+def checked(path: str, value: Any, schema: Field) -> Any:
+    """`value` as `schema` reads it; a failure is this object's error, in config-schema's words."""
+    try:
+        return schema.validate(value, path)
+    except SchemaError as exc:
+        raise ObjectError.unknown(str(exc)) from None
+
+
+# Kibana validates an imported object against its type's saved-object schema, whose `attributes`
+# is a schema.object (rawConnectorSchema, rawRuleSchema): only its object-ness is read here.
+_ATTRIBUTES = Object({}, strict=False)
+
+
+def attributes_of(raw: dict) -> dict:
+    """The object's `attributes` as config-schema's object reads them: absent is {}, JSON text is
+    parsed, and what is not an object is refused in its words (`expected a plain object value ...`)."""
+    attributes = raw.get("attributes", {})
+    if isinstance(attributes, dict):
+        return attributes
+    try:
+        return _ATTRIBUTES.object_input(attributes, "attributes")
+    except SchemaError as exc:
+        raise ObjectError.unknown(str(exc)) from None
 
 
 # ---- the handler contract ------------------------------------------------------------------------

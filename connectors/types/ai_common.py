@@ -23,6 +23,10 @@ class GenerativeAIConnectorType(SubActionConnectorType):
         "generativeAIForSearchPlayground",
     )
 
+    def no_response_error_message(self, failure) -> str:
+        """OpenAI's, Bedrock's and Gemini's getResponseErrorMessage when axios has no response."""
+        return f"Unexpected API Error: {failure.code or ''} - {failure.message or 'Unknown error'}"
+
     def get_dashboard(self, ctx, params: dict) -> dict:
         """`getDashboard`: there is no Kibana dashboard here; token usage lives in each run's result
         and event."""

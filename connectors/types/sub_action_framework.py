@@ -88,6 +88,12 @@ class SubActionConnectorType(ConnectorType):
                     return value["message"]
         return response.reason or "Unknown error"
 
+    def no_response_error_message(self, failure: remote.RemoteCallFailed) -> str | None:
+        """What follows `Message:` when the call got no answer (refused, reset, timed out), for the
+        types whose Kibana getResponseErrorMessage words that case; None keeps the seam's own
+        `[CODE] message`."""
+        return None
+
     def request(
         self,
         ctx: ExecutionContext,
@@ -132,6 +138,13 @@ class SubActionConnectorType(ConnectorType):
                 check_status=False,
             )
         except remote.RemoteCallFailed as exc:
+            unanswered = None if exc.refused else self.no_response_error_message(exc)
+            if unanswered is not None:  # axios' error without a response: its status is undefined
+                raise SubActionError(
+                    f"Status code: undefined. Message: {unanswered}",
+                    retry=exc.retry,
+                    error_source=exc.error_source,
+                ) from None
             raise SubActionError(exc.detail, retry=exc.retry, error_source=exc.error_source) from None
         if not response.ok:
             retry = http.retry_for_status(response)

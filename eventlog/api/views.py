@@ -13,7 +13,7 @@ from connectors import privileges
 from connectors.api.base import KibanaView
 from connectors.api.errors import BadRequest
 from connectors.preconfigured import preconfigured_connectors
-from connectors.schemas import Array, Enum, Field, Number, Object, OneOf, SchemaError, String, type_name
+from connectors.schemas import Array, Enum, Field, Number, Object, OneOf, SchemaError, String
 from eventlog import kql, queries
 
 ORDER = Enum(("asc", "desc"))
@@ -93,11 +93,10 @@ class _LogView(KibanaView):
         else:
             raw = request.data
             where = "request body"
-            if not isinstance(raw, dict):
-                raise BadRequest(
-                    f"[{where}]: expected a plain object value, but found [{type_name(raw)}] instead."
-                )
         try:
+            if not isinstance(raw, dict):
+                # config-schema's object: a string is JSON-parsed, anything else is refused in its words
+                raw = self.params_schema.object_input(raw, where)
             return self.params_schema.validate(_coerce(raw), where)
         except SchemaError as exc:
             raise BadRequest(str(exc)) from None

@@ -314,6 +314,27 @@ def test_copy_option_rules_are_kibanas(admin):
     assert bad_key.json() == error(400, '[request body.retries.key("Bad!")]: Invalid space id: Bad!')
 
 
+def test_copy_and_resolve_copy_word_the_compatibility_mode_conflict_in_their_own_orders(admin):
+    """Kibana's copy_to_space.ts: the copy route says `[compatibilityMode] with [createNewCopies]`,
+    the resolve route (like the import routes) `[createNewCopies] with [compatibilityMode]`."""
+    objects = [{"type": "action", "id": "a"}]
+    copy = admin.post(
+        "/api/spaces/_copy_saved_objects",
+        {"spaces": ["marketing"], "objects": objects, "compatibilityMode": True},
+        format="json",
+    )
+    resolve = admin.post(
+        "/api/spaces/_resolve_copy_saved_objects_errors",
+        {"objects": objects, "retries": {"marketing": []}, "compatibilityMode": True},
+        format="json",
+    )
+
+    assert copy.json() == error(400, "[request body]: cannot use [compatibilityMode] with [createNewCopies]")
+    assert resolve.json() == error(
+        400, "[request body]: cannot use [createNewCopies] with [compatibilityMode]"
+    )
+
+
 def test_copying_no_objects_succeeds_with_nothing_copied(admin):
     # Kibana's copy schema has no minimum size: exportByObjects of [] is an empty stream, and each
     # space's import of it succeeds with nothing in it.

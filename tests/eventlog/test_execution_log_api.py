@@ -279,3 +279,28 @@ def test_runs_of_a_preconfigured_connector_show_in_every_space_as_kibanas_space_
     run_events(connector_id="marketing-own", space="marketing")
     body = post(api, LOGS, {"date_start": "1d"}).json()
     assert [row["connector_id"] for row in body["data"]] == ["shared-log"]
+
+
+def test_a_body_sent_as_json_text_is_parsed_as_config_schema_parses_an_object(api, three_runs):
+    """The route's body is config-schema's schema.object, which JSON.parses a string given for it,
+    as connectors.api.base.validate_body does for every other route."""
+    response = api.post(LOGS, json.dumps(json.dumps({"date_start": "1d"})), content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["total"] == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('"not json"', "[request body]: could not parse object value from json input"),
+        (
+            json.dumps(json.dumps([1])),
+            "[request body]: expected a plain object value, but found [Array] instead.",
+        ),
+        ("[1]", "[request body]: expected a plain object value, but found [Array] instead."),
+    ],
+)
+def test_a_body_that_is_not_an_object_answers_config_schemas_object_words(api, text, message):
+    response = api.post(LOGS, text, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"statusCode": 400, "error": "Bad Request", "message": message}

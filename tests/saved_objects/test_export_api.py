@@ -1,5 +1,7 @@
 """`POST /api/saved_objects/_export`: Kibana's 8.8+ lines, the summary line, errors and privileges."""
 
+import json
+
 import pytest
 
 from connectors.models import Connector, SpacePrivilege
@@ -297,3 +299,27 @@ def test_an_export_body_with_its_flags_as_the_strings_true_is_read_as_config_sch
         )
     )
     assert [line["id"] for line in lines] == [connectors["index"].id]
+
+
+def test_an_export_body_sent_as_json_text_is_parsed_as_config_schema_parses_an_object(api, connectors):
+    """Kibana's export body is a schema.object, which JSON.parses a string given for it."""
+    text = json.dumps(json.dumps({"objects": [{"type": "action", "id": connectors["index"].id}]}))
+    response = api.post("/api/saved_objects/_export", text, content_type="application/json")
+    assert export_lines(response)[0]["id"] == connectors["index"].id
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('"not json"', "[request body]: could not parse object value from json input"),
+        (
+            json.dumps(json.dumps(7)),
+            "[request body]: expected a plain object value, but found [number] instead.",
+        ),
+        ("[1]", "[request body]: expected a plain object value, but found [Array] instead."),
+    ],
+)
+def test_an_export_body_that_is_not_an_object_answers_config_schemas_object_words(api, text, message):
+    response = api.post("/api/saved_objects/_export", text, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["message"] == message

@@ -121,6 +121,7 @@ def _unparsable(kind: str) -> str:
         ),
         ({"consumer": 7}, "[attributes.consumer]: expected value of type [string] but got [number]"),
         ({"createdBy": 7}, _either_or_null("attributes.createdBy", "string", "number")),
+        ({"name": 7}, "[attributes.name]: expected value of type [string] but got [number]"),
     ],
     ids=[
         "flapping-without-look-back-window",
@@ -149,6 +150,7 @@ def _unparsable(kind: str) -> str:
         "alert-delay-below-one",
         "consumer-a-number",
         "created-by-a-number",
+        "name-a-number",
     ],
 )
 def test_a_malformed_rule_attribute_is_a_clean_per_object_error_and_the_rest_imports(
@@ -176,14 +178,17 @@ def test_a_malformed_rule_attribute_is_a_clean_per_object_error_and_the_rest_imp
             {"config": "c"},
             f"error validating action type config: {_unparsable('object')}",
         ),
-        ({"name": 7}, "[attributes.name]: expected a non-empty string"),
-        ({"actionTypeId": 7}, "[attributes.actionTypeId]: expected a non-empty string"),
+        # rawConnectorSchema's schema.string(): a wrong type in config-schema's words; an empty or
+        # blank name is refused too (Kibana's saved-object schema would let it through)
+        ({"name": 7}, "[attributes.name]: expected value of type [string] but got [number]"),
+        ({"actionTypeId": 7}, "[attributes.actionTypeId]: expected value of type [string] but got [number]"),
+        ({"name": " "}, "[attributes.name]: expected a non-empty string"),
         (
             {"isMissingSecrets": "no"},
             "[attributes.isMissingSecrets]: expected value of type [boolean] but got [string]",
         ),
     ],
-    ids=["config-list", "config-string", "name", "type", "missing-secrets"],
+    ids=["config-list", "config-string", "name", "type", "blank-name", "missing-secrets"],
 )
 def test_a_malformed_connector_attribute_is_a_clean_per_object_error_and_the_rest_imports(
     api, default_space, caplog, changes, message
@@ -195,3 +200,59 @@ def test_a_malformed_connector_attribute_is_a_clean_per_object_error_and_the_res
 
     assert error == _unknown(message)
     assert list(Connector.objects.values_list("id", flat=True)) == ["kept-one"]
+
+
+# Kibana validates an imported object against its type's saved-object schema, whose `attributes` is
+# a schema.object (rawConnectorSchema, rawRuleSchema) and whose connector `secrets` is a recordOf.
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ([1], "[attributes]: expected a plain object value, but found [Array] instead."),
+        (7, "[attributes]: expected a plain object value, but found [number] instead."),
+        ("not json", f"[attributes]: {_unparsable('object')}"),
+    ],
+    ids=["list", "number", "text"],
+)
+def test_a_connector_whose_attributes_are_not_an_object_answers_config_schemas_object_words(
+    api, default_space, caplog, attributes, message
+):
+    bad = connector_line("bad-one")
+    bad["attributes"] = attributes
+
+    error = _imported_with_one_error(api, caplog, [connector_line("kept-one"), bad])
+
+    assert error == _unknown(message)
+
+
+@pytest.mark.django_db
+def test_a_connector_whose_secrets_are_not_an_object_answers_config_schemas_record_words(
+    api, default_space, caplog
+):
+    bad = connector_line("bad-one")
+    bad["attributes"]["secrets"] = 5
+
+    error = _imported_with_one_error(api, caplog, [connector_line("kept-one"), bad])
+
+    assert error == _unknown("[attributes.secrets]: expected value of type [object] but got [number]")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ([1], "[attributes]: expected a plain object value, but found [Array] instead."),
+        (None, "[attributes]: expected a plain object value, but found [null] instead."),
+    ],
+    ids=["list", "null"],
+)
+def test_a_rule_whose_attributes_are_not_an_object_answers_config_schemas_object_words(
+    api, default_space, caplog, attributes, message
+):
+    bad = rule_line(BAD_RULE_ID, name="bad")
+    bad["attributes"] = attributes
+
+    error = _imported_with_one_error(api, caplog, [connector_line(LOG_ID), rule_line(KEPT_RULE_ID), bad])
+
+    assert error == _unknown(message)
+    assert list(Rule.objects.values_list("id", flat=True)) == [KEPT_RULE_ID]

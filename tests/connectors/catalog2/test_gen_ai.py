@@ -381,3 +381,22 @@ def test_a_config_failing_every_provider_lists_the_union_as_kibanas_openai_api_t
     )
     assert response.status_code == 400
     assert response.json() == {"statusCode": 400, "error": "Bad Request", "message": message}
+
+
+def test_a_refused_connection_is_kibanas_unexpected_api_error_with_an_undefined_status(
+    make_connector, run, httpserver, kibana_settings
+):
+    """Kibana's sub-action request rewrites every axios error, one without a response included:
+    `Status code: undefined. Message: ` + OpenAI's `Unexpected API Error: <code> - <message>`."""
+    connector = openai(make_connector, kibana_settings, httpserver)
+    port = httpserver.port
+    httpserver.stop()
+    try:
+        result = run(connector, {"subAction": "test", "subActionParams": {"body": "{}"}}, secrets=[API_KEY])
+    finally:
+        httpserver.start()
+    assert result.message == "an error occurred while running the action"
+    assert result.service_message == (
+        f"Status code: undefined. Message: Unexpected API Error: ECONNREFUSED - connect ECONNREFUSED {httpserver.host}:{port}"
+    )
+    assert result.retry is True
