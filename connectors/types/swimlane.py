@@ -31,7 +31,12 @@ MAPPED_PARAMS = {
 
 def _mapping(label: str) -> Object:
     return Object(
-        {"id": String(), "key": String(), "name": String(), "fieldType": String()},
+        {
+            "id": String(label="Field ID"),
+            "key": String(label="Key"),
+            "name": String(label="Name"),
+            "fieldType": String(label="Field type"),
+        },
         nullable=True,
         default=None,
         label=label,
