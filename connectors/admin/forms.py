@@ -978,6 +978,38 @@ def attach_error(form: forms.Form, group: str, message: str, specs: list[FieldSp
     form.add_error(None, text or message)
 
 
+def dig(values: Any, key: str) -> Any:
+    """The value of a key, or of a nested input's dotted key (`subActionParams.incident.summary`)."""
+    for part in key.split("."):
+        if not isinstance(values, dict) or part not in values:
+            return MISSING
+        values = values[part]
+    return values
+
+
+def round_trips(specs: list[FieldSpec], values: dict) -> bool:
+    """Whether these inputs show `values` so that saving them unchanged gives `values` back: every
+    key has an input (nested Objects included, as `SchemaForm.values` sends them) and every value
+    reads back as itself (no null, no number where text is asked). The rule editor asks for an
+    action's params with inputs only then, else as JSON, so nothing stored is lost."""
+    rebuilt: dict = {}
+    for spec in specs:
+        target = rebuilt
+        *parents, last = spec.key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        value = dig(values, spec.key)
+        if value is MISSING:
+            continue
+        try:
+            if parse_value(spec, _initial_text(spec, value)) != value:
+                return False
+        except InputError:
+            return False
+        target[last] = value
+    return rebuilt == values
+
+
 class SchemaForm(forms.Form):
     """A form over one or more schema groups (config and secrets, or params). `prefix` lets several
     share one HTML form (the rule editor's `rule-params__index`, `action-0-params__body`)."""
@@ -1017,7 +1049,7 @@ class SchemaForm(forms.Form):
                 spec.key in self.stored_secret_keys or (spec.key == WHOLE and bool(self.stored_secret_keys))
             )
             group_initial = initial_values.get(spec.group, {})
-            initial = group_initial if spec.key == WHOLE else group_initial.get(spec.key, MISSING)
+            initial = group_initial if spec.key == WHOLE else dig(group_initial, spec.key)
             self.fields[spec.name] = django_field(spec, initial=initial, has_stored_secret=stored)
             if stored:
                 self.fields[f"{spec.name}__clear"] = forms.BooleanField(

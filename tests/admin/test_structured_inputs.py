@@ -4,6 +4,8 @@ and URLs are one per line. Where Kibana keeps a JSON editor (Jira's other fields
 additional fields, PagerDuty's custom details, the Index documents) the textarea shows an example
 and a mistake is a readable error on the field."""
 
+import html
+
 from django.urls import reverse
 
 from connectors.admin.forms import display_rows, django_field, parse_value, specs_for
@@ -167,3 +169,89 @@ def test_a_list_where_jira_wants_other_fields_is_an_error_on_that_field(admin_cl
     field = page.split('id="id_params__subActionParams__incident__otherFields"')[1].split("cx-help")[0]
     assert "Enter a JSON object, not a list." in field
     assert "Traceback" not in page and SECRET not in page
+
+
+# ---- the rule editor: a pushToService action's inputs -------------------------------------------
+
+
+def jira_connector(space):
+    return create_connector(
+        space,
+        name="Jira",
+        type_id=".jira",
+        config={"apiUrl": "http://127.0.0.1:9", "projectKey": "OPS"},
+        secrets={"email": "a@example.com", "apiToken": SECRET},
+    )
+
+
+def test_a_rules_jira_action_asks_for_the_issue_field_by_field(admin_client, default_space):
+    from actions.models import Rule
+    from tests.actions.test_admin_rule_editor import add_url, threshold_form
+
+    jira = jira_connector(default_space)
+    data = threshold_form(jira.id)
+    del data["action-0-params__body"]
+    data.update(
+        {
+            "action-0-params__subAction": "pushToService",
+            "action-0-params__subActionParams__incident__summary": "{{context.message}}",
+            "action-0-params__subActionParams__incident__labels": "cpu\nprod",
+            "action-0-params__subActionParams__incident__otherFields": '{"customfield_10010": "ops"}',
+            "action-0-params__subActionParams__comments__0__comment": "Rule {{rule.name}} fired",
+        }
+    )
+
+    response = admin_client.post(add_url(), data)
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    rule = Rule.objects.get()
+    params = rule.actions[0]["params"]
+    assert params == {
+        "subAction": "pushToService",
+        "subActionParams": {
+            "incident": {
+                "summary": "{{context.message}}",
+                "labels": ["cpu", "prod"],
+                "otherFields": {"customfield_10010": "ops"},
+            },
+            "comments": [{"comment": "Rule {{rule.name}} fired", "commentId": "1"}],
+        },
+    }
+
+    page = admin_client.get(f"/admin/actions/rule/{rule.id}/change/").content.decode()
+    assert 'name="action-0-params__subActionParams"' not in page  # no JSON textarea
+    preview = html.unescape(page.split("data-preview aria-live")[1].split("</pre>")[0])
+    assert '"summary": "' in preview and '"comment": "Rule cpu high fired"' in preview, preview
+    data = {**submitted(page, "rx-rule-form"), "_save": "1"}
+    assert data["action-0-params__subActionParams__incident__summary"] == "{{context.message}}"
+    response = admin_client.post(f"/admin/actions/rule/{rule.id}/change/", data)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert Rule.objects.get(pk=rule.pk).actions[0]["params"] == params
+
+
+def test_a_jira_action_the_inputs_cannot_show_stays_json_and_is_kept(admin_client, default_space):
+    from actions.models import Rule
+    from tests.actions.test_admin_rule_editor import add_url, threshold_form
+
+    jira = jira_connector(default_space)
+    data = threshold_form(jira.id)
+    del data["action-0-params__body"]
+    data.update({"action-0-params__subAction": "pushToService"})
+    params = {
+        "subAction": "pushToService",
+        "subActionParams": {"incident": {"summary": "x", "priority": None}},
+    }
+    data["action-0-params__subActionParams__incident__summary"] = "x"
+    response = admin_client.post(add_url(), data)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    rule = Rule.objects.get()
+    rule.actions[0]["params"] = params  # (as the API may store it: a null the inputs cannot show)
+    rule.save()
+
+    page = admin_client.get(f"/admin/actions/rule/{rule.id}/change/").content.decode()
+    assert 'name="action-0-params__subActionParams"' in page
+    response = admin_client.post(
+        f"/admin/actions/rule/{rule.id}/change/", {**submitted(page, "rx-rule-form"), "_save": "1"}
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert Rule.objects.get(pk=rule.pk).actions[0]["params"] == params
