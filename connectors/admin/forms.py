@@ -631,8 +631,8 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
         css = "vLargeTextField code" if kind == "json" or node.widget == "code" else "vLargeTextField"
         rows = 6 if kind == "json" else 4
         textarea = SecretTextarea if spec.secret else forms.Textarea
-        if kind == "json" and not spec.secret:
-            attrs["placeholder"] = json_example(node)
+        if (kind == "json" or node.widget == "code") and not spec.secret:
+            attrs["placeholder"] = json_example(node)  # (a body or JSON template kept as text too)
         return forms.CharField(
             label=label,
             help_text=help_text,

@@ -60,11 +60,13 @@ def test_the_json_inputs_kibana_also_has_show_an_example(admin_client, default_s
         (".index", "params_schema", "documents"),
         (".jira", "test_params_schema", "subActionParams.incident.otherFields"),
         (".servicenow", "test_params_schema", "subActionParams.incident.additional_fields"),
+        (".webhook", "params_schema", "body"),  # text, in Kibana's JSON editor
+        (".tines", "test_params_schema", "subActionParams.body"),
     ):
         spec = next(
             s for s in specs_for(getattr(get_type(type_id), schema), "params", nested=True) if s.key == key
         )
-        assert spec.input == "json", (type_id, key)
+        assert spec.input in ("json", "textarea"), (type_id, key)
         placeholder = django_field(spec).widget.attrs.get("placeholder", "")
         assert placeholder.startswith(("{", "[")) and '"' in placeholder, (type_id, key, placeholder)
 
