@@ -257,3 +257,59 @@ def test_a_jira_action_the_inputs_cannot_show_stays_json_and_is_kept(admin_clien
     )
     assert response.status_code == 302, response.content.decode()[-3000:]
     assert Rule.objects.get(pk=rule.pk).actions[0]["params"] == params
+
+
+def test_a_rules_slack_api_and_opsgenie_actions_round_trip_through_their_inputs(admin_client, default_space):
+    from actions.models import Rule
+    from tests.actions.test_admin_rule_editor import add_url, threshold_form
+
+    slack = create_connector(
+        default_space, name="Slack", type_id=".slack_api", config={}, secrets={"token": SECRET}
+    )
+    genie = create_connector(
+        default_space,
+        name="Genie",
+        type_id=".opsgenie",
+        config={"apiUrl": "http://127.0.0.1:9"},
+        secrets={"apiKey": SECRET},
+    )
+    data = threshold_form(slack.id)
+    del data["action-0-params__body"]
+    data.update(
+        {
+            "action-0-params__subAction": "postMessage",
+            "action-0-params__subActionParams__channelIds": "C0123ABCD",
+            "action-0-params__subActionParams__text": "{{context.message}}",
+            "actions": ["0", "1"],
+            "action-1-connector": genie.id,
+            "action-1-group": "threshold met",
+            "action-1-summary": "false",
+            "action-1-notify_when": "onActionGroupChange",
+            "action-1-throttle_unit": "h",
+            "action-1-params__subAction": "createAlert",
+            "action-1-params__subActionParams__message": "{{rule.name}}",
+            "action-1-params__subActionParams__priority": "P2",
+            "action-1-params__subActionParams__tags": "cpu\nprod",
+        }
+    )
+
+    response = admin_client.post(add_url(), data)
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    rule = Rule.objects.get()
+    slack_params, genie_params = (action["params"] for action in rule.actions)
+    assert slack_params == {
+        "subAction": "postMessage",
+        "subActionParams": {"channelIds": ["C0123ABCD"], "text": "{{context.message}}"},
+    }
+    assert genie_params == {
+        "subAction": "createAlert",
+        "subActionParams": {"message": "{{rule.name}}", "priority": "P2", "tags": ["cpu", "prod"]},
+    }
+    page = admin_client.get(f"/admin/actions/rule/{rule.id}/change/").content.decode()
+    assert 'params__subActionParams"' not in page  # no JSON textarea
+    # (the reader keeps one value per name: the two actions' indexes are given here)
+    data = {**submitted(page, "rx-rule-form"), "actions": ["0", "1"], "_save": "1"}
+    response = admin_client.post(f"/admin/actions/rule/{rule.id}/change/", data)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert [a["params"] for a in Rule.objects.get(pk=rule.pk).actions] == [slack_params, genie_params]
