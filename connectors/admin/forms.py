@@ -472,13 +472,26 @@ class MappingsWidget(RowsWidget):
     labelled, and one text input per key, named `<name>__<row>__<key>`
     (`config__mappings__alertIdConfig__key`); no rows are added or removed."""
 
-    def __init__(self, rows: list[tuple[str, schemas.Field]], attrs=None):
+    def __init__(self, rows: list[tuple[str, schemas.Field]], attrs=None, conditions: dict | None = None):
         super().__init__(row_columns(rows[0][1]), attrs)
         self.rows = rows
+        # a row's `shown_when` as admin.js reads it: [[input name, negated, values as text], ...]
+        self.conditions = conditions or {}
+
+    def shown(self, row: str, data) -> bool:
+        """As admin.js decides: a row is shown while every condition holds for the posted values."""
+        return all(
+            (data.get(control) in texts) != negated
+            for control, negated, texts in self.conditions.get(row, [])
+            if control in data
+        )
 
     def value_from_datadict(self, data, files, name):
         found: dict[str, dict] = {}
         for row, node in self.rows:
+            if not self.shown(row, data):
+                found[row] = {}  # a hidden row is no mapping (null), as a hidden field is not sent
+                continue
             for key, _column in row_columns(node):
                 posted = f"{name}__{row}__{key}"
                 if posted in data:
@@ -516,8 +529,14 @@ class MappingsWidget(RowsWidget):
                         f"{row_label}, {_column_label(key, column).lower()}",
                     )
                 )
+            shown_when = self.conditions.get(row)
             body.append(
-                format_html('<tr><th scope="row">{}</th>{}</tr>', row_label, mark_safe("".join(cells)))
+                format_html(
+                    '<tr{}><th scope="row">{}</th>{}</tr>',
+                    flatatt({"data-shown-when": json.dumps(shown_when)}) if shown_when else "",
+                    row_label,
+                    mark_safe("".join(cells)),
+                )
             )
         return format_html(
             '<div class="cx-rows cx-mappings" id="{}" data-mappings="{}"{}><table class="cx-rows-table"><thead><tr>'
@@ -547,6 +566,19 @@ class SecretTextInput(forms.TextInput):
 
     def format_value(self, value):
         return None
+
+
+def _row_conditions(spec: FieldSpec) -> dict[str, list]:
+    """The `shown_when` of a `mappings` input's rows, on its siblings' inputs (Swimlane's
+    `connectorType`)."""
+    conditions: dict[str, list] = {}
+    for row, node in mapping_rows(spec.node):
+        for key, wanted in node.shown_when.items():
+            values = wanted if isinstance(wanted, tuple | list) else (wanted,)
+            control = spec.prefixed(f"{spec.group}__{key.lstrip('!')}")
+            texts = [_enum_text(value) for value in values]
+            conditions.setdefault(row, []).append([control, key.startswith("!"), texts])
+    return conditions
 
 
 def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: bool = False) -> forms.Field:
@@ -625,7 +657,7 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
             help_text=help_text,
             required=False,  # a blank row is no mapping; the type's checks say which it needs
             initial=initial_text,
-            widget=MappingsWidget(mapping_rows(node), attrs=attrs),
+            widget=MappingsWidget(mapping_rows(node), attrs=attrs, conditions=_row_conditions(spec)),
         )
     if kind in ("textarea", "lines", "json", "pairs"):
         css = "vLargeTextField code" if kind == "json" or node.widget == "code" else "vLargeTextField"

@@ -29,7 +29,8 @@ MAPPED_PARAMS = {
 }
 
 
-def _mapping(label: str) -> Object:
+def _mapping(label: str, used_by: tuple[str, ...]) -> Object:
+    # (the admin shows a mapping for the connector types that use it, as Kibana's form does)
     return Object(
         {
             "id": String(label="Field ID"),
@@ -40,18 +41,19 @@ def _mapping(label: str) -> Object:
         nullable=True,
         default=None,
         label=label,
+        shown_when={"connectorType": ("all", *used_by)},
     )
 
 
 MAPPINGS = Object(
     {
-        "ruleNameConfig": _mapping("Rule name field"),
-        "alertIdConfig": _mapping("Alert id field"),
-        "caseIdConfig": _mapping("Case id field"),
-        "caseNameConfig": _mapping("Case name field"),
-        "commentsConfig": _mapping("Comments field"),
-        "severityConfig": _mapping("Severity field"),
-        "descriptionConfig": _mapping("Description field"),
+        "ruleNameConfig": _mapping("Rule name field", ("alerts",)),
+        "alertIdConfig": _mapping("Alert id field", ("alerts",)),
+        "caseIdConfig": _mapping("Case id field", ("cases",)),
+        "caseNameConfig": _mapping("Case name field", ("cases",)),
+        "commentsConfig": _mapping("Comments field", ("alerts", "cases")),
+        "severityConfig": _mapping("Severity field", ("alerts",)),
+        "descriptionConfig": _mapping("Description field", ("cases",)),
     },
     label="Field mappings",
 )

@@ -201,6 +201,11 @@ def test_a_person_maps_swimlane_fields_one_row_each(tab):
     page.fill("#id_config__mappings__commentsConfig__key", "notes")
     page.fill("#id_config__mappings__commentsConfig__name", "Notes")
     page.fill("#id_config__mappings__commentsConfig__fieldType", "comments")
+    page.select_option("#id_config__connectorType", "cases")  # the alert rows go, as in Kibana's form
+    assert not page.is_visible("#id_config__mappings__alertIdConfig__key")
+    assert page.is_visible("#id_config__mappings__caseIdConfig__key")
+    page.select_option("#id_config__connectorType", "alerts")
+    assert not page.is_visible("#id_config__mappings__caseIdConfig__key")
     page.set_viewport_size({"width": 390, "height": 844})  # the table fits a phone
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     page.set_viewport_size({"width": 1366, "height": 900})

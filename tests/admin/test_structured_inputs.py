@@ -86,6 +86,25 @@ def test_swimlane_mappings_are_typed_one_row_per_mapping(admin_client, default_s
     assert mappings["caseIdConfig"] is None  # a blank row is no mapping, as Kibana's empty select
 
 
+def test_a_mapping_the_connector_type_does_not_use_is_not_saved(admin_client, default_space):
+    case_id = {"id": "k1", "key": "case-id", "name": "Case ID", "fieldType": "text"}
+    data = swimlane_form(alertIdConfig=ALERT_ID, caseIdConfig=case_id, commentsConfig=COMMENTS)
+    data["config__connectorType"] = "alerts"  # Kibana's form then shows no case fields
+
+    response = admin_client.post(url("add") + "?type=.swimlane", data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    mappings = Connector.objects.get(name="Swimlane alerts").config["mappings"]
+    assert mappings["caseIdConfig"] is None
+    assert mappings["alertIdConfig"] == ALERT_ID and mappings["commentsConfig"] == COMMENTS
+    page = admin_client.get(url("add") + "?type=.swimlane").content.decode()
+    row = page.split('id="id_config__mappings__caseIdConfig__id"')[0].rsplit("<tr", 1)[1]
+    assert (
+        'data-shown-when="[[&quot;config__connectorType&quot;, false, [&quot;all&quot;, &quot;cases&quot;]]]"'
+        in row
+    )
+
+
 def test_a_swimlane_connector_saved_unchanged_keeps_its_mappings(admin_client, default_space):
     connector = create_connector(
         default_space,
