@@ -229,6 +229,23 @@ def _params_specs(schema, sub_actions=None) -> list[schema_forms.FieldSpec]:
     return schema_forms.specs_for(schema if schema is not None else schemas.Any_(), "params", known)
 
 
+def _action_params_specs(connector_type, prefix: str, params: dict, data) -> list[schema_forms.FieldSpec]:
+    """An action's parameter inputs. A type whose rule actions send one sub-action (Jira, ServiceNow,
+    Swimlane … push an incident) declares `rule_params_schema`, the Test tab's inputs for it: one
+    input per key of `subActionParams`, as Kibana's action form has. Stored params those inputs
+    cannot give back unchanged (another sub-action, a key they lack, a null) are shown as the
+    params schema's inputs (`subActionParams` as JSON), and so is a form posted from them."""
+    structured = getattr(connector_type, "rule_params_schema", None)
+    if structured is not None:
+        specs = schema_forms.specs_for(structured, "params", nested=True)
+        if data is not None:
+            if f"{prefix}-params__subActionParams" not in data:
+                return specs
+        elif not params or schema_forms.round_trips(specs, params):
+            return specs
+    return _params_specs(connector_type.params_schema, getattr(connector_type, "sub_actions", None))
+
+
 def default_action_params(rule_type: rule_types.RuleType, connector_type) -> dict:
     """Kibana pre-fills an action's message with the rule type's; ours is the alert's own message."""
     if connector_type is None:
@@ -252,11 +269,12 @@ def _action_entry(
     form = ActionForm(data, prefix=prefix, initial=initial, groups=rule_type.all_action_groups())
     params_form = None
     if connector_type is not None:
+        params = initial.get("params") or {}
         params_form = schema_forms.SchemaForm(
             data,
             prefix=prefix,
-            specs=_params_specs(connector_type.params_schema, getattr(connector_type, "sub_actions", None)),
-            initial_values={"params": initial.get("params") or {}},
+            specs=_action_params_specs(connector_type, prefix, params, data),
+            initial_values={"params": params},
         )
     entry = ActionEntry(index, form, choice, params_form)
     if choice is None:
@@ -684,9 +702,9 @@ def _loose_values(form: schema_forms.SchemaForm) -> dict:
     values = {}
     for spec in form.specs:
         if form.is_bound:
-            raw = form.data.get(form.add_prefix(spec.name))
-            if spec.input == "checkbox":
-                raw = raw not in (None, "", "false", "off")
+            # (the widget reads its own inputs: a `rows` table's `…__0__href`, a checkbox's "on")
+            widget = form.fields[spec.name].widget
+            raw = widget.value_from_datadict(form.data, form.files, form.add_prefix(spec.name))
         else:
             raw = form[spec.name].value()
         try:
@@ -697,7 +715,11 @@ def _loose_values(form: schema_forms.SchemaForm) -> dict:
             continue
         if spec.key == schema_forms.WHOLE:
             return value if isinstance(value, dict) else {}
-        values[spec.key] = value
+        *parents, last = spec.key.split(".")  # a nested input's `subActionParams.incident.summary`
+        target = values
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[last] = value
     return values
 
 

@@ -93,6 +93,8 @@ class ConnectorType:
     - `supported_feature_ids`: Kibana's feature ids, for `?feature_id=` filtering.
     - `config_schema`, `secrets_schema`, `params_schema`: declarative, Kibana's field names.
     - `test_params_schema`: what the admin's Test tab asks for (defaults to `params_schema`).
+    - `rule_params_schema`: what the rule editor asks for in an action, when its rule actions send
+      one sub-action (Kibana's pushToService forms); else the editor follows `params_schema`.
     - `max_attempts`: the type's own default; settings may override it.
     - `escape`: Mustache escaping for rule-rendered params (`none`, `json`, `markdown`, `slack`, `html`),
       or a map of top-level param name to mode with `*` for the rest (`.email`).
@@ -108,6 +110,7 @@ class ConnectorType:
     secrets_schema: ClassVar[Object] = Object({})
     params_schema: ClassVar[Object] = Object({})
     test_params_schema: ClassVar[Object | None] = None
+    rule_params_schema: ClassVar[Object | None] = None
     max_attempts: ClassVar[int | None] = None
     escape: ClassVar[str | dict[str, str]] = "none"
     is_system_action_type: ClassVar[bool] = False

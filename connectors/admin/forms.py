@@ -87,6 +87,10 @@ def input_kind(node: schemas.Field, group: str) -> str:
         return "rows"  # objects of strings: Slack's channels, PagerDuty's links, comments
     if isinstance(node, schemas.Record) and isinstance(node.values, schemas.String):
         return "pairs"  # HTTP headers: one `Name: value` per line, as Kibana's key/value rows
+    if mapping_rows(node):
+        return "mappings"  # named objects of strings: Swimlane's field mappings, one row each
+    if text_or_texts(node):
+        return "lines"  # text or a list of texts (ServiceNow SecOps' IPs): one per line
     return "json"  # other Records, Object, OneOf, Any, arrays of objects
 
 
@@ -98,6 +102,26 @@ def row_columns(item: Any) -> list[tuple[str, schemas.Field]]:
     if not all(isinstance(node, schemas.String) and not node.secret for node in item.fields.values()):
         return []
     return list(item.fields.items())
+
+
+def mapping_rows(node: Any) -> list[tuple[str, schemas.Field]]:
+    """The rows of a `mappings` input: an Object whose every key is a nullable Object of Strings
+    (Swimlane's `mappings.alertIdConfig` = {id, key, name, fieldType}), one row per key; else none."""
+    if not isinstance(node, schemas.Object) or not node.fields:
+        return []
+    if not all(isinstance(inner, schemas.Object) and row_columns(inner) for inner in node.fields.values()):
+        return []
+    return list(node.fields.items())
+
+
+def text_or_texts(node: Any) -> bool:
+    """`schema.oneOf([schema.string(), schema.arrayOf(schema.string())])`: one value or several."""
+    options = getattr(node, "options", None)
+    if not isinstance(node, schemas.OneOf) or not options or len(options) != 2:
+        return False
+    kinds = sorted(type(option).__name__ for option in options)
+    array = next((option for option in options if isinstance(option, schemas.Array)), None)
+    return kinds == ["Array", "String"] and isinstance(getattr(array, "item", None), schemas.String)
 
 
 WHOLE = "__whole__"  # the key of the single JSON input used when a schema is not an Object
@@ -215,7 +239,7 @@ def display_rows(specs: list[FieldSpec], config: dict) -> list[tuple[str, str, s
             text = spec.choice_label(value)
         elif isinstance(value, bool):
             text = "Yes" if value else "No"
-        elif spec.input in ("lines", "pairs", "rows"):
+        elif spec.input in ("lines", "pairs", "rows", "mappings"):
             text = _display_text(spec, value)
         else:
             text = value if isinstance(value, str) else json.dumps(value)
@@ -226,6 +250,16 @@ def display_rows(specs: list[FieldSpec], config: dict) -> list[tuple[str, str, s
 def _display_text(spec: FieldSpec, value: Any) -> str:
     """A list or pairs as the read-only page says them: "C0123ABCD #general; ops-alerts"."""
     shown = _initial_text(spec, value)
+    if spec.input == "mappings" and isinstance(shown, dict):
+        named = []
+        for row, node in mapping_rows(spec.node):
+            cells = shown.get(row) or {}
+            if any(cells.values()):
+                words = f"{cells.get('name') or cells.get('id')} ({cells['key']})" if cells.get("key") else ""
+                named.append(
+                    f"{_column_label(row, node)}: {words or ' '.join(v for v in cells.values() if v)}"
+                )
+        return "; ".join(named) or "None"
     if spec.input == "rows" and isinstance(shown, list):
         keys = [key for key, node in row_columns(spec.node.item) if node.widget != "hidden"]
         return "; ".join(" ".join(row[key] for key in keys if row[key]) for row in shown)
@@ -258,6 +292,8 @@ def _help(spec: FieldSpec, has_stored_secret: bool) -> str:
         parts.append("One “Name: value” per line.")
     elif spec.input == "rows":
         parts.append("One per row; a blank row is left out.")
+    elif spec.input == "mappings":
+        parts.append("One field per row; leave a row blank for none.")
     if has_stored_secret:
         parts.append("A value is saved; leave blank to keep it.")
     elif spec.secret and not spec.node.required and not spec.node.shown_when:
@@ -280,6 +316,8 @@ def _initial_text(spec: FieldSpec, value: Any) -> Any:
     if spec.input == "select":
         return _enum_text(value)
     if spec.input == "lines":
+        if isinstance(value, str) and text_or_texts(spec.node):
+            return value
         return "\n".join(str(item) for item in value) if isinstance(value, list) else None
     if spec.input == "json":
         return json.dumps(value, indent=2)
@@ -304,6 +342,16 @@ def _initial_text(spec: FieldSpec, value: Any) -> Any:
             {key: "" if item.get(key) is None else str(item.get(key)) for key, _node in columns}
             for item in value
         ]
+    if spec.input == "mappings":
+        if not isinstance(value, dict):
+            return None
+        return {
+            row: {
+                key: "" if not isinstance(value.get(row), dict) else str(value[row].get(key) or "")
+                for key, _node in row_columns(node)
+            }
+            for row, node in mapping_rows(spec.node)
+        }
     if spec.input == "number":
         return str(value)
     return value if isinstance(value, str) else json.dumps(value)
@@ -419,6 +467,89 @@ class RowsWidget(forms.Widget):
         )
 
 
+class MappingsWidget(RowsWidget):
+    """Named objects of strings (Swimlane's field mappings) as a table with one fixed row per name,
+    labelled, and one text input per key, named `<name>__<row>__<key>`
+    (`config__mappings__alertIdConfig__key`); no rows are added or removed."""
+
+    def __init__(self, rows: list[tuple[str, schemas.Field]], attrs=None, conditions: dict | None = None):
+        super().__init__(row_columns(rows[0][1]), attrs)
+        self.rows = rows
+        # a row's `shown_when` as admin.js reads it: [[input name, negated, values as text], ...]
+        self.conditions = conditions or {}
+
+    def shown(self, row: str, data) -> bool:
+        """As admin.js decides: a row is shown while every condition holds for the posted values."""
+        return all(
+            (data.get(control) in texts) != negated
+            for control, negated, texts in self.conditions.get(row, [])
+            if control in data
+        )
+
+    def value_from_datadict(self, data, files, name):
+        found: dict[str, dict] = {}
+        for row, node in self.rows:
+            if not self.shown(row, data):
+                found[row] = {}  # a hidden row is no mapping (null), as a hidden field is not sent
+                continue
+            for key, _column in row_columns(node):
+                posted = f"{name}__{row}__{key}"
+                if posted in data:
+                    found.setdefault(row, {})[key] = data.get(posted)
+        return found or None
+
+    def id_for_label(self, id_):
+        return f"{id_}__{self.rows[0][0]}__{self.shown_columns()[0][0]}" if id_ else id_
+
+    def format_value(self, value):
+        return value if isinstance(value, dict) else {}
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = self.build_attrs(self.attrs, attrs)
+        base_id = attrs.pop("id", f"id_{name}")
+        shown = self.shown_columns()
+        values = self.format_value(value)
+        head = "".join(
+            format_html('<th scope="col">{}</th>', _column_label(key, node)) for key, node in shown
+        )
+        body = []
+        for row, node in self.rows:
+            cells = []
+            row_label = _column_label(row, node)
+            for key, column in row_columns(node):
+                text = (values.get(row) or {}).get(key) or ""
+                cells.append(
+                    format_html(
+                        '<td><input type="text" name="{}" id="{}" value="{}" class="vTextField" data-col="{}" '
+                        'aria-label="{}" autocomplete="off"></td>',
+                        f"{name}__{row}__{key}",
+                        f"{base_id}__{row}__{key}",
+                        text,
+                        key,
+                        f"{row_label}, {_column_label(key, column).lower()}",
+                    )
+                )
+            shown_when = self.conditions.get(row)
+            body.append(
+                format_html(
+                    '<tr{}><th scope="row">{}</th>{}</tr>',
+                    flatatt({"data-shown-when": json.dumps(shown_when)}) if shown_when else "",
+                    row_label,
+                    mark_safe("".join(cells)),
+                )
+            )
+        return format_html(
+            '<div class="cx-rows cx-mappings" id="{}" data-mappings="{}"{}><table class="cx-rows-table"><thead><tr>'
+            '<th><span class="cx-visually-hidden">Mapping</span></th>{}</tr></thead><tbody>{}</tbody>'
+            "</table></div>",
+            base_id,
+            name,
+            flatatt({k: v for k, v in attrs.items() if k.startswith("data-")}),
+            mark_safe(head),
+            mark_safe("".join(body)),
+        )
+
+
 def _column_label(key: str, node: schemas.Field) -> str:
     return node.label or key
 
@@ -435,6 +566,19 @@ class SecretTextInput(forms.TextInput):
 
     def format_value(self, value):
         return None
+
+
+def _row_conditions(spec: FieldSpec) -> dict[str, list]:
+    """The `shown_when` of a `mappings` input's rows, on its siblings' inputs (Swimlane's
+    `connectorType`)."""
+    conditions: dict[str, list] = {}
+    for row, node in mapping_rows(spec.node):
+        for key, wanted in node.shown_when.items():
+            values = wanted if isinstance(wanted, tuple | list) else (wanted,)
+            control = spec.prefixed(f"{spec.group}__{key.lstrip('!')}")
+            texts = [_enum_text(value) for value in values]
+            conditions.setdefault(row, []).append([control, key.startswith("!"), texts])
+    return conditions
 
 
 def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: bool = False) -> forms.Field:
@@ -507,10 +651,20 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
             initial=initial_text,
             widget=RowsWidget(row_columns(node.item), attrs=attrs),
         )
+    if kind == "mappings":
+        return forms.Field(
+            label=label,
+            help_text=help_text,
+            required=False,  # a blank row is no mapping; the type's checks say which it needs
+            initial=initial_text,
+            widget=MappingsWidget(mapping_rows(node), attrs=attrs, conditions=_row_conditions(spec)),
+        )
     if kind in ("textarea", "lines", "json", "pairs"):
         css = "vLargeTextField code" if kind == "json" or node.widget == "code" else "vLargeTextField"
         rows = 6 if kind == "json" else 4
         textarea = SecretTextarea if spec.secret else forms.Textarea
+        if (kind == "json" or node.widget == "code") and not spec.secret:
+            attrs["placeholder"] = json_example(node)  # (a body or JSON template kept as text too)
         return forms.CharField(
             label=label,
             help_text=help_text,
@@ -534,6 +688,17 @@ def django_field(spec: FieldSpec, *, initial: Any = MISSING, has_stored_secret: 
     )
 
 
+def json_example(node: schemas.Field) -> str:
+    """The placeholder of a JSON textarea: the shape it takes, with made-up names."""
+    if node.kind == "array":
+        item = getattr(node, "item", None)
+        inner = json_example(item) if item is not None else '{"field": "value"}'
+        return f"[{inner}]"
+    if node.kind in ("record", "object"):
+        return '{"field": "value", "count": 1}'
+    return '{"field": "value"}'
+
+
 class InputError(ValueError):
     """A value the widget could not turn into the schema's type; the message is for people."""
 
@@ -543,10 +708,14 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
     kind = spec.input
     if kind == "checkbox":
         return bool(raw)
+    if kind == "mappings" and raw is None:
+        raw = {}  # (every row left blank: each mapping is null, as Kibana's empty selects send)
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return MISSING
     if kind == "rows":
         return _parse_rows(spec, raw)
+    if kind == "mappings":
+        return _parse_mappings(spec, raw)
     if kind == "tristate":
         return raw == "true"
     if kind == "select":
@@ -564,6 +733,8 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
         return int(number) if number.is_integer() and "." not in raw else number
     if kind == "lines":
         items = [line.strip() for line in raw.splitlines() if line.strip()]
+        if text_or_texts(spec.node):  # one is sent as text, as Kibana's forms send one IP
+            return items[0] if len(items) == 1 else items
         if spec.node.item.kind == "number":
             try:
                 return [float(item) if "." in item else int(item) for item in items]
@@ -627,6 +798,26 @@ def _parse_rows(spec: FieldSpec, rows: list[dict]) -> Any:
                 item[key] = None
         items.append(item)
     return items or MISSING
+
+
+def _parse_mappings(spec: FieldSpec, rows: dict) -> dict:
+    """A `mappings` input's rows as an object: a blank row is null (no mapping), a full row an object,
+    a half-filled one "Alert id field: enter the name." on the field."""
+    result: dict = {}
+    for row, node in mapping_rows(spec.node):
+        cells = rows.get(row) or {}
+        texts = {key: (cells.get(key) or "").strip() for key, _column in row_columns(node)}
+        if not any(texts.values()):
+            if node.nullable:
+                result[row] = None
+            continue
+        for key, column in row_columns(node):
+            if not texts[key] and column.required:
+                raise InputError(
+                    f"{_column_label(row, node)}: enter the {_column_label(key, column).lower()}."
+                )
+        result[row] = {key: text for key, text in texts.items() if text}
+    return result
 
 
 # ---- where secrets go ----------------------------------------------------------------------------
@@ -743,8 +934,44 @@ def split_error(message: str) -> tuple[str | None, str]:
     return key, text
 
 
+UNION_LINE_RE = re.compile(r"^- \[\d+\.([^\]]+)\]: (.*)$")
+NULLABLE_RE = re.compile(
+    r"types that failed validation:\n- \[[^\]]*\.0\]: (.*)\n- \[[^\]]*\.1\]: expected value to equal \[null\]",
+    re.DOTALL,
+)
+
+
+def chosen_alternative(message: str) -> str:
+    """A sub-action union's failure lists every sub-action (`- [0.subAction]: expected value to
+    equal [getFields]` …); those that failed only on `subAction` are not the one sent. When one is
+    left, its own error, as `[subActionParams.incident.otherFields]: …` (and a nullable's `null`
+    alternative dropped), so it goes on its input in plain words."""
+    inner = PREFIX_RE.sub("", message.strip(), count=1)
+    if not inner.startswith("types that failed validation:"):
+        return message
+    alternatives: list[tuple[str, list[str]]] = []
+    for line in inner.splitlines()[1:]:
+        match = UNION_LINE_RE.match(line)
+        if match:
+            alternatives.append((match.group(1), [match.group(2)]))
+        elif alternatives:
+            alternatives[-1][1].append(line[1:] if line.startswith(" ") else line)
+    left = [
+        (path, lines)
+        for path, lines in alternatives
+        if path.rpartition(".")[2] != "subAction" or not lines[0].startswith("expected value to equal [")
+    ]
+    if len(left) != 1:
+        return message
+    path, lines = left[0]
+    text = "\n".join(lines)
+    nullable = NULLABLE_RE.fullmatch(text)
+    return f"[{path}]: {nullable.group(1) if nullable else text}"
+
+
 def attach_error(form: forms.Form, group: str, message: str, specs: list[FieldSpec]) -> None:
     """Put a validation error on its field when it names one, else on the whole form."""
+    message = chosen_alternative(message)
     keys = {spec.key: spec for spec in specs if spec.group == group}
     key, text = split_error(message)
     inner = PATH_RE.match(PREFIX_RE.sub("", message.strip(), count=1))
@@ -781,6 +1008,38 @@ def attach_error(form: forms.Form, group: str, message: str, specs: list[FieldSp
                 form.add_error(spec.name, text)
             return
     form.add_error(None, text or message)
+
+
+def dig(values: Any, key: str) -> Any:
+    """The value of a key, or of a nested input's dotted key (`subActionParams.incident.summary`)."""
+    for part in key.split("."):
+        if not isinstance(values, dict) or part not in values:
+            return MISSING
+        values = values[part]
+    return values
+
+
+def round_trips(specs: list[FieldSpec], values: dict) -> bool:
+    """Whether these inputs show `values` so that saving them unchanged gives `values` back: every
+    key has an input (nested Objects included, as `SchemaForm.values` sends them) and every value
+    reads back as itself (no null, no number where text is asked). The rule editor asks for an
+    action's params with inputs only then, else as JSON, so nothing stored is lost."""
+    rebuilt: dict = {}
+    for spec in specs:
+        target = rebuilt
+        *parents, last = spec.key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        value = dig(values, spec.key)
+        if value is MISSING:
+            continue
+        try:
+            if parse_value(spec, _initial_text(spec, value)) != value:
+                return False
+        except InputError:
+            return False
+        target[last] = value
+    return rebuilt == values
 
 
 class SchemaForm(forms.Form):
@@ -822,7 +1081,7 @@ class SchemaForm(forms.Form):
                 spec.key in self.stored_secret_keys or (spec.key == WHOLE and bool(self.stored_secret_keys))
             )
             group_initial = initial_values.get(spec.group, {})
-            initial = group_initial if spec.key == WHOLE else group_initial.get(spec.key, MISSING)
+            initial = group_initial if spec.key == WHOLE else dig(group_initial, spec.key)
             self.fields[spec.name] = django_field(spec, initial=initial, has_stored_secret=stored)
             if stored:
                 self.fields[f"{spec.name}__clear"] = forms.BooleanField(

@@ -187,6 +187,7 @@ class CasesWebhookConnector(UnionSubActionType):
     test_params_schema = Object(
         {"subAction": String(default="pushToService", widget="hidden"), "subActionParams": PUSH_PARAMS}
     )
+    rule_params_schema = test_params_schema  # the admin rule editor asks for these inputs too
     handlers = {"pushToService": "push_to_service"}
 
     def check_config(self, config, settings):

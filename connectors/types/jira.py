@@ -119,6 +119,7 @@ class JiraConnector(UnionSubActionType):
     test_params_schema = Object(
         {"subAction": String(default="pushToService", widget="hidden"), "subActionParams": PUSH_PARAMS}
     )
+    rule_params_schema = test_params_schema  # the admin rule editor asks for these inputs too
     escape = "none"
     handlers = {
         "pushToService": "push_to_service",

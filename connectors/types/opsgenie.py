@@ -127,6 +127,7 @@ class OpsgenieConnector(SubActionConnectorType):
             ),
         }
     )
+    rule_params_schema = test_params_schema  # the admin rule editor asks for these inputs too
 
     def check_config(self, config, settings):
         try:

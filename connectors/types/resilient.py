@@ -79,6 +79,7 @@ class ResilientConnector(CaseConnectorMixin, SubActionConnectorType):
     test_params_schema = Object(
         {"subAction": String(default="pushToService", widget="hidden"), "subActionParams": PUSH_PARAMS}
     )
+    rule_params_schema = test_params_schema  # the admin rule editor asks for these inputs too
     sub_actions = {
         "pushToService": SubAction("push_to_service", PUSH_PARAMS),
         "incidentTypes": SubAction("incident_types"),

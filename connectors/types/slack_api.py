@@ -114,6 +114,7 @@ class SlackApiConnector(ConnectorType):
             "subActionParams": Object(_channel_fields("Text or Block Kit JSON", "code")),
         }
     )
+    rule_params_schema = test_params_schema  # the admin rule editor asks for these inputs too
 
     def validate_config(self, config, settings):
         cleaned = super().validate_config(config, settings)

@@ -29,24 +29,31 @@ MAPPED_PARAMS = {
 }
 
 
-def _mapping(label: str) -> Object:
+def _mapping(label: str, used_by: tuple[str, ...]) -> Object:
+    # (the admin shows a mapping for the connector types that use it, as Kibana's form does)
     return Object(
-        {"id": String(), "key": String(), "name": String(), "fieldType": String()},
+        {
+            "id": String(label="Field ID"),
+            "key": String(label="Key"),
+            "name": String(label="Name"),
+            "fieldType": String(label="Field type"),
+        },
         nullable=True,
         default=None,
         label=label,
+        shown_when={"connectorType": ("all", *used_by)},
     )
 
 
 MAPPINGS = Object(
     {
-        "ruleNameConfig": _mapping("Rule name field"),
-        "alertIdConfig": _mapping("Alert id field"),
-        "caseIdConfig": _mapping("Case id field"),
-        "caseNameConfig": _mapping("Case name field"),
-        "commentsConfig": _mapping("Comments field"),
-        "severityConfig": _mapping("Severity field"),
-        "descriptionConfig": _mapping("Description field"),
+        "ruleNameConfig": _mapping("Rule name field", ("alerts",)),
+        "alertIdConfig": _mapping("Alert id field", ("alerts",)),
+        "caseIdConfig": _mapping("Case id field", ("cases",)),
+        "caseNameConfig": _mapping("Case name field", ("cases",)),
+        "commentsConfig": _mapping("Comments field", ("alerts", "cases")),
+        "severityConfig": _mapping("Severity field", ("alerts",)),
+        "descriptionConfig": _mapping("Description field", ("cases",)),
     },
     label="Field mappings",
 )
@@ -95,6 +102,7 @@ class SwimlaneConnector(UnionSubActionType):
     test_params_schema = Object(
         {"subAction": String(default="pushToService", widget="hidden"), "subActionParams": PUSH_PARAMS}
     )
+    rule_params_schema = test_params_schema  # the admin rule editor asks for these inputs too
     handlers = {"pushToService": "push_to_service"}
 
     def check_config(self, config, settings):

@@ -561,5 +561,7 @@ def test_a_connector_with_sub_actions_offers_them_as_a_select(admin, default_spa
     data = threshold_form(_save=None, _add_action=opsgenie.id)
     page = admin.post(add_url(), data).content.decode()
     assert '<select name="action-0-params__subAction"' in page
-    assert '<option value="createAlert">createAlert</option>' in page
+    # (createAlert is chosen: the default of the Test tab's inputs, which Opsgenie's actions use)
+    assert '<option value="createAlert" selected>createAlert</option>' in page
+    assert '<option value="closeAlert">closeAlert</option>' in page
     assert "an-api-key" not in page

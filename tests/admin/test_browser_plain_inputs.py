@@ -1,6 +1,6 @@
 """In Chromium, a person fills the inputs that replaced JSON (Slack's allowed channels, the webhook's
-OAuth additional fields, Jira's comments and PagerDuty's links on the Test tab) and we check what
-was stored or sent; and the list's sort links stay in the space being looked at."""
+OAuth additional fields, Jira's comments and PagerDuty's links on the Test tab, Swimlane's field
+mappings) and we check what was stored or sent; and the list's sort links stay in the space being looked at."""
 
 import pytest
 
@@ -183,3 +183,51 @@ def test_sorting_the_list_stays_in_the_space_on_screen(tab, other_space):
     page.wait_for_url("**sort=type**")
     assert "space=marketing" in page.url
     assert page.locator("#cx-connectors .cx-name").all_inner_texts() == ["Marketing log"]
+
+
+def test_a_person_maps_swimlane_fields_one_row_each(tab):
+    page = tab.page
+    page.goto("/admin/connectors/connector/add/?type=.swimlane")
+    page.wait_for_selector("#cx-connector-form")
+    page.fill("#id_name", "Swimlane alerts")
+    page.fill("#id_config__apiUrl", "http://127.0.0.1:9/api")
+    page.fill("#id_config__appId", "app-1")
+    page.fill("#id_secrets__apiToken", SECRET)
+    page.get_by_label("Alert id field, field id").fill("a1")
+    page.get_by_label("Alert id field, key").fill("alert-id")
+    page.get_by_label("Alert id field, name").fill("Alert ID")
+    page.get_by_label("Alert id field, field type").fill("text")
+    page.fill("#id_config__mappings__commentsConfig__id", "c1")
+    page.fill("#id_config__mappings__commentsConfig__key", "notes")
+    page.fill("#id_config__mappings__commentsConfig__name", "Notes")
+    page.fill("#id_config__mappings__commentsConfig__fieldType", "comments")
+    page.select_option("#id_config__connectorType", "cases")  # the alert rows go, as in Kibana's form
+    assert not page.is_visible("#id_config__mappings__alertIdConfig__key")
+    assert page.is_visible("#id_config__mappings__caseIdConfig__key")
+    page.select_option("#id_config__connectorType", "alerts")
+    assert not page.is_visible("#id_config__mappings__caseIdConfig__key")
+    page.set_viewport_size({"width": 390, "height": 844})  # the table fits a phone
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    page.set_viewport_size({"width": 1366, "height": 900})
+    save(page)
+
+    connector = Connector.objects.get(name="Swimlane alerts")
+    mappings = connector.config["mappings"]
+    assert mappings["alertIdConfig"] == {
+        "id": "a1",
+        "key": "alert-id",
+        "name": "Alert ID",
+        "fieldType": "text",
+    }
+    assert mappings["commentsConfig"]["fieldType"] == "comments"
+    assert mappings["severityConfig"] is None
+
+    page.goto(f"/admin/connectors/connector/{connector.id}/change/")
+    assert page.input_value("#id_config__mappings__alertIdConfig__key") == "alert-id"
+    page.fill("#id_config__mappings__commentsConfig__name", "")  # half a mapping
+    save(page)
+    assert "Comments field: enter the name." in page.inner_text("#cx-connector-form")
+    assert Connector.objects.get(pk=connector.pk).config["mappings"] == mappings
+    assert SECRET not in page.content()
+    # the refused save answers 400 (and the browser says so in its console): nothing else went wrong
+    assert [p for p in tab.problems if "400" not in p] == []

@@ -214,7 +214,9 @@ def test_every_registered_type_gets_a_form_from_its_schema(admin_client):
         )
         for spec in specs:
             # (a `rows` input is one text input per row and key: `config__allowedChannels__0__name`)
-            name = f'data-rows="{spec.name}"' if spec.input == "rows" else f'name="{spec.name}"'
+            # (`mappings` too, one per row and key: `config__mappings__alertIdConfig__key`)
+            wrapped = {"rows": "data-rows", "mappings": "data-mappings"}
+            name = f'{wrapped.get(spec.input, "name")}="{spec.name}"'
             assert name in page, (connector_type.type_id, spec.name)
             if spec.input == "password":
                 assert f'type="password" name="{spec.name}"' in page

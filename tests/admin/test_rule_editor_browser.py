@@ -1,4 +1,5 @@
-"""The rule editor in Debian's Chromium (Playwright): an Index threshold rule with one webhook action,
+"""The rule editor in Debian's Chromium (Playwright): an Index threshold rule with one webhook action
+(and one with a Jira action asked for field by field),
 made through the UI on a laptop and on a phone, with no horizontal overflow and no console errors.
 With CONNECTORS_UPDATE_SCREENSHOTS=1 it refreshes docs/screenshots/rule-editor*.png and rule-page.png."""
 
@@ -150,4 +151,50 @@ def test_params_follow_the_choices_of_other_params_as_their_schema_says(session)
     page.select_option("#id_rule-params__groupBy", "all")
     assert not shown("termField") and not shown("termSize")
     assert shown("index") and shown("timeField") and shown("threshold")
+    assert tab.problems == []
+
+
+def test_a_person_gives_a_jira_action_its_issue_field_by_field(session, default_space):
+    jira = create_connector(
+        default_space,
+        name="Ops Jira",
+        type_id=".jira",
+        config={"apiUrl": "http://127.0.0.1:9", "projectKey": "OPS"},
+        secrets={"email": "a@example.com", "apiToken": "marker-secret-77d1"},
+    )
+    tab = session(width=1366, height=900)
+    page = tab.page
+    tab.login("elastic")
+    page.goto(f"/admin/actions/rule/add/?rule_type=.index-threshold&space=default&connector={jira.id}")
+    page.wait_for_selector("#rx-action-0")
+    page.fill("#id_name", "Disk full")
+    page.fill("#id_rule-params__index", "metrics")
+    page.fill("#id_rule-params__timeField", "@timestamp")
+    page.fill("#id_rule-params__threshold", "2")
+    page.fill("#id_rule-params__timeWindowSize", "5")
+    assert page.locator("#rx-action-0 textarea[name='action-0-params__subActionParams']").count() == 0
+    page.fill("#id_action-0-params__subActionParams__incident__summary", "Disk full on {{alert.id}}")
+    page.fill("#id_action-0-params__subActionParams__incident__labels", "disk\nprod")
+    page.fill("#id_action-0-params__subActionParams__comments__0__comment", "First look")
+    page.click("#id_action-0-params__subActionParams__comments [data-add-row]")
+    page.fill("#id_action-0-params__subActionParams__comments__1__comment", "Runbook: disk")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#rx-action-0 [data-preview]")).to_contain_text("Disk full on host-1")
+    with page.expect_navigation():
+        page.click("#rx-save")
+    errors = page.locator(".cx-errors").evaluate_all("l => l.map(e => e.id + ': ' + e.innerText)")
+    assert Rule.objects.exists(), errors
+    [action] = Rule.objects.get().actions
+    assert action["params"] == {
+        "subAction": "pushToService",
+        "subActionParams": {
+            "incident": {"summary": "Disk full on {{alert.id}}", "labels": ["disk", "prod"]},
+            "comments": [
+                {"comment": "First look", "commentId": "1"},
+                {"comment": "Runbook: disk", "commentId": "2"},
+            ],
+        },
+    }
+    assert overflow(page) <= 0
     assert tab.problems == []

@@ -72,6 +72,7 @@ class ServiceNowITOMConnector(UnionSubActionType):
     test_params_schema = Object(
         {"subAction": String(default="addEvent", widget="hidden"), "subActionParams": ADD_EVENT}
     )
+    rule_params_schema = test_params_schema  # the admin rule editor asks for these inputs too
     handlers = {"addEvent": "add_event", "getChoices": "get_choices"}
 
     def check_config(self, config, settings):

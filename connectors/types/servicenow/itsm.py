@@ -201,6 +201,7 @@ class ServiceNowITSMConnector(ServiceNowBase):
             "subActionParams": Object({"incident": ITSM_INCIDENT, "comments": comments_schema()}),
         }
     )
+    rule_params_schema = test_params_schema  # the admin rule editor asks for these inputs too
     handlers = {**ServiceNowBase.handlers, "closeIncident": "close_incident"}
 
     def close_incident(self, ctx, params):

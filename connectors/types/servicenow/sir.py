@@ -67,6 +67,7 @@ class ServiceNowSecOpsConnector(ServiceNowBase):
     test_params_schema = Object(
         {"subAction": String(default="pushToService", widget="hidden"), "subActionParams": PUSH_PARAMS}
     )
+    rule_params_schema = test_params_schema  # the admin rule editor asks for these inputs too
 
     def prepare_push(self, client, incident):
         incident = dict(incident)
