@@ -439,15 +439,7 @@ class RowsWidget(forms.Widget):
                         text,
                     )
                 else:
-                    control = format_html(
-                        '<input type="text" name="{}" id="{}" value="{}" class="vTextField" data-col="{}" '
-                        'aria-label="{}" autocomplete="off">',
-                        input_name,
-                        input_id,
-                        text,
-                        key,
-                        label,
-                    )
+                    control = _text_cell_input(input_name, input_id, text, key, label)
                 cells.append(format_html("<td>{}</td>", control))
             remove = format_html(
                 '<td class="cx-rows-remove"><button type="button" class="button cx-button-small" '
@@ -518,17 +510,14 @@ class MappingsWidget(RowsWidget):
             row_label = _column_label(row, node)
             for key, column in row_columns(node):
                 text = (values.get(row) or {}).get(key) or ""
-                cells.append(
-                    format_html(
-                        '<td><input type="text" name="{}" id="{}" value="{}" class="vTextField" data-col="{}" '
-                        'aria-label="{}" autocomplete="off"></td>',
-                        f"{name}__{row}__{key}",
-                        f"{base_id}__{row}__{key}",
-                        text,
-                        key,
-                        f"{row_label}, {_column_label(key, column).lower()}",
-                    )
+                control = _text_cell_input(
+                    f"{name}__{row}__{key}",
+                    f"{base_id}__{row}__{key}",
+                    text,
+                    key,
+                    f"{row_label}, {_column_label(key, column).lower()}",
                 )
+                cells.append(format_html("<td>{}</td>", control))
             shown_when = self.conditions.get(row)
             body.append(
                 format_html(
@@ -552,6 +541,19 @@ class MappingsWidget(RowsWidget):
 
 def _column_label(key: str, node: schemas.Field) -> str:
     return node.label or key
+
+
+def _text_cell_input(input_name: str, input_id: str, text: str, key: str, label: str):
+    """One text input of a rows or mappings table (the column's key in `data-col`, for admin.js)."""
+    return format_html(
+        '<input type="text" name="{}" id="{}" value="{}" class="vTextField" data-col="{}" aria-label="{}" '
+        'autocomplete="off">',
+        input_name,
+        input_id,
+        text,
+        key,
+        label,
+    )
 
 
 class SecretTextarea(forms.Textarea):
