@@ -57,7 +57,8 @@ def test_an_email_action_asks_for_to_cc_bcc_subject_and_message_and_nothing_as_j
         "action-0-params__message",
     }
     assert "kibanaFooterLink" not in page
-    assert 'data-key="message"' in page and "cx-json" not in page.split('id="rx-action-0"')[1]
+    action = page.split('id="rx-action-0"')[1].split("</section>")[0]
+    assert "<textarea" in action and "vLargeTextField code" not in action  # a text area, no JSON
 
 
 def test_an_email_action_is_saved_from_its_inputs(admin_client, mailer):
