@@ -105,6 +105,8 @@ class ActionForm(forms.Form):
 
     connector = forms.CharField(widget=forms.HiddenInput)
     uuid = forms.CharField(required=False, widget=forms.HiddenInput)
+    # The params the inputs do not show, as JSON (`schema_forms.unshown`), put back on save.
+    kept = forms.CharField(required=False, strip=False, widget=forms.HiddenInput)
     group = forms.ChoiceField(label="Run when")
     summary = forms.ChoiceField(label="Action frequency", choices=SUMMARY_CHOICES, initial="false")
     notify_when = forms.ChoiceField(label="Notify", choices=NOTIFY_CHOICES, initial="onActionGroupChange")
@@ -162,6 +164,7 @@ class ActionEntry:
     connector: ConnectorChoice | None
     params_form: schema_forms.SchemaForm | None
     preview: str = ""
+    structured: bool = False  # the type's `rule_params_schema` inputs, with `kept` beside them
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -229,21 +232,39 @@ def _params_specs(schema, sub_actions=None) -> list[schema_forms.FieldSpec]:
     return schema_forms.specs_for(schema if schema is not None else schemas.Any_(), "params", known)
 
 
-def _action_params_specs(connector_type, prefix: str, params: dict, data) -> list[schema_forms.FieldSpec]:
-    """An action's parameter inputs. A type whose rule actions send one sub-action (Jira, ServiceNow,
-    Swimlane … push an incident) declares `rule_params_schema`, the Test tab's inputs for it: one
-    input per key of `subActionParams`, as Kibana's action form has. Stored params those inputs
-    cannot give back unchanged (another sub-action, a key they lack, a null) are shown as the
-    params schema's inputs (`subActionParams` as JSON), and so is a form posted from them."""
+def _action_params_specs(connector_type, prefix: str, params: dict, data) -> tuple[list, bool]:
+    """An action's parameter inputs, and whether they are the type's `rule_params_schema` ones.
+    A type declares that schema when Kibana's action form asks for less, or otherwise, than its
+    params schema: Jira, ServiceNow, Swimlane … push an incident (one input per key of
+    `subActionParams`), Email asks for to, cc, bcc, subject and message. What those inputs do not
+    show (`schema_forms.unshown`: the email footer link, a key the form lacks) is carried beside
+    them and kept. Stored params they cannot give back unchanged (another sub-action, a null) are
+    shown as the params schema's inputs when those can, and so is a form posted from them: one that
+    sends an input only the params schema's form has."""
     structured = getattr(connector_type, "rule_params_schema", None)
-    if structured is not None:
-        specs = schema_forms.specs_for(structured, "params", nested=True)
-        if data is not None:
-            if f"{prefix}-params__subActionParams" not in data:
-                return specs
-        elif not params or schema_forms.round_trips(specs, params):
-            return specs
-    return _params_specs(connector_type.params_schema, getattr(connector_type, "sub_actions", None))
+    full = _params_specs(connector_type.params_schema, getattr(connector_type, "sub_actions", None))
+    if structured is None:
+        return full, False
+    specs = schema_forms.specs_for(structured, "params", nested=True)
+    if data is not None:
+        if not _posted_from(full, specs, prefix, data):
+            return specs, True
+    elif not params or schema_forms.round_trips(specs, params) or not schema_forms.round_trips(full, params):
+        return specs, True  # (the params schema's inputs only when they do better)
+    return full, False
+
+
+def _posted_from(full: list, specs: list, prefix: str, data) -> bool:
+    """Whether `data` was posted from the params schema's inputs rather than from `specs`: it holds
+    an input only the former has (a checkbox, absent when unticked, says nothing)."""
+    names = {spec.name for spec in specs}
+    for spec in full:
+        if spec.name in names or spec.input == "checkbox":
+            continue
+        widget = schema_forms.django_field(spec).widget
+        if not widget.value_omitted_from_data(data, {}, f"{prefix}-{spec.name}"):
+            return True
+    return False
 
 
 def default_action_params(rule_type: rule_types.RuleType, connector_type) -> dict:
@@ -266,17 +287,21 @@ def _action_entry(
     initial = initial or {}
     connector_id = (data or {}).get(f"{prefix}-connector") if data is not None else initial.get("connector")
     choice, connector_type = _connector_or_none(privilege, space_id, connector_id or "")
-    form = ActionForm(data, prefix=prefix, initial=initial, groups=rule_type.all_action_groups())
     params_form = None
+    structured = False
     if connector_type is not None:
         params = initial.get("params") or {}
+        specs, structured = _action_params_specs(connector_type, prefix, params, data)
+        if structured and data is None:
+            initial = {**initial, "kept": json.dumps(schema_forms.unshown(specs, params)) if params else ""}
         params_form = schema_forms.SchemaForm(
             data,
             prefix=prefix,
-            specs=_action_params_specs(connector_type, prefix, params, data),
+            specs=specs,
             initial_values={"params": params},
         )
-    entry = ActionEntry(index, form, choice, params_form)
+    form = ActionForm(data, prefix=prefix, initial=initial, groups=rule_type.all_action_groups())
+    entry = ActionEntry(index, form, choice, params_form, structured=structured)
     if choice is None:
         entry.errors.append(f"The connector {connector_id} does not exist in this space.")
     elif connector_type is None:
@@ -528,6 +553,8 @@ class Editor:
                 continue
             entry.params_form.is_valid()
             action_params = entry.params_form.values("params")
+            if entry.structured:
+                action_params = schema_forms.with_kept(action_params, _kept(entry))
             if not entry.params_form.errors:
                 self._check_action_params(entry, action_params)
             if not entry.form.is_valid():
@@ -695,6 +722,21 @@ class Editor:
                 e.errors or e.form.errors or (e.params_form and e.params_form.errors) for e in self.actions
             )
         )
+
+
+def _kept(entry: ActionEntry) -> dict:
+    """What the action's inputs do not show, as the page carried it (`ActionForm.kept`)."""
+    text = entry.form.data.get(entry.form.add_prefix("kept"), "") if entry.form.is_bound else ""
+    try:
+        kept = json.loads(text) if text else {}
+    except ValueError:
+        kept = None
+    if not isinstance(kept, dict):
+        entry.params_form.add_error(
+            None, "This action's other parameters could not be read: reload the page."
+        )
+        return {}
+    return kept
 
 
 def _loose_values(form: schema_forms.SchemaForm) -> dict:

@@ -93,8 +93,9 @@ class ConnectorType:
     - `supported_feature_ids`: Kibana's feature ids, for `?feature_id=` filtering.
     - `config_schema`, `secrets_schema`, `params_schema`: declarative, Kibana's field names.
     - `test_params_schema`: what the admin's Test tab asks for (defaults to `params_schema`).
-    - `rule_params_schema`: what the rule editor asks for in an action, when its rule actions send
-      one sub-action (Kibana's pushToService forms); else the editor follows `params_schema`.
+    - `rule_params_schema`: what the rule editor asks for in an action when Kibana's action form asks
+      for less than `params_schema` (one sub-action's inputs, Email's to … message); the params it
+      does not show are kept as stored. Else the editor follows `params_schema`.
     - `max_attempts`: the type's own default; settings may override it.
     - `escape`: Mustache escaping for rule-rendered params (`none`, `json`, `markdown`, `slack`, `html`),
       or a map of top-level param name to mode with `*` for the rest (`.email`).

@@ -1021,11 +1021,54 @@ def dig(values: Any, key: str) -> Any:
     return values
 
 
+def _shows_as_blank(spec: FieldSpec, value: Any) -> bool:
+    """An empty list or text, which the input shows blank and a blank input leaves out."""
+    return value in ([], "") and parse_value(spec, _initial_text(spec, value)) is MISSING
+
+
+def unshown(specs: list[FieldSpec], values: dict) -> dict:
+    """The part of `values` these inputs do not give back: keys with no input (at any depth of a
+    nested input's Objects) and empty lists or texts an input shows blank. The rule editor carries
+    it beside the inputs and puts it back under what they send (`with_kept`), so an action's params
+    the form does not ask for are kept as Kibana's form keeps them (the email footer link)."""
+    by_key = {spec.key: spec for spec in specs}
+
+    def walk(obj: dict, path: str) -> dict:
+        kept = {}
+        for key, value in obj.items():
+            full = f"{path}{key}"
+            spec = by_key.get(full)
+            if spec is not None:
+                if _shows_as_blank(spec, value):
+                    kept[key] = value
+                continue
+            if isinstance(value, dict) and any(k.startswith(f"{full}.") for k in by_key):
+                inner = walk(value, f"{full}.")
+                if inner:
+                    kept[key] = inner
+                continue
+            kept[key] = value
+        return kept
+
+    return walk(values, "")
+
+
+def with_kept(values: dict, kept: dict) -> dict:
+    """`values` with what `unshown` set aside put back where the inputs sent nothing."""
+    merged = dict(values)
+    for key, value in kept.items():
+        if key not in merged:
+            merged[key] = value
+        elif isinstance(merged[key], dict) and isinstance(value, dict):
+            merged[key] = with_kept(merged[key], value)
+    return merged
+
+
 def round_trips(specs: list[FieldSpec], values: dict) -> bool:
-    """Whether these inputs show `values` so that saving them unchanged gives `values` back: every
-    key has an input (nested Objects included, as `SchemaForm.values` sends them) and every value
-    reads back as itself (no null, no number where text is asked). The rule editor asks for an
-    action's params with inputs only then, else as JSON, so nothing stored is lost."""
+    """Whether these inputs, with what `unshown` keeps beside them, give `values` back when saved
+    unchanged: every value an input shows reads back as itself (no null, no number where text is
+    asked). The rule editor asks for an action's params with inputs only then, else with the params
+    schema's own inputs, so nothing stored is lost."""
     rebuilt: dict = {}
     for spec in specs:
         target = rebuilt
@@ -1033,7 +1076,7 @@ def round_trips(specs: list[FieldSpec], values: dict) -> bool:
         for parent in parents:
             target = target.setdefault(parent, {})
         value = dig(values, spec.key)
-        if value is MISSING:
+        if value is MISSING or _shows_as_blank(spec, value):
             continue
         try:
             if parse_value(spec, _initial_text(spec, value)) != value:
@@ -1041,7 +1084,7 @@ def round_trips(specs: list[FieldSpec], values: dict) -> bool:
         except InputError:
             return False
         target[last] = value
-    return rebuilt == values
+    return with_kept(rebuilt, unshown(specs, values)) == values
 
 
 class SchemaForm(forms.Form):

@@ -236,6 +236,9 @@ class EmailConnector(ConnectorType):
             "message": String(label="Message", widget="markdown"),
         }
     )
+    # Kibana's email action form (email_params.tsx) asks for these too; the rule editor keeps the
+    # footer link the framework fills, an HTML body, attachments and reply-to as they were stored.
+    rule_params_schema = test_params_schema
 
     # ---- validation ---------------------------------------------------------------------------------
 

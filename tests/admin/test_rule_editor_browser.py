@@ -198,3 +198,54 @@ def test_a_person_gives_a_jira_action_its_issue_field_by_field(session, default_
     }
     assert overflow(page) <= 0
     assert tab.problems == []
+
+
+def test_a_person_adds_an_email_action_and_fills_to_subject_and_message(session, default_space):
+    """Kibana's email action form: to, cc, bcc, subject and message; no JSON (the footer link is
+    the framework's)."""
+    mailer = create_connector(
+        default_space,
+        name="Ops mail",
+        type_id=".email",
+        config={"service": "other", "host": "127.0.0.1", "port": 2525, "from": "alerts@example.com"},
+        secrets={"user": "u", "password": "marker-secret-e2"},
+    )
+    tab = session(width=1366, height=900)
+    page = tab.page
+    tab.login("elastic")
+    page.goto("/admin/actions/rule/add/?rule_type=.index-threshold&space=default")
+    page.wait_for_selector("#rx-rule-form")
+    page.fill("#id_name", "CPU high")
+    page.fill("#id_rule-params__index", "metrics")
+    page.fill("#id_rule-params__timeField", "@timestamp")
+    page.fill("#id_rule-params__threshold", "2")
+    page.fill("#id_rule-params__timeWindowSize", "5")
+    with page.expect_navigation():
+        page.click(f"button[data-connector-id='{mailer.id}']")
+    page.wait_for_selector("#rx-action-0")
+    assert page.input_value("#id_name") == "CPU high"
+
+    shown = page.locator("#rx-action-0 [name^='action-0-params__']").evaluate_all(
+        "l => l.filter(e => e.type !== 'hidden').map(e => e.name)"
+    )
+    assert sorted(shown) == sorted(
+        f"action-0-params__{key}" for key in ("to", "cc", "bcc", "subject", "message")
+    )
+    assert page.locator("#rx-action-0 textarea.code").count() == 0  # no JSON textarea
+    assert page.input_value("#id_action-0-params__message") == "{{context.message}}"
+    page.fill("#id_action-0-params__to", "ops@example.com\noncall@example.com")
+    page.fill("#id_action-0-params__subject", "CPU high on {{context.group}}")
+    page.fill("#id_action-0-params__message", "Value: {{context.value}}")
+    with page.expect_navigation():
+        page.click("#rx-save")
+    errors = page.locator(".cx-errors").evaluate_all("l => l.map(e => e.id + ': ' + e.innerText)")
+    assert Rule.objects.exists(), errors
+    [action] = Rule.objects.get().actions
+    assert action["id"] == mailer.id
+    assert action["params"] == {
+        "to": ["ops@example.com", "oncall@example.com"],
+        "subject": "CPU high on {{context.group}}",
+        "message": "Value: {{context.value}}",
+    }
+    assert overflow(page) <= 0
+    assert tab.problems == []

@@ -239,3 +239,35 @@ def test_a_schema_that_is_not_an_object_is_edited_as_one_json_object():
     assert [spec.input for spec in specs] == ["json"]
     assert built.values("config") == {"b": 2}
     assert stored.values("secrets", stored={"b": 3}) == {"b": 3}
+
+
+def test_what_inputs_do_not_show_is_set_aside_and_put_back_at_any_depth():
+    from connectors.admin.forms import round_trips, unshown, with_kept
+
+    schema = Object(
+        {
+            "subAction": String(),
+            "subActionParams": Object({"incident": Object({"summary": String(), "labels": Array(String())})}),
+        }
+    )
+    specs = specs_for(schema, "params", nested=True)
+    stored = {
+        "subAction": "pushToService",
+        "subActionParams": {"incident": {"summary": "x", "labels": [], "extra": 1}, "comments": []},
+        "other": {"a": None},
+    }
+
+    kept = unshown(specs, stored)
+
+    assert kept == {
+        "subActionParams": {"incident": {"labels": [], "extra": 1}, "comments": []},
+        "other": {"a": None},
+    }
+    assert round_trips(specs, stored)
+    typed = {"subAction": "pushToService", "subActionParams": {"incident": {"summary": "y", "labels": ["a"]}}}
+    assert with_kept(typed, kept) == {
+        "subAction": "pushToService",
+        "subActionParams": {"incident": {"summary": "y", "labels": ["a"], "extra": 1}, "comments": []},
+        "other": {"a": None},
+    }
+    assert not round_trips(specs, {"subAction": None})  # a null an input would lose: not kept
