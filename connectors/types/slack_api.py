@@ -32,7 +32,7 @@ class Literal(Field):
 
 
 def _channel_fields(text_label: str, widget: str) -> dict[str, Field]:
-    # Kibana's common/slack_api/schema.ts: every field here and in the config is schema.maybe (no null)
+    # Kibana's common/slack_api/schema.ts: every field here is schema.maybe (no null)
     return {
         "channels": Array(String(), max_size=1, optional=True, label="Channels (deprecated)"),
         "channelIds": Array(String(), max_size=1, optional=True, label="Channel ID"),
@@ -87,7 +87,8 @@ class SlackApiConnector(ConnectorType):
             "allowedChannels": Array(
                 Object(
                     {
-                        "id": String(min_length=1, optional=True, label="Channel ID"),
+                        # Kibana: schema.maybe; kept nullable so rows stored with a null id still save
+                        "id": String(min_length=1, nullable=True, label="Channel ID"),
                         "name": String(min_length=1, label="Channel name"),
                     }
                 ),
