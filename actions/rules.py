@@ -17,7 +17,19 @@ from actions import rule_types
 from actions.models import Alert, Rule
 from connectors import registry
 from connectors.conf import get_config
-from connectors.schemas import Any_, Array, Boolean, Enum, Field, Number, Object, Record, String
+from connectors.schemas import (
+    Any_,
+    Array,
+    Boolean,
+    Enum,
+    Field,
+    Number,
+    Object,
+    Record,
+    SchemaError,
+    String,
+    _prefix,
+)
 
 logger = logging.getLogger("actions")
 
@@ -118,6 +130,18 @@ def notify_when_problem(value: str) -> str | None:
     return None if value in NOTIFY_WHEN else f"string is not a valid RuleNotifyWhenType: {value}"
 
 
+class NotifyWhen(String):
+    """A nullable string, then the rules client's own check (`validateNotifyWhenType`): that check
+    runs after the schema, so its text is never listed under the nullable field's union."""
+
+    def validate(self, value: Any, path: str = "") -> Any:
+        cleaned = super().validate(value, path)
+        problem = notify_when_problem(cleaned) if isinstance(cleaned, str) else None
+        if problem:
+            raise SchemaError(f"{_prefix(path)}{problem}")
+        return cleaned
+
+
 def frequency_field(notify_when: str) -> Object:
     """An action's `frequency`; the saved object spells `notify_when` as `notifyWhen`."""
     return Object(
@@ -126,7 +150,7 @@ def frequency_field(notify_when: str) -> Object:
             notify_when: Enum(NOTIFY_WHEN),
             "throttle": String(nullable=True, validator=duration_problem),
         },
-        nullable=True,
+        optional=True,  # schema.maybe(actionFrequencySchema): null is refused
     )
 
 
@@ -151,7 +175,7 @@ ALERTS_FILTER = Object(
             optional=True,
         ),
     },
-    nullable=True,
+    optional=True,  # schema.maybe(actionAlertsFilterSchema): null is refused
 )
 
 
@@ -165,8 +189,8 @@ def rule_fields(action: Field) -> dict[str, Field]:
         "params": Record(Any_(), default=dict),  # ruleParamsSchema: recordOf(string, maybe(any))
         "actions": Array(action, default=list),
         "throttle": String(nullable=True, max_length=DURATION_MAX_LENGTH, validator=duration_problem),
-        "notify_when": String(nullable=True, validator=notify_when_problem),
-        "alert_delay": Object({"active": Number(minimum=1)}, nullable=True),
+        "notify_when": NotifyWhen(nullable=True),
+        "alert_delay": Object({"active": Number(minimum=1)}, optional=True),  # maybe(alertDelaySchema)
         "flapping": Object(
             {
                 "look_back_window": Number(minimum=2, maximum=20),

@@ -14,13 +14,13 @@ from actions import rule_types
 from actions.models import Rule
 from actions.rules import (
     ALERTS_FILTER,
+    NotifyWhen,
     RuleError,
     action_problems,
     check_groups,
     flapping_problem,
     frequency_field,
     iso,
-    notify_when_problem,
     raise_action_problems,
     rule_fields,
 )
@@ -272,14 +272,12 @@ def _attributes_schema() -> Object:
             "tags": route["tags"],
             # An export always has a schedule; a hand-written file without one gets the default.
             "schedule": Object(
-                {"interval": route["schedule"].fields["interval"]}, strict=False, nullable=True
+                {"interval": route["schedule"].fields["interval"]}, strict=False, optional=True
             ),
             "params": route["params"],
             "actions": route["actions"],
             "throttle": route["throttle"],
-            "notifyWhen": String(
-                nullable=True, max_length=_column("notify_when"), validator=notify_when_problem
-            ),
+            "notifyWhen": NotifyWhen(nullable=True, max_length=_column("notify_when")),
             "alertDelay": route["alert_delay"],
             "flapping": Object(
                 {
@@ -291,8 +289,9 @@ def _attributes_schema() -> Object:
             ),
             "enabled": Boolean(optional=True),
             "muteAll": Boolean(optional=True),
-            "mutedInstanceIds": Array(String(), nullable=True),
-            "snoozeSchedule": Array(Object({}, strict=False), nullable=True),
+            # rawRuleSchema: arrayOf(string) and maybe(arrayOf(...)): neither takes null
+            "mutedInstanceIds": Array(String(), optional=True),
+            "snoozeSchedule": Array(Object({}, strict=False), optional=True),
             "mapped_params": Object({}, strict=False, optional=True),
             "createdBy": user,
             "updatedBy": user,

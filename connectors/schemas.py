@@ -20,6 +20,10 @@ class SchemaError(ValueError):
     """The first validation failure, already worded as Kibana words it."""
 
 
+class UnstorableError(SchemaError):
+    """Text the database cannot store: ours, so never listed under a nullable field's union."""
+
+
 def type_name(value: Any) -> str:
     """config-schema's name for the type of a value (`typeDetect`)."""
     if value is MISSING:
@@ -191,12 +195,37 @@ class Field:
             raise SchemaError(f"{_prefix(path)}expected value of type [{self.expected}] but got [undefined]")
         if value is None and self.nullable:
             return None
+        if self.nullable and self.wraps_as_union:
+            return self.first_alternative(value, path)
+        return self.checked(value, path)
+
+    # A nullable field is config-schema's `oneOf([type, literal(null)])`: whatever fails inside the
+    # type is that union's first failure. A type that lists `null` among its own alternatives (Enum)
+    # says so itself.
+    wraps_as_union = True
+
+    def checked(self, value: Any, path: str) -> Any:
         cleaned = self.check(value, path)
         if self.validator:
             problem = self.validator(cleaned)
             if problem:
                 raise SchemaError(f"{_prefix(path)}{problem}")
         return cleaned
+
+    def first_alternative(self, value: Any, path: str) -> Any:
+        """The value checked as the union's option 0, its failure listed as config-schema lists it:
+        `[x]: types that failed validation:\n- [x.0.to]: ...\n- [x.1]: expected value to equal [null]`."""
+        indexed = f"{path}.0" if path else "0"
+        try:
+            return self.checked(value, indexed)
+        except UnstorableError as exc:  # ours, not config-schema's: it names the field's own path
+            raise UnstorableError(str(exc).replace(f"[{indexed}", f"[{path}" if path else "[", 1)) from None
+        except SchemaError as exc:
+            other = f"{path}.1" if path else "1"
+            raise SchemaError(
+                f"{_prefix(path)}types that failed validation:\n{nested_failure(str(exc), indexed, path)}\n"
+                f"- [{other}]: expected value to equal [null]"
+            ) from None
 
     def check(self, value: Any, path: str) -> Any:
         return value
@@ -205,13 +234,7 @@ class Field:
         return self.failure(f"expected value of type [{self.expected}] but got [{type_name(value)}]", path)
 
     def failure(self, problem: str, path: str) -> SchemaError:
-        """`[path]: problem`; a nullable field is config-schema's `oneOf([type, literal(null)])`, so
-        there the problem is the first of the union's two failures."""
-        if self.nullable:
-            return SchemaError(
-                f"{_prefix(path)}types that failed validation:\n- [{path}.0]: {problem}\n"
-                f"- [{path}.1]: expected value to equal [null]"
-            )
+        """`[path]: problem` (for a nullable field, `validate` lists it under the union)."""
         return SchemaError(f"{_prefix(path)}{problem}")
 
     def parse_json_input(self, text: str, kind: str, path: str) -> Any:
@@ -224,7 +247,7 @@ class Field:
             raise self.failure(f"could not parse {kind} value from json input", path) from None
         problem = unstorable_problem(value, path)
         if problem:
-            raise SchemaError(problem)
+            raise UnstorableError(problem)
         return value
 
     def describe(self) -> dict[str, Any]:
@@ -313,6 +336,7 @@ class Enum(Field):
     """`schema.oneOf([schema.literal(a), schema.literal(b)])`."""
 
     kind = "enum"
+    wraps_as_union = False  # `check` lists `null` beside the literals
 
     def __init__(self, values: tuple[Any, ...], **kwargs):
         super().__init__(**kwargs)

@@ -91,28 +91,13 @@ class CommentId(String):
         return super().check(value, path)
 
 
-class NullableArray(Field):
-    """`schema.nullable(schema.arrayOf(item))` inside a sub-action union, worded as config-schema nests
-    it: `[3.subActionParams.comments]: types that failed validation:\n - [subActionParams.comments.0.0.x]: ...`."""
-
-    kind = "array"
-    expected = "array"
+class NullableArray(Array):
+    """`schema.nullable(schema.arrayOf(item))`: a nullable field lists what fails inside it under
+    config-schema's union, e.g. `[3.subActionParams.comments]: types that failed validation:\n
+     - [subActionParams.comments.0.0.x]: ...` inside a sub-action union."""
 
     def __init__(self, item: Field, **kwargs):
-        super().__init__(nullable=True, default=None, **kwargs)
-        self.item = item
-
-    def check(self, value: Any, path: str) -> Any:
-        # The enclosing OneOf indents these lines and drops its own option index from their paths.
-        try:
-            return Array(self.item).validate(value, f"{path}.0")
-        except SchemaError as exc:
-            raise SchemaError(
-                f"{_prefix(path)}types that failed validation:\n- {exc}\n- [{path}.1]: expected value to equal [null]"
-            ) from None
-
-    def describe(self):
-        return {**super().describe(), "item": self.item.describe()}
+        super().__init__(item, nullable=True, default=None, **kwargs)
 
 
 def comments_schema() -> NullableArray:

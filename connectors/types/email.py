@@ -218,12 +218,12 @@ class EmailConnector(ConnectorType):
                 Object(
                     {
                         "content": String(),
-                        "contentType": String(nullable=True),
+                        "contentType": String(optional=True),
                         "filename": String(),
-                        "encoding": String(nullable=True),
+                        "encoding": String(optional=True),
                     }
                 ),
-                nullable=True,
+                optional=True,  # Kibana: schema.maybe(arrayOf(...)), as contentType and encoding
             ),
         }
     )

@@ -43,26 +43,26 @@ VISIBLE_TO = OneOf(
 CREATE_ALERT = Object(
     {
         "message": String(min_length=1, max_length=15000, validator=_not_blank, label="Message"),
-        "alias": String(nullable=True, label="Alias"),
-        "description": String(max_length=15000, nullable=True, label="Description", widget="textarea"),
-        "responders": Array(RESPONDER, max_size=50, nullable=True, label="Responders"),
-        "visibleTo": Array(VISIBLE_TO, max_size=50, nullable=True, label="Visible to"),
-        "actions": Array(String(max_length=50), max_size=10, nullable=True, label="Actions"),
-        "tags": Array(String(max_length=50), max_size=20, nullable=True, label="Tags"),
-        "details": Record(String(), nullable=True, label="Details"),
-        "entity": String(max_length=512, nullable=True, label="Entity"),
-        "source": String(max_length=100, nullable=True, label="Source"),
-        "priority": Enum(("P1", "P2", "P3", "P4", "P5"), nullable=True, label="Priority"),
-        "user": String(max_length=100, nullable=True, label="User"),
-        "note": String(max_length=25000, nullable=True, label="Note"),
+        "alias": String(optional=True, label="Alias"),
+        "description": String(max_length=15000, optional=True, label="Description", widget="textarea"),
+        "responders": Array(RESPONDER, max_size=50, optional=True, label="Responders"),
+        "visibleTo": Array(VISIBLE_TO, max_size=50, optional=True, label="Visible to"),
+        "actions": Array(String(max_length=50), max_size=10, optional=True, label="Actions"),
+        "tags": Array(String(max_length=50), max_size=20, optional=True, label="Tags"),
+        "details": Record(String(), optional=True, label="Details"),
+        "entity": String(max_length=512, optional=True, label="Entity"),
+        "source": String(max_length=100, optional=True, label="Source"),
+        "priority": Enum(("P1", "P2", "P3", "P4", "P5"), optional=True, label="Priority"),
+        "user": String(max_length=100, optional=True, label="User"),
+        "note": String(max_length=25000, optional=True, label="Note"),
     }
 )
 CLOSE_ALERT = Object(
     {
         "alias": String(label="Alias"),
-        "user": String(max_length=100, nullable=True, label="User"),
-        "source": String(max_length=100, nullable=True, label="Source"),
-        "note": String(max_length=25000, nullable=True, label="Note"),
+        "user": String(max_length=100, optional=True, label="User"),
+        "source": String(max_length=100, optional=True, label="Source"),
+        "note": String(max_length=25000, optional=True, label="Note"),
     }
 )
 

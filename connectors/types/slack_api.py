@@ -32,10 +32,11 @@ class Literal(Field):
 
 
 def _channel_fields(text_label: str, widget: str) -> dict[str, Field]:
+    # Kibana's common/slack_api/schema.ts: every field here is schema.maybe (no null)
     return {
-        "channels": Array(String(), max_size=1, nullable=True, label="Channels (deprecated)"),
-        "channelIds": Array(String(), max_size=1, nullable=True, label="Channel ID"),
-        "channelNames": Array(String(), nullable=True, label="Channel names (#name)"),
+        "channels": Array(String(), max_size=1, optional=True, label="Channels (deprecated)"),
+        "channelIds": Array(String(), max_size=1, optional=True, label="Channel ID"),
+        "channelNames": Array(String(), optional=True, label="Channel names (#name)"),
         "text": String(min_length=1, label=text_label, widget=widget),
     }
 
@@ -53,7 +54,7 @@ def _check_blockkit(value: dict) -> str | None:
 VALID_CHANNEL_ID = Object(
     {
         "subAction": Literal("validChannelId"),
-        "subActionParams": Object({"channelId": String(nullable=True, label="Channel ID")}),
+        "subActionParams": Object({"channelId": String(optional=True, label="Channel ID")}),
     }
 )
 POST_MESSAGE = Object(
@@ -86,12 +87,13 @@ class SlackApiConnector(ConnectorType):
             "allowedChannels": Array(
                 Object(
                     {
+                        # Kibana: schema.maybe; kept nullable so rows stored with a null id still save
                         "id": String(min_length=1, nullable=True, label="Channel ID"),
                         "name": String(min_length=1, label="Channel name"),
                     }
                 ),
                 max_size=25,
-                nullable=True,
+                optional=True,
                 label="Allowed channels",
             )
         }

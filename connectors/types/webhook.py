@@ -154,7 +154,8 @@ class WebhookConnector(ConnectorType):
             ),
         }
     )
-    params_schema = Object({"body": String(nullable=True, default=None, label="Body", widget="code")})
+    # Kibana's webhook ParamsSchema: body is schema.maybe(schema.string()) (null refused)
+    params_schema = Object({"body": String(optional=True, label="Body", widget="code")})
 
     def check_config(self, config, settings):
         prefix = "error validation webhook action config: "

@@ -135,7 +135,10 @@ def test_route_validation_uses_kibanas_messages(api):
         ),
         (
             weekly(category_ids=["something-else"]),
-            "[request body.category_ids.0]: types that failed validation:",
+            # maybe(nullable(arrayOf(oneOf(literals)))): the item's union nests under the nullable's
+            "[request body.category_ids]: types that failed validation:\n"
+            "- [request body.category_ids.0.0]: types that failed validation:\n"
+            " - [request body.category_ids.0.0]: expected value to equal [observability]\n",
         ),
         (
             {**weekly(), "r_rule": {"dtstart": "not a date", "tzid": "UTC"}},

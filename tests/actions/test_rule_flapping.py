@@ -139,20 +139,32 @@ def test_pending_recovered_alerts_notify_only_group_change_actions_and_stay_out_
     assert len(httpserver.log) == 2  # pending: no group change, and the summary is empty
 
 
+def _or_null(inner: str, problem: str) -> str:
+    return (
+        "[request body.flapping]: types that failed validation:\n"
+        f"- [request body.{inner}]: {problem}\n"
+        "- [request body.flapping.1]: expected value to equal [null]"
+    )
+
+
 @pytest.mark.parametrize(
     ("flapping", "message"),
     [
+        # create body: flapping is schema.maybe(schema.nullable(flappingSchema)), and flappingSchema's
+        # validate runs inside it: every failure is listed under the nullable union
         (
             {"look_back_window": 21, "status_change_threshold": 4},
-            "[request body.flapping.look_back_window]: Value must be equal to or lower than [20].",
+            _or_null("flapping.0.look_back_window", "Value must be equal to or lower than [20]."),
         ),
         (
             {"look_back_window": 5, "status_change_threshold": 1},
-            "[request body.flapping.status_change_threshold]: Value must be equal to or greater than [2].",
+            _or_null("flapping.0.status_change_threshold", "Value must be equal to or greater than [2]."),
         ),
         (
             {"look_back_window": 3, "status_change_threshold": 4},
-            "[request body.flapping]: lookBackWindow (3) must be equal to or greater than statusChangeThreshold (4)",
+            _or_null(
+                "flapping.0", "lookBackWindow (3) must be equal to or greater than statusChangeThreshold (4)"
+            ),
         ),
     ],
 )

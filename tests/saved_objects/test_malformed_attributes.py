@@ -50,11 +50,17 @@ def _unparsable(kind: str) -> str:
     [
         (
             {"flapping": {"statusChangeThreshold": 4}},
-            "[attributes.flapping.lookBackWindow]: expected value of type [number] but got [undefined]",
+            # maybe(nullable(flappingSchema)): a failure inside is listed under the nullable union
+            "[attributes.flapping]: types that failed validation:\n"
+            "- [attributes.flapping.0.lookBackWindow]: expected value of type [number] but got [undefined]\n"
+            "- [attributes.flapping.1]: expected value to equal [null]",
         ),
         (
             {"flapping": {"lookBackWindow": 3, "statusChangeThreshold": 4}},
-            "[attributes.flapping]: lookBackWindow (3) must be equal to or greater than statusChangeThreshold (4)",
+            _or_null(
+                "attributes.flapping",
+                "lookBackWindow (3) must be equal to or greater than statusChangeThreshold (4)",
+            ),
         ),
         ({"flapping": "often"}, _or_null("attributes.flapping", _unparsable("object"))),
         ({"tags": "t"}, f"[attributes.tags]: {_unparsable('array')}"),
@@ -104,13 +110,17 @@ def _unparsable(kind: str) -> str:
             {"mapped_params": "m"},
             f"[attributes.mapped_params]: {_unparsable('object')}",
         ),
-        ({"snoozeSchedule": {}}, _either_or_null("attributes.snoozeSchedule", "array", "Object")),
+        # rawRuleSchema: snoozeSchedule is maybe(arrayOf(...)), mutedInstanceIds arrayOf(string): no null
+        (
+            {"snoozeSchedule": {}},
+            "[attributes.snoozeSchedule]: expected value of type [array] but got [Object]",
+        ),
         (
             {"snoozeSchedule": ["s"]},
             f"[attributes.snoozeSchedule.0]: {_unparsable('object')}",
         ),
         ({"muteAll": "no"}, "[attributes.muteAll]: expected value of type [boolean] but got [string]"),
-        ({"mutedInstanceIds": "a"}, _or_null("attributes.mutedInstanceIds", _unparsable("array"))),
+        ({"mutedInstanceIds": "a"}, f"[attributes.mutedInstanceIds]: {_unparsable('array')}"),
         (
             {"mutedInstanceIds": [1]},
             "[attributes.mutedInstanceIds.0]: expected value of type [string] but got [number]",
@@ -256,3 +266,37 @@ def test_a_rule_whose_attributes_are_not_an_object_answers_config_schemas_object
 
     assert error == _unknown(message)
     assert list(Rule.objects.values_list("id", flat=True)) == [KEPT_RULE_ID]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"schedule": None},
+            "[attributes.schedule]: expected a plain object value, but found [null] instead.",
+        ),
+        (
+            {"snoozeSchedule": None},
+            "[attributes.snoozeSchedule]: expected value of type [array] but got [null]",
+        ),
+        (
+            {"mutedInstanceIds": None},
+            "[attributes.mutedInstanceIds]: expected value of type [array] but got [null]",
+        ),
+        (
+            {"alertDelay": None},
+            "[attributes.alertDelay]: expected a plain object value, but found [null] instead.",
+        ),
+    ],
+    ids=["schedule", "snooze-schedule", "muted-instance-ids", "alert-delay"],
+)
+def test_a_rule_attribute_kibanas_raw_rule_schema_does_not_let_be_null_is_refused_as_null(
+    api, default_space, caplog, changes, message
+):
+    bad = rule_line(BAD_RULE_ID, name="bad")
+    bad["attributes"].update(changes)
+
+    error = _imported_with_one_error(api, caplog, [connector_line(LOG_ID), rule_line(KEPT_RULE_ID), bad])
+
+    assert error == _unknown(message)

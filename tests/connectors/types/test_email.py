@@ -753,3 +753,28 @@ def test_a_message_longer_than_the_maximum_body_length_setting_is_trimmed_with_k
     )
     assert html.startswith("<p>Your message's length of 20000 exceeded the 10000 bytes limit")
     assert len(text) < 20000
+
+
+# Kibana's email ParamsSchema: attachments is schema.maybe(arrayOf(AttachmentSchema)), and an
+# attachment's contentType and encoding are schema.maybe: null is refused, not taken as absent.
+
+
+@pytest.mark.parametrize(
+    ("attachments", "message"),
+    [
+        (None, "[attachments]: expected value of type [array] but got [null]"),
+        (
+            [{"content": "c", "filename": "f", "contentType": None}],
+            "[attachments.0.contentType]: expected value of type [string] but got [null]",
+        ),
+        (
+            [{"content": "c", "filename": "f", "encoding": None}],
+            "[attachments.0.encoding]: expected value of type [string] but got [null]",
+        ),
+    ],
+)
+def test_email_refuses_null_attachments_fields_as_kibanas_maybe_does(kibana_settings, attachments, message):
+    params = {"to": ["a@example.com"], "subject": "s", "message": "m", "attachments": attachments}
+    with pytest.raises(ConfigurationError) as caught:
+        email_type().validate_params(params, kibana_settings.set({}))
+    assert caught.value.message == f"error validating action params: {message}"

@@ -206,3 +206,58 @@ def test_a_reply_without_took_and_request_id_fails_opsgenies_response_schema(def
     )
     assert result.retry is True
     assert_no_secret(result)
+
+
+# Kibana's CreateAlertParamsSchema and CloseAlertParamsSchema (server/connector_types/opsgenie/
+# schema.ts) declare every optional field `schema.maybe(...)`: absent is fine, null is refused, and a
+# failure inside the field is not listed under a null alternative.
+
+
+@pytest.mark.parametrize(
+    ("sub_action", "params", "message"),
+    [
+        (
+            "createAlert",
+            {"message": "m", "tags": None},
+            "[tags]: expected value of type [array] but got [null]",
+        ),
+        (
+            "createAlert",
+            {"message": "m", "responders": None},
+            "[responders]: expected value of type [array] but got [null]",
+        ),
+        (
+            "createAlert",
+            {"message": "m", "alias": None},
+            "[alias]: expected value of type [string] but got [null]",
+        ),
+        (
+            "createAlert",
+            {"message": "m", "details": None},
+            "[details]: expected value of type [object] but got [null]",
+        ),
+        (
+            "closeAlert",
+            {"alias": "a", "note": None},
+            "[note]: expected value of type [string] but got [null]",
+        ),
+    ],
+)
+def test_opsgenie_refuses_null_for_a_maybe_field_as_kibana_does(
+    default_space, httpserver, sub_action, params, message
+):
+    result = execute(
+        opsgenie(default_space, httpserver), {"subAction": sub_action, "subActionParams": params}
+    )
+    assert result.service_message == f"Request validation failed (Error: {message})"
+    assert httpserver.log == []
+
+
+def test_opsgenie_reports_a_wrong_tag_plainly_as_a_maybe_field(default_space, httpserver):
+    params = {"message": "m", "tags": ["ok", 1]}
+    result = execute(
+        opsgenie(default_space, httpserver), {"subAction": "createAlert", "subActionParams": params}
+    )
+    assert result.service_message == (
+        "Request validation failed (Error: [tags.1]: expected value of type [string] but got [number])"
+    )

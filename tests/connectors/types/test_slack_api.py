@@ -141,3 +141,25 @@ def test_an_unknown_sub_action_fails_params_validation(kibana_settings):
         registry.get(".slack_api").validate_params({"subAction": "nope"}, kibana_settings.set({}))
     assert caught.value.message.startswith("error validating action params: types that failed validation:")
     assert "[0.subAction]: expected value to equal [validChannelId]" in caught.value.message
+
+
+# Kibana's common/slack_api/schema.ts declares channels, channelIds, channelNames, channelId and the
+# config's allowedChannels (and each one's id) schema.maybe: null is refused, not taken as absent.
+
+
+def test_a_null_channel_ids_is_refused_under_the_post_message_option_as_kibanas_maybe_does(kibana_settings):
+    params = {"subAction": "postMessage", "subActionParams": {"channelIds": None, "text": "hi"}}
+    with pytest.raises(ConfigurationError) as caught:
+        registry.get(".slack_api").validate_params(params, kibana_settings.set({}))
+    assert (
+        "- [1.subActionParams.channelIds]: expected value of type [array] but got [null]\n"
+        in caught.value.message
+    )
+
+
+def test_a_null_allowed_channels_is_refused_as_kibanas_maybe_does(kibana_settings):
+    with pytest.raises(ConfigurationError) as caught:
+        registry.get(".slack_api").validate_config({"allowedChannels": None}, kibana_settings.set({}))
+    assert caught.value.message == (
+        "error validating action type config: [allowedChannels]: expected value of type [array] but got [null]"
+    )
