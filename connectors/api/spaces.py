@@ -9,7 +9,6 @@ Bodies, codes and messages follow Kibana's spaces plugin. Who may do what:
 Deleting a space deletes everything in it (its connectors, privileges and other space-owned rows).
 """
 
-import json
 import re
 
 from django.db import IntegrityError, transaction
@@ -124,7 +123,7 @@ def _apply(space: Space, body: dict, *, partial: bool = False) -> None:
 
 def _validate(data, action: str) -> dict:
     body = validate_body(SPACE_BODY, data)
-    sent = json.loads(data) if isinstance(data, str) else data  # a body given as JSON text, parsed
+    sent = SPACE_BODY.object_input(data, "request body")  # a body given as JSON text, as parsed
     if "solution" in sent and not body.get("solution"):
         raise BadRequest(f"Unable to {action} Space, solution property cannot be empty")
     return body
